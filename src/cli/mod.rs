@@ -1,0 +1,76 @@
+//! Command-line interface: argument parsing, text and JSON output.
+//!
+//! The library returns data; only code below `src/cli/` prints. Each
+//! subcommand lives in its own file. Add a subcommand by adding a variant in
+//! its capability's region of [`Command`] and a match arm in [`run`]; keep the
+//! region markers so that parallel work merges cleanly.
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+// --- modules: read path
+// --- modules: physpath / undo
+// --- modules: hostdata
+// --- modules: iscsi / uri
+// --- modules: forensics
+// --- modules: zone config / diagnose / repair / demo
+
+/// Exit status: success, nothing wrong found.
+pub const EXIT_OK: u8 = 0;
+/// Exit status: the command ran and found problems (repairable ones for `diagnose`).
+pub const EXIT_PROBLEMS: u8 = 1;
+/// Exit status: operational error (bad arguments, unreadable target, corrupt input).
+pub const EXIT_ERROR: u8 = 2;
+/// Exit status: a write was refused for safety (live pool, disagreeing labels…).
+pub const EXIT_REFUSED: u8 = 3;
+
+/// Offline rescue and inspection of Solaris kernel-zone root disks.
+#[derive(Parser)]
+#[command(name = "kzrescue", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    // --- commands: read path
+
+    // --- commands: physpath / undo
+
+    // --- commands: hostdata
+
+    // --- commands: iscsi / uri
+
+    // --- commands: forensics
+
+    // --- commands: zone config / diagnose / repair / demo
+}
+
+/// Parses arguments, runs the subcommand, maps errors to exit codes.
+pub fn run() -> ExitCode {
+    let cli = Cli::parse();
+    let result: Result<u8, kzrescue::Error> = match cli.command {
+        // --- dispatch: read path
+
+        // --- dispatch: physpath / undo
+
+        // --- dispatch: hostdata
+
+        // --- dispatch: iscsi / uri
+
+        // --- dispatch: forensics
+
+        // --- dispatch: zone config / diagnose / repair / demo
+    };
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("kzrescue: {e}");
+            ExitCode::from(match e {
+                kzrescue::Error::Refused(_) => EXIT_REFUSED,
+                _ => EXIT_ERROR,
+            })
+        }
+    }
+}

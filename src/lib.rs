@@ -1,0 +1,24 @@
+//! kzrescue: offline rescue and inspection of Solaris kernel-zone root disks.
+//!
+//! The library reads (and, through journalled repairs, writes) the on-disk
+//! structures a kernel zone's boot disk carries: partition tables, ZFS vdev
+//! labels and uberblocks, and kzrescue's host-data container. The data flows
+//! one way: a [`source::Source`] → a partition table → labels / uberblocks.
+//!
+//! Only `source/file.rs` may use `unsafe` (memory-mapping an image).
+#![deny(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod error;
+pub mod source;
+pub mod zfs;
+
+// --- modules: read path (partition, target)
+
+// --- modules: physpath repair (repair, zone::zvblk)
+
+// --- modules: hostdata
+
+// --- modules: zone config / diagnose
+
+pub use error::{Error, Result};

@@ -1,0 +1,77 @@
+//! Sources: the one seam through which kzrescue reads and writes bytes.
+//!
+//! A [`Source`] is a flat array of bytes with a size: an image file, a block
+//! device, a window (partition) on another source, or (later) an iSCSI LUN.
+//! Reads past the end are errors naming the offset; nothing is silently padded.
+
+mod file;
+mod window;
+
+pub use file::{FileSource, OpenMode};
+pub use window::Window;
+
+use crate::error::{Error, Result};
+use std::sync::Arc;
+
+/// A random-access byte store.
+///
+/// All methods take `&self`: implementations that need mutable state (a
+/// network session) keep it behind a lock, so a source can be shared by
+/// windows and readers.
+pub trait Source: Send + Sync {
+    /// Human-readable name (path or URI) used in messages.
+    fn name(&self) -> String;
+    /// Size in bytes.
+    fn size(&self) -> u64;
+    /// Fills `buf` from `offset`. Errors if any byte lies past the end.
+    fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<()>;
+    /// Writes `buf` at `offset`. Errors on a read-only source.
+    fn write_at(&self, offset: u64, buf: &[u8]) -> Result<()> {
+        let _ = buf;
+        Err(Error::Refused(format!(
+            "{} is open read-only (write at {offset:#x})",
+            self.name()
+        )))
+    }
+    /// Makes previous writes durable (fsync / cache flush).
+    fn flush(&self) -> Result<()> {
+        Ok(())
+    }
+    /// Whether the source was opened for writing.
+    fn writable(&self) -> bool {
+        false
+    }
+    /// Logical sector size the device reports, when it reports one.
+    fn logical_sector_size(&self) -> Option<u32> {
+        None
+    }
+    /// A stable identity of the underlying object (device number and inode,
+    /// or a LUN's NAA id) used to match undo journals to targets.
+    fn identity(&self) -> String {
+        self.name()
+    }
+}
+
+/// A shared, dynamically typed source.
+pub type SharedSource = Arc<dyn Source>;
+
+/// Checks that `len` bytes at `offset` lie within `size`.
+pub fn check_bounds(name: &dyn Fn() -> String, offset: u64, len: usize, size: u64) -> Result<()> {
+    let len = len as u64;
+    match offset.checked_add(len) {
+        Some(end) if end <= size => Ok(()),
+        _ => Err(Error::OutOfBounds {
+            what: name(),
+            offset,
+            len,
+            size,
+        }),
+    }
+}
+
+/// Reads `len` bytes at `offset` into a new vector.
+pub fn read_vec(src: &dyn Source, offset: u64, len: usize) -> Result<Vec<u8>> {
+    let mut buf = vec![0u8; len];
+    src.read_at(offset, &mut buf)?;
+    Ok(buf)
+}

@@ -1,0 +1,64 @@
+//! A window on another source: a partition or slice.
+
+use super::{SharedSource, Source, check_bounds};
+use crate::error::Result;
+
+/// Bytes `[start, start + len)` of a parent source, addressed from 0.
+pub struct Window {
+    parent: SharedSource,
+    start: u64,
+    len: u64,
+    label: String,
+}
+
+impl Window {
+    /// A window of `len` bytes at `start` of `parent`, called `label` in messages
+    /// (e.g. "s1").
+    pub fn new(parent: SharedSource, start: u64, len: u64, label: impl Into<String>) -> Self {
+        Window {
+            parent,
+            start,
+            len,
+            label: label.into(),
+        }
+    }
+
+    /// Offset of the window in its parent.
+    pub fn start(&self) -> u64 {
+        self.start
+    }
+
+    /// The parent source.
+    pub fn parent(&self) -> &SharedSource {
+        &self.parent
+    }
+}
+
+impl Source for Window {
+    fn name(&self) -> String {
+        format!("{} ({})", self.parent.name(), self.label)
+    }
+    fn size(&self) -> u64 {
+        self.len
+    }
+    fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<()> {
+        check_bounds(&|| self.name(), offset, buf.len(), self.len)?;
+        self.parent.read_at(self.start + offset, buf)
+    }
+    fn write_at(&self, offset: u64, buf: &[u8]) -> Result<()> {
+        check_bounds(&|| self.name(), offset, buf.len(), self.len)?;
+        self.parent.write_at(self.start + offset, buf)
+    }
+    fn flush(&self) -> Result<()> {
+        self.parent.flush()
+    }
+    fn writable(&self) -> bool {
+        self.parent.writable()
+    }
+    fn logical_sector_size(&self) -> Option<u32> {
+        self.parent.logical_sector_size()
+    }
+    fn identity(&self) -> String {
+        format!("{}+{}:{}", self.parent.identity(), self.start, self.len)
+    }
+}
