@@ -16,6 +16,8 @@ pub mod zfs;
 // --- modules: read path (partition, target)
 
 // --- modules: physpath repair (repair, zone::zvblk)
+pub mod repair;
+pub mod zone;
 
 // --- modules: hostdata
 
