@@ -20,5 +20,6 @@ pub mod zfs;
 // --- modules: hostdata
 
 // --- modules: zone config / diagnose
+pub mod zone;
 
 pub use error::{Error, Result};
