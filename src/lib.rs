@@ -17,10 +17,10 @@ pub mod zfs;
 
 // --- modules: physpath repair (repair, zone::zvblk)
 pub mod repair;
-pub mod zone;
 
 // --- modules: hostdata
 
 // --- modules: zone config / diagnose
+pub mod zone;
 
 pub use error::{Error, Result};
