@@ -17,7 +17,12 @@ const SIZE: usize = 1 << 20;
 fn image(dir: &Path, name: &str, seed: u8) -> PathBuf {
     let p = dir.join(name);
     let data: Vec<u8> = (0..SIZE)
-        .map(|i| (i as u32).wrapping_mul(2654435761).rotate_right(seed as u32 % 31) as u8 ^ seed)
+        .map(|i| {
+            (i as u32)
+                .wrapping_mul(2654435761)
+                .rotate_right(seed as u32 % 31) as u8
+                ^ seed
+        })
         .collect();
     std::fs::write(&p, data).unwrap();
     p
@@ -142,7 +147,11 @@ fn journal_from_another_image_is_refused() {
     assert!(e.to_string().contains("not the journal's target"), "{e}");
     // Even with the identity check off, the bytes give it away.
     let e = apply::undo(&journal, &[bsrc], true).unwrap_err();
-    assert!(e.to_string().contains("neither the journal's old nor its new"), "{e}");
+    assert!(
+        e.to_string()
+            .contains("neither the journal's old nor its new"),
+        "{e}"
+    );
     assert_eq!(sha(&b), b_before);
 
     // A byte-identical copy of the repaired image is accepted with --force.
@@ -185,7 +194,10 @@ fn crash_matrix_bytes() {
     let mut faults: Vec<Fault> = (0..total_ops).map(Fault::StopAfterOps).collect();
     for nth in 1..=4 {
         faults.push(Fault::TearWrite { nth, bytes: 512 });
-        faults.push(Fault::FailWrite { nth, errno: libc::EIO });
+        faults.push(Fault::FailWrite {
+            nth,
+            errno: libc::EIO,
+        });
         faults.push(Fault::FailWrite {
             nth,
             errno: libc::ENOSPC,
@@ -205,7 +217,10 @@ fn crash_matrix_bytes() {
         let checks = apply::check_undo(&journal, &[src.clone()], false).unwrap();
         assert!(checks[0].to_restore() <= 4);
         apply::undo(&journal, &[src], false).unwrap();
-        assert!(std::fs::read(&a).unwrap() == original, "{fault:?}: not restored");
+        assert!(
+            std::fs::read(&a).unwrap() == original,
+            "{fault:?}: not restored"
+        );
         runs += 1;
     }
     assert_eq!(runs, total_ops as usize + 14);
