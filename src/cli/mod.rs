@@ -10,6 +10,8 @@ use std::process::ExitCode;
 
 // --- modules: read path
 // --- modules: physpath / undo
+mod physpath;
+mod undo;
 // --- modules: hostdata
 // --- modules: iscsi / uri
 // --- modules: forensics
@@ -37,6 +39,10 @@ enum Command {
     // --- commands: read path
 
     // --- commands: physpath / undo
+    /// Show or rewrite the leaf paths (phys_path, path, devid) in a disk's vdev labels.
+    Physpath(physpath::PhysPathArgs),
+    /// Restore the bytes a repair overwrote, from its undo journal.
+    Undo(undo::UndoArgs),
 
     // --- commands: hostdata
 
@@ -54,6 +60,8 @@ pub fn run() -> ExitCode {
         // --- dispatch: read path
 
         // --- dispatch: physpath / undo
+        Command::Physpath(a) => physpath::run(a),
+        Command::Undo(a) => undo::run(a),
 
         // --- dispatch: hostdata
 
