@@ -9,6 +9,9 @@ use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
 // --- modules: read path
+mod label;
+mod uberblocks;
+mod zdbfmt;
 // --- modules: physpath / undo
 mod physpath;
 mod undo;
@@ -37,6 +40,10 @@ pub struct Cli {
 #[derive(Subcommand)]
 enum Command {
     // --- commands: read path
+    /// Show the four vdev labels as `zdb -l` does, with checksum verdicts.
+    Label(label::LabelArgs),
+    /// Show the uberblock rings as `zdb -lu` does, with the active one marked.
+    Uberblocks(uberblocks::UberblocksArgs),
 
     // --- commands: physpath / undo
     /// Show or rewrite the leaf paths (phys_path, path, devid) in a disk's vdev labels.
@@ -58,6 +65,8 @@ pub fn run() -> ExitCode {
     let cli = Cli::parse();
     let result: Result<u8, kzrescue::Error> = match cli.command {
         // --- dispatch: read path
+        Command::Label(a) => label::run(&a),
+        Command::Uberblocks(a) => uberblocks::run(&a),
 
         // --- dispatch: physpath / undo
         Command::Physpath(a) => physpath::run(a),
