@@ -257,3 +257,20 @@ pub fn labels_that_import_alone(vdev: &[u8], pool: &str, scratch: &Path) -> Vec<
     }
     ok
 }
+
+/// Whether `a` and `b` are equal outside `ranges` (same length required).
+pub fn equal_outside(a: &[u8], b: &[u8], ranges: &[(u64, u64)]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut r = ranges.to_vec();
+    r.sort();
+    let mut pos = 0usize;
+    for (o, l) in r {
+        if a[pos..o as usize] != b[pos..o as usize] {
+            return false;
+        }
+        pos = (o + l) as usize;
+    }
+    a[pos..] == b[pos..]
+}
