@@ -18,6 +18,7 @@ pub mod zfs;
 // --- modules: physpath repair (repair, zone::zvblk)
 
 // --- modules: hostdata
+pub mod hostdata;
 
 // --- modules: zone config / diagnose
 pub mod zone;
