@@ -16,6 +16,7 @@ pub mod zfs;
 // --- modules: read path (partition, target)
 
 // --- modules: physpath repair (repair, zone::zvblk)
+pub mod repair;
 
 // --- modules: hostdata
 pub mod hostdata;
