@@ -187,6 +187,112 @@ pub fn verdict(a: &Assessment, hostid: Option<u32>) -> Verdict {
     Verdict::CorruptOrTampered
 }
 
+/// What `init` writes besides the zone name: the owner and the zone facts.
+#[derive(Debug, Clone, Default)]
+pub struct InitOptions {
+    /// Owner hostid (0 = no owner).
+    pub hostid: u32,
+    /// Owner host name ("" = no owner).
+    pub hostname: String,
+    /// Last known state; "installed" when `None`.
+    pub state: Option<String>,
+    /// Boot environment name.
+    pub be_name: String,
+    /// Boot environment UUID ("" = unknown).
+    pub be_uuid: String,
+}
+
+/// The host data `init` (Solaris' `attach -x initialize-hostdata`) writes,
+/// sealed under a new key, and the slot writes. `now` is the update time.
+pub fn plan_init(
+    a: &Assessment,
+    key: &HostKey,
+    zone: &str,
+    opts: &InitOptions,
+    now: i64,
+) -> Result<(HostData, Vec<store::CopyWrite>)> {
+    keyfile::check_zone_name(zone)?;
+    let state = opts.state.clone().unwrap_or_else(|| "installed".into());
+    if !payload::STATES.contains(&state.as_str()) {
+        return Err(Error::Usage(format!(
+            "state {state:?} is not one of {}",
+            payload::STATES.join(", ")
+        )));
+    }
+    if !payload::check_uuid(&opts.be_uuid) {
+        return Err(Error::Usage(format!(
+            "BE uuid {:?} is not of the form 69ed2e6a-e25a-6d36-e022-ed7261ed8899",
+            opts.be_uuid
+        )));
+    }
+    let data = HostData {
+        zonename: zone.to_string(),
+        owner_hostid: opts.hostid,
+        owner_hostname: opts.hostname.clone(),
+        state,
+        be_name: opts.be_name.clone(),
+        be_uuid: opts.be_uuid.to_ascii_lowercase(),
+        last_update: now,
+        tod_offset_ns: 0,
+        suspend: SuspendInfo::default(),
+        obp_vars: Vec::new(),
+        generation: next_generation(a)?,
+        extra: Vec::new(),
+    };
+    let writes = store::plan_store(a, key, &data)?;
+    Ok((data, writes))
+}
+
+/// The host data `takeover` (Solaris' `attach -x force-takeover`) writes:
+/// the best valid copy with a new owner, update time and generation.
+pub fn plan_takeover(
+    a: &Assessment,
+    key: &HostKey,
+    hostid: u32,
+    hostname: &str,
+    now: i64,
+) -> Result<(HostData, Vec<store::CopyWrite>)> {
+    let Some((_, _, best)) = a.best() else {
+        return Err(Error::Refused(format!(
+            "no valid host data under key id {} to take over ({}); `kzrescue hostdata init` makes new host data with a new key",
+            key.id(),
+            verdict(a, None).name()
+        )));
+    };
+    let mut data = best.clone();
+    data.owner_hostid = hostid;
+    data.owner_hostname = hostname.to_string();
+    data.last_update = now;
+    data.generation = next_generation(a)?;
+    let writes = store::plan_store(a, key, &data)?;
+    Ok((data, writes))
+}
+
+fn next_generation(a: &Assessment) -> Result<u64> {
+    match a.max_generation() {
+        None => Ok(1),
+        Some(g) => g.checked_add(1).ok_or_else(|| {
+            Error::Refused("host data generation is at its maximum (2^64 - 1)".into())
+        }),
+    }
+}
+
+/// The slot writes as phases of a [`crate::repair::apply`] plan: one slot per
+/// phase, so each is written, flushed and read back before the next.
+pub fn to_phases(writes: &[store::CopyWrite]) -> Vec<Vec<crate::repair::apply::Write>> {
+    writes
+        .iter()
+        .map(|w| {
+            vec![crate::repair::apply::Write {
+                offset: w.offset,
+                what: format!("host data {} slot", w.copy.name()),
+                old: w.old.clone(),
+                new: w.new.clone(),
+            }]
+        })
+        .collect()
+}
+
 /// Formats a time in seconds since 1970 UTC like Solaris `date` does
 /// ("Sun Apr 13 20:08:13 2014", in UTC).
 pub fn format_time(secs: i64) -> String {
