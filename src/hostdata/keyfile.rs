@@ -210,15 +210,13 @@ pub fn parse_keyfile(text: &str, what: &str) -> Result<KeyFile> {
             in_keysource = true;
         } else if in_keysource && line == "end" {
             in_keysource = false;
-        } else if in_keysource {
-            if let Some(v) = line.strip_prefix("set raw=") {
-                if key.is_some() {
-                    return Err(Error::Usage(format!(
-                        "{what}: more than one keysource raw key"
-                    )));
-                }
-                key = Some(parse_hex_key(v.trim().trim_matches('"'), what)?);
+        } else if let Some(v) = line.strip_prefix("set raw=").filter(|_| in_keysource) {
+            if key.is_some() {
+                return Err(Error::Usage(format!(
+                    "{what}: more than one keysource raw key"
+                )));
             }
+            key = Some(parse_hex_key(v.trim().trim_matches('"'), what)?);
         }
     }
     match key {

@@ -134,10 +134,11 @@ pub fn verdict(a: &Assessment, hostid: Option<u32>) -> Verdict {
         };
     }
     if let Some((serving, h, d)) = a.best() {
-        if let Some(me) = hostid {
-            if d.owner_hostid != 0 && d.owner_hostid != me {
-                return Verdict::OwnedByAnotherHost;
-            }
+        if let Some(me) = hostid
+            && d.owner_hostid != 0
+            && d.owner_hostid != me
+        {
+            return Verdict::OwnedByAnotherHost;
         }
         let other = match serving {
             CopyId::Primary => CopyId::Backup,

@@ -252,10 +252,10 @@ impl Assessment {
     pub fn best(&self) -> Option<(CopyId, &Header, &HostData)> {
         let mut best: Option<(CopyId, &Header, &HostData)> = None;
         for r in &self.copies {
-            if let CopyState::Valid(h, d) = &r.state {
-                if best.is_none_or(|(_, bh, _)| h.generation > bh.generation) {
-                    best = Some((r.copy, h, d));
-                }
+            if let CopyState::Valid(h, d) = &r.state
+                && best.is_none_or(|(_, bh, _)| h.generation > bh.generation)
+            {
+                best = Some((r.copy, h, d));
             }
         }
         best
@@ -289,13 +289,13 @@ pub struct CopyWrite {
 /// is either the old valid one or the new one. `data.generation` must be
 /// greater than every generation on the disk.
 pub fn plan_store(a: &Assessment, key: &HostKey, data: &HostData) -> Result<Vec<CopyWrite>> {
-    if let Some(g) = a.max_generation() {
-        if data.generation <= g {
-            return Err(Error::Usage(format!(
-                "new generation {} must exceed the disk's {g}",
-                data.generation
-            )));
-        }
+    if let Some(g) = a.max_generation()
+        && data.generation <= g
+    {
+        return Err(Error::Usage(format!(
+            "new generation {} must exceed the disk's {g}",
+            data.generation
+        )));
     }
     let plain = zeroize::Zeroizing::new(super::payload_encode(data)?);
     let sealed = container::seal(key, data.generation, container::random_nonce()?, &plain)?;
