@@ -9,6 +9,8 @@ use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
 // --- modules: read path
+mod partitions;
+pub mod target;
 // --- modules: physpath / undo
 // --- modules: hostdata
 // --- modules: iscsi / uri
@@ -35,7 +37,8 @@ pub struct Cli {
 #[derive(Subcommand)]
 enum Command {
     // --- commands: read path
-
+    /// List the partition table (GPT, SMI or x86 VTOC) with Solaris slices and minor letters.
+    Partitions(partitions::PartitionsArgs),
     // --- commands: physpath / undo
 
     // --- commands: hostdata
@@ -52,7 +55,7 @@ pub fn run() -> ExitCode {
     let cli = Cli::parse();
     let result: Result<u8, kzrescue::Error> = match cli.command {
         // --- dispatch: read path
-
+        Command::Partitions(a) => partitions::run(&a),
         // --- dispatch: physpath / undo
 
         // --- dispatch: hostdata
