@@ -18,9 +18,11 @@ pub mod partition;
 pub mod target;
 
 // --- modules: physpath repair (repair, zone::zvblk)
+pub mod repair;
 
 // --- modules: hostdata
 
 // --- modules: zone config / diagnose
+pub mod zone;
 
 pub use error::{Error, Result};
