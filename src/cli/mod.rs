@@ -11,6 +11,9 @@ use std::process::ExitCode;
 // --- modules: read path
 mod partitions;
 pub mod target;
+mod label;
+mod uberblocks;
+mod zdbfmt;
 // --- modules: physpath / undo
 // --- modules: hostdata
 // --- modules: iscsi / uri
@@ -39,6 +42,11 @@ enum Command {
     // --- commands: read path
     /// List the partition table (GPT, SMI or x86 VTOC) with Solaris slices and minor letters.
     Partitions(partitions::PartitionsArgs),
+    /// Show the four vdev labels as `zdb -l` does, with checksum verdicts.
+    Label(label::LabelArgs),
+    /// Show the uberblock rings as `zdb -lu` does, with the active one marked.
+    Uberblocks(uberblocks::UberblocksArgs),
+
     // --- commands: physpath / undo
 
     // --- commands: hostdata
@@ -56,6 +64,9 @@ pub fn run() -> ExitCode {
     let result: Result<u8, kzrescue::Error> = match cli.command {
         // --- dispatch: read path
         Command::Partitions(a) => partitions::run(&a),
+        Command::Label(a) => label::run(&a),
+        Command::Uberblocks(a) => uberblocks::run(&a),
+
         // --- dispatch: physpath / undo
 
         // --- dispatch: hostdata
