@@ -5,3 +5,12 @@ pub mod nvlist;
 // --- read path: eck, label, uberblock, vdev_tree
 
 // --- forensics: blkptr, compress, dnode, zap, dsl, zpl, raidz, …
+pub mod blkptr;
+pub mod checksum;
+pub mod compress;
+pub mod dnode;
+pub mod dsl;
+pub mod objset;
+pub mod pool;
+pub mod raidz;
+pub mod zap;
