@@ -16,9 +16,11 @@ pub mod zfs;
 // --- modules: read path (partition, target)
 
 // --- modules: physpath repair (repair, zone::zvblk)
+pub mod repair;
 
 // --- modules: hostdata
 
 // --- modules: zone config / diagnose
+pub mod zone;
 
 pub use error::{Error, Result};
