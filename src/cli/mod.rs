@@ -9,6 +9,9 @@ use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
 // --- modules: read path
+mod label;
+mod uberblocks;
+mod zdbfmt;
 // --- modules: physpath / undo
 // --- modules: hostdata
 // --- modules: iscsi / uri
@@ -35,6 +38,10 @@ pub struct Cli {
 #[derive(Subcommand)]
 enum Command {
     // --- commands: read path
+    /// Show the four vdev labels as `zdb -l` does, with checksum verdicts.
+    Label(label::LabelArgs),
+    /// Show the uberblock rings as `zdb -lu` does, with the active one marked.
+    Uberblocks(uberblocks::UberblocksArgs),
 
     // --- commands: physpath / undo
 
@@ -52,6 +59,8 @@ pub fn run() -> ExitCode {
     let cli = Cli::parse();
     let result: Result<u8, kzrescue::Error> = match cli.command {
         // --- dispatch: read path
+        Command::Label(a) => label::run(&a),
+        Command::Uberblocks(a) => uberblocks::run(&a),
 
         // --- dispatch: physpath / undo
 
