@@ -14,6 +14,8 @@ pub mod source;
 pub mod zfs;
 
 // --- modules: read path (partition, target)
+pub mod partition;
+pub mod target;
 
 // --- modules: physpath repair (repair, zone::zvblk)
 pub mod repair;
