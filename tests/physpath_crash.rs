@@ -81,15 +81,22 @@ fn crash_matrix_on_real_pools() {
         let original = std::fs::read(&img).unwrap();
 
         // A clean run counts the operations.
-        let clean = Arc::new(FaultSource::new(open(&img, OpenMode::ReadWrite), Fault::None));
+        let clean = Arc::new(FaultSource::new(
+            open(&img, OpenMode::ReadWrite),
+            Fault::None,
+        ));
         let p = plan::plan(
             &[input(clean.clone(), at, zone_fields())],
             PlanOptions::default(),
         )
         .unwrap();
         assert_eq!(p.disks[0].writes.len(), 4);
-        apply::apply(&p.target_plans(&[clean.clone()]), &dir.path().join("j-clean"), "t")
-            .unwrap();
+        apply::apply(
+            &p.target_plans(&[clean.clone()]),
+            &dir.path().join("j-clean"),
+            "t",
+        )
+        .unwrap();
         let repaired = std::fs::read(&img).unwrap();
         let (writes, flushes) = (clean.writes(), clean.flushes());
         assert_eq!((writes, flushes), (4, 2), "{}", case.name);
@@ -107,13 +114,20 @@ fn crash_matrix_on_real_pools() {
             std::fs::write(&img, &original).unwrap();
             let rw = open(&img, OpenMode::ReadWrite);
             let f: SharedSource = Arc::new(FaultSource::new(rw.clone(), *fault));
-            let p = plan::plan(&[input(f.clone(), at, zone_fields())], PlanOptions::default())
-                .unwrap();
+            let p = plan::plan(
+                &[input(f.clone(), at, zone_fields())],
+                PlanOptions::default(),
+            )
+            .unwrap();
             let j = dir.path().join(format!("j{i}"));
             assert!(apply::apply(&p.target_plans(&[f]), &j, "t").is_err());
             let now = std::fs::read(&img).unwrap();
             let valid = valid_labels(&now, at);
-            assert!(valid.len() >= 3, "{} {fault:?}: valid labels {valid:?}", case.name);
+            assert!(
+                valid.len() >= 3,
+                "{} {fault:?}: valid labels {valid:?}",
+                case.name
+            );
             assert!(
                 equal_outside(&now, &original, &phys_ranges(at)),
                 "{fault:?} wrote outside the nvlists"
@@ -123,7 +137,11 @@ fn crash_matrix_on_real_pools() {
                 let _ = std::fs::remove_dir_all(&zd);
                 std::fs::create_dir(&zd).unwrap();
                 std::fs::write(zd.join("vdev"), slice_of(&now, at)).unwrap();
-                assert!(zdb_imports(&zd, case.pool), "{} {fault:?}: zdb -e fails", case.name);
+                assert!(
+                    zdb_imports(&zd, case.pool),
+                    "{} {fault:?}: zdb -e fails",
+                    case.name
+                );
             }
             let journal = Journal::read(&j).unwrap();
             apply::undo(&journal, &[rw], false).unwrap();
@@ -139,11 +157,22 @@ fn crash_matrix_on_real_pools() {
         std::fs::write(&img, &original).unwrap();
         let rw = open(&img, OpenMode::ReadWrite);
         let f: SharedSource = Arc::new(FaultSource::new(rw.clone(), Fault::StopAfterOps(3)));
-        let p = plan::plan(&[input(f.clone(), at, zone_fields())], PlanOptions::default()).unwrap();
+        let p = plan::plan(
+            &[input(f.clone(), at, zone_fields())],
+            PlanOptions::default(),
+        )
+        .unwrap();
         assert!(apply::apply(&p.target_plans(&[f]), &dir.path().join("jr1"), "t").is_err());
-        let p = plan::plan(&[input(rw.clone(), at, zone_fields())], PlanOptions::default()).unwrap();
+        let p = plan::plan(
+            &[input(rw.clone(), at, zone_fields())],
+            PlanOptions::default(),
+        )
+        .unwrap();
         apply::apply(&p.target_plans(&[rw]), &dir.path().join("jr2"), "t").unwrap();
-        assert!(std::fs::read(&img).unwrap() == repaired, "re-run did not finish the repair");
+        assert!(
+            std::fs::read(&img).unwrap() == repaired,
+            "re-run did not finish the repair"
+        );
     }
 }
 
@@ -168,7 +197,14 @@ fn killed_process_leaves_an_importable_restorable_pool() {
         let mut child = std::process::Command::new(common::kzrescue_bin())
             .args(["physpath", "set"])
             .arg(&img)
-            .args(["--device-id", "0", "--write", "--liveness-interval", "0", "--journal"])
+            .args([
+                "--device-id",
+                "0",
+                "--write",
+                "--liveness-interval",
+                "0",
+                "--journal",
+            ])
             .arg(&j)
             .env(apply::PAUSE_ENV, format!("{k}:{}", marker.display()))
             .stdout(std::process::Stdio::null())

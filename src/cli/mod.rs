@@ -9,9 +9,9 @@ use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
 // --- modules: read path
+mod label;
 mod partitions;
 pub mod target;
-mod label;
 mod uberblocks;
 mod zdbfmt;
 // --- modules: physpath / undo
@@ -54,7 +54,6 @@ enum Command {
     Physpath(physpath::PhysPathArgs),
     /// Restore the bytes a repair overwrote, from its undo journal.
     Undo(undo::UndoArgs),
-
     // --- commands: hostdata
 
     // --- commands: iscsi / uri
@@ -76,7 +75,6 @@ pub fn run() -> ExitCode {
         // --- dispatch: physpath / undo
         Command::Physpath(a) => physpath::run(a),
         Command::Undo(a) => undo::run(a),
-
         // --- dispatch: hostdata
 
         // --- dispatch: iscsi / uri

@@ -179,7 +179,10 @@ fn show(spec: &str, common: &CommonTarget, as_json: bool) -> Result<u8> {
                 "label {}: {}{}",
                 l.index,
                 l.status.name(),
-                match (l.config.as_ref().and_then(|c| c.get_str("name")), l.u64("txg")) {
+                match (
+                    l.config.as_ref().and_then(|c| c.get_str("name")),
+                    l.u64("txg")
+                ) {
                     (Some(n), Some(t)) => format!(" (pool '{n}', txg {t})"),
                     (Some(n), None) => format!(" (pool '{n}')"),
                     _ => String::new(),
@@ -241,7 +244,9 @@ fn set(a: SetArgs) -> Result<u8> {
         )));
     }
     if !a.liveness_interval.is_finite() || a.liveness_interval < 0.0 {
-        return Err(Error::Usage("--liveness-interval must be ≥ 0 seconds".into()));
+        return Err(Error::Usage(
+            "--liveness-interval must be ≥ 0 seconds".into(),
+        ));
     }
     let radix = if a.decimal_unit {
         UnitRadix::Decimal
@@ -309,12 +314,20 @@ fn set(a: SetArgs) -> Result<u8> {
     }
     if p.is_noop() {
         report["result"] = json!("unchanged");
-        finish(&a, &report, "nothing to do: every label already says this (no journal, nothing written)");
+        finish(
+            &a,
+            &report,
+            "nothing to do: every label already says this (no journal, nothing written)",
+        );
         return Ok(code(&p));
     }
     if !a.write {
         report["result"] = json!("dry-run");
-        finish(&a, &report, "dry run: nothing written (add --write to apply)");
+        finish(
+            &a,
+            &report,
+            "dry run: nothing written (add --write to apply)",
+        );
         return Ok(code(&p));
     }
     // Liveness: the rings must not move.
@@ -352,7 +365,7 @@ fn set(a: SetArgs) -> Result<u8> {
         Some(j) => j.clone(),
         None => default_journal(&p),
     };
-    let purpose = format!("physpath set {}", a.targets.join(" "));
+    let purpose = std::env::args().skip(1).collect::<Vec<_>>().join(" ");
     let outcome = apply::apply(&p.target_plans(&disks), &journal, &purpose)?;
     match outcome {
         Outcome::Unchanged => {
@@ -406,7 +419,10 @@ fn code(p: &Plan) -> u8 {
 
 fn finish(a: &SetArgs, report: &serde_json::Value, text: &str) {
     if a.json {
-        println!("{}", serde_json::to_string_pretty(report).unwrap_or_default());
+        println!(
+            "{}",
+            serde_json::to_string_pretty(report).unwrap_or_default()
+        );
     } else {
         println!("{text}");
     }
@@ -446,7 +462,13 @@ fn default_journal(p: &Plan) -> PathBuf {
         .map(|d| d.pool.clone())
         .unwrap_or_default()
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect();
     PathBuf::from(format!("kzrescue-undo-{pool}-{secs}.kzj"))
 }
@@ -474,11 +496,24 @@ fn print_plan(p: &Plan) {
             d.name, d.pool, d.pool_guid, d.guid, d.txg, d.valid
         );
     }
+    // One line per (disk, leaf, field, before, after), listing the labels.
+    let mut groups: Vec<(&plan::FieldChange, Vec<usize>)> = Vec::new();
     for c in &p.changes {
+        let same = |g: &plan::FieldChange| {
+            (g.disk, g.leaf_guid, g.field, &g.before, &g.after)
+                == (c.disk, c.leaf_guid, c.field, &c.before, &c.after)
+        };
+        match groups.iter_mut().find(|(g, _)| same(g)) {
+            Some((_, labels)) => labels.push(c.label),
+            None => groups.push((c, vec![c.label])),
+        }
+    }
+    for (c, labels) in groups {
+        let labels: Vec<String> = labels.iter().map(|l| l.to_string()).collect();
         println!(
-            "  {} label {} leaf {} {}: {} -> {}",
+            "  {} labels {} leaf {} {}: {} -> {}",
             p.disks[c.disk].name,
-            c.label,
+            labels.join(" "),
             c.leaf_guid,
             c.field,
             opt(c.before.as_deref()),

@@ -271,7 +271,8 @@ fn read_disk(d: &DiskInput, opts: PlanOptions) -> Result<DiskLabels> {
         .and_then(|c| c.get_str("name"))
         .unwrap_or("")
         .to_string();
-    let txgs: Vec<(usize, Option<u64>)> = valid.iter().map(|&i| (i, labels[i].u64("txg"))).collect();
+    let txgs: Vec<(usize, Option<u64>)> =
+        valid.iter().map(|&i| (i, labels[i].u64("txg"))).collect();
     if txgs.iter().any(|t| t.1 != txgs[0].1) && !opts.force {
         return Err(Error::Refused(format!(
             "{name}: the valid labels disagree about txg ({}): the last sync was interrupted; \
@@ -324,13 +325,16 @@ fn str_of(node: &NvList, key: &str) -> Option<String> {
     }
 }
 
+/// A changed field: leaf guid, key, before, after.
+type EditedField = (u64, &'static str, Option<String>, Option<String>);
+
 /// Applies `edits` (leaf guid → fields) to a label config; returns the
 /// changes made (with `disk`/`label` filled in by the caller).
 fn edit_config(
     cfg: &mut NvList,
     edits: &[(u64, &LeafFields)],
     where_: &str,
-) -> Result<Vec<(u64, &'static str, Option<String>, Option<String>)>> {
+) -> Result<Vec<EditedField>> {
     let mut changes = Vec::new();
     let Some(NvValue::NvList(tree)) = cfg.get_mut("vdev_tree") else {
         return Err(Error::Refused(format!("{where_} has no vdev_tree")));
@@ -421,7 +425,13 @@ pub fn plan(disks: &[DiskInput], opts: PlanOptions) -> Result<Plan> {
             return Err(Error::Refused(format!(
                 "{} (pool {} guid {}, top-level {}) and {} (pool {} guid {}, top-level {}) are \
                  not disks of one mirror",
-                disks[0].name, r0.pool, r0.pool_guid, r0.top_guid, d.name, r.pool, r.pool_guid,
+                disks[0].name,
+                r0.pool,
+                r0.pool_guid,
+                r0.top_guid,
+                d.name,
+                r.pool,
+                r.pool_guid,
                 r.top_guid
             )));
         }

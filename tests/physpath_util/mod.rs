@@ -156,7 +156,13 @@ pub fn label_checksum_ok(vdev: &[u8], l: usize) -> bool {
         return false;
     };
     let stored = b[n - 32..].to_vec();
-    let enc = |v: u64| if big { v.to_be_bytes() } else { v.to_le_bytes() };
+    let enc = |v: u64| {
+        if big {
+            v.to_be_bytes()
+        } else {
+            v.to_le_bytes()
+        }
+    };
     b[n - 32..n - 24].copy_from_slice(&enc(off));
     for w in 1..4 {
         b[n - 32 + 8 * w..n - 24 + 8 * w].copy_from_slice(&enc(0));
@@ -204,7 +210,10 @@ pub fn testsuite_image(rel: &str, test: &str) -> Option<Vec<u8>> {
         if super::common::in_ci() {
             panic!("{test}: {} missing (Debian package zfs-test)", p.display());
         }
-        println!("SKIPPED {test}: {} missing (install Debian package zfs-test)", p.display());
+        println!(
+            "SKIPPED {test}: {} missing (install Debian package zfs-test)",
+            p.display()
+        );
         return None;
     }
     if !super::common::require_tool("bzip2", "bzip2", test) {
