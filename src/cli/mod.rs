@@ -9,13 +9,14 @@ use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
 // --- modules: read path
+mod label;
 mod partitions;
 pub mod target;
-mod label;
 mod uberblocks;
 mod zdbfmt;
 // --- modules: physpath / undo
 // --- modules: hostdata
+mod hostdata;
 // --- modules: iscsi / uri
 // --- modules: forensics
 // --- modules: zone config / diagnose / repair / demo
@@ -50,7 +51,8 @@ enum Command {
     // --- commands: physpath / undo
 
     // --- commands: hostdata
-
+    /// Kernel-zone host data (kzrescue's own format): show, check, init, takeover.
+    Hostdata(hostdata::HostdataArgs),
     // --- commands: iscsi / uri
 
     // --- commands: forensics
@@ -70,7 +72,7 @@ pub fn run() -> ExitCode {
         // --- dispatch: physpath / undo
 
         // --- dispatch: hostdata
-
+        Command::Hostdata(a) => hostdata::run(&a),
         // --- dispatch: iscsi / uri
 
         // --- dispatch: forensics
