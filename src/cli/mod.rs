@@ -9,6 +9,11 @@ use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
 // --- modules: read path
+mod partitions;
+pub mod target;
+mod label;
+mod uberblocks;
+mod zdbfmt;
 // --- modules: physpath / undo
 // --- modules: hostdata
 // --- modules: iscsi / uri
@@ -35,6 +40,12 @@ pub struct Cli {
 #[derive(Subcommand)]
 enum Command {
     // --- commands: read path
+    /// List the partition table (GPT, SMI or x86 VTOC) with Solaris slices and minor letters.
+    Partitions(partitions::PartitionsArgs),
+    /// Show the four vdev labels as `zdb -l` does, with checksum verdicts.
+    Label(label::LabelArgs),
+    /// Show the uberblock rings as `zdb -lu` does, with the active one marked.
+    Uberblocks(uberblocks::UberblocksArgs),
 
     // --- commands: physpath / undo
 
@@ -52,6 +63,9 @@ pub fn run() -> ExitCode {
     let cli = Cli::parse();
     let result: Result<u8, kzrescue::Error> = match cli.command {
         // --- dispatch: read path
+        Command::Partitions(a) => partitions::run(&a),
+        Command::Label(a) => label::run(&a),
+        Command::Uberblocks(a) => uberblocks::run(&a),
 
         // --- dispatch: physpath / undo
 
