@@ -18,6 +18,7 @@ mod zdbfmt;
 mod physpath;
 mod undo;
 // --- modules: hostdata
+mod hostdata;
 // --- modules: iscsi / uri
 // --- modules: forensics
 // --- modules: zone config / diagnose / repair / demo
@@ -55,7 +56,8 @@ enum Command {
     /// Restore the bytes a repair overwrote, from its undo journal.
     Undo(undo::UndoArgs),
     // --- commands: hostdata
-
+    /// Kernel-zone host data (kzrescue's own format): show, check, init, takeover.
+    Hostdata(hostdata::HostdataArgs),
     // --- commands: iscsi / uri
 
     // --- commands: forensics
@@ -76,7 +78,7 @@ pub fn run() -> ExitCode {
         Command::Physpath(a) => physpath::run(a),
         Command::Undo(a) => undo::run(a),
         // --- dispatch: hostdata
-
+        Command::Hostdata(a) => hostdata::run(&a),
         // --- dispatch: iscsi / uri
 
         // --- dispatch: forensics
