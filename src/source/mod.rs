@@ -5,6 +5,8 @@
 //! Reads past the end are errors naming the offset; nothing is silently padded.
 
 mod file;
+pub mod iscsi;
+pub mod uri;
 mod window;
 
 pub use file::{FileSource, OpenMode};
