@@ -114,10 +114,10 @@ fn sysfs_logical_block_size(rdev: u64) -> Option<u32> {
     let (major, minor) = (libc::major(rdev), libc::minor(rdev));
     let base = format!("/sys/dev/block/{major}:{minor}");
     for rel in ["queue/logical_block_size", "../queue/logical_block_size"] {
-        if let Ok(s) = std::fs::read_to_string(format!("{base}/{rel}")) {
-            if let Ok(v) = s.trim().parse() {
-                return Some(v);
-            }
+        if let Ok(s) = std::fs::read_to_string(format!("{base}/{rel}"))
+            && let Ok(v) = s.trim().parse()
+        {
+            return Some(v);
         }
     }
     None

@@ -1,0 +1,25 @@
+//! Kernel-zone configuration and naming.
+
+// --- zone: physpath (zvblk)
+pub mod zvblk;
+
+// --- zone: configuration (zonecfg export text, XML)
+pub mod xml;
+pub mod zonecfg;
+
+use crate::error::Result;
+pub use zonecfg::{Device, ZoneConfig};
+
+/// Parses a zone configuration given as export text or XML (sniffed from the
+/// first non-blank character).
+pub fn parse_config(text: &str, name: Option<&str>) -> Result<ZoneConfig> {
+    if text.trim_start().starts_with('<') {
+        let mut cfg = xml::parse_xml(text)?;
+        if cfg.name.is_none() {
+            cfg.name = name.map(str::to_string);
+        }
+        Ok(cfg)
+    } else {
+        zonecfg::parse_export(text, name)
+    }
+}

@@ -1,0 +1,83 @@
+//! `/etc/zones/ZONE.xml`: the zone configuration as libzonecfg stores it.
+//!
+//! `<zone name=… brand=… …>` carries the global properties as attributes;
+//! each child element is a resource whose attributes are its properties
+//! (Oracle's kernel-zone `<device storage=… id=… bootpri=…/>`). Nested
+//! elements (e.g. `<net-address>`) are kept as resources of their own kind.
+
+use super::zonecfg::{Property, Resource, ZoneConfig};
+use crate::error::{Error, Result};
+use quick_xml::events::{BytesStart, Event};
+
+fn attrs(e: &BytesStart<'_>, pos: u64) -> Result<Vec<Property>> {
+    let mut out = Vec::new();
+    for a in e.attributes() {
+        let a = a.map_err(|err| Error::corrupt("zone XML attribute", pos, err))?;
+        let name = a.key.as_ref().to_string();
+        let value = a
+            .normalized_value(quick_xml::XmlVersion::Implicit1_0)
+            .map_err(|err| Error::corrupt("zone XML attribute", pos, err))?
+            .into_owned();
+        out.push(Property {
+            name,
+            value,
+            line: 0,
+        });
+    }
+    Ok(out)
+}
+
+/// Parses a zone XML document.
+pub fn parse_xml(text: &str) -> Result<ZoneConfig> {
+    let mut reader = quick_xml::Reader::from_str(text);
+    let mut cfg = ZoneConfig::default();
+    let mut depth = 0usize;
+    let mut seen_zone = false;
+    loop {
+        let pos = reader.buffer_position();
+        let ev = reader
+            .read_event()
+            .map_err(|e| Error::corrupt("zone XML", pos, e))?;
+        match ev {
+            Event::Start(ref e) | Event::Empty(ref e) => {
+                let is_empty = matches!(ev, Event::Empty(_));
+                let name = e.name().as_ref().to_string();
+                if depth == 0 {
+                    if name != "zone" {
+                        return Err(Error::corrupt(
+                            "zone XML",
+                            pos,
+                            format!("root element is <{name}>, expected <zone>"),
+                        ));
+                    }
+                    seen_zone = true;
+                    for p in attrs(e, pos)? {
+                        if p.name == "name" {
+                            cfg.name = Some(p.value.clone());
+                        }
+                        cfg.globals.push(p);
+                    }
+                } else {
+                    cfg.resources.push(Resource {
+                        kind: name,
+                        props: attrs(e, pos)?,
+                        line: 0,
+                    });
+                }
+                if !is_empty {
+                    depth += 1;
+                    if depth > 16 {
+                        return Err(Error::corrupt("zone XML", pos, "nesting deeper than 16"));
+                    }
+                }
+            }
+            Event::End(_) => depth = depth.saturating_sub(1),
+            Event::Eof => break,
+            _ => {}
+        }
+    }
+    if !seen_zone {
+        return Err(Error::corrupt("zone XML", 0, "no <zone> element"));
+    }
+    Ok(cfg)
+}

@@ -1,0 +1,98 @@
+#!/bin/bash
+# kzrescue's whole test run on Debian 12 (bookworm), as root:
+#   sudo bash tests/run.sh
+# 1. enables the `contrib` component (OpenZFS lives there) — idempotent;
+# 2. installs the real tools the tests use as oracles (zdb, ztest, the OpenZFS
+#    test-suite pool images, tgt, libiscsi, ...);
+# 3. unpacks zfs-fuse beside them (it conflicts with zfsutils-linux as a
+#    package) into $ZFS_FUSE_ROOT, for tests and fixture scripts that need it;
+# 4. runs `cargo test` and prints the summary. Exits non-zero if anything fails.
+# CI runs it via .ci/run with CI=true, which turns every "tool missing -> SKIPPED"
+# into a failure.
+set -euo pipefail
+
+# Debian packages the tests need. Add yours here (one list, one place).
+APT_PACKAGES=(
+  zfsutils-linux zfs-test          # zdb, zhack, ztest; OpenZFS test-suite pool images
+  tgt libiscsi-bin                 # user-space iSCSI target and initiator tools
+  zstd bzip2                       # fixture and test-suite image compression
+  gdisk fdisk                      # sgdisk/sfdisk: cross-check partition tables
+  libfuse2 fuse                    # runtime of the unpacked zfs-fuse
+  python3
+)
+# Cargo profile for the test run: "release" (optimised; zdb-oracle, crypto and
+# image-walking tests run much faster) or "debug". Override with KZ_PROFILE=debug.
+KZ_PROFILE=${KZ_PROFILE:-release}
+export ZFS_FUSE_ROOT=${ZFS_FUSE_ROOT:-/opt/zfs-fuse}
+
+cd "$(dirname "$0")/.."
+t0=$(date +%s)
+say() { printf '== %s (+%ss)\n' "$*" "$(( $(date +%s) - t0 ))"; }
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "tests/run.sh: run as root (it installs Debian packages): sudo bash tests/run.sh" >&2
+  exit 2
+fi
+export DEBIAN_FRONTEND=noninteractive
+
+# 1. contrib component (deb822 sources of Debian 12; classic sources.list as fallback).
+src=/etc/apt/sources.list.d/debian.sources
+if [ -f "$src" ]; then
+  if grep -qE '^Components:' "$src" && grep -E '^Components:' "$src" | grep -vq '\bcontrib\b'; then
+    say "enabling contrib in $src"
+    sed -i -E '/^Components:/{/\bcontrib\b/!s/$/ contrib/}' "$src"
+  fi
+elif [ -f /etc/apt/sources.list ] && ! grep -qE '^deb .* contrib' /etc/apt/sources.list; then
+  say "enabling contrib in /etc/apt/sources.list"
+  sed -i -E '/^deb /{/\bcontrib\b/!s/$/ contrib/}' /etc/apt/sources.list
+fi
+
+# 2. packages.
+missing=()
+for p in "${APT_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  say "apt-get update"
+  apt-get update -q
+  say "installing ${missing[*]}"
+  apt-get install -y -q --no-install-recommends "${missing[@]}"
+else
+  say "all ${#APT_PACKAGES[@]} packages already installed"
+fi
+
+# 3. zfs-fuse, unpacked (not installed: it conflicts with zfsutils-linux).
+if [ ! -x "$ZFS_FUSE_ROOT/usr/sbin/zfs-fuse" ] && [ ! -x "$ZFS_FUSE_ROOT/sbin/zfs-fuse" ]; then
+  say "unpacking zfs-fuse into $ZFS_FUSE_ROOT"
+  tmp=$(mktemp -d)
+  ( cd "$tmp" && apt-get download -q zfs-fuse )
+  mkdir -p "$ZFS_FUSE_ROOT"
+  dpkg -x "$tmp"/zfs-fuse_*.deb "$ZFS_FUSE_ROOT"
+  rm -rf "$tmp"
+fi
+
+# 4. Rust toolchain and the tests.
+if ! command -v cargo >/dev/null; then
+  [ -f "$HOME/.cargo/env" ] && . "$HOME/.cargo/env"
+fi
+command -v cargo >/dev/null || { echo "tests/run.sh: cargo not found; install Rust (https://rustup.rs)" >&2; exit 2; }
+
+prof=()
+[ "$KZ_PROFILE" = release ] && prof=(--release)
+say "cargo test ${prof[*]} (CI=${CI:-})"
+log=$(mktemp)
+set +e
+cargo test "${prof[@]}" --no-fail-fast -- --show-output 2>&1 | tee "$log"
+rc=${PIPESTATUS[0]}
+set -e
+
+echo
+echo "== summary"
+grep -E '^SKIPPED' "$log" | sort | uniq || true
+grep -E '^test .* \.\.\. FAILED$' "$log" || true
+awk '/^test result:/ { for (i=2;i<=NF;i++) { if ($(i)~/^passed;?$/) p+=$(i-1); if ($(i)~/^failed;?$/) f+=$(i-1); if ($(i)~/^ignored;?$/) g+=$(i-1) } }
+     END { printf "TOTAL: %d passed, %d failed, %d ignored\n", p, f, g }' "$log"
+echo "SKIPPED: $(grep -c '^SKIPPED' "$log" || true)"
+rm -f "$log"
+say "done, cargo test exit code $rc"
+exit "$rc"
