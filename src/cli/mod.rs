@@ -18,6 +18,7 @@ mod zdbfmt;
 // --- modules: hostdata
 mod hostdata;
 // --- modules: iscsi / uri
+mod uri;
 // --- modules: forensics
 // --- modules: zone config / diagnose / repair / demo
 
@@ -54,7 +55,10 @@ enum Command {
     /// Kernel-zone host data (kzrescue's own format): show, check, init, takeover.
     Hostdata(hostdata::HostdataArgs),
     // --- commands: iscsi / uri
-
+    /// Storage URIs (suri): parse, normalize, map to a local device or iSCSI LU.
+    Uri(uri::UriArgs),
+    /// The built-in iSCSI initiator: SendTargets discovery, INQUIRY of LUs.
+    Iscsi(uri::IscsiArgs),
     // --- commands: forensics
 
     // --- commands: zone config / diagnose / repair / demo
@@ -74,7 +78,8 @@ pub fn run() -> ExitCode {
         // --- dispatch: hostdata
         Command::Hostdata(a) => hostdata::run(&a),
         // --- dispatch: iscsi / uri
-
+        Command::Uri(a) => uri::run_uri(&a),
+        Command::Iscsi(a) => uri::run_iscsi(&a),
         // --- dispatch: forensics
 
         // --- dispatch: zone config / diagnose / repair / demo

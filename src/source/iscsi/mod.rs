@@ -170,16 +170,7 @@ impl IscsiSource {
         sel: &LuSelector,
         write: bool,
     ) -> Result<IscsiSource> {
-        let (session, lun, info) = match sel {
-            LuSelector::TargetLun { target, lun } => {
-                let mut c = cfg.clone();
-                c.target = Some(target.clone());
-                let mut s = Session::login(&c)?;
-                let info = lun_info(&mut s, *lun)?;
-                (s, *lun, info)
-            }
-            LuSelector::Name(want) => find_by_name(cfg, want)?,
-        };
+        let (session, lun, info) = locate(cfg, sel)?;
         if info.inquiry.qualifier != 0 || info.inquiry.device_type != 0 {
             return Err(Error::unsupported(
                 "iSCSI logical unit",
@@ -381,6 +372,21 @@ fn poisoned() -> Error {
         "iSCSI session lock",
         std::io::Error::other("poisoned by an earlier panic"),
     )
+}
+
+/// Logs in to the target holding `sel` and describes the LU: returns the
+/// session, the LUN number and what the LU says about itself.
+pub fn locate(cfg: &SessionConfig, sel: &LuSelector) -> Result<(Session, u64, LunInfo)> {
+    match sel {
+        LuSelector::TargetLun { target, lun } => {
+            let mut c = cfg.clone();
+            c.target = Some(target.clone());
+            let mut s = Session::login(&c)?;
+            let info = lun_info(&mut s, *lun)?;
+            Ok((s, *lun, info))
+        }
+        LuSelector::Name(want) => find_by_name(cfg, want),
+    }
 }
 
 fn find_by_name(cfg: &SessionConfig, want: &str) -> Result<(Session, u64, LunInfo)> {

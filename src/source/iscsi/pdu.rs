@@ -226,7 +226,10 @@ impl Pdu {
     /// Serializes the PDU (filling in TotalAHSLength and DataSegmentLength),
     /// with padding and the digests that are on.
     pub fn encode(&self, digests: Digests) -> Result<Vec<u8>> {
-        if self.data.len() > MAX_DSL || !self.ahs.len().is_multiple_of(4) || self.ahs.len() > 255 * 4 {
+        if self.data.len() > MAX_DSL
+            || !self.ahs.len().is_multiple_of(4)
+            || self.ahs.len() > 255 * 4
+        {
             return Err(Error::Usage(format!(
                 "iSCSI {}: data segment of {} bytes or AHS of {} bytes cannot be sent",
                 opcode_name(self.opcode()),
