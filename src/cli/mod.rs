@@ -10,10 +10,13 @@ use std::process::ExitCode;
 
 // --- modules: read path
 mod label;
+mod partitions;
+pub mod target;
 mod uberblocks;
 mod zdbfmt;
 // --- modules: physpath / undo
 // --- modules: hostdata
+mod hostdata;
 // --- modules: iscsi / uri
 // --- modules: forensics
 // --- modules: zone config / diagnose / repair / demo
@@ -38,6 +41,8 @@ pub struct Cli {
 #[derive(Subcommand)]
 enum Command {
     // --- commands: read path
+    /// List the partition table (GPT, SMI or x86 VTOC) with Solaris slices and minor letters.
+    Partitions(partitions::PartitionsArgs),
     /// Show the four vdev labels as `zdb -l` does, with checksum verdicts.
     Label(label::LabelArgs),
     /// Show the uberblock rings as `zdb -lu` does, with the active one marked.
@@ -46,7 +51,8 @@ enum Command {
     // --- commands: physpath / undo
 
     // --- commands: hostdata
-
+    /// Kernel-zone host data (kzrescue's own format): show, check, init, takeover.
+    Hostdata(hostdata::HostdataArgs),
     // --- commands: iscsi / uri
 
     // --- commands: forensics
@@ -59,13 +65,14 @@ pub fn run() -> ExitCode {
     let cli = Cli::parse();
     let result: Result<u8, kzrescue::Error> = match cli.command {
         // --- dispatch: read path
+        Command::Partitions(a) => partitions::run(&a),
         Command::Label(a) => label::run(&a),
         Command::Uberblocks(a) => uberblocks::run(&a),
 
         // --- dispatch: physpath / undo
 
         // --- dispatch: hostdata
-
+        Command::Hostdata(a) => hostdata::run(&a),
         // --- dispatch: iscsi / uri
 
         // --- dispatch: forensics

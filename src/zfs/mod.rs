@@ -10,3 +10,12 @@ pub mod vdev_tree;
 pub use eck::Endian;
 
 // --- forensics: blkptr, compress, dnode, zap, dsl, zpl, raidz, …
+pub mod blkptr;
+pub mod checksum;
+pub mod compress;
+pub mod dnode;
+pub mod dsl;
+pub mod objset;
+pub mod pool;
+pub mod raidz;
+pub mod zap;
