@@ -9,15 +9,18 @@ use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
 // --- modules: read path
+mod label;
 mod partitions;
 pub mod target;
-mod label;
 mod uberblocks;
 mod zdbfmt;
 // --- modules: physpath / undo
 // --- modules: hostdata
 // --- modules: iscsi / uri
 // --- modules: forensics
+mod cat;
+mod datasets;
+mod ls;
 // --- modules: zone config / diagnose / repair / demo
 
 /// Exit status: success, nothing wrong found.
@@ -54,7 +57,12 @@ enum Command {
     // --- commands: iscsi / uri
 
     // --- commands: forensics
-
+    /// List every dataset and snapshot of a pool, like `zdb -d`, offline.
+    Datasets(datasets::DatasetsArgs),
+    /// List a directory of a dataset or snapshot (`DATASET[@SNAP]:/path`).
+    Ls(ls::LsArgs),
+    /// Write a file of a dataset or snapshot to stdout.
+    Cat(cat::CatArgs),
     // --- commands: zone config / diagnose / repair / demo
 }
 
@@ -74,7 +82,9 @@ pub fn run() -> ExitCode {
         // --- dispatch: iscsi / uri
 
         // --- dispatch: forensics
-
+        Command::Datasets(a) => datasets::run(&a),
+        Command::Ls(a) => ls::run(&a),
+        Command::Cat(a) => cat::run(&a),
         // --- dispatch: zone config / diagnose / repair / demo
     };
     match result {
