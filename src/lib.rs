@@ -21,6 +21,7 @@ pub mod target;
 pub mod repair;
 
 // --- modules: hostdata
+pub mod hostdata;
 
 // --- modules: zone config / diagnose
 pub mod zone;

@@ -15,7 +15,10 @@ pub mod target;
 mod uberblocks;
 mod zdbfmt;
 // --- modules: physpath / undo
+mod physpath;
+mod undo;
 // --- modules: hostdata
+mod hostdata;
 // --- modules: iscsi / uri
 // --- modules: forensics
 mod cat;
@@ -51,9 +54,13 @@ enum Command {
     Uberblocks(uberblocks::UberblocksArgs),
 
     // --- commands: physpath / undo
-
+    /// Show or rewrite the leaf paths (phys_path, path, devid) in a disk's vdev labels.
+    Physpath(physpath::PhysPathArgs),
+    /// Restore the bytes a repair overwrote, from its undo journal.
+    Undo(undo::UndoArgs),
     // --- commands: hostdata
-
+    /// Kernel-zone host data (kzrescue's own format): show, check, init, takeover.
+    Hostdata(hostdata::HostdataArgs),
     // --- commands: iscsi / uri
 
     // --- commands: forensics
@@ -76,9 +83,10 @@ pub fn run() -> ExitCode {
         Command::Uberblocks(a) => uberblocks::run(&a),
 
         // --- dispatch: physpath / undo
-
+        Command::Physpath(a) => physpath::run(a),
+        Command::Undo(a) => undo::run(a),
         // --- dispatch: hostdata
-
+        Command::Hostdata(a) => hostdata::run(&a),
         // --- dispatch: iscsi / uri
 
         // --- dispatch: forensics
