@@ -170,7 +170,7 @@ pub struct SlotJson {
     pub slot: usize,
     /// Absolute byte offset of the slot.
     pub offset: u64,
-    /// `valid`, `checksum_bad`, `garbage`.
+    /// `valid`, `checksum_bad`, `garbage` (only these are listed).
     pub status: &'static str,
     /// Why not valid.
     pub problem: Option<String>,
@@ -207,6 +207,7 @@ fn slot_json(s: &SlotRead) -> SlotJson {
         SlotStatus::Valid => ("valid", None),
         SlotStatus::ChecksumBad(p) => ("checksum_bad", Some(p.clone())),
         SlotStatus::Empty => ("empty", None),
+        SlotStatus::Blank => ("blank", None),
         SlotStatus::Garbage => ("garbage", None),
         SlotStatus::Unreadable(p) => ("unreadable", Some(p.clone())),
     };
@@ -249,6 +250,8 @@ pub struct Counts {
     pub checksum_bad: usize,
     /// All zero.
     pub empty: usize,
+    /// Initialised (sealed) but never used.
+    pub blank: usize,
     /// Neither zero nor an uberblock.
     pub garbage: usize,
 }
@@ -335,6 +338,7 @@ impl UberblocksDoc {
                         SlotStatus::Valid => counts.valid += 1,
                         SlotStatus::ChecksumBad(_) => counts.checksum_bad += 1,
                         SlotStatus::Empty => counts.empty += 1,
+                        SlotStatus::Blank => counts.blank += 1,
                         SlotStatus::Garbage => counts.garbage += 1,
                         SlotStatus::Unreadable(p) => unreadable = Some(p.clone()),
                     }
