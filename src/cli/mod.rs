@@ -22,6 +22,9 @@ mod hostdata;
 // --- modules: iscsi / uri
 mod uri;
 // --- modules: forensics
+mod cat;
+mod datasets;
+mod ls;
 // --- modules: zone config / diagnose / repair / demo
 
 /// Exit status: success, nothing wrong found.
@@ -65,7 +68,12 @@ enum Command {
     /// The built-in iSCSI initiator: SendTargets discovery, INQUIRY of LUs.
     Iscsi(uri::IscsiArgs),
     // --- commands: forensics
-
+    /// List every dataset and snapshot of a pool, like `zdb -d`, offline.
+    Datasets(datasets::DatasetsArgs),
+    /// List a directory of a dataset or snapshot (`DATASET[@SNAP]:/path`).
+    Ls(ls::LsArgs),
+    /// Write a file of a dataset or snapshot to stdout.
+    Cat(cat::CatArgs),
     // --- commands: zone config / diagnose / repair / demo
 }
 
@@ -87,7 +95,9 @@ pub fn run() -> ExitCode {
         Command::Uri(a) => uri::run_uri(&a),
         Command::Iscsi(a) => uri::run_iscsi(&a),
         // --- dispatch: forensics
-
+        Command::Datasets(a) => datasets::run(&a),
+        Command::Ls(a) => ls::run(&a),
+        Command::Cat(a) => cat::run(&a),
         // --- dispatch: zone config / diagnose / repair / demo
     };
     match result {
