@@ -21,6 +21,9 @@ mod undo;
 mod hostdata;
 // --- modules: iscsi / uri
 // --- modules: forensics
+mod cat;
+mod datasets;
+mod ls;
 // --- modules: zone config / diagnose / repair / demo
 
 /// Exit status: success, nothing wrong found.
@@ -61,7 +64,12 @@ enum Command {
     // --- commands: iscsi / uri
 
     // --- commands: forensics
-
+    /// List every dataset and snapshot of a pool, like `zdb -d`, offline.
+    Datasets(datasets::DatasetsArgs),
+    /// List a directory of a dataset or snapshot (`DATASET[@SNAP]:/path`).
+    Ls(ls::LsArgs),
+    /// Write a file of a dataset or snapshot to stdout.
+    Cat(cat::CatArgs),
     // --- commands: zone config / diagnose / repair / demo
 }
 
@@ -82,7 +90,9 @@ pub fn run() -> ExitCode {
         // --- dispatch: iscsi / uri
 
         // --- dispatch: forensics
-
+        Command::Datasets(a) => datasets::run(&a),
+        Command::Ls(a) => ls::run(&a),
+        Command::Cat(a) => cat::run(&a),
         // --- dispatch: zone config / diagnose / repair / demo
     };
     match result {
