@@ -331,3 +331,44 @@ fn garbage_and_empty_inputs_do_not_panic() {
     assert_eq!(code, 2);
     assert_eq!(err.lines().count(), 1, "{err}");
 }
+
+/// A pool in slice s0 of a 4Kn GPT disk: found by itself, by `--slice 0`,
+/// and read as 512-byte sectors it is refused with the GPT header's offset.
+#[test]
+fn four_kn_disk_read_as_512_byte_sectors() {
+    use kzrescue::target::{TargetOptions, open_vdev};
+    use kzrescue::zfs::label::encode_vdev_phys;
+    let dir = tempfile::tempdir().unwrap();
+    let img = common::unpack_fixture("gpt-sparc-4k.img", dir.path());
+    let v = open_vdev(img.to_str().unwrap(), &TargetOptions::default()).unwrap();
+    let part = v.partition.clone().expect("a ZFS slice");
+    let cfg = file_pool_config(7, 9, 5, "/dev/dsk/c0t0d0s0");
+    let f = std::fs::OpenOptions::new().write(true).open(&img).unwrap();
+    for off in label_offsets(part.len) {
+        let phys = encode_vdev_phys([1, 0, 0, 0], &cfg, Endian::Big, off).unwrap();
+        f.write_all_at(&phys, part.start + off + VDEV_PHYS_OFFSET)
+            .unwrap();
+    }
+    drop(f);
+    let path = img.to_str().unwrap();
+    for args in [
+        vec!["label", path, "--json"],
+        vec!["label", path, "--slice", "0", "--json"],
+    ] {
+        let (code, out, err) = common::kzrescue(&args);
+        assert_eq!(code, 0, "{args:?}: {err}");
+        let v: Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(statuses(&v), ["valid"; 4]);
+        assert_eq!(v["vdev_start"], part.start);
+        assert_eq!(
+            v["labels"][0]["config"]["vdev_tree"]["path"],
+            "/dev/dsk/c0t0d0s0"
+        );
+    }
+    for cmd in ["label", "uberblocks"] {
+        let (code, out, err) = common::kzrescue(&[cmd, path, "--sector-size", "512"]);
+        assert_eq!(code, 2, "{out}");
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(err.contains("GPT header at byte offset 0x200"), "{err}");
+    }
+}

@@ -20,6 +20,7 @@ mod undo;
 // --- modules: hostdata
 mod hostdata;
 // --- modules: iscsi / uri
+mod uri;
 // --- modules: forensics
 mod cat;
 mod datasets;
@@ -64,7 +65,10 @@ enum Command {
     /// Kernel-zone host data (kzrescue's own format): show, check, init, takeover.
     Hostdata(hostdata::HostdataArgs),
     // --- commands: iscsi / uri
-
+    /// Storage URIs (suri): parse, normalize, map to a local device or iSCSI LU.
+    Uri(uri::UriArgs),
+    /// The built-in iSCSI initiator: SendTargets discovery, INQUIRY of LUs.
+    Iscsi(uri::IscsiArgs),
     // --- commands: forensics
     /// List every dataset and snapshot of a pool, like `zdb -d`, offline.
     Datasets(datasets::DatasetsArgs),
@@ -94,7 +98,8 @@ pub fn run() -> ExitCode {
         // --- dispatch: hostdata
         Command::Hostdata(a) => hostdata::run(&a),
         // --- dispatch: iscsi / uri
-
+        Command::Uri(a) => uri::run_uri(&a),
+        Command::Iscsi(a) => uri::run_iscsi(&a),
         // --- dispatch: forensics
         Command::Datasets(a) => datasets::run(&a),
         Command::Ls(a) => ls::run(&a),
