@@ -15,6 +15,8 @@ pub mod target;
 mod uberblocks;
 mod zdbfmt;
 // --- modules: physpath / undo
+mod physpath;
+mod undo;
 // --- modules: hostdata
 mod hostdata;
 // --- modules: iscsi / uri
@@ -49,7 +51,10 @@ enum Command {
     Uberblocks(uberblocks::UberblocksArgs),
 
     // --- commands: physpath / undo
-
+    /// Show or rewrite the leaf paths (phys_path, path, devid) in a disk's vdev labels.
+    Physpath(physpath::PhysPathArgs),
+    /// Restore the bytes a repair overwrote, from its undo journal.
+    Undo(undo::UndoArgs),
     // --- commands: hostdata
     /// Kernel-zone host data (kzrescue's own format): show, check, init, takeover.
     Hostdata(hostdata::HostdataArgs),
@@ -70,7 +75,8 @@ pub fn run() -> ExitCode {
         Command::Uberblocks(a) => uberblocks::run(&a),
 
         // --- dispatch: physpath / undo
-
+        Command::Physpath(a) => physpath::run(a),
+        Command::Undo(a) => undo::run(a),
         // --- dispatch: hostdata
         Command::Hostdata(a) => hostdata::run(&a),
         // --- dispatch: iscsi / uri
