@@ -344,7 +344,14 @@ pub fn diagnose(cfg: &ZoneConfig, opts: &DiagnoseOptions) -> Result<Session> {
         let storage = match dev.expanded_storage(zone.as_deref(), &opts.global_rootzpool) {
             Ok(s) => s,
             Err(e) => {
-                push(&mut findings, id, "config", Severity::Unrepairable, e.to_string(), None);
+                push(
+                    &mut findings,
+                    id,
+                    "config",
+                    Severity::Unrepairable,
+                    e.to_string(),
+                    None,
+                );
                 devices.push(rep);
                 continue;
             }
@@ -395,7 +402,8 @@ pub fn diagnose(cfg: &ZoneConfig, opts: &DiagnoseOptions) -> Result<Session> {
         if let Some(p) = &vdev.partition {
             rep.slice = Some(p.slice);
             rep.letter = Some(p.letter);
-            rep.expected_phys_path = Some(zvblk::phys_path(u64::from(id_num), p.letter, opts.radix));
+            rep.expected_phys_path =
+                Some(zvblk::phys_path(u64::from(id_num), p.letter, opts.radix));
             push(
                 &mut findings,
                 id,
@@ -436,7 +444,10 @@ pub fn diagnose(cfg: &ZoneConfig, opts: &DiagnoseOptions) -> Result<Session> {
                     id,
                     "labels",
                     Severity::Unrepairable,
-                    format!("no valid ZFS label on {}: this is not (or no longer) a pool disk", vdev.describe()),
+                    format!(
+                        "no valid ZFS label on {}: this is not (or no longer) a pool disk",
+                        vdev.describe()
+                    ),
                     None,
                 );
                 devices.push(rep);
@@ -464,7 +475,11 @@ pub fn diagnose(cfg: &ZoneConfig, opts: &DiagnoseOptions) -> Result<Session> {
                     &mut findings,
                     id,
                     "labels",
-                    if n == 4 { Severity::Ok } else { Severity::Warning },
+                    if n == 4 {
+                        Severity::Ok
+                    } else {
+                        Severity::Warning
+                    },
                     if n == 4 {
                         "all 4 labels are valid".to_string()
                     } else {
@@ -512,7 +527,10 @@ pub fn diagnose(cfg: &ZoneConfig, opts: &DiagnoseOptions) -> Result<Session> {
                 id,
                 "pool",
                 Severity::Unrepairable,
-                format!("pool {} is marked DESTROYED in the labels", rep.pool.as_deref().unwrap_or("?")),
+                format!(
+                    "pool {} is marked DESTROYED in the labels",
+                    rep.pool.as_deref().unwrap_or("?")
+                ),
                 None,
             ),
             Some(s) => {
@@ -576,7 +594,10 @@ pub fn diagnose(cfg: &ZoneConfig, opts: &DiagnoseOptions) -> Result<Session> {
             None,
             "mirror",
             Severity::Unrepairable,
-            format!("the boot devices do not hold one pool ({})", list.join(", ")),
+            format!(
+                "the boot devices do not hold one pool ({})",
+                list.join(", ")
+            ),
             None,
         );
     }
@@ -612,7 +633,9 @@ pub fn diagnose(cfg: &ZoneConfig, opts: &DiagnoseOptions) -> Result<Session> {
                 None,
                 "liveness",
                 Severity::Unrepairable,
-                format!("{e}; do not repair until the zone is halted and the pool exported everywhere"),
+                format!(
+                    "{e}; do not repair until the zone is halted and the pool exported everywhere"
+                ),
                 None,
             ),
         }
@@ -637,7 +660,10 @@ pub fn diagnose(cfg: &ZoneConfig, opts: &DiagnoseOptions) -> Result<Session> {
                         Severity::Ok,
                         format!(
                             "phys_path is {} and path {} in every label, as the zone expects",
-                            devices[o.index].expected_phys_path.as_deref().unwrap_or("?"),
+                            devices[o.index]
+                                .expected_phys_path
+                                .as_deref()
+                                .unwrap_or("?"),
                             zvblk::guest_path(u64::from(o.id), devices[o.index].slice.unwrap_or(0))
                         ),
                         None,
@@ -663,8 +689,12 @@ pub fn diagnose(cfg: &ZoneConfig, opts: &DiagnoseOptions) -> Result<Session> {
                         if let Some(c) = mine.iter().find(|c| c.field == f) {
                             fields.push(format!(
                                 "{f} {} → {}",
-                                c.before.as_deref().map_or("(absent)".into(), |v| format!("{v:?}")),
-                                c.after.as_deref().map_or("(removed)".into(), |v| format!("{v:?}"))
+                                c.before
+                                    .as_deref()
+                                    .map_or("(absent)".into(), |v| format!("{v:?}")),
+                                c.after
+                                    .as_deref()
+                                    .map_or("(removed)".into(), |v| format!("{v:?}"))
                             ));
                         }
                     }
@@ -679,13 +709,24 @@ pub fn diagnose(cfg: &ZoneConfig, opts: &DiagnoseOptions) -> Result<Session> {
                             "the labels name this disk as the pool was last seen outside the zone, so the zone cannot find its root pool at boot: {} ({} label copies on {} disk(s) to rewrite)",
                             fields.join("; "),
                             labels_touched.len(),
-                            labels_touched.iter().map(|(d, _)| d).collect::<std::collections::BTreeSet<_>>().len()
+                            labels_touched
+                                .iter()
+                                .map(|(d, _)| d)
+                                .collect::<std::collections::BTreeSet<_>>()
+                                .len()
                         ),
                         fix.clone(),
                     );
                 }
                 for w in &p.warnings {
-                    push(&mut findings, None, "mirror", Severity::Warning, w.clone(), None);
+                    push(
+                        &mut findings,
+                        None,
+                        "mirror",
+                        Severity::Warning,
+                        w.clone(),
+                        None,
+                    );
                 }
             }
             Err(e) => push(
@@ -720,7 +761,11 @@ pub fn diagnose(cfg: &ZoneConfig, opts: &DiagnoseOptions) -> Result<Session> {
         let v = hostdata_verdict(&o.vdev, key.as_ref(), opts.hostid);
         let rep = &mut devices[o.index];
         let (sev, msg, fix) = match &v {
-            Err(e) => (Severity::Unrepairable, format!("host data cannot be read: {e}"), None),
+            Err(e) => (
+                Severity::Unrepairable,
+                format!("host data cannot be read: {e}"),
+                None,
+            ),
             Ok((v, a)) => {
                 rep.hostdata = Some(v.name().to_string());
                 if let Some((_, _, d)) = a.as_ref().and_then(|a| a.best()) {
@@ -756,9 +801,11 @@ pub fn physpath_plan(disks: &[&OpenedDevice], radix: UnitRadix, force: bool) -> 
     let inputs: Vec<plan::DiskInput> = disks
         .iter()
         .map(|o| {
-            let p = o.vdev.partition.as_ref().ok_or_else(|| {
-                Error::Usage(format!("{} has no partition table", o.spec))
-            })?;
+            let p = o
+                .vdev
+                .partition
+                .as_ref()
+                .ok_or_else(|| Error::Usage(format!("{} has no partition table", o.spec)))?;
             Ok(plan::DiskInput {
                 name: o.spec.clone(),
                 disk: o.vdev.disk.clone(),
@@ -795,7 +842,10 @@ fn physpath_command(disks: &[&OpenedDevice], radix: UnitRadix) -> String {
     }
     for o in disks {
         if let Some(p) = &o.vdev.partition {
-            s.push_str(&format!(" --path {}", zvblk::guest_path(u64::from(o.id), p.slice)));
+            s.push_str(&format!(
+                " --path {}",
+                zvblk::guest_path(u64::from(o.id), p.slice)
+            ));
         }
     }
     s.push_str(" --clear-devid");
@@ -821,7 +871,11 @@ pub fn reserved_partition(vdev: &Vdev) -> Option<&Partition> {
 
 type HostdataView = (Verdict, Option<store::Assessment>);
 
-fn hostdata_verdict(vdev: &Vdev, key: Option<&HostKey>, hostid: Option<u32>) -> Result<HostdataView> {
+fn hostdata_verdict(
+    vdev: &Vdev,
+    key: Option<&HostKey>,
+    hostid: Option<u32>,
+) -> Result<HostdataView> {
     let Some(p) = reserved_partition(vdev) else {
         return Ok((
             Verdict::NoHostData {
@@ -856,10 +910,7 @@ fn hostdata_finding(
         ),
         Verdict::Degraded { serving, why, .. } => (
             Severity::Repairable,
-            format!(
-                "host data: the {} copy serves, but {why}",
-                serving.name()
-            ),
+            format!("host data: the {} copy serves, but {why}", serving.name()),
             Some(format!(
                 "{repair} --takeover --hostname NAME --write   (rewrites both copies; keeps the key)"
             )),
@@ -868,7 +919,9 @@ fn hostdata_finding(
             if a.is_some() {
                 (
                     Severity::Repairable,
-                    format!("host data: none on this disk ({reason}); the zone will not boot without it"),
+                    format!(
+                        "host data: none on this disk ({reason}); the zone will not boot without it"
+                    ),
                     reinit,
                 )
             } else {

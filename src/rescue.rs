@@ -107,7 +107,9 @@ pub fn repair(session: &Session, opts: &DiagnoseOptions, r: &RepairOptions) -> R
         .iter()
         .filter(|o| {
             d.findings.iter().any(|f| {
-                f.check == "hostdata" && f.severity == Severity::Repairable && f.device == Some(o.id)
+                f.check == "hostdata"
+                    && f.severity == Severity::Repairable
+                    && f.device == Some(o.id)
             })
         })
         .collect();
@@ -127,9 +129,9 @@ pub fn repair(session: &Session, opts: &DiagnoseOptions, r: &RepairOptions) -> R
                         .into(),
                 )
             })?;
-            let hostid = opts.hostid.ok_or_else(|| {
-                Error::Usage("--takeover needs --hostid (the new owner)".into())
-            })?;
+            let hostid = opts
+                .hostid
+                .ok_or_else(|| Error::Usage("--takeover needs --hostid (the new owner)".into()))?;
             let hostname = r.hostname.clone().ok_or_else(|| {
                 Error::Usage("--takeover needs --hostname (the new owner)".into())
             })?;
@@ -184,8 +186,12 @@ fn physpath_steps(
                     c.label,
                     c.leaf_guid,
                     c.field,
-                    c.before.as_deref().map_or("(absent)".into(), |v| format!("{v:?}")),
-                    c.after.as_deref().map_or("(removed)".into(), |v| format!("{v:?}"))
+                    c.before
+                        .as_deref()
+                        .map_or("(absent)".into(), |v| format!("{v:?}")),
+                    c.after
+                        .as_deref()
+                        .map_or("(removed)".into(), |v| format!("{v:?}"))
                 )
             })
             .collect()
@@ -313,10 +319,7 @@ fn reinit_steps(
     } else {
         if key_path.exists() {
             std::fs::rename(&key_path, &backup).map_err(|e| {
-                Error::io(
-                    format!("keep the old key file as {}", backup.display()),
-                    e,
-                )
+                Error::io(format!("keep the old key file as {}", backup.display()), e)
             })?;
         }
         keyfile::write_keyfile(&key_path, zone, &key, false)?;
@@ -335,7 +338,10 @@ fn reinit_steps(
         let owner = if data.owner_hostid == 0 {
             "no owner (give --hostid and --hostname to record this host)".to_string()
         } else {
-            format!("owner hostid {:08x} ({})", data.owner_hostid, data.owner_hostname)
+            format!(
+                "owner hostid {:08x} ({})",
+                data.owner_hostid, data.owner_hostname
+            )
         };
         let changes = vec![format!(
             "new host data for zone {zone}: {owner}, state {}, generation {}, both copies",

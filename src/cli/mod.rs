@@ -22,6 +22,7 @@ mod hostdata;
 // --- modules: iscsi / uri
 // --- modules: forensics
 // --- modules: zone config / diagnose / repair / demo
+mod rescue;
 
 /// Exit status: success, nothing wrong found.
 pub const EXIT_OK: u8 = 0;
@@ -63,6 +64,12 @@ enum Command {
     // --- commands: forensics
 
     // --- commands: zone config / diagnose / repair / demo
+    /// Diagnose a kernel zone from its configuration: every boot device's
+    /// labels, phys_path, pool, liveness and host data, with the fixing command.
+    Diagnose(rescue::DiagnoseArgs),
+    /// Repair what `diagnose` finds (phys_path on every boot device; host data
+    /// only with --reinit-hostdata or --takeover), journalled, then diagnose again.
+    Repair(rescue::RepairArgs),
 }
 
 /// Parses arguments, runs the subcommand, maps errors to exit codes.
@@ -84,6 +91,8 @@ pub fn run() -> ExitCode {
         // --- dispatch: forensics
 
         // --- dispatch: zone config / diagnose / repair / demo
+        Command::Diagnose(a) => rescue::run_diagnose(&a),
+        Command::Repair(a) => rescue::run_repair(&a),
     };
     match result {
         Ok(code) => ExitCode::from(code),
