@@ -20,7 +20,11 @@ mod undo;
 // --- modules: hostdata
 mod hostdata;
 // --- modules: iscsi / uri
+mod uri;
 // --- modules: forensics
+mod cat;
+mod datasets;
+mod ls;
 // --- modules: zone config / diagnose / repair / demo
 mod rescue;
 
@@ -60,9 +64,17 @@ enum Command {
     /// Kernel-zone host data (kzrescue's own format): show, check, init, takeover.
     Hostdata(hostdata::HostdataArgs),
     // --- commands: iscsi / uri
-
+    /// Storage URIs (suri): parse, normalize, map to a local device or iSCSI LU.
+    Uri(uri::UriArgs),
+    /// The built-in iSCSI initiator: SendTargets discovery, INQUIRY of LUs.
+    Iscsi(uri::IscsiArgs),
     // --- commands: forensics
-
+    /// List every dataset and snapshot of a pool, like `zdb -d`, offline.
+    Datasets(datasets::DatasetsArgs),
+    /// List a directory of a dataset or snapshot (`DATASET[@SNAP]:/path`).
+    Ls(ls::LsArgs),
+    /// Write a file of a dataset or snapshot to stdout.
+    Cat(cat::CatArgs),
     // --- commands: zone config / diagnose / repair / demo
     /// Diagnose a kernel zone from its configuration: every boot device's
     /// labels, phys_path, pool, liveness and host data, with the fixing command.
@@ -87,9 +99,12 @@ pub fn run() -> ExitCode {
         // --- dispatch: hostdata
         Command::Hostdata(a) => hostdata::run(&a),
         // --- dispatch: iscsi / uri
-
+        Command::Uri(a) => uri::run_uri(&a),
+        Command::Iscsi(a) => uri::run_iscsi(&a),
         // --- dispatch: forensics
-
+        Command::Datasets(a) => datasets::run(&a),
+        Command::Ls(a) => ls::run(&a),
+        Command::Cat(a) => cat::run(&a),
         // --- dispatch: zone config / diagnose / repair / demo
         Command::Diagnose(a) => rescue::run_diagnose(&a),
         Command::Repair(a) => rescue::run_repair(&a),
