@@ -9,9 +9,9 @@ use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
 // --- modules: read path
+mod label;
 mod partitions;
 pub mod target;
-mod label;
 mod uberblocks;
 mod zdbfmt;
 // --- modules: physpath / undo
@@ -46,7 +46,6 @@ enum Command {
     Label(label::LabelArgs),
     /// Show the uberblock rings as `zdb -lu` does, with the active one marked.
     Uberblocks(uberblocks::UberblocksArgs),
-
     // --- commands: physpath / undo
 
     // --- commands: hostdata
@@ -66,7 +65,6 @@ pub fn run() -> ExitCode {
         Command::Partitions(a) => partitions::run(&a),
         Command::Label(a) => label::run(&a),
         Command::Uberblocks(a) => uberblocks::run(&a),
-
         // --- dispatch: physpath / undo
 
         // --- dispatch: hostdata
