@@ -284,12 +284,19 @@ pub(crate) fn check_name(name: &[u8]) -> Option<String> {
     }
 }
 
-/// Appends one path component (`name` or `[i]`) to a dotted pair path.
+/// Appends one pair name to a dotted pair path (used in one-line error
+/// messages, so control characters are escaped).
 pub(crate) fn path_push(path: &mut String, name: &str) {
     if !path.is_empty() {
         path.push('.');
     }
-    path.push_str(name);
+    for c in name.chars() {
+        if c.is_control() {
+            path.extend(c.escape_default());
+        } else {
+            path.push(c);
+        }
+    }
 }
 
 /// The structure name used in errors for the pair at `path`.
