@@ -218,7 +218,7 @@ fn owned_by_another_host() {
         Verdict::Healthy
     ));
     assert!(matches!(hostdata::verdict(&a, None), Verdict::Healthy));
-    let msg = hostdata::owner_message("kzone1", a.best().unwrap().2);
+    let msg = hostdata::owner_message("kzone1", a.best().unwrap().2, "disk.img");
     assert!(
         msg.contains("is in use by host with  hostid 848611d4"),
         "{msg}"

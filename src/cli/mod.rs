@@ -9,15 +9,22 @@ use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
 // --- modules: read path
+mod label;
 mod partitions;
 pub mod target;
-mod label;
 mod uberblocks;
 mod zdbfmt;
 // --- modules: physpath / undo
+mod physpath;
+mod undo;
 // --- modules: hostdata
+mod hostdata;
 // --- modules: iscsi / uri
+mod uri;
 // --- modules: forensics
+mod cat;
+mod datasets;
+mod ls;
 // --- modules: zone config / diagnose / repair / demo
 
 /// Exit status: success, nothing wrong found.
@@ -48,13 +55,25 @@ enum Command {
     Uberblocks(uberblocks::UberblocksArgs),
 
     // --- commands: physpath / undo
-
+    /// Show or rewrite the leaf paths (phys_path, path, devid) in a disk's vdev labels.
+    Physpath(physpath::PhysPathArgs),
+    /// Restore the bytes a repair overwrote, from its undo journal.
+    Undo(undo::UndoArgs),
     // --- commands: hostdata
-
+    /// Kernel-zone host data (kzrescue's own format): show, check, init, takeover.
+    Hostdata(hostdata::HostdataArgs),
     // --- commands: iscsi / uri
-
+    /// Storage URIs (suri): parse, normalize, map to a local device or iSCSI LU.
+    Uri(uri::UriArgs),
+    /// The built-in iSCSI initiator: SendTargets discovery, INQUIRY of LUs.
+    Iscsi(uri::IscsiArgs),
     // --- commands: forensics
-
+    /// List every dataset and snapshot of a pool, like `zdb -d`, offline.
+    Datasets(datasets::DatasetsArgs),
+    /// List a directory of a dataset or snapshot (`DATASET[@SNAP]:/path`).
+    Ls(ls::LsArgs),
+    /// Write a file of a dataset or snapshot to stdout.
+    Cat(cat::CatArgs),
     // --- commands: zone config / diagnose / repair / demo
 }
 
@@ -68,13 +87,17 @@ pub fn run() -> ExitCode {
         Command::Uberblocks(a) => uberblocks::run(&a),
 
         // --- dispatch: physpath / undo
-
+        Command::Physpath(a) => physpath::run(a),
+        Command::Undo(a) => undo::run(a),
         // --- dispatch: hostdata
-
+        Command::Hostdata(a) => hostdata::run(&a),
         // --- dispatch: iscsi / uri
-
+        Command::Uri(a) => uri::run_uri(&a),
+        Command::Iscsi(a) => uri::run_iscsi(&a),
         // --- dispatch: forensics
-
+        Command::Datasets(a) => datasets::run(&a),
+        Command::Ls(a) => ls::run(&a),
+        Command::Cat(a) => cat::run(&a),
         // --- dispatch: zone config / diagnose / repair / demo
     };
     match result {

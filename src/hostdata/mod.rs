@@ -327,8 +327,9 @@ pub fn format_time(secs: i64) -> String {
 }
 
 /// The message Solaris prints when another host owns the zone, in its shape
-/// (including the two spaces before the hostid).
-pub fn owner_message(zone: &str, d: &HostData) -> String {
+/// (including the two spaces before the hostid); the fix line names the
+/// offline takeover of `target`.
+pub fn owner_message(zone: &str, d: &HostData, target: &str) -> String {
     let p = format!("zone '{zone}': error:");
     format!(
         "{p} ERROR: zone {zone} is in use by host with  hostid {:08x}\n\
@@ -339,7 +340,7 @@ pub fn owner_message(zone: &str, d: &HostData) -> String {
          {p}       last update time: {}\n\
          {p} To fix, detach the zone from the other host then attach it to this host\n\
          {p} If the zone is not active on another host, take it over offline with\n\
-         {p}    kzrescue hostdata takeover <target> --key <keyfile> --hostid <this host's hostid> --hostname <name> --write",
+         {p}    kzrescue hostdata takeover {target} --key /etc/zones/keys/{zone} --hostid <this host's hostid> --hostname <this host's name> --write",
         d.owner_hostid,
         d.state,
         d.owner_hostname,
