@@ -24,7 +24,9 @@ mod uri;
 // --- modules: forensics
 mod cat;
 mod datasets;
+mod export;
 mod ls;
+mod manifest;
 // --- modules: zone config / diagnose / repair / demo
 
 /// Exit status: success, nothing wrong found.
@@ -74,6 +76,10 @@ enum Command {
     Ls(ls::LsArgs),
     /// Write a file of a dataset or snapshot to stdout.
     Cat(cat::CatArgs),
+    /// Copy files of a dataset or snapshot out, to a directory or a tar archive.
+    Export(export::ExportArgs),
+    /// Integrity manifest of a dataset (paths, modes, owners, SHA-256), or `manifest diff BASE NOW`.
+    Manifest(manifest::ManifestArgs),
     // --- commands: zone config / diagnose / repair / demo
 }
 
@@ -98,6 +104,8 @@ pub fn run() -> ExitCode {
         Command::Datasets(a) => datasets::run(&a),
         Command::Ls(a) => ls::run(&a),
         Command::Cat(a) => cat::run(&a),
+        Command::Manifest(a) => manifest::run(&a),
+        Command::Export(a) => export::run(&a),
         // --- dispatch: zone config / diagnose / repair / demo
     };
     match result {
