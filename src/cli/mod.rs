@@ -28,6 +28,7 @@ mod export;
 mod ls;
 mod manifest;
 // --- modules: zone config / diagnose / repair / demo
+mod rescue;
 
 /// Exit status: success, nothing wrong found.
 pub const EXIT_OK: u8 = 0;
@@ -81,6 +82,12 @@ enum Command {
     /// Integrity manifest of a dataset (paths, modes, owners, SHA-256), or `manifest diff BASE NOW`.
     Manifest(manifest::ManifestArgs),
     // --- commands: zone config / diagnose / repair / demo
+    /// Diagnose a kernel zone from its configuration: every boot device's
+    /// labels, phys_path, pool, liveness and host data, with the fixing command.
+    Diagnose(rescue::DiagnoseArgs),
+    /// Repair what `diagnose` finds (phys_path on every boot device; host data
+    /// only with --reinit-hostdata or --takeover), journalled, then diagnose again.
+    Repair(rescue::RepairArgs),
 }
 
 /// Parses arguments, runs the subcommand, maps errors to exit codes.
@@ -107,6 +114,8 @@ pub fn run() -> ExitCode {
         Command::Manifest(a) => manifest::run(&a),
         Command::Export(a) => export::run(&a),
         // --- dispatch: zone config / diagnose / repair / demo
+        Command::Diagnose(a) => rescue::run_diagnose(&a),
+        Command::Repair(a) => rescue::run_repair(&a),
     };
     match result {
         Ok(code) => ExitCode::from(code),
