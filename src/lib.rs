@@ -14,12 +14,18 @@ pub mod source;
 pub mod zfs;
 
 // --- modules: read path (partition, target)
+pub mod partition;
+pub mod target;
 
 // --- modules: physpath repair (repair, zone::zvblk)
+pub mod repair;
 
 // --- modules: hostdata
+pub mod hostdata;
 
 // --- modules: zone config / diagnose
+pub mod diagnose;
+pub mod rescue;
 pub mod zone;
 
 pub use error::{Error, Result};

@@ -4,9 +4,13 @@
 //! device, a window (partition) on another source, or (later) an iSCSI LUN.
 //! Reads past the end are errors naming the offset; nothing is silently padded.
 
+pub mod fault;
 mod file;
+pub mod iscsi;
+pub mod uri;
 mod window;
 
+pub use fault::{Fault, FaultSource};
 pub use file::{FileSource, OpenMode};
 pub use window::Window;
 

@@ -3,5 +3,22 @@
 pub mod nvlist;
 
 // --- read path: eck, label, uberblock, vdev_tree
+pub mod eck;
+pub mod label;
+pub mod uberblock;
+pub mod vdev_tree;
+pub use eck::Endian;
 
 // --- forensics: blkptr, compress, dnode, zap, dsl, zpl, raidz, …
+pub mod blkptr;
+pub mod checksum;
+pub mod compress;
+pub mod dnode;
+pub mod dsl;
+pub mod objset;
+pub mod pool;
+pub mod raidz;
+pub mod spa;
+pub mod walk;
+pub mod zap;
+pub mod zpl;

@@ -1,6 +1,7 @@
 //! Kernel-zone configuration and naming.
 
 // --- zone: physpath (zvblk)
+pub mod zvblk;
 
 // --- zone: configuration (zonecfg export text, XML)
 pub mod xml;

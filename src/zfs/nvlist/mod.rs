@@ -5,6 +5,48 @@
 //!
 //! Pair order is significant on disk (loaders walk pairs in order, and a
 //! byte-exact re-encode needs it), so a list is a `Vec` of pairs, never a map.
+//!
+//! A packed nvlist starts with a 4-byte header: byte 0 is the encoding
+//! ([`NV_ENCODE_NATIVE`] or [`NV_ENCODE_XDR`]), byte 1 the writer's byte
+//! order (1 little-endian, 0 big-endian), bytes 2–3 reserved.
+//! [`decode_packed`] dispatches on byte 0. See `formats/nvlist.md`.
+
+use crate::{Error, Result};
+
+pub mod native;
+pub mod xdr;
+
+pub use xdr::{Packed, XdrStyle};
+
+/// Header byte 0 of a packed list in the host's native layout.
+pub const NV_ENCODE_NATIVE: u8 = 0;
+/// Header byte 0 of an XDR packed list (every vdev label).
+pub const NV_ENCODE_XDR: u8 = 1;
+/// `NV_VERSION`: the only list version libnvpair accepts for embedded lists.
+pub const NV_VERSION: i32 = 0;
+/// `nvl_nvflag` bit: names are unique within the list.
+pub const NV_UNIQUE_NAME: u32 = 1;
+/// `nvl_nvflag` bit: (name, type) pairs are unique within the list.
+pub const NV_UNIQUE_NAME_TYPE: u32 = 2;
+/// Deepest nesting of embedded lists we accept or write (the kernel's
+/// `nvpair_max_recursion`): the top-level list is depth 0.
+pub const MAX_DEPTH: usize = 20;
+/// Longest pair name: its in-memory size (length + NUL) is an int16.
+pub const MAX_NAME_LEN: usize = i16::MAX as usize - 1;
+
+/// Decodes a packed nvlist of either encoding, chosen by header byte 0.
+pub fn decode_packed(buf: &[u8]) -> Result<Packed> {
+    match buf.first() {
+        Some(&NV_ENCODE_NATIVE) => native::decode(buf),
+        Some(&NV_ENCODE_XDR) => xdr::decode(buf),
+        Some(b) => Err(Error::corrupt(
+            "nvlist header",
+            0,
+            format!("unknown encoding {b} (0 = native, 1 = XDR)"),
+        )),
+        None => Err(Error::corrupt("nvlist header", 0, "empty buffer")),
+    }
+}
 
 /// One nvlist: `nvl_version`, `nvl_nvflag` and the pairs in stored order.
 #[derive(Debug, Clone, PartialEq)]
@@ -92,6 +134,177 @@ impl NvValue {
             NvValue::UInt8Array(_) => 26,
             NvValue::Double(_) => 27,
         }
+    }
+
+    /// The `data_type_t` name without its `DATA_TYPE_` prefix, e.g. `UINT64`.
+    pub fn type_name(&self) -> &'static str {
+        type_name(self.type_code())
+    }
+
+    /// `nvp_value_elem`: 0 for BOOLEAN, 1 for scalars, strings and lists,
+    /// the element count for arrays.
+    pub fn nelem(&self) -> usize {
+        match self {
+            NvValue::Boolean => 0,
+            NvValue::ByteArray(v) | NvValue::UInt8Array(v) => v.len(),
+            NvValue::BooleanArray(v) => v.len(),
+            NvValue::Int8Array(v) => v.len(),
+            NvValue::Int16Array(v) => v.len(),
+            NvValue::UInt16Array(v) => v.len(),
+            NvValue::Int32Array(v) => v.len(),
+            NvValue::UInt32Array(v) => v.len(),
+            NvValue::Int64Array(v) => v.len(),
+            NvValue::UInt64Array(v) => v.len(),
+            NvValue::StringArray(v) => v.len(),
+            NvValue::NvListArray(v) => v.len(),
+            _ => 1,
+        }
+    }
+
+    /// Size of the value in libnvpair's in-memory pair (`i_get_value_size`),
+    /// before 8-byte alignment. Nested pairs are not included.
+    pub fn value_size(&self) -> u64 {
+        let n = self.nelem() as u64;
+        match self {
+            NvValue::Boolean => 0,
+            NvValue::Byte(_) | NvValue::Int8(_) | NvValue::UInt8(_) => 1,
+            NvValue::Int16(_) | NvValue::UInt16(_) => 2,
+            NvValue::Int32(_) | NvValue::UInt32(_) | NvValue::BooleanValue(_) => 4,
+            NvValue::Int64(_) | NvValue::UInt64(_) | NvValue::HrTime(_) | NvValue::Double(_) => 8,
+            NvValue::String(s) => s.len() as u64 + 1,
+            NvValue::ByteArray(_) | NvValue::Int8Array(_) | NvValue::UInt8Array(_) => n,
+            NvValue::Int16Array(_) | NvValue::UInt16Array(_) => 2 * n,
+            NvValue::Int32Array(_) | NvValue::UInt32Array(_) | NvValue::BooleanArray(_) => 4 * n,
+            NvValue::Int64Array(_) | NvValue::UInt64Array(_) => 8 * n,
+            NvValue::StringArray(v) => 8 * n + v.iter().map(|s| s.len() as u64 + 1).sum::<u64>(),
+            NvValue::NvList(_) => NVLIST_T_SIZE,
+            NvValue::NvListArray(_) => (8 + NVLIST_T_SIZE) * n,
+        }
+    }
+}
+
+/// `sizeof (nvpair_t)`: int32 size, int16 name_sz, int16 reserved, int32
+/// nelem, int32 type.
+pub(crate) const NVPAIR_T_SIZE: u64 = 16;
+/// `sizeof (nvlist_t)`: int32 version, u32 nvflag, u64 priv, u32 flag, int32 pad.
+pub(crate) const NVLIST_T_SIZE: u64 = 24;
+
+/// Rounds up to a multiple of 8 (`NV_ALIGN`).
+pub(crate) fn align8(x: u64) -> u64 {
+    x.div_ceil(8).saturating_mul(8)
+}
+
+/// Rounds up to a multiple of 4 (`NV_ALIGN4`, the XDR unit).
+pub(crate) fn align4(x: u64) -> u64 {
+    x.div_ceil(4).saturating_mul(4)
+}
+
+/// The *decoded size* of a pair (`nvp_size`): its in-memory size in
+/// libnvpair, stored in both encodings and checked exactly on unpack.
+pub fn decoded_size(name: &str, value: &NvValue) -> u64 {
+    align8(NVPAIR_T_SIZE + name.len() as u64 + 1) + align8(value.value_size())
+}
+
+/// The `DATA_TYPE_` name of a type number, or `?` when unknown.
+pub fn type_name(code: i32) -> &'static str {
+    const NAMES: [&str; 28] = [
+        "UNKNOWN",
+        "BOOLEAN",
+        "BYTE",
+        "INT16",
+        "UINT16",
+        "INT32",
+        "UINT32",
+        "INT64",
+        "UINT64",
+        "STRING",
+        "BYTE_ARRAY",
+        "INT16_ARRAY",
+        "UINT16_ARRAY",
+        "INT32_ARRAY",
+        "UINT32_ARRAY",
+        "INT64_ARRAY",
+        "UINT64_ARRAY",
+        "STRING_ARRAY",
+        "HRTIME",
+        "NVLIST",
+        "NVLIST_ARRAY",
+        "BOOLEAN_VALUE",
+        "INT8",
+        "UINT8",
+        "BOOLEAN_ARRAY",
+        "INT8_ARRAY",
+        "UINT8_ARRAY",
+        "DOUBLE",
+    ];
+    usize::try_from(code)
+        .ok()
+        .and_then(|i| NAMES.get(i))
+        .copied()
+        .unwrap_or("?")
+}
+
+/// Tracks the names seen in one list to enforce `nvl_nvflag` uniqueness.
+pub(crate) struct Unique {
+    nvflag: u32,
+    seen: std::collections::HashSet<(String, i32)>,
+}
+
+impl Unique {
+    pub(crate) fn new(nvflag: u32) -> Self {
+        Unique {
+            nvflag,
+            seen: std::collections::HashSet::new(),
+        }
+    }
+
+    /// Records `name`/`type_code`; returns false when it duplicates an
+    /// earlier pair under the list's uniqueness rule.
+    pub(crate) fn insert(&mut self, name: &str, type_code: i32) -> bool {
+        if self.nvflag & NV_UNIQUE_NAME != 0 {
+            self.seen.insert((name.to_string(), 0))
+        } else if self.nvflag & NV_UNIQUE_NAME_TYPE != 0 {
+            self.seen.insert((name.to_string(), type_code))
+        } else {
+            true
+        }
+    }
+}
+
+/// Why a pair name is not acceptable, if it is not.
+pub(crate) fn check_name(name: &[u8]) -> Option<String> {
+    if name.is_empty() {
+        Some("empty pair name".into())
+    } else if name.len() > MAX_NAME_LEN {
+        Some(format!("pair name of {} bytes is too long", name.len()))
+    } else if name.contains(&0) {
+        Some("NUL byte inside pair name".into())
+    } else {
+        None
+    }
+}
+
+/// Appends one pair name to a dotted pair path (used in one-line error
+/// messages, so control characters are escaped).
+pub(crate) fn path_push(path: &mut String, name: &str) {
+    if !path.is_empty() {
+        path.push('.');
+    }
+    for c in name.chars() {
+        if c.is_control() {
+            path.extend(c.escape_default());
+        } else {
+            path.push(c);
+        }
+    }
+}
+
+/// The structure name used in errors for the pair at `path`.
+pub(crate) fn structure(path: &str) -> String {
+    if path.is_empty() {
+        "nvlist".to_string()
+    } else {
+        format!("nvlist pair {path}")
     }
 }
 

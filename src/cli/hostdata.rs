@@ -1,0 +1,633 @@
+//! `kzrescue hostdata show|check|init|takeover`: kernel-zone host data in
+//! kzrescue's own format (formats/hostdata.md; not Oracle's).
+
+use super::target::parse_sector_size;
+use kzrescue::hostdata::store::{self, Assessment, CopyId};
+use kzrescue::hostdata::{self, HostData, HostKey, InitOptions, Verdict, keyfile};
+use kzrescue::partition::{self, Partition};
+use kzrescue::repair::apply::{Outcome, TargetPlan, apply};
+use kzrescue::source::SharedSource;
+use kzrescue::{Error, Result};
+use serde::Serialize;
+use std::path::{Path, PathBuf};
+
+/// The GPT type GUID of the Solaris reserved partition (slice 8).
+const RESERVED_GUID: &str = "6A945A3B-1DD2-11B2-99A6-080020736631";
+
+/// Host data subcommands.
+#[derive(clap::Args, Debug)]
+pub struct HostdataArgs {
+    #[command(subcommand)]
+    cmd: HostdataCmd,
+}
+
+#[derive(clap::Subcommand, Debug)]
+enum HostdataCmd {
+    /// Decrypt, verify and print the host data.
+    Show(ShowArgs),
+    /// One verdict with its own exit code: healthy 0, no host data 10, key not
+    /// available 11, key incorrect 12, corrupt or tampered 13, owned by another
+    /// host 14, degraded (one copy serves) 15.
+    Check(CheckArgs),
+    /// New random key and fresh host data in both copies (like
+    /// `zoneadm attach -x initialize-hostdata`).
+    Init(InitArgs),
+    /// Keep the key, make this host the owner, bump the generation (like
+    /// `zoneadm attach -x force-takeover`).
+    Takeover(TakeoverArgs),
+}
+
+/// The disk holding the host data.
+#[derive(clap::Args, Debug, Clone)]
+struct DiskArgs {
+    /// Image file or block device of a kernel zone's boot disk (its GPT must
+    /// have the Solaris reserved partition, slice 8).
+    target: String,
+    /// Logical sector size of the disk (512 or 4096); detected by default.
+    #[arg(long, value_name = "BYTES", value_parser = parse_sector_size)]
+    sector_size: Option<u32>,
+}
+
+#[derive(clap::Args, Debug, Clone)]
+struct KeyArgs {
+    /// Accept a key file that group or others can read.
+    #[arg(long)]
+    insecure_key_perms: bool,
+}
+
+#[derive(clap::Args, Debug)]
+struct ShowArgs {
+    #[command(flatten)]
+    disk: DiskArgs,
+    /// The zone's key file (kzrescue key file or zonecfg export with a keysource).
+    #[arg(long, value_name = "FILE")]
+    key: PathBuf,
+    #[command(flatten)]
+    key_opts: KeyArgs,
+    /// JSON output.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(clap::Args, Debug)]
+struct CheckArgs {
+    #[command(flatten)]
+    disk: DiskArgs,
+    /// The zone's key file; without it the verdict is at best "key not available".
+    #[arg(long, value_name = "FILE")]
+    key: Option<PathBuf>,
+    #[command(flatten)]
+    key_opts: KeyArgs,
+    /// hostid of the host that wants the zone (hex); an owner that differs is reported.
+    #[arg(long, value_name = "H", value_parser = parse_hostid)]
+    hostid: Option<u32>,
+    /// JSON output.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(clap::Args, Debug)]
+struct WriteArgs {
+    /// Really write (otherwise only the plan is shown).
+    #[arg(long)]
+    write: bool,
+    /// Show the plan and write nothing (the default without --write).
+    #[arg(long, conflicts_with = "write")]
+    dry_run: bool,
+    /// Undo journal to create before writing (default:
+    /// ./kzrescue-hostdata-<time>.undo).
+    #[arg(long, value_name = "FILE")]
+    journal: Option<PathBuf>,
+}
+
+#[derive(clap::Args, Debug)]
+struct InitArgs {
+    #[command(flatten)]
+    disk: DiskArgs,
+    /// The zone's name.
+    #[arg(long, value_name = "NAME")]
+    zone: String,
+    /// Where to write the new key (mode 0600), e.g. /etc/zones/keys/<zone>.
+    #[arg(long, value_name = "FILE")]
+    key_out: PathBuf,
+    /// Owner hostid (hex); none when omitted.
+    #[arg(long, value_name = "H", value_parser = parse_hostid, requires = "hostname")]
+    hostid: Option<u32>,
+    /// Owner host name.
+    #[arg(long, value_name = "N", requires = "hostid")]
+    hostname: Option<String>,
+    /// Last known state to record (default installed).
+    #[arg(long, value_name = "STATE")]
+    state: Option<String>,
+    /// Boot environment name to record.
+    #[arg(long, value_name = "NAME", default_value = "")]
+    be_name: String,
+    /// Boot environment UUID to record.
+    #[arg(long, value_name = "UUID", default_value = "")]
+    be_uuid: String,
+    /// Replace an existing key file (the old one is kept as FILE.old).
+    #[arg(long)]
+    force: bool,
+    #[command(flatten)]
+    w: WriteArgs,
+}
+
+#[derive(clap::Args, Debug)]
+struct TakeoverArgs {
+    #[command(flatten)]
+    disk: DiskArgs,
+    /// The zone's key file.
+    #[arg(long, value_name = "FILE")]
+    key: PathBuf,
+    #[command(flatten)]
+    key_opts: KeyArgs,
+    /// The new owner's hostid (hex).
+    #[arg(long, value_name = "H", value_parser = parse_hostid)]
+    hostid: u32,
+    /// The new owner's host name.
+    #[arg(long, value_name = "N")]
+    hostname: String,
+    #[command(flatten)]
+    w: WriteArgs,
+}
+
+fn parse_hostid(s: &str) -> std::result::Result<u32, String> {
+    hostdata::parse_hostid(s).map_err(|e| e.to_string())
+}
+
+/// Runs a hostdata subcommand; returns the exit code.
+pub fn run(args: &HostdataArgs) -> Result<u8> {
+    match &args.cmd {
+        HostdataCmd::Show(a) => show(a),
+        HostdataCmd::Check(a) => check(a),
+        HostdataCmd::Init(a) => init(a),
+        HostdataCmd::Takeover(a) => takeover(a),
+    }
+}
+
+/// The disk and where its reserved partition is, if it has one.
+struct Place {
+    disk: SharedSource,
+    reserved: Option<Partition>,
+}
+
+fn open(d: &DiskArgs, write: bool) -> Result<Place> {
+    let disk = kzrescue::target::open_source(&d.target, write)?;
+    let table = partition::read(disk.as_ref(), d.sector_size)?;
+    let found: Vec<&Partition> = table
+        .partitions
+        .iter()
+        .filter(|p| p.type_guid.as_deref() == Some(RESERVED_GUID))
+        .collect();
+    let reserved = match found.as_slice() {
+        [] => None,
+        [one] => Some((*one).clone()),
+        many => {
+            return Err(Error::Refused(format!(
+                "{} has {} Solaris reserved partitions ({}); host data needs exactly one",
+                disk.name(),
+                many.len(),
+                many.iter()
+                    .map(|p| p.label())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )));
+        }
+    };
+    if let Some(p) = &reserved
+        && p.start.saturating_add(p.len) > disk.size()
+    {
+        return Err(Error::OutOfBounds {
+            what: format!("{} reserved partition {}", disk.name(), p.label()),
+            offset: p.start,
+            len: p.len,
+            size: disk.size(),
+        });
+    }
+    Ok(Place { disk, reserved })
+}
+
+fn no_place(disk: &SharedSource) -> String {
+    format!(
+        "{} has no Solaris reserved partition (GPT type {RESERVED_GUID}, slice 8): there is no place for host data on this disk",
+        disk.name()
+    )
+}
+
+fn assess(place: &Place, key: Option<&HostKey>) -> Result<Option<Assessment>> {
+    match &place.reserved {
+        None => Ok(None),
+        Some(p) => Ok(Some(store::assess(
+            place.disk.as_ref(),
+            p.start,
+            p.len,
+            key,
+        )?)),
+    }
+}
+
+fn read_key(path: &Path, k: &KeyArgs) -> Result<HostKey> {
+    Ok(keyfile::read_keyfile(path, k.insecure_key_perms)?.key)
+}
+
+#[derive(Serialize)]
+struct CopyJson {
+    copy: CopyId,
+    offset: u64,
+    state: &'static str,
+    detail: String,
+    generation: Option<u64>,
+    key_id: Option<String>,
+}
+
+#[derive(Serialize)]
+struct ReservedJson {
+    slice: u32,
+    start: u64,
+    len: u64,
+}
+
+#[derive(Serialize)]
+struct ReportJson<'a> {
+    target: String,
+    format: &'static str,
+    reserved_partition: Option<ReservedJson>,
+    verdict: &'static str,
+    exit_code: u8,
+    explanation: String,
+    key_id: Option<String>,
+    copies: Vec<CopyJson>,
+    serving: Option<CopyId>,
+    host_data: Option<&'a HostData>,
+}
+
+fn explain(v: &Verdict, a: Option<&Assessment>, place: &Place) -> String {
+    match v {
+        Verdict::Healthy => "both copies are valid and agree".into(),
+        Verdict::Degraded { serving, why, .. } => {
+            format!("the {} copy serves; {why}", serving.name())
+        }
+        Verdict::NoHostData { reason } => reason.clone(),
+        Verdict::KeyNotAvailable => {
+            "host data is present but no key was given (--key FILE); nothing can be read or verified beyond the CRCs".into()
+        }
+        Verdict::KeyIncorrect { stored, given } => format!(
+            "Encryption key is incorrect: host data is sealed with key id {stored}, the given key has id {given} (the disk was re-initialised or rolled back to an older key; use the matching key file, or `kzrescue hostdata init` for a new key and new host data)"
+        ),
+        Verdict::CorruptOrTampered => {
+            let copies = a
+                .map(|a| {
+                    a.copies
+                        .iter()
+                        .map(|c| format!("{}: {}", c.copy.name(), c.state.describe()))
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                })
+                .unwrap_or_default();
+            format!("could not read host data from any copy on {} ({copies})", place.disk.name())
+        }
+        Verdict::OwnedByAnotherHost => a
+            .and_then(|a| a.best())
+            .map(|(_, _, d)| {
+                format!(
+                    "zone {} is in use by host with hostid {:08x} ({})",
+                    d.zonename, d.owner_hostid, d.owner_hostname
+                )
+            })
+            .unwrap_or_default(),
+    }
+}
+
+fn report<'a>(
+    place: &Place,
+    a: Option<&'a Assessment>,
+    v: &Verdict,
+    key: Option<&HostKey>,
+) -> ReportJson<'a> {
+    let best = a.and_then(|a| a.best());
+    ReportJson {
+        target: place.disk.name(),
+        format: "kzrescue host data v1 (not Oracle's format)",
+        reserved_partition: place.reserved.as_ref().map(|p| ReservedJson {
+            slice: p.slice,
+            start: p.start,
+            len: p.len,
+        }),
+        verdict: v.name(),
+        exit_code: v.exit_code(),
+        explanation: explain(v, a, place),
+        key_id: key.map(|k| k.id().to_string()),
+        copies: a
+            .map(|a| {
+                a.copies
+                    .iter()
+                    .map(|c| CopyJson {
+                        copy: c.copy,
+                        offset: c.offset,
+                        state: c.state.kind(),
+                        detail: c.state.describe(),
+                        generation: c.state.header().map(|h| h.generation),
+                        key_id: c.state.header().map(|h| h.key_id.to_string()),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default(),
+        serving: best.map(|b| b.0),
+        host_data: best.map(|b| b.2),
+    }
+}
+
+fn print_copies(r: &ReportJson) {
+    if let Some(p) = &r.reserved_partition {
+        println!(
+            "reserved partition: s{} at bytes {:#x}+{:#x}",
+            p.slice, p.start, p.len
+        );
+    }
+    for c in &r.copies {
+        println!(
+            "  {:<7} copy at {:#x}: {}",
+            match c.copy {
+                CopyId::Primary => "primary",
+                CopyId::Backup => "backup",
+            },
+            c.offset,
+            c.detail
+        );
+    }
+}
+
+fn print_host_data(d: &HostData) {
+    println!("  zone name:              {}", d.zonename);
+    println!("  owner hostid:           {:08x}", d.owner_hostid);
+    println!("  owner hostname:         {}", d.owner_hostname);
+    println!("  last known state:       {}", d.state);
+    println!("  boot environment name:  {}", d.be_name);
+    println!("  boot environment uuid:  {}", d.be_uuid);
+    println!(
+        "  last update time:       {} UTC ({})",
+        hostdata::format_time(d.last_update),
+        d.last_update
+    );
+    println!(
+        "  TOD offset:             {}.{:09} s",
+        if d.tod_offset_ns < 0 { "-" } else { "" }.to_string()
+            + &(d.tod_offset_ns.unsigned_abs() / 1_000_000_000).to_string(),
+        d.tod_offset_ns.unsigned_abs() % 1_000_000_000
+    );
+    println!(
+        "  suspended:              {}{}",
+        if d.suspend.suspended { "yes" } else { "no" },
+        if d.suspend.image.is_empty() {
+            String::new()
+        } else {
+            format!(
+                " (image {}, at {})",
+                d.suspend.image,
+                hostdata::format_time(d.suspend.time)
+            )
+        }
+    );
+    if d.obp_vars.is_empty() {
+        println!("  OBP variables:          none");
+    } else {
+        for (i, (k, v)) in d.obp_vars.iter().enumerate() {
+            let head = if i == 0 { "OBP variables:" } else { "" };
+            println!("  {head:<23} {k}={v}");
+        }
+    }
+    println!("  generation:             {}", d.generation);
+    if !d.extra.is_empty() {
+        let names: Vec<&str> = d.extra.iter().map(|p| p.name.as_str()).collect();
+        println!("  other pairs:            {}", names.join(", "));
+    }
+}
+
+fn judge(
+    place: &Place,
+    key: Option<&HostKey>,
+    hostid: Option<u32>,
+) -> Result<(Option<Assessment>, Verdict)> {
+    let a = assess(place, key)?;
+    let v = match &a {
+        None => Verdict::NoHostData {
+            reason: no_place(&place.disk),
+        },
+        Some(a) => hostdata::verdict(a, hostid),
+    };
+    Ok((a, v))
+}
+
+fn show(args: &ShowArgs) -> Result<u8> {
+    let key = read_key(&args.key, &args.key_opts)?;
+    let place = open(&args.disk, false)?;
+    let (a, v) = judge(&place, Some(&key), None)?;
+    let r = report(&place, a.as_ref(), &v, Some(&key));
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&r).map_err(|e| Error::Usage(e.to_string()))?
+        );
+        return Ok(if r.host_data.is_some() {
+            0
+        } else {
+            v.exit_code()
+        });
+    }
+    println!(
+        "host data on {} (kzrescue format v1, not Oracle's), key id {}",
+        r.target,
+        key.id()
+    );
+    print_copies(&r);
+    match (a.as_ref().and_then(|a| a.best()), &v) {
+        (Some((copy, h, d)), _) => {
+            println!("serving: {} copy, generation {}", copy.name(), h.generation);
+            print_host_data(d);
+            if let Verdict::Degraded { .. } = v {
+                println!("note: {}", r.explanation);
+            }
+            Ok(0)
+        }
+        (None, _) => {
+            eprintln!("kzrescue: {}: {}", v.name(), r.explanation);
+            Ok(v.exit_code())
+        }
+    }
+}
+
+fn check(args: &CheckArgs) -> Result<u8> {
+    let key = match &args.key {
+        Some(p) => Some(read_key(p, &args.key_opts)?),
+        None => None,
+    };
+    let place = open(&args.disk, false)?;
+    let (a, v) = judge(&place, key.as_ref(), args.hostid)?;
+    let r = report(&place, a.as_ref(), &v, key.as_ref());
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&r).map_err(|e| Error::Usage(e.to_string()))?
+        );
+        return Ok(v.exit_code());
+    }
+    println!("{}: {}", v.name(), r.explanation);
+    print_copies(&r);
+    if let (Verdict::OwnedByAnotherHost, Some((_, _, d))) = (&v, a.as_ref().and_then(|a| a.best()))
+    {
+        println!(
+            "{}",
+            hostdata::owner_message(&d.zonename, d, &args.disk.target)
+        );
+    }
+    Ok(v.exit_code())
+}
+
+fn journal_path(w: &WriteArgs) -> PathBuf {
+    w.journal
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(format!("kzrescue-hostdata-{}.undo", hostdata::now())))
+}
+
+fn show_plan(
+    place: &Place,
+    a: &Assessment,
+    writes: &[store::CopyWrite],
+    data: &HostData,
+    key: &HostKey,
+) {
+    println!(
+        "plan for {} (kzrescue host data v1, not Oracle's format):",
+        place.disk.name()
+    );
+    for (i, w) in writes.iter().enumerate() {
+        let old = &a.copy(w.copy).state;
+        let used = w.new.iter().rposition(|&b| b != 0).map_or(0, |p| p + 1);
+        println!(
+            "  step {}: {} slot, bytes {:#x}+{:#x}: {} -> generation {}, key id {}, {} bytes sealed + zero fill",
+            i + 1,
+            w.copy.name(),
+            w.offset,
+            w.new.len(),
+            old.describe(),
+            data.generation,
+            key.id(),
+            used
+        );
+    }
+    println!("new host data:");
+    print_host_data(data);
+}
+
+fn write_out(
+    place: &Place,
+    target: &str,
+    writes: &[store::CopyWrite],
+    w: &WriteArgs,
+    purpose: &str,
+) -> Result<()> {
+    let journal = journal_path(w);
+    let plan = TargetPlan {
+        path: target.to_string(),
+        source: place.disk.clone(),
+        phases: hostdata::to_phases(writes),
+    };
+    match apply(&[plan], &journal, purpose)? {
+        Outcome::Unchanged => println!("nothing to write: both slots already hold these bytes"),
+        Outcome::Applied {
+            journal,
+            writes,
+            bytes,
+        } => println!(
+            "wrote {writes} slot(s), {bytes} bytes, each flushed and read back; undo journal: {}",
+            journal.display()
+        ),
+    }
+    Ok(())
+}
+
+fn init(args: &InitArgs) -> Result<u8> {
+    keyfile::check_zone_name(&args.zone)?;
+    if args.key_out.symlink_metadata().is_ok() && !args.force {
+        return Err(Error::Refused(format!(
+            "key file {} exists; not overwriting it without --force (it may hold the only copy of a key)",
+            args.key_out.display()
+        )));
+    }
+    let writing = args.w.write && !args.w.dry_run;
+    let place = open(&args.disk, writing)?;
+    let Some(a) = assess(&place, None)? else {
+        return Err(Error::Refused(no_place(&place.disk)));
+    };
+    let key = HostKey::generate()?;
+    let opts = InitOptions {
+        hostid: args.hostid.unwrap_or(0),
+        hostname: args.hostname.clone().unwrap_or_default(),
+        state: args.state.clone(),
+        be_name: args.be_name.clone(),
+        be_uuid: args.be_uuid.clone(),
+    };
+    if !opts.hostname.is_empty() {
+        check_hostname(&opts.hostname)?;
+    }
+    let (data, writes) = hostdata::plan_init(&a, &key, &args.zone, &opts, hostdata::now())?;
+    show_plan(&place, &a, &writes, &data, &key);
+    if !writing {
+        println!(
+            "dry run: nothing written, no key file made (pass --write to write the key to {} and both slots)",
+            args.key_out.display()
+        );
+        return Ok(0);
+    }
+    keyfile::write_keyfile(&args.key_out, &args.zone, &key, args.force)?;
+    println!(
+        "new key (id {}) written to {} (mode 0600)",
+        key.id(),
+        args.key_out.display()
+    );
+    write_out(&place, &args.disk.target, &writes, &args.w, "hostdata init")?;
+    Ok(0)
+}
+
+fn check_hostname(h: &str) -> Result<()> {
+    if h.is_empty() || h.len() > 255 || h.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(Error::Usage(format!(
+            "host name {h:?} must be 1-255 characters without blanks"
+        )));
+    }
+    Ok(())
+}
+
+fn takeover(args: &TakeoverArgs) -> Result<u8> {
+    check_hostname(&args.hostname)?;
+    let key = read_key(&args.key, &args.key_opts)?;
+    let writing = args.w.write && !args.w.dry_run;
+    let place = open(&args.disk, writing)?;
+    let Some(a) = assess(&place, Some(&key))? else {
+        return Err(Error::Refused(no_place(&place.disk)));
+    };
+    if let Some((_, _, d)) = a.best() {
+        println!(
+            "current owner: hostid {:08x} ({}), state {}, last update {} UTC",
+            d.owner_hostid,
+            d.owner_hostname,
+            d.state,
+            hostdata::format_time(d.last_update)
+        );
+    }
+    let (data, writes) =
+        hostdata::plan_takeover(&a, &key, args.hostid, &args.hostname, hostdata::now())?;
+    show_plan(&place, &a, &writes, &data, &key);
+    if !writing {
+        println!("dry run: nothing written (pass --write)");
+        return Ok(0);
+    }
+    write_out(
+        &place,
+        &args.disk.target,
+        &writes,
+        &args.w,
+        "hostdata takeover",
+    )?;
+    Ok(0)
+}

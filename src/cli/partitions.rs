@@ -1,0 +1,194 @@
+//! `kzrescue partitions <target>`: the partition table of a disk.
+//!
+//! Text output: one header line (table kind, sector size, device size), the
+//! GPT header or Sun label details, notes, then one line per partition with
+//! its Solaris slice, minor letter, first and last LBA, size, type name, type
+//! GUID (GPT) or tag (VTOC) and name. The pool slice `kzrescue label` would
+//! use is marked `*`.
+//!
+//! JSON output (`--json`, stable): an object with
+//! `target` (string), `kind` ("gpt" | "smi-vtoc" | "x86-vtoc" | "none"),
+//! `sector_size`, `disk_size` (bytes), `notes` (array of strings),
+//! `gpt` (null or {disk_guid, used_backup, header_lba, alternate_lba,
+//! first_usable_lba, last_usable_lba, entries_lba, num_entries, entry_size,
+//! revision: [major, minor]}), `vtoc` (null or {label_offset, ascii_label,
+//! volume, version, sane, nparts, ncyl, acyl, pcyl, nhead, nsect, fdisk: null
+//! or {number, active, kind, start_lba, sectors}}), `pool_slice` (the slice
+//! number chosen automatically, or null with `pool_slice_error` saying why),
+//! and `partitions`: an array of {index, slice, letter, start, len,
+//! first_lba, last_lba, type_guid, unique_guid, tag, flags, type_name, name}
+//! (bytes for start/len, sectors of `sector_size` for the LBAs).
+
+use super::target::TargetArgs;
+use super::{EXIT_OK, EXIT_PROBLEMS};
+use kzrescue::Result;
+use kzrescue::partition::{self, PartitionTable, TableKind};
+use kzrescue::target::open_source;
+use serde_json::json;
+
+/// Arguments of `kzrescue partitions`.
+#[derive(clap::Args, Debug)]
+pub struct PartitionsArgs {
+    #[command(flatten)]
+    target: TargetArgs,
+    /// Print JSON (schema in the command's documentation) instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Runs the subcommand; exits 1 when the table has notes (damage worked around).
+pub fn run(args: &PartitionsArgs) -> Result<u8> {
+    let disk = open_source(&args.target.target, false)?;
+    let table = partition::read(disk.as_ref(), args.target.sector_size)?;
+    let pool = match (table.kind, args.target.slice) {
+        (TableKind::None, _) => Ok(None),
+        (_, Some(n)) => table.slice(n).map(|p| Some(p.slice)),
+        (_, None) => table.zfs_slice().map(|p| Some(p.slice)),
+    };
+    if args.json {
+        println!("{:#}", to_json(&disk.name(), &table, &pool));
+    } else {
+        print_text(&disk.name(), &table, &pool);
+    }
+    Ok(if table.notes.is_empty() {
+        EXIT_OK
+    } else {
+        EXIT_PROBLEMS
+    })
+}
+
+fn to_json(name: &str, t: &PartitionTable, pool: &Result<Option<u32>>) -> serde_json::Value {
+    let ss = t.sector_size;
+    let parts: Vec<_> = t
+        .partitions
+        .iter()
+        .map(|p| {
+            json!({
+                "index": p.index,
+                "slice": p.slice,
+                "letter": p.letter.to_string(),
+                "start": p.start,
+                "len": p.len,
+                "first_lba": p.first_lba(ss),
+                "last_lba": p.last_lba(ss),
+                "type_guid": p.type_guid,
+                "unique_guid": p.unique_guid,
+                "tag": p.tag,
+                "flags": p.flags,
+                "type_name": p.type_name,
+                "name": p.name,
+            })
+        })
+        .collect();
+    let mut v = json!({
+        "target": name,
+        "kind": t.kind,
+        "sector_size": ss,
+        "disk_size": t.disk_size,
+        "notes": t.notes,
+        "gpt": t.gpt,
+        "vtoc": t.vtoc,
+        "pool_slice": pool.as_ref().ok().copied().flatten(),
+        "partitions": parts,
+    });
+    if let Err(e) = pool {
+        v["pool_slice_error"] = json!(e.to_string());
+    }
+    v
+}
+
+fn print_text(name: &str, t: &PartitionTable, pool: &Result<Option<u32>>) {
+    let ss = t.sector_size;
+    println!(
+        "{name}: {}, {ss}-byte sectors, {} bytes ({})",
+        t.kind,
+        t.disk_size,
+        human(t.disk_size)
+    );
+    if let Some(g) = &t.gpt {
+        println!(
+            "  disk GUID {}, {} entries of {} bytes at LBA {}, usable LBAs {}..{}",
+            g.disk_guid,
+            g.num_entries,
+            g.entry_size,
+            g.entries_lba,
+            g.first_usable_lba,
+            g.last_usable_lba
+        );
+        println!(
+            "  header at LBA {} ({}), alternate at LBA {}",
+            g.header_lba,
+            if g.used_backup { "backup" } else { "primary" },
+            g.alternate_lba
+        );
+    }
+    if let Some(v) = &t.vtoc {
+        if let Some(f) = &v.fdisk {
+            println!(
+                "  fdisk partition p{} type {:#04x}{}: sectors {}..{}",
+                f.number,
+                f.kind,
+                if f.active { " (active)" } else { "" },
+                f.start_lba,
+                u64::from(f.start_lba) + u64::from(f.sectors) - 1
+            );
+        }
+        println!(
+            "  label at byte {:#x}: {:?}, volume {:?}, {} cylinders ({} alternate), {} heads, {} sectors/track",
+            v.label_offset, v.ascii_label, v.volume, v.ncyl, v.acyl, v.nhead, v.nsect
+        );
+    }
+    for n in &t.notes {
+        println!("  note: {n}");
+    }
+    match pool {
+        Ok(Some(s)) => println!("  pool slice: s{s} (marked *)"),
+        Ok(None) => println!("  no partition table: the whole device is the vdev"),
+        Err(e) => println!("  pool slice: not chosen: {e}"),
+    }
+    if t.partitions.is_empty() {
+        return;
+    }
+    println!(
+        "  {:<6} {:<5} {:>12} {:>12} {:>10}  {:<12} {:<36}  name",
+        "slice", "minor", "start LBA", "end LBA", "size", "type", "type GUID / tag"
+    );
+    for p in &t.partitions {
+        let mark = if matches!(pool, Ok(Some(s)) if *s == p.slice) {
+            "*"
+        } else {
+            " "
+        };
+        let ty = match &p.type_guid {
+            Some(g) => g.clone(),
+            None => format!("tag {:#04x} flags {:#04x}", p.tag, p.flags),
+        };
+        println!(
+            "{mark} {:<6} {:<5} {:>12} {:>12} {:>10}  {:<12} {:<36}  {}",
+            p.label(),
+            p.letter,
+            p.first_lba(ss),
+            p.last_lba(ss),
+            human(p.len),
+            p.type_name,
+            ty,
+            p.name
+        );
+    }
+}
+
+/// Bytes in binary units, one decimal.
+fn human(n: u64) -> String {
+    const UNITS: [&str; 6] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
+    let mut v = n as f64;
+    let mut u = 0;
+    while v >= 1024.0 && u + 1 < UNITS.len() {
+        v /= 1024.0;
+        u += 1;
+    }
+    if u == 0 {
+        format!("{n} B")
+    } else {
+        format!("{v:.1} {}", UNITS[u])
+    }
+}

@@ -1,0 +1,45 @@
+//! The target arguments every disk-reading subcommand shares.
+
+use kzrescue::Result;
+use kzrescue::target::{TargetOptions, Vdev, open_vdev};
+
+/// A disk or vdev to work on, and how to find the pool slice on it.
+#[derive(clap::Args, Debug, Clone)]
+pub struct TargetArgs {
+    /// Image file or block device: a whole disk (the ZFS slice is found in its
+    /// GPT or VTOC) or a bare vdev file.
+    pub target: String,
+    /// Use this Solaris slice (GPT entry N+1, VTOC slice N) instead of the
+    /// one ZFS slice.
+    #[arg(long, value_name = "N")]
+    pub slice: Option<u32>,
+    /// Logical sector size of the disk (512 or 4096); detected by default.
+    #[arg(long, value_name = "BYTES", value_parser = parse_sector_size)]
+    pub sector_size: Option<u32>,
+}
+
+// Used by the label, uberblocks and repair subcommands.
+#[allow(dead_code)]
+impl TargetArgs {
+    /// The options these arguments give, with `write` for repairing paths.
+    pub fn options(&self, write: bool) -> TargetOptions {
+        TargetOptions {
+            slice: self.slice,
+            sector_size: self.sector_size,
+            write,
+        }
+    }
+
+    /// Opens the target and resolves its vdev.
+    pub fn open(&self, write: bool) -> Result<Vdev> {
+        open_vdev(&self.target, &self.options(write))
+    }
+}
+
+/// Accepts 512 and 4096.
+pub fn parse_sector_size(s: &str) -> std::result::Result<u32, String> {
+    match s.parse::<u32>() {
+        Ok(n @ (512 | 4096)) => Ok(n),
+        _ => Err(format!("{s} is not a supported sector size (512 or 4096)")),
+    }
+}

@@ -1,0 +1,393 @@
+//! `kzrescue uberblocks <target>`: the `zdb -lu` view (labels and their
+//! uberblock rings) with each slot's checksum and the active uberblock
+//! marked; `--json` gives schema `kzrescue.uberblocks/1`.
+
+use super::label::{Opened, labels_exit, open_target, to_json};
+use super::target::TargetArgs;
+use super::zdbfmt;
+use kzrescue::Result;
+use kzrescue::zfs::label::{self, LabelRead};
+use kzrescue::zfs::uberblock::{
+    self, BlkptrSummary, SlotRead, SlotStatus, Uberblock, checksum_name, compression_name,
+};
+use serde::Serialize;
+
+/// Arguments of `kzrescue uberblocks`.
+#[derive(clap::Args, Debug)]
+pub struct UberblocksArgs {
+    /// The disk or vdev (`disk.img`, `disk.img --slice 1`, a bare pool file).
+    #[command(flatten)]
+    pub target: TargetArgs,
+    /// Print JSON (schema `kzrescue.uberblocks/1`) instead of zdb-style text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Runs the subcommand.
+pub fn run(args: &UberblocksArgs) -> Result<u8> {
+    let t = open_target(&args.target)?;
+    let src = &t.src;
+    let labels = label::read_labels(src.as_ref());
+    let cmp = label::compare(&labels);
+    let rings: Vec<Vec<SlotRead>> = labels
+        .iter()
+        .map(|l| uberblock::read_ring(src.as_ref(), l, None))
+        .collect();
+    let active = uberblock::best(rings.iter().flatten());
+    let mut code = labels_exit(&labels, &cmp);
+    let bad_slot = rings.iter().flatten().any(|s| {
+        matches!(
+            s.status,
+            SlotStatus::ChecksumBad(_) | SlotStatus::Unreadable(_)
+        )
+    });
+    if code == super::EXIT_OK && (bad_slot || active.is_none()) {
+        code = super::EXIT_PROBLEMS;
+    }
+    if args.json {
+        let doc = UberblocksDoc::new(&t, &labels, &rings, active, code);
+        println!("{}", to_json(&doc));
+    } else {
+        let zr = zdbfmt::zdb_rings(src.as_ref(), &labels);
+        print!(
+            "{}",
+            zdbfmt::render(src.as_ref(), &labels, &cmp, Some(&zr), active)
+        );
+        if active.is_none() {
+            println!("    active = none (no uberblock with a valid checksum)");
+        }
+    }
+    Ok(code)
+}
+
+/// A DVA in JSON.
+#[derive(Serialize)]
+pub struct DvaJson {
+    /// Top-level vdev.
+    pub vdev: u64,
+    /// GRID byte.
+    pub grid: u8,
+    /// Offset in bytes into the allocatable space.
+    pub offset: u64,
+    /// Allocated size in bytes.
+    pub asize: u64,
+    /// Gang bit.
+    pub gang: bool,
+}
+
+/// The rootbp summary in JSON.
+#[derive(Serialize)]
+pub struct BlkptrJson {
+    /// The raw 128 bytes in hex, as stored.
+    pub raw: String,
+    /// The DVAs in use.
+    pub dvas: Vec<DvaJson>,
+    /// Logical size.
+    pub lsize: u64,
+    /// Physical size.
+    pub psize: u64,
+    /// Compression number.
+    pub compression: u8,
+    /// Its name.
+    pub compression_name: &'static str,
+    /// Checksum number.
+    pub checksum: u8,
+    /// Its name.
+    pub checksum_name: &'static str,
+    /// DMU object type.
+    pub object_type: u8,
+    /// Level.
+    pub level: u8,
+    /// Embedded flag.
+    pub embedded: bool,
+    /// Dedup flag.
+    pub dedup: bool,
+    /// Byte order of the pointed-to data.
+    pub data_endian: &'static str,
+    /// Logical birth.
+    pub birth: u64,
+    /// Physical birth.
+    pub phys_birth: u64,
+    /// Fill count.
+    pub fill: u64,
+    /// Checksum words (hex `w0:w1:w2:w3`).
+    pub cksum: String,
+}
+
+fn bp_json(raw: &[u8], b: &BlkptrSummary) -> BlkptrJson {
+    BlkptrJson {
+        raw: hex::encode(raw),
+        dvas: b
+            .dvas
+            .iter()
+            .map(|d| DvaJson {
+                vdev: d.vdev,
+                grid: d.grid,
+                offset: d.offset,
+                asize: d.asize,
+                gang: d.gang,
+            })
+            .collect(),
+        lsize: b.lsize,
+        psize: b.psize,
+        compression: b.compression,
+        compression_name: compression_name(b.compression),
+        checksum: b.checksum,
+        checksum_name: checksum_name(b.checksum),
+        object_type: b.object_type,
+        level: b.level,
+        embedded: b.embedded,
+        dedup: b.dedup,
+        data_endian: b.data_endian.name(),
+        birth: b.birth,
+        phys_birth: b.phys_birth,
+        fill: b.fill,
+        cksum: kzrescue::zfs::eck::words_hex(&b.cksum),
+    }
+}
+
+/// MMP fields in JSON.
+#[derive(Serialize)]
+pub struct MmpJson {
+    /// `ub_mmp_magic`.
+    pub magic: u64,
+    /// Whether the magic is `MMP_MAGIC`.
+    pub valid: bool,
+    /// `ub_mmp_delay` (ns).
+    pub delay: u64,
+    /// Raw `ub_mmp_config`.
+    pub config: u64,
+    /// Sequence number, when flagged valid.
+    pub seq: Option<u16>,
+    /// Write interval (ms), when flagged valid.
+    pub write_interval_ms: Option<u32>,
+    /// Fail intervals, when flagged valid.
+    pub fail_intervals: Option<u16>,
+}
+
+/// One uberblock slot in JSON.
+#[derive(Serialize)]
+pub struct SlotJson {
+    /// Slot number.
+    pub slot: usize,
+    /// Absolute byte offset of the slot.
+    pub offset: u64,
+    /// `valid`, `checksum_bad`, `garbage` (only these are listed).
+    pub status: &'static str,
+    /// Why not valid.
+    pub problem: Option<String>,
+    /// Byte order of the slot.
+    pub endian: Option<&'static str>,
+    /// `ub_magic`.
+    pub magic: Option<u64>,
+    /// `ub_version`.
+    pub version: Option<u64>,
+    /// `ub_txg`.
+    pub txg: Option<u64>,
+    /// `ub_guid_sum`.
+    pub guid_sum: Option<u64>,
+    /// `ub_timestamp` (seconds since 1970).
+    pub timestamp: Option<u64>,
+    /// The timestamp as `asctime` in UTC.
+    pub timestamp_utc: Option<String>,
+    /// `ub_software_version`.
+    pub software_version: Option<u64>,
+    /// MMP fields.
+    pub mmp: Option<MmpJson>,
+    /// `ub_checkpoint_txg`.
+    pub checkpoint_txg: Option<u64>,
+    /// `ub_raidz_reflow_info`.
+    pub raidz_reflow_info: Option<u64>,
+    /// Non-zero words after the known fields: `[offset, value]`.
+    pub extra: Vec<(usize, u64)>,
+    /// The root block pointer.
+    pub rootbp: Option<BlkptrJson>,
+}
+
+fn slot_json(s: &SlotRead) -> SlotJson {
+    let (status, problem) = match &s.status {
+        SlotStatus::Valid => ("valid", None),
+        SlotStatus::ChecksumBad(p) => ("checksum_bad", Some(p.clone())),
+        SlotStatus::Empty => ("empty", None),
+        SlotStatus::Blank => ("blank", None),
+        SlotStatus::Garbage => ("garbage", None),
+        SlotStatus::Unreadable(p) => ("unreadable", Some(p.clone())),
+    };
+    let u = s.uberblock.as_ref();
+    SlotJson {
+        slot: s.slot,
+        offset: s.offset,
+        status,
+        problem,
+        endian: u.map(|u| u.endian.name()),
+        magic: u.map(|u| u.magic),
+        version: u.map(|u| u.version),
+        txg: u.map(|u| u.txg),
+        guid_sum: u.map(|u| u.guid_sum),
+        timestamp: u.map(|u| u.timestamp),
+        timestamp_utc: u.map(|u| zdbfmt::asctime_utc(u.timestamp)),
+        software_version: u.map(|u| u.software_version),
+        mmp: u.map(|u| MmpJson {
+            magic: u.mmp_magic,
+            valid: u.mmp_valid(),
+            delay: u.mmp_delay,
+            config: u.mmp_config,
+            seq: u.mmp_seq(),
+            write_interval_ms: u.mmp_write_interval(),
+            fail_intervals: u.mmp_fail_intervals(),
+        }),
+        checkpoint_txg: u.map(|u| u.checkpoint_txg),
+        raidz_reflow_info: u.map(|u| u.raidz_reflow_info),
+        extra: u.map(|u| u.extra.clone()).unwrap_or_default(),
+        rootbp: u.map(|u| bp_json(&u.rootbp, &u.rootbp_summary)),
+    }
+}
+
+/// Slot counts of one ring.
+#[derive(Serialize, Default)]
+pub struct Counts {
+    /// Magic and checksum good.
+    pub valid: usize,
+    /// Magic good, checksum bad.
+    pub checksum_bad: usize,
+    /// All zero.
+    pub empty: usize,
+    /// Initialised (sealed) but never used.
+    pub blank: usize,
+    /// Neither zero nor an uberblock.
+    pub garbage: usize,
+}
+
+/// One label's ring in JSON.
+#[derive(Serialize)]
+pub struct RingJson {
+    /// Label number.
+    pub index: usize,
+    /// Offset of the label.
+    pub offset: u64,
+    /// The label's status (see `kzrescue.label/1`).
+    pub label_status: &'static str,
+    /// The top-level ashift from this label's config.
+    pub ashift: Option<u64>,
+    /// The slot size the ring was read with.
+    pub slot_size: usize,
+    /// Number of slots.
+    pub slot_count: usize,
+    /// Slot counts by status.
+    pub counts: Counts,
+    /// Why the ring could not be read.
+    pub unreadable: Option<String>,
+    /// Every non-empty slot.
+    pub uberblocks: Vec<SlotJson>,
+}
+
+/// The active uberblock in JSON.
+#[derive(Serialize)]
+pub struct ActiveJson {
+    /// Label holding it (the first of equals).
+    pub label: usize,
+    /// Slot.
+    pub slot: usize,
+    /// Absolute offset.
+    pub offset: u64,
+    /// Byte order.
+    pub endian: &'static str,
+    /// SPA version.
+    pub version: u64,
+    /// txg.
+    pub txg: u64,
+    /// guid_sum.
+    pub guid_sum: u64,
+    /// timestamp.
+    pub timestamp: u64,
+}
+
+/// The `kzrescue uberblocks --json` document.
+#[derive(Serialize)]
+pub struct UberblocksDoc {
+    /// `kzrescue.uberblocks/1`.
+    pub schema: &'static str,
+    /// The target as opened (disk, slice, byte range).
+    pub target: String,
+    /// Byte offset of the vdev on the disk (0 for a whole-device vdev).
+    pub vdev_start: u64,
+    /// Vdev size in bytes.
+    pub vdev_size: u64,
+    /// The four rings.
+    pub labels: Vec<RingJson>,
+    /// The active uberblock, chosen as ZFS does over all four rings.
+    pub active: Option<ActiveJson>,
+    /// Exit status.
+    pub exit: u8,
+}
+
+impl UberblocksDoc {
+    /// Builds the document.
+    pub fn new(
+        t: &Opened,
+        labels: &[LabelRead],
+        rings: &[Vec<SlotRead>],
+        active: Option<&Uberblock>,
+        exit: u8,
+    ) -> Self {
+        let labels = labels
+            .iter()
+            .zip(rings)
+            .map(|(l, r)| {
+                let mut counts = Counts::default();
+                let mut unreadable = None;
+                for s in r {
+                    match &s.status {
+                        SlotStatus::Valid => counts.valid += 1,
+                        SlotStatus::ChecksumBad(_) => counts.checksum_bad += 1,
+                        SlotStatus::Empty => counts.empty += 1,
+                        SlotStatus::Blank => counts.blank += 1,
+                        SlotStatus::Garbage => counts.garbage += 1,
+                        SlotStatus::Unreadable(p) => unreadable = Some(p.clone()),
+                    }
+                }
+                let slot_size = r.first().map_or(0, |s| s.slot_size);
+                RingJson {
+                    index: l.index,
+                    offset: l.offset,
+                    label_status: l.status.name(),
+                    ashift: l.ashift(),
+                    slot_size,
+                    slot_count: if unreadable.is_some() { 0 } else { r.len() },
+                    counts,
+                    unreadable,
+                    uberblocks: r
+                        .iter()
+                        .filter(|s| {
+                            matches!(
+                                s.status,
+                                SlotStatus::Valid
+                                    | SlotStatus::ChecksumBad(_)
+                                    | SlotStatus::Garbage
+                            )
+                        })
+                        .map(slot_json)
+                        .collect(),
+                }
+            })
+            .collect();
+        UberblocksDoc {
+            schema: "kzrescue.uberblocks/1",
+            target: t.describe.clone(),
+            vdev_start: t.vdev_start,
+            vdev_size: t.src.size(),
+            labels,
+            active: active.map(|a| ActiveJson {
+                label: a.label,
+                slot: a.slot,
+                offset: a.offset,
+                endian: a.endian.name(),
+                version: a.version,
+                txg: a.txg,
+                guid_sum: a.guid_sum,
+                timestamp: a.timestamp,
+            }),
+            exit,
+        }
+    }
+}

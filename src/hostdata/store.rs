@@ -1,0 +1,320 @@
+//! Where the two copies live inside the Solaris reserved partition (slice 8),
+//! how both are read and judged, and which bytes a rewrite puts where
+//! (`formats/hostdata.md` §3 and §7).
+
+use super::container::{self, Header, SLOT_SIZE, Sealed, Slot};
+use super::keyfile::{HostKey, KeyId};
+use super::payload::HostData;
+use crate::error::{Error, Result};
+use crate::source::{Source, read_vec};
+
+/// Bytes at the start of the reserved partition left untouched: illumos
+/// `cmlb` keeps a fabricated device id in its first block on EFI disks.
+pub const GUARD: u64 = 65536;
+/// Alignment of the backup slot's offset.
+pub const BACKUP_ALIGN: u64 = 4096;
+/// Smallest reserved partition with room for the guard and two slots.
+pub const MIN_PARTITION: u64 = GUARD + 2 * SLOT_SIZE as u64;
+
+/// Which copy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CopyId {
+    /// The copy near the start of the reserved partition.
+    Primary,
+    /// The copy at the end of the reserved partition.
+    Backup,
+}
+
+impl CopyId {
+    /// Both copies, primary first.
+    pub const BOTH: [CopyId; 2] = [CopyId::Primary, CopyId::Backup];
+
+    /// "primary" or "backup".
+    pub fn name(self) -> &'static str {
+        match self {
+            CopyId::Primary => "primary",
+            CopyId::Backup => "backup",
+        }
+    }
+
+    fn index(self) -> usize {
+        match self {
+            CopyId::Primary => 0,
+            CopyId::Backup => 1,
+        }
+    }
+}
+
+/// Offsets of the two slots, relative to the start of the reserved partition.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct Layout {
+    /// Size of the reserved partition in bytes.
+    pub partition_size: u64,
+    /// Primary slot offset (always [`GUARD`]).
+    pub primary: u64,
+    /// Backup slot offset: the last 64 KiB of the partition, aligned down to 4 KiB.
+    pub backup: u64,
+}
+
+impl Layout {
+    /// The layout for a reserved partition of `size` bytes.
+    pub fn for_partition(size: u64) -> Result<Layout> {
+        if size < MIN_PARTITION {
+            return Err(Error::unsupported(
+                "reserved partition",
+                format!(
+                    "{size} bytes is too small for host data (needs {MIN_PARTITION}: a 64 KiB guard and two 64 KiB copies)"
+                ),
+            ));
+        }
+        let backup = (size - SLOT_SIZE as u64) / BACKUP_ALIGN * BACKUP_ALIGN;
+        Ok(Layout {
+            partition_size: size,
+            primary: GUARD,
+            backup,
+        })
+    }
+
+    /// The slot offset of `copy`.
+    pub fn offset(&self, copy: CopyId) -> u64 {
+        match copy {
+            CopyId::Primary => self.primary,
+            CopyId::Backup => self.backup,
+        }
+    }
+}
+
+/// The judgement of one copy.
+#[derive(Debug, Clone)]
+pub enum CopyState {
+    /// All zero: never written.
+    Empty,
+    /// Not host data (no magic).
+    Foreign,
+    /// Torn, zeroed or damaged (a CRC or framing check failed).
+    Damaged(container::Damage),
+    /// A container version or flag this code does not read.
+    Unsupported(String),
+    /// Intact, but no key was given to open it.
+    Locked(Header),
+    /// Intact, sealed under another key.
+    KeyIncorrect(Header, KeyId),
+    /// Intact CRCs, right key id, but the tag fails: forged or altered on purpose.
+    Tampered(Header),
+    /// Authentic, but the payload does not decode (a writer bug).
+    BadPayload(Header, String),
+    /// Authentic and decoded.
+    Valid(Header, Box<HostData>),
+}
+
+impl CopyState {
+    /// The header, when the copy has an intact one.
+    pub fn header(&self) -> Option<&Header> {
+        match self {
+            CopyState::Locked(h)
+            | CopyState::KeyIncorrect(h, _)
+            | CopyState::Tampered(h)
+            | CopyState::BadPayload(h, _)
+            | CopyState::Valid(h, _) => Some(h),
+            _ => None,
+        }
+    }
+
+    /// One line describing the state (never any key material).
+    pub fn describe(&self) -> String {
+        match self {
+            CopyState::Empty => "empty (all zero)".into(),
+            CopyState::Foreign => "no host data (no KZRHOSTD magic)".into(),
+            CopyState::Damaged(d) => format!("corrupt: {}: {}", d.structure, d.detail),
+            CopyState::Unsupported(s) => format!("unsupported: {s}"),
+            CopyState::Locked(h) => format!(
+                "intact, generation {}, sealed with key id {} (no key given)",
+                h.generation, h.key_id
+            ),
+            CopyState::KeyIncorrect(h, given) => format!(
+                "key incorrect: sealed with key id {}, the given key has id {given} (generation {})",
+                h.key_id, h.generation
+            ),
+            CopyState::Tampered(h) => format!(
+                "tampered: CRCs and key id match but the AES-CCM tag does not verify (generation {})",
+                h.generation
+            ),
+            CopyState::BadPayload(h, e) => {
+                format!(
+                    "authentic but undecodable payload (generation {}): {e}",
+                    h.generation
+                )
+            }
+            CopyState::Valid(h, _) => format!("valid, generation {}", h.generation),
+        }
+    }
+
+    /// A short machine-readable name of the state.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            CopyState::Empty => "empty",
+            CopyState::Foreign => "foreign",
+            CopyState::Damaged(_) => "corrupt",
+            CopyState::Unsupported(_) => "unsupported",
+            CopyState::Locked(_) => "locked",
+            CopyState::KeyIncorrect(..) => "key-incorrect",
+            CopyState::Tampered(_) => "tampered",
+            CopyState::BadPayload(..) => "bad-payload",
+            CopyState::Valid(..) => "valid",
+        }
+    }
+}
+
+/// One copy as read from disk.
+#[derive(Debug, Clone)]
+pub struct CopyReport {
+    /// Which copy.
+    pub copy: CopyId,
+    /// Offset of its slot in the source it was read from.
+    pub offset: u64,
+    /// The slot bytes as read (64 KiB).
+    pub raw: Vec<u8>,
+    /// The judgement.
+    pub state: CopyState,
+}
+
+/// Both copies of one reserved partition.
+#[derive(Debug, Clone)]
+pub struct Assessment {
+    /// The layout used.
+    pub layout: Layout,
+    /// Primary, then backup.
+    pub copies: [CopyReport; 2],
+}
+
+/// Judges one slot's bytes with an optional key.
+pub fn judge(slot: &[u8], key: Option<&HostKey>) -> CopyState {
+    match container::parse(slot) {
+        Slot::Empty => CopyState::Empty,
+        Slot::Foreign => CopyState::Foreign,
+        Slot::Damaged(d) => CopyState::Damaged(d),
+        Slot::Unsupported(s) => CopyState::Unsupported(s),
+        Slot::Sealed(sealed) => open_sealed(&sealed, key),
+    }
+}
+
+fn open_sealed(sealed: &Sealed, key: Option<&HostKey>) -> CopyState {
+    let h = sealed.header.clone();
+    let Some(key) = key else {
+        return CopyState::Locked(h);
+    };
+    match sealed.open(key) {
+        Err(container::OpenError::KeyIncorrect { given, .. }) => CopyState::KeyIncorrect(h, given),
+        Err(container::OpenError::Tampered) => CopyState::Tampered(h),
+        Ok(plain) => match super::payload_decode(&plain) {
+            Err(e) => CopyState::BadPayload(h, e.to_string()),
+            Ok(d) if d.generation != h.generation => CopyState::BadPayload(
+                h.clone(),
+                format!(
+                    "payload generation {} != header generation {}",
+                    d.generation, h.generation
+                ),
+            ),
+            Ok(d) => CopyState::Valid(h, Box::new(d)),
+        },
+    }
+}
+
+/// Reads and judges both copies. `base` is the reserved partition's offset
+/// in `src` (0 when `src` is the partition itself), `size` its length.
+pub fn assess(src: &dyn Source, base: u64, size: u64, key: Option<&HostKey>) -> Result<Assessment> {
+    let layout = Layout::for_partition(size)?;
+    let read = |copy: CopyId| -> Result<CopyReport> {
+        let offset = base + layout.offset(copy);
+        let raw = read_vec(src, offset, SLOT_SIZE)?;
+        let state = judge(&raw, key);
+        Ok(CopyReport {
+            copy,
+            offset,
+            raw,
+            state,
+        })
+    };
+    Ok(Assessment {
+        layout,
+        copies: [read(CopyId::Primary)?, read(CopyId::Backup)?],
+    })
+}
+
+impl Assessment {
+    /// The report of `copy`.
+    pub fn copy(&self, copy: CopyId) -> &CopyReport {
+        &self.copies[copy.index()]
+    }
+
+    /// The valid copy with the highest generation (primary on a tie).
+    pub fn best(&self) -> Option<(CopyId, &Header, &HostData)> {
+        let mut best: Option<(CopyId, &Header, &HostData)> = None;
+        for r in &self.copies {
+            if let CopyState::Valid(h, d) = &r.state
+                && best.is_none_or(|(_, bh, _)| h.generation > bh.generation)
+            {
+                best = Some((r.copy, h, d));
+            }
+        }
+        best
+    }
+
+    /// The highest generation in any intact header, whatever its key.
+    pub fn max_generation(&self) -> Option<u64> {
+        self.copies
+            .iter()
+            .filter_map(|r| r.state.header().map(|h| h.generation))
+            .max()
+    }
+}
+
+/// One copy to write: the whole 64 KiB slot.
+#[derive(Debug, Clone)]
+pub struct CopyWrite {
+    /// Which copy.
+    pub copy: CopyId,
+    /// Offset in the source the assessment was read from.
+    pub offset: u64,
+    /// Current bytes of the slot.
+    pub old: Vec<u8>,
+    /// New bytes of the slot (the sealed copy, zero padded).
+    pub new: Vec<u8>,
+}
+
+/// The writes that store `data` sealed under `key` in both slots, in the
+/// order they must be made: first the copy that does not hold the current
+/// best valid host data, then the other, so that at every moment one copy
+/// is either the old valid one or the new one. `data.generation` must be
+/// greater than every generation on the disk.
+pub fn plan_store(a: &Assessment, key: &HostKey, data: &HostData) -> Result<Vec<CopyWrite>> {
+    if let Some(g) = a.max_generation()
+        && data.generation <= g
+    {
+        return Err(Error::Usage(format!(
+            "new generation {} must exceed the disk's {g}",
+            data.generation
+        )));
+    }
+    let plain = zeroize::Zeroizing::new(super::payload_encode(data)?);
+    let sealed = container::seal(key, data.generation, container::random_nonce()?, &plain)?;
+    let mut slot = vec![0u8; SLOT_SIZE];
+    slot[..sealed.len()].copy_from_slice(&sealed);
+    let first = match a.best() {
+        Some((CopyId::Primary, ..)) => [CopyId::Backup, CopyId::Primary],
+        _ => [CopyId::Primary, CopyId::Backup],
+    };
+    Ok(first
+        .iter()
+        .map(|&c| {
+            let r = a.copy(c);
+            CopyWrite {
+                copy: c,
+                offset: r.offset,
+                old: r.raw.clone(),
+                new: slot.clone(),
+            }
+        })
+        .collect())
+}

@@ -1,0 +1,360 @@
+//! The one place in kzrescue that writes to a target.
+//!
+//! [`apply`] takes a plan — per target, phases of writes — and carries it out
+//! in the only safe way: check every target is writable and still holds the
+//! bytes the plan was made from; drop writes that change nothing; save every
+//! range about to be overwritten to an undo journal (fsynced); then per phase
+//! write each range, flush, read every range back and compare, before the
+//! next phase starts. [`undo`] puts a journal's old bytes back the same way,
+//! one range at a time.
+
+use super::journal::{self, Journal, Range, RangeState, TargetRecord};
+use crate::error::{Error, Result};
+use crate::source::{SharedSource, Source, read_vec};
+use std::path::{Path, PathBuf};
+
+/// One write of a plan: `new` replaces `old` at `offset` of the target.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Write {
+    /// Absolute byte offset on the target source.
+    pub offset: u64,
+    /// What is written, e.g. "s1 label 2 vdev_phys".
+    pub what: String,
+    /// The bytes the plan was computed from (checked again before writing).
+    pub old: Vec<u8>,
+    /// The bytes to write.
+    pub new: Vec<u8>,
+}
+
+/// All writes for one target, in phases. A phase is written, flushed and read
+/// back completely before the next one starts.
+pub struct TargetPlan {
+    /// How to reopen the target for `undo` (recorded in the journal).
+    pub path: String,
+    /// The target, opened for writing.
+    pub source: SharedSource,
+    /// The phases, in order.
+    pub phases: Vec<Vec<Write>>,
+}
+
+/// What [`apply`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Every write would have put back the bytes already there: nothing was
+    /// written and no journal was made.
+    Unchanged,
+    /// The plan was carried out.
+    Applied {
+        /// The undo journal written first.
+        journal: PathBuf,
+        /// Number of writes.
+        writes: usize,
+        /// Bytes written.
+        bytes: u64,
+    },
+}
+
+/// Environment variable of the crash tests' pause point: `K:MARKER` makes the
+/// writer create the file MARKER right after its K-th write (before the
+/// flush) and then sleep, so that a test can SIGKILL a real process there.
+pub const PAUSE_ENV: &str = "KZRESCUE_TEST_PAUSE_AFTER_WRITE";
+
+/// Carries out `plans`, saving the undo journal to `journal_path` (which must
+/// not exist) first. `purpose` is recorded in the journal.
+pub fn apply(plans: &[TargetPlan], journal_path: &Path, purpose: &str) -> Result<Outcome> {
+    let plans = prepare(plans)?;
+    if plans
+        .iter()
+        .all(|p| p.phases.iter().all(|ph| ph.is_empty()))
+    {
+        return Ok(Outcome::Unchanged);
+    }
+    let record = Journal {
+        created: std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0),
+        purpose: purpose.to_string(),
+        targets: plans
+            .iter()
+            .filter(|p| p.phases.iter().any(|ph| !ph.is_empty()))
+            .map(|p| {
+                let mut ranges: Vec<Range> = p
+                    .phases
+                    .iter()
+                    .flatten()
+                    .map(|w| Range {
+                        offset: w.offset,
+                        what: w.what.clone(),
+                        old: w.old.clone(),
+                        new: w.new.clone(),
+                    })
+                    .collect();
+                ranges.sort_by_key(|r| r.offset);
+                TargetRecord {
+                    path: p.path.clone(),
+                    identity: p.source.identity(),
+                    size: p.source.size(),
+                    ranges,
+                }
+            })
+            .collect(),
+    };
+    record.write_new(journal_path)?;
+
+    let pause = pause_point();
+    let mut writes = 0usize;
+    let mut bytes = 0u64;
+    for plan in &plans {
+        let src = plan.source.as_ref();
+        for phase in plan.phases.iter().filter(|ph| !ph.is_empty()) {
+            for w in phase {
+                src.write_at(w.offset, &w.new)
+                    .map_err(|e| noting_journal(e, journal_path))?;
+                writes += 1;
+                bytes += w.new.len() as u64;
+                if let Some((k, marker)) = &pause
+                    && *k == writes
+                {
+                    let _ = std::fs::write(marker, b"paused\n");
+                    std::thread::sleep(std::time::Duration::from_secs(30));
+                }
+            }
+            src.flush().map_err(|e| noting_journal(e, journal_path))?;
+            for w in phase {
+                verify(src, w.offset, &w.new, &w.what)
+                    .map_err(|e| noting_journal(e, journal_path))?;
+            }
+        }
+    }
+    Ok(Outcome::Applied {
+        journal: journal_path.to_path_buf(),
+        writes,
+        bytes,
+    })
+}
+
+/// Checks plans against their targets and returns them without the writes
+/// that change nothing.
+fn prepare(plans: &[TargetPlan]) -> Result<Vec<TargetPlan>> {
+    let mut out = Vec::new();
+    let mut identities: Vec<String> = Vec::new();
+    for p in plans {
+        let src = p.source.as_ref();
+        let id = src.identity();
+        if identities.contains(&id) {
+            return Err(Error::Usage(format!(
+                "{} is given twice (same device as an earlier target)",
+                p.path
+            )));
+        }
+        identities.push(id);
+        let mut spans: Vec<(u64, u64)> = Vec::new();
+        let mut phases = Vec::new();
+        for phase in &p.phases {
+            let mut kept = Vec::new();
+            for w in phase {
+                if w.old.len() != w.new.len() || w.new.is_empty() {
+                    return Err(Error::Usage(format!(
+                        "plan for {} at {:#x} ({}): old and new lengths differ",
+                        p.path, w.offset, w.what
+                    )));
+                }
+                let end = w.offset.checked_add(w.new.len() as u64);
+                if end.is_none_or(|e| e > src.size()) {
+                    return Err(Error::OutOfBounds {
+                        what: format!("{} ({})", src.name(), w.what),
+                        offset: w.offset,
+                        len: w.new.len() as u64,
+                        size: src.size(),
+                    });
+                }
+                let span = (w.offset, w.offset + w.new.len() as u64);
+                if spans.iter().any(|&(a, b)| span.0 < b && a < span.1) {
+                    return Err(Error::Usage(format!(
+                        "plan for {} writes {:#x} ({}) twice",
+                        p.path, w.offset, w.what
+                    )));
+                }
+                spans.push(span);
+                let current = read_vec(src, w.offset, w.old.len())?;
+                if current != w.old {
+                    return Err(Error::Refused(format!(
+                        "{} changed at {:#x} ({}) since it was read; nothing written, run again",
+                        src.name(),
+                        w.offset,
+                        w.what
+                    )));
+                }
+                if w.old != w.new {
+                    kept.push(w.clone());
+                }
+            }
+            phases.push(kept);
+        }
+        if phases.iter().any(|ph| !ph.is_empty()) && !src.writable() {
+            return Err(Error::Refused(format!(
+                "{} is open read-only; nothing written",
+                src.name()
+            )));
+        }
+        out.push(TargetPlan {
+            path: p.path.clone(),
+            source: p.source.clone(),
+            phases,
+        });
+    }
+    Ok(out)
+}
+
+/// Reads `expected.len()` bytes at `offset` and requires them to equal `expected`.
+fn verify(src: &dyn Source, offset: u64, expected: &[u8], what: &str) -> Result<()> {
+    let back = read_vec(src, offset, expected.len())?;
+    if back != expected {
+        let first = back
+            .iter()
+            .zip(expected)
+            .position(|(a, b)| a != b)
+            .unwrap_or(0);
+        return Err(Error::corrupt(
+            format!("{} {what}", src.name()),
+            offset + first as u64,
+            "read-back differs from the bytes just written",
+        ));
+    }
+    Ok(())
+}
+
+/// Adds "the undo journal is at …" to an error raised after the journal exists.
+fn noting_journal(e: Error, journal: &Path) -> Error {
+    let note = format!(
+        "; the target may be partly written: `kzrescue undo {} --write` restores it",
+        journal.display()
+    );
+    match e {
+        Error::Io { context, source } => Error::Io {
+            context: format!("{context}{note}"),
+            source,
+        },
+        Error::Corrupt {
+            structure,
+            offset,
+            detail,
+        } => Error::Corrupt {
+            structure,
+            offset,
+            detail: format!("{detail}{note}"),
+        },
+        Error::Refused(s) => Error::Refused(format!("{s}{note}")),
+        other => other,
+    }
+}
+
+fn pause_point() -> Option<(usize, PathBuf)> {
+    let v = std::env::var(PAUSE_ENV).ok()?;
+    let (k, marker) = v.split_once(':')?;
+    Some((k.parse().ok()?, PathBuf::from(marker)))
+}
+
+/// The state of every range of one journal target on its source now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UndoCheck {
+    /// The journal's path for the target.
+    pub path: String,
+    /// Whether the source's identity equals the recorded one.
+    pub identity_matches: bool,
+    /// Per range (journal order): its description, offset, length and state.
+    pub ranges: Vec<(String, u64, usize, RangeState)>,
+}
+
+impl UndoCheck {
+    /// Number of ranges that `undo` would write.
+    pub fn to_restore(&self) -> usize {
+        self.ranges
+            .iter()
+            .filter(|r| r.3 != RangeState::Old)
+            .count()
+    }
+}
+
+/// Compares a journal's targets with `sources` (one per journal target, in
+/// order). Refuses a size mismatch, a foreign sector (the target holds
+/// neither the old nor the new bytes: another image, or changed since), and
+/// an identity mismatch unless `ignore_identity`.
+pub fn check_undo(
+    journal: &Journal,
+    sources: &[SharedSource],
+    ignore_identity: bool,
+) -> Result<Vec<UndoCheck>> {
+    if sources.len() != journal.targets.len() {
+        return Err(Error::Usage(format!(
+            "the journal names {} targets, {} given",
+            journal.targets.len(),
+            sources.len()
+        )));
+    }
+    let mut out = Vec::new();
+    for (t, src) in journal.targets.iter().zip(sources) {
+        if src.size() != t.size {
+            return Err(Error::Refused(format!(
+                "{} is {} bytes but the journal's target {} was {} bytes: not the same image",
+                src.name(),
+                src.size(),
+                t.path,
+                t.size
+            )));
+        }
+        let identity_matches = src.identity() == t.identity;
+        if !identity_matches && !ignore_identity {
+            return Err(Error::Refused(format!(
+                "{} is not the journal's target (identity {} ≠ recorded {}); \
+                 --force accepts a copy whose bytes still match",
+                src.name(),
+                src.identity(),
+                t.identity
+            )));
+        }
+        let mut ranges = Vec::new();
+        for r in &t.ranges {
+            let cur = read_vec(src.as_ref(), r.offset, r.len())?;
+            let state = journal::classify(r, &cur);
+            if let RangeState::Foreign { offset } = state {
+                return Err(Error::Refused(format!(
+                    "{} at {offset:#x} ({}) holds neither the journal's old nor its new bytes: \
+                     a journal from another image, or the target changed since the repair",
+                    src.name(),
+                    r.what
+                )));
+            }
+            ranges.push((r.what.clone(), r.offset, r.len(), state));
+        }
+        out.push(UndoCheck {
+            path: t.path.clone(),
+            identity_matches,
+            ranges,
+        });
+    }
+    Ok(out)
+}
+
+/// Restores every range of `journal` that does not hold its old bytes, one
+/// range at a time (write, flush, read back). Returns the number restored.
+pub fn undo(journal: &Journal, sources: &[SharedSource], ignore_identity: bool) -> Result<usize> {
+    let checks = check_undo(journal, sources, ignore_identity)?;
+    let mut n = 0;
+    for ((t, src), check) in journal.targets.iter().zip(sources).zip(&checks) {
+        if check.to_restore() > 0 && !src.writable() {
+            return Err(Error::Refused(format!("{} is open read-only", src.name())));
+        }
+        for (r, state) in t.ranges.iter().zip(check.ranges.iter().map(|c| c.3)) {
+            if state == RangeState::Old {
+                continue;
+            }
+            src.write_at(r.offset, &r.old)?;
+            src.flush()?;
+            verify(src.as_ref(), r.offset, &r.old, &r.what)?;
+            n += 1;
+        }
+    }
+    Ok(n)
+}

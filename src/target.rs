@@ -1,0 +1,110 @@
+//! Targets: from what the user typed to the bytes of one vdev.
+//!
+//! A target names a disk (an image file or a block device; storage URIs come
+//! later through [`open_source`]) and optionally a slice. [`open_vdev`] opens
+//! the disk, reads its partition table and returns a [`Vdev`] whose
+//! [`Vdev::source`] is a window on the pool's slice, or the whole device when
+//! the disk has no partition table (file vdevs, whole-LUN pools).
+
+use crate::error::{Error, Result};
+use crate::partition::{self, Partition, PartitionTable, TableKind};
+use crate::source::{FileSource, OpenMode, SharedSource, Window};
+use std::path::Path;
+use std::sync::Arc;
+
+/// How to resolve a target.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TargetOptions {
+    /// Solaris slice number to use instead of the automatic choice.
+    pub slice: Option<u32>,
+    /// Logical sector size to assume (512 or 4096) instead of detecting it.
+    pub sector_size: Option<u32>,
+    /// Open the disk for writing (the repair paths only).
+    pub write: bool,
+}
+
+/// A resolved vdev: the disk, its table, and the bytes ZFS sees.
+pub struct Vdev {
+    /// The whole disk.
+    pub disk: SharedSource,
+    /// The disk's partition table ([`TableKind::None`] for a bare vdev).
+    pub table: PartitionTable,
+    /// The slice holding the vdev; `None` when the whole disk is the vdev.
+    pub partition: Option<Partition>,
+    /// The vdev's bytes: a window on the slice, or the whole disk.
+    pub source: SharedSource,
+}
+
+impl Vdev {
+    /// A short description: "disk.img s1 (minor b, bytes 0x10000000+0x3fe00000)"
+    /// or "pool.img (whole device)".
+    pub fn describe(&self) -> String {
+        match &self.partition {
+            Some(p) => format!(
+                "{} {} (minor {}, bytes {:#x}+{:#x})",
+                self.disk.name(),
+                p.label(),
+                p.letter,
+                p.start,
+                p.len
+            ),
+            None => format!("{} (whole device)", self.disk.name()),
+        }
+    }
+}
+
+/// Opens the disk `spec` names: a path to an image file or a block device,
+/// or a storage URI (`file:`, `dev:`, `lu:`, `iscsi:`, `nfs:`; see
+/// [`crate::source::uri`], settings from `KZRESCUE_*` environment
+/// variables). Read-only unless `write`.
+pub fn open_source(spec: &str, write: bool) -> Result<SharedSource> {
+    if crate::source::uri::is_uri(spec) {
+        let uri = crate::source::uri::StorageUri::parse(spec)?;
+        return crate::source::uri::open(&uri, write, &crate::source::uri::MapOptions::from_env()?);
+    }
+    let mode = if write {
+        OpenMode::ReadWrite
+    } else {
+        OpenMode::ReadOnly
+    };
+    Ok(Arc::new(FileSource::open(Path::new(spec), mode)?))
+}
+
+/// Resolves `spec` to a vdev: opens it, reads the partition table and picks
+/// the slice (`opts.slice`, else the one ZFS slice; no table → whole device).
+pub fn open_vdev(spec: &str, opts: &TargetOptions) -> Result<Vdev> {
+    let disk = open_source(spec, opts.write)?;
+    let table = partition::read(disk.as_ref(), opts.sector_size)?;
+    let partition = match (table.kind, opts.slice) {
+        (TableKind::None, Some(n)) => {
+            return Err(Error::Usage(format!(
+                "--slice {n}: {} has no partition table (it is a whole-device vdev)",
+                disk.name()
+            )));
+        }
+        (TableKind::None, None) => None,
+        (_, Some(n)) => Some(table.slice(n)?.clone()),
+        (_, None) => Some(table.zfs_slice()?.clone()),
+    };
+    let source: SharedSource = match &partition {
+        Some(p) => {
+            let end = p.start.saturating_add(p.len);
+            if end > disk.size() {
+                return Err(Error::OutOfBounds {
+                    what: format!("{} slice {}", disk.name(), p.label()),
+                    offset: p.start,
+                    len: p.len,
+                    size: disk.size(),
+                });
+            }
+            Arc::new(Window::new(disk.clone(), p.start, p.len, p.label()))
+        }
+        None => disk.clone(),
+    };
+    Ok(Vdev {
+        disk,
+        table,
+        partition,
+        source,
+    })
+}
