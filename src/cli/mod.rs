@@ -20,11 +20,15 @@ mod undo;
 // --- modules: hostdata
 mod hostdata;
 // --- modules: iscsi / uri
+mod uri;
 // --- modules: forensics
 mod cat;
 mod datasets;
+mod export;
 mod ls;
+mod manifest;
 // --- modules: zone config / diagnose / repair / demo
+mod rescue;
 
 /// Exit status: success, nothing wrong found.
 pub const EXIT_OK: u8 = 0;
@@ -62,7 +66,10 @@ enum Command {
     /// Kernel-zone host data (kzrescue's own format): show, check, init, takeover.
     Hostdata(hostdata::HostdataArgs),
     // --- commands: iscsi / uri
-
+    /// Storage URIs (suri): parse, normalize, map to a local device or iSCSI LU.
+    Uri(uri::UriArgs),
+    /// The built-in iSCSI initiator: SendTargets discovery, INQUIRY of LUs.
+    Iscsi(uri::IscsiArgs),
     // --- commands: forensics
     /// List every dataset and snapshot of a pool, like `zdb -d`, offline.
     Datasets(datasets::DatasetsArgs),
@@ -70,7 +77,17 @@ enum Command {
     Ls(ls::LsArgs),
     /// Write a file of a dataset or snapshot to stdout.
     Cat(cat::CatArgs),
+    /// Copy files of a dataset or snapshot out, to a directory or a tar archive.
+    Export(export::ExportArgs),
+    /// Integrity manifest of a dataset (paths, modes, owners, SHA-256), or `manifest diff BASE NOW`.
+    Manifest(manifest::ManifestArgs),
     // --- commands: zone config / diagnose / repair / demo
+    /// Diagnose a kernel zone from its configuration: every boot device's
+    /// labels, phys_path, pool, liveness and host data, with the fixing command.
+    Diagnose(rescue::DiagnoseArgs),
+    /// Repair what `diagnose` finds (phys_path on every boot device; host data
+    /// only with --reinit-hostdata or --takeover), journalled, then diagnose again.
+    Repair(rescue::RepairArgs),
 }
 
 /// Parses arguments, runs the subcommand, maps errors to exit codes.
@@ -88,12 +105,17 @@ pub fn run() -> ExitCode {
         // --- dispatch: hostdata
         Command::Hostdata(a) => hostdata::run(&a),
         // --- dispatch: iscsi / uri
-
+        Command::Uri(a) => uri::run_uri(&a),
+        Command::Iscsi(a) => uri::run_iscsi(&a),
         // --- dispatch: forensics
         Command::Datasets(a) => datasets::run(&a),
         Command::Ls(a) => ls::run(&a),
         Command::Cat(a) => cat::run(&a),
+        Command::Manifest(a) => manifest::run(&a),
+        Command::Export(a) => export::run(&a),
         // --- dispatch: zone config / diagnose / repair / demo
+        Command::Diagnose(a) => rescue::run_diagnose(&a),
+        Command::Repair(a) => rescue::run_repair(&a),
     };
     match result {
         Ok(code) => ExitCode::from(code),
