@@ -56,7 +56,6 @@ enum Command {
     Label(label::LabelArgs),
     /// Show the uberblock rings as `zdb -lu` does, with the active one marked.
     Uberblocks(uberblocks::UberblocksArgs),
-
     // --- commands: physpath / undo
     /// Show or rewrite the leaf paths (phys_path, path, devid) in a disk's vdev labels.
     Physpath(physpath::PhysPathArgs),
@@ -98,7 +97,6 @@ pub fn run() -> ExitCode {
         Command::Partitions(a) => partitions::run(&a),
         Command::Label(a) => label::run(&a),
         Command::Uberblocks(a) => uberblocks::run(&a),
-
         // --- dispatch: physpath / undo
         Command::Physpath(a) => physpath::run(a),
         Command::Undo(a) => undo::run(a),
