@@ -99,7 +99,8 @@ proptest! {
             Slot::Sealed(s) => {
                 prop_assert_eq!(s.header.generation, generation);
                 prop_assert_eq!(s.to_bytes(), copy.clone());
-                prop_assert_eq!(s.open(&k).unwrap().as_slice(), plain.as_slice());
+                let opened = s.open(&k).unwrap();
+                prop_assert_eq!(opened.as_slice(), plain.as_slice());
             }
             other => prop_assert!(false, "{:?}", other),
         }
