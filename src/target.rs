@@ -53,9 +53,15 @@ impl Vdev {
     }
 }
 
-/// Opens the disk `spec` names: today a path to an image file or a block
-/// device. Read-only unless `write`.
+/// Opens the disk `spec` names: a path to an image file or a block device,
+/// or a storage URI (`file:`, `dev:`, `lu:`, `iscsi:`, `nfs:`; see
+/// [`crate::source::uri`], settings from `KZRESCUE_*` environment
+/// variables). Read-only unless `write`.
 pub fn open_source(spec: &str, write: bool) -> Result<SharedSource> {
+    if crate::source::uri::is_uri(spec) {
+        let uri = crate::source::uri::StorageUri::parse(spec)?;
+        return crate::source::uri::open(&uri, write, &crate::source::uri::MapOptions::from_env()?);
+    }
     let mode = if write {
         OpenMode::ReadWrite
     } else {

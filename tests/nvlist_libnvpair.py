@@ -6,6 +6,8 @@ nvlist oracle tests.
       build a list holding every data type (1..27), nested lists, empty
       arrays and small values with the top bit set; write nvlist_pack's
       output in NV_ENCODE_XDR and NV_ENCODE_NATIVE.
+  nvlist_libnvpair.py repack IN OUT
+      nvlist_unpack IN and write it packed as NV_ENCODE_NATIVE to OUT.
   nvlist_libnvpair.py probe
       exit 0 when libnvpair loads (77 when it does not).
   nvlist_libnvpair.py dump FILE
@@ -237,6 +239,13 @@ def main():
             f.write(pack(top, NV_ENCODE_XDR))
         with open(sys.argv[3], "wb") as f:
             f.write(pack(top, NV_ENCODE_NATIVE))
+    elif sys.argv[1] == "repack":
+        data = open(sys.argv[2], "rb").read()
+        buf = C.create_string_buffer(data, len(data))
+        nvl = P()
+        call(lib.nvlist_unpack, buf, C.c_size_t(len(data)), C.byref(nvl), 0)
+        with open(sys.argv[3], "wb") as f:
+            f.write(pack(nvl, NV_ENCODE_NATIVE))
     elif sys.argv[1] == "probe":
         pass
     elif sys.argv[1] == "dump":

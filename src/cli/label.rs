@@ -2,31 +2,45 @@
 //! plus each label's checksum verdict; `--json` for scripts
 //! (schema `kzrescue.label/1`, see `formats/json-schema.md`).
 
+use super::target::TargetArgs;
 use super::zdbfmt;
 use kzrescue::Result;
-use kzrescue::source::{FileSource, OpenMode, SharedSource, Source};
+use kzrescue::source::SharedSource;
 use kzrescue::zfs::eck::words_hex;
 use kzrescue::zfs::label::{self, LabelComparison, LabelRead, LabelStatus};
 use kzrescue::zfs::nvlist::{NvList, NvValue};
 use serde::Serialize;
 use serde::ser::{SerializeMap, SerializeSeq, Serializer};
-use std::sync::Arc;
 
 /// Arguments of `kzrescue label`.
 #[derive(clap::Args, Debug)]
 pub struct LabelArgs {
-    /// Image file or block device holding the vdev (a bare pool file).
-    pub target: String,
+    /// The disk or vdev (`disk.img`, `disk.img --slice 1`, a bare pool file).
+    #[command(flatten)]
+    pub target: TargetArgs,
     /// Print JSON (schema `kzrescue.label/1`) instead of zdb-style text.
     #[arg(long)]
     pub json: bool,
 }
 
-/// Opens the target read-only; returns the vdev source and a description.
-pub fn open_target(target: &str) -> Result<(SharedSource, String)> {
-    let f = FileSource::open(std::path::Path::new(target), OpenMode::ReadOnly)?;
-    let src: SharedSource = Arc::new(f);
-    Ok((src, target.to_string()))
+/// The vdev a target resolves to, opened read-only.
+pub struct Opened {
+    /// The vdev's bytes (a window on the slice, or the whole device).
+    pub src: SharedSource,
+    /// What was opened, e.g. `disk.img s0 (minor a, bytes 0x20000+…)`.
+    pub describe: String,
+    /// Byte offset of the vdev on the disk (0 for a whole-device vdev).
+    pub vdev_start: u64,
+}
+
+/// Opens the target read-only and resolves its vdev.
+pub fn open_target(target: &TargetArgs) -> Result<Opened> {
+    let v = target.open(false)?;
+    Ok(Opened {
+        describe: v.describe(),
+        vdev_start: v.partition.as_ref().map_or(0, |p| p.start),
+        src: v.source,
+    })
 }
 
 /// Exit status for a set of labels: 0 all four valid and in agreement,
@@ -44,12 +58,13 @@ pub fn labels_exit(labels: &[LabelRead], cmp: &LabelComparison) -> u8 {
 
 /// Runs the subcommand.
 pub fn run(args: &LabelArgs) -> Result<u8> {
-    let (src, name) = open_target(&args.target)?;
+    let t = open_target(&args.target)?;
+    let src = &t.src;
     let labels = label::read_labels(src.as_ref());
     let cmp = label::compare(&labels);
     let code = labels_exit(&labels, &cmp);
     if args.json {
-        let doc = LabelDoc::new(&name, src.as_ref(), &labels, &cmp, code);
+        let doc = LabelDoc::new(&t, &labels, &cmp, code);
         println!("{}", to_json(&doc));
     } else {
         print!(
@@ -185,8 +200,11 @@ pub struct LabelValue {
 pub struct LabelDoc<'a> {
     /// `kzrescue.label/1`.
     pub schema: &'static str,
-    /// The target as opened.
+    /// The target as opened (disk, slice, byte range).
     pub target: String,
+    /// Byte offset of the vdev on the disk (0 for a whole-device vdev);
+    /// every other offset in the document is relative to the vdev.
+    pub vdev_start: u64,
     /// Size of the vdev in bytes.
     pub vdev_size: u64,
     /// The size ZFS uses (rounded down to 256 KiB).
@@ -203,18 +221,14 @@ pub struct LabelDoc<'a> {
 
 impl<'a> LabelDoc<'a> {
     /// Builds the document.
-    pub fn new(
-        target: &str,
-        src: &dyn Source,
-        labels: &'a [LabelRead],
-        cmp: &LabelComparison,
-        exit: u8,
-    ) -> Self {
+    pub fn new(t: &Opened, labels: &'a [LabelRead], cmp: &LabelComparison, exit: u8) -> Self {
+        let size = t.src.size();
         LabelDoc {
             schema: "kzrescue.label/1",
-            target: target.to_string(),
-            vdev_size: src.size(),
-            psize: label::psize(src.size()),
+            target: t.describe.clone(),
+            vdev_start: t.vdev_start,
+            vdev_size: size,
+            psize: label::psize(size),
             labels: labels.iter().map(label_json).collect(),
             groups: cmp.groups.clone(),
             disagreements: cmp

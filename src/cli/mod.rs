@@ -15,11 +15,20 @@ pub mod target;
 mod uberblocks;
 mod zdbfmt;
 // --- modules: physpath / undo
+mod physpath;
+mod undo;
 // --- modules: hostdata
 mod hostdata;
 // --- modules: iscsi / uri
+mod uri;
 // --- modules: forensics
+mod cat;
+mod datasets;
+mod export;
+mod ls;
+mod manifest;
 // --- modules: zone config / diagnose / repair / demo
+mod rescue;
 
 /// Exit status: success, nothing wrong found.
 pub const EXIT_OK: u8 = 0;
@@ -47,17 +56,37 @@ enum Command {
     Label(label::LabelArgs),
     /// Show the uberblock rings as `zdb -lu` does, with the active one marked.
     Uberblocks(uberblocks::UberblocksArgs),
-
     // --- commands: physpath / undo
-
+    /// Show or rewrite the leaf paths (phys_path, path, devid) in a disk's vdev labels.
+    Physpath(physpath::PhysPathArgs),
+    /// Restore the bytes a repair overwrote, from its undo journal.
+    Undo(undo::UndoArgs),
     // --- commands: hostdata
     /// Kernel-zone host data (kzrescue's own format): show, check, init, takeover.
     Hostdata(hostdata::HostdataArgs),
     // --- commands: iscsi / uri
-
+    /// Storage URIs (suri): parse, normalize, map to a local device or iSCSI LU.
+    Uri(uri::UriArgs),
+    /// The built-in iSCSI initiator: SendTargets discovery, INQUIRY of LUs.
+    Iscsi(uri::IscsiArgs),
     // --- commands: forensics
-
+    /// List every dataset and snapshot of a pool, like `zdb -d`, offline.
+    Datasets(datasets::DatasetsArgs),
+    /// List a directory of a dataset or snapshot (`DATASET[@SNAP]:/path`).
+    Ls(ls::LsArgs),
+    /// Write a file of a dataset or snapshot to stdout.
+    Cat(cat::CatArgs),
+    /// Copy files of a dataset or snapshot out, to a directory or a tar archive.
+    Export(export::ExportArgs),
+    /// Integrity manifest of a dataset (paths, modes, owners, SHA-256), or `manifest diff BASE NOW`.
+    Manifest(manifest::ManifestArgs),
     // --- commands: zone config / diagnose / repair / demo
+    /// Diagnose a kernel zone from its configuration: every boot device's
+    /// labels, phys_path, pool, liveness and host data, with the fixing command.
+    Diagnose(rescue::DiagnoseArgs),
+    /// Repair what `diagnose` finds (phys_path on every boot device; host data
+    /// only with --reinit-hostdata or --takeover), journalled, then diagnose again.
+    Repair(rescue::RepairArgs),
 }
 
 /// Parses arguments, runs the subcommand, maps errors to exit codes.
@@ -68,16 +97,23 @@ pub fn run() -> ExitCode {
         Command::Partitions(a) => partitions::run(&a),
         Command::Label(a) => label::run(&a),
         Command::Uberblocks(a) => uberblocks::run(&a),
-
         // --- dispatch: physpath / undo
-
+        Command::Physpath(a) => physpath::run(a),
+        Command::Undo(a) => undo::run(a),
         // --- dispatch: hostdata
         Command::Hostdata(a) => hostdata::run(&a),
         // --- dispatch: iscsi / uri
-
+        Command::Uri(a) => uri::run_uri(&a),
+        Command::Iscsi(a) => uri::run_iscsi(&a),
         // --- dispatch: forensics
-
+        Command::Datasets(a) => datasets::run(&a),
+        Command::Ls(a) => ls::run(&a),
+        Command::Cat(a) => cat::run(&a),
+        Command::Manifest(a) => manifest::run(&a),
+        Command::Export(a) => export::run(&a),
         // --- dispatch: zone config / diagnose / repair / demo
+        Command::Diagnose(a) => rescue::run_diagnose(&a),
+        Command::Repair(a) => rescue::run_repair(&a),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -2,10 +2,10 @@
 //! uberblock rings) with each slot's checksum and the active uberblock
 //! marked; `--json` gives schema `kzrescue.uberblocks/1`.
 
-use super::label::{labels_exit, open_target, to_json};
+use super::label::{Opened, labels_exit, open_target, to_json};
+use super::target::TargetArgs;
 use super::zdbfmt;
 use kzrescue::Result;
-use kzrescue::source::Source;
 use kzrescue::zfs::label::{self, LabelRead};
 use kzrescue::zfs::uberblock::{
     self, BlkptrSummary, SlotRead, SlotStatus, Uberblock, checksum_name, compression_name,
@@ -15,8 +15,9 @@ use serde::Serialize;
 /// Arguments of `kzrescue uberblocks`.
 #[derive(clap::Args, Debug)]
 pub struct UberblocksArgs {
-    /// Image file or block device holding the vdev (a bare pool file).
-    pub target: String,
+    /// The disk or vdev (`disk.img`, `disk.img --slice 1`, a bare pool file).
+    #[command(flatten)]
+    pub target: TargetArgs,
     /// Print JSON (schema `kzrescue.uberblocks/1`) instead of zdb-style text.
     #[arg(long)]
     pub json: bool,
@@ -24,7 +25,8 @@ pub struct UberblocksArgs {
 
 /// Runs the subcommand.
 pub fn run(args: &UberblocksArgs) -> Result<u8> {
-    let (src, name) = open_target(&args.target)?;
+    let t = open_target(&args.target)?;
+    let src = &t.src;
     let labels = label::read_labels(src.as_ref());
     let cmp = label::compare(&labels);
     let rings: Vec<Vec<SlotRead>> = labels
@@ -43,7 +45,7 @@ pub fn run(args: &UberblocksArgs) -> Result<u8> {
         code = super::EXIT_PROBLEMS;
     }
     if args.json {
-        let doc = UberblocksDoc::new(&name, src.as_ref(), &labels, &rings, active, code);
+        let doc = UberblocksDoc::new(&t, &labels, &rings, active, code);
         println!("{}", to_json(&doc));
     } else {
         let zr = zdbfmt::zdb_rings(src.as_ref(), &labels);
@@ -170,7 +172,7 @@ pub struct SlotJson {
     pub slot: usize,
     /// Absolute byte offset of the slot.
     pub offset: u64,
-    /// `valid`, `checksum_bad`, `garbage`.
+    /// `valid`, `checksum_bad`, `garbage` (only these are listed).
     pub status: &'static str,
     /// Why not valid.
     pub problem: Option<String>,
@@ -207,6 +209,7 @@ fn slot_json(s: &SlotRead) -> SlotJson {
         SlotStatus::Valid => ("valid", None),
         SlotStatus::ChecksumBad(p) => ("checksum_bad", Some(p.clone())),
         SlotStatus::Empty => ("empty", None),
+        SlotStatus::Blank => ("blank", None),
         SlotStatus::Garbage => ("garbage", None),
         SlotStatus::Unreadable(p) => ("unreadable", Some(p.clone())),
     };
@@ -249,6 +252,8 @@ pub struct Counts {
     pub checksum_bad: usize,
     /// All zero.
     pub empty: usize,
+    /// Initialised (sealed) but never used.
+    pub blank: usize,
     /// Neither zero nor an uberblock.
     pub garbage: usize,
 }
@@ -302,8 +307,10 @@ pub struct ActiveJson {
 pub struct UberblocksDoc {
     /// `kzrescue.uberblocks/1`.
     pub schema: &'static str,
-    /// The target.
+    /// The target as opened (disk, slice, byte range).
     pub target: String,
+    /// Byte offset of the vdev on the disk (0 for a whole-device vdev).
+    pub vdev_start: u64,
     /// Vdev size in bytes.
     pub vdev_size: u64,
     /// The four rings.
@@ -317,8 +324,7 @@ pub struct UberblocksDoc {
 impl UberblocksDoc {
     /// Builds the document.
     pub fn new(
-        target: &str,
-        src: &dyn Source,
+        t: &Opened,
         labels: &[LabelRead],
         rings: &[Vec<SlotRead>],
         active: Option<&Uberblock>,
@@ -335,6 +341,7 @@ impl UberblocksDoc {
                         SlotStatus::Valid => counts.valid += 1,
                         SlotStatus::ChecksumBad(_) => counts.checksum_bad += 1,
                         SlotStatus::Empty => counts.empty += 1,
+                        SlotStatus::Blank => counts.blank += 1,
                         SlotStatus::Garbage => counts.garbage += 1,
                         SlotStatus::Unreadable(p) => unreadable = Some(p.clone()),
                     }
@@ -366,8 +373,9 @@ impl UberblocksDoc {
             .collect();
         UberblocksDoc {
             schema: "kzrescue.uberblocks/1",
-            target: target.to_string(),
-            vdev_size: src.size(),
+            target: t.describe.clone(),
+            vdev_start: t.vdev_start,
+            vdev_size: t.src.size(),
             labels,
             active: active.map(|a| ActiveJson {
                 label: a.label,

@@ -7,3 +7,5 @@
 
 pub mod apply;
 pub mod journal;
+pub mod liveness;
+pub mod plan;

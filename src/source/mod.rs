@@ -6,6 +6,8 @@
 
 pub mod fault;
 mod file;
+pub mod iscsi;
+pub mod uri;
 mod window;
 
 pub use fault::{Fault, FaultSource};

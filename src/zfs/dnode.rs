@@ -341,11 +341,9 @@ mod tests {
         #[test]
         fn decode_never_panics(raw in proptest::collection::vec(any::<u8>(), 0..2048), be in any::<bool>()) {
             let bo = if be { ByteOrder::Big } else { ByteOrder::Little };
-            if let Ok(dn) = Dnode::decode(&raw, bo, 7) {
-                if !dn.is_free() {
-                    prop_assert!((1..=3).contains(&dn.blkptrs.len()));
-                    prop_assert!(dn.bonus.len() <= 512 * (1 + dn.extra_slots as usize));
-                }
+            if let Ok(dn) = Dnode::decode(&raw, bo, 7).map(Some).unwrap_or(None).filter(|d| !d.is_free()).ok_or(()) {
+                prop_assert!((1..=3).contains(&dn.blkptrs.len()));
+                prop_assert!(dn.bonus.len() <= 512 * (1 + dn.extra_slots as usize));
             }
         }
     }

@@ -18,4 +18,7 @@ pub mod dsl;
 pub mod objset;
 pub mod pool;
 pub mod raidz;
+pub mod spa;
+pub mod walk;
 pub mod zap;
+pub mod zpl;

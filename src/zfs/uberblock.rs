@@ -330,6 +330,12 @@ pub enum SlotStatus {
     ChecksumBad(String),
     /// Every byte is zero (never written).
     Empty,
+    /// No uberblock magic (the first word is 0) and nothing but a struct
+    /// template and/or a checksum trailer: a slot that ZFS initialised and
+    /// never used. Older writers seal each slot; newer ones seal the whole
+    /// 128 KiB ring as one block when they create the label, which leaves a
+    /// template uberblock in slot 0 and a trailer in the last slot.
+    Blank,
     /// Not zero, but no uberblock magic in either byte order.
     Garbage,
     /// The ring could not be read.
@@ -369,6 +375,8 @@ pub fn decode_ring(label: usize, ring_offset: u64, ring: &[u8], shift: u32) -> V
                 }
             } else if s.iter().all(|&b| b == 0) {
                 SlotStatus::Empty
+            } else if looks_initialised(s) || eck::verify(s, offset).is_ok() {
+                SlotStatus::Blank
             } else {
                 SlotStatus::Garbage
             };
@@ -382,6 +390,15 @@ pub fn decode_ring(label: usize, ring_offset: u64, ring: &[u8], shift: u32) -> V
             }
         })
         .collect()
+}
+
+/// Whether a slot without uberblock magic is just the remnant of ZFS
+/// initialising the ring: first word 0, and zero between the uberblock
+/// struct and the checksum trailer.
+fn looks_initialised(s: &[u8]) -> bool {
+    let end = s.len().saturating_sub(eck::ECK_SIZE);
+    s.get(..8).is_some_and(|m| m.iter().all(|&b| b == 0))
+        && s.get(216..end).is_some_and(|m| m.iter().all(|&b| b == 0))
 }
 
 /// Reads the ring of label `label` (at `label_offset`) with slot shift `shift`.

@@ -1,0 +1,147 @@
+//! `kzrescue ls <targets…> DATASET[@SNAP]:/path`: a directory listing (or
+//! one file's line) in `ls -l` style, read offline.
+
+use super::datasets::{PoolArgs, open_fs, split_spec};
+use kzrescue::Result;
+use kzrescue::zfs::zpl::{FileType, Znode, Zpl};
+
+/// Arguments of `kzrescue ls`.
+#[derive(clap::Args, Debug)]
+pub struct LsArgs {
+    /// The pool's devices, then `DATASET[@SNAP]:/path`.
+    #[arg(required = true, num_args = 2.., value_name = "TARGET… SPEC")]
+    pub args: Vec<String>,
+    #[command(flatten)]
+    pub pool: PoolArgs,
+    /// Include the object number of each entry.
+    #[arg(short = 'i', long)]
+    pub inode: bool,
+}
+
+/// Splits "targets… spec".
+pub fn targets_and_spec(args: &[String]) -> (&[String], &str) {
+    let (last, rest) = args
+        .split_last()
+        .map(|(l, r)| (l.as_str(), r))
+        .unwrap_or(("", &[]));
+    (rest, last)
+}
+
+/// `ls -l`'s permission string.
+pub fn mode_string(z: &Znode) -> String {
+    let m = z.mode;
+    let mut s = String::new();
+    s.push(z.file_type().letter());
+    let bits = [
+        (0o400, 'r'),
+        (0o200, 'w'),
+        (0o100, 'x'),
+        (0o040, 'r'),
+        (0o020, 'w'),
+        (0o010, 'x'),
+        (0o004, 'r'),
+        (0o002, 'w'),
+        (0o001, 'x'),
+    ];
+    for (i, (b, c)) in bits.iter().enumerate() {
+        let set = m & b != 0;
+        let ch = match i {
+            2 if m & 0o4000 != 0 => {
+                if set {
+                    's'
+                } else {
+                    'S'
+                }
+            }
+            5 if m & 0o2000 != 0 => {
+                if set {
+                    's'
+                } else {
+                    'S'
+                }
+            }
+            8 if m & 0o1000 != 0 => {
+                if set {
+                    't'
+                } else {
+                    'T'
+                }
+            }
+            _ => {
+                if set {
+                    *c
+                } else {
+                    '-'
+                }
+            }
+        };
+        s.push(ch);
+    }
+    s
+}
+
+/// One `ls -l` line.
+pub fn line(fs: &Zpl, obj: u64, name: &[u8], inode: bool) -> String {
+    match fs.znode(obj) {
+        Ok((dn, z)) => {
+            let mut l = String::new();
+            if inode {
+                l.push_str(&format!("{obj:>8} "));
+            }
+            let size = match z.file_type() {
+                FileType::Chardev | FileType::Blockdev => {
+                    format!("{},{}", (z.rdev >> 32) & 0xffff_ffff, z.rdev & 0xffff_ffff)
+                }
+                _ => z.size.to_string(),
+            };
+            l.push_str(&format!(
+                "{} {:>3} {:>5} {:>5} {:>10} {} {}",
+                mode_string(&z),
+                z.links,
+                z.uid,
+                z.gid,
+                size,
+                z.mtime.sec,
+                String::from_utf8_lossy(name)
+            ));
+            if z.file_type() == FileType::Symlink {
+                match fs.readlink(&dn, &z) {
+                    Ok(t) => l.push_str(&format!(" -> {}", String::from_utf8_lossy(&t))),
+                    Err(e) => l.push_str(&format!(" -> (unreadable: {e})")),
+                }
+            }
+            l
+        }
+        Err(e) => format!(
+            "?????????? {} (object {obj}: {e})",
+            String::from_utf8_lossy(name)
+        ),
+    }
+}
+
+/// Runs the subcommand.
+pub fn run(args: &LsArgs) -> Result<u8> {
+    let (targets, spec) = targets_and_spec(&args.args);
+    let (ds, path) = split_spec(spec);
+    let o = args.pool.open(targets)?;
+    let fs = open_fs(&o, &ds)?;
+    let obj = fs.lookup(&path)?;
+    let (dn, z) = fs.znode(obj)?;
+    let mut problems = 0;
+    if z.file_type() == FileType::Dir {
+        for e in fs.readdir(&dn)? {
+            let l = line(&fs, e.object, &e.name, args.inode);
+            if l.starts_with('?') {
+                problems += 1;
+            }
+            println!("{l}");
+        }
+    } else {
+        println!("{}", line(&fs, obj, path.as_bytes(), args.inode));
+    }
+    Ok(if problems == 0 {
+        super::EXIT_OK
+    } else {
+        super::EXIT_PROBLEMS
+    })
+}

@@ -1,0 +1,118 @@
+//! `kzrescue undo JOURNAL`: put back the bytes a repair overwrote.
+
+use super::{EXIT_OK, EXIT_PROBLEMS};
+use kzrescue::repair::apply;
+use kzrescue::repair::journal::{Journal, RangeState};
+use kzrescue::source::SharedSource;
+use kzrescue::target::open_source;
+use kzrescue::{Error, Result};
+use serde_json::json;
+use std::path::PathBuf;
+
+/// Arguments of `kzrescue undo`.
+#[derive(clap::Args, Debug)]
+pub struct UndoArgs {
+    /// The undo journal a repair wrote.
+    journal: PathBuf,
+    /// Restore (without it, only show what would be restored).
+    #[arg(long, short = 'y')]
+    write: bool,
+    /// Open this disk instead of the path recorded in the journal (once per
+    /// journal target, in order), e.g. after the image moved.
+    #[arg(long, value_name = "PATH")]
+    target: Vec<String>,
+    /// Accept a target whose identity (device and inode) differs from the
+    /// recorded one, e.g. a copy; its bytes must still match the journal.
+    #[arg(long)]
+    force: bool,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+fn state_name(s: RangeState) -> &'static str {
+    match s {
+        RangeState::Old => "old",
+        RangeState::New => "new",
+        RangeState::Torn => "torn",
+        RangeState::Foreign { .. } => "foreign",
+    }
+}
+
+/// Runs `kzrescue undo …`.
+pub fn run(a: UndoArgs) -> Result<u8> {
+    let journal = Journal::read(&a.journal)?;
+    let paths: Vec<String> = if a.target.is_empty() {
+        journal.targets.iter().map(|t| t.path.clone()).collect()
+    } else if a.target.len() == journal.targets.len() {
+        a.target.clone()
+    } else {
+        return Err(Error::Usage(format!(
+            "the journal names {} target(s); --target is given {} time(s)",
+            journal.targets.len(),
+            a.target.len()
+        )));
+    };
+    let sources: Vec<SharedSource> = paths
+        .iter()
+        .map(|p| open_source(p, a.write))
+        .collect::<Result<_>>()?;
+    let checks = apply::check_undo(&journal, &sources, a.force)?;
+    let pending: usize = checks.iter().map(|c| c.to_restore()).sum();
+    let restored = if a.write && pending > 0 {
+        apply::undo(&journal, &sources, a.force)?
+    } else {
+        0
+    };
+    if a.json {
+        let doc = json!({
+            "journal": a.journal.display().to_string(),
+            "purpose": journal.purpose,
+            "created": journal.created,
+            "targets": checks.iter().map(|c| json!({
+                "path": c.path,
+                "identity_matches": c.identity_matches,
+                "ranges": c.ranges.iter().map(|(what, off, len, st)| json!({
+                    "what": what, "offset": off, "length": len, "state": state_name(*st),
+                })).collect::<Vec<_>>(),
+            })).collect::<Vec<_>>(),
+            "to_restore": pending,
+            "restored": restored,
+            "written": a.write,
+        });
+        println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
+    } else {
+        println!(
+            "journal {} ({}), {} target(s)",
+            a.journal.display(),
+            journal.purpose,
+            journal.targets.len()
+        );
+        for c in &checks {
+            println!(
+                "{}{}",
+                c.path,
+                if c.identity_matches {
+                    ""
+                } else {
+                    " (a different file or device than recorded; --force)"
+                }
+            );
+            for (what, off, len, st) in &c.ranges {
+                println!("  {off:#x} +{len:#x} {what}: {}", state_name(*st));
+            }
+        }
+        if pending == 0 {
+            println!("nothing to restore: every range already holds its original bytes");
+        } else if a.write {
+            println!("restored {restored} range(s), each flushed and read back");
+        } else {
+            println!("{pending} range(s) would be restored (add --write)");
+        }
+    }
+    Ok(if pending > 0 && !a.write {
+        EXIT_PROBLEMS
+    } else {
+        EXIT_OK
+    })
+}

@@ -1,0 +1,361 @@
+//! `kzrescue uri parse|normalize|map` (storage URIs as suriadm shows them)
+//! and `kzrescue iscsi discover|inquiry` (what a portal and its LUs say).
+//!
+//! Every command that takes a target also takes a URI; these commands are
+//! for looking at URIs and iSCSI targets themselves. CHAP credentials come
+//! from `KZRESCUE_CHAP_USER` and `--chap-secret-file` (or
+//! `KZRESCUE_CHAP_SECRET_FILE` / `KZRESCUE_CHAP_SECRET`), never from the
+//! command line.
+
+use kzrescue::source::iscsi::{self, LuSelector, SessionConfig, login::ChapCredentials};
+use kzrescue::source::uri::{self, IscsiLu, MapOptions, Mapped, NfsMount, StorageUri};
+use kzrescue::{Error, Result};
+use std::path::PathBuf;
+
+/// Arguments of `kzrescue uri`.
+#[derive(clap::Args, Debug)]
+pub struct UriArgs {
+    #[command(subcommand)]
+    cmd: UriCmd,
+}
+
+#[derive(clap::Subcommand, Debug)]
+enum UriCmd {
+    /// Show the parts of a storage URI (like `suriadm parse`).
+    Parse {
+        /// The URI.
+        uri: String,
+        /// JSON output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print the normalized form (like `suriadm normalize`).
+    Normalize {
+        /// The URI.
+        uri: String,
+    },
+    /// Show what the URI maps to on this machine (changes nothing).
+    Map {
+        /// The URI.
+        uri: String,
+        #[command(flatten)]
+        map: MapArgs,
+        /// JSON output.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// Where things are that a URI cannot say by itself.
+#[derive(clap::Args, Debug, Clone)]
+pub struct MapArgs {
+    /// An NFS share mounted locally: `host:/export=/local/dir` (repeatable;
+    /// also KZRESCUE_NFS_MOUNT, `;`-separated).
+    #[arg(long, value_name = "HOST:/EXPORT=DIR")]
+    nfs_mount: Vec<String>,
+    /// Portal for host-less `iscsi:///…` URIs (also KZRESCUE_ISCSI_PORTAL).
+    #[arg(long, value_name = "HOST[:PORT]")]
+    iscsi_portal: Option<String>,
+}
+
+impl MapArgs {
+    fn options(&self) -> Result<MapOptions> {
+        let mut o = MapOptions::from_env()?;
+        for m in &self.nfs_mount {
+            o.nfs_mounts.push(NfsMount::parse(m)?);
+        }
+        if let Some(p) = &self.iscsi_portal {
+            o.iscsi_portal = Some(p.clone());
+        }
+        Ok(o)
+    }
+}
+
+/// Arguments of `kzrescue iscsi`.
+#[derive(clap::Args, Debug)]
+pub struct IscsiArgs {
+    #[command(subcommand)]
+    cmd: IscsiCmd,
+    /// File holding the CHAP secret (user from KZRESCUE_CHAP_USER or --chap-user).
+    #[arg(long, global = true, value_name = "FILE")]
+    chap_secret_file: Option<PathBuf>,
+    /// CHAP user name (the secret never goes on the command line).
+    #[arg(long, global = true, value_name = "NAME")]
+    chap_user: Option<String>,
+}
+
+#[derive(clap::Subcommand, Debug)]
+enum IscsiCmd {
+    /// SendTargets discovery: list the targets a portal offers.
+    Discover {
+        /// `host[:port]`.
+        portal: String,
+        /// JSON output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// INQUIRY, VPD 0x83 and capacity of the LU a URI names, or of every LU
+    /// of every target behind a portal.
+    Inquiry {
+        /// An `iscsi:` URI, or `host[:port]` for every LU.
+        what: String,
+        #[command(flatten)]
+        map: MapArgs,
+        /// JSON output.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn portal_with_port(p: &str) -> String {
+    let has_port = if p.starts_with('[') {
+        p.contains("]:")
+    } else {
+        p.contains(':')
+    };
+    if has_port {
+        p.to_string()
+    } else {
+        format!("{p}:{}", uri::ISCSI_PORT)
+    }
+}
+
+/// Runs `kzrescue uri …`.
+pub fn run_uri(a: &UriArgs) -> Result<u8> {
+    match &a.cmd {
+        UriCmd::Parse { uri: s, json } => {
+            let u = StorageUri::parse(s)?;
+            if *json {
+                let mut v = serde_json::to_value(&u).map_err(json_err)?;
+                if let Some(o) = v.as_object_mut() {
+                    o.insert("uri".into(), u.normalize().into());
+                    if let Some(p) = u.solaris_path() {
+                        o.insert("mapped-dev".into(), p.into());
+                    }
+                }
+                println!("{}", serde_json::to_string_pretty(&v).map_err(json_err)?);
+            } else {
+                for (k, v) in parse_rows(&u) {
+                    println!("{k:>12}: {v}");
+                }
+            }
+        }
+        UriCmd::Normalize { uri: s } => println!("{}", StorageUri::parse(s)?.normalize()),
+        UriCmd::Map { uri: s, map, json } => {
+            let u = StorageUri::parse(s)?;
+            let m = uri::map(&u, &map.options()?)?;
+            if *json {
+                println!("{}", serde_json::to_string_pretty(&m).map_err(json_err)?);
+            } else {
+                match m {
+                    Mapped::Path { path } => println!("{}", path.display()),
+                    Mapped::Iscsi { portal, lu } => match lu {
+                        IscsiLu::Luname { luname } => {
+                            println!("iscsi {portal} luname {}", luname.normalized())
+                        }
+                        IscsiLu::TargetLun { target, lun } => {
+                            println!("iscsi {portal} target {target} lun {lun}")
+                        }
+                    },
+                }
+            }
+        }
+    }
+    Ok(super::EXIT_OK)
+}
+
+fn parse_rows(u: &StorageUri) -> Vec<(&'static str, String)> {
+    let mut r = vec![
+        ("uri-type", u.uri_type().to_string()),
+        ("uri", u.normalize()),
+    ];
+    match u {
+        StorageUri::Dev { path } => r.push(("path", format!("/dev/{path}"))),
+        StorageUri::File { path } => r.push(("path", path.clone())),
+        StorageUri::Lu {
+            initiator,
+            target,
+            luname,
+        } => {
+            if let Some(i) = initiator {
+                r.push(("initiator", i.normalized()));
+            }
+            if let Some(t) = target {
+                r.push(("target", t.normalized()));
+            }
+            r.push(("luname", luname.normalized()));
+        }
+        StorageUri::Iscsi { host, port, lu } => {
+            if let Some(h) = host {
+                r.push(("hostname", h.clone()));
+                r.push(("port", port.unwrap_or(uri::ISCSI_PORT).to_string()));
+            }
+            match lu {
+                IscsiLu::Luname { luname } => r.push(("luname", luname.normalized())),
+                IscsiLu::TargetLun { target, lun } => {
+                    r.push(("target", target.clone()));
+                    r.push(("lun", lun.to_string()));
+                }
+            }
+        }
+        StorageUri::Nfs {
+            user,
+            group,
+            host,
+            port,
+            path,
+        } => {
+            r.push(("user", user.clone()));
+            r.push(("group", group.clone()));
+            r.push(("hostname", host.clone()));
+            if let Some(p) = port {
+                r.push(("port", p.to_string()));
+            }
+            r.push(("path", path.clone()));
+        }
+    }
+    if let Some(p) = u.solaris_path() {
+        r.push(("mapped-dev", format!("{p} (on Solaris)")));
+    }
+    r
+}
+
+fn json_err(e: serde_json::Error) -> Error {
+    Error::Usage(format!("JSON output: {e}"))
+}
+
+fn session_config(a: &IscsiArgs, portal: &str) -> Result<SessionConfig> {
+    let mut cfg = iscsi::config_from_env(portal, None)?;
+    if let Some(f) = &a.chap_secret_file {
+        let user = a
+            .chap_user
+            .clone()
+            .or_else(|| std::env::var("KZRESCUE_CHAP_USER").ok())
+            .ok_or_else(|| {
+                Error::Usage("--chap-secret-file needs --chap-user or KZRESCUE_CHAP_USER".into())
+            })?;
+        cfg.chap = Some(ChapCredentials::from_file(&user, f)?);
+    } else if a.chap_user.is_some() {
+        return Err(Error::Usage("--chap-user needs --chap-secret-file".into()));
+    }
+    Ok(cfg)
+}
+
+/// Runs `kzrescue iscsi …`.
+pub fn run_iscsi(a: &IscsiArgs) -> Result<u8> {
+    match &a.cmd {
+        IscsiCmd::Discover { portal, json } => {
+            let cfg = session_config(a, &portal_with_port(portal))?;
+            let targets = iscsi::discover(&cfg)?;
+            if *json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&targets).map_err(json_err)?
+                );
+            } else {
+                for t in &targets {
+                    for addr in &t.addresses {
+                        println!("{addr} {}", t.name);
+                    }
+                    if t.addresses.is_empty() {
+                        println!("- {}", t.name);
+                    }
+                }
+            }
+        }
+        IscsiCmd::Inquiry { what, map, json } => {
+            let mut found = Vec::new();
+            if uri::is_uri(what) {
+                let u = StorageUri::parse(what)?;
+                let Mapped::Iscsi { portal, lu } = uri::map(&u, &map.options()?)? else {
+                    return Err(Error::Usage(format!("{what}: not an iscsi: URI")));
+                };
+                let cfg = session_config(a, &portal)?;
+                let sel = match lu {
+                    IscsiLu::Luname { luname } => LuSelector::Name(luname.normalized()),
+                    IscsiLu::TargetLun { target, lun } => LuSelector::TargetLun { target, lun },
+                };
+                let (s, _, info) = iscsi::locate(&cfg, &sel)?;
+                let target = s.config().target.clone().unwrap_or_default();
+                let _ = s.logout();
+                found.push((target, info));
+            } else {
+                let cfg = session_config(a, &portal_with_port(what))?;
+                for t in iscsi::discover(&cfg)? {
+                    let mut c = cfg.clone();
+                    c.target = Some(t.name.clone());
+                    let mut s = iscsi::Session::login(&c)?;
+                    for lun in iscsi::report_luns(&mut s)? {
+                        found.push((t.name.clone(), iscsi::lun_info(&mut s, lun)?));
+                    }
+                    let _ = s.logout();
+                }
+            }
+            if *json {
+                let v: Vec<serde_json::Value> = found
+                    .iter()
+                    .map(|(t, i)| {
+                        let mut v = serde_json::to_value(i).unwrap_or_default();
+                        if let Some(o) = v.as_object_mut() {
+                            o.insert("target".into(), t.clone().into());
+                        }
+                        v
+                    })
+                    .collect();
+                println!("{}", serde_json::to_string_pretty(&v).map_err(json_err)?);
+            } else {
+                for (t, i) in &found {
+                    print_lun(t, i);
+                }
+            }
+        }
+    }
+    Ok(super::EXIT_OK)
+}
+
+fn print_lun(target: &str, i: &iscsi::LunInfo) {
+    use kzrescue::source::iscsi::scsi;
+    println!("{target} LUN {}:", i.lun);
+    println!(
+        "  type      {} ({:#04x}), qualifier {}",
+        scsi::device_type_name(i.inquiry.device_type),
+        i.inquiry.device_type,
+        i.inquiry.qualifier
+    );
+    println!(
+        "  vendor    {:?}  product {:?}  revision {:?}",
+        i.inquiry.vendor, i.inquiry.product, i.inquiry.revision
+    );
+    if let Some(c) = i.capacity {
+        println!(
+            "  capacity  {} blocks of {} bytes ({} bytes)",
+            c.last_lba + 1,
+            c.block_len,
+            c.bytes().unwrap_or(0)
+        );
+    }
+    for d in &i.designators {
+        let kind = match d.designator_type {
+            1 => "T10 vendor",
+            2 => "EUI-64",
+            3 => "NAA",
+            4 => "relative port",
+            5 => "port group",
+            8 => "SCSI name",
+            _ => "other",
+        };
+        let assoc = ["LU", "port", "device", "?"][(d.association & 3) as usize];
+        let val = if d.code_set == 1 {
+            hex::encode(&d.value)
+        } else {
+            String::from_utf8_lossy(&d.value).into_owned()
+        };
+        println!(
+            "  id        {kind} ({assoc}, {} bytes): {val}",
+            d.value.len()
+        );
+    }
+    for n in &i.lu_names {
+        println!("  luname    {n}");
+    }
+}

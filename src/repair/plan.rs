@@ -1,0 +1,552 @@
+//! The phys_path repair plan: which label bytes change, and how.
+//!
+//! Given one disk (or the disks of a mirror) and the `phys_path`, `path` and
+//! `devid` each disk's leaf should carry, [`plan`] reads every label of every
+//! disk, refuses anything unsafe (labels that disagree about the pool or the
+//! vdev, too few valid labels, a disk from another pool), edits those three
+//! string keys of every matching leaf (matched by guid) in every valid label
+//! of every disk, and re-encodes each edited label in its own header and byte
+//! order with its checksum resealed. Nothing else in a label changes: the
+//! re-encoding of the *unedited* config must reproduce the label's bytes
+//! exactly, or the plan is refused. The result is a list of 112 KiB writes
+//! in two phases per disk (L0+L2, then L1+L3) for [`super::apply`].
+
+use super::apply::{TargetPlan, Write};
+use crate::error::{Error, Result};
+use crate::source::SharedSource;
+use crate::zfs::label::{self, LabelRead, LabelStatus, VDEV_PHYS_OFFSET};
+use crate::zfs::nvlist::{NvList, NvPair, NvValue};
+use crate::zfs::vdev_tree;
+use crate::zone::zvblk::MAX_PHYS_PATH;
+
+/// What to do with a leaf's `devid`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum DevidChange {
+    /// Leave it as it is.
+    #[default]
+    Keep,
+    /// Set it to this string.
+    Set(String),
+    /// Remove the key.
+    Clear,
+}
+
+/// The values one disk's leaf should carry.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct LeafFields {
+    /// New `phys_path`.
+    pub phys_path: String,
+    /// New `path`, when it is to change.
+    pub path: Option<String>,
+    /// What happens to `devid`.
+    pub devid: DevidChange,
+}
+
+/// One disk of the repair.
+pub struct DiskInput {
+    /// The target as the user named it (recorded in the journal).
+    pub name: String,
+    /// The whole disk: journal offsets are on it.
+    pub disk: SharedSource,
+    /// The vdev (the pool's slice, addressed from 0).
+    pub vdev: SharedSource,
+    /// Where the vdev starts on the disk.
+    pub vdev_start: u64,
+    /// What its leaf should say.
+    pub fields: LeafFields,
+}
+
+/// Options of [`plan`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PlanOptions {
+    /// Accept one valid label, labels that disagree in txg, and a devid that
+    /// does not look like `id1,<driver>@<id>`.
+    pub force: bool,
+}
+
+/// One field of one leaf in one label that the repair changes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldChange {
+    /// Index of the disk in the input.
+    pub disk: usize,
+    /// Label number 0–3.
+    pub label: usize,
+    /// The leaf's guid.
+    pub leaf_guid: u64,
+    /// `phys_path`, `path` or `devid`.
+    pub field: &'static str,
+    /// Value before (`None`: absent).
+    pub before: Option<String>,
+    /// Value after (`None`: removed).
+    pub after: Option<String>,
+}
+
+/// What the plan found about one disk.
+#[derive(Debug, Clone)]
+pub struct DiskPlan {
+    /// The target name.
+    pub name: String,
+    /// The pool name.
+    pub pool: String,
+    /// `pool_guid`.
+    pub pool_guid: u64,
+    /// This disk's leaf `guid`.
+    pub guid: u64,
+    /// `top_guid`.
+    pub top_guid: u64,
+    /// The highest label `txg` among the valid labels.
+    pub txg: u64,
+    /// Valid labels.
+    pub valid: Vec<usize>,
+    /// Labels left alone, with the reason.
+    pub skipped: Vec<(usize, String)>,
+    /// Writes, as (label number, write).
+    pub writes: Vec<(usize, Write)>,
+}
+
+/// The whole repair.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    /// Per disk, in input order.
+    pub disks: Vec<DiskPlan>,
+    /// Every changed field.
+    pub changes: Vec<FieldChange>,
+    /// Things the admin should know that do not stop the repair.
+    pub warnings: Vec<String>,
+}
+
+impl Plan {
+    /// Whether the labels already say what was asked.
+    pub fn is_noop(&self) -> bool {
+        self.changes.is_empty()
+    }
+
+    /// The writes as [`TargetPlan`]s on `disks` (the same disks as the input,
+    /// opened for writing, in order): per disk, L0 and L2 first, then L1 and L3.
+    pub fn target_plans(&self, disks: &[SharedSource]) -> Vec<TargetPlan> {
+        self.disks
+            .iter()
+            .zip(disks)
+            .map(|(d, src)| {
+                let phase = |set: [usize; 2]| -> Vec<Write> {
+                    d.writes
+                        .iter()
+                        .filter(|(l, _)| set.contains(l))
+                        .map(|(_, w)| w.clone())
+                        .collect()
+                };
+                TargetPlan {
+                    path: d.name.clone(),
+                    source: src.clone(),
+                    phases: vec![phase([0, 2]), phase([1, 3])],
+                }
+            })
+            .collect()
+    }
+}
+
+/// Checks a string the repair will store.
+fn check_value(what: &str, v: &str, absolute: bool) -> Result<()> {
+    if v.is_empty() || v.len() > MAX_PHYS_PATH {
+        return Err(Error::Usage(format!(
+            "{what} is {} bytes long; it must be 1..={MAX_PHYS_PATH} bytes (MAXPATHLEN)",
+            v.len()
+        )));
+    }
+    if v.bytes().any(|b| b == 0 || b.is_ascii_control()) {
+        return Err(Error::Usage(format!(
+            "{what} {v:?} contains a control character"
+        )));
+    }
+    if absolute && !v.starts_with('/') {
+        return Err(Error::Usage(format!(
+            "{what} {v:?} must start with '/' (ZFS refuses a relative one)"
+        )));
+    }
+    Ok(())
+}
+
+/// Whether `d` has the shape of a Solaris devid string,
+/// `id1,<driver>@<type letter><id>[/<minor>]`.
+pub fn devid_well_formed(d: &str) -> bool {
+    let Some(rest) = d.strip_prefix("id1,") else {
+        return false;
+    };
+    let Some((drv, id)) = rest.split_once('@') else {
+        return false;
+    };
+    let id = id.split_once('/').map_or(id, |(i, _minor)| i);
+    let mut c = id.chars();
+    let ok_type = c.next().is_some_and(|t| "wWtTxXnNsSfFeEaAuU".contains(t));
+    !drv.is_empty() && drv.len() <= 4 && ok_type && c.next().is_some()
+}
+
+/// The valid labels' config of a disk and what they agree on.
+struct DiskLabels {
+    labels: Vec<LabelRead>,
+    valid: Vec<usize>,
+    skipped: Vec<(usize, String)>,
+    pool: String,
+    pool_guid: u64,
+    guid: u64,
+    top_guid: u64,
+    txg: u64,
+}
+
+fn u64_text(v: Option<u64>) -> String {
+    v.map_or("absent".into(), |v| v.to_string())
+}
+
+fn read_disk(d: &DiskInput, opts: PlanOptions) -> Result<DiskLabels> {
+    let name = &d.name;
+    let labels = label::read_labels(d.vdev.as_ref());
+    let mut valid = Vec::new();
+    let mut skipped = Vec::new();
+    for l in &labels {
+        match (&l.status, &l.config) {
+            (LabelStatus::Valid, Some(_)) => valid.push(l.index),
+            _ => skipped.push((
+                l.index,
+                format!(
+                    "{}{}",
+                    l.status.name(),
+                    l.problem
+                        .as_ref()
+                        .map(|p| format!(": {p}"))
+                        .unwrap_or_default()
+                ),
+            )),
+        }
+    }
+    if valid.is_empty() {
+        return Err(Error::Refused(format!(
+            "{name}: no valid vdev label on {} ({})",
+            d.vdev.name(),
+            skipped
+                .iter()
+                .map(|(i, s)| format!("L{i} {s}"))
+                .collect::<Vec<_>>()
+                .join("; ")
+        )));
+    }
+    if valid.len() < 2 && !opts.force {
+        return Err(Error::Refused(format!(
+            "{name}: only label {} is valid; ZFS keeps four copies and a repair built on one is \
+             risky (--force accepts it)",
+            valid[0]
+        )));
+    }
+    // Every label that decodes at all (even with a bad checksum: userland
+    // import does not check) must belong to the same pool and vdev.
+    for key in ["pool_guid", "guid", "top_guid"] {
+        let vals: Vec<(usize, Option<u64>)> = labels
+            .iter()
+            .filter(|l| l.config.is_some())
+            .map(|l| (l.index, l.u64(key)))
+            .collect();
+        if vals.iter().any(|v| v.1 != vals[0].1) {
+            return Err(Error::Refused(format!(
+                "{name}: the labels disagree about {key} ({}): labels of different pools or \
+                 vdevs on one device",
+                vals.iter()
+                    .map(|(i, v)| format!("L{i} {}", u64_text(*v)))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )));
+        }
+    }
+    let first = &labels[valid[0]];
+    let missing = |k: &str| {
+        Error::Refused(format!(
+            "{name}: label {} has no {k}: not a pool member's label (a spare or cache device?)",
+            first.index
+        ))
+    };
+    let pool_guid = first.u64("pool_guid").ok_or_else(|| missing("pool_guid"))?;
+    let guid = first.u64("guid").ok_or_else(|| missing("guid"))?;
+    let top_guid = first.u64("top_guid").ok_or_else(|| missing("top_guid"))?;
+    let pool = first
+        .config
+        .as_ref()
+        .and_then(|c| c.get_str("name"))
+        .unwrap_or("")
+        .to_string();
+    let txgs: Vec<(usize, Option<u64>)> =
+        valid.iter().map(|&i| (i, labels[i].u64("txg"))).collect();
+    if txgs.iter().any(|t| t.1 != txgs[0].1) && !opts.force {
+        return Err(Error::Refused(format!(
+            "{name}: the valid labels disagree about txg ({}): the last sync was interrupted; \
+             import and export the pool once, or --force to edit each label as it is",
+            txgs.iter()
+                .map(|(i, v)| format!("L{i} {}", u64_text(*v)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )));
+    }
+    let txg = txgs.iter().filter_map(|t| t.1).max().unwrap_or(0);
+    Ok(DiskLabels {
+        labels,
+        valid,
+        skipped,
+        pool,
+        pool_guid,
+        guid,
+        top_guid,
+        txg,
+    })
+}
+
+/// Sets string `key` of a vdev node, keeping pair order; a new key goes
+/// right after the nearest of `after` that exists (else at the end).
+fn set_string(node: &mut NvList, key: &str, value: &str, after: &[&str]) {
+    if let Some(v) = node.get_mut(key) {
+        *v = NvValue::String(value.to_string());
+        return;
+    }
+    let pos = after
+        .iter()
+        .filter_map(|a| node.pairs.iter().position(|p| p.name == *a))
+        .max()
+        .map_or(node.pairs.len(), |p| p + 1);
+    node.pairs.insert(
+        pos,
+        NvPair {
+            name: key.to_string(),
+            value: NvValue::String(value.to_string()),
+        },
+    );
+}
+
+fn str_of(node: &NvList, key: &str) -> Option<String> {
+    match node.get(key) {
+        Some(NvValue::String(s)) => Some(s.clone()),
+        Some(other) => Some(format!("{other:?}")),
+        None => None,
+    }
+}
+
+/// A changed field: leaf guid, key, before, after.
+type EditedField = (u64, &'static str, Option<String>, Option<String>);
+
+/// Applies `edits` (leaf guid → fields) to a label config; returns the
+/// changes made (with `disk`/`label` filled in by the caller).
+fn edit_config(
+    cfg: &mut NvList,
+    edits: &[(u64, &LeafFields)],
+    where_: &str,
+) -> Result<Vec<EditedField>> {
+    let mut changes = Vec::new();
+    let Some(NvValue::NvList(tree)) = cfg.get_mut("vdev_tree") else {
+        return Err(Error::Refused(format!("{where_} has no vdev_tree")));
+    };
+    for (guid, f) in edits {
+        let Some(node) = vdev_tree::find_guid(tree, *guid) else {
+            return Err(Error::Refused(format!(
+                "{where_}: no vdev with guid {guid} in its vdev_tree (not the same mirror)"
+            )));
+        };
+        if !node.is_leaf() {
+            return Err(Error::Refused(format!(
+                "{where_}: vdev {guid} is not a leaf"
+            )));
+        }
+        let pos = node.position.clone();
+        let Some(node) = vdev_tree::node_at_mut(tree, &pos) else {
+            return Err(Error::Refused(format!("{where_}: vdev {guid} vanished")));
+        };
+        let mut record = |field: &'static str, before: Option<String>, after: Option<String>| {
+            if before != after {
+                changes.push((*guid, field, before, after));
+            }
+        };
+        if let Some(p) = &f.path {
+            let before = str_of(node, "path");
+            set_string(node, "path", p, &["guid", "id", "type"]);
+            record("path", before, Some(p.clone()));
+        }
+        let before = str_of(node, "devid");
+        match &f.devid {
+            DevidChange::Keep => {}
+            DevidChange::Set(v) => {
+                set_string(node, "devid", v, &["path", "guid", "id", "type"]);
+                record("devid", before, Some(v.clone()));
+            }
+            DevidChange::Clear => {
+                node.remove("devid");
+                record("devid", before, None);
+            }
+        }
+        let before = str_of(node, "phys_path");
+        set_string(
+            node,
+            "phys_path",
+            &f.phys_path,
+            &["devid", "path", "guid", "id", "type"],
+        );
+        record("phys_path", before, Some(f.phys_path.clone()));
+    }
+    Ok(changes)
+}
+
+/// Builds the repair plan for `disks` (one disk, or every disk of a mirror).
+pub fn plan(disks: &[DiskInput], opts: PlanOptions) -> Result<Plan> {
+    if disks.is_empty() {
+        return Err(Error::Usage("no target given".into()));
+    }
+    let mut warnings = Vec::new();
+    for d in disks {
+        check_value("phys_path", &d.fields.phys_path, true)?;
+        if let Some(p) = &d.fields.path {
+            check_value("path", p, true)?;
+        }
+        if let DevidChange::Set(v) = &d.fields.devid {
+            check_value("devid", v, false)?;
+            if !devid_well_formed(v) {
+                if !opts.force {
+                    return Err(Error::Usage(format!(
+                        "devid {v:?} is not of the form id1,<driver>@<type><id>/<minor>; \
+                         Solaris fails to open a vdev whose devid does not decode \
+                         (--clear-devid removes it; --force writes it anyway)"
+                    )));
+                }
+                warnings.push(format!("devid {v:?} does not look like a Solaris devid"));
+            }
+        }
+    }
+    let read: Vec<DiskLabels> = disks
+        .iter()
+        .map(|d| read_disk(d, opts))
+        .collect::<Result<_>>()?;
+
+    // The disks must be the leaves of one top-level vdev of one pool.
+    let r0 = &read[0];
+    for (d, r) in disks.iter().zip(&read).skip(1) {
+        if r.pool_guid != r0.pool_guid || r.top_guid != r0.top_guid {
+            return Err(Error::Refused(format!(
+                "{} (pool {} guid {}, top-level {}) and {} (pool {} guid {}, top-level {}) are \
+                 not disks of one mirror",
+                disks[0].name,
+                r0.pool,
+                r0.pool_guid,
+                r0.top_guid,
+                d.name,
+                r.pool,
+                r.pool_guid,
+                r.top_guid
+            )));
+        }
+    }
+    for (i, r) in read.iter().enumerate() {
+        if let Some(j) = read[..i].iter().position(|o| o.guid == r.guid) {
+            return Err(Error::Usage(format!(
+                "{} and {} carry the same vdev guid {}: the same disk twice (or a clone)",
+                disks[j].name, disks[i].name, r.guid
+            )));
+        }
+    }
+    let max_txg = read.iter().map(|r| r.txg).max().unwrap_or(0);
+    for (d, r) in disks.iter().zip(&read) {
+        if r.txg < max_txg {
+            let ahead: Vec<String> = disks
+                .iter()
+                .zip(&read)
+                .filter(|(_, o)| o.txg == max_txg)
+                .map(|(od, o)| format!("{} (txg {})", od.name, o.txg))
+                .collect();
+            warnings.push(format!(
+                "{} has label txg {}, behind {}: the mirror is out of sync. The repair keeps \
+                 every txg as it is; Solaris will not boot from the stale disk while its \
+                 sibling is newer",
+                d.name,
+                r.txg,
+                ahead.join(", ")
+            ));
+        }
+    }
+
+    let edits: Vec<(u64, &LeafFields)> = read
+        .iter()
+        .zip(disks)
+        .map(|(r, d)| (r.guid, &d.fields))
+        .collect();
+    let mut changes = Vec::new();
+    let mut plans = Vec::new();
+    for (di, (d, r)) in disks.iter().zip(&read).enumerate() {
+        let mut writes = Vec::new();
+        for &li in &r.valid {
+            let l = &r.labels[li];
+            let where_ = format!("{} label {li}", d.name);
+            let (Some(cfg), Some(header), Some(endian), Some(packed_len)) =
+                (&l.config, l.header, l.endian, l.packed_len)
+            else {
+                continue;
+            };
+            // The encoder must reproduce this label byte for byte before we
+            // trust it to write an edited one.
+            let same = label::encode_vdev_phys(header, cfg, endian, l.offset)?;
+            if same.get(..packed_len) != l.phys.get(..packed_len) {
+                return Err(Error::Refused(format!(
+                    "{where_}: re-encoding the unchanged config does not reproduce the label's \
+                     bytes; refusing to rewrite it"
+                )));
+            }
+            let mut edited = cfg.clone();
+            let found = edit_config(&mut edited, &edits, &where_)?;
+            if found.is_empty() {
+                continue;
+            }
+            for (leaf_guid, field, before, after) in found {
+                changes.push(FieldChange {
+                    disk: di,
+                    label: li,
+                    leaf_guid,
+                    field,
+                    before,
+                    after,
+                });
+            }
+            let new = label::encode_vdev_phys(header, &edited, endian, l.offset).map_err(|e| {
+                Error::Refused(format!(
+                    "{where_}: the edited config does not fit the label ({e}); is the new \
+                     phys_path too long?"
+                ))
+            })?;
+            // Check the new bytes the way a reader will.
+            let back = label::decode_label(li, l.offset, new.clone());
+            if back.status != LabelStatus::Valid || back.config.as_ref() != Some(&edited) {
+                return Err(Error::Refused(format!(
+                    "{where_}: the re-encoded label does not read back as valid ({})",
+                    back.problem.unwrap_or_else(|| back.status.name().into())
+                )));
+            }
+            writes.push((
+                li,
+                Write {
+                    offset: d.vdev_start + l.offset + VDEV_PHYS_OFFSET,
+                    what: format!("{} label {li} vdev_phys", d.vdev.name()),
+                    old: l.phys.clone(),
+                    new,
+                },
+            ));
+        }
+        for (i, why) in &r.skipped {
+            warnings.push(format!("{} label {i} is left alone ({why})", d.name));
+        }
+        plans.push(DiskPlan {
+            name: d.name.clone(),
+            pool: r.pool.clone(),
+            pool_guid: r.pool_guid,
+            guid: r.guid,
+            top_guid: r.top_guid,
+            txg: r.txg,
+            valid: r.valid.clone(),
+            skipped: r.skipped.clone(),
+            writes,
+        });
+    }
+    Ok(Plan {
+        disks: plans,
+        changes,
+        warnings,
+    })
+}

@@ -1,0 +1,545 @@
+//! The ZFS POSIX layer: files, directories and their attributes inside a
+//! file-system object set.
+//!
+//! Object 1 is the *master node*, a ZAP naming the root directory (`ROOT`),
+//! the ZPL version and, from ZPL 5 on, the system-attribute master object
+//! (`SA_ATTRS`). A file's attributes (mode, size, owner, times, links, …)
+//! are either a legacy `znode_phys_t` in the dnode's bonus buffer (ZPL ≤ 4)
+//! or *system attributes*: a header naming a layout (a list of attribute
+//! numbers from the SA registry) followed by the packed values, in the
+//! bonus and, if they do not fit, a spill block. Directories are ZAPs whose
+//! values carry the object number in the low 48 bits and the file type in
+//! the top 4. See `formats/zpl.md`.
+
+use crate::error::{Error, Result};
+use crate::zfs::blkptr::ByteOrder;
+use crate::zfs::dnode::{Dnode, otype};
+use crate::zfs::objset::{ObjSet, ObjsetType};
+use crate::zfs::pool::Pool;
+use crate::zfs::zap;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// Master node object number.
+pub const MASTER_NODE_OBJ: u64 = 1;
+/// System-attribute header magic.
+pub const SA_MAGIC: u32 = 0x2F505A;
+/// Size of the legacy znode.
+const ZNODE_PHYS_SIZE: usize = 264;
+/// Longest symlink target we accept.
+const MAX_SYMLINK: u64 = 1 << 16;
+
+/// File type from the mode's `S_IFMT` bits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FileType {
+    /// Regular file.
+    File,
+    /// Directory.
+    Dir,
+    /// Symbolic link.
+    Symlink,
+    /// Character device.
+    Chardev,
+    /// Block device.
+    Blockdev,
+    /// FIFO.
+    Fifo,
+    /// Socket.
+    Socket,
+    /// Solaris door.
+    Door,
+    /// Solaris event port.
+    Port,
+    /// Anything else.
+    Unknown,
+}
+
+impl FileType {
+    /// From a mode word.
+    pub fn from_mode(mode: u64) -> FileType {
+        match mode & 0o170000 {
+            0o100000 => FileType::File,
+            0o040000 => FileType::Dir,
+            0o120000 => FileType::Symlink,
+            0o020000 => FileType::Chardev,
+            0o060000 => FileType::Blockdev,
+            0o010000 => FileType::Fifo,
+            0o140000 => FileType::Socket,
+            0o150000 => FileType::Door,
+            0o160000 => FileType::Port,
+            _ => FileType::Unknown,
+        }
+    }
+    /// `ls -l`'s type letter.
+    pub fn letter(&self) -> char {
+        match self {
+            FileType::File => '-',
+            FileType::Dir => 'd',
+            FileType::Symlink => 'l',
+            FileType::Chardev => 'c',
+            FileType::Blockdev => 'b',
+            FileType::Fifo => 'p',
+            FileType::Socket => 's',
+            FileType::Door => 'D',
+            FileType::Port => 'P',
+            FileType::Unknown => '?',
+        }
+    }
+}
+
+/// A time stamp: seconds and nanoseconds.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Time {
+    /// Seconds since the epoch.
+    pub sec: u64,
+    /// Nanoseconds.
+    pub nsec: u64,
+}
+
+/// A file's attributes.
+#[derive(Clone, Debug, Default)]
+pub struct Znode {
+    /// Object number.
+    pub object: u64,
+    /// Mode (type and permission bits).
+    pub mode: u64,
+    /// Size in bytes.
+    pub size: u64,
+    /// Owner.
+    pub uid: u64,
+    /// Group.
+    pub gid: u64,
+    /// Link count.
+    pub links: u64,
+    /// Parent directory object.
+    pub parent: u64,
+    /// Access time.
+    pub atime: Time,
+    /// Modification time.
+    pub mtime: Time,
+    /// Change time.
+    pub ctime: Time,
+    /// Creation time.
+    pub crtime: Time,
+    /// Device number (device nodes).
+    pub rdev: u64,
+    /// `ZFS_*` flags.
+    pub flags: u64,
+    /// Extended-attribute directory object (0 = none).
+    pub xattr: u64,
+    /// Generation.
+    pub gen_: u64,
+    /// Symlink target when stored among the attributes.
+    pub symlink: Option<Vec<u8>>,
+}
+
+impl Znode {
+    /// The file type.
+    pub fn file_type(&self) -> FileType {
+        FileType::from_mode(self.mode)
+    }
+}
+
+/// A directory entry.
+#[derive(Clone, Debug)]
+pub struct DirEntry {
+    /// Name bytes.
+    pub name: Vec<u8>,
+    /// Object number.
+    pub object: u64,
+    /// Type from the entry (may be 0 on old pools).
+    pub dtype: u8,
+}
+
+/// The SA registry and layouts of a file system.
+#[derive(Default, Debug)]
+struct SaTables {
+    /// attribute number → (name, fixed length or 0 for variable)
+    attrs: HashMap<u16, (String, u16)>,
+    /// layout number → attribute numbers
+    layouts: HashMap<u64, Vec<u16>>,
+}
+
+/// An opened ZPL file system (a head dataset or a snapshot).
+pub struct Zpl {
+    /// The pool.
+    pub pool: Arc<Pool>,
+    /// The object set.
+    pub os: ObjSet,
+    /// ZPL version.
+    pub version: u64,
+    /// Root directory object.
+    pub root: u64,
+    sa: Option<SaTables>,
+}
+
+fn zpl_err(obj: u64, detail: impl std::fmt::Display) -> Error {
+    Error::corrupt(format!("ZPL object {obj}"), 0, detail)
+}
+
+impl Zpl {
+    /// Opens the file system in object set `os`.
+    pub fn open(pool: Arc<Pool>, os: ObjSet) -> Result<Zpl> {
+        if os.os_type != ObjsetType::Zfs {
+            return Err(Error::unsupported(
+                "dataset",
+                format!("object set type {} is not a file system", os.os_type.name()),
+            ));
+        }
+        let master = os.dnode(&pool, MASTER_NODE_OBJ)?;
+        let entries = zap::entries(&pool, &master)?;
+        let get = |n: &str| {
+            entries
+                .iter()
+                .find(|e| e.name == n.as_bytes())
+                .and_then(|e| e.as_u64())
+        };
+        let root = get("ROOT").ok_or_else(|| zpl_err(1, "master node has no ROOT"))?;
+        let version = get("VERSION").unwrap_or(1);
+        let sa = match get("SA_ATTRS") {
+            Some(obj) if obj != 0 => Some(load_sa(&pool, &os, obj)?),
+            _ => None,
+        };
+        Ok(Zpl {
+            pool,
+            os,
+            version,
+            root,
+            sa,
+        })
+    }
+
+    /// Reads object `obj`'s dnode.
+    pub fn dnode(&self, obj: u64) -> Result<Dnode> {
+        self.os.dnode(&self.pool, obj)
+    }
+
+    /// Reads the attributes of object `obj`.
+    pub fn znode(&self, obj: u64) -> Result<(Dnode, Znode)> {
+        let dn = self.dnode(obj)?;
+        if dn.is_free() {
+            return Err(zpl_err(obj, "is a free dnode"));
+        }
+        let z = match dn.bonustype {
+            otype::ZNODE => legacy_znode(&dn)?,
+            otype::SA => self.sa_znode(&dn)?,
+            t => {
+                return Err(zpl_err(
+                    obj,
+                    format!("bonus type {t} is neither a znode nor SA"),
+                ));
+            }
+        };
+        Ok((dn, z))
+    }
+
+    fn sa_znode(&self, dn: &Dnode) -> Result<Znode> {
+        let tables = self
+            .sa
+            .as_ref()
+            .ok_or_else(|| zpl_err(dn.object, "SA bonus but no SA_ATTRS in the master node"))?;
+        let mut vals: HashMap<String, Vec<u8>> = HashMap::new();
+        let mut bo = dn.byteorder;
+        if !dn.bonus.is_empty() {
+            bo = sa_parse(&dn.bonus, tables, &mut vals).map_err(|e| zpl_err(dn.object, e))?;
+        }
+        if let Some(spill) = dn.read_spill(&self.pool)? {
+            sa_parse(&spill, tables, &mut vals)
+                .map_err(|e| zpl_err(dn.object, format!("spill: {e}")))?;
+        }
+        let u = |n: &str| vals.get(n).and_then(|v| bo.u64(v, 0)).unwrap_or(0);
+        let t = |n: &str| {
+            vals.get(n)
+                .map(|v| Time {
+                    sec: bo.u64(v, 0).unwrap_or(0),
+                    nsec: bo.u64(v, 8).unwrap_or(0),
+                })
+                .unwrap_or_default()
+        };
+        Ok(Znode {
+            object: dn.object,
+            mode: u("ZPL_MODE"),
+            size: u("ZPL_SIZE"),
+            uid: u("ZPL_UID"),
+            gid: u("ZPL_GID"),
+            links: u("ZPL_LINKS"),
+            parent: u("ZPL_PARENT"),
+            atime: t("ZPL_ATIME"),
+            mtime: t("ZPL_MTIME"),
+            ctime: t("ZPL_CTIME"),
+            crtime: t("ZPL_CRTIME"),
+            rdev: u("ZPL_RDEV"),
+            flags: u("ZPL_FLAGS"),
+            xattr: u("ZPL_XATTR"),
+            gen_: u("ZPL_GEN"),
+            symlink: vals.get("ZPL_SYMLINK").cloned(),
+        })
+    }
+
+    /// Lists a directory.
+    pub fn readdir(&self, dir: &Dnode) -> Result<Vec<DirEntry>> {
+        let mut out: Vec<DirEntry> = zap::entries(&self.pool, dir)?
+            .into_iter()
+            .map(|e| {
+                let v = e.as_u64().unwrap_or(0);
+                DirEntry {
+                    name: e.name,
+                    object: v & ((1u64 << 48) - 1),
+                    dtype: (v >> 60) as u8,
+                }
+            })
+            .collect();
+        out.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(out)
+    }
+
+    /// Resolves an absolute path (no symlinks followed) to an object.
+    pub fn lookup(&self, path: &str) -> Result<u64> {
+        let mut obj = self.root;
+        for comp in path.split('/').filter(|c| !c.is_empty() && *c != ".") {
+            let (dn, z) = self.znode(obj)?;
+            if comp == ".." {
+                obj = if obj == self.root { obj } else { z.parent };
+                continue;
+            }
+            if z.file_type() != FileType::Dir {
+                return Err(Error::Usage(format!(
+                    "{path}: a component is not a directory"
+                )));
+            }
+            let e = zap::lookup(&self.pool, &dn, comp)?.ok_or_else(|| {
+                Error::Usage(format!("{path}: no such file or directory ({comp})"))
+            })?;
+            obj = e.as_u64().unwrap_or(0) & ((1u64 << 48) - 1);
+        }
+        Ok(obj)
+    }
+
+    /// The target of a symlink.
+    pub fn readlink(&self, dn: &Dnode, z: &Znode) -> Result<Vec<u8>> {
+        if let Some(t) = &z.symlink {
+            return Ok(t.clone());
+        }
+        if z.size > MAX_SYMLINK {
+            return Err(zpl_err(z.object, format!("symlink of {} bytes", z.size)));
+        }
+        // legacy: inline after the znode in the bonus, else in block 0
+        if dn.bonustype == otype::ZNODE && ZNODE_PHYS_SIZE + z.size as usize <= dn.bonus.len() {
+            return Ok(dn.bonus[ZNODE_PHYS_SIZE..ZNODE_PHYS_SIZE + z.size as usize].to_vec());
+        }
+        dn.read(&self.pool, 0, z.size as usize)
+    }
+
+    /// Streams a regular file's contents to `sink` block by block (holes
+    /// as zeros), `size` bytes in all.
+    pub fn read_file(
+        &self,
+        dn: &Dnode,
+        size: u64,
+        mut sink: impl FnMut(&[u8]) -> std::io::Result<()>,
+    ) -> Result<()> {
+        let bs = dn.datablksz;
+        let mut pos = 0u64;
+        let mut blkid = 0u64;
+        let zeros = vec![0u8; bs as usize];
+        while pos < size {
+            let take = (size - pos).min(bs) as usize;
+            let w = if blkid > dn.maxblkid {
+                sink(&zeros[..take])
+            } else {
+                match dn.block_ptr(&self.pool, blkid)? {
+                    None => sink(&zeros[..take]),
+                    Some(bp) => {
+                        let d = self
+                            .pool
+                            .read_block(&bp)
+                            .map_err(|e| dn.block_error(0, blkid, &bp, e))?;
+                        let n = take.min(d.len());
+                        sink(&d[..n]).and_then(|_| {
+                            if n < take {
+                                sink(&zeros[..take - n])
+                            } else {
+                                Ok(())
+                            }
+                        })
+                    }
+                }
+            };
+            w.map_err(|e| Error::io(format!("write out object {}", dn.object), e))?;
+            pos += take as u64;
+            blkid += 1;
+        }
+        Ok(())
+    }
+}
+
+/// A regular file's contents as a [`std::io::Read`], one block at a time.
+pub struct FileReader<'a> {
+    fs: &'a Zpl,
+    dn: Dnode,
+    size: u64,
+    pos: u64,
+    buf: Vec<u8>,
+    buf_start: u64,
+}
+
+impl<'a> FileReader<'a> {
+    /// Reads `size` bytes of object `dn`.
+    pub fn new(fs: &'a Zpl, dn: Dnode, size: u64) -> FileReader<'a> {
+        FileReader {
+            fs,
+            dn,
+            size,
+            pos: 0,
+            buf: Vec::new(),
+            buf_start: 0,
+        }
+    }
+}
+
+impl std::io::Read for FileReader<'_> {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        if self.pos >= self.size || out.is_empty() {
+            return Ok(0);
+        }
+        let bs = self.dn.datablksz;
+        let in_buf =
+            self.pos >= self.buf_start && self.pos < self.buf_start + self.buf.len() as u64;
+        if !in_buf {
+            let blkid = self.pos / bs;
+            self.buf = if blkid > self.dn.maxblkid {
+                vec![0u8; bs as usize]
+            } else {
+                self.dn
+                    .read_block(&self.fs.pool, blkid)
+                    .map_err(|e| std::io::Error::other(e.to_string()))?
+            };
+            self.buf_start = blkid * bs;
+        }
+        let off = (self.pos - self.buf_start) as usize;
+        let n = out
+            .len()
+            .min(self.buf.len() - off)
+            .min((self.size - self.pos) as usize);
+        out[..n].copy_from_slice(&self.buf[off..off + n]);
+        self.pos += n as u64;
+        Ok(n)
+    }
+}
+
+fn legacy_znode(dn: &Dnode) -> Result<Znode> {
+    let b = &dn.bonus;
+    if b.len() < ZNODE_PHYS_SIZE {
+        return Err(zpl_err(
+            dn.object,
+            format!("znode bonus of {} bytes, need 264", b.len()),
+        ));
+    }
+    let bo = dn.byteorder;
+    let w = |o: usize| bo.u64(b, o).unwrap_or(0);
+    let t = |o: usize| Time {
+        sec: w(o),
+        nsec: w(o + 8),
+    };
+    Ok(Znode {
+        object: dn.object,
+        atime: t(0),
+        mtime: t(16),
+        ctime: t(32),
+        crtime: t(48),
+        gen_: w(64),
+        mode: w(72),
+        size: w(80),
+        parent: w(88),
+        links: w(96),
+        xattr: w(104),
+        rdev: w(112),
+        flags: w(120),
+        uid: w(128),
+        gid: w(136),
+        symlink: None,
+    })
+}
+
+fn load_sa(pool: &Pool, os: &ObjSet, master: u64) -> Result<SaTables> {
+    let m = os.dnode(pool, master)?;
+    let entries = zap::entries(pool, &m)?;
+    let get = |n: &str| {
+        entries
+            .iter()
+            .find(|e| e.name == n.as_bytes())
+            .and_then(|e| e.as_u64())
+    };
+    let mut t = SaTables::default();
+    if let Some(reg) = get("REGISTRY") {
+        let d = os.dnode(pool, reg)?;
+        for e in zap::entries(pool, &d)? {
+            let v = e.as_u64().unwrap_or(0);
+            t.attrs.insert(
+                (v & 0xffff) as u16,
+                (e.name_str(), ((v >> 24) & 0xffff) as u16),
+            );
+        }
+    }
+    if let Some(lay) = get("LAYOUTS") {
+        let d = os.dnode(pool, lay)?;
+        for e in zap::entries(pool, &d)? {
+            if let Ok(n) = e.name_str().parse::<u64>() {
+                t.layouts
+                    .insert(n, e.values.iter().map(|v| *v as u16).collect());
+            }
+        }
+    }
+    Ok(t)
+}
+
+/// Parses one SA buffer (bonus or spill) into name → bytes; returns its
+/// byte order (from the magic).
+fn sa_parse(
+    buf: &[u8],
+    t: &SaTables,
+    out: &mut HashMap<String, Vec<u8>>,
+) -> std::result::Result<ByteOrder, String> {
+    let bo = if ByteOrder::Little.u32(buf, 0) == Some(SA_MAGIC) {
+        ByteOrder::Little
+    } else if ByteOrder::Big.u32(buf, 0) == Some(SA_MAGIC) {
+        ByteOrder::Big
+    } else {
+        return Err("no SA magic".into());
+    };
+    let info = bo.u16(buf, 4).ok_or("short SA header")?;
+    let layout = (info & 0x3ff) as u64;
+    let hdr = ((info >> 10) & 0x3f) as usize * 8;
+    let attrs = t
+        .layouts
+        .get(&layout)
+        .ok_or_else(|| format!("layout {layout} not in the SA layout table"))?;
+    let mut off = hdr;
+    let mut var_idx = 0usize;
+    for a in attrs {
+        let (name, fixed) = t
+            .attrs
+            .get(a)
+            .cloned()
+            .unwrap_or_else(|| (format!("attr{a}"), 0));
+        let len = if fixed != 0 {
+            fixed as usize
+        } else {
+            let l = bo
+                .u16(buf, 6 + 2 * var_idx)
+                .ok_or("variable length beyond header")?;
+            var_idx += 1;
+            if 6 + 2 * var_idx > hdr.max(8) {
+                return Err("more variable-length attributes than the header holds".into());
+            }
+            l as usize
+        };
+        let v = buf.get(off..off + len).ok_or_else(|| {
+            format!("attribute {name} of {len} bytes at {off} overruns the buffer")
+        })?;
+        out.insert(name, v.to_vec());
+        off = (off + len).div_ceil(8) * 8;
+    }
+    Ok(bo)
+}
