@@ -62,6 +62,8 @@ impl Env {
             "--key-out",
             s(key_out),
             "--write",
+            "--liveness-interval",
+            "0.1",
             "--journal",
             &j,
         ];
@@ -220,6 +222,8 @@ fn every_verdict_and_exit_code() {
         "--hostname",
         "global1",
         "--write",
+        "--liveness-interval",
+        "0.1",
         "--journal",
         &j,
     ]);
@@ -475,6 +479,8 @@ fn real_pool_disk_untouched_by_host_data_writes() {
         "--hostname",
         "h1",
         "--write",
+        "--liveness-interval",
+        "0.1",
         "--journal",
         &j,
     ]);
@@ -506,5 +512,72 @@ fn real_pool_disk_untouched_by_host_data_writes() {
     assert!(
         std::fs::read(&clean).unwrap() == other,
         "bytes outside the two slots changed"
+    );
+}
+
+/// Writes are refused while the pool on the disk is live: a thread keeps
+/// changing label 0's uberblock ring of the ZFS slice during `takeover`.
+#[test]
+fn live_pool_refuses_writes() {
+    let e = Env::fixture("gpt-x86-efi-512.img");
+    let k = e.p("kzone1");
+    assert_eq!(e.init(&k, &[]).0, 0);
+    // The usr (ZFS) slice: the GPT entry whose type starts C3 8C 89 6A.
+    let usr_start = {
+        use std::os::unix::fs::FileExt;
+        let f = std::fs::File::open(&e.disk).unwrap();
+        let mut t = [0u8; 9 * 128];
+        f.read_exact_at(&mut t, 1024).unwrap();
+        let ent = t
+            .chunks(128)
+            .find(|c| c[0..4] == [0xC3, 0x8C, 0x89, 0x6A])
+            .unwrap();
+        u64::from_le_bytes(ent[32..40].try_into().unwrap()) * 512
+    };
+    let before = std::fs::read(&e.disk).unwrap();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writer = {
+        let stop = stop.clone();
+        let disk = e.disk.clone();
+        std::thread::spawn(move || {
+            use std::os::unix::fs::FileExt;
+            let f = std::fs::OpenOptions::new().write(true).open(&disk).unwrap();
+            let mut n = 0u64;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                n += 1;
+                f.write_all_at(&n.to_le_bytes(), usr_start + 128 * 1024 + 8)
+                    .unwrap();
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+        })
+    };
+    let j = e.journal();
+    let (c, out, err) = e.run(&[
+        "hostdata",
+        "takeover",
+        s(&e.disk),
+        "--key",
+        s(&k),
+        "--hostid",
+        "1",
+        "--hostname",
+        "h",
+        "--write",
+        "--liveness-interval",
+        "1",
+        "--journal",
+        &j,
+    ]);
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    writer.join().unwrap();
+    assert_eq!(c, 3, "{out}{err}");
+    assert!(err.contains("imported somewhere"), "{err}");
+    assert!(!Path::new(&j).exists(), "no journal: nothing was written");
+    let after = std::fs::read(&e.disk).unwrap();
+    let part = reserved_of(&e.disk) as usize;
+    assert_eq!(
+        &after[part..],
+        &before[part..],
+        "host data changed on a live pool"
     );
 }

@@ -19,41 +19,60 @@ fn text() -> impl Strategy<Value = String> {
 fn host_data() -> impl Strategy<Value = HostData> {
     (
         (text(), any::<u32>(), text(), text(), text()),
-        (any::<bool>(), any::<i64>(), any::<i64>(), any::<u64>(), text(), any::<i64>()),
+        (
+            any::<bool>(),
+            any::<i64>(),
+            any::<i64>(),
+            any::<u64>(),
+            text(),
+            any::<i64>(),
+        ),
         proptest::collection::vec(
-            (proptest::string::string_regex("[a-z?-]{1,20}").unwrap(), text()),
+            (
+                proptest::string::string_regex("[a-z?-]{1,20}").unwrap(),
+                text(),
+            ),
             0..5,
         ),
         proptest::option::of(any::<[u8; 16]>()),
     )
-        .prop_map(|((zone, hostid, host, state, be), (susp, t, tod, generation, img, st), obp, uuid)| {
-            let mut obp = obp;
-            obp.sort();
-            obp.dedup_by(|a, b| a.0 == b.0);
-            HostData {
-                zonename: zone,
-                owner_hostid: hostid,
-                owner_hostname: host,
-                state,
-                be_name: be,
-                be_uuid: uuid
-                    .map(|u| {
-                        let h = hex::encode(u);
-                        format!("{}-{}-{}-{}-{}", &h[..8], &h[8..12], &h[12..16], &h[16..20], &h[20..])
-                    })
-                    .unwrap_or_default(),
-                last_update: t,
-                tod_offset_ns: tod,
-                suspend: SuspendInfo {
-                    suspended: susp,
-                    image: img,
-                    time: st,
-                },
-                obp_vars: obp,
-                generation,
-                extra: Vec::new(),
-            }
-        })
+        .prop_map(
+            |((zone, hostid, host, state, be), (susp, t, tod, generation, img, st), obp, uuid)| {
+                let mut obp = obp;
+                obp.sort();
+                obp.dedup_by(|a, b| a.0 == b.0);
+                HostData {
+                    zonename: zone,
+                    owner_hostid: hostid,
+                    owner_hostname: host,
+                    state,
+                    be_name: be,
+                    be_uuid: uuid
+                        .map(|u| {
+                            let h = hex::encode(u);
+                            format!(
+                                "{}-{}-{}-{}-{}",
+                                &h[..8],
+                                &h[8..12],
+                                &h[12..16],
+                                &h[16..20],
+                                &h[20..]
+                            )
+                        })
+                        .unwrap_or_default(),
+                    last_update: t,
+                    tod_offset_ns: tod,
+                    suspend: SuspendInfo {
+                        suspended: susp,
+                        image: img,
+                        time: st,
+                    },
+                    obp_vars: obp,
+                    generation,
+                    extra: Vec::new(),
+                }
+            },
+        )
 }
 
 proptest! {
@@ -78,10 +97,8 @@ proptest! {
         bytes[52..60].fill(0);
         container::fix_crcs(&mut bytes);
         let k = key(2);
-        match store::judge(&bytes, Some(&k)) {
-            CopyState::Valid(..) => prop_assert!(false, "random bytes opened"),
-            _ => {}
-        }
+        let st = store::judge(&bytes, Some(&k));
+        prop_assert!(!matches!(st, CopyState::Valid(..)), "random bytes opened");
         // With the right key id but random ciphertext: tampered, not valid.
         bytes[24..32].copy_from_slice(&k.id().0);
         container::fix_crcs(&mut bytes);
