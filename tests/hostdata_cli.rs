@@ -581,3 +581,63 @@ fn live_pool_refuses_writes() {
         "host data changed on a live pool"
     );
 }
+
+/// A real process killed (SIGKILL) right after its first slot write of
+/// `init` over existing host data: one valid copy remains under each key,
+/// both verdicts are "degraded", and a second `init` heals the disk.
+#[test]
+fn sigkill_during_init_leaves_a_valid_copy() {
+    let e = Env::fixture("gpt-sparc-512.img");
+    let ka = e.p("kA");
+    let kb = e.p("kB");
+    assert_eq!(e.init(&ka, &["--hostid", "1", "--hostname", "a"]).0, 0);
+    for k in 1..=2u32 {
+        let marker = e.p(&format!("paused-{k}"));
+        let j = e.journal();
+        let mut child = std::process::Command::new(common::kzrescue_bin())
+            .args([
+                "hostdata",
+                "init",
+                s(&e.disk),
+                "--zone",
+                "kzone1",
+                "--key-out",
+                s(&kb),
+                "--force",
+                "--write",
+                "--liveness-interval",
+                "0",
+                "--journal",
+                &j,
+            ])
+            .env(
+                "KZRESCUE_TEST_PAUSE_AFTER_WRITE",
+                format!("{k}:{}", marker.display()),
+            )
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let t0 = std::time::Instant::now();
+        while !marker.exists() {
+            assert!(t0.elapsed().as_secs() < 60, "writer never paused");
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        child.kill().unwrap();
+        child.wait().unwrap();
+        let (ca, outa, _) = e.check(&["--key", s(&ka)]);
+        let (cb, outb, _) = e.check(&["--key", s(&kb)]);
+        if k == 1 {
+            // One slot has the new key's data, the other the old key's.
+            assert_eq!(ca, 15, "{outa}");
+            assert_eq!(cb, 15, "{outb}");
+            assert!(outb.contains("primary copy serves"), "{outb}");
+            assert!(outa.contains("backup copy serves"), "{outa}");
+        } else {
+            // Killed after the last write (before its flush): the new data is complete.
+            assert_eq!(cb, 0, "{outb}");
+            assert_eq!(ca, 12, "{outa}");
+        }
+    }
+    let (c, out, _) = e.check(&["--key", s(&kb)]);
+    assert_eq!(c, 0, "{out}");
+}
