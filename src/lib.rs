@@ -24,6 +24,8 @@ pub mod repair;
 pub mod hostdata;
 
 // --- modules: zone config / diagnose
+pub mod diagnose;
+pub mod rescue;
 pub mod zone;
 
 pub use error::{Error, Result};

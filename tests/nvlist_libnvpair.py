@@ -6,10 +6,12 @@ nvlist oracle tests.
       build a list holding every data type (1..27), nested lists, empty
       arrays and small values with the top bit set; write nvlist_pack's
       output in NV_ENCODE_XDR and NV_ENCODE_NATIVE.
+  nvlist_libnvpair.py repack IN OUT
+      nvlist_unpack IN and write it packed as NV_ENCODE_NATIVE to OUT.
   nvlist_libnvpair.py probe
       exit 0 when libnvpair loads (77 when it does not).
-  nvlist_libnvpair.py dump FILE
-      nvlist_unpack FILE and print it as JSON: {"version", "nvflag",
+  nvlist_libnvpair.py dump FILE...
+      nvlist_unpack each FILE and print it as one line of JSON: {"version", "nvflag",
       "pairs": [[name, type, value], ...]}, values read with nvpair_value_*
       and cross-checked with nvlist_lookup_*. Exit 1 when unpack fails.
 
@@ -228,6 +230,7 @@ lib.nvpair_name.argtypes = [P]
 lib.nvpair_type.argtypes = [P]
 lib.nvlist_nvflag.restype = C.c_uint
 lib.nvlist_nvflag.argtypes = [P]
+lib.nvlist_free.argtypes = [P]
 
 
 def main():
@@ -237,16 +240,25 @@ def main():
             f.write(pack(top, NV_ENCODE_XDR))
         with open(sys.argv[3], "wb") as f:
             f.write(pack(top, NV_ENCODE_NATIVE))
-    elif sys.argv[1] == "probe":
-        pass
-    elif sys.argv[1] == "dump":
+    elif sys.argv[1] == "repack":
         data = open(sys.argv[2], "rb").read()
         buf = C.create_string_buffer(data, len(data))
         nvl = P()
-        err = lib.nvlist_unpack(buf, C.c_size_t(len(data)), C.byref(nvl), 0)
-        if err != 0:
-            sys.exit(f"nvlist_unpack: error {err}")
-        print(json.dumps(describe(nvl)))
+        call(lib.nvlist_unpack, buf, C.c_size_t(len(data)), C.byref(nvl), 0)
+        with open(sys.argv[3], "wb") as f:
+            f.write(pack(nvl, NV_ENCODE_NATIVE))
+    elif sys.argv[1] == "probe":
+        pass
+    elif sys.argv[1] == "dump":
+        for path in sys.argv[2:]:
+            data = open(path, "rb").read()
+            buf = C.create_string_buffer(data, len(data))
+            nvl = P()
+            err = lib.nvlist_unpack(buf, C.c_size_t(len(data)), C.byref(nvl), 0)
+            if err != 0:
+                sys.exit(f"nvlist_unpack {path}: error {err}")
+            print(json.dumps(describe(nvl)))
+            lib.nvlist_free(nvl)
     else:
         sys.exit(__doc__)
 

@@ -4,7 +4,6 @@ mod common;
 
 use common::{kzrescue, unpack_fixture};
 use kzrescue::partition::TableKind;
-use kzrescue::source::Source;
 use kzrescue::target::{TargetOptions, open_vdev};
 use serde_json::Value;
 

@@ -72,7 +72,7 @@ pub fn nicenum(num: u64) -> String {
         return format!("{n}");
     }
     let unit = UNITS[index];
-    if num % (1u64 << (10 * index)) == 0 {
+    if num.is_multiple_of(1u64 << (10 * index)) {
         return format!("{n}{unit}");
     }
     let v = num as f64 / (1u64 << (10 * index)) as f64;

@@ -24,8 +24,13 @@ mod uri;
 // --- modules: forensics
 mod cat;
 mod datasets;
+mod export;
 mod ls;
+mod manifest;
 // --- modules: zone config / diagnose / repair / demo
+mod demo;
+mod docs;
+mod rescue;
 
 /// Exit status: success, nothing wrong found.
 pub const EXIT_OK: u8 = 0;
@@ -53,7 +58,6 @@ enum Command {
     Label(label::LabelArgs),
     /// Show the uberblock rings as `zdb -lu` does, with the active one marked.
     Uberblocks(uberblocks::UberblocksArgs),
-
     // --- commands: physpath / undo
     /// Show or rewrite the leaf paths (phys_path, path, devid) in a disk's vdev labels.
     Physpath(physpath::PhysPathArgs),
@@ -74,7 +78,24 @@ enum Command {
     Ls(ls::LsArgs),
     /// Write a file of a dataset or snapshot to stdout.
     Cat(cat::CatArgs),
+    /// Copy files of a dataset or snapshot out, to a directory or a tar archive.
+    Export(export::ExportArgs),
+    /// Integrity manifest of a dataset (paths, modes, owners, SHA-256), or `manifest diff BASE NOW`.
+    Manifest(manifest::ManifestArgs),
     // --- commands: zone config / diagnose / repair / demo
+    /// Diagnose a kernel zone from its configuration: every boot device's
+    /// labels, phys_path, pool, liveness and host data, with the fixing command.
+    Diagnose(rescue::DiagnoseArgs),
+    /// Repair what `diagnose` finds (phys_path on every boot device; host data
+    /// only with --reinit-hostdata or --takeover), journalled, then diagnose again.
+    Repair(rescue::RepairArgs),
+    /// Run diagnose → repair → diagnose on a bundled real image (needs nothing
+    /// but this binary).
+    Demo(demo::DemoArgs),
+    /// Print a shell completion script generated from the CLI definition.
+    Completions(docs::CompletionsArgs),
+    /// Write man pages generated from the CLI definition.
+    Manpage(docs::ManpageArgs),
 }
 
 /// Parses arguments, runs the subcommand, maps errors to exit codes.
@@ -85,7 +106,6 @@ pub fn run() -> ExitCode {
         Command::Partitions(a) => partitions::run(&a),
         Command::Label(a) => label::run(&a),
         Command::Uberblocks(a) => uberblocks::run(&a),
-
         // --- dispatch: physpath / undo
         Command::Physpath(a) => physpath::run(a),
         Command::Undo(a) => undo::run(a),
@@ -98,7 +118,14 @@ pub fn run() -> ExitCode {
         Command::Datasets(a) => datasets::run(&a),
         Command::Ls(a) => ls::run(&a),
         Command::Cat(a) => cat::run(&a),
+        Command::Manifest(a) => manifest::run(&a),
+        Command::Export(a) => export::run(&a),
         // --- dispatch: zone config / diagnose / repair / demo
+        Command::Diagnose(a) => rescue::run_diagnose(&a),
+        Command::Repair(a) => rescue::run_repair(&a),
+        Command::Demo(a) => demo::run(&a),
+        Command::Completions(a) => docs::completions(&a),
+        Command::Manpage(a) => docs::manpage(&a),
     };
     match result {
         Ok(code) => ExitCode::from(code),

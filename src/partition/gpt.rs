@@ -149,6 +149,13 @@ pub fn read(
     };
 
     let h = &used.header;
+    if h.last_usable > last || h.backup_lba.max(h.current_lba) > last {
+        notes.push(format!(
+            "the GPT describes a disk of at least {} LBAs but the device has {}: truncated image or wrong device?",
+            h.last_usable.max(h.backup_lba).max(h.current_lba).saturating_add(1),
+            last + 1
+        ));
+    }
     if h.revision != (1, 0) {
         notes.push(format!(
             "GPT header revision is {}.{} (expected 1.0)",
@@ -344,9 +351,9 @@ fn check_header(
             h.part_start, h.num_parts
         ));
     }
-    if h.first_usable > h.last_usable.saturating_add(1) || h.last_usable > last {
+    if h.first_usable > h.last_usable.saturating_add(1) {
         return bad(format!(
-            "usable LBAs {}..{} do not fit a device whose last LBA is {last}",
+            "first usable LBA {} is after the last usable LBA {}",
             h.first_usable, h.last_usable
         ));
     }

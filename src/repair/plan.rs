@@ -19,6 +19,10 @@ use crate::zfs::nvlist::{NvList, NvPair, NvValue};
 use crate::zfs::vdev_tree;
 use crate::zone::zvblk::MAX_PHYS_PATH;
 
+/// Bytes of a leaf ZFS does not allocate: two labels and the 3.5 MiB boot
+/// region at the front, two labels at the back.
+const VDEV_LABELS_AND_BOOT: u64 = 4 * 1024 * 1024 + 512 * 1024;
+
 /// What to do with a leaf's `devid`.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub enum DevidChange {
@@ -199,6 +203,14 @@ fn u64_text(v: Option<u64>) -> String {
 
 fn read_disk(d: &DiskInput, opts: PlanOptions) -> Result<DiskLabels> {
     let name = &d.name;
+    let size = d.vdev.size();
+    if label::psize(size) < 4 * label::LABEL_SIZE {
+        return Err(Error::Refused(format!(
+            "{name}: {} is {size} bytes, too small for four 256 KiB vdev labels: not the pool's \
+             slice",
+            d.vdev.name()
+        )));
+    }
     let labels = label::read_labels(d.vdev.as_ref());
     let mut valid = Vec::new();
     let mut skipped = Vec::new();
@@ -271,6 +283,23 @@ fn read_disk(d: &DiskInput, opts: PlanOptions) -> Result<DiskLabels> {
         .and_then(|c| c.get_str("name"))
         .unwrap_or("")
         .to_string();
+    // A slice shorter than the vdev ZFS recorded has its end labels in the
+    // wrong place: the partition table does not match the pool.
+    let asize = first
+        .config
+        .as_ref()
+        .and_then(|c| c.get_list("vdev_tree"))
+        .and_then(|t| t.get_u64("asize"));
+    let room = label::psize(size).saturating_sub(VDEV_LABELS_AND_BOOT);
+    if let Some(asize) = asize
+        && asize > room
+    {
+        return Err(Error::Refused(format!(
+            "{name}: {} holds {room} allocatable bytes but the pool's vdev_tree asize is {asize}: \
+             the slice is too small (truncated, or the wrong slice)",
+            d.vdev.name()
+        )));
+    }
     let txgs: Vec<(usize, Option<u64>)> =
         valid.iter().map(|&i| (i, labels[i].u64("txg"))).collect();
     if txgs.iter().any(|t| t.1 != txgs[0].1) && !opts.force {

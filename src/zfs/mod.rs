@@ -19,5 +19,6 @@ pub mod objset;
 pub mod pool;
 pub mod raidz;
 pub mod spa;
+pub mod walk;
 pub mod zap;
 pub mod zpl;

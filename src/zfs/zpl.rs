@@ -374,6 +374,60 @@ impl Zpl {
     }
 }
 
+/// A regular file's contents as a [`std::io::Read`], one block at a time.
+pub struct FileReader<'a> {
+    fs: &'a Zpl,
+    dn: Dnode,
+    size: u64,
+    pos: u64,
+    buf: Vec<u8>,
+    buf_start: u64,
+}
+
+impl<'a> FileReader<'a> {
+    /// Reads `size` bytes of object `dn`.
+    pub fn new(fs: &'a Zpl, dn: Dnode, size: u64) -> FileReader<'a> {
+        FileReader {
+            fs,
+            dn,
+            size,
+            pos: 0,
+            buf: Vec::new(),
+            buf_start: 0,
+        }
+    }
+}
+
+impl std::io::Read for FileReader<'_> {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        if self.pos >= self.size || out.is_empty() {
+            return Ok(0);
+        }
+        let bs = self.dn.datablksz;
+        let in_buf =
+            self.pos >= self.buf_start && self.pos < self.buf_start + self.buf.len() as u64;
+        if !in_buf {
+            let blkid = self.pos / bs;
+            self.buf = if blkid > self.dn.maxblkid {
+                vec![0u8; bs as usize]
+            } else {
+                self.dn
+                    .read_block(&self.fs.pool, blkid)
+                    .map_err(|e| std::io::Error::other(e.to_string()))?
+            };
+            self.buf_start = blkid * bs;
+        }
+        let off = (self.pos - self.buf_start) as usize;
+        let n = out
+            .len()
+            .min(self.buf.len() - off)
+            .min((self.size - self.pos) as usize);
+        out[..n].copy_from_slice(&self.buf[off..off + n]);
+        self.pos += n as u64;
+        Ok(n)
+    }
+}
+
 fn legacy_znode(dn: &Dnode) -> Result<Znode> {
     let b = &dn.bonus;
     if b.len() < ZNODE_PHYS_SIZE {

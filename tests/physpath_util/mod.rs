@@ -43,14 +43,19 @@ fn guid_bytes(g: &str) -> [u8; 16] {
     b
 }
 
-const USR: &str = "6A898CC3-1DD2-11B2-99A6-080020736631";
-const RESERVED: &str = "6A945A3B-1DD2-11B2-99A6-080020736631";
-const BIOS_BOOT: &str = "21686148-6449-6E6F-744E-656564454649";
+pub const USR: &str = "6A898CC3-1DD2-11B2-99A6-080020736631";
+pub const RESERVED: &str = "6A945A3B-1DD2-11B2-99A6-080020736631";
+pub const BIOS_BOOT: &str = "21686148-6449-6E6F-744E-656564454649";
 
 /// Writes a Solaris-style GPT disk to `out` holding `vdev` in slice `slice`
 /// (0: SPARC layout, 1: x86 layout with a BIOS_boot s0), sector size `ss`,
 /// 9 entries, partitions from LBA 256, an 8 MiB reserved s8 at the end.
 pub fn gpt_disk(vdev: &[u8], slice: u32, ss: u64, out: &Path) -> Placement {
+    gpt_disk_typed(vdev, slice, ss, out, USR)
+}
+
+/// [`gpt_disk`] with the pool slice of partition type `ty`.
+pub fn gpt_disk_typed(vdev: &[u8], slice: u32, ss: u64, out: &Path, ty: &str) -> Placement {
     assert!(slice <= 1);
     let mib = 1 << 20;
     let first = 256 * ss;
@@ -67,7 +72,7 @@ pub fn gpt_disk(vdev: &[u8], slice: u32, ss: u64, out: &Path) -> Placement {
         "rounding the vdev to sectors would move its end labels"
     );
     let zfs_start = at;
-    parts.push((slice, USR, at, vlen, "zfs"));
+    parts.push((slice, ty, at, vlen, "zfs"));
     at += vlen;
     let resv_len = 8 * mib;
     parts.push((8, RESERVED, at, resv_len, ""));

@@ -1,0 +1,276 @@
+//! `kzrescue export <targets…> DATASET[@SNAP][:/path] --to DIR | --tar FILE`:
+//! copies files out of a dataset or snapshot offline, with modes, owners
+//! (when run as root), times and symlinks; a progress bar on stderr.
+
+use super::datasets::{PoolArgs, open_fs, split_spec};
+use indicatif::{ProgressBar, ProgressStyle};
+use kzrescue::zfs::walk::{Node, walk};
+use kzrescue::zfs::zpl::{FileReader, FileType, Time, Zpl};
+use kzrescue::{Error, Result};
+use std::fs::{self, File, FileTimes};
+use std::io::Write;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+/// Arguments of `kzrescue export`.
+#[derive(clap::Args, Debug)]
+pub struct ExportArgs {
+    /// The pool's devices, then `DATASET[@SNAP][:/path]`.
+    #[arg(required = true, num_args = 2.., value_name = "TARGET… SPEC")]
+    pub args: Vec<String>,
+    #[command(flatten)]
+    pub pool: PoolArgs,
+    /// Write the files under this directory (created if missing; must be empty).
+    #[arg(
+        long,
+        value_name = "DIR",
+        conflicts_with = "tar",
+        required_unless_present = "tar"
+    )]
+    pub to: Option<PathBuf>,
+    /// Write a tar archive instead (`-` for stdout).
+    #[arg(long, value_name = "FILE")]
+    pub tar: Option<PathBuf>,
+}
+
+fn systime(t: Time) -> SystemTime {
+    SystemTime::UNIX_EPOCH + Duration::new(t.sec, t.nsec.min(999_999_999) as u32)
+}
+
+/// Joins a walk path (starting with `/`, relative to the export root) to `dir`.
+fn dest(dir: &Path, rel: &[u8]) -> PathBuf {
+    let rel = rel.strip_prefix(b"/").unwrap_or(rel);
+    dir.join(std::ffi::OsStr::from_bytes(rel))
+}
+
+fn io(ctx: impl std::fmt::Display, e: std::io::Error) -> Error {
+    Error::io(ctx.to_string(), e)
+}
+
+fn collect(fs: &Zpl, start: u64, errors: &mut Vec<String>) -> Vec<Node> {
+    let mut nodes = Vec::new();
+    walk(
+        fs,
+        start,
+        b"/",
+        |n| nodes.push(n),
+        |p, e| errors.push(format!("{}: {e}", String::from_utf8_lossy(&p))),
+    );
+    nodes
+}
+
+fn bar(total: u64) -> ProgressBar {
+    let b = ProgressBar::new(total);
+    b.set_style(
+        ProgressStyle::with_template("{bar:40} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    b
+}
+
+fn to_dir(fs: &Zpl, nodes: &[Node], dir: &Path, errors: &mut Vec<String>) -> Result<()> {
+    fs::create_dir_all(dir).map_err(|e| io(format!("create {}", dir.display()), e))?;
+    if fs::read_dir(dir)
+        .map_err(|e| io(format!("read {}", dir.display()), e))?
+        .next()
+        .is_some()
+    {
+        return Err(Error::Refused(format!("{} is not empty", dir.display())));
+    }
+    let total = nodes
+        .iter()
+        .filter(|n| n.znode.file_type() == FileType::File)
+        .map(|n| n.znode.size)
+        .sum();
+    let pb = bar(total);
+    let am_root = std::env::var("USER").map(|u| u == "root").unwrap_or(false)
+        || fs::metadata("/proc/self")
+            .map(|m| std::os::unix::fs::MetadataExt::uid(&m) == 0)
+            .unwrap_or(false);
+    for n in nodes {
+        let p = dest(dir, &n.path);
+        let z = &n.znode;
+        let r: std::result::Result<(), String> = (|| {
+            match z.file_type() {
+                FileType::Dir => {
+                    fs::create_dir_all(&p).map_err(|e| e.to_string())?;
+                }
+                FileType::File => {
+                    let mut f = File::create(&p).map_err(|e| e.to_string())?;
+                    {
+                        let mut w = std::io::BufWriter::with_capacity(1 << 20, &mut f);
+                        fs.read_file(&n.dnode, z.size, |b| {
+                            pb.inc(b.len() as u64);
+                            w.write_all(b)
+                        })
+                        .map_err(|e| e.to_string())?;
+                        w.flush().map_err(|e| e.to_string())?;
+                    }
+                    f.set_times(
+                        FileTimes::new()
+                            .set_accessed(systime(z.atime))
+                            .set_modified(systime(z.mtime)),
+                    )
+                    .map_err(|e| e.to_string())?;
+                }
+                FileType::Symlink => {
+                    let t = fs.readlink(&n.dnode, z).map_err(|e| e.to_string())?;
+                    std::os::unix::fs::symlink(std::ffi::OsStr::from_bytes(&t), &p)
+                        .map_err(|e| e.to_string())?;
+                }
+                other => {
+                    return Err(format!(
+                        "{other:?} (rdev {:#x}) not created: use --tar to keep special files",
+                        z.rdev
+                    ));
+                }
+            }
+            if am_root {
+                std::os::unix::fs::lchown(&p, Some(z.uid as u32), Some(z.gid as u32))
+                    .map_err(|e| e.to_string())?;
+            }
+            if z.file_type() != FileType::Symlink {
+                fs::set_permissions(&p, fs::Permissions::from_mode((z.mode & 0o7777) as u32))
+                    .map_err(|e| e.to_string())?;
+            }
+            Ok(())
+        })();
+        if let Err(e) = r {
+            errors.push(format!("{}: {e}", String::from_utf8_lossy(&n.path)));
+        }
+    }
+    // directory times last, deepest first, once their contents are written
+    for n in nodes
+        .iter()
+        .rev()
+        .filter(|n| n.znode.file_type() == FileType::Dir)
+    {
+        let p = dest(dir, &n.path);
+        if let Ok(f) = File::open(&p) {
+            let _ = f.set_times(
+                FileTimes::new()
+                    .set_accessed(systime(n.znode.atime))
+                    .set_modified(systime(n.znode.mtime)),
+            );
+        }
+    }
+    pb.finish_and_clear();
+    Ok(())
+}
+
+fn to_tar(fs: &Zpl, nodes: &[Node], out: Box<dyn Write>, errors: &mut Vec<String>) -> Result<()> {
+    let mut t = tar::Builder::new(out);
+    t.mode(tar::HeaderMode::Complete);
+    let total = nodes
+        .iter()
+        .filter(|n| n.znode.file_type() == FileType::File)
+        .map(|n| n.znode.size)
+        .sum();
+    let pb = bar(total);
+    for n in nodes {
+        let z = &n.znode;
+        let rel = n.path.strip_prefix(b"/").unwrap_or(&n.path);
+        let name: &[u8] = if rel.is_empty() { b"." } else { rel };
+        let name = Path::new(std::ffi::OsStr::from_bytes(name));
+        let mut h = tar::Header::new_gnu();
+        h.set_mode((z.mode & 0o7777) as u32);
+        h.set_uid(z.uid);
+        h.set_gid(z.gid);
+        h.set_mtime(z.mtime.sec);
+        let r = match z.file_type() {
+            FileType::Dir => {
+                h.set_entry_type(tar::EntryType::Directory);
+                h.set_size(0);
+                t.append_data(&mut h, name, std::io::empty())
+            }
+            FileType::File => {
+                h.set_entry_type(tar::EntryType::Regular);
+                h.set_size(z.size);
+                let rd = FileReader::new(fs, n.dnode.clone(), z.size);
+                t.append_data(&mut h, name, pb.wrap_read(rd))
+            }
+            FileType::Symlink => match fs.readlink(&n.dnode, z) {
+                Ok(target) => {
+                    h.set_entry_type(tar::EntryType::Symlink);
+                    h.set_size(0);
+                    t.append_link(
+                        &mut h,
+                        name,
+                        Path::new(std::ffi::OsStr::from_bytes(&target)),
+                    )
+                }
+                Err(e) => Err(std::io::Error::other(e.to_string())),
+            },
+            FileType::Chardev | FileType::Blockdev | FileType::Fifo => {
+                h.set_entry_type(match z.file_type() {
+                    FileType::Chardev => tar::EntryType::Char,
+                    FileType::Blockdev => tar::EntryType::Block,
+                    _ => tar::EntryType::Fifo,
+                });
+                // ZFS keeps a 64-bit dev_t: major in the high 32 bits
+                let _ = h.set_device_major((z.rdev >> 32) as u32);
+                let _ = h.set_device_minor(z.rdev as u32);
+                h.set_size(0);
+                t.append_data(&mut h, name, std::io::empty())
+            }
+            other => Err(std::io::Error::other(format!(
+                "{other:?} cannot be stored in tar"
+            ))),
+        };
+        if let Err(e) = r {
+            // a failed file body leaves the archive inconsistent: stop
+            if z.file_type() == FileType::File {
+                return Err(Error::Corrupt {
+                    structure: format!("file {}", String::from_utf8_lossy(&n.path)),
+                    offset: 0,
+                    detail: e.to_string(),
+                });
+            }
+            errors.push(format!("{}: {e}", String::from_utf8_lossy(&n.path)));
+        }
+    }
+    t.into_inner()
+        .and_then(|mut w| w.flush())
+        .map_err(|e| io("finish tar", e))?;
+    pb.finish_and_clear();
+    Ok(())
+}
+
+/// Runs the subcommand.
+pub fn run(args: &ExportArgs) -> Result<u8> {
+    let (targets, spec) = super::ls::targets_and_spec(&args.args);
+    let (ds, path) = split_spec(spec);
+    let o = args.pool.open(targets)?;
+    let fs = open_fs(&o, &ds)?;
+    let start = fs.lookup(&path)?;
+    let mut errors = Vec::new();
+    let nodes = collect(&fs, start, &mut errors);
+    if let Some(dir) = &args.to {
+        to_dir(&fs, &nodes, dir, &mut errors)?;
+    } else if let Some(tarpath) = &args.tar {
+        let out: Box<dyn Write> = if tarpath.as_os_str() == "-" {
+            Box::new(std::io::BufWriter::new(std::io::stdout()))
+        } else {
+            Box::new(std::io::BufWriter::new(
+                File::create(tarpath)
+                    .map_err(|e| io(format!("create {}", tarpath.display()), e))?,
+            ))
+        };
+        to_tar(&fs, &nodes, out, &mut errors)?;
+    }
+    for e in &errors {
+        eprintln!("kzrescue: {e}");
+    }
+    eprintln!(
+        "kzrescue: exported {} paths, {} problems",
+        nodes.len(),
+        errors.len()
+    );
+    Ok(if errors.is_empty() {
+        super::EXIT_OK
+    } else {
+        super::EXIT_PROBLEMS
+    })
+}
