@@ -289,7 +289,7 @@ fn explain(v: &Verdict, a: Option<&Assessment>, place: &Place) -> String {
                 .map(|a| {
                     a.copies
                         .iter()
-                        .map(|c| format!("{}: {}", c.copy.name(), c.state.describe()))
+                        .map(|c| format!("{}: {}", c.copy.name(), c.describe()))
                         .collect::<Vec<_>>()
                         .join("; ")
                 })
@@ -335,7 +335,7 @@ fn report<'a>(
                         copy: c.copy,
                         offset: c.offset,
                         state: c.state.kind(),
-                        detail: c.state.describe(),
+                        detail: c.describe(),
                         generation: c.state.header().map(|h| h.generation),
                         key_id: c.state.header().map(|h| h.key_id.to_string()),
                     })
@@ -511,7 +511,6 @@ fn show_plan(
         place.disk.name()
     );
     for (i, w) in writes.iter().enumerate() {
-        let old = &a.copy(w.copy).state;
         let used = w.new.iter().rposition(|&b| b != 0).map_or(0, |p| p + 1);
         println!(
             "  step {}: {} slot, bytes {:#x}+{:#x}: {} -> generation {}, key id {}, {} bytes sealed + zero fill",
@@ -519,7 +518,7 @@ fn show_plan(
             w.copy.name(),
             w.offset,
             w.new.len(),
-            old.describe(),
+            a.copy(w.copy).describe(),
             data.generation,
             key.id(),
             used
