@@ -235,6 +235,24 @@ fn entry_with_last_before_first_is_named() {
     one_line_corrupt(&e, "GPT partition entry 1", 1024);
 }
 
+/// Found by the `gpt` fuzz target: an entry spanning LBA 0 to 2^64 − 1.
+#[test]
+fn entry_spanning_all_lbas_is_named() {
+    let mut img = fixture("gpt-sparc-512.img");
+    let n = img.len();
+    for hdr in [512, n - 512] {
+        let arr = le64(&img, hdr + 72) as usize * 512;
+        img[arr + 32..arr + 40].copy_from_slice(&0u64.to_le_bytes());
+        img[arr + 40..arr + 48].copy_from_slice(&u64::MAX.to_le_bytes());
+        let c = crc32(&img[arr..arr + 9 * 128]);
+        img[hdr + 88..hdr + 92].copy_from_slice(&c.to_le_bytes());
+        reseal_header(&mut img, hdr);
+    }
+    let e = read(&img, None).unwrap_err();
+    one_line_corrupt(&e, "GPT partition entry 1", 1024);
+    assert!(e.to_string().contains("overflow"), "{e}");
+}
+
 #[test]
 fn smi_checksum_and_x86_sanity() {
     let mut img = fixture("smi-sparc.img");
@@ -343,4 +361,31 @@ proptest! {
             Err(e) => prop_assert_eq!(e.to_string().lines().count(), 1),
         }
     }
+}
+
+#[test]
+fn solaris_fdisk_partition_choice_follows_cmlb() {
+    let base = fixture("x86-vtoc.img");
+    let label = base[2049 * 512..2050 * 512].to_vec();
+    let with = |p1_active: bool, p2_active: bool| {
+        let mut img = base.clone();
+        img[446] = if p1_active { 0x80 } else { 0 };
+        // p2: a second Solaris2 partition at sector 8192 with the same label.
+        let e = 446 + 16;
+        img[e] = if p2_active { 0x80 } else { 0 };
+        img[e + 4] = 0xbf;
+        img[e + 8..e + 12].copy_from_slice(&8192u32.to_le_bytes());
+        img[e + 12..e + 16].copy_from_slice(&8192u32.to_le_bytes());
+        img[8193 * 512..8194 * 512].copy_from_slice(&label);
+        read(&img, None).unwrap()
+    };
+    let fdisk = |t: &PartitionTable| t.vtoc.as_ref().unwrap().fdisk.as_ref().unwrap().number;
+    let t = with(false, true);
+    assert_eq!(fdisk(&t), 2);
+    assert!(t.notes[0].contains("used p2"), "{:?}", t.notes);
+    // Slices count from the chosen partition's start.
+    assert_eq!(t.partitions[0].start, (8192 + 1536) * 512);
+    assert_eq!(fdisk(&with(false, false)), 1);
+    assert_eq!(fdisk(&with(true, false)), 1);
+    assert_eq!(fdisk(&with(true, true)), 2);
 }
