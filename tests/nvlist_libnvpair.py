@@ -10,8 +10,8 @@ nvlist oracle tests.
       nvlist_unpack IN and write it packed as NV_ENCODE_NATIVE to OUT.
   nvlist_libnvpair.py probe
       exit 0 when libnvpair loads (77 when it does not).
-  nvlist_libnvpair.py dump FILE
-      nvlist_unpack FILE and print it as JSON: {"version", "nvflag",
+  nvlist_libnvpair.py dump FILE...
+      nvlist_unpack each FILE and print it as one line of JSON: {"version", "nvflag",
       "pairs": [[name, type, value], ...]}, values read with nvpair_value_*
       and cross-checked with nvlist_lookup_*. Exit 1 when unpack fails.
 
@@ -230,6 +230,7 @@ lib.nvpair_name.argtypes = [P]
 lib.nvpair_type.argtypes = [P]
 lib.nvlist_nvflag.restype = C.c_uint
 lib.nvlist_nvflag.argtypes = [P]
+lib.nvlist_free.argtypes = [P]
 
 
 def main():
@@ -249,13 +250,15 @@ def main():
     elif sys.argv[1] == "probe":
         pass
     elif sys.argv[1] == "dump":
-        data = open(sys.argv[2], "rb").read()
-        buf = C.create_string_buffer(data, len(data))
-        nvl = P()
-        err = lib.nvlist_unpack(buf, C.c_size_t(len(data)), C.byref(nvl), 0)
-        if err != 0:
-            sys.exit(f"nvlist_unpack: error {err}")
-        print(json.dumps(describe(nvl)))
+        for path in sys.argv[2:]:
+            data = open(path, "rb").read()
+            buf = C.create_string_buffer(data, len(data))
+            nvl = P()
+            err = lib.nvlist_unpack(buf, C.c_size_t(len(data)), C.byref(nvl), 0)
+            if err != 0:
+                sys.exit(f"nvlist_unpack {path}: error {err}")
+            print(json.dumps(describe(nvl)))
+            lib.nvlist_free(nvl)
     else:
         sys.exit(__doc__)
 

@@ -195,6 +195,24 @@ fn sfdisk_live_4kn_through_loop_device() {
         let on_device = on_device.unwrap();
         compare_sfdisk(&on_device, &live);
         assert_eq!(on_device.partitions, table_of(&img, None).partitions);
+        // The same image behind a 512-byte loop device: the GPT is still
+        // found where it is, and the mismatch is noted.
+        let out = Command::new("losetup")
+            .args(["-f", "--show", "-r"])
+            .arg(&img)
+            .output()
+            .unwrap();
+        let dev = String::from_utf8(out.stdout).unwrap().trim().to_string();
+        let t = FileSource::open(Path::new(&dev), OpenMode::ReadOnly)
+            .and_then(|src| partition::read(&src, None));
+        let _ = Command::new("losetup").args(["-d", &dev]).status();
+        let t = t.unwrap();
+        assert_eq!(t.sector_size, 4096);
+        assert!(
+            t.notes[0].contains("reports 512-byte sectors"),
+            "{:?}",
+            t.notes
+        );
     }
 }
 

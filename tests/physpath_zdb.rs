@@ -290,3 +290,183 @@ fn three_way_mirror_little_endian() {
         "three_way_mirror_little_endian",
     );
 }
+
+/// A mirror whose first disk lost label 2 (its nvlist zeroed): the repair
+/// rewrites labels 0, 1 and 3 of it and all four of its siblings', says it
+/// left label 2 alone, and zdb agrees. The test suite's truncated
+/// "broken mirror" disk is refused: its end labels are not where ZFS put them.
+#[test]
+fn mirror_with_a_damaged_label() {
+    let test = "mirror_with_a_damaged_label";
+    if !common::require_tool("zdb", "zfsutils-linux", test) {
+        return;
+    }
+    let mut vdevs = Vec::new();
+    for n in 1..=3 {
+        match testsuite_image(
+            &format!("zpool_upgrade/blockfiles/zfs-pool-v3mirror{n}.dat.bz2"),
+            test,
+        ) {
+            Some(v) => vdevs.push(v),
+            None => return,
+        }
+    }
+    let l2 = (label_offsets(vdevs[0].len() as u64)[2] + PHYS_OFF) as usize;
+    vdevs[0][l2..l2 + PHYS_LEN as usize].fill(0);
+    let tmp = tempfile::tempdir().unwrap();
+    let disks: Vec<PathBuf> = (0..3)
+        .map(|i| tmp.path().join(format!("d{i}.img")))
+        .collect();
+    let at: Vec<Placement> = vdevs
+        .iter()
+        .zip(&disks)
+        .map(|(v, d)| gpt_disk(v, 1, 512, d))
+        .collect();
+    let j = tmp.path().join("j.kzj");
+    let (code, out, err) = kzrescue(&[
+        "physpath",
+        "set",
+        disks[0].to_str().unwrap(),
+        disks[1].to_str().unwrap(),
+        disks[2].to_str().unwrap(),
+        "--device-id",
+        "0",
+        "--device-id",
+        "1",
+        "--device-id",
+        "2",
+        "--write",
+        "--liveness-interval",
+        "0",
+        "--journal",
+        j.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("label 2 is left alone (blank)"), "{out}");
+    assert!(out.contains("wrote 11 label(s)"), "{out}");
+    let zdir = tmp.path().join("z");
+    std::fs::create_dir(&zdir).unwrap();
+    let z = zdb_l_all(&disks, &at, &zdir);
+    assert!(z[0].contains("labels = 0 1 3"), "{}", z[0]);
+    assert!(z[1].contains("labels = 0 1 2 3"), "{}", z[1]);
+    for zi in &z {
+        for k in 0..3 {
+            assert!(
+                zi.contains(&format!("phys_path: '/zvnex/zvblk@{k}:b'")),
+                "{zi}"
+            );
+        }
+    }
+    assert!(zdb_imports(&zdir, "pool-v3mirror"));
+
+    // The truncated disk of the test suite's broken mirror.
+    let Some(v) = testsuite_image("zpool_upgrade/blockfiles/zfs-broken-mirror1.dat.bz2", test)
+    else {
+        return;
+    };
+    let d = tmp.path().join("broken.img");
+    gpt_disk(&v, 1, 512, &d);
+    let before = std::fs::read(&d).unwrap();
+    let (code, _, err) = kzrescue(&[
+        "physpath",
+        "set",
+        d.to_str().unwrap(),
+        "--device-id",
+        "0",
+        "--write",
+        "--force",
+        "--liveness-interval",
+        "0",
+    ]);
+    assert_eq!(code, 3, "{err}");
+    assert!(err.contains("the slice is too small"), "{err}");
+    assert!(std::fs::read(&d).unwrap() == before);
+}
+
+/// One disk of a mirror whose labels are a txg ahead of its siblings': the
+/// repair reports it (exit 1, naming both), keeps every txg as it was.
+#[test]
+fn mirror_disk_ahead_is_reported_not_fixed() {
+    use kzrescue::source::{FileSource, OpenMode, Source, Window};
+    use kzrescue::zfs::label;
+    use kzrescue::zfs::nvlist::NvValue;
+    let test = "mirror_disk_ahead_is_reported_not_fixed";
+    let mut vdevs = Vec::new();
+    for n in 1..=3 {
+        match testsuite_image(
+            &format!("zpool_upgrade/blockfiles/zfs-pool-v1mirror{n}.dat.bz2"),
+            test,
+        ) {
+            Some(v) => vdevs.push(v),
+            None => return,
+        }
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let disks: Vec<PathBuf> = (0..3)
+        .map(|i| tmp.path().join(format!("d{i}.img")))
+        .collect();
+    let at: Vec<Placement> = vdevs
+        .iter()
+        .zip(&disks)
+        .map(|(v, d)| gpt_disk(v, 0, 512, d))
+        .collect();
+    // Move disk 2's labels 3 txgs ahead (re-encoded in their own order).
+    {
+        let disk: kzrescue::source::SharedSource =
+            std::sync::Arc::new(FileSource::open(&disks[2], OpenMode::ReadWrite).unwrap());
+        let vdev = Window::new(disk.clone(), at[2].start, at[2].len, "s0");
+        for l in label::read_labels(&vdev) {
+            let mut cfg = l.config.clone().unwrap();
+            let txg = cfg.get_u64("txg").unwrap();
+            cfg.set("txg", NvValue::UInt64(txg + 3));
+            let phys =
+                label::encode_vdev_phys(l.header.unwrap(), &cfg, l.endian.unwrap(), l.offset)
+                    .unwrap();
+            vdev.write_at(l.offset + label::VDEV_PHYS_OFFSET, &phys)
+                .unwrap();
+        }
+    }
+    let txgs = |d: &Path, p: Placement| -> Vec<u64> {
+        let disk: kzrescue::source::SharedSource =
+            std::sync::Arc::new(FileSource::open(d, OpenMode::ReadOnly).unwrap());
+        let vdev = Window::new(disk, p.start, p.len, "s0");
+        label::read_labels(&vdev)
+            .iter()
+            .map(|l| l.u64("txg").unwrap())
+            .collect()
+    };
+    let before: Vec<Vec<u64>> = disks.iter().zip(&at).map(|(d, p)| txgs(d, *p)).collect();
+    let j = tmp.path().join("j.kzj");
+    let (code, out, err) = kzrescue(&[
+        "physpath",
+        "set",
+        disks[0].to_str().unwrap(),
+        disks[1].to_str().unwrap(),
+        disks[2].to_str().unwrap(),
+        "--device-id",
+        "0",
+        "--device-id",
+        "1",
+        "--device-id",
+        "2",
+        "--write",
+        "--liveness-interval",
+        "0",
+        "--journal",
+        j.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 1, "{out}{err}");
+    for d in &disks[..2] {
+        assert!(
+            out.contains(&format!("warning: {} has label txg", d.display())),
+            "{out}"
+        );
+    }
+    assert!(out.contains("out of sync"), "{out}");
+    assert!(
+        out.contains(&format!("{} (txg {})", disks[2].display(), before[2][0])),
+        "{out}"
+    );
+    let after: Vec<Vec<u64>> = disks.iter().zip(&at).map(|(d, p)| txgs(d, *p)).collect();
+    assert_eq!(before, after, "txgs changed");
+}

@@ -28,6 +28,8 @@ mod export;
 mod ls;
 mod manifest;
 // --- modules: zone config / diagnose / repair / demo
+mod demo;
+mod docs;
 mod rescue;
 
 /// Exit status: success, nothing wrong found.
@@ -87,6 +89,13 @@ enum Command {
     /// Repair what `diagnose` finds (phys_path on every boot device; host data
     /// only with --reinit-hostdata or --takeover), journalled, then diagnose again.
     Repair(rescue::RepairArgs),
+    /// Run diagnose → repair → diagnose on a bundled real image (needs nothing
+    /// but this binary).
+    Demo(demo::DemoArgs),
+    /// Print a shell completion script generated from the CLI definition.
+    Completions(docs::CompletionsArgs),
+    /// Write man pages generated from the CLI definition.
+    Manpage(docs::ManpageArgs),
 }
 
 /// Parses arguments, runs the subcommand, maps errors to exit codes.
@@ -114,6 +123,9 @@ pub fn run() -> ExitCode {
         // --- dispatch: zone config / diagnose / repair / demo
         Command::Diagnose(a) => rescue::run_diagnose(&a),
         Command::Repair(a) => rescue::run_repair(&a),
+        Command::Demo(a) => demo::run(&a),
+        Command::Completions(a) => docs::completions(&a),
+        Command::Manpage(a) => docs::manpage(&a),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -223,13 +223,32 @@ pub fn run_diagnose(a: &DiagnoseArgs) -> Result<u8> {
 pub fn run_repair(a: &RepairArgs) -> Result<u8> {
     let opts = a.zone.options()?;
     let cfg = a.zone.config()?;
-    let before = diagnose::diagnose(&cfg, &opts)?;
-    if !a.json {
+    let ropts = RepairOptions {
+        dry_run: a.dry_run,
+        write: a.write,
+        reinit_hostdata: a.reinit_hostdata,
+        takeover: a.takeover,
+        hostname: a.hostname.clone(),
+        journal_dir: a.journal_dir.clone(),
+        force: a.force,
+    };
+    repair_and_report(&cfg, &opts, &ropts, a.json)
+}
+
+/// Diagnoses, repairs and diagnoses again, printing each step.
+pub fn repair_and_report(
+    cfg: &kzrescue::zone::ZoneConfig,
+    opts: &DiagnoseOptions,
+    ropts: &RepairOptions,
+    as_json: bool,
+) -> Result<u8> {
+    let before = diagnose::diagnose(cfg, opts)?;
+    if !as_json {
         println!("== diagnosis");
         print_diagnosis(&before.diagnosis);
     }
     if before.diagnosis.exit_code == diagnose::EXIT_HEALTHY {
-        if a.json {
+        if as_json {
             println!(
                 "{}",
                 json(&serde_json::json!({
@@ -244,31 +263,22 @@ pub fn run_repair(a: &RepairArgs) -> Result<u8> {
         }
         return Ok(0);
     }
-    if (a.reinit_hostdata || a.takeover) && !a.json {
+    if (ropts.reinit_hostdata || ropts.takeover) && !as_json {
         println!(
             "\nnote: --{} defeats Solaris's in-use protection of the zone's storage: \
              two hosts running the same zone corrupt it beyond repair.",
-            if a.reinit_hostdata {
+            if ropts.reinit_hostdata {
                 "reinit-hostdata"
             } else {
                 "takeover"
             }
         );
     }
-    let ropts = RepairOptions {
-        dry_run: a.dry_run,
-        write: a.write,
-        reinit_hostdata: a.reinit_hostdata,
-        takeover: a.takeover,
-        hostname: a.hostname.clone(),
-        journal_dir: a.journal_dir.clone(),
-        force: a.force,
-    };
-    let report = rescue::repair(&before, &opts, &ropts)?;
-    if !a.json {
+    let report = rescue::repair(&before, opts, ropts)?;
+    if !as_json {
         println!(
             "\n== {}",
-            if a.dry_run {
+            if ropts.dry_run {
                 "plan (dry run: nothing written)"
             } else {
                 "repair"
@@ -294,8 +304,8 @@ pub fn run_repair(a: &RepairArgs) -> Result<u8> {
             }
         }
     }
-    if a.dry_run {
-        if a.json {
+    if ropts.dry_run {
+        if as_json {
             println!(
                 "{}",
                 json(&serde_json::json!({
@@ -308,14 +318,15 @@ pub fn run_repair(a: &RepairArgs) -> Result<u8> {
         return Ok(before.diagnosis.exit_code);
     }
     // Diagnose again with what was just written (the new key included).
-    drop(before.opened);
-    let after = diagnose::diagnose(&cfg, &opts)?;
-    if a.json {
+    let before_diag = before.diagnosis.clone();
+    drop(before);
+    let after = diagnose::diagnose(cfg, opts)?;
+    if as_json {
         println!(
             "{}",
             json(&serde_json::json!({
                 "schema": "kzrescue.repair/1",
-                "before": before.diagnosis,
+                "before": before_diag,
                 "report": report,
                 "after": after.diagnosis,
             }))?

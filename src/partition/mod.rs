@@ -273,10 +273,16 @@ pub fn read(src: &dyn Source, sector_size: Option<u32>) -> Result<PartitionTable
     }
     if let Some(entries) = mbr::parse(&sector0) {
         if entries.iter().any(|e| e.kind == mbr::TYPE_GPT_PROTECTIVE) {
+            let tried = match sector_size {
+                Some(s) => format!("{s}-byte sectors"),
+                None => "512- or 4096-byte sectors".to_string(),
+            };
             return Err(Error::corrupt(
                 "GPT header",
                 u64::from(ss),
-                "the MBR is a GPT protective MBR (type 0xEE), but no \"EFI PART\" header is in LBA 1 or the last LBA for 512- or 4096-byte sectors",
+                format!(
+                    "the MBR is a GPT protective MBR (type 0xEE), but no \"EFI PART\" header is in LBA 1 or the last LBA for {tried}"
+                ),
             ));
         }
         let solaris: Vec<&mbr::FdiskEntry> = entries

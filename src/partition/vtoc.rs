@@ -197,9 +197,11 @@ pub fn decode_smi(
         } else {
             (solaris::TAG_UNASSIGNED, 0)
         };
+        let len = blocks * LABEL_SIZE as u64;
         let Some(start) = cyl
             .checked_mul(spc)
             .and_then(|s| s.checked_mul(LABEL_SIZE as u64))
+            .filter(|s| s.checked_add(len).is_some())
         else {
             return Err(Error::corrupt(
                 S,
@@ -207,11 +209,10 @@ pub fn decode_smi(
                 format!("slice {slice} starts at cylinder {cyl}, beyond any byte offset"),
             ));
         };
-        let len = blocks * LABEL_SIZE as u64;
-        if start.saturating_add(len) > disk_size {
+        if start + len > disk_size {
             notes.push(format!(
                 "slice {slice} ends at byte {:#x}, past the end of the device ({disk_size:#x})",
-                start.saturating_add(len)
+                start + len
             ));
         }
         parts.push(vtoc_partition(slice, tag, flag, start, len));
@@ -309,5 +310,50 @@ fn vtoc_partition(slice: u32, tag: u16, flag: u16, start: u64, len: u64) -> Part
         flags: u64::from(flag),
         type_name: solaris::tag_name(tag),
         name: String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A sealed big-endian SMI label with one slice at `cyl` of `blocks`.
+    fn smi(nhead: u16, nsect: u16, cyl: u32, blocks: u32) -> [u8; LABEL_SIZE] {
+        let mut b = [0u8; LABEL_SIZE];
+        b[436..438].copy_from_slice(&nhead.to_be_bytes());
+        b[438..440].copy_from_slice(&nsect.to_be_bytes());
+        b[444..448].copy_from_slice(&cyl.to_be_bytes());
+        b[448..452].copy_from_slice(&blocks.to_be_bytes());
+        b[508..510].copy_from_slice(&DKL_MAGIC.to_be_bytes());
+        let mut x = [0u8; 2];
+        for w in b[..510].chunks(2) {
+            x[0] ^= w[0];
+            x[1] ^= w[1];
+        }
+        b[510..512].copy_from_slice(&x);
+        b
+    }
+
+    #[test]
+    fn slice_offsets_beyond_u64_are_errors() {
+        let mut notes = Vec::new();
+        // 2^32-1 cylinders of 2^23 sectors: the byte offset is just under
+        // 2^64, and adding the slice length would overflow.
+        let b = smi(0x8000, 0x100, u32::MAX, u32::MAX);
+        let e = decode_smi(&b, 1 << 20, &mut notes).unwrap_err();
+        assert!(e.to_string().contains("slice 0"), "{e}");
+        let b = smi(u16::MAX, u16::MAX, u32::MAX, 1);
+        assert!(decode_smi(&b, 1 << 20, &mut notes).is_err());
+    }
+
+    #[test]
+    fn old_label_without_vtoc_is_read_with_a_note() {
+        let mut notes = Vec::new();
+        let b = smi(16, 32, 2, 1024);
+        let (info, parts) = decode_smi(&b, 1 << 30, &mut notes).unwrap();
+        assert!(!info.sane);
+        assert_eq!(parts.len(), 1);
+        assert_eq!((parts[0].start, parts[0].len), (2 * 512 * 512, 1024 * 512));
+        assert!(notes[0].contains("no VTOC"), "{notes:?}");
     }
 }
