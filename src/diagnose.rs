@@ -553,7 +553,7 @@ pub fn diagnose(cfg: &ZoneConfig, opts: &DiagnoseOptions) -> Result<Session> {
                     "pool",
                     Severity::Info,
                     format!(
-                        "pool {} (guid {:016x}) is {state} at label txg {}{who}",
+                        "pool {} (guid {}) is {state} at label txg {}{who}",
                         rep.pool.as_deref().unwrap_or("?"),
                         rep.pool_guid.unwrap_or(0),
                         rep.label_txg.unwrap_or(0)

@@ -182,7 +182,7 @@ fn physpath_steps(
             .filter(|c| c.disk == i)
             .map(|c| {
                 format!(
-                    "label {} leaf {:016x} {}: {} → {}",
+                    "label {} leaf {} {}: {} → {}",
                     c.label,
                     c.leaf_guid,
                     c.field,

@@ -62,6 +62,8 @@ impl Env {
             "--key-out",
             s(key_out),
             "--write",
+            "--liveness-interval",
+            "0.1",
             "--journal",
             &j,
         ];
@@ -220,6 +222,8 @@ fn every_verdict_and_exit_code() {
         "--hostname",
         "global1",
         "--write",
+        "--liveness-interval",
+        "0.1",
         "--journal",
         &j,
     ]);
@@ -475,6 +479,8 @@ fn real_pool_disk_untouched_by_host_data_writes() {
         "--hostname",
         "h1",
         "--write",
+        "--liveness-interval",
+        "0.1",
         "--journal",
         &j,
     ]);
@@ -507,4 +513,131 @@ fn real_pool_disk_untouched_by_host_data_writes() {
         std::fs::read(&clean).unwrap() == other,
         "bytes outside the two slots changed"
     );
+}
+
+/// Writes are refused while the pool on the disk is live: a thread keeps
+/// changing label 0's uberblock ring of the ZFS slice during `takeover`.
+#[test]
+fn live_pool_refuses_writes() {
+    let e = Env::fixture("gpt-x86-efi-512.img");
+    let k = e.p("kzone1");
+    assert_eq!(e.init(&k, &[]).0, 0);
+    // The usr (ZFS) slice: the GPT entry whose type starts C3 8C 89 6A.
+    let usr_start = {
+        use std::os::unix::fs::FileExt;
+        let f = std::fs::File::open(&e.disk).unwrap();
+        let mut t = [0u8; 9 * 128];
+        f.read_exact_at(&mut t, 1024).unwrap();
+        let ent = t
+            .chunks(128)
+            .find(|c| c[0..4] == [0xC3, 0x8C, 0x89, 0x6A])
+            .unwrap();
+        u64::from_le_bytes(ent[32..40].try_into().unwrap()) * 512
+    };
+    let before = std::fs::read(&e.disk).unwrap();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writer = {
+        let stop = stop.clone();
+        let disk = e.disk.clone();
+        std::thread::spawn(move || {
+            use std::os::unix::fs::FileExt;
+            let f = std::fs::OpenOptions::new().write(true).open(&disk).unwrap();
+            let mut n = 0u64;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                n += 1;
+                f.write_all_at(&n.to_le_bytes(), usr_start + 128 * 1024 + 8)
+                    .unwrap();
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+        })
+    };
+    let j = e.journal();
+    let (c, out, err) = e.run(&[
+        "hostdata",
+        "takeover",
+        s(&e.disk),
+        "--key",
+        s(&k),
+        "--hostid",
+        "1",
+        "--hostname",
+        "h",
+        "--write",
+        "--liveness-interval",
+        "1",
+        "--journal",
+        &j,
+    ]);
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    writer.join().unwrap();
+    assert_eq!(c, 3, "{out}{err}");
+    assert!(err.contains("imported somewhere"), "{err}");
+    assert!(!Path::new(&j).exists(), "no journal: nothing was written");
+    let after = std::fs::read(&e.disk).unwrap();
+    let part = reserved_of(&e.disk) as usize;
+    assert_eq!(
+        &after[part..],
+        &before[part..],
+        "host data changed on a live pool"
+    );
+}
+
+/// A real process killed (SIGKILL) right after its first slot write of
+/// `init` over existing host data: one valid copy remains under each key,
+/// both verdicts are "degraded", and a second `init` heals the disk.
+#[test]
+fn sigkill_during_init_leaves_a_valid_copy() {
+    let e = Env::fixture("gpt-sparc-512.img");
+    let ka = e.p("kA");
+    let kb = e.p("kB");
+    assert_eq!(e.init(&ka, &["--hostid", "1", "--hostname", "a"]).0, 0);
+    for k in 1..=2u32 {
+        let marker = e.p(&format!("paused-{k}"));
+        let j = e.journal();
+        let mut child = std::process::Command::new(common::kzrescue_bin())
+            .args([
+                "hostdata",
+                "init",
+                s(&e.disk),
+                "--zone",
+                "kzone1",
+                "--key-out",
+                s(&kb),
+                "--force",
+                "--write",
+                "--liveness-interval",
+                "0",
+                "--journal",
+                &j,
+            ])
+            .env(
+                "KZRESCUE_TEST_PAUSE_AFTER_WRITE",
+                format!("{k}:{}", marker.display()),
+            )
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let t0 = std::time::Instant::now();
+        while !marker.exists() {
+            assert!(t0.elapsed().as_secs() < 60, "writer never paused");
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        child.kill().unwrap();
+        child.wait().unwrap();
+        let (ca, outa, _) = e.check(&["--key", s(&ka)]);
+        let (cb, outb, _) = e.check(&["--key", s(&kb)]);
+        if k == 1 {
+            // One slot has the new key's data, the other the old key's.
+            assert_eq!(ca, 15, "{outa}");
+            assert_eq!(cb, 15, "{outb}");
+            assert!(outb.contains("primary copy serves"), "{outb}");
+            assert!(outa.contains("backup copy serves"), "{outa}");
+        } else {
+            // Killed after the last write (before its flush): the new data is complete.
+            assert_eq!(cb, 0, "{outb}");
+            assert_eq!(ca, 12, "{outa}");
+        }
+    }
+    let (c, out, _) = e.check(&["--key", s(&kb)]);
+    assert_eq!(c, 0, "{out}");
 }

@@ -168,6 +168,8 @@ fn independent_reader_reads_kzrescue_output() {
         "--be-uuid",
         "69ED2E6A-E25A-6D36-E022-ED7261ED8899",
         "--write",
+        "--liveness-interval",
+        "0.1",
         "--journal",
         p(&j),
     ]);
@@ -251,6 +253,8 @@ fn kzrescue_reads_independent_writer_output() {
         "--hostname",
         "me",
         "--write",
+        "--liveness-interval",
+        "0.1",
         "--journal",
         p(&j),
     ]);

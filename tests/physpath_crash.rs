@@ -91,8 +91,9 @@ fn crash_matrix_on_real_pools() {
         )
         .unwrap();
         assert_eq!(p.disks[0].writes.len(), 4);
+        let shared: SharedSource = clean.clone();
         apply::apply(
-            &p.target_plans(&[clean.clone()]),
+            &p.target_plans(std::slice::from_ref(&shared)),
             &dir.path().join("j-clean"),
             "t",
         )

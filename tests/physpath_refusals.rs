@@ -32,7 +32,7 @@ fn refused(disk: &Path, extra: &[&str], code: i32, needle: &str) -> String {
     let before = std::fs::read(disk).unwrap();
     let j: PathBuf = disk.with_extension("kzj");
     let mut args = vec!["physpath", "set", disk.to_str().unwrap()];
-    if !extra.iter().any(|a| *a == "--phys-path") {
+    if !extra.contains(&"--phys-path") {
         args.extend(["--device-id", "0"]);
     }
     args.extend([

@@ -6,7 +6,7 @@ mod common;
 
 use kzrescue::repair::apply::{self, Outcome, TargetPlan, Write};
 use kzrescue::repair::journal::{Journal, RangeState};
-use kzrescue::source::{Fault, FaultSource, FileSource, OpenMode, SharedSource, Source};
+use kzrescue::source::{Fault, FaultSource, FileSource, OpenMode, SharedSource};
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -73,9 +73,12 @@ fn apply_then_undo_is_byte_identical() {
     let journal = Journal::read(&j).unwrap();
     assert_eq!(journal.targets[0].ranges.len(), 4);
     assert_eq!(journal.targets[0].identity, src.identity());
-    let checks = apply::check_undo(&journal, &[src.clone()], false).unwrap();
+    let checks = apply::check_undo(&journal, std::slice::from_ref(&src), false).unwrap();
     assert!(checks[0].ranges.iter().all(|r| r.3 == RangeState::New));
-    assert_eq!(apply::undo(&journal, &[src.clone()], false).unwrap(), 4);
+    assert_eq!(
+        apply::undo(&journal, std::slice::from_ref(&src), false).unwrap(),
+        4
+    );
     assert_eq!(sha(&img), before);
     // Undo again: everything already old, nothing written.
     assert_eq!(apply::undo(&journal, &[src], false).unwrap(), 0);
@@ -143,7 +146,7 @@ fn journal_from_another_image_is_refused() {
     apply::apply(&[plan_for(&a, open_rw(&a))], &j, "t").unwrap();
     let journal = Journal::read(&j).unwrap();
     let bsrc = open_rw(&b);
-    let e = apply::undo(&journal, &[bsrc.clone()], false).unwrap_err();
+    let e = apply::undo(&journal, std::slice::from_ref(&bsrc), false).unwrap_err();
     assert!(e.to_string().contains("not the journal's target"), "{e}");
     // Even with the identity check off, the bytes give it away.
     let e = apply::undo(&journal, &[bsrc], true).unwrap_err();
@@ -159,7 +162,7 @@ fn journal_from_another_image_is_refused() {
     let a_before_undo = std::fs::read(&a).unwrap();
     std::fs::write(&copy, &a_before_undo).unwrap();
     let csrc = open_rw(&copy);
-    assert!(apply::undo(&journal, &[csrc.clone()], false).is_err());
+    assert!(apply::undo(&journal, std::slice::from_ref(&csrc), false).is_err());
     assert_eq!(apply::undo(&journal, &[csrc], true).unwrap(), 4);
 }
 
@@ -214,7 +217,7 @@ fn crash_matrix_bytes() {
         let e = apply::apply(&[plan_for(&a, f)], &j, "t").unwrap_err();
         assert!(e.to_string().contains("kzrescue undo"), "{fault:?}: {e}");
         let journal = Journal::read(&j).unwrap();
-        let checks = apply::check_undo(&journal, &[src.clone()], false).unwrap();
+        let checks = apply::check_undo(&journal, std::slice::from_ref(&src), false).unwrap();
         assert!(checks[0].to_restore() <= 4);
         apply::undo(&journal, &[src], false).unwrap();
         assert!(

@@ -4,9 +4,10 @@
 use super::target::parse_sector_size;
 use kzrescue::hostdata::store::{self, Assessment, CopyId};
 use kzrescue::hostdata::{self, HostData, HostKey, InitOptions, Verdict, keyfile};
-use kzrescue::partition::{self, Partition};
+use kzrescue::partition::{self, Partition, PartitionTable};
 use kzrescue::repair::apply::{Outcome, TargetPlan, apply};
-use kzrescue::source::SharedSource;
+use kzrescue::repair::liveness::{self, Watched};
+use kzrescue::source::{SharedSource, Window};
 use kzrescue::{Error, Result};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
@@ -98,6 +99,10 @@ struct WriteArgs {
     /// ./kzrescue-hostdata-<time>.undo).
     #[arg(long, value_name = "FILE")]
     journal: Option<PathBuf>,
+    /// Seconds between the two reads of the pool's uberblock rings (a pool
+    /// that changes meanwhile is live and nothing is written).
+    #[arg(long, value_name = "SECS", default_value_t = 3.0)]
+    liveness_interval: f64,
 }
 
 #[derive(clap::Args, Debug)]
@@ -168,6 +173,7 @@ pub fn run(args: &HostdataArgs) -> Result<u8> {
 /// The disk and where its reserved partition is, if it has one.
 struct Place {
     disk: SharedSource,
+    table: PartitionTable,
     reserved: Option<Partition>,
 }
 
@@ -204,7 +210,11 @@ fn open(d: &DiskArgs, write: bool) -> Result<Place> {
             size: disk.size(),
         });
     }
-    Ok(Place { disk, reserved })
+    Ok(Place {
+        disk,
+        table,
+        reserved,
+    })
 }
 
 fn no_place(disk: &SharedSource) -> String {
@@ -279,7 +289,7 @@ fn explain(v: &Verdict, a: Option<&Assessment>, place: &Place) -> String {
                 .map(|a| {
                     a.copies
                         .iter()
-                        .map(|c| format!("{}: {}", c.copy.name(), c.state.describe()))
+                        .map(|c| format!("{}: {}", c.copy.name(), c.describe()))
                         .collect::<Vec<_>>()
                         .join("; ")
                 })
@@ -325,7 +335,7 @@ fn report<'a>(
                         copy: c.copy,
                         offset: c.offset,
                         state: c.state.kind(),
-                        detail: c.state.describe(),
+                        detail: c.describe(),
                         generation: c.state.header().map(|h| h.generation),
                         key_id: c.state.header().map(|h| h.key_id.to_string()),
                     })
@@ -501,7 +511,6 @@ fn show_plan(
         place.disk.name()
     );
     for (i, w) in writes.iter().enumerate() {
-        let old = &a.copy(w.copy).state;
         let used = w.new.iter().rposition(|&b| b != 0).map_or(0, |p| p + 1);
         println!(
             "  step {}: {} slot, bytes {:#x}+{:#x}: {} -> generation {}, key id {}, {} bytes sealed + zero fill",
@@ -509,7 +518,7 @@ fn show_plan(
             w.copy.name(),
             w.offset,
             w.new.len(),
-            old.describe(),
+            a.copy(w.copy).describe(),
             data.generation,
             key.id(),
             used
@@ -517,6 +526,39 @@ fn show_plan(
     }
     println!("new host data:");
     print_host_data(data);
+}
+
+/// Refuses when the pool on the disk is live (its uberblock rings change
+/// while watched). Host data lives outside the pool, but a live pool means a
+/// running zone, whose host data must not change under it.
+fn check_quiet(place: &Place, w: &WriteArgs) -> Result<()> {
+    if !w.liveness_interval.is_finite() || w.liveness_interval < 0.0 {
+        return Err(Error::Usage(
+            "--liveness-interval must be ≥ 0 seconds".into(),
+        ));
+    }
+    let Ok(p) = place.table.zfs_slice() else {
+        println!(
+            "note: {} has no single ZFS slice to watch for a live pool",
+            place.disk.name()
+        );
+        return Ok(());
+    };
+    let slice = Window::new(place.disk.clone(), p.start, p.len, p.label());
+    let quiet = liveness::check(
+        &[Watched {
+            vdev: &slice,
+            ashift: None,
+        }],
+        std::time::Duration::from_secs_f64(w.liveness_interval),
+    )?;
+    println!(
+        "pool slice {} is quiet: its uberblock rings did not change in {:.1} s (best txg {})",
+        p.label(),
+        quiet.interval.as_secs_f64(),
+        quiet.best_txg.map_or("none".to_string(), |t| t.to_string())
+    );
+    Ok(())
 }
 
 fn write_out(
@@ -579,6 +621,7 @@ fn init(args: &InitArgs) -> Result<u8> {
         );
         return Ok(0);
     }
+    check_quiet(&place, &args.w)?;
     keyfile::write_keyfile(&args.key_out, &args.zone, &key, args.force)?;
     println!(
         "new key (id {}) written to {} (mode 0600)",
@@ -622,6 +665,7 @@ fn takeover(args: &TakeoverArgs) -> Result<u8> {
         println!("dry run: nothing written (pass --write)");
         return Ok(0);
     }
+    check_quiet(&place, &args.w)?;
     write_out(
         &place,
         &args.disk.target,

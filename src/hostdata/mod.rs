@@ -144,7 +144,8 @@ pub fn verdict(a: &Assessment, hostid: Option<u32>) -> Verdict {
             CopyId::Primary => CopyId::Backup,
             CopyId::Backup => CopyId::Primary,
         };
-        return match &a.copy(other).state {
+        let other_report = a.copy(other);
+        return match &other_report.state {
             CopyState::Valid(oh, od) if oh.generation == h.generation && **od == *d => {
                 Verdict::Healthy
             }
@@ -167,10 +168,10 @@ pub fn verdict(a: &Assessment, hostid: Option<u32>) -> Verdict {
                     h.generation
                 ),
             },
-            s => Verdict::Degraded {
+            _ => Verdict::Degraded {
                 serving,
                 bad: other,
-                why: format!("{} copy: {}", other.name(), s.describe()),
+                why: format!("{} copy: {}", other.name(), other_report.describe()),
             },
         };
     }

@@ -179,6 +179,17 @@ pub struct CopyReport {
     pub state: CopyState,
 }
 
+impl CopyReport {
+    /// One line describing the copy; damage is named with its absolute byte
+    /// offset in the source (never any key material).
+    pub fn describe(&self) -> String {
+        match &self.state {
+            CopyState::Damaged(d) => format!("corrupt: {}", d.to_error(self.offset)),
+            s => s.describe(),
+        }
+    }
+}
+
 /// Both copies of one reserved partition.
 #[derive(Debug, Clone)]
 pub struct Assessment {
