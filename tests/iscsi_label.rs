@@ -83,4 +83,94 @@ fn labels_and_partitions_over_iscsi_equal_file() {
             "partitions over {uri}"
         );
     }
+
+    // label --json and uberblocks --json over the LU's URI equal those of the file.
+    let uri = format!(
+        "iscsi://{}/luname.naa.600144F0A613C900000054521D5500AA",
+        t.portal()
+    );
+    for cmd in ["label", "uberblocks"] {
+        let (c1, o1, e1) = common::kzrescue(&[cmd, "--json", &uri]);
+        let (c2, o2, e2) = common::kzrescue(&[cmd, "--json", pool.to_str().unwrap()]);
+        assert_eq!(c1, c2, "{cmd}: {e1}\n{e2}");
+        assert!(!o1.is_empty(), "{cmd}: {e1}");
+        assert_eq!(
+            strip_target(&o1),
+            strip_target(&o2),
+            "{cmd} --json over {uri}"
+        );
+    }
+}
+
+/// physpath set --write over iSCSI (target,lun URI), then the real tools on
+/// the backing file: `zdb -l` shows the new phys_path in all four labels and
+/// `zdb -e` still imports the pool.
+#[test]
+fn physpath_write_over_iscsi_then_zdb() {
+    let Some(t) = Tgt::start("physpath_write_over_iscsi_then_zdb") else {
+        return;
+    };
+    for tool in ["bzip2", "zdb"] {
+        let pkg = if tool == "zdb" {
+            "zfsutils-linux"
+        } else {
+            "bzip2"
+        };
+        if !common::require_tool(tool, pkg, "physpath_write_over_iscsi_then_zdb") {
+            return;
+        }
+    }
+    if !std::path::Path::new(POOL).exists() {
+        assert!(!common::in_ci(), "{POOL} missing (Debian zfs-test)");
+        println!("SKIPPED physpath_write_over_iscsi_then_zdb: {POOL} missing (install zfs-test)");
+        return;
+    }
+    let dir = t.dir.path().join("pool");
+    std::fs::create_dir(&dir).unwrap();
+    let pool = dir.join("pool.img");
+    let out = Command::new("bzip2").args(["-dc", POOL]).output().unwrap();
+    std::fs::write(&pool, &out.stdout).unwrap();
+    t.target(1, "iqn.2026-11.org.kzrescue.test:pool");
+    t.lun(1, 1, &pool, "600144f0a613c900000054521d5500ad", None);
+    let uri = format!(
+        "iscsi://{}/target.iqn.2026-11.org.kzrescue.test:pool,lun.1",
+        t.portal()
+    );
+    let journal = t.dir.path().join("undo.journal");
+    let (code, o, e) = common::kzrescue(&[
+        "physpath",
+        "set",
+        "--phys-path",
+        "/zvnex/zvblk@1:b",
+        "--write",
+        "--liveness-interval",
+        "0",
+        "--journal",
+        journal.to_str().unwrap(),
+        &uri,
+    ]);
+    assert_eq!(code, 0, "{o}\n{e}");
+    let zl = Command::new("zdb").arg("-l").arg(&pool).output().unwrap();
+    let text = String::from_utf8_lossy(&zl.stdout);
+    assert!(text.contains("phys_path: '/zvnex/zvblk@1:b'"), "{text}");
+    assert!(text.contains("labels = 0 1 2 3"), "{text}");
+    let name = text
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("name: '"))
+        .and_then(|l| l.strip_suffix('\''))
+        .expect("pool name")
+        .to_string();
+    let ze = Command::new("zdb")
+        .args(["-e", "-p"])
+        .arg(&dir)
+        .arg(&name)
+        .arg("-u")
+        .output()
+        .unwrap();
+    assert!(
+        ze.status.success(),
+        "zdb -e: {}{}",
+        String::from_utf8_lossy(&ze.stdout),
+        String::from_utf8_lossy(&ze.stderr)
+    );
 }

@@ -372,3 +372,49 @@ fn four_kn_disk_read_as_512_byte_sectors() {
         assert!(err.contains("GPT header at byte offset 0x200"), "{err}");
     }
 }
+
+/// An interrupted config sync: L0/L2 carry a newer txg than L1/L3, all four
+/// with good checksums. kzrescue names the disagreement; zdb shows two groups.
+#[test]
+fn valid_labels_that_disagree_on_txg() {
+    use kzrescue::zfs::label::encode_vdev_phys;
+    use kzrescue::zfs::nvlist::NvValue;
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("split.dat");
+    synthetic_pool(&p, Endian::Little, 40);
+    let src = FileSource::open(&p, OpenMode::ReadOnly).unwrap();
+    let labels = read_labels(&src);
+    drop(src);
+    let f = std::fs::OpenOptions::new().write(true).open(&p).unwrap();
+    for l in labels.iter().filter(|l| l.index % 2 == 0) {
+        let mut cfg = l.config.clone().unwrap();
+        cfg.set("txg", NvValue::UInt64(41));
+        let phys = encode_vdev_phys(l.header.unwrap(), &cfg, Endian::Little, l.offset).unwrap();
+        f.write_all_at(&phys, l.offset + VDEV_PHYS_OFFSET).unwrap();
+    }
+    drop(f);
+    let (code, v, _) = label_json(&p);
+    assert_eq!(code, 1);
+    assert_eq!(statuses(&v), ["valid"; 4]);
+    assert_eq!(v["groups"], serde_json::json!([[0, 2], [1, 3]]));
+    let d = v["disagreements"].as_array().unwrap();
+    assert_eq!(d[0]["field"], "txg");
+    assert_eq!(
+        d[0]["values"][0],
+        serde_json::json!({"label": 0, "value": "41"})
+    );
+    assert_eq!(
+        d[0]["values"][1],
+        serde_json::json!({"label": 1, "value": "40"})
+    );
+    assert_eq!(d.last().unwrap()["field"], "config");
+    let (_, text, _) = common::kzrescue(&["label", p.to_str().unwrap()]);
+    assert!(
+        text.contains("    disagree = txg 0:41 1:40 2:41 3:40\n"),
+        "{text}"
+    );
+    assert!(text.contains("    labels = 0 2 \n") && text.contains("    labels = 1 3 \n"));
+    if common::require_tool("zdb", "zfsutils-linux", "disagreeing labels vs zdb") {
+        assert_eq!(strip_extras(&text), zdb("-l", &p).1);
+    }
+}

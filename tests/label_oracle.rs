@@ -27,20 +27,41 @@ struct Tally {
     active_agree: usize,
 }
 
-fn run_json(cmd: &str, img: &Path) -> (i32, Value) {
-    let (code, out, err) = common::kzrescue(&[cmd, img.to_str().unwrap(), "--json"]);
+/// A target: the image and, for a disk, the slice (`--slice N`).
+struct Target<'a> {
+    img: &'a Path,
+    slice: Option<u32>,
+}
+
+impl Target<'_> {
+    fn args<'b>(&'b self, cmd: &'b str, extra: &[&'b str], slice: &'b str) -> Vec<&'b str> {
+        let mut v = vec![cmd, self.img.to_str().unwrap()];
+        if self.slice.is_some() {
+            v.extend(["--slice", slice]);
+        }
+        v.extend(extra);
+        v
+    }
+    fn run(&self, cmd: &str, extra: &[&str]) -> (i32, String, String) {
+        let slice = self.slice.map(|n| n.to_string()).unwrap_or_default();
+        common::kzrescue(&self.args(cmd, extra, &slice))
+    }
+}
+
+fn run_json(cmd: &str, t: &Target) -> (i32, Value) {
+    let (code, out, err) = t.run(cmd, &["--json"]);
     let v: Value = serde_json::from_str(&out)
-        .unwrap_or_else(|e| panic!("{cmd} --json {}: {e}\n{out}\n{err}", img.display()));
+        .unwrap_or_else(|e| panic!("{cmd} --json {}: {e}\n{out}\n{err}", t.img.display()));
     (code, v)
 }
 
 /// Compares kzrescue with zdb output `zl` (`zdb -l`) and `zu` (`zdb -lu`)
 /// for the image `img`; adds to `t`.
-fn compare_image(img: &Path, zl: &str, zu: &str, t: &mut Tally) {
-    let name = img.display().to_string();
+fn compare_image(tg: &Target, zl: &str, zu: &str, t: &mut Tally) {
+    let name = format!("{} slice {:?}", tg.img.display(), tg.slice);
     // 1. Text, line for line.
     for (cmd, z) in [("label", zl), ("uberblocks", zu)] {
-        let (_, out, err) = common::kzrescue(&[cmd, img.to_str().unwrap()]);
+        let (_, out, err) = tg.run(cmd, &[]);
         assert!(err.is_empty(), "{cmd} {name}: stderr {err}");
         let ours = strip_extras(&out);
         if ours != z {
@@ -56,7 +77,7 @@ fn compare_image(img: &Path, zl: &str, zu: &str, t: &mut Tally) {
         t.text_identical += 1;
     }
     // 2. Every label zdb prints, field for field.
-    let (_, lj) = run_json("label", img);
+    let (_, lj) = run_json("label", tg);
     assert_eq!(lj["schema"], "kzrescue.label/1");
     let zp = parse_zdb(zl);
     let labels = lj["labels"].as_array().unwrap();
@@ -90,7 +111,7 @@ fn compare_image(img: &Path, zl: &str, zu: &str, t: &mut Tally) {
         );
     }
     // 3. Uberblocks.
-    let (_, uj) = run_json("uberblocks", img);
+    let (_, uj) = run_json("uberblocks", tg);
     assert_eq!(uj["schema"], "kzrescue.uberblocks/1");
     let zup = parse_zdb(zu);
     for zub in &zup.ubers {
@@ -173,7 +194,15 @@ fn label_and_uberblocks_agree_with_live_zdb_on_zfs_test_images() {
         let img = bunzip(bz, dir.path());
         let (_, zl) = zdb("-l", &img);
         let (_, zu) = zdb("-lu", &img);
-        compare_image(&img, &zl, &zu, &mut t);
+        compare_image(
+            &Target {
+                img: &img,
+                slice: None,
+            },
+            &zl,
+            &zu,
+            &mut t,
+        );
         std::fs::remove_file(&img).unwrap();
     }
     println!("AGREEMENT zfs-test images: {t:?}");
@@ -181,51 +210,106 @@ fn label_and_uberblocks_agree_with_live_zdb_on_zfs_test_images() {
     assert!(t.images >= 50, "expected the ~55 zfs-test images");
 }
 
-/// Committed fixtures: `testimages/<name>.zst` with `<name>.zdb-l.txt` and
-/// `<name>.zdb-lu.txt` next to it, captured from zdb 2.1 in UTC.
-fn fixtures_with_goldens() -> Vec<String> {
+/// A committed fixture with zdb goldens: `testimages/<image>.zst` and either
+/// `<image>.zdb-l.txt` (a whole-device vdev) or `<image>.s<N>.zdb-l.txt` (the
+/// vdev in slice N of a disk, whose byte range `testimages/SLICES` gives),
+/// each with the matching `.zdb-lu.txt`; captured from zdb 2.1 in UTC.
+struct Fixture {
+    image: String,
+    slice: Option<(u32, u64, u64)>,
+    golden: String,
+}
+
+fn fixtures_with_goldens() -> Vec<Fixture> {
     let dir = common::root().join("testimages");
-    let mut v: Vec<String> = std::fs::read_dir(&dir)
+    let slices = std::fs::read_to_string(dir.join("SLICES")).unwrap_or_default();
+    let mut v: Vec<Fixture> = std::fs::read_dir(&dir)
         .map(|r| {
             r.filter_map(|e| e.ok())
                 .filter_map(|e| {
                     let n = e.file_name().to_string_lossy().into_owned();
-                    let base = n.strip_suffix(".zdb-l.txt")?.to_string();
-                    dir.join(format!("{base}.zst")).exists().then_some(base)
+                    let golden = n.strip_suffix(".zdb-l.txt")?.to_string();
+                    if dir.join(format!("{golden}.zst")).exists() {
+                        return Some(Fixture {
+                            image: golden.clone(),
+                            slice: None,
+                            golden,
+                        });
+                    }
+                    let (image, s) = golden.rsplit_once('.')?;
+                    let (image, s) = (image.to_string(), s.to_string());
+                    let n: u32 = s.strip_prefix('s')?.parse().ok()?;
+                    let line = slices.lines().find(|l| {
+                        let f: Vec<&str> = l.split_whitespace().collect();
+                        f.len() == 4 && f[0] == image && f[1] == s.as_str()
+                    })?;
+                    let f: Vec<u64> = line
+                        .split_whitespace()
+                        .skip(2)
+                        .map(|x| x.parse().unwrap())
+                        .collect();
+                    dir.join(format!("{image}.zst")).exists().then(|| Fixture {
+                        image: image.clone(),
+                        slice: Some((n, f[0], f[1])),
+                        golden,
+                    })
                 })
                 .collect()
         })
         .unwrap_or_default();
-    v.sort();
+    v.sort_by(|a, b| a.golden.cmp(&b.golden));
     v
 }
 
 #[test]
 fn label_and_uberblocks_agree_with_committed_zdb_goldens() {
-    let names = fixtures_with_goldens();
+    let fixtures = fixtures_with_goldens();
     let dir = tempfile::tempdir().unwrap();
-    let live = which_zdb();
+    let live = common::require_tool("zdb", "zfsutils-linux", "golden zdb re-check");
+    let root = common::root().join("testimages");
     let mut t = Tally::default();
-    for n in &names {
-        let img = common::unpack_fixture(n, dir.path());
-        let root = common::root().join("testimages");
-        let zl = std::fs::read_to_string(root.join(format!("{n}.zdb-l.txt"))).unwrap();
-        let zu = std::fs::read_to_string(root.join(format!("{n}.zdb-lu.txt"))).unwrap();
+    for f in &fixtures {
+        let img = common::unpack_fixture(&f.image, dir.path());
+        let zl = std::fs::read_to_string(root.join(format!("{}.zdb-l.txt", f.golden))).unwrap();
+        let zu = std::fs::read_to_string(root.join(format!("{}.zdb-lu.txt", f.golden))).unwrap();
         if live {
-            // The goldens must still be what zdb prints.
-            assert_eq!(zdb("-l", &img).1, zl, "{n}: golden zdb -l is stale");
-            assert_eq!(zdb("-lu", &img).1, zu, "{n}: golden zdb -lu is stale");
+            // The goldens must still be what zdb prints (on the slice's bytes).
+            let vdev = match f.slice {
+                None => img.clone(),
+                Some((_, start, len)) => {
+                    let data = std::fs::read(&img).unwrap();
+                    let p = dir.path().join("slice.img");
+                    std::fs::write(&p, &data[start as usize..(start + len) as usize]).unwrap();
+                    p
+                }
+            };
+            assert_eq!(
+                zdb("-l", &vdev).1,
+                zl,
+                "{}: golden zdb -l is stale",
+                f.golden
+            );
+            assert_eq!(
+                zdb("-lu", &vdev).1,
+                zu,
+                "{}: golden zdb -lu is stale",
+                f.golden
+            );
         }
-        compare_image(&img, &zl, &zu, &mut t);
+        let tg = Target {
+            img: &img,
+            slice: f.slice.map(|s| s.0),
+        };
+        compare_image(&tg, &zl, &zu, &mut t);
         std::fs::remove_file(&img).unwrap();
     }
     println!(
-        "AGREEMENT committed fixtures ({} images, live zdb: {live}): {t:?}",
-        names.len()
+        "AGREEMENT committed fixtures ({} vdevs, live zdb: {live}): {t:?}",
+        fixtures.len()
     );
-    assert_eq!(t.images, names.len());
-}
-
-fn which_zdb() -> bool {
-    common::require_tool("zdb", "zfsutils-linux", "golden zdb re-check")
+    assert_eq!(t.images, fixtures.len());
+    assert!(
+        fixtures.len() >= 6,
+        "expected the committed pool fixtures with zdb goldens"
+    );
 }

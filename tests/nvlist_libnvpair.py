@@ -6,8 +6,8 @@ nvlist oracle tests.
       build a list holding every data type (1..27), nested lists, empty
       arrays and small values with the top bit set; write nvlist_pack's
       output in NV_ENCODE_XDR and NV_ENCODE_NATIVE.
-  nvlist_libnvpair.py repack IN OUT
-      nvlist_unpack IN and write it packed as NV_ENCODE_NATIVE to OUT.
+  nvlist_libnvpair.py repack IN OUT [IN OUT]...
+      nvlist_unpack each IN and write it packed as NV_ENCODE_NATIVE to OUT.
   nvlist_libnvpair.py probe
       exit 0 when libnvpair loads (77 when it does not).
   nvlist_libnvpair.py dump FILE...
@@ -105,6 +105,7 @@ def build():
     add(deeper, "s", 8, 7)  # same name, other type: allowed by UNIQUE_NAME_TYPE
     inner = alloc(0)
     add(inner, "inner_u64", 8, 42)
+    add(inner, "inner_u64", 8, 43)  # nvflag 0: duplicates are kept
     add(inner, "deeper", 19, deeper)
     e0, e1, e2 = alloc(), alloc(), alloc()
     add(e0, "a", 8, 1)
@@ -241,12 +242,15 @@ def main():
         with open(sys.argv[3], "wb") as f:
             f.write(pack(top, NV_ENCODE_NATIVE))
     elif sys.argv[1] == "repack":
-        data = open(sys.argv[2], "rb").read()
-        buf = C.create_string_buffer(data, len(data))
-        nvl = P()
-        call(lib.nvlist_unpack, buf, C.c_size_t(len(data)), C.byref(nvl), 0)
-        with open(sys.argv[3], "wb") as f:
-            f.write(pack(nvl, NV_ENCODE_NATIVE))
+        args = sys.argv[2:]
+        for src, dst in zip(args[0::2], args[1::2]):
+            data = open(src, "rb").read()
+            buf = C.create_string_buffer(data, len(data))
+            nvl = P()
+            call(lib.nvlist_unpack, buf, C.c_size_t(len(data)), C.byref(nvl), 0)
+            with open(dst, "wb") as f:
+                f.write(pack(nvl, NV_ENCODE_NATIVE))
+            lib.nvlist_free(nvl)
     elif sys.argv[1] == "probe":
         pass
     elif sys.argv[1] == "dump":

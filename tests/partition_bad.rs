@@ -344,3 +344,30 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn solaris_fdisk_partition_choice_follows_cmlb() {
+    let base = fixture("x86-vtoc.img");
+    let label = base[2049 * 512..2050 * 512].to_vec();
+    let with = |p1_active: bool, p2_active: bool| {
+        let mut img = base.clone();
+        img[446] = if p1_active { 0x80 } else { 0 };
+        // p2: a second Solaris2 partition at sector 8192 with the same label.
+        let e = 446 + 16;
+        img[e] = if p2_active { 0x80 } else { 0 };
+        img[e + 4] = 0xbf;
+        img[e + 8..e + 12].copy_from_slice(&8192u32.to_le_bytes());
+        img[e + 12..e + 16].copy_from_slice(&8192u32.to_le_bytes());
+        img[8193 * 512..8194 * 512].copy_from_slice(&label);
+        read(&img, None).unwrap()
+    };
+    let fdisk = |t: &PartitionTable| t.vtoc.as_ref().unwrap().fdisk.as_ref().unwrap().number;
+    let t = with(false, true);
+    assert_eq!(fdisk(&t), 2);
+    assert!(t.notes[0].contains("used p2"), "{:?}", t.notes);
+    // Slices count from the chosen partition's start.
+    assert_eq!(t.partitions[0].start, (8192 + 1536) * 512);
+    assert_eq!(fdisk(&with(false, false)), 1);
+    assert_eq!(fdisk(&with(true, false)), 1);
+    assert_eq!(fdisk(&with(true, true)), 2);
+}

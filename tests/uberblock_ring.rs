@@ -166,3 +166,47 @@ proptest! {
         prop_assert!(eck::verify(&b, off).is_err());
     }
 }
+
+/// Oracle Solaris pool versions (29–46) and 5000 change the pool, not the
+/// label or uberblock format: such labels are valid and the active
+/// uberblock is chosen as for any other.
+#[test]
+fn solaris_pool_versions_are_accepted() {
+    use kzrescue::zfs::label::{VDEV_PHYS_OFFSET, encode_vdev_phys};
+    use kzrescue::zfs::nvlist::NvValue;
+    let dir = tempfile::tempdir().unwrap();
+    for version in [1u64, 28, 35, 44, 46, 5000] {
+        let p = dir.path().join(format!("v{version}"));
+        synthetic_pool(&p, Endian::Big, 3);
+        let size = std::fs::metadata(&p).unwrap().len();
+        let src = FileSource::open(&p, OpenMode::ReadOnly).unwrap();
+        let labels = read_labels(&src);
+        drop(src);
+        let f = std::fs::OpenOptions::new()
+            .write(true)
+            .read(true)
+            .open(&p)
+            .unwrap();
+        for l in &labels {
+            let mut cfg = l.config.clone().unwrap();
+            cfg.set("version", NvValue::UInt64(version));
+            let phys = encode_vdev_phys(l.header.unwrap(), &cfg, Endian::Big, l.offset).unwrap();
+            f.write_all_at(&phys, l.offset + VDEV_PHYS_OFFSET).unwrap();
+            let at = label_offsets(size)[l.index] + RING_OFFSET + 3 * 1024;
+            let mut slot = vec![0u8; 1024];
+            f.read_exact_at(&mut slot, at).unwrap();
+            slot[8..16].copy_from_slice(&version.to_be_bytes());
+            eck::seal(&mut slot, at, Endian::Big);
+            f.write_all_at(&slot, at).unwrap();
+        }
+        drop(f);
+        let (code, out, err) = common::kzrescue(&["label", p.to_str().unwrap(), "--json"]);
+        assert_eq!(code, 0, "v{version}: {err}");
+        let v: Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(v["labels"][3]["config"]["version"], version);
+        let (code, v) = ub_json(&p);
+        assert_eq!(code, 0, "v{version}");
+        assert_eq!(v["active"]["version"], version);
+        assert_eq!(v["active"]["txg"], 3);
+    }
+}

@@ -561,20 +561,26 @@ fn check_quiet(place: &Place, w: &WriteArgs) -> Result<()> {
     Ok(())
 }
 
+/// Applies the slot writes through the journalled write path. Prints nothing
+/// (so that a closed stdout cannot stop it halfway); see [`print_outcome`].
 fn write_out(
     place: &Place,
     target: &str,
     writes: &[store::CopyWrite],
     w: &WriteArgs,
     purpose: &str,
-) -> Result<()> {
+) -> Result<Outcome> {
     let journal = journal_path(w);
     let plan = TargetPlan {
         path: target.to_string(),
         source: place.disk.clone(),
         phases: hostdata::to_phases(writes),
     };
-    match apply(&[plan], &journal, purpose)? {
+    apply(&[plan], &journal, purpose)
+}
+
+fn print_outcome(o: &Outcome) {
+    match o {
         Outcome::Unchanged => println!("nothing to write: both slots already hold these bytes"),
         Outcome::Applied {
             journal,
@@ -585,7 +591,6 @@ fn write_out(
             journal.display()
         ),
     }
-    Ok(())
 }
 
 fn init(args: &InitArgs) -> Result<u8> {
@@ -622,13 +627,23 @@ fn init(args: &InitArgs) -> Result<u8> {
         return Ok(0);
     }
     check_quiet(&place, &args.w)?;
+    // Key file first (a disk sealed under a key nobody has would be lost),
+    // then the slots; nothing is printed in between.
     keyfile::write_keyfile(&args.key_out, &args.zone, &key, args.force)?;
+    let outcome = write_out(&place, &args.disk.target, &writes, &args.w, "hostdata init")
+        .inspect_err(|_| {
+            eprintln!(
+                "kzrescue: the new key (id {}) is in {}, but the host data was not (completely) written",
+                key.id(),
+                args.key_out.display()
+            );
+        })?;
     println!(
         "new key (id {}) written to {} (mode 0600)",
         key.id(),
         args.key_out.display()
     );
-    write_out(&place, &args.disk.target, &writes, &args.w, "hostdata init")?;
+    print_outcome(&outcome);
     Ok(0)
 }
 
@@ -666,12 +681,13 @@ fn takeover(args: &TakeoverArgs) -> Result<u8> {
         return Ok(0);
     }
     check_quiet(&place, &args.w)?;
-    write_out(
+    let outcome = write_out(
         &place,
         &args.disk.target,
         &writes,
         &args.w,
         "hostdata takeover",
     )?;
+    print_outcome(&outcome);
     Ok(0)
 }

@@ -13,7 +13,7 @@ use kzrescue::zone::zvblk::{self, UnitRadix};
 use kzrescue::{Error, Result};
 use serde_json::json;
 use std::path::PathBuf;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Arguments of `kzrescue physpath`.
 #[derive(clap::Args, Debug)]
@@ -300,7 +300,9 @@ fn set(a: SetArgs) -> Result<u8> {
         });
     }
     let opts = PlanOptions { force: a.force };
+    let t_plan = Instant::now();
     let p = plan::plan(&inputs, opts)?;
+    let plan_ms = ms(t_plan);
     let mut report = json!({
         "targets": vdevs.iter().map(|v| v.describe()).collect::<Vec<_>>(),
         "changes": changes_json(&p),
@@ -366,7 +368,9 @@ fn set(a: SetArgs) -> Result<u8> {
         None => default_journal(&p),
     };
     let purpose = std::env::args().skip(1).collect::<Vec<_>>().join(" ");
+    let t_apply = Instant::now();
     let outcome = apply::apply(&p.target_plans(&disks), &journal, &purpose)?;
+    let apply_ms = ms(t_apply);
     match outcome {
         Outcome::Unchanged => {
             report["result"] = json!("unchanged");
@@ -378,7 +382,9 @@ fn set(a: SetArgs) -> Result<u8> {
             bytes,
         } => {
             // Read every label back through a fresh read-only open.
+            let t_verify = Instant::now();
             let again = plan::plan(&reopen(&inputs, &a.common)?, opts)?;
+            let verify_ms = ms(t_verify);
             if !again.is_noop() {
                 return Err(Error::corrupt(
                     "vdev label",
@@ -394,6 +400,11 @@ fn set(a: SetArgs) -> Result<u8> {
             report["result"] = json!("written");
             report["journal"] = json!(journal.display().to_string());
             report["writes"] = json!(writes);
+            report["timing_ms"] = json!({
+                "plan": plan_ms,
+                "journal_write_flush_readback": apply_ms,
+                "verify": verify_ms,
+            });
             finish(
                 &a,
                 &report,
@@ -407,6 +418,10 @@ fn set(a: SetArgs) -> Result<u8> {
         }
     }
     Ok(code(&p))
+}
+
+fn ms(t: Instant) -> f64 {
+    t.elapsed().as_secs_f64() * 1e3
 }
 
 fn code(p: &Plan) -> u8 {

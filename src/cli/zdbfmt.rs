@@ -15,6 +15,11 @@ use kzrescue::zfs::nvlist::{NvList, NvValue};
 use kzrescue::zfs::uberblock::{self, MMP_MAGIC, SlotRead, SlotStatus, Uberblock};
 use std::fmt::Write;
 
+/// Where a cache device keeps its persistent L2ARC header (after the front labels).
+const L2ARC_HEADER_OFFSET: u64 = 4 << 20;
+/// `L2ARC_DEV_HDR_MAGIC`, ASCII "ZFSCACHE".
+const L2ARC_DEV_HDR_MAGIC: u64 = 0x5a46_5343_4143_4845;
+
 const BANNER: &str = "------------------------------------\n";
 
 /// Appends `list` as libnvpair's `dump_nvlist(list, indent)` prints it.
@@ -340,6 +345,21 @@ pub fn render(
                     a.txg, a.label, a.slot
                 );
             }
+        }
+    }
+    // zdb dumps the persistent L2ARC header of a cache device (state 4).
+    if labels.iter().any(|l| l.u64("state") == Some(4)) {
+        let mut m = [0u8; 8];
+        let found = src.read_at(L2ARC_HEADER_OFFSET, &mut m).is_ok()
+            && (u64::from_le_bytes(m) == L2ARC_DEV_HDR_MAGIC
+                || u64::from_be_bytes(m) == L2ARC_DEV_HDR_MAGIC);
+        if found {
+            let _ = writeln!(
+                out,
+                "    error = L2ARC device header at byte offset {L2ARC_HEADER_OFFSET:#x}: not decoded by kzrescue"
+            );
+        } else {
+            out.push_str("L2ARC device header not found\n\n");
         }
     }
     for d in &cmp.disagreements {

@@ -310,9 +310,14 @@ pub fn read(src: &dyn Source, sector_size: Option<u32>) -> Result<PartitionTable
                 candidates.push((e, buf));
             }
         }
-        // Solaris uses the active Solaris partition, else the first one.
-        candidates.sort_by_key(|(e, _)| !e.active);
-        if let Some((e, buf)) = candidates.first() {
+        // As Solaris (cmlb) does: the last active Solaris partition, else the
+        // first one.
+        let chosen = candidates
+            .iter()
+            .rev()
+            .find(|(e, _)| e.active)
+            .or(candidates.first());
+        if let Some((e, buf)) = chosen {
             if candidates.len() > 1 {
                 notes.push(format!(
                     "{} Solaris fdisk partitions; used p{}",

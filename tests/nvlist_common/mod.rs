@@ -110,3 +110,18 @@ pub fn libnvpair_dump_many(files: &[PathBuf]) -> Vec<Value> {
         .map(|l| serde_json::from_str(l).expect("dump JSON"))
         .collect()
 }
+
+/// libnvpair repacks each `(xdr_in, native_out)` file as NV_ENCODE_NATIVE.
+pub fn libnvpair_repack_native(pairs: &[(PathBuf, PathBuf)]) {
+    let mut cmd = Command::new("python3");
+    cmd.arg(script()).arg("repack");
+    for (i, o) in pairs {
+        cmd.arg(i).arg(o);
+    }
+    let out = cmd.output().expect("run python3");
+    assert!(
+        out.status.success(),
+        "libnvpair repack: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -40,7 +40,9 @@ pub enum LuSelector {
 /// Initiator settings from the environment, shared by every command:
 /// `KZRESCUE_CHAP_USER` + `KZRESCUE_CHAP_SECRET_FILE`/`KZRESCUE_CHAP_SECRET`,
 /// `KZRESCUE_ISCSI_TIMEOUT` (seconds, default 30), `KZRESCUE_ISCSI_DIGEST`
-/// (`none`, `crc32c` or `prefer`), `KZRESCUE_INITIATOR_NAME`.
+/// (`none`, `crc32c` or `prefer`), `KZRESCUE_INITIATOR_NAME`,
+/// `KZRESCUE_ISCSI_READ_KIB` (KiB per READ(16), default 128) and
+/// `KZRESCUE_ISCSI_QUEUE_DEPTH` (READs in flight, default 32).
 pub fn config_from_env(portal: &str, target: Option<&str>) -> Result<SessionConfig> {
     let mut cfg = SessionConfig::new(portal, target);
     cfg.chap = ChapCredentials::from_env()?;
@@ -56,6 +58,24 @@ pub fn config_from_env(portal: &str, target: Option<&str>) -> Result<SessionConf
             })?;
         cfg.io_timeout = Duration::from_secs_f64(secs);
         cfg.connect_timeout = Duration::from_secs_f64(secs.min(10.0));
+    }
+    for (var, slot, lo, hi) in [
+        (
+            "KZRESCUE_ISCSI_READ_KIB",
+            &mut cfg.read_io_bytes,
+            1usize,
+            16384usize,
+        ),
+        ("KZRESCUE_ISCSI_QUEUE_DEPTH", &mut cfg.read_depth, 1, 128),
+    ] {
+        if let Ok(v) = std::env::var(var) {
+            let n: usize = v
+                .parse()
+                .ok()
+                .filter(|n| (lo..=hi).contains(n))
+                .ok_or_else(|| Error::Usage(format!("{var}={v:?}: a number in {lo}..={hi}")))?;
+            *slot = if var.ends_with("KIB") { n << 10 } else { n };
+        }
     }
     if let Ok(d) = std::env::var("KZRESCUE_ISCSI_DIGEST") {
         let p = match d.to_ascii_lowercase().as_str() {
@@ -251,7 +271,7 @@ impl IscsiSource {
     /// Reads whole blocks `[lba, lba + buf.len()/block)` into `buf`.
     fn read_blocks(&self, lba: u64, buf: &mut [u8]) -> Result<()> {
         let bl = self.capacity.block_len as usize;
-        let per = (session::MAX_IO_BYTES / bl).max(1) * bl;
+        let per = (self.cfg.read_io_bytes.clamp(512, 16 << 20) / bl).max(1) * bl;
         let mut cmds = Vec::new();
         let mut pos = 0usize;
         while pos < buf.len() {
@@ -312,7 +332,7 @@ impl IscsiSource {
     /// Writes whole blocks. On failure says which bytes were acknowledged.
     fn write_blocks(&self, lba: u64, data: &[u8]) -> Result<()> {
         let bl = self.capacity.block_len as usize;
-        let per = (session::MAX_IO_BYTES / bl).max(1) * bl;
+        let per = (session::MAX_WRITE_BYTES / bl).max(1) * bl;
         let base = lba * bl as u64;
         let mut done = 0usize;
         let lun = self.lun_field;

@@ -20,10 +20,13 @@ use std::time::Duration;
 const LOGIN_MAX_DATA: usize = 65_536;
 /// Most login/text round trips before we give up on a target.
 const MAX_ROUNDS: usize = 32;
-/// Most bytes one READ(16)/WRITE(16) moves.
-pub const MAX_IO_BYTES: usize = 1 << 20;
-/// Most READ commands kept outstanding at once.
-pub const READ_DEPTH: usize = 16;
+/// Default for [`SessionConfig::read_io_bytes`]: bytes one READ(16) moves
+/// (tgt serves 128 KiB commands faster than 1 MiB ones).
+pub const MAX_IO_BYTES: usize = 128 << 10;
+/// Default for [`SessionConfig::read_depth`].
+pub const READ_DEPTH: usize = 32;
+/// Most bytes one WRITE(16) moves.
+pub const MAX_WRITE_BYTES: usize = 1 << 20;
 /// Reserved tag meaning "no task".
 const RESERVED_TAG: u32 = 0xffff_ffff;
 
@@ -44,6 +47,10 @@ pub struct SessionConfig {
     pub connect_timeout: Duration,
     /// Timeout of every read and write on the socket.
     pub io_timeout: Duration,
+    /// Bytes per READ(16) command.
+    pub read_io_bytes: usize,
+    /// READ commands kept outstanding at once.
+    pub read_depth: usize,
 }
 
 impl SessionConfig {
@@ -57,6 +64,8 @@ impl SessionConfig {
             offer: OpOffer::default(),
             connect_timeout: Duration::from_secs(10),
             io_timeout: Duration::from_secs(30),
+            read_io_bytes: MAX_IO_BYTES,
+            read_depth: READ_DEPTH,
         }
     }
 }
@@ -603,7 +612,9 @@ impl Session {
         while done < cmds.len() {
             while let Some(&idx) = queue.front() {
                 let window_open = !sn_lt(self.max_cmd_sn, self.cmd_sn);
-                if outstanding.len() >= READ_DEPTH || (!window_open && !outstanding.is_empty()) {
+                if outstanding.len() >= self.cfg.read_depth.max(1)
+                    || (!window_open && !outstanding.is_empty())
+                {
                     break;
                 }
                 queue.pop_front();

@@ -1,0 +1,86 @@
+#!/bin/bash
+# Sequential read of a 1 GiB LUN over loopback: kzrescue's initiator vs
+# libiscsi's iscsi-perf against the same tgtd in one run, plus label-read
+# latency over iSCSI. Usage: bench/iscsi.sh [seconds-per-perf-run]
+# Needs: tgt (tgtd, tgtadm), libiscsi-bin (iscsi-perf), a release build.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SECS=${1:-15}
+cargo build --release --quiet
+K=$PWD/target/release/kzrescue
+W=$(mktemp -d)
+PORT=$(python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])')
+CTL=$((1000 + PORT % 31000))
+tgtd -f -C "$CTL" --iscsi "portal=127.0.0.1:$PORT" >"$W/tgtd.log" 2>&1 &
+TGTD=$!
+cleanup() {
+  kill -CONT "$TGTD" 2>/dev/null || true
+  tgtadm -C "$CTL" --op delete --mode system >/dev/null 2>&1 || true
+  for _ in $(seq 50); do kill -0 "$TGTD" 2>/dev/null || break; sleep 0.1; done
+  kill -9 "$TGTD" 2>/dev/null || true
+  wait "$TGTD" 2>/dev/null || true
+  rm -rf "$W"
+}
+trap cleanup EXIT
+for _ in $(seq 100); do tgtadm -C "$CTL" --op show --mode system >/dev/null 2>&1 && break; sleep 0.1; done
+adm() { tgtadm -C "$CTL" --lld iscsi "$@"; }
+IQN=iqn.2026-11.org.kzrescue.bench:lun
+ID=600144f0a613c900000054521d55be01
+# 1 GiB of non-zero data (so nothing is a hole), cached after the first pass.
+python3 - "$W/lun.img" <<'PY'
+import sys, os
+blk = os.urandom(1 << 20)
+with open(sys.argv[1], "wb") as f:
+    for i in range(1024):
+        f.write(blk[i:] + blk[:i])
+PY
+adm --op new --mode target --tid 1 -T "$IQN"
+adm --op new --mode logicalunit --tid 1 --lun 1 -b "$W/lun.img"
+adm --op update --mode logicalunit --tid 1 --lun 1 --params "scsi_id=$ID"
+adm --op bind --mode target --tid 1 -I ALL
+URI="iscsi://127.0.0.1:$PORT/luname.naa.$ID"
+cat "$W/lun.img" >/dev/null   # warm the page cache for both
+
+echo "== tgtd $(tgtd -V 2>/dev/null || true) on 127.0.0.1:$PORT, 1 GiB LUN, $(nproc) CPUs"
+ours() {
+  # Whole LUN, 64 MiB per read_at (READ(16) of 128 KiB, 32 in flight).
+  "$K" iscsi read --discard --chunk 67108864 "$URI" 2>&1 | sed -n 's/.*(\(.*\) MiB\/s)/\1/p'
+}
+theirs() {
+  # 128 KiB per request (256 blocks), 32 in flight, sequential, for $SECS s.
+  # iscsi-perf's "MB/s" is IOPS x 128 KiB / 2^20, i.e. MiB/s.
+  timeout -s INT "$SECS" iscsi-perf -b 256 -m 32 "iscsi://127.0.0.1:$PORT/$IQN/1" 2>&1 |
+    tr '\r' '\n' | grep -o 'iops average [0-9]* ([0-9]* MB/s)' | tail -1 |
+    sed -n 's/.*(\([0-9]*\) MB.*/\1/p' || true
+}
+# The machine is shared: alternate the two, five rounds, report the median ratio.
+ratios=()
+for round in 1 2 3 4 5; do
+  o=$(ours); t=$(theirs)
+  r=$(python3 -c "print('%.2f' % ($o / $t))" 2>/dev/null || echo nan)
+  ratios+=("$r")
+  echo "round $round: kzrescue $o MiB/s (whole 1 GiB LUN), iscsi-perf $t MiB/s (${SECS}s), ratio $r"
+done
+python3 -c "import statistics,sys; v=[float(x) for x in sys.argv[1:] if x!='nan']; print('median ratio kzrescue/iscsi-perf = %.2f (min %.2f, max %.2f)' % (statistics.median(v), min(v), max(v)))" "${ratios[@]}"
+echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
+
+echo "== label read latency over iSCSI (login, discovery, VPD search, 4 labels)"
+bzip2 -dc /usr/share/zfs/zfs-tests/tests/functional/cli_root/zpool_upgrade/blockfiles/zfs-pool-v15.dat.bz2 >"$W/pool.img" 2>/dev/null || true
+if [ -s "$W/pool.img" ]; then
+  adm --op new --mode logicalunit --tid 1 --lun 2 -b "$W/pool.img"
+  adm --op update --mode logicalunit --tid 1 --lun 2 --params "scsi_id=600144f0a613c900000054521d55be02"
+  P="iscsi://127.0.0.1:$PORT/luname.naa.600144f0a613c900000054521d55be02"
+  PT="iscsi://127.0.0.1:$PORT/target.$IQN,lun.2"
+  SZ=$(stat -c %s "$W/pool.img")
+  t() { local s=$(date +%s.%N); "$@" >/dev/null 2>&1 || echo "(exit $?)"; python3 -c "print('%.1f ms' % ((float('$(date +%s.%N)') - $s) * 1000))"; }
+  if "$K" label --json "$P" >/dev/null 2>&1; then
+    echo "kzrescue label --json <luname URI>:      $(t "$K" label --json "$P")"
+    echo "kzrescue label --json <target,lun URI>:  $(t "$K" label --json "$PT")"
+  else
+    echo "(label does not take URIs on this build; timing the same four 256 KiB label reads)"
+  fi
+  echo "4 label reads, luname URI:     $(t sh -c "for o in 0 262144 $((SZ-524288)) $((SZ-262144)); do $K iscsi read --discard --offset \$o --length 262144 $P; done")  (4 logins)"
+  echo "partitions --json, luname URI: $(t "$K" partitions --json "$P")"
+  echo "partitions --json, target URI: $(t "$K" partitions --json "$PT")"
+  echo "label --json on the file:      $(t "$K" label --json "$W/pool.img")"
+fi
