@@ -235,6 +235,24 @@ fn entry_with_last_before_first_is_named() {
     one_line_corrupt(&e, "GPT partition entry 1", 1024);
 }
 
+/// Found by the `gpt` fuzz target: an entry spanning LBA 0 to 2^64 − 1.
+#[test]
+fn entry_spanning_all_lbas_is_named() {
+    let mut img = fixture("gpt-sparc-512.img");
+    let n = img.len();
+    for hdr in [512, n - 512] {
+        let arr = le64(&img, hdr + 72) as usize * 512;
+        img[arr + 32..arr + 40].copy_from_slice(&0u64.to_le_bytes());
+        img[arr + 40..arr + 48].copy_from_slice(&u64::MAX.to_le_bytes());
+        let c = crc32(&img[arr..arr + 9 * 128]);
+        img[hdr + 88..hdr + 92].copy_from_slice(&c.to_le_bytes());
+        reseal_header(&mut img, hdr);
+    }
+    let e = read(&img, None).unwrap_err();
+    one_line_corrupt(&e, "GPT partition entry 1", 1024);
+    assert!(e.to_string().contains("overflow"), "{e}");
+}
+
 #[test]
 fn smi_checksum_and_x86_sanity() {
     let mut img = fixture("smi-sparc.img");

@@ -360,7 +360,7 @@ fn set(a: SetArgs) -> Result<u8> {
     let writable: Vec<Vdev> = a
         .targets
         .iter()
-        .map(|t| a.common.open(t, true))
+        .map(|t| a.common.open(t, true).map_err(busy_hint))
         .collect::<Result<_>>()?;
     let disks: Vec<_> = writable.iter().map(|v| v.disk.clone()).collect();
     let journal = match &a.journal {
@@ -418,6 +418,19 @@ fn set(a: SetArgs) -> Result<u8> {
         }
     }
     Ok(code(&p))
+}
+
+/// Turns "device busy" on an exclusive open into a refusal that says why.
+pub(crate) fn busy_hint(e: Error) -> Error {
+    match e {
+        Error::Io { context, source } if source.raw_os_error() == Some(libc::EBUSY) => {
+            Error::Refused(format!(
+                "{context}: {source}: the device is in use (a mounted file system, an imported \
+                 pool, or another program holding it open exclusively); nothing written"
+            ))
+        }
+        other => other,
+    }
 }
 
 fn ms(t: Instant) -> f64 {

@@ -55,7 +55,7 @@ pub fn run(a: UndoArgs) -> Result<u8> {
     };
     let sources: Vec<SharedSource> = paths
         .iter()
-        .map(|p| open_source(p, a.write))
+        .map(|p| open_source(p, a.write).map_err(super::physpath::busy_hint))
         .collect::<Result<_>>()?;
     let checks = apply::check_undo(&journal, &sources, a.force)?;
     let pending: usize = checks.iter().map(|c| c.to_restore()).sum();

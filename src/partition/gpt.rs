@@ -194,8 +194,11 @@ pub fn read(
                 ),
             ));
         }
-        let sectors = e.last_lba - e.first_lba + 1;
-        let (start, len) = match (e.first_lba.checked_mul(ss), sectors.checked_mul(ss)) {
+        let sectors = (e.last_lba - e.first_lba).checked_add(1);
+        let (start, len) = match (
+            e.first_lba.checked_mul(ss),
+            sectors.and_then(|n| n.checked_mul(ss)),
+        ) {
             (Some(s), Some(l)) if s.checked_add(l).is_some() => (s, l),
             _ => {
                 return Err(Error::corrupt(

@@ -60,6 +60,15 @@ one() { # case fixture slice-letter slice zone-args...
   check "$c" zone "$T/$f"
 }
 
+direct() { # case fixture: the repair straight from the pristine fixture
+  local c=$1 f=$2
+  zstd -qdc "testimages/$f.zst" > "$T/$f"
+  $K physpath set "$T/$f" --device-id 0 --write --liveness-interval 0 --journal "$T/$c.d.kzj" > /dev/null
+  check "$c" direct "$T/$f"
+}
+
+direct x86-512 gptdisk-x86-512.img
+direct x86-4k gptdisk-x86-4k.img
 one x86-512 gptdisk-x86-512.img b 1 --device-id 0 --path /dev/dsk/c1d0s1 --clear-devid
 one x86-4k gptdisk-x86-4k.img b 1 --device-id 0
 one sparc-512 gptdisk-sparc-512.img a 0 --device-id 12 --path /dev/dsk/c1d12s0
