@@ -19,6 +19,9 @@ APT_PACKAGES=(
   gdisk fdisk                      # sgdisk/sfdisk: cross-check partition tables
   libfuse2 fuse                    # runtime of the unpacked zfs-fuse
   python3
+  mount                            # losetup (4Kn loop-device tests)
+  gcc libc6-dev                    # the linker rustc calls (a fresh Debian has none)
+  curl ca-certificates             # only to fetch rustup when cargo is missing
 )
 # Cargo profile for the test run: "release" (optimised; zdb-oracle, crypto and
 # image-walking tests run much faster) or "debug". Override with KZ_PROFILE=debug.
@@ -74,6 +77,12 @@ fi
 # 4. Rust toolchain and the tests.
 if ! command -v cargo >/dev/null; then
   [ -f "$HOME/.cargo/env" ] && . "$HOME/.cargo/env"
+fi
+if ! command -v cargo >/dev/null; then
+  # Debian 12's own cargo (Rust 1.65) is too old for edition 2024: use rustup.
+  say "cargo not found: installing Rust stable with rustup (minimal profile)"
+  curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs | sh -s -- -y --profile minimal
+  . "$HOME/.cargo/env"
 fi
 command -v cargo >/dev/null || { echo "tests/run.sh: cargo not found; install Rust (https://rustup.rs)" >&2; exit 2; }
 
