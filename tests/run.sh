@@ -23,6 +23,7 @@ APT_PACKAGES=(
   gcc libc6-dev                    # the linker rustc calls (a fresh Debian has none)
   curl ca-certificates             # only to fetch rustup when cargo is missing
 )
+# KZ_SETUP_ONLY=1 installs and unpacks everything but runs no tests.
 # Cargo profile for the test run: "release" (optimised; zdb-oracle, crypto and
 # image-walking tests run much faster) or "debug". Override with KZ_PROFILE=debug.
 KZ_PROFILE=${KZ_PROFILE:-release}
@@ -73,6 +74,9 @@ if [ ! -x "$ZFS_FUSE_ROOT/usr/sbin/zfs-fuse" ] && [ ! -x "$ZFS_FUSE_ROOT/sbin/zf
   dpkg -x "$tmp"/zfs-fuse_*.deb "$ZFS_FUSE_ROOT"
   rm -rf "$tmp"
 fi
+
+# KZ_SETUP_ONLY=1: stop here (tools installed, no tests run).
+if [ "${KZ_SETUP_ONLY:-0}" = 1 ]; then say "setup done (KZ_SETUP_ONLY=1)"; exit 0; fi
 
 # 4. Rust toolchain and the tests.
 if ! command -v cargo >/dev/null; then
