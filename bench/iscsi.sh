@@ -15,6 +15,7 @@ tgtd -f -C "$CTL" --iscsi "portal=127.0.0.1:$PORT" >"$W/tgtd.log" 2>&1 &
 TGTD=$!
 cleanup() {
   kill -CONT "$TGTD" 2>/dev/null || true
+  tgtadm -C "$CTL" --lld iscsi --op delete --mode target --tid 1 --force >/dev/null 2>&1 || true
   tgtadm -C "$CTL" --op delete --mode system >/dev/null 2>&1 || true
   for _ in $(seq 50); do kill -0 "$TGTD" 2>/dev/null || break; sleep 0.1; done
   kill -9 "$TGTD" 2>/dev/null || true

@@ -70,7 +70,7 @@ fn pdu(opcode: u8, flags: u8, itt: u32, data: &[u8]) -> Vec<u8> {
     b[16..20].copy_from_slice(&itt.to_be_bytes());
     b[32..36].copy_from_slice(&1000u32.to_be_bytes()); // MaxCmdSN: wide window
     b.extend_from_slice(data);
-    while b.len() % 4 != 0 {
+    while !b.len().is_multiple_of(4) {
         b.push(0);
     }
     b

@@ -238,6 +238,23 @@ impl Tgt {
         let _ = Command::new("kill")
             .args(["-CONT", &c.id().to_string()])
             .status();
+        // tgtd answers "invalid request" to the system delete while targets
+        // exist: delete ours first.
+        for tid in 1..=4 {
+            let _ = Command::new("tgtadm")
+                .args([
+                    "-C",
+                    &self.ctl.to_string(),
+                    "--lld",
+                    "iscsi",
+                    "--op",
+                    "delete",
+                ])
+                .args(["--mode", "target", "--tid", &tid.to_string(), "--force"])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status();
+        }
         let _ = Command::new("tgtadm")
             .args([
                 "-C",

@@ -4,8 +4,8 @@
 //! SendTargets discovery.
 //!
 //! Synchronous, std networking only. Reads are split into READ(16)
-//! commands of up to 1 MiB with up to 16 outstanding; data lands directly
-//! in the caller's buffer. A read that loses the connection is retried
+//! commands (128 KiB, 32 outstanding by default); data lands directly in
+//! the caller's buffer. A read that loses the connection is retried
 //! once on a fresh login. Writes are never retried: a lost connection
 //! during a write is reported with the exact byte ranges that were
 //! acknowledged, in flight, and not sent.
