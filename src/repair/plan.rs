@@ -579,3 +579,110 @@ pub fn plan(disks: &[DiskInput], opts: PlanOptions) -> Result<Plan> {
         warnings,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn leaf(keys: &[(&str, &str)]) -> NvList {
+        let mut l = NvList::new();
+        l.set("type", NvValue::String("disk".into()));
+        l.set("id", NvValue::UInt64(0));
+        l.set("guid", NvValue::UInt64(42));
+        for (k, v) in keys {
+            l.set(k, NvValue::String(v.to_string()));
+        }
+        l.set("whole_disk", NvValue::UInt64(0));
+        l
+    }
+
+    fn config(tree: NvList) -> NvList {
+        let mut c = NvList::new();
+        c.set("txg", NvValue::UInt64(7));
+        c.set("vdev_tree", NvValue::NvList(tree));
+        c
+    }
+
+    fn names(l: &NvList) -> Vec<&str> {
+        l.pairs.iter().map(|p| p.name.as_str()).collect()
+    }
+
+    #[test]
+    fn devid_shapes() {
+        assert!(devid_well_formed(
+            "id1,sd@n600144f0a613c900000054521d550001/b"
+        ));
+        assert!(devid_well_formed("id1,cmdk@AVBOX_HARDDISK=VB1234/a"));
+        assert!(devid_well_formed("id1,zvbl@x0001")); // hints are at most 4 bytes
+        assert!(!devid_well_formed("id0,sd@n6001/b"));
+        assert!(!devid_well_formed("id1,@n6001/b"));
+        assert!(!devid_well_formed("id1,toolong@n6001/b"));
+        assert!(!devid_well_formed("id1,sd@q6001/b"));
+        assert!(!devid_well_formed("id1,sd@n/b"));
+        assert!(!devid_well_formed("garbage"));
+    }
+
+    #[test]
+    fn new_keys_go_where_zfs_puts_them_and_nothing_else_moves() {
+        // path only: devid and phys_path are inserted after it, in ZFS's order.
+        let mut c = config(leaf(&[("path", "/dev/dsk/c0t1d0s1")]));
+        let f = LeafFields {
+            phys_path: "/zvnex/zvblk@0:b".into(),
+            path: None,
+            devid: DevidChange::Set("id1,sd@n1/b".into()),
+        };
+        let ch = edit_config(&mut c, &[(42, &f)], "t").unwrap();
+        assert_eq!(ch.len(), 2);
+        let t = c.get_list("vdev_tree").unwrap();
+        assert_eq!(
+            names(t),
+            [
+                "type",
+                "id",
+                "guid",
+                "path",
+                "devid",
+                "phys_path",
+                "whole_disk"
+            ]
+        );
+        assert_eq!(c.get_u64("txg"), Some(7));
+        // Editing again changes nothing.
+        let before = c.clone();
+        assert!(edit_config(&mut c, &[(42, &f)], "t").unwrap().is_empty());
+        assert_eq!(c, before);
+        // Clearing the devid removes only that pair.
+        let f2 = LeafFields {
+            devid: DevidChange::Clear,
+            ..f
+        };
+        let ch = edit_config(&mut c, &[(42, &f2)], "t").unwrap();
+        assert_eq!(ch, vec![(42, "devid", Some("id1,sd@n1/b".into()), None)]);
+        let t = c.get_list("vdev_tree").unwrap();
+        assert_eq!(
+            names(t),
+            ["type", "id", "guid", "path", "phys_path", "whole_disk"]
+        );
+    }
+
+    #[test]
+    fn an_unknown_guid_is_refused() {
+        let mut c = config(leaf(&[]));
+        let f = LeafFields {
+            phys_path: "/x".into(),
+            ..Default::default()
+        };
+        let e = edit_config(&mut c, &[(7, &f)], "disk label 1").unwrap_err();
+        assert!(e.to_string().contains("no vdev with guid 7"), "{e}");
+    }
+
+    #[test]
+    fn values_are_checked() {
+        assert!(check_value("phys_path", "/zvnex/zvblk@0:b", true).is_ok());
+        assert!(check_value("phys_path", &format!("/{}", "x".repeat(1022)), true).is_ok());
+        assert!(check_value("phys_path", &format!("/{}", "x".repeat(1023)), true).is_err());
+        assert!(check_value("phys_path", "", true).is_err());
+        assert!(check_value("path", "/dev/dsk/c1d0s1\n", true).is_err());
+        assert!(check_value("path", "c1d0s1", true).is_err());
+    }
+}
