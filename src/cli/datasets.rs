@@ -2,6 +2,7 @@
 //! like `zdb -d`, read offline; plus the pool-opening helpers the other
 //! forensic subcommands share.
 
+use kzrescue::source::{PreadFile, SharedSource, Window};
 use kzrescue::target::{TargetOptions, open_vdev};
 use kzrescue::zfs::dsl::DatasetInfo;
 use kzrescue::zfs::objset::ObjSet;
@@ -9,6 +10,7 @@ use kzrescue::zfs::spa::{self, Opened};
 use kzrescue::zfs::zpl::Zpl;
 use kzrescue::{Error, Result};
 use serde::Serialize;
+use std::sync::Arc;
 
 /// How to find and open the pool: its devices and the state to read.
 #[derive(clap::Args, Debug, Clone)]
@@ -35,7 +37,23 @@ impl PoolArgs {
         };
         let mut sources = Vec::new();
         for t in targets {
-            sources.push(open_vdev(t, &opts)?.source);
+            let v = open_vdev(t, &opts)?;
+            // Regular image files are re-opened for positioned reads so that
+            // scanning a whole image does not count against resident memory.
+            let path = std::path::Path::new(t);
+            let src = match std::fs::metadata(path) {
+                Ok(m) if m.is_file() => {
+                    let f: SharedSource = Arc::new(PreadFile::open(path)?);
+                    match &v.partition {
+                        Some(p) => {
+                            Arc::new(Window::new(f, p.start, p.len, p.label())) as SharedSource
+                        }
+                        None => f,
+                    }
+                }
+                _ => v.source,
+            };
+            sources.push(src);
         }
         let opened = spa::open(&sources, self.txg)?;
         for n in &opened.notes {

@@ -209,9 +209,9 @@ fn to_tar(fs: &Zpl, nodes: &[Node], out: Box<dyn Write>, errors: &mut Vec<String
                     FileType::Blockdev => tar::EntryType::Block,
                     _ => tar::EntryType::Fifo,
                 });
-                // ZFS keeps a 64-bit dev_t: major in the high 32 bits
-                let _ = h.set_device_major((z.rdev >> 32) as u32);
-                let _ = h.set_device_minor(z.rdev as u32);
+                let (ma, mi) = z.device();
+                let _ = h.set_device_major(ma as u32);
+                let _ = h.set_device_minor(mi as u32);
                 h.set_size(0);
                 t.append_data(&mut h, name, std::io::empty())
             }

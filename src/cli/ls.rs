@@ -90,7 +90,8 @@ pub fn line(fs: &Zpl, obj: u64, name: &[u8], inode: bool) -> String {
             }
             let size = match z.file_type() {
                 FileType::Chardev | FileType::Blockdev => {
-                    format!("{},{}", (z.rdev >> 32) & 0xffff_ffff, z.rdev & 0xffff_ffff)
+                    let (ma, mi) = z.device();
+                    format!("{ma},{mi}")
                 }
                 _ => z.size.to_string(),
             };

@@ -61,9 +61,9 @@ pub struct Entry {
     /// Symlink target.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub target: Option<String>,
-    /// Device number (device nodes).
+    /// Device number (device nodes): major, minor.
     #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub rdev: Option<u64>,
+    pub rdev: Option<[u64; 2]>,
     /// Extended attributes: name → SHA-256.
     #[serde(skip_serializing_if = "BTreeMap::is_empty", default)]
     pub xattrs: BTreeMap<String, String>,
@@ -184,7 +184,10 @@ pub fn build(fs: &Zpl, pool: &str, dataset: &str, txg: u64, jobs: Option<usize>)
                     e.error = Some(m.to_string());
                 }
             },
-            FileType::Chardev | FileType::Blockdev => e.rdev = Some(z.rdev),
+            FileType::Chardev | FileType::Blockdev => {
+                let (ma, mi) = z.device();
+                e.rdev = Some([ma, mi]);
+            }
             _ => {}
         }
         if z.xattr != 0 {

@@ -7,11 +7,13 @@
 pub mod fault;
 mod file;
 pub mod iscsi;
+mod pread;
 pub mod uri;
 mod window;
 
 pub use fault::{Fault, FaultSource};
 pub use file::{FileSource, OpenMode};
+pub use pread::PreadFile;
 pub use window::Window;
 
 use crate::error::{Error, Result};

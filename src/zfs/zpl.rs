@@ -135,6 +135,19 @@ pub struct Znode {
 }
 
 impl Znode {
+    /// (major, minor) of a device node. Solaris and OpenZFS store the
+    /// 64-bit form (major in the high 32 bits); zfs-fuse stores the Linux
+    /// `dev_t` (12-bit major at bits 8–19, minor in bits 0–7 and 20–31).
+    /// A value below 2^32 is read as the Linux form.
+    pub fn device(&self) -> (u64, u64) {
+        let r = self.rdev;
+        if r >> 32 != 0 {
+            (r >> 32, r & 0xffff_ffff)
+        } else {
+            ((r >> 8) & 0xfff, (r & 0xff) | ((r >> 12) & 0xfff00))
+        }
+    }
+
     /// The file type.
     pub fn file_type(&self) -> FileType {
         FileType::from_mode(self.mode)
