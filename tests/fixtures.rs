@@ -7,7 +7,7 @@ mod common;
 
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// `SHA256SUMS`: "<hex>  <raw file name>" per line.
@@ -38,40 +38,6 @@ fn sha256_file(p: &Path) -> String {
     hex::encode(h.finalize())
 }
 
-/// Every compressed fixture is listed, and unpacks to exactly the listed bytes.
-#[test]
-fn every_fixture_unpacks_to_its_recorded_sha256() {
-    let sums = sums();
-    let dir = tempfile::tempdir().unwrap();
-    let mut seen = 0;
-    for e in std::fs::read_dir(common::root().join("testimages")).unwrap() {
-        let name = e.unwrap().file_name().into_string().unwrap();
-        let Some(raw) = name.strip_suffix(".zst") else {
-            continue;
-        };
-        let Some(want) = sums.get(raw) else {
-            // Fixtures of other helpers may not be listed yet: say so, do not fail.
-            println!("note: testimages/{name} is not listed in testimages/SHA256SUMS");
-            continue;
-        };
-        let p = common::unpack_fixture(raw, dir.path());
-        assert_eq!(
-            &sha256_file(&p),
-            want,
-            "{raw}: unpacked bytes differ from SHA256SUMS"
-        );
-        std::fs::remove_file(p).unwrap();
-        seen += 1;
-    }
-    for n in sums.keys() {
-        assert!(
-            common::root().join(format!("testimages/{n}.zst")).exists(),
-            "SHA256SUMS lists {n} but testimages/{n}.zst is missing"
-        );
-    }
-    assert!(seen > 0, "no fixtures found");
-}
-
 /// `SLICES`: "<image> <slice> <byte offset> <size>" — where the ZFS slice of
 /// a partitioned fixture lies (its goldens are named `<image>.<slice>.*`).
 fn slices() -> BTreeMap<String, (String, u64, u64)> {
@@ -98,62 +64,107 @@ fn slices() -> BTreeMap<String, (String, u64, u64)> {
         .collect()
 }
 
-/// The file zdb reads for golden `name`: the unpacked image, or the slice of
-/// an unpacked disk image, copied out to a file of its own.
-fn image_for(name: &str, dir: &Path) -> std::path::PathBuf {
+/// Copies `size` bytes at `off` of `img` to `dir/name` (a slice as a file of its own).
+fn copy_slice(img: &Path, off: u64, size: u64, dir: &Path, name: &str) -> PathBuf {
     use std::io::{Read, Seek, SeekFrom, Write};
-    if let Some((img, off, size)) = slices().get(name) {
-        let disk = common::unpack_fixture(img, dir);
-        let mut f = std::fs::File::open(&disk).unwrap();
-        f.seek(SeekFrom::Start(*off)).unwrap();
-        let mut buf = Vec::new();
-        f.take(*size).read_to_end(&mut buf).unwrap();
-        assert_eq!(buf.len() as u64, *size, "{img}: slice beyond the end");
-        let out = dir.join(name);
-        std::fs::File::create(&out)
-            .unwrap()
-            .write_all(&buf)
-            .unwrap();
-        std::fs::remove_file(disk).unwrap();
-        out
-    } else {
-        common::unpack_fixture(name, dir)
-    }
+    let mut f = std::fs::File::open(img).unwrap();
+    f.seek(SeekFrom::Start(off)).unwrap();
+    let mut buf = Vec::new();
+    f.take(size).read_to_end(&mut buf).unwrap();
+    assert_eq!(
+        buf.len() as u64,
+        size,
+        "{name}: slice beyond the end of the image"
+    );
+    let out = dir.join(name);
+    std::fs::File::create(&out)
+        .unwrap()
+        .write_all(&buf)
+        .unwrap();
+    out
 }
 
-/// The goldens are what zdb prints today (catches a stale golden after an
-/// image was rebuilt, and a zdb whose output format changed).
+/// One pass over the fixtures: every image listed in `SHA256SUMS` unpacks to
+/// exactly the recorded bytes; and — where zdb is installed — zdb still prints
+/// every committed `*.zdb-l.txt` / `*.zdb-lu.txt` golden (catches a stale golden
+/// after an image was rebuilt, and a zdb whose output format changed).
 #[test]
-fn zdb_goldens_match_live_zdb() {
-    if !common::require_tool("zdb", "zfsutils-linux", "zdb_goldens_match_live_zdb") {
-        return;
-    }
+fn fixtures_match_sha256sums_and_zdb_goldens() {
     let ti = common::root().join("testimages");
+    let sums = sums();
+    let slices = slices();
+    let zdb = common::require_tool(
+        "zdb",
+        "zfsutils-linux",
+        "fixtures_match_sha256sums_and_zdb_goldens",
+    );
     let dir = tempfile::tempdir().unwrap();
-    let mut checked = 0;
-    for e in std::fs::read_dir(&ti).unwrap() {
-        let name = e.unwrap().file_name().into_string().unwrap();
-        let Some(raw) = name.strip_suffix(".zdb-l.txt") else {
+    let mut names: Vec<String> = std::fs::read_dir(&ti)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    names.sort();
+    let (mut hashed, mut goldens) = (0, 0);
+    for name in &names {
+        let Some(raw) = name.strip_suffix(".zst") else {
             continue;
         };
-        let img = image_for(raw, dir.path());
-        for (flag, suffix) in [("-l", "zdb-l.txt"), ("-lu", "zdb-lu.txt")] {
-            let golden = std::fs::read_to_string(ti.join(format!("{raw}.{suffix}"))).unwrap();
-            let out = Command::new("zdb")
-                .arg(flag)
-                .arg(&img)
-                .output()
-                .expect("run zdb");
-            let live = String::from_utf8_lossy(&out.stdout).into_owned()
-                + &String::from_utf8_lossy(&out.stderr);
-            assert_eq!(
-                live, golden,
-                "zdb {flag} {raw} differs from testimages/{raw}.{suffix}"
-            );
-            checked += 1;
+        let Some(want) = sums.get(raw) else {
+            // Fixtures of other helpers may not be listed: say so, do not fail.
+            println!("note: testimages/{name} is not listed in testimages/SHA256SUMS");
+            continue;
+        };
+        let img = common::unpack_fixture(raw, dir.path());
+        assert_eq!(
+            &sha256_file(&img),
+            want,
+            "{raw}: unpacked bytes differ from SHA256SUMS"
+        );
+        hashed += 1;
+        if zdb {
+            // goldens of the image itself, and of each listed slice of it
+            let mut targets = vec![(raw.to_string(), img.clone())];
+            for (gname, (simg, off, size)) in &slices {
+                if simg == raw {
+                    targets.push((
+                        gname.clone(),
+                        copy_slice(&img, *off, *size, dir.path(), gname),
+                    ));
+                }
+            }
+            for (gname, file) in targets {
+                for (flag, suffix) in [("-l", "zdb-l.txt"), ("-lu", "zdb-lu.txt")] {
+                    let Ok(golden) = std::fs::read_to_string(ti.join(format!("{gname}.{suffix}")))
+                    else {
+                        continue;
+                    };
+                    let out = Command::new("zdb")
+                        .arg(flag)
+                        .arg(&file)
+                        .output()
+                        .expect("run zdb");
+                    let live = String::from_utf8_lossy(&out.stdout).into_owned()
+                        + &String::from_utf8_lossy(&out.stderr);
+                    assert_eq!(
+                        live, golden,
+                        "zdb {flag} {gname} differs from testimages/{gname}.{suffix}"
+                    );
+                    goldens += 1;
+                }
+                if file != img {
+                    std::fs::remove_file(file).unwrap();
+                }
+            }
         }
         std::fs::remove_file(img).unwrap();
     }
-    assert!(checked > 0, "no zdb goldens found");
-    println!("zdb goldens checked: {checked}");
+    for n in sums.keys() {
+        assert!(
+            ti.join(format!("{n}.zst")).exists(),
+            "SHA256SUMS lists {n} but testimages/{n}.zst is missing"
+        );
+    }
+    assert!(hashed > 0, "no fixtures found");
+    assert!(!zdb || goldens > 0, "no zdb goldens found");
+    println!("fixtures hashed: {hashed}; zdb goldens checked: {goldens}");
 }
