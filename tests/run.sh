@@ -19,7 +19,11 @@ APT_PACKAGES=(
   gdisk fdisk                      # sgdisk/sfdisk: cross-check partition tables
   libfuse2 fuse                    # runtime of the unpacked zfs-fuse
   python3
+  mount                            # losetup (4Kn loop-device tests)
+  gcc libc6-dev                    # the linker rustc calls (a fresh Debian has none)
+  curl ca-certificates             # only to fetch rustup when cargo is missing
 )
+# KZ_SETUP_ONLY=1 installs and unpacks everything but runs no tests.
 # Cargo profile for the test run: "release" (optimised; zdb-oracle, crypto and
 # image-walking tests run much faster) or "debug". Override with KZ_PROFILE=debug.
 KZ_PROFILE=${KZ_PROFILE:-release}
@@ -71,9 +75,18 @@ if [ ! -x "$ZFS_FUSE_ROOT/usr/sbin/zfs-fuse" ] && [ ! -x "$ZFS_FUSE_ROOT/sbin/zf
   rm -rf "$tmp"
 fi
 
+# KZ_SETUP_ONLY=1: stop here (tools installed, no tests run).
+if [ "${KZ_SETUP_ONLY:-0}" = 1 ]; then say "setup done (KZ_SETUP_ONLY=1)"; exit 0; fi
+
 # 4. Rust toolchain and the tests.
 if ! command -v cargo >/dev/null; then
   [ -f "$HOME/.cargo/env" ] && . "$HOME/.cargo/env"
+fi
+if ! command -v cargo >/dev/null; then
+  # Debian 12's own cargo (Rust 1.65) is too old for edition 2024: use rustup.
+  say "cargo not found: installing Rust stable with rustup (minimal profile)"
+  curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs | sh -s -- -y --profile minimal
+  . "$HOME/.cargo/env"
 fi
 command -v cargo >/dev/null || { echo "tests/run.sh: cargo not found; install Rust (https://rustup.rs)" >&2; exit 2; }
 
