@@ -132,6 +132,8 @@ fn iscsi_forms() {
         "iscsi://host:99999/luname.naa.600144f03d70c80000004ea57da10001",
         "iscsi://[::1/luname.naa.600144f03d70c80000004ea57da10001",
         "iscsi://[nothex]/luname.naa.600144f03d70c80000004ea57da10001",
+        "iscsi://::1/luname.naa.600144f03d70c80000004ea57da10001", // IPv6 needs brackets
+        "iscsi://a:b:3260/luname.naa.600144f03d70c80000004ea57da10001",
         "iscsi://host/target.iqn.x:y",
         "iscsi://host/target.iqn.x:y,lun.x",
         "iscsi://host/target.iqn.x:y,lun.99999",

@@ -179,16 +179,14 @@ fn parse_authority(a: &str, at: usize) -> Result<(String, Option<u16>)> {
             None => (a.to_string(), None),
         }
     };
+    // Unbracketed hosts are names or IPv4 addresses (no ':'); an IPv6
+    // address was checked inside its brackets above.
+    let bracketed = a.starts_with('[');
     if host.is_empty()
-        || host.contains(['/', '@', ' ', '[', ']'])
-        || (!host.contains(':') && host.contains(':'))
-    {
-        return Err(uri_err("authority", at, format!("bad host {host:?}")));
-    }
-    if !host.contains(':')
-        && !host
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'))
+        || (!bracketed
+            && !host
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_')))
     {
         return Err(uri_err("authority", at, format!("bad host {host:?}")));
     }
