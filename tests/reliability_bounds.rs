@@ -27,6 +27,7 @@ struct Outcome {
 
 /// Runs the CLI, reaps it with wait4 and returns its exit code, combined
 /// output, peak RSS and CPU time. Kills it (and fails) after `KILL_AFTER`.
+#[allow(clippy::zombie_processes)] // reaped with wait4, which gives its rusage
 fn run(args: &[&str]) -> Outcome {
     let dir = tempfile::tempdir().unwrap();
     let (o, e) = (dir.path().join("out"), dir.path().join("err"));
@@ -108,7 +109,7 @@ fn be32(v: &mut Vec<u8>, x: u32) {
 fn xdr_str(v: &mut Vec<u8>, s: &str) {
     be32(v, s.len() as u32);
     v.extend_from_slice(s.as_bytes());
-    while v.len() % 4 != 0 {
+    while !v.len().is_multiple_of(4) {
         v.push(0);
     }
 }

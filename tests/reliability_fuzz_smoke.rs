@@ -177,13 +177,13 @@ fn t_decompress(data: &[u8]) {
 fn t_dnode(data: &[u8]) {
     use kzrescue::zfs::blkptr::ByteOrder;
     for bo in [ByteOrder::Little, ByteOrder::Big] {
-        if let Ok(dn) = kzrescue::zfs::dnode::Dnode::decode(data, bo, 5) {
-            if !dn.is_free() {
-                assert!((1..=3).contains(&dn.blkptrs.len()));
-                assert!(dn.bonus.len() <= 512 * (1 + dn.extra_slots as usize));
-                for bp in &dn.blkptrs {
-                    let _ = bp.to_string();
-                }
+        if let Ok(dn) = kzrescue::zfs::dnode::Dnode::decode(data, bo, 5)
+            && !dn.is_free()
+        {
+            assert!((1..=3).contains(&dn.blkptrs.len()));
+            assert!(dn.bonus.len() <= 512 * (1 + dn.extra_slots as usize));
+            for bp in &dn.blkptrs {
+                let _ = bp.to_string();
             }
         }
     }

@@ -9,14 +9,29 @@ use super::zonecfg::{Property, Resource, ZoneConfig};
 use crate::error::{Error, Result};
 use quick_xml::events::{BytesStart, Event};
 
+/// A parser error as one line: quick-xml quotes the offending input, which may
+/// hold newlines or control characters (found by the zone_xml fuzz target).
+fn one_line(e: impl std::fmt::Display) -> String {
+    e.to_string()
+        .chars()
+        .flat_map(|c| {
+            if c.is_control() {
+                c.escape_default().collect::<Vec<_>>()
+            } else {
+                vec![c]
+            }
+        })
+        .collect()
+}
+
 fn attrs(e: &BytesStart<'_>, pos: u64) -> Result<Vec<Property>> {
     let mut out = Vec::new();
     for a in e.attributes() {
-        let a = a.map_err(|err| Error::corrupt("zone XML attribute", pos, err))?;
+        let a = a.map_err(|err| Error::corrupt("zone XML attribute", pos, one_line(err)))?;
         let name = a.key.as_ref().to_string();
         let value = a
             .normalized_value(quick_xml::XmlVersion::Implicit1_0)
-            .map_err(|err| Error::corrupt("zone XML attribute", pos, err))?
+            .map_err(|err| Error::corrupt("zone XML attribute", pos, one_line(err)))?
             .into_owned();
         out.push(Property {
             name,
@@ -37,7 +52,7 @@ pub fn parse_xml(text: &str) -> Result<ZoneConfig> {
         let pos = reader.buffer_position();
         let ev = reader
             .read_event()
-            .map_err(|e| Error::corrupt("zone XML", pos, e))?;
+            .map_err(|e| Error::corrupt("zone XML", pos, one_line(e)))?;
         match ev {
             Event::Start(ref e) | Event::Empty(ref e) => {
                 let is_empty = matches!(ev, Event::Empty(_));
@@ -47,7 +62,7 @@ pub fn parse_xml(text: &str) -> Result<ZoneConfig> {
                         return Err(Error::corrupt(
                             "zone XML",
                             pos,
-                            format!("root element is <{name}>, expected <zone>"),
+                            format!("root element is <{}>, expected <zone>", one_line(&name)),
                         ));
                     }
                     seen_zone = true;
