@@ -208,22 +208,19 @@ pub fn run(args: &DatasetsArgs) -> Result<u8> {
             errors: errors.clone(),
             notes: &o.notes,
         };
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&doc).map_err(|e| Error::Usage(e.to_string()))?
-        );
+        emit(&serde_json::to_string_pretty(&doc).map_err(|e| Error::Usage(e.to_string()))?)?;
     } else {
-        println!(
+        emit(&format!(
             "Dataset mos [META], ID 0, cr_txg 4, {}, {} objects",
             mos.used_bytes.map(nicenum).unwrap_or_else(|| "-".into()),
             mos.objects
-        );
+        ))?;
         for d in &ok {
             let mut line = zdb_line(d);
             if d.encrypted {
                 line.push_str(" (encrypted: contents not read)");
             }
-            println!("{line}");
+            emit(&line)?;
         }
         for e in &errors {
             eprintln!("kzrescue: {e}");
@@ -234,6 +231,13 @@ pub fn run(args: &DatasetsArgs) -> Result<u8> {
     } else {
         super::EXIT_PROBLEMS
     })
+}
+
+/// Writes one line to stdout; a closed pipe (`| head`) is an I/O error,
+/// not a panic.
+pub fn emit(line: &str) -> Result<()> {
+    use std::io::Write;
+    writeln!(std::io::stdout().lock(), "{line}").map_err(|e| Error::io("write stdout", e))
 }
 
 /// A dataset spec `NAME[@SNAP][:/path]` split into (dataset, path).

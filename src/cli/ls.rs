@@ -135,10 +135,10 @@ pub fn run(args: &LsArgs) -> Result<u8> {
             if l.starts_with('?') {
                 problems += 1;
             }
-            println!("{l}");
+            super::datasets::emit(&l)?;
         }
     } else {
-        println!("{}", line(&fs, obj, path.as_bytes(), args.inode));
+        super::datasets::emit(&line(&fs, obj, path.as_bytes(), args.inode))?;
     }
     Ok(if problems == 0 {
         super::EXIT_OK
