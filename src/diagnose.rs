@@ -25,9 +25,6 @@ use serde::Serialize;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-/// The Solaris reserved partition's GPT type (slice 8): where host data lives.
-const RESERVED_GUID: &str = "6A945A3B-1DD2-11B2-99A6-080020736631";
-
 /// How bad a finding is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -858,15 +855,9 @@ fn physpath_command(disks: &[&OpenedDevice], radix: UnitRadix) -> String {
 
 /// The reserved partition of a disk, if it has exactly one.
 pub fn reserved_partition(vdev: &Vdev) -> Option<&Partition> {
-    let mut it = vdev
-        .table
-        .partitions
-        .iter()
-        .filter(|p| p.type_guid.as_deref() == Some(RESERVED_GUID));
-    match (it.next(), it.next()) {
-        (Some(p), None) => Some(p),
-        _ => None,
-    }
+    store::reserved_partition(&vdev.table, &vdev.disk.name())
+        .ok()
+        .flatten()
 }
 
 type HostdataView = (Verdict, Option<store::Assessment>);

@@ -12,9 +12,6 @@ use kzrescue::{Error, Result};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 
-/// The GPT type GUID of the Solaris reserved partition (slice 8).
-const RESERVED_GUID: &str = "6A945A3B-1DD2-11B2-99A6-080020736631";
-
 /// Host data subcommands.
 #[derive(clap::Args, Debug)]
 pub struct HostdataArgs {
@@ -180,26 +177,7 @@ struct Place {
 fn open(d: &DiskArgs, write: bool) -> Result<Place> {
     let disk = kzrescue::target::open_source(&d.target, write)?;
     let table = partition::read(disk.as_ref(), d.sector_size)?;
-    let found: Vec<&Partition> = table
-        .partitions
-        .iter()
-        .filter(|p| p.type_guid.as_deref() == Some(RESERVED_GUID))
-        .collect();
-    let reserved = match found.as_slice() {
-        [] => None,
-        [one] => Some((*one).clone()),
-        many => {
-            return Err(Error::Refused(format!(
-                "{} has {} Solaris reserved partitions ({}); host data needs exactly one",
-                disk.name(),
-                many.len(),
-                many.iter()
-                    .map(|p| p.label())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )));
-        }
-    };
+    let reserved = store::reserved_partition(&table, &disk.name())?.cloned();
     if let Some(p) = &reserved
         && p.start.saturating_add(p.len) > disk.size()
     {
@@ -219,8 +197,9 @@ fn open(d: &DiskArgs, write: bool) -> Result<Place> {
 
 fn no_place(disk: &SharedSource) -> String {
     format!(
-        "{} has no Solaris reserved partition (GPT type {RESERVED_GUID}, slice 8): there is no place for host data on this disk",
-        disk.name()
+        "{} has no Solaris reserved partition (GPT type {}, slice 8): there is no place for host data on this disk",
+        disk.name(),
+        store::RESERVED_GUID
     )
 }
 

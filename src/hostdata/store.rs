@@ -232,6 +232,35 @@ fn open_sealed(sealed: &Sealed, key: Option<&HostKey>) -> CopyState {
     }
 }
 
+/// The Solaris reserved partition's GPT type (slice 8): where host data lives.
+pub const RESERVED_GUID: &str = "6A945A3B-1DD2-11B2-99A6-080020736631";
+
+/// The one partition of `table` that can hold host data: the partition of
+/// GPT type [`RESERVED_GUID`]. `None` when there is none; refused when there
+/// are several (which copy would be the zone's is then unknowable).
+pub fn reserved_partition<'a>(
+    table: &'a crate::partition::PartitionTable,
+    disk_name: &str,
+) -> Result<Option<&'a crate::partition::Partition>> {
+    let found: Vec<&crate::partition::Partition> = table
+        .partitions
+        .iter()
+        .filter(|p| p.type_guid.as_deref() == Some(RESERVED_GUID))
+        .collect();
+    match found.as_slice() {
+        [] => Ok(None),
+        [one] => Ok(Some(*one)),
+        many => Err(Error::Refused(format!(
+            "{disk_name} has {} Solaris reserved partitions ({}); host data needs exactly one",
+            many.len(),
+            many.iter()
+                .map(|p| p.label())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))),
+    }
+}
+
 /// Reads and judges both copies. `base` is the reserved partition's offset
 /// in `src` (0 when `src` is the partition itself), `size` its length.
 pub fn assess(src: &dyn Source, base: u64, size: u64, key: Option<&HostKey>) -> Result<Assessment> {

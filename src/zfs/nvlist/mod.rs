@@ -387,3 +387,26 @@ impl Default for NvList {
         Self::new()
     }
 }
+
+/// The 4-byte `nvs_header_t` at the start of a packed nvlist, checked to
+/// carry `encoding` (0 native, 1 XDR, named `name` in the error).
+pub(crate) fn read_header(buf: &[u8], encoding: u8, name: &str) -> crate::Result<[u8; 4]> {
+    let header: [u8; 4] = match buf.get(..4) {
+        Some(h) => [h[0], h[1], h[2], h[3]],
+        None => {
+            return Err(crate::Error::corrupt(
+                "nvlist header",
+                0,
+                format!("{} bytes, a packed nvlist needs at least 4", buf.len()),
+            ));
+        }
+    };
+    if header[0] != encoding {
+        return Err(crate::Error::corrupt(
+            "nvlist header",
+            0,
+            format!("encoding byte is {}, not {encoding} ({name})", header[0]),
+        ));
+    }
+    Ok(header)
+}

@@ -18,23 +18,7 @@ use crate::{Error, Result};
 /// Decodes a native packed nvlist in either byte order. Error offsets are
 /// within `buf`.
 pub fn decode(buf: &[u8]) -> Result<Packed> {
-    let header: [u8; 4] = match buf.get(..4) {
-        Some(h) => [h[0], h[1], h[2], h[3]],
-        None => {
-            return Err(Error::corrupt(
-                "nvlist header",
-                0,
-                format!("{} bytes, a packed nvlist needs at least 4", buf.len()),
-            ));
-        }
-    };
-    if header[0] != NV_ENCODE_NATIVE {
-        return Err(Error::corrupt(
-            "nvlist header",
-            0,
-            format!("encoding byte is {}, not 0 (native)", header[0]),
-        ));
-    }
+    let header = super::read_header(buf, NV_ENCODE_NATIVE, "native")?;
     let little = match header[1] {
         0 => false,
         1 => true,

@@ -65,23 +65,7 @@ pub struct XdrStyle {
 /// Decodes an XDR packed nvlist; `buf` starts at the header and may extend
 /// past the list's end (a label's zero fill). Error offsets are within `buf`.
 pub fn decode(buf: &[u8]) -> Result<Packed> {
-    let header: [u8; 4] = match buf.get(..4) {
-        Some(h) => [h[0], h[1], h[2], h[3]],
-        None => {
-            return Err(Error::corrupt(
-                "nvlist header",
-                0,
-                format!("{} bytes, a packed nvlist needs at least 4", buf.len()),
-            ));
-        }
-    };
-    if header[0] != NV_ENCODE_XDR {
-        return Err(Error::corrupt(
-            "nvlist header",
-            0,
-            format!("encoding byte is {}, not 1 (XDR)", header[0]),
-        ));
-    }
+    let header = super::read_header(buf, NV_ENCODE_XDR, "XDR")?;
     let mut r = Reader {
         buf,
         pos: 4,
