@@ -132,17 +132,27 @@ impl Dnode {
         if !(1..=3).contains(&nblkptr) {
             return Err(corrupt(object, format!("nblkptr {nblkptr} (must be 1–3)")));
         }
-        if dn.nlevels == 0 || dn.nlevels > 9 {
-            return Err(corrupt(
-                object,
-                format!("nlevels {} (must be 1–9)", dn.nlevels),
-            ));
+        if dn.nlevels == 0 {
+            return Err(corrupt(object, "nlevels 0 (must be at least 1)"));
         }
-        if dn.nlevels > 1 && !(10..=17).contains(&dn.indblkshift) {
-            return Err(corrupt(
-                object,
-                format!("indirect block shift {} (must be 10–17)", dn.indblkshift),
-            ));
+        if dn.nlevels > 1 {
+            if !(10..=17).contains(&dn.indblkshift) {
+                return Err(corrupt(
+                    object,
+                    format!("indirect block shift {} (must be 10–17)", dn.indblkshift),
+                ));
+            }
+            let max = max_levels(dn.indblkshift);
+            if dn.nlevels > max {
+                return Err(corrupt(
+                    object,
+                    format!(
+                        "nlevels {} (at most {max} with {}-byte indirect blocks)",
+                        dn.nlevels,
+                        1u32 << dn.indblkshift
+                    ),
+                ));
+            }
         }
         if dn.datablksz == 0 {
             return Err(corrupt(object, "data block size 0"));
@@ -332,10 +342,45 @@ fn shr(x: u64, n: u32) -> u64 {
     x.checked_shr(n).unwrap_or(0)
 }
 
+/// The deepest block tree a dnode can need: enough levels of `2^(shift−7)`
+/// pointers above 512-byte data blocks to address 2^64 bytes (ZFS's own
+/// bound: 12 levels with the smallest indirect blocks modern pools write,
+/// 20 with the 1 KiB ones older pools allowed).
+fn max_levels(indblkshift: u8) -> u8 {
+    let per_level = u32::from(indblkshift) - 7;
+    (1 + (64 - 9u32).div_ceil(per_level)) as u8
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    /// A plain-file dnode with the given indirect shift and level count.
+    fn file_dnode(indblkshift: u8, nlevels: u8) -> Vec<u8> {
+        let mut raw = vec![0u8; 512];
+        raw[0] = otype::PLAIN_FILE_CONTENTS;
+        raw[1] = indblkshift;
+        raw[2] = nlevels;
+        raw[3] = 1;
+        raw[8] = 1;
+        raw
+    }
+
+    #[test]
+    fn deep_trees_follow_the_indirect_block_size() {
+        // ztest makes 12-level files (4 KiB indirect blocks, 2^64 offsets)
+        let bo = ByteOrder::Little;
+        assert!(Dnode::decode(&file_dnode(12, 12), bo, 77).is_ok());
+        let e = Dnode::decode(&file_dnode(12, 13), bo, 77)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("at most 12"), "{e}");
+        assert!(Dnode::decode(&file_dnode(17, 7), bo, 77).is_ok());
+        assert!(Dnode::decode(&file_dnode(17, 8), bo, 77).is_err());
+        assert!(Dnode::decode(&file_dnode(10, 20), bo, 77).is_ok());
+        assert!(Dnode::decode(&file_dnode(12, 0), bo, 77).is_err());
+    }
 
     proptest! {
         #[test]
