@@ -495,7 +495,11 @@ pub mod uberblock {
         }
         let shift = 10 + u32::from(mode % 8);
         let size = 1usize << shift;
-        let mut ring: Vec<u8> = body.iter().copied().cycle().take(RING_SIZE).collect();
+        let mut ring = Vec::with_capacity(RING_SIZE);
+        while ring.len() < RING_SIZE {
+            let n = body.len().min(RING_SIZE - ring.len());
+            ring.extend_from_slice(&body[..n]);
+        }
         let at = 0x20000u64;
         if mode & 0x80 != 0 {
             for (i, s) in ring.chunks_exact_mut(size).enumerate() {
