@@ -249,10 +249,15 @@ impl Pool {
         }
     }
 
-    /// Whether `data` (physical bytes) matches `bp`'s checksum; counts
-    /// unverifiable blocks.
+    /// `bp`'s checksum over `data` (physical bytes), by this pool's numbering.
+    fn verify(&self, bp: &BlkPtr, data: &[u8]) -> Verdict {
+        checksum::verify_in_pool(self.version, bp.checksum, data, bp.byteorder, &bp.cksum)
+    }
+
+    /// Whether `data` (physical bytes) matches `bp`'s checksum (unverifiable
+    /// blocks pass).
     fn check(&self, bp: &BlkPtr, data: &[u8]) -> bool {
-        match checksum::verify(bp.checksum, data, bp.byteorder, &bp.cksum) {
+        match self.verify(bp, data) {
             Verdict::Good => true,
             Verdict::Unverified => true,
             Verdict::Bad(_) => false,
@@ -272,7 +277,7 @@ impl Pool {
             };
             match r {
                 Ok(d) => {
-                    let verdict = checksum::verify(bp.checksum, &d, bp.byteorder, &bp.cksum);
+                    let verdict = self.verify(bp, &d);
                     match verdict {
                         Verdict::Unverified => {
                             self.stats.unverified.fetch_add(1, Ordering::Relaxed)
