@@ -10,7 +10,7 @@ use kzrescue::{Error, Result};
 use std::fs::{self, File, FileTimes};
 use std::io::Write;
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::PermissionsExt;
+use std::os::unix::fs::{FileExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
@@ -98,16 +98,19 @@ fn to_dir(fs: &Zpl, nodes: &[Node], dir: &Path, errors: &mut Vec<String>) -> Res
                     fs::create_dir_all(&p).map_err(|e| e.to_string())?;
                 }
                 FileType::File => {
-                    let mut f = File::create(&p).map_err(|e| e.to_string())?;
-                    {
-                        let mut w = std::io::BufWriter::with_capacity(1 << 20, &mut f);
-                        fs.read_file(&n.dnode, z.size, |b| {
-                            pb.inc(b.len() as u64);
-                            w.write_all(b)
-                        })
-                        .map_err(|e| e.to_string())?;
-                        w.flush().map_err(|e| e.to_string())?;
-                    }
+                    // Holes stay holes: only allocated blocks are written,
+                    // so a sparse file costs its data, not its size.
+                    let f = File::create(&p).map_err(|e| e.to_string())?;
+                    let mut written = 0u64;
+                    fs.read_file_sparse(&n.dnode, z.size, |off, b| {
+                        pb.inc(b.len() as u64);
+                        written += b.len() as u64;
+                        f.write_all_at(b, off)
+                    })
+                    .map_err(|e| e.to_string())?;
+                    f.set_len(z.size)
+                        .map_err(|e| format!("cannot make it {} bytes long here: {e}", z.size))?;
+                    pb.inc(z.size.saturating_sub(written));
                     f.set_times(
                         FileTimes::new()
                             .set_accessed(systime(z.atime))

@@ -11,12 +11,15 @@
 use crate::error::{Error, Result};
 use crate::zfs::blkptr::{BLKPTR_SIZE, BlkPtr, ByteOrder, Dva};
 use crate::zfs::pool::{LABEL_START, Pool};
+use std::collections::HashMap;
 use std::sync::Arc;
 
 /// Size of one dnode slot.
 pub const DNODE_SIZE: usize = 512;
 /// Offset of the first block pointer in a dnode.
 const BLKPTR_OFFSET: usize = 64;
+/// Largest block ZFS writes (`SPA_MAXBLOCKSIZE`, 16 MiB).
+pub const MAX_BLOCK_SIZE: u64 = 16 << 20;
 /// Dnode flag: the last 128 bytes are a spill block pointer.
 pub const FLAG_SPILL_BLKPTR: u8 = 4;
 
@@ -44,6 +47,53 @@ pub mod otype {
     pub const MASTER_NODE: u8 = 21;
     /// System attributes (bonus type).
     pub const SA: u8 = 44;
+}
+
+/// Where a level-0 block id led in a dnode's tree.
+enum Found {
+    /// An allocated (or embedded) block.
+    Block(BlkPtr),
+    /// A hole at this level: it covers `2^(epbs × level)` level-0 blocks.
+    Hole(u32),
+    /// Past the last block the tree can hold.
+    End,
+}
+
+/// The indirect blocks met so far in one walk of one object's tree, by
+/// place. ZFS writes every indirect block once, for one place in one tree
+/// (dedup and block cloning share only level-0 blocks), so an indirect
+/// block met at a second place means the "tree" is a graph that could
+/// make a walk revisit it without end.
+#[derive(Default)]
+pub struct TreeGuard {
+    at: HashMap<(u32, u64), (u32, u64)>,
+}
+
+impl TreeGuard {
+    /// A guard for a new walk.
+    pub fn new() -> TreeGuard {
+        TreeGuard::default()
+    }
+
+    fn visit(&mut self, dn: &Dnode, bp: &BlkPtr, level: u32, blkid: u64) -> Result<()> {
+        for d in bp.dvas() {
+            if let Some(&(l, b)) = self.at.get(&(d.vdev, d.offset)) {
+                if (l, b) != (level, blkid) {
+                    return Err(dn.block_error(
+                        level,
+                        blkid,
+                        bp,
+                        format!(
+                            "is also the level-{l} block {b} of this object: the block tree is not a tree"
+                        ),
+                    ));
+                }
+            } else {
+                self.at.insert((d.vdev, d.offset), (level, blkid));
+            }
+        }
+        Ok(())
+    }
 }
 
 /// A decoded dnode.
@@ -157,6 +207,24 @@ impl Dnode {
         if dn.datablksz == 0 {
             return Err(corrupt(object, "data block size 0"));
         }
+        if dn.datablksz > MAX_BLOCK_SIZE {
+            return Err(corrupt(
+                object,
+                format!(
+                    "data block size {} exceeds ZFS's largest block ({MAX_BLOCK_SIZE} bytes)",
+                    dn.datablksz
+                ),
+            ));
+        }
+        if (u128::from(dn.maxblkid) + 1) * u128::from(dn.datablksz) > 1u128 << 64 {
+            return Err(corrupt(
+                object,
+                format!(
+                    "maxblkid {} of {}-byte blocks reaches past the 2^64 bytes an object can address",
+                    dn.maxblkid, dn.datablksz
+                ),
+            ));
+        }
         let spill = flags & FLAG_SPILL_BLKPTR != 0;
         let bonus_off = BLKPTR_OFFSET + nblkptr * BLKPTR_SIZE;
         let bonus_end = size - if spill { BLKPTR_SIZE } else { 0 };
@@ -191,40 +259,93 @@ impl Dnode {
     /// The level-0 block pointer of block `blkid`, None for a hole (also
     /// past the end of the tree).
     pub fn block_ptr(&self, pool: &Pool, blkid: u64) -> Result<Option<BlkPtr>> {
+        self.block_ptr_guarded(pool, blkid, None)
+    }
+
+    /// Like [`Dnode::block_ptr`], recording the indirect blocks passed in
+    /// `guard` (one guard per walk of this object).
+    pub fn block_ptr_guarded(
+        &self,
+        pool: &Pool,
+        blkid: u64,
+        guard: Option<&mut TreeGuard>,
+    ) -> Result<Option<BlkPtr>> {
+        Ok(match self.lookup(pool, blkid, guard)? {
+            Found::Block(bp) => Some(bp),
+            Found::Hole(_) | Found::End => None,
+        })
+    }
+
+    /// The first level-0 block at or after `blkid` that is not a hole, or
+    /// None; whole holes above level 0 are skipped without visiting their
+    /// span, so the cost follows the allocated blocks, not the file size.
+    pub fn next_block(
+        &self,
+        pool: &Pool,
+        blkid: u64,
+        mut guard: Option<&mut TreeGuard>,
+    ) -> Result<Option<(u64, BlkPtr)>> {
+        let epbs = if self.nlevels > 1 { self.epbs() } else { 0 };
+        let mut b = blkid;
+        while b <= self.maxblkid {
+            match self.lookup(pool, b, guard.as_deref_mut())? {
+                Found::Block(bp) => return Ok(Some((b, bp))),
+                Found::End => return Ok(None),
+                Found::Hole(level) => {
+                    let span = epbs * level;
+                    match shr(b, span)
+                        .checked_add(1)
+                        .and_then(|n| n.checked_shl(span))
+                    {
+                        Some(n) if n > b && shr(n, span) == shr(b, span) + 1 => b = n,
+                        _ => return Ok(None),
+                    }
+                }
+            }
+        }
+        Ok(None)
+    }
+
+    /// Follows the tree to level-0 block `blkid`.
+    fn lookup(&self, pool: &Pool, blkid: u64, mut guard: Option<&mut TreeGuard>) -> Result<Found> {
         if blkid > self.maxblkid {
-            return Ok(None);
+            return Ok(Found::End);
         }
         let levels = self.nlevels as u32;
         let epbs = if levels > 1 { self.epbs() } else { 0 };
         let top_shift = epbs * (levels - 1);
         let top = shr(blkid, top_shift);
         let Some(mut bp) = self.blkptrs.get(top as usize).cloned() else {
-            return Ok(None);
+            return Ok(Found::End);
         };
         // The indirect blocks above the current pointer, by level: a block
         // tree never points back at one of them (ZFS writes every indirect
         // block anew), so meeting one again means the tree loops.
         let mut held: Vec<(u32, BlkPtr)> = Vec::with_capacity(levels as usize);
         for level in (1..levels).rev() {
+            let lblkid = shr(blkid, epbs * level);
             if bp.is_hole() {
-                return Ok(None);
+                return Ok(Found::Hole(level));
             }
-            self.check_no_loop(&held, &bp, level, shr(blkid, epbs * level))?;
+            self.check_no_loop(&held, &bp, level, lblkid)?;
             if bp.level as u32 != level {
                 return Err(self.block_error(
                     level,
-                    shr(blkid, epbs * level),
+                    lblkid,
                     &bp,
                     format!("block pointer says level {}", bp.level),
                 ));
             }
-            let data = self.read_meta(pool, &bp, level, shr(blkid, epbs * level))?;
+            if let Some(g) = guard.as_deref_mut() {
+                g.visit(self, &bp, level, lblkid)?;
+            }
+            let data = self.read_meta(pool, &bp, level, lblkid)?;
             let idx = (shr(blkid, epbs * (level - 1)) & ((1u64 << epbs) - 1)) as usize;
             let off = idx * BLKPTR_SIZE;
             let Some(raw) = data.get(off..off + BLKPTR_SIZE) else {
                 return Err(self.block_error(
                     level,
-                    shr(blkid, epbs * level),
+                    lblkid,
                     &bp,
                     format!("indirect block of {} bytes is too short", data.len()),
                 ));
@@ -233,7 +354,7 @@ impl Dnode {
             held.push((level, std::mem::replace(&mut bp, child)));
         }
         if bp.is_hole() {
-            return Ok(None);
+            return Ok(Found::Hole(0));
         }
         self.check_no_loop(&held, &bp, 0, blkid)?;
         if bp.level != 0 {
@@ -244,7 +365,7 @@ impl Dnode {
                 format!("block pointer says level {}", bp.level),
             ));
         }
-        Ok(Some(bp))
+        Ok(Found::Block(bp))
     }
 
     /// Fails when `bp` (at `level`, block `blkid` of that level) names the

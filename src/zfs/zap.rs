@@ -12,8 +12,10 @@
 use crate::error::{Error, Result};
 use crate::zfs::blkptr::ByteOrder;
 use crate::zfs::dnode::Dnode;
+use crate::zfs::dnode::TreeGuard;
 use crate::zfs::pool::Pool;
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
 
 /// First word of a leaf block.
 pub const ZBT_LEAF: u64 = 1 << 63;
@@ -31,6 +33,9 @@ const CHUNK: usize = 24;
 const ARRAY_BYTES: usize = 21;
 const CHUNK_ENTRY: u8 = 252;
 const CHUNK_ARRAY: u8 = 251;
+/// Flag in `zap_flags`: the hash is 64 bits wide (48 of them index the
+/// pointer table) instead of 28.
+const ZAP_FLAG_HASH64: u64 = 1;
 /// Flag in `zap_flags`: keys are arrays of u64, not strings.
 const ZAP_FLAG_UINT64_KEY: u64 = 2;
 
@@ -142,8 +147,45 @@ fn fat(pool: &Pool, dn: &Dnode, b0: &[u8], bo: ByteOrder) -> Result<Vec<Entry>> 
     let zt_shift = bo.u64(b0, 32).unwrap_or(0);
     let flags = bo.u64(b0, 96).unwrap_or(0);
     let uint64_key = flags & ZAP_FLAG_UINT64_KEY != 0;
-    let mut leaves = BTreeSet::new();
     let limit = dn.maxblkid;
+    // Every block of a fat ZAP is read through one guard, and no block may
+    // stand at two places: ZFS writes each ZAP block once (metadata is
+    // never deduplicated), so a shared block would let a hostile table or
+    // tree be walked again and again without end.
+    let mut guard = TreeGuard::new();
+    let mut placed: HashMap<(u32, u64), u64> = HashMap::new();
+    let mut read = |blkid: u64, what: &str| -> Result<Arc<Vec<u8>>> {
+        let Some(bp) = dn.block_ptr_guarded(pool, blkid, Some(&mut guard))? else {
+            return Err(corrupt(obj, what, format!("block {blkid} is a hole")));
+        };
+        if let Some(d) = bp.dvas().first() {
+            if let Some(&prev) = placed.get(&(d.vdev, d.offset))
+                && prev != blkid
+            {
+                return Err(corrupt(
+                    obj,
+                    what,
+                    format!(
+                        "block {blkid} is the same block as block {prev} (DVA {})",
+                        bp.where_()
+                    ),
+                ));
+            }
+            placed.insert((d.vdev, d.offset), blkid);
+        }
+        dn.read_block_cached(pool, blkid)
+    };
+    let leaf_ok = |v: u64| -> Result<u64> {
+        if v == 0 || v > limit {
+            return Err(corrupt(
+                obj,
+                "pointer table",
+                format!("points at block {v} of {}", limit.saturating_add(1)),
+            ));
+        }
+        Ok(v)
+    };
+    let mut leaves = BTreeSet::new();
     if zt_numblks == 0 {
         // embedded pointer table: second half of block 0
         let n = 1usize << (shift - 4);
@@ -153,42 +195,49 @@ fn fat(pool: &Pool, dn: &Dnode, b0: &[u8], bo: ByteOrder) -> Result<Vec<Entry>> 
             .min(n as u64) as usize;
         for i in 0..ents {
             if let Some(v) = bo.u64(b0, bs / 2 + i * 8) {
-                leaves.insert(v);
+                leaves.insert(leaf_ok(v)?);
             }
         }
     } else {
-        if zt_numblks > limit.saturating_add(1) {
+        // ZFS grows the table only while the hash has bits left to index it
+        // with (48 with ZAP_FLAG_HASH64, else 28), and an external table
+        // fills its blocks exactly: 2^zt_shift entries of 8 bytes.
+        let hashbits = if flags & ZAP_FLAG_HASH64 != 0 { 48 } else { 28 };
+        let fits = zt_shift <= hashbits && zt_numblks == (8u64 << zt_shift) >> shift;
+        if !fits {
             return Err(corrupt(
                 obj,
                 "pointer table",
-                format!("{zt_numblks} blocks"),
+                format!(
+                    "{zt_numblks} blocks of {bs} bytes for 2^{zt_shift} entries (at most 2^{hashbits})"
+                ),
             ));
         }
-        let total = 1u64.checked_shl(zt_shift as u32).unwrap_or(u64::MAX);
-        let mut seen = 0u64;
+        if zt_blk
+            .checked_add(zt_numblks)
+            .is_none_or(|end| end > limit.saturating_add(1))
+        {
+            return Err(corrupt(
+                obj,
+                "pointer table",
+                format!(
+                    "blocks {zt_blk}+{zt_numblks} run past the object's {} blocks",
+                    limit.saturating_add(1)
+                ),
+            ));
+        }
         for k in 0..zt_numblks {
-            let blk = dn.read_block_cached(pool, zt_blk.saturating_add(k))?;
+            let blk = read(zt_blk + k, "pointer table")?;
             for i in 0..bs / 8 {
-                if seen >= total {
-                    break;
-                }
-                seen += 1;
                 if let Some(v) = bo.u64(&blk, i * 8) {
-                    leaves.insert(v);
+                    leaves.insert(leaf_ok(v)?);
                 }
             }
         }
     }
     let mut out = Vec::new();
     for leaf in leaves {
-        if leaf == 0 || leaf > limit {
-            return Err(corrupt(
-                obj,
-                "pointer table",
-                format!("points at block {leaf} of {}", limit + 1),
-            ));
-        }
-        let b = dn.read_block_cached(pool, leaf)?;
+        let b = read(leaf, "leaf")?;
         leaf_entries(&b, bo, uint64_key, &mut out)
             .map_err(|e| corrupt(obj, &format!("leaf block {leaf}"), e))?;
     }
@@ -223,7 +272,12 @@ pub fn leaf_entries(
         let mut bytes = Vec::with_capacity(nbytes.min(bs));
         let mut c = first as usize;
         let mut hops = 0;
+        let mut visited: Vec<usize> = Vec::new();
         while bytes.len() < nbytes {
+            if visited.contains(&c) {
+                return Err(format!("array chain loops back to chunk {c}"));
+            }
+            visited.push(c);
             let ch = chunk(c).ok_or_else(|| format!("array chunk {c} out of range"))?;
             if ch[0] != CHUNK_ARRAY {
                 return Err(format!("chunk {c} is not an array chunk"));

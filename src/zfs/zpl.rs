@@ -24,6 +24,8 @@ use std::sync::Arc;
 pub const MASTER_NODE_OBJ: u64 = 1;
 /// Size of the legacy znode.
 const ZNODE_PHYS_SIZE: usize = 264;
+/// Bytes of zeros handed to a sink at a time for a hole.
+const ZERO_RUN: u64 = 1 << 20;
 /// Longest symlink target we accept.
 const MAX_SYMLINK: u64 = 1 << 16;
 
@@ -349,36 +351,54 @@ impl Zpl {
         size: u64,
         mut sink: impl FnMut(&[u8]) -> std::io::Result<()>,
     ) -> Result<()> {
-        let bs = dn.datablksz;
+        let zeros = vec![0u8; (dn.datablksz.max(ZERO_RUN) as usize).min(size as usize)];
         let mut pos = 0u64;
+        let gap = |sink: &mut dyn FnMut(&[u8]) -> std::io::Result<()>, to: u64, pos: &mut u64| {
+            while *pos < to {
+                let n = (to - *pos).min(zeros.len() as u64) as usize;
+                sink(&zeros[..n])?;
+                *pos += n as u64;
+            }
+            Ok(())
+        };
+        self.read_file_sparse(dn, size, |off, data| {
+            gap(&mut sink, off, &mut pos)?;
+            sink(data)?;
+            pos += data.len() as u64;
+            Ok(())
+        })?;
+        gap(&mut sink, size, &mut pos)
+            .map_err(|e| Error::io(format!("write out object {}", dn.object), e))
+    }
+
+    /// Calls `data(offset, bytes)` for every allocated block of a regular
+    /// file within its first `size` bytes, in order; holes (however large)
+    /// are skipped without being visited, and a block shorter than the
+    /// record size leaves the rest of its span to the caller as zeros.
+    pub fn read_file_sparse(
+        &self,
+        dn: &Dnode,
+        size: u64,
+        mut data: impl FnMut(u64, &[u8]) -> std::io::Result<()>,
+    ) -> Result<()> {
+        let bs = dn.datablksz;
         let mut blkid = 0u64;
-        let zeros = vec![0u8; bs as usize];
-        while pos < size {
-            let take = (size - pos).min(bs) as usize;
-            let w = if blkid > dn.maxblkid {
-                sink(&zeros[..take])
-            } else {
-                match dn.block_ptr(&self.pool, blkid)? {
-                    None => sink(&zeros[..take]),
-                    Some(bp) => {
-                        let d = self
-                            .pool
-                            .read_block(&bp)
-                            .map_err(|e| dn.block_error(0, blkid, &bp, e))?;
-                        let n = take.min(d.len());
-                        sink(&d[..n]).and_then(|_| {
-                            if n < take {
-                                sink(&zeros[..take - n])
-                            } else {
-                                Ok(())
-                            }
-                        })
-                    }
-                }
+        while blkid.checked_mul(bs).is_some_and(|o| o < size) {
+            let Some((b, bp)) = dn.next_block(&self.pool, blkid, None)? else {
+                break;
             };
-            w.map_err(|e| Error::io(format!("write out object {}", dn.object), e))?;
-            pos += take as u64;
-            blkid += 1;
+            let off = match b.checked_mul(bs) {
+                Some(o) if o < size => o,
+                _ => break,
+            };
+            let d = self
+                .pool
+                .read_block(&bp)
+                .map_err(|e| dn.block_error(0, b, &bp, e))?;
+            let take = ((size - off).min(bs) as usize).min(d.len());
+            data(off, &d[..take])
+                .map_err(|e| Error::io(format!("write out object {}", dn.object), e))?;
+            blkid = b + 1;
         }
         Ok(())
     }

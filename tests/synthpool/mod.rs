@@ -846,9 +846,14 @@ impl Spec {
     }
 }
 
-/// Writes `img` to `dir/name` and returns the path as text.
+/// Writes `img` to `dir/name` and returns the path as text. With
+/// `SYNTHPOOL_KEEP=DIR` in the environment, a copy is also left in DIR (to
+/// look at a failing case with the CLI or zdb).
 pub fn save(dir: &std::path::Path, name: &str, img: &[u8]) -> String {
     let p = dir.join(name);
     std::fs::write(&p, img).unwrap();
+    if let Some(keep) = std::env::var_os("SYNTHPOOL_KEEP") {
+        std::fs::write(std::path::Path::new(&keep).join(name), img).unwrap();
+    }
     p.to_string_lossy().into_owned()
 }
