@@ -2,6 +2,7 @@
 //! (`repair::apply`): round trip, single-byte damage, keys, torn writes and
 //! crash matrices with the fault-injecting source.
 
+mod common;
 mod hostdata_util;
 
 use hostdata_util::*;

@@ -12,7 +12,11 @@
 //! * phys_path repair on the committed single-disk and two-disk-mirror
 //!   fixtures, with EIO/ENOSPC/failed-flush added to stop-after-k and tears:
 //!   after each, at least three valid labels on every disk, and undo restores
-//!   every disk byte-identical (zdb -e runs in tests/physpath_crash.rs).
+//!   every disk byte-identical.
+//!
+//! After every faulted run, where zdb is installed, `zdb -e` must still
+//! import the pool from the disk(s) as the fault left them (host-data
+//! writes never touch the pool; phys_path writes leave ≥3 good labels).
 //! * `undo` itself, interrupted by each of the same faults, then re-run to
 //!   completion: byte-identical to the disk before the repair.
 
@@ -26,7 +30,7 @@ use kzrescue::repair::journal::Journal;
 use kzrescue::repair::plan::{self as rplan, DevidChange, DiskInput, LeafFields, PlanOptions};
 use kzrescue::source::Window;
 use kzrescue::source::{Fault, FaultSource, FileSource, OpenMode, SharedSource};
-use physpath_util::{Placement, label_checksum_ok, slice_of};
+use physpath_util::{Placement, label_checksum_ok, slice_of, zdb_imports};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -35,6 +39,8 @@ struct Disk {
     path: PathBuf,
     base: u64,
     size: u64,
+    /// The ZFS slice holding the zone's root pool.
+    pool: Placement,
 }
 
 impl Disk {
@@ -45,11 +51,17 @@ impl Disk {
         let t = kzrescue::partition::read(&src, None).unwrap();
         let r = t.reserved().expect("demo disk has a reserved partition");
         let (base, size) = (r.start, r.len);
+        let z = t.zfs_slice().expect("demo disk has a ZFS slice");
+        let pool = Placement {
+            start: z.start,
+            len: z.len,
+        };
         Disk {
             dir,
             path,
             base,
             size,
+            pool,
         }
     }
     fn rw(&self) -> SharedSource {
@@ -70,6 +82,18 @@ impl Disk {
         };
         apply::apply(&[plan], j, "reliability").map(|_| ())
     }
+}
+
+/// Whether `zdb -e` imports `pool` from the given disks' pool slices as they
+/// are now (copied into a scratch directory, one file per vdev).
+fn zdb_imports_slices(scratch: &Path, pool: &str, disks: &[(&Path, Placement)]) -> bool {
+    let _ = std::fs::remove_dir_all(scratch);
+    std::fs::create_dir_all(scratch).unwrap();
+    for (i, (d, at)) in disks.iter().enumerate() {
+        let bytes = std::fs::read(d).unwrap();
+        std::fs::write(scratch.join(format!("vdev{i}")), slice_of(&bytes, *at)).unwrap();
+    }
+    zdb_imports(scratch, pool)
 }
 
 fn key(b: u8) -> HostKey {
@@ -130,6 +154,11 @@ fn plan(d: &Disk, op: Op) -> (HostData, Vec<store::CopyWrite>, HostKey) {
 
 #[test]
 fn hostdata_init_and_takeover_fault_matrix() {
+    let zdb = common::require_tool(
+        "zdb",
+        "zfsutils-linux",
+        "hostdata_init_and_takeover_fault_matrix",
+    );
     let d = Disk::demo();
     // starting point: healthy host data under key A
     let a0 = d.assess(&key(0xa));
@@ -167,6 +196,12 @@ fn hostdata_init_and_takeover_fault_matrix() {
                 old_ok || new_ok,
                 "{op:?} {fault:?}: no valid copy left ({res:?})"
             );
+            if zdb {
+                assert!(
+                    zdb_imports_slices(&d.dir.path().join("zdb"), "rpool", &[(&d.path, d.pool)]),
+                    "{op:?} {fault:?}: zdb -e no longer imports the zone's pool"
+                );
+            }
             if res.is_ok() {
                 // a transient fault absorbed (e.g. a failed flush retried): finished
                 assert!(
@@ -182,8 +217,9 @@ fn hostdata_init_and_takeover_fault_matrix() {
             );
         }
         summary.push(format!(
-            "{op:?}: {} faults ({writes} writes, {flushes} flushes), all with a valid copy, all undone byte-identical",
-            all.len()
+            "{op:?}: {} faults ({writes} writes, {flushes} flushes), all with a valid copy{}, all undone byte-identical",
+            all.len(),
+            if zdb { ", pool imported by zdb -e after each" } else { "" }
         ));
     }
     for s in summary {
@@ -245,6 +281,11 @@ fn placement(fixture: &str) -> Placement {
 
 #[test]
 fn physpath_single_and_mirror_fault_matrix() {
+    let zdb = common::require_tool(
+        "zdb",
+        "zfsutils-linux",
+        "physpath_single_and_mirror_fault_matrix",
+    );
     for names in [
         &["gptdisk-x86-512.img"][..],
         &["gptmirror-a.img", "gptmirror-b.img"],
@@ -315,6 +356,17 @@ fn physpath_single_and_mirror_fault_matrix() {
                         "{names:?} {fault:?} on disk {faulty}: disk {i} has {valid}"
                     );
                 }
+                if zdb {
+                    let slices: Vec<(&Path, Placement)> = disks
+                        .iter()
+                        .map(|d| d.as_path())
+                        .zip(at.iter().copied())
+                        .collect();
+                    assert!(
+                        zdb_imports_slices(&dir.path().join("zdb"), "rpool", &slices),
+                        "{names:?} {fault:?} on disk {faulty}: zdb -e fails"
+                    );
+                }
                 let journal = Journal::read(&j).unwrap();
                 apply::undo(&journal, &plain, false).unwrap();
                 for (d, o) in disks.iter().zip(&originals) {
@@ -324,7 +376,8 @@ fn physpath_single_and_mirror_fault_matrix() {
             }
         }
         println!(
-            "physpath {names:?}: {runs} faults, all with >=3 valid labels on every disk, all undone byte-identical"
+            "physpath {names:?}: {runs} faults, all with >=3 valid labels on every disk{}, all undone byte-identical",
+            if zdb { ", all imported by zdb -e" } else { "" }
         );
     }
 }

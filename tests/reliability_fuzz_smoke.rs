@@ -2,33 +2,18 @@
 //! (`fuzz/seeds/<target>/`, `fuzz/corpus/<target>/`, and the
 //! crash inputs kept in `fuzz/artifacts/<target>/`) and a few thousand
 //! deterministic mutations of them go through the same library entry points,
-//! with the same assertions, as `fuzz/fuzz_targets/<target>.rs`. A panic is a
+//! with the same assertions, as `fuzz/fuzz_targets/<target>.rs`: both
+//! include the harnesses from `fuzz/harness.rs`. A panic is a
 //! finding; the failing input is written to `target/fuzz-smoke-crash-<target>`.
 //!
 //! `cargo test --test reliability_fuzz_smoke -- --ignored make_seeds`
 //! regenerates the seeds of the forensic targets from `testimages/fuse-v23.img.zst`.
 
 mod common;
+#[path = "../fuzz/harness.rs"]
+mod harness;
 
-use kzrescue::source::{Source, check_bounds};
 use std::path::PathBuf;
-
-struct Mem<'a>(&'a [u8]);
-
-impl Source for Mem<'_> {
-    fn name(&self) -> String {
-        "fuzz".into()
-    }
-    fn size(&self) -> u64 {
-        self.0.len() as u64
-    }
-    fn read_at(&self, offset: u64, buf: &mut [u8]) -> kzrescue::Result<()> {
-        check_bounds(&|| self.name(), offset, buf.len(), self.size())?;
-        let o = offset as usize;
-        buf.copy_from_slice(&self.0[o..o + buf.len()]);
-        Ok(())
-    }
-}
 
 /// xorshift64*: deterministic, no dependency.
 struct Rng(u64);
@@ -149,331 +134,19 @@ fn smoke(target: &str, mutations: usize, f: fn(&[u8])) -> usize {
 
 const N: usize = 3000;
 
-// ---- one function per fuzz target, mirroring fuzz/fuzz_targets/<name>.rs ----
-
-fn t_blkptr(data: &[u8]) {
-    use kzrescue::zfs::blkptr::{BlkPtr, ByteOrder, Payload};
-    for bo in [ByteOrder::Little, ByteOrder::Big] {
-        if let Ok(bp) = BlkPtr::decode(data, bo) {
-            let _ = (bp.to_string(), bp.where_());
-            if let Payload::Embedded { data, .. } = &bp.payload {
-                assert!(data.len() <= 112);
-            }
-        }
-    }
-}
-
-fn t_decompress(data: &[u8]) {
-    if data.len() < 3 {
-        return;
-    }
-    let algo = data[0] % 18;
-    let lsize = u16::from_le_bytes([data[1], data[2]]) as usize;
-    if let Ok(out) = kzrescue::zfs::compress::decompress(algo, &data[3..], lsize) {
-        assert_eq!(out.len(), lsize);
-    }
-}
-
-fn t_dnode(data: &[u8]) {
-    use kzrescue::zfs::blkptr::ByteOrder;
-    for bo in [ByteOrder::Little, ByteOrder::Big] {
-        if let Ok(dn) = kzrescue::zfs::dnode::Dnode::decode(data, bo, 5)
-            && !dn.is_free()
-        {
-            assert!((1..=3).contains(&dn.blkptrs.len()));
-            assert!(dn.bonus.len() <= 512 * (1 + dn.extra_slots as usize));
-            for bp in &dn.blkptrs {
-                let _ = bp.to_string();
-            }
-        }
-    }
-}
-
-fn t_zap(data: &[u8]) {
-    use kzrescue::zfs::blkptr::ByteOrder;
-    use kzrescue::zfs::zap;
-    for bo in [ByteOrder::Little, ByteOrder::Big] {
-        let _ = zap::micro(data, bo, 1);
-        let size = data.len().clamp(512, 1 << 17).next_power_of_two();
-        let mut leaf = vec![0u8; size];
-        let n = data.len().min(size);
-        leaf[..n].copy_from_slice(&data[..n]);
-        leaf[..8].copy_from_slice(&bo.put_u64(zap::ZBT_LEAF));
-        let m = match bo {
-            ByteOrder::Little => zap::ZAP_LEAF_MAGIC.to_le_bytes(),
-            ByteOrder::Big => zap::ZAP_LEAF_MAGIC.to_be_bytes(),
-        };
-        leaf[24..28].copy_from_slice(&m);
-        let mut out = Vec::new();
-        let _ = zap::leaf_entries(&leaf, bo, data.first() == Some(&1), &mut out);
-    }
-}
-
-fn t_zonecfg(data: &[u8]) {
-    let text = String::from_utf8_lossy(data);
-    match kzrescue::zone::zonecfg::parse_export(&text, Some("fuzz")) {
-        Ok(cfg) => {
-            let _ = (
-                cfg.brand(),
-                cfg.is_kernel_zone(),
-                cfg.devices(),
-                cfg.boot_devices(),
-            );
-        }
-        Err(e) => assert_eq!(e.to_string().lines().count(), 1),
-    }
-}
-
-fn t_zone_xml(data: &[u8]) {
-    use kzrescue::zone;
-    let text = String::from_utf8_lossy(data);
-    for r in [zone::xml::parse_xml(&text), zone::parse_config(&text, None)] {
-        match r {
-            Ok(cfg) => {
-                let _ = (cfg.devices(), cfg.boot_devices());
-            }
-            Err(e) => assert_eq!(e.to_string().lines().count(), 1),
-        }
-    }
-}
-
-fn t_journal(data: &[u8]) {
-    use kzrescue::repair::journal::Journal;
-    use sha2::{Digest, Sha256};
-    fn check(bytes: &[u8]) {
-        if let Ok(j) = Journal::decode(bytes) {
-            assert_eq!(j.encode().expect("re-encodes"), bytes);
-        }
-    }
-    check(data);
-    let mut sealed = data.to_vec();
-    if sealed.len() >= 8 {
-        sealed[..8].copy_from_slice(b"KZJRNL\r\n");
-    }
-    let d = Sha256::digest(&sealed);
-    sealed.extend_from_slice(&d);
-    check(&sealed);
-}
-
-fn t_nvlist_xdr(data: &[u8]) {
-    use kzrescue::zfs::nvlist::xdr;
-    let mut buf = data.to_vec();
-    if let Some(b) = buf.first_mut() {
-        *b = 1;
-    }
-    if let Ok(p) = xdr::decode(&buf) {
-        assert!(p.len <= buf.len());
-        let again = p.encode().expect("re-encodes");
-        let p2 = xdr::decode(&again).expect("our own encoding decodes");
-        assert_eq!(p2.encode().unwrap(), again);
-    }
-}
-
-fn t_nvlist_native(data: &[u8]) {
-    use kzrescue::zfs::nvlist::native;
-    let mut buf = data.to_vec();
-    if let Some(b) = buf.first_mut() {
-        *b = 0;
-    }
-    if let Some(b) = buf.get_mut(1) {
-        *b &= 1;
-    }
-    if let Ok(p) = native::decode(&buf) {
-        assert!(p.len <= buf.len());
-        let again = native::encode(p.header, &p.list).expect("re-encodes");
-        let p2 = native::decode(&again).expect("our own encoding decodes");
-        assert_eq!(native::encode(p2.header, &p2.list).unwrap(), again);
-    }
-}
-
-fn t_nvlist_roundtrip(data: &[u8]) {
-    use kzrescue::zfs::nvlist::{decode_packed, native, xdr};
-    let Ok(p) = decode_packed(data) else { return };
-    let canon = xdr::encode([1, 0, 0, 0], &p.list).expect("encodes");
-    for bytes in [
-        native::encode([0, 0, 0, 0], &p.list).unwrap(),
-        native::encode([0, 1, 0, 0], &p.list).unwrap(),
-        xdr::encode([1, 1, 0, 0], &p.list).unwrap(),
-    ] {
-        let back = decode_packed(&bytes).expect("our own encoding decodes");
-        assert_eq!(back.encode().unwrap(), bytes);
-        assert_eq!(xdr::encode([1, 0, 0, 0], &back.list).unwrap(), canon);
-    }
-}
-
-fn t_label(data: &[u8]) {
-    use kzrescue::zfs::eck::{self, Endian};
-    use kzrescue::zfs::label::{self, VDEV_PHYS_SIZE};
-    let Some((&mode, body)) = data.split_first() else {
-        return;
-    };
-    let mut phys = vec![0u8; VDEV_PHYS_SIZE];
-    let n = body.len().min(VDEV_PHYS_SIZE);
-    phys[..n].copy_from_slice(&body[..n]);
-    let off = u64::from(mode) * 0x40000;
-    let _ = label::decode_label(1, off, phys.clone());
-    let e = if mode & 1 == 0 {
-        Endian::Big
-    } else {
-        Endian::Little
-    };
-    eck::seal(&mut phys, off + label::VDEV_PHYS_OFFSET, e);
-    let l = label::decode_label(1, off, phys);
-    if let Some(p) = &l.problem {
-        assert_eq!(p.lines().count(), 1, "{p}");
-    }
-    let labels = label::read_labels(&Mem(body));
-    assert_eq!(labels.len(), 4);
-    let _ = label::compare(&labels);
-}
-
-fn t_uberblock(data: &[u8]) {
-    use kzrescue::zfs::uberblock::{self, RING_SIZE};
-    let Some((&mode, body)) = data.split_first() else {
-        return;
-    };
-    if body.is_empty() {
-        return;
-    }
-    let shift = 10 + u32::from(mode % 8);
-    let ring: Vec<u8> = body.iter().copied().cycle().take(RING_SIZE).collect();
-    let slots = uberblock::decode_ring(2, 0x20000, &ring, shift);
-    assert_eq!(slots.len(), RING_SIZE >> shift);
-    let _ = uberblock::best(&slots);
-}
-
-fn t_partition(data: &[u8]) {
-    let Some((&mode, body)) = data.split_first() else {
-        return;
-    };
-    let ss = match mode & 3 {
-        0 => None,
-        1 => Some(512),
-        2 => Some(4096),
-        _ => Some(mode as u32),
-    };
-    for img in [data, body] {
-        match kzrescue::partition::read(&Mem(img), ss) {
-            Ok(t) => {
-                for p in &t.partitions {
-                    assert!(p.start.checked_add(p.len).is_some());
-                }
-            }
-            Err(e) => assert_eq!(e.to_string().lines().count(), 1),
-        }
-    }
-}
-
-fn t_hostdata_container(data: &[u8]) {
-    use kzrescue::hostdata::HostKey;
-    use kzrescue::hostdata::container::{self, Slot};
-    let mut k = [7u8; 16];
-    let key = HostKey::from_bytes(&mut k);
-    let mut forged = data.to_vec();
-    if forged.len() >= container::HEADER_LEN {
-        forged[..8].copy_from_slice(&container::MAGIC);
-        forged[8..12].copy_from_slice(&[0, 1, 0, 64]);
-        container::fix_crcs(&mut forged);
-    }
-    for bytes in [data, &forged[..]] {
-        if let Slot::Sealed(s) = container::parse(bytes) {
-            let copy = s.to_bytes();
-            assert_eq!(&bytes[..copy.len()], &copy[..]);
-            if let Ok(plain) = s.open(&key) {
-                assert_eq!(plain.len(), s.header.payload_len as usize);
-            }
-            let _ = kzrescue::hostdata::store::judge(bytes, Some(&key));
-        }
-    }
-}
-
-fn t_hostdata_payload(data: &[u8]) {
-    use kzrescue::hostdata::{payload_decode, payload_encode};
-    if let Ok(d) = payload_decode(data) {
-        let again = payload_encode(&d).expect("encodes");
-        assert_eq!(payload_decode(&again).expect("decodes"), d);
-    }
-}
-
-fn t_iscsi_pdu(data: &[u8]) {
-    use kzrescue::source::iscsi::pdu::{Digests, Pdu};
-    let Some((&sel, bytes)) = data.split_first() else {
-        return;
-    };
-    let digests = Digests {
-        header: sel & 1 != 0,
-        data: sel & 2 != 0,
-    };
-    let max = [0usize, 48, 8192, 262_144][(sel >> 2 & 3) as usize];
-    if let Ok((pdu, used)) = Pdu::decode(bytes, max, digests) {
-        assert!(used <= bytes.len());
-        assert!(pdu.data.len() <= max);
-        let again = pdu.encode(digests).unwrap();
-        let (back, _) = Pdu::decode(&again, max, digests).unwrap();
-        assert_eq!(back.data, pdu.data);
-    }
-}
-
-fn t_iscsi_text(data: &[u8]) {
-    use kzrescue::source::iscsi::login::{self, ChapCredentials, OpOffer};
-    if let Ok(pairs) = login::parse_text(data) {
-        let _ = login::parse_send_targets(&pairs);
-        let creds = ChapCredentials::new("u", b"secret").unwrap();
-        let _ = login::chap_answer(&pairs, &creds);
-        if let Ok(p) = OpOffer::default().agree(&pairs) {
-            assert!(p.first_burst <= p.max_burst);
-        }
-        let refs: Vec<(&str, &str)> = pairs
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.as_str()))
-            .collect();
-        assert_eq!(
-            login::parse_text(&login::encode_text(&refs)).unwrap(),
-            pairs
-        );
-    }
-}
-
-fn t_scsi_sense(data: &[u8]) {
-    use kzrescue::source::iscsi::scsi;
-    if let Ok(s) = scsi::parse_sense(data) {
-        let _ = s.to_string();
-    }
-    let _ = scsi::parse_inquiry(data);
-    if let Ok(ds) = scsi::parse_vpd83(data) {
-        let _ = scsi::lu_names(&ds);
-    }
-    if let Ok(c) = scsi::parse_capacity16(data) {
-        assert!(c.bytes().is_some());
-    }
-    let _ = scsi::parse_report_luns(data);
-}
-
-fn t_suri(data: &[u8]) {
-    use kzrescue::source::uri::StorageUri;
-    let Ok(s) = std::str::from_utf8(data) else {
-        return;
-    };
-    if let Ok(u) = StorageUri::parse(s) {
-        let n = u.normalize();
-        let again = StorageUri::parse(&n).unwrap_or_else(|e| panic!("{n:?}: {e}"));
-        assert_eq!(again.normalize(), n);
-    }
-}
-
 macro_rules! smoke_tests {
-    ($($name:ident => $target:literal, $f:ident, $n:expr;)*) => {
+    ($($name:ident => $target:ident, $n:expr;)*) => {
         $(
             #[test]
             fn $name() {
-                let n = smoke($target, $n, $f);
-                println!("{}: {n} inputs", $target);
+                let n = smoke(stringify!($target), $n, harness::$target::run);
+                println!("{}: {n} inputs", stringify!($target));
             }
         )*
         /// Every fuzz target under fuzz/fuzz_targets has a smoke test here.
         #[test]
         fn every_fuzz_target_is_smoked() {
-            let known = [$($target),*];
+            let known = [$(stringify!($target)),*];
             let dir = common::root().join("fuzz/fuzz_targets");
             for e in std::fs::read_dir(dir).unwrap().flatten() {
                 let name = e.file_name().to_string_lossy().trim_end_matches(".rs").to_string();
@@ -484,26 +157,27 @@ macro_rules! smoke_tests {
 }
 
 smoke_tests! {
-    smoke_blkptr => "blkptr", t_blkptr, N;
-    smoke_decompress => "decompress", t_decompress, N;
-    smoke_dnode => "dnode", t_dnode, N;
-    smoke_zap => "zap", t_zap, N;
-    smoke_zonecfg => "zonecfg", t_zonecfg, N;
-    smoke_zone_xml => "zone_xml", t_zone_xml, N;
-    smoke_journal => "journal", t_journal, N;
-    smoke_nvlist_xdr => "nvlist_xdr", t_nvlist_xdr, N;
-    smoke_nvlist_native => "nvlist_native", t_nvlist_native, N;
-    smoke_nvlist_roundtrip => "nvlist_roundtrip", t_nvlist_roundtrip, N;
-    smoke_label => "label", t_label, N / 4;
-    smoke_uberblock => "uberblock", t_uberblock, N / 4;
-    smoke_gpt => "gpt", t_partition, N;
-    smoke_vtoc => "vtoc", t_partition, N;
-    smoke_hostdata_container => "hostdata_container", t_hostdata_container, N;
-    smoke_hostdata_payload => "hostdata_payload", t_hostdata_payload, N;
-    smoke_iscsi_pdu => "iscsi_pdu", t_iscsi_pdu, N;
-    smoke_iscsi_text => "iscsi_text", t_iscsi_text, N;
-    smoke_scsi_sense => "scsi_sense", t_scsi_sense, N;
-    smoke_suri => "suri", t_suri, N;
+    smoke_blkptr => blkptr, N;
+    smoke_decompress => decompress, N;
+    smoke_dnode => dnode, N;
+    smoke_zap => zap, N;
+    smoke_zonecfg => zonecfg, N;
+    smoke_zone_xml => zone_xml, N;
+    smoke_journal => journal, N;
+    smoke_nvlist_xdr => nvlist_xdr, N;
+    smoke_nvlist_native => nvlist_native, N;
+    smoke_nvlist_roundtrip => nvlist_roundtrip, N;
+    smoke_label => label, N / 4;
+    smoke_uberblock => uberblock, N / 4;
+    smoke_gpt => gpt, N;
+    smoke_vtoc => vtoc, N;
+    smoke_hostdata_container => hostdata_container, N;
+    smoke_hostdata_payload => hostdata_payload, N;
+    smoke_iscsi_pdu => iscsi_pdu, N;
+    smoke_iscsi_text => iscsi_text, N;
+    smoke_scsi_sense => scsi_sense, N;
+    smoke_suri => suri, N;
+    smoke_sa => sa, N;
 }
 
 /// Regenerates the seeds of the forensic targets from a real pool image and
@@ -668,5 +342,59 @@ fn make_seeds() {
     .enumerate()
     {
         put("suri", &format!("uri{i}"), u.as_bytes());
+    }
+}
+
+/// Regenerates the SA seeds: the registry, layouts and root-directory bonus
+/// of the ZPL 5 file systems in two pools of the OpenZFS test suite
+/// (installed by zfsutils-linux; the fixtures made by zfs-fuse predate SA).
+#[test]
+#[ignore]
+fn make_sa_seeds() {
+    use kzrescue::source::{FileSource, OpenMode, SharedSource};
+    use kzrescue::zfs::{spa, zpl::Zpl};
+    use std::sync::Arc;
+    let tests = "/usr/share/zfs/zfs-tests/tests/functional";
+    let pools = [
+        (
+            "unclean_export",
+            "cli_root/zpool_import/blockfiles/unclean_export.dat.bz2",
+            "unclean_export",
+        ),
+        (
+            "13709",
+            "userquota/13709_reproducer.bz2",
+            "testpool_13709/sendfs",
+        ),
+    ];
+    let tmp = tempfile::tempdir().unwrap();
+    let d = common::root().join("fuzz/seeds/sa");
+    std::fs::create_dir_all(&d).unwrap();
+    for (tag, rel, dataset) in pools {
+        let img = tmp.path().join(tag);
+        let out = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(format!("bzip2 -dc {tests}/{rel} > {}", img.display()))
+            .status()
+            .unwrap();
+        assert!(out.success());
+        let src: SharedSource = Arc::new(FileSource::open(&img, OpenMode::ReadOnly).unwrap());
+        let o = spa::open(&[src], None).unwrap();
+        let ds = o
+            .mos
+            .datasets(&o.pool)
+            .into_iter()
+            .flatten()
+            .find(|x| x.name == dataset)
+            .unwrap();
+        let os = kzrescue::zfs::objset::ObjSet::open(&o.pool, &ds.ds.bp).unwrap();
+        let fs = Zpl::open(o.pool.clone(), os).unwrap();
+        let t = fs.sa_tables().expect("a ZPL 5 file system has SA tables");
+        let root = fs.dnode(fs.root).unwrap();
+        std::fs::write(
+            d.join(format!("{tag}.root-bonus")),
+            harness::sa::encode(t, &root.bonus),
+        )
+        .unwrap();
     }
 }

@@ -2,17 +2,7 @@
 //! decode to a pointer whose summary prints, never a panic.
 #![no_main]
 
-use kzrescue::zfs::blkptr::{BlkPtr, ByteOrder, Payload};
-use libfuzzer_sys::fuzz_target;
+#[path = "../harness.rs"]
+mod harness;
 
-fuzz_target!(|data: &[u8]| {
-    for bo in [ByteOrder::Little, ByteOrder::Big] {
-        if let Ok(bp) = BlkPtr::decode(data, bo) {
-            let _ = bp.to_string();
-            let _ = bp.where_();
-            if let Payload::Embedded { data, .. } = &bp.payload {
-                assert!(data.len() <= 112);
-            }
-        }
-    }
-});
+libfuzzer_sys::fuzz_target!(|data: &[u8]| harness::blkptr::run(data));

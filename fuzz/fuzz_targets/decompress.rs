@@ -4,16 +4,7 @@
 //! input must decompress to exactly that size or give an error.
 #![no_main]
 
-use kzrescue::zfs::compress;
-use libfuzzer_sys::fuzz_target;
+#[path = "../harness.rs"]
+mod harness;
 
-fuzz_target!(|data: &[u8]| {
-    if data.len() < 3 {
-        return;
-    }
-    let algo = data[0] % 18;
-    let lsize = u16::from_le_bytes([data[1], data[2]]) as usize;
-    if let Ok(out) = compress::decompress(algo, &data[3..], lsize) {
-        assert_eq!(out.len(), lsize);
-    }
-});
+libfuzzer_sys::fuzz_target!(|data: &[u8]| harness::decompress::run(data));

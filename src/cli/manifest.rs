@@ -87,10 +87,34 @@ pub struct Manifest {
     pub entries: Vec<Entry>,
     /// Paths that could not be read at all.
     pub errors: Vec<String>,
+    /// How the blocks read for this manifest were checked.
+    #[serde(default)]
+    pub blocks: BlockCounts,
+}
+
+/// Blocks read while building a manifest, by what their checksum said. An
+/// examiner relies only on what was verified: unverified blocks use a
+/// checksum kzrescue does not compute (or none) and could have been altered
+/// without notice; repaired ones failed on one copy and were read from
+/// another copy or rebuilt from parity.
+#[derive(Serialize, Deserialize, Debug, Default, Clone, Copy, PartialEq)]
+pub struct BlockCounts {
+    /// Read and checksum-verified.
+    pub verified: u64,
+    /// Read without verification.
+    pub unverified: u64,
+    /// Verified after a bad copy was passed over.
+    pub repaired: u64,
 }
 
 /// Builds the manifest of the whole file system `fs`.
 pub fn build(fs: &Zpl, pool: &str, dataset: &str, txg: u64, jobs: Option<usize>) -> Manifest {
+    let stats = &fs.pool.stats;
+    let count = || {
+        [&stats.verified, &stats.unverified, &stats.repaired]
+            .map(|c| c.load(std::sync::atomic::Ordering::Relaxed))
+    };
+    let before = count();
     let mut nodes: Vec<Node> = Vec::new();
     let mut errors = Vec::new();
     let spinner = ProgressBar::new_spinner();
@@ -199,6 +223,7 @@ pub fn build(fs: &Zpl, pool: &str, dataset: &str, txg: u64, jobs: Option<usize>)
         entries.push(e);
     }
     entries.sort_by(|a, b| a.path.cmp(&b.path));
+    let after = count();
     Manifest {
         schema: "kzrescue.manifest/1".into(),
         pool: pool.into(),
@@ -206,6 +231,11 @@ pub fn build(fs: &Zpl, pool: &str, dataset: &str, txg: u64, jobs: Option<usize>)
         txg,
         entries,
         errors,
+        blocks: BlockCounts {
+            verified: after[0] - before[0],
+            unverified: after[1] - before[1],
+            repaired: after[2] - before[2],
+        },
     }
 }
 
@@ -322,6 +352,21 @@ fn load(path: &str) -> Result<Manifest> {
         .map_err(|e| Error::Usage(format!("{path} is not a kzrescue manifest: {e}")))
 }
 
+/// Says on stderr when some blocks could not be checksum-verified: their
+/// hashes in the manifest vouch for what is on disk, not for what was
+/// written.
+fn warn_unverified(m: &Manifest) {
+    let b = m.blocks;
+    if b.unverified > 0 {
+        eprintln!(
+            "kzrescue: warning: {}: {} of {} blocks use a checksum kzrescue does not compute (or none) and were read unverified",
+            m.dataset,
+            b.unverified,
+            b.verified + b.unverified
+        );
+    }
+}
+
 /// Runs the subcommand.
 pub fn run(args: &ManifestArgs) -> Result<u8> {
     if args.args.first().map(String::as_str) == Some("diff") {
@@ -355,6 +400,8 @@ pub fn run(args: &ManifestArgs) -> Result<u8> {
             for e in base.errors.iter().chain(now.errors.iter()) {
                 eprintln!("kzrescue: {e}");
             }
+            warn_unverified(&base);
+            warn_unverified(&now);
             let d = diff(&base, &now);
             print_json(&d)?;
             Ok(
@@ -370,6 +417,7 @@ pub fn run(args: &ManifestArgs) -> Result<u8> {
             for e in &m.errors {
                 eprintln!("kzrescue: {e}");
             }
+            warn_unverified(&m);
             print_json(&m)?;
             Ok(if m.errors.is_empty() {
                 super::EXIT_OK

@@ -3,11 +3,14 @@
 //!
 //! Fletcher sums read the data as 64-bit (fletcher2) or 32-bit (fletcher4)
 //! words in the byte order the block was written in; SHA-256 stores its
-//! digest as four big-endian words. Other algorithms (SHA-512, Skein,
-//! Edon-R, BLAKE3) are reported as unverified rather than failed.
+//! digest as four big-endian words. In feature-flag pools (version 5000),
+//! number 11 is SHA-512/256, whose digest is stored as four words in the
+//! writer's byte order. Other algorithms (Skein, Edon-R, BLAKE3, and numbers
+//! above 10 in Oracle's pools, whose meaning is not public) are reported as
+//! unverified rather than failed.
 
 use crate::zfs::blkptr::ByteOrder;
-use sha2::{Digest, Sha256};
+use sha2::{Digest, Sha256, Sha512_256};
 
 /// `ZIO_CHECKSUM_*` numbers used on disk.
 pub mod kind {
@@ -33,7 +36,12 @@ pub mod kind {
     pub const ZILOG2: u8 = 9;
     /// No parity checksum.
     pub const NOPARITY: u8 = 10;
+    /// SHA-512/256 (feature-flag pools only).
+    pub const SHA512: u8 = 11;
 }
+
+/// SPA version of feature-flag pools.
+const FEATURE_FLAGS_VERSION: u64 = 5000;
 
 /// Result of checking a block.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -85,6 +93,17 @@ pub fn sha256(data: &[u8]) -> [u64; 4] {
     out
 }
 
+/// SHA-512/256 as OpenZFS stores it: the digest's four 8-byte words read in
+/// the byte order `bo` of the block (the writer's native order).
+pub fn sha512_256(data: &[u8], bo: ByteOrder) -> [u64; 4] {
+    let digest = Sha512_256::digest(data);
+    let mut out = [0u64; 4];
+    for (i, w) in out.iter_mut().enumerate() {
+        *w = bo.u64(&digest, i * 8).unwrap_or(0);
+    }
+    out
+}
+
 /// Computes checksum `algo` of `data` (written in byte order `bo`), or None
 /// when we do not implement it.
 pub fn compute(algo: u8, data: &[u8], bo: ByteOrder) -> Option<[u64; 4]> {
@@ -108,9 +127,46 @@ pub fn verify(algo: u8, data: &[u8], bo: ByteOrder, expected: &[u64; 4]) -> Verd
     }
 }
 
+/// [`verify`] for a block of a pool of SPA `version`: feature-flag pools add
+/// SHA-512/256 (number 11).
+pub fn verify_in_pool(
+    version: u64,
+    algo: u8,
+    data: &[u8],
+    bo: ByteOrder,
+    expected: &[u64; 4],
+) -> Verdict {
+    if version >= FEATURE_FLAGS_VERSION && algo == kind::SHA512 {
+        let got = sha512_256(data, bo);
+        return if &got == expected {
+            Verdict::Good
+        } else {
+            Verdict::Bad(got)
+        };
+    }
+    verify(algo, data, bo, expected)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sha512_256_words_follow_the_block_byte_order() {
+        // FIPS 180-4 example: SHA-512/256("abc") = 53048e26 81941ef9 …
+        let be = sha512_256(b"abc", ByteOrder::Big);
+        assert_eq!(be[0], 0x5304_8e26_8194_1ef9);
+        assert_eq!(be[3], 0xe0e2_f131_07e7_af23);
+        let le = sha512_256(b"abc", ByteOrder::Little);
+        assert_eq!(le[0], 0x5304_8e26_8194_1ef9u64.swap_bytes());
+        // only feature-flag pools give number 11 that meaning
+        let v = verify_in_pool(28, kind::SHA512, b"abc", ByteOrder::Big, &be);
+        assert_eq!(v, Verdict::Unverified);
+        let v = verify_in_pool(5000, kind::SHA512, b"abc", ByteOrder::Big, &be);
+        assert_eq!(v, Verdict::Good);
+        let v = verify_in_pool(5000, kind::SHA512, b"abd", ByteOrder::Big, &be);
+        assert!(matches!(v, Verdict::Bad(_)));
+    }
 
     #[test]
     fn fletcher4_small() {

@@ -9,7 +9,7 @@
 //! consecutive 512-byte slots. See `formats/dnode.md`.
 
 use crate::error::{Error, Result};
-use crate::zfs::blkptr::{BLKPTR_SIZE, BlkPtr, ByteOrder};
+use crate::zfs::blkptr::{BLKPTR_SIZE, BlkPtr, ByteOrder, Dva};
 use crate::zfs::pool::{LABEL_START, Pool};
 use std::sync::Arc;
 
@@ -201,10 +201,15 @@ impl Dnode {
         let Some(mut bp) = self.blkptrs.get(top as usize).cloned() else {
             return Ok(None);
         };
+        // The indirect blocks above the current pointer, by level: a block
+        // tree never points back at one of them (ZFS writes every indirect
+        // block anew), so meeting one again means the tree loops.
+        let mut held: Vec<(u32, BlkPtr)> = Vec::with_capacity(levels as usize);
         for level in (1..levels).rev() {
             if bp.is_hole() {
                 return Ok(None);
             }
+            self.check_no_loop(&held, &bp, level, shr(blkid, epbs * level))?;
             if bp.level as u32 != level {
                 return Err(self.block_error(
                     level,
@@ -224,11 +229,13 @@ impl Dnode {
                     format!("indirect block of {} bytes is too short", data.len()),
                 ));
             };
-            bp = BlkPtr::decode(raw, bp.byteorder)?;
+            let child = BlkPtr::decode(raw, bp.byteorder)?;
+            held.push((level, std::mem::replace(&mut bp, child)));
         }
         if bp.is_hole() {
             return Ok(None);
         }
+        self.check_no_loop(&held, &bp, 0, blkid)?;
         if bp.level != 0 {
             return Err(self.block_error(
                 0,
@@ -238,6 +245,33 @@ impl Dnode {
             ));
         }
         Ok(Some(bp))
+    }
+
+    /// Fails when `bp` (at `level`, block `blkid` of that level) names the
+    /// same place as one of the indirect blocks `held` above it.
+    fn check_no_loop(
+        &self,
+        held: &[(u32, BlkPtr)],
+        bp: &BlkPtr,
+        level: u32,
+        blkid: u64,
+    ) -> Result<()> {
+        let same = |a: &Dva, b: &Dva| a.vdev == b.vdev && a.offset == b.offset;
+        for (up, anc) in held {
+            if bp
+                .dvas()
+                .iter()
+                .any(|d| anc.dvas().iter().any(|a| same(a, d)))
+            {
+                return Err(self.block_error(
+                    level,
+                    blkid,
+                    bp,
+                    format!("points back at its own level-{up} block: the block tree loops"),
+                ));
+            }
+        }
+        Ok(())
     }
 
     fn read_meta(&self, pool: &Pool, bp: &BlkPtr, level: u32, blkid: u64) -> Result<Arc<Vec<u8>>> {

@@ -11,16 +11,35 @@
 
 use crate::error::{Error, Result};
 use crate::zfs::blkptr::{BLKPTR_SIZE, BlkPtr};
-use crate::zfs::dnode::Dnode;
+use crate::zfs::dnode::{Dnode, otype};
 use crate::zfs::objset::{ObjSet, ObjsetType};
 use crate::zfs::pool::Pool;
 use crate::zfs::zap;
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 
 /// MOS object-directory object number.
 pub const DIRECTORY_OBJECT: u64 = 1;
 /// Deepest DSL directory nesting we follow (a guard against loops).
 const MAX_DEPTH: usize = 64;
+
+/// Fails unless MOS object `dn`'s bonus has DMU type `bonustype`: a
+/// reference from one DSL object to another names a directory or a dataset,
+/// and following it into any other object would read unrelated bytes as
+/// object numbers and block pointers. (The object type itself may have been
+/// turned into a ZAP by `extensible_dataset`; the bonus type stays.)
+fn expect_type(dn: &Dnode, bonustype: u8, what: &str) -> Result<()> {
+    if dn.bonustype == bonustype {
+        return Ok(());
+    }
+    Err(Error::corrupt(
+        format!("{what} {}", dn.object),
+        0,
+        format!(
+            "object's bonus has DMU type {}, not {bonustype}",
+            dn.bonustype
+        ),
+    ))
+}
 
 /// A DSL directory's bonus (`dsl_dir_phys_t`), the fields we use.
 #[derive(Clone, Debug, Default)]
@@ -54,6 +73,7 @@ impl DslDir {
     pub fn from_dnode(dn: &Dnode) -> Result<DslDir> {
         let b = &dn.bonus;
         let bo = dn.byteorder;
+        expect_type(dn, otype::DSL_DIR, "DSL directory")?;
         if b.len() < 88 {
             return Err(Error::corrupt(
                 format!("DSL directory {}", dn.object),
@@ -116,6 +136,7 @@ impl DslDataset {
     pub fn from_dnode(dn: &Dnode) -> Result<DslDataset> {
         let b = &dn.bonus;
         let bo = dn.byteorder;
+        expect_type(dn, otype::DSL_DATASET, "DSL dataset")?;
         if b.len() < 256 {
             return Err(Error::corrupt(
                 format!("DSL dataset {}", dn.object),
@@ -258,7 +279,7 @@ impl Mos {
     /// with `$` are internal and skipped), depth first.
     pub fn datasets(&self, pool: &Pool) -> Vec<std::result::Result<DatasetInfo, Error>> {
         let mut out = Vec::new();
-        let mut seen = HashSet::new();
+        let mut seen = HashMap::new();
         self.walk_dir(
             pool,
             self.root_dir,
@@ -276,17 +297,25 @@ impl Mos {
         dir: u64,
         name: String,
         depth: usize,
-        seen: &mut HashSet<u64>,
+        seen: &mut HashMap<u64, String>,
         out: &mut Vec<std::result::Result<DatasetInfo, Error>>,
     ) {
-        if depth > MAX_DEPTH || !seen.insert(dir) {
+        let problem = match seen.get(&dir) {
+            Some(first) => Some(format!("already listed as {first}: the dataset tree loops")),
+            None if depth > MAX_DEPTH => {
+                Some(format!("nested more than {MAX_DEPTH} directories deep"))
+            }
+            None => None,
+        };
+        if let Some(p) = problem {
             out.push(Err(Error::corrupt(
                 format!("DSL directory {dir} ({name})"),
                 0,
-                "directory tree loops or is too deep",
+                p,
             )));
             return;
         }
+        seen.insert(dir, name.clone());
         let dd = match self
             .os
             .dnode(pool, dir)
@@ -315,6 +344,14 @@ impl Mos {
                                 for s in snaps {
                                     let sname = format!("{name}@{}", s.name_str());
                                     let id = s.as_u64().unwrap_or(0);
+                                    if id == dd.head_dataset {
+                                        out.push(Err(Error::corrupt(
+                                            format!("snapshot-name ZAP {snapzap} ({sname})"),
+                                            0,
+                                            format!("names the head dataset {id} itself"),
+                                        )));
+                                        continue;
+                                    }
                                     out.push(self.dataset(
                                         pool,
                                         id,

@@ -18,6 +18,7 @@ pub mod dsl;
 pub mod objset;
 pub mod pool;
 pub mod raidz;
+pub mod sa;
 pub mod spa;
 pub mod walk;
 pub mod zap;

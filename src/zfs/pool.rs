@@ -243,35 +243,41 @@ impl Pool {
                 compress::decompress(bp.compress, data, lsize)
             }
             Payload::Dvas(_) => {
-                let phys = self.read_physical(bp, 0)?;
+                let phys = self.read_physical(bp, &[])?;
                 compress::decompress(bp.compress, &phys, lsize)
             }
         }
     }
 
-    /// Whether `data` (physical bytes) matches `bp`'s checksum; counts
-    /// unverifiable blocks.
+    /// `bp`'s checksum over `data` (physical bytes), by this pool's numbering.
+    fn verify(&self, bp: &BlkPtr, data: &[u8]) -> Verdict {
+        checksum::verify_in_pool(self.version, bp.checksum, data, bp.byteorder, &bp.cksum)
+    }
+
+    /// Whether `data` (physical bytes) matches `bp`'s checksum (unverifiable
+    /// blocks pass).
     fn check(&self, bp: &BlkPtr, data: &[u8]) -> bool {
-        match checksum::verify(bp.checksum, data, bp.byteorder, &bp.cksum) {
+        match self.verify(bp, data) {
             Verdict::Good => true,
             Verdict::Unverified => true,
             Verdict::Bad(_) => false,
         }
     }
 
-    /// Reads the `psize` physical bytes of `bp` from any DVA that verifies.
-    fn read_physical(&self, bp: &BlkPtr, depth: u32) -> Result<Vec<u8>> {
+    /// Reads the `psize` physical bytes of `bp` from any DVA that verifies;
+    /// `gangs` are the gang headers this block is a member of.
+    fn read_physical(&self, bp: &BlkPtr, gangs: &[Dva]) -> Result<Vec<u8>> {
         let psize = bp.psize as usize;
         let mut errors = Vec::new();
         for dva in bp.dvas() {
             let r = if dva.gang {
-                self.read_gang(bp, dva, depth)
+                self.read_gang(bp, dva, gangs)
             } else {
                 self.read_dva(dva, psize, &|d| self.check(bp, d))
             };
             match r {
                 Ok(d) => {
-                    let verdict = checksum::verify(bp.checksum, &d, bp.byteorder, &bp.cksum);
+                    let verdict = self.verify(bp, &d);
                     match verdict {
                         Verdict::Unverified => {
                             self.stats.unverified.fetch_add(1, Ordering::Relaxed)
@@ -300,15 +306,30 @@ impl Pool {
     }
 
     /// Reads a gang block: the 512-byte header's three child pointers, whose
-    /// physical bytes concatenate to this block's physical bytes.
-    fn read_gang(&self, bp: &BlkPtr, dva: &Dva, depth: u32) -> Result<Vec<u8>> {
-        if depth >= MAX_GANG_DEPTH {
+    /// physical bytes concatenate to this block's physical bytes. A member
+    /// that is (or contains) one of the gang headers `gangs` it belongs to
+    /// would make the gang tree loop.
+    fn read_gang(&self, bp: &BlkPtr, dva: &Dva, gangs: &[Dva]) -> Result<Vec<u8>> {
+        let at = dva.offset.saturating_add(LABEL_START);
+        if gangs
+            .iter()
+            .any(|g| g.vdev == dva.vdev && g.offset == dva.offset)
+        {
             return Err(Error::corrupt(
                 "gang header",
-                dva.offset,
-                "gang blocks nested too deep",
+                at,
+                "is a member of itself: the gang tree loops",
             ));
         }
+        if gangs.len() as u32 >= MAX_GANG_DEPTH {
+            return Err(Error::corrupt(
+                "gang header",
+                at,
+                format!("gang blocks nested more than {MAX_GANG_DEPTH} deep"),
+            ));
+        }
+        let mut chain = gangs.to_vec();
+        chain.push(*dva);
         let hdr_dva = Dva {
             gang: false,
             asize: GANG_HEADER_SIZE as u64,
@@ -333,7 +354,7 @@ impl Pool {
             }
             let data = match &child.payload {
                 Payload::Embedded { .. } => self.read_block(&child)?,
-                _ => self.read_physical(&child, depth + 1)?,
+                _ => self.read_physical(&child, &chain)?,
             };
             out.extend_from_slice(&data);
         }

@@ -5,7 +5,7 @@
 use crate::error::Error;
 use crate::zfs::dnode::Dnode;
 use crate::zfs::zpl::{FileType, Znode, Zpl};
-use std::collections::HashSet;
+use std::collections::HashMap;
 
 /// One object met on the walk.
 pub struct Node {
@@ -27,7 +27,8 @@ pub fn walk(
     mut visit: impl FnMut(Node),
     mut err: impl FnMut(Vec<u8>, Error),
 ) {
-    let mut seen: HashSet<u64> = HashSet::new();
+    // directory object → the path it was first entered by
+    let mut seen: HashMap<u64, Vec<u8>> = HashMap::new();
     let mut stack: Vec<(u64, Vec<u8>)> = vec![(start, prefix.to_vec())];
     while let Some((obj, path)) = stack.pop() {
         let (dn, z) = match fs.znode(obj) {
@@ -38,16 +39,19 @@ pub fn walk(
             }
         };
         let is_dir = z.file_type() == FileType::Dir;
-        if is_dir && !seen.insert(obj) {
-            err(
-                path,
-                Error::corrupt(
-                    format!("directory object {obj}"),
-                    0,
-                    "reached twice: the directory tree loops",
-                ),
-            );
-            continue;
+        if is_dir {
+            if let Some(first) = seen.get(&obj) {
+                let detail = format!(
+                    "already entered as {}: the directory tree loops",
+                    String::from_utf8_lossy(first)
+                );
+                err(
+                    path,
+                    Error::corrupt(format!("directory object {obj}"), 0, detail),
+                );
+                continue;
+            }
+            seen.insert(obj, path.clone());
         }
         if is_dir {
             match fs.readdir(&dn) {

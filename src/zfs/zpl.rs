@@ -12,18 +12,16 @@
 //! the top 4. See `formats/zpl.md`.
 
 use crate::error::{Error, Result};
-use crate::zfs::blkptr::ByteOrder;
 use crate::zfs::dnode::{Dnode, otype};
 use crate::zfs::objset::{ObjSet, ObjsetType};
 use crate::zfs::pool::Pool;
+use crate::zfs::sa::SaTables;
 use crate::zfs::zap;
 use std::collections::HashMap;
 use std::sync::Arc;
 
 /// Master node object number.
 pub const MASTER_NODE_OBJ: u64 = 1;
-/// System-attribute header magic.
-pub const SA_MAGIC: u32 = 0x2F505A;
 /// Size of the legacy znode.
 const ZNODE_PHYS_SIZE: usize = 264;
 /// Longest symlink target we accept.
@@ -165,15 +163,6 @@ pub struct DirEntry {
     pub dtype: u8,
 }
 
-/// The SA registry and layouts of a file system.
-#[derive(Default, Debug)]
-struct SaTables {
-    /// attribute number → (name, fixed length or 0 for variable)
-    attrs: HashMap<u16, (String, u16)>,
-    /// layout number → attribute numbers
-    layouts: HashMap<u64, Vec<u16>>,
-}
-
 /// An opened ZPL file system (a head dataset or a snapshot).
 pub struct Zpl {
     /// The pool.
@@ -223,6 +212,11 @@ impl Zpl {
         })
     }
 
+    /// The system-attribute registry and layouts (ZPL 5 and later).
+    pub fn sa_tables(&self) -> Option<&SaTables> {
+        self.sa.as_ref()
+    }
+
     /// Reads object `obj`'s dnode.
     pub fn dnode(&self, obj: u64) -> Result<Dnode> {
         self.os.dnode(&self.pool, obj)
@@ -255,10 +249,13 @@ impl Zpl {
         let mut vals: HashMap<String, Vec<u8>> = HashMap::new();
         let mut bo = dn.byteorder;
         if !dn.bonus.is_empty() {
-            bo = sa_parse(&dn.bonus, tables, &mut vals).map_err(|e| zpl_err(dn.object, e))?;
+            bo = tables
+                .parse(&dn.bonus, &mut vals)
+                .map_err(|e| zpl_err(dn.object, e))?;
         }
         if let Some(spill) = dn.read_spill(&self.pool)? {
-            sa_parse(&spill, tables, &mut vals)
+            tables
+                .parse(&spill, &mut vals)
                 .map_err(|e| zpl_err(dn.object, format!("spill: {e}")))?;
         }
         let u = |n: &str| vals.get(n).and_then(|v| bo.u64(v, 0)).unwrap_or(0);
@@ -489,70 +486,16 @@ fn load_sa(pool: &Pool, os: &ObjSet, master: u64) -> Result<SaTables> {
         let d = os.dnode(pool, reg)?;
         for e in zap::entries(pool, &d)? {
             let v = e.as_u64().unwrap_or(0);
-            t.attrs.insert(
-                (v & 0xffff) as u16,
-                (e.name_str(), ((v >> 24) & 0xffff) as u16),
-            );
+            t.register(v, e.name_str());
         }
     }
     if let Some(lay) = get("LAYOUTS") {
         let d = os.dnode(pool, lay)?;
         for e in zap::entries(pool, &d)? {
             if let Ok(n) = e.name_str().parse::<u64>() {
-                t.layouts
-                    .insert(n, e.values.iter().map(|v| *v as u16).collect());
+                t.add_layout(n, e.values.iter().map(|v| *v as u16).collect());
             }
         }
     }
     Ok(t)
-}
-
-/// Parses one SA buffer (bonus or spill) into name → bytes; returns its
-/// byte order (from the magic).
-fn sa_parse(
-    buf: &[u8],
-    t: &SaTables,
-    out: &mut HashMap<String, Vec<u8>>,
-) -> std::result::Result<ByteOrder, String> {
-    let bo = if ByteOrder::Little.u32(buf, 0) == Some(SA_MAGIC) {
-        ByteOrder::Little
-    } else if ByteOrder::Big.u32(buf, 0) == Some(SA_MAGIC) {
-        ByteOrder::Big
-    } else {
-        return Err("no SA magic".into());
-    };
-    let info = bo.u16(buf, 4).ok_or("short SA header")?;
-    let layout = (info & 0x3ff) as u64;
-    let hdr = ((info >> 10) & 0x3f) as usize * 8;
-    let attrs = t
-        .layouts
-        .get(&layout)
-        .ok_or_else(|| format!("layout {layout} not in the SA layout table"))?;
-    let mut off = hdr;
-    let mut var_idx = 0usize;
-    for a in attrs {
-        let (name, fixed) = t
-            .attrs
-            .get(a)
-            .cloned()
-            .unwrap_or_else(|| (format!("attr{a}"), 0));
-        let len = if fixed != 0 {
-            fixed as usize
-        } else {
-            let l = bo
-                .u16(buf, 6 + 2 * var_idx)
-                .ok_or("variable length beyond header")?;
-            var_idx += 1;
-            if 6 + 2 * var_idx > hdr.max(8) {
-                return Err("more variable-length attributes than the header holds".into());
-            }
-            l as usize
-        };
-        let v = buf.get(off..off + len).ok_or_else(|| {
-            format!("attribute {name} of {len} bytes at {off} overruns the buffer")
-        })?;
-        out.insert(name, v.to_vec());
-        off = (off + len).div_ceil(8) * 8;
-    }
-    Ok(bo)
 }

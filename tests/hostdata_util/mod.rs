@@ -1,6 +1,7 @@
 //! Test helpers for the host-data tests: Solaris-style GPT disk images.
 #![allow(dead_code)]
 
+use crate::common::gpt;
 use std::io::Write;
 use std::path::Path;
 
@@ -10,17 +11,6 @@ pub const SECTOR: u64 = 512;
 pub const USR: &str = "6A898CC3-1DD2-11B2-99A6-080020736631";
 /// Solaris reserved type GUID.
 pub const RESERVED: &str = "6A945A3B-1DD2-11B2-99A6-080020736631";
-
-fn guid_bytes(s: &str) -> [u8; 16] {
-    let h: String = s.chars().filter(|c| *c != '-').collect();
-    let b = hex::decode(h).unwrap();
-    let mut out = [0u8; 16];
-    out[0..4].copy_from_slice(&[b[3], b[2], b[1], b[0]]);
-    out[4..6].copy_from_slice(&[b[5], b[4]]);
-    out[6..8].copy_from_slice(&[b[7], b[6]]);
-    out[8..16].copy_from_slice(&b[8..16]);
-    out
-}
 
 /// Partitions of an image: (type GUID, first LBA, last LBA).
 pub type Parts = Vec<(&'static str, u64, u64)>;
@@ -45,59 +35,34 @@ pub fn write_gpt(path: &Path, sectors: u64, parts: &Parts) {
         .open(path)
         .unwrap();
     f.set_len(sectors * SECTOR).unwrap();
-    let nparts = 9usize;
-    let mut entries = vec![0u8; nparts * 128];
     let mut next = 0usize;
-    for (i, (ty, first, last)) in parts.iter().enumerate() {
-        let idx = if *ty == RESERVED { 8 } else { next };
-        if *ty != RESERVED {
-            next += 1;
-        }
-        let e = &mut entries[idx * 128..(idx + 1) * 128];
-        e[0..16].copy_from_slice(&guid_bytes(ty));
-        let mut uniq = [0u8; 16];
-        uniq[0] = i as u8 + 1;
-        uniq[15] = 0x5a;
-        e[16..32].copy_from_slice(&uniq);
-        e[32..40].copy_from_slice(&first.to_le_bytes());
-        e[40..48].copy_from_slice(&last.to_le_bytes());
-    }
-    let entries_crc = crc32fast::hash(&entries);
-    let header = |current: u64, backup: u64, entries_lba: u64| {
-        let mut h = vec![0u8; 92];
-        h[0..8].copy_from_slice(b"EFI PART");
-        h[8..12].copy_from_slice(&0x0001_0000u32.to_le_bytes());
-        h[12..16].copy_from_slice(&92u32.to_le_bytes());
-        h[24..32].copy_from_slice(&current.to_le_bytes());
-        h[32..40].copy_from_slice(&backup.to_le_bytes());
-        h[40..48].copy_from_slice(&34u64.to_le_bytes());
-        h[48..56].copy_from_slice(&(sectors - 34).to_le_bytes());
-        h[56..72].copy_from_slice(&[0x42; 16]);
-        h[72..80].copy_from_slice(&entries_lba.to_le_bytes());
-        h[80..84].copy_from_slice(&(nparts as u32).to_le_bytes());
-        h[84..88].copy_from_slice(&128u32.to_le_bytes());
-        h[88..92].copy_from_slice(&entries_crc.to_le_bytes());
-        let c = crc32fast::hash(&h);
-        h[16..20].copy_from_slice(&c.to_le_bytes());
-        h
-    };
-    let mut mbr = vec![0u8; 512];
-    mbr[446 + 4] = 0xEE;
-    mbr[446 + 8..446 + 12].copy_from_slice(&1u32.to_le_bytes());
-    let n = u32::try_from(sectors - 1).unwrap_or(u32::MAX);
-    mbr[446 + 12..446 + 16].copy_from_slice(&n.to_le_bytes());
-    mbr[510] = 0x55;
-    mbr[511] = 0xAA;
+    let entries: Vec<gpt::Entry> = parts
+        .iter()
+        .enumerate()
+        .map(|(i, (ty, first, last))| {
+            let slot = if *ty == RESERVED {
+                8
+            } else {
+                next += 1;
+                next - 1
+            };
+            let mut unique = [0u8; 16];
+            unique[0] = i as u8 + 1;
+            unique[15] = 0x5a;
+            gpt::Entry {
+                slot,
+                type_guid: ty,
+                unique,
+                first: *first,
+                last: *last,
+                name: "",
+            }
+        })
+        .collect();
     use std::os::unix::fs::FileExt;
-    f.write_all_at(&mbr, 0).unwrap();
-    f.write_all_at(&header(1, sectors - 1, 2), SECTOR).unwrap();
-    f.write_all_at(&entries, 2 * SECTOR).unwrap();
-    f.write_all_at(&entries, (sectors - 33) * SECTOR).unwrap();
-    f.write_all_at(
-        &header(sectors - 1, 1, sectors - 33),
-        (sectors - 1) * SECTOR,
-    )
-    .unwrap();
+    for (off, bytes) in gpt::regions(sectors, SECTOR, [0x42; 16], &entries) {
+        f.write_all_at(&bytes, off).unwrap();
+    }
     (&f).flush().unwrap();
 }
 

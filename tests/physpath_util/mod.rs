@@ -4,6 +4,7 @@
 //! and wrappers around zdb.
 #![allow(dead_code)]
 
+use crate::common::gpt;
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -31,16 +32,6 @@ pub fn phys_ranges(p: Placement) -> Vec<(u64, u64)> {
         .iter()
         .map(|o| (p.start + o + PHYS_OFF, PHYS_LEN))
         .collect()
-}
-
-fn guid_bytes(g: &str) -> [u8; 16] {
-    let h: Vec<u8> = hex::decode(g.replace('-', "")).unwrap();
-    let mut b = [0u8; 16];
-    b[..4].copy_from_slice(&[h[3], h[2], h[1], h[0]]);
-    b[4..6].copy_from_slice(&[h[5], h[4]]);
-    b[6..8].copy_from_slice(&[h[7], h[6]]);
-    b[8..].copy_from_slice(&h[8..]);
-    b
 }
 
 pub const USR: &str = "6A898CC3-1DD2-11B2-99A6-080020736631";
@@ -80,65 +71,26 @@ pub fn gpt_disk_typed(vdev: &[u8], slice: u32, ss: u64, out: &Path, ty: &str) ->
     let entries_bytes = 16384u64;
     let tail = entries_bytes + ss;
     let total = (at + tail).div_ceil(ss) * ss;
-    let last_lba = total / ss - 1;
     let mut disk = vec![0u8; total as usize];
     disk[zfs_start as usize..zfs_start as usize + vdev.len()].copy_from_slice(vdev);
 
-    // Entry array (9 entries used, padded to 16 KiB).
-    let mut ents = vec![0u8; entries_bytes as usize];
-    for (i, (sl, ty, start, len, name)) in parts.iter().enumerate() {
-        let _ = i;
-        let e = &mut ents[*sl as usize * 128..*sl as usize * 128 + 128];
-        e[..16].copy_from_slice(&guid_bytes(ty));
-        let mut uniq = guid_bytes("01234567-89AB-CDEF-0123-456789ABCDEF");
-        uniq[15] = *sl as u8;
-        e[16..32].copy_from_slice(&uniq);
-        e[32..40].copy_from_slice(&(start / ss).to_le_bytes());
-        e[40..48].copy_from_slice(&((start + len) / ss - 1).to_le_bytes());
-        for (j, c) in name.encode_utf16().enumerate() {
-            e[56 + 2 * j..58 + 2 * j].copy_from_slice(&c.to_le_bytes());
-        }
-    }
-    let ents_crc = crc32fast::hash(&ents[..9 * 128]);
-    let first_usable = (2 * ss + entries_bytes) / ss;
-    let last_usable = last_lba - entries_bytes / ss - 1;
-    let header = |cur: u64, backup: u64, ents_lba: u64| {
-        let mut h = vec![0u8; 92];
-        h[..8].copy_from_slice(b"EFI PART");
-        h[8..12].copy_from_slice(&0x0001_0000u32.to_le_bytes());
-        h[12..16].copy_from_slice(&92u32.to_le_bytes());
-        h[24..32].copy_from_slice(&cur.to_le_bytes());
-        h[32..40].copy_from_slice(&backup.to_le_bytes());
-        h[40..48].copy_from_slice(&first_usable.to_le_bytes());
-        h[48..56].copy_from_slice(&last_usable.to_le_bytes());
-        h[56..72].copy_from_slice(&guid_bytes("7A3C9F21-55E0-4B1D-8C2A-0D1E2F3A4B5C"));
-        h[72..80].copy_from_slice(&ents_lba.to_le_bytes());
-        h[80..84].copy_from_slice(&9u32.to_le_bytes());
-        h[84..88].copy_from_slice(&128u32.to_le_bytes());
-        h[88..92].copy_from_slice(&ents_crc.to_le_bytes());
-        let c = crc32fast::hash(&h);
-        h[16..20].copy_from_slice(&c.to_le_bytes());
-        h
-    };
-    // Protective MBR.
-    let pm = &mut disk[446..462];
-    pm[1..4].copy_from_slice(&[0, 2, 0]);
-    pm[4] = 0xEE;
-    pm[5..8].copy_from_slice(&[0xFF, 0xFF, 0xFF]);
-    pm[8..12].copy_from_slice(&1u32.to_le_bytes());
-    pm[12..16].copy_from_slice(&((last_lba).min(0xFFFF_FFFF) as u32).to_le_bytes());
-    disk[510] = 0x55;
-    disk[511] = 0xAA;
-    let primary = header(1, last_lba, 2);
-    disk[ss as usize..ss as usize + 92].copy_from_slice(&primary);
-    let e0 = 2 * ss as usize;
-    disk[e0..e0 + ents.len()].copy_from_slice(&ents);
-    let backup_ents_lba = last_lba - entries_bytes / ss;
-    let backup = header(last_lba, 1, backup_ents_lba);
-    let b0 = (last_lba * ss) as usize;
-    disk[b0..b0 + 92].copy_from_slice(&backup);
-    let be = (backup_ents_lba * ss) as usize;
-    disk[be..be + ents.len()].copy_from_slice(&ents);
+    let entries: Vec<gpt::Entry> = parts
+        .iter()
+        .map(|(sl, ty, start, len, name)| {
+            let mut unique = gpt::guid_bytes("01234567-89AB-CDEF-0123-456789ABCDEF");
+            unique[15] = *sl as u8;
+            gpt::Entry {
+                slot: *sl as usize,
+                type_guid: ty,
+                unique,
+                first: start / ss,
+                last: (start + len) / ss - 1,
+                name,
+            }
+        })
+        .collect();
+    let disk_guid = gpt::guid_bytes("7A3C9F21-55E0-4B1D-8C2A-0D1E2F3A4B5C");
+    gpt::write_into(&mut disk, ss, disk_guid, &entries);
     std::fs::write(out, &disk).unwrap();
     Placement {
         start: zfs_start,

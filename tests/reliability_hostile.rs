@@ -1,0 +1,635 @@
+//! Resource bounds on hostile *structures* (issue 8, item 4): pools whose
+//! checksums all verify but whose block trees, directories, ZAPs and DSL
+//! trees loop or claim absurd sizes. Each pool is laid out by the synthetic
+//! writer in `tests/synthpool/`; a positive control first proves that the
+//! well-formed pool reads correctly, so that every hostile variant differs
+//! from a readable pool by exactly the one structure under test. Every
+//! command runs the real CLI, reaped with `wait4` for its peak RSS and CPU
+//! time (as `tests/reliability_bounds.rs` does): < 512 MiB, < 30 s of CPU,
+//! killed after 120 s.
+
+mod common;
+mod synthpool;
+
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+use synthpool::{Dn, Hooks, Node, ROOT, Spec, Writer, mos, ot};
+
+const MAX_RSS_KIB: i64 = 512 * 1024;
+const MAX_CPU_S: f64 = 30.0;
+const KILL_AFTER: Duration = Duration::from_secs(120);
+
+struct Outcome {
+    code: i32,
+    stdout: Vec<u8>,
+    stderr: String,
+    rss_kib: i64,
+    cpu_s: f64,
+}
+
+impl Outcome {
+    fn out(&self) -> String {
+        String::from_utf8_lossy(&self.stdout).into_owned() + &self.stderr
+    }
+}
+
+/// Runs the CLI, reaps it with wait4 and returns its exit code, output,
+/// peak RSS and CPU time. With `stdout_limit`, stdout is a pipe closed
+/// after that many bytes (the reader must then stop on its own).
+#[allow(clippy::zombie_processes)] // reaped with wait4, which gives its rusage
+fn run_limited(args: &[&str], stdout_limit: Option<usize>) -> Outcome {
+    let dir = tempfile::tempdir().unwrap();
+    let (o, e) = (dir.path().join("out"), dir.path().join("err"));
+    let mut cmd = Command::new(common::kzrescue_bin());
+    cmd.args(args)
+        .stdin(Stdio::null())
+        .stderr(std::fs::File::create(&e).unwrap());
+    match stdout_limit {
+        Some(_) => cmd.stdout(Stdio::piped()),
+        None => cmd.stdout(std::fs::File::create(&o).unwrap()),
+    };
+    let mut child = cmd.spawn().unwrap();
+    let mut head = Vec::new();
+    if let Some(limit) = stdout_limit {
+        use std::io::Read;
+        let mut pipe = child.stdout.take().unwrap();
+        let mut buf = vec![0u8; 1 << 16];
+        while head.len() < limit {
+            match pipe.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => head.extend_from_slice(&buf[..n]),
+            }
+        }
+        drop(pipe);
+    }
+    let pid = child.id() as libc::pid_t;
+    let start = Instant::now();
+    let mut status = 0;
+    // SAFETY: rusage is a C struct of integers and timevals; all-zero is valid.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    loop {
+        // SAFETY: wait4 on our own child with valid out-pointers.
+        let r = unsafe { libc::wait4(pid, &mut status, libc::WNOHANG, &mut ru) };
+        if r == pid {
+            break;
+        }
+        assert!(r == 0, "wait4 failed");
+        if start.elapsed() > KILL_AFTER {
+            let _ = child.kill();
+            panic!("kzrescue {args:?} still running after {KILL_AFTER:?}: killed");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let code = if libc::WIFEXITED(status) {
+        libc::WEXITSTATUS(status)
+    } else {
+        -libc::WTERMSIG(status)
+    };
+    let tv = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    let stdout = if stdout_limit.is_some() {
+        head
+    } else {
+        std::fs::read(&o).unwrap()
+    };
+    Outcome {
+        code,
+        stdout,
+        stderr: std::fs::read_to_string(&e).unwrap(),
+        rss_kib: ru.ru_maxrss,
+        cpu_s: tv(ru.ru_utime) + tv(ru.ru_stime),
+    }
+}
+
+fn run(args: &[&str]) -> Outcome {
+    run_limited(args, None)
+}
+
+/// Asserts the bounds and that the run did not crash; returns the outcome.
+fn bounded(what: &str, args: &[&str]) -> Outcome {
+    let o = run(args);
+    check_bounds(what, &o);
+    o
+}
+
+fn check_bounds(what: &str, o: &Outcome) {
+    println!(
+        "{what}: exit {} in {:.2} s CPU, peak RSS {} KiB, {} bytes out",
+        o.code,
+        o.cpu_s,
+        o.rss_kib,
+        o.stdout.len()
+    );
+    assert!(
+        o.code >= 0,
+        "{what}: killed by signal {}\n{}",
+        -o.code,
+        o.stderr
+    );
+    assert!(
+        !o.stderr.contains("panicked"),
+        "{what}: panic\n{}",
+        o.stderr
+    );
+    assert!(
+        o.rss_kib < MAX_RSS_KIB,
+        "{what}: peak RSS {} KiB",
+        o.rss_kib
+    );
+    assert!(o.cpu_s < MAX_CPU_S, "{what}: {:.1} s CPU", o.cpu_s);
+    assert!(
+        o.stdout.len() < 64 << 20,
+        "{what}: {} bytes of output",
+        o.stdout.len()
+    );
+}
+
+/// Asserts the bounds and a non-zero exit whose output mentions every one
+/// of `needles`; returns the combined output.
+fn bounded_error(what: &str, args: &[&str], needles: &[&str]) -> String {
+    let o = bounded(what, args);
+    let out = o.out();
+    assert!(o.code != 0, "{what}: hostile input accepted\n{out}");
+    for n in needles {
+        assert!(out.contains(n), "{what}: no {n:?} in\n{out}");
+    }
+    out
+}
+
+fn ok(what: &str, args: &[&str]) -> Outcome {
+    let o = bounded(what, args);
+    assert_eq!(o.code, 0, "{what}: exit {}\n{}", o.code, o.out());
+    o
+}
+
+fn manifest_paths(json: &[u8]) -> Vec<String> {
+    let v: Value = serde_json::from_slice(json).unwrap();
+    v["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["path"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn synthetic_pool_reads_correctly() {
+    let dir = tempfile::tempdir().unwrap();
+    let img = synthpool::save(dir.path(), "synth.img", &Spec::default().build());
+    let o = ok("datasets", &["datasets", &img]);
+    let text = String::from_utf8_lossy(&o.stdout).into_owned();
+    for l in [
+        "Dataset synth [ZPL], ID 3,",
+        "Dataset synth@s1 [ZPL], ID 10,",
+        "Dataset synth/home [ZPL], ID 7,",
+    ] {
+        assert!(text.contains(l), "no {l:?} in\n{text}");
+    }
+    let o = ok("ls", &["ls", &img, "synth:/"]);
+    let text = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert!(
+        text.contains("-rw-r--r--   1  1000  1000         22 1700000000 hello.txt"),
+        "{text}"
+    );
+    assert!(
+        text.contains("drwxr-xr-x") && text.contains(" dir\n"),
+        "{text}"
+    );
+    assert!(text.contains("link -> dir/big.bin"), "{text}");
+    let o = ok("ls fat dir", &["ls", &img, "synth:/fat"]);
+    let text = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert!(text.contains(" a\n") && text.contains(" b\n"), "{text}");
+    let o = ok("cat big", &["cat", &img, "synth:/dir/big.bin"]);
+    assert_eq!(o.stdout, synthpool::big_bytes());
+    let o = ok("cat deep", &["cat", &img, "synth:/dir/sub/deep.txt"]);
+    assert_eq!(o.stdout, b"deep\n");
+    let o = ok("cat snapshot", &["cat", &img, "synth@s1:/hello.txt"]);
+    assert_eq!(o.stdout, b"hello, synthetic pool\n");
+    let o = ok("cat child", &["cat", &img, "synth/home:/readme"]);
+    assert_eq!(o.stdout, b"child dataset\n");
+    let o = ok("manifest", &["manifest", &img, "synth"]);
+    let paths = manifest_paths(&o.stdout);
+    assert_eq!(
+        paths,
+        [
+            "/",
+            "/dir",
+            "/dir/big.bin",
+            "/dir/sub",
+            "/dir/sub/deep.txt",
+            "/fat",
+            "/fat/a",
+            "/fat/b",
+            "/hello.txt",
+            "/link"
+        ]
+    );
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let big = v["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["path"] == "/dir/big.bin")
+        .unwrap();
+    assert_eq!(
+        big["sha256"].as_str().unwrap(),
+        hex::encode(Sha256::digest(synthpool::big_bytes()))
+    );
+    let out = dir.path().join("export");
+    ok(
+        "export",
+        &["export", &img, "synth", "--to", out.to_str().unwrap()],
+    );
+    assert_eq!(
+        std::fs::read(out.join("dir/big.bin")).unwrap(),
+        synthpool::big_bytes()
+    );
+    assert_eq!(
+        std::fs::read_link(out.join("link")).unwrap().to_str(),
+        Some("dir/big.bin")
+    );
+}
+
+/// The standard pool with ZPL object `obj` of the head file system changed by `f`.
+fn with_fs_object(obj: u64, mut f: impl FnMut(&mut Writer, &mut Dn)) -> Vec<u8> {
+    let mut hook = |w: &mut Writer, o: u64, dn: &mut Dn| {
+        if o == obj {
+            f(w, dn)
+        }
+    };
+    Spec::default().build_with(Hooks {
+        fs: Some(&mut hook),
+        mos: None,
+    })
+}
+
+/// The standard pool with MOS object `obj` changed by `f`.
+fn with_mos_object(spec: &Spec, obj: u64, mut f: impl FnMut(&mut Writer, &mut Dn)) -> Vec<u8> {
+    let mut hook = |w: &mut Writer, o: u64, dn: &mut Dn| {
+        if o == obj {
+            f(w, dn)
+        }
+    };
+    spec.build_with(Hooks {
+        fs: None,
+        mos: Some(&mut hook),
+    })
+}
+
+/// Sets a legacy znode's size field.
+fn set_size(dn: &mut Dn, size: u64) {
+    dn.bonus[80..88].copy_from_slice(&size.to_le_bytes());
+}
+
+/// Runs every walking command on `img`'s head file system and checks the
+/// bounds; returns the combined output of all of them.
+fn walk_all(what: &str, img: &str, dir: &std::path::Path) -> Vec<Outcome> {
+    let stem: String = what
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+        .collect();
+    let out = dir.join(format!("export-{stem}"));
+    let tar = dir.join(format!("{stem}.tar"));
+    vec![
+        bounded(&format!("{what}: datasets"), &["datasets", img]),
+        bounded(&format!("{what}: ls /"), &["ls", img, "synth:/"]),
+        bounded(&format!("{what}: manifest"), &["manifest", img, "synth"]),
+        bounded(
+            &format!("{what}: export --to"),
+            &["export", img, "synth", "--to", out.to_str().unwrap()],
+        ),
+        bounded(
+            &format!("{what}: export --tar"),
+            &["export", img, "synth", "--tar", tar.to_str().unwrap()],
+        ),
+    ]
+}
+
+// ---- directories that contain themselves ----
+
+#[test]
+fn directory_loops_end_in_warnings() {
+    let dir = tempfile::tempdir().unwrap();
+    // the root directory holds an entry for itself
+    let mut spec = Spec::default();
+    if let Some(Node::Dir(e)) = spec.fs.objects.get_mut(&ROOT) {
+        e.push(("loop".into(), ROOT));
+    }
+    let img = synthpool::save(dir.path(), "selfdir.img", &spec.build());
+    let runs = walk_all("root contains itself", &img, dir.path());
+    for o in &runs[2..] {
+        assert_eq!(o.code, 1, "{}", o.out());
+        assert!(o.out().contains("/loop: directory object 3"), "{}", o.out());
+        assert!(
+            o.out()
+                .contains("already entered as /: the directory tree loops"),
+            "{}",
+            o.out()
+        );
+    }
+    let m = manifest_paths(&runs[2].stdout);
+    assert_eq!(m.len(), 10, "{m:?}");
+    // a path through the loop resolves (as ZFS would) without recursion
+    let o = ok(
+        "ls /loop/loop/loop/dir",
+        &["ls", &img, "synth:/loop/loop/loop/dir"],
+    );
+    assert!(String::from_utf8_lossy(&o.stdout).contains("big.bin"));
+
+    // two steps: /dir/sub/up -> /dir
+    let mut spec = Spec::default();
+    if let Some(Node::Dir(e)) = spec.fs.objects.get_mut(&7) {
+        e.push(("up".into(), 5));
+    }
+    let img = synthpool::save(dir.path(), "cycle.img", &spec.build());
+    let runs = walk_all("dir/sub/up -> dir", &img, dir.path());
+    for o in &runs[2..] {
+        assert_eq!(o.code, 1, "{}", o.out());
+        assert!(
+            o.out().contains(
+                "/dir/sub/up: directory object 5 at byte offset 0x0: already entered as /dir:"
+            ),
+            "{}",
+            o.out()
+        );
+    }
+    // the fat-ZAP directory holds its parent
+    let mut spec = Spec::default();
+    if let Some(Node::FatDir(e)) = spec.fs.objects.get_mut(&10) {
+        e.push(("parent".into(), ROOT));
+    }
+    let img = synthpool::save(dir.path(), "fatcycle.img", &spec.build());
+    let runs = walk_all("fat/parent -> /", &img, dir.path());
+    for o in &runs[2..] {
+        assert_eq!(o.code, 1, "{}", o.out());
+        assert!(
+            o.out().contains("/fat/parent: directory object 3"),
+            "{}",
+            o.out()
+        );
+    }
+}
+
+// ---- block-pointer trees that loop ----
+
+/// `/dir/big.bin` (object 6: 20 blocks of 1 KiB under one 16 KiB indirect
+/// block) with entry 10 of its indirect block pointing back at the indirect
+/// block itself, claiming `level`. The back pointer covers only the first
+/// 512 bytes (entries 0–3), so its fletcher4 checksum is that of bytes it
+/// does not itself lie in: every checksum in the pool verifies.
+fn indirect_points_at_itself(level: u8) -> Vec<u8> {
+    with_fs_object(6, |w, dn| {
+        assert_eq!(dn.nlevels, 2);
+        let l1 = dn.blkptrs[0];
+        let first = w.get(l1.offset(), 512).to_vec();
+        let back = synthpool::bp_for(l1.offset(), &first, ot::PLAIN_FILE, level, 1);
+        dn.blkptrs[0] = w.set_child(&l1, 10, &back);
+    })
+}
+
+/// `/dir/big.bin` rebuilt as 40 blocks of 1 KiB (blocks 8–31 holes) under
+/// 1 KiB indirect blocks: three levels. Entry 2 of the level-1 block at
+/// level-2 slot 4 points back at the level-2 block (its grandparent), with
+/// a checksum of the level-2 block's first 512 bytes (slots 0–3).
+fn indirect_points_at_ancestor(level: u8) -> Vec<u8> {
+    with_fs_object(6, |w, dn| {
+        let blocks: Vec<Option<Vec<u8>>> = (0..40)
+            .map(|i| (!(8..32).contains(&i)).then(|| vec![i as u8 + 1; 1024]))
+            .collect();
+        let (tops, nlevels) = w.tree(&blocks, ot::PLAIN_FILE, 10, 1);
+        assert_eq!(nlevels, 3);
+        let l2 = tops[0];
+        let l1 = w.child(&l2, 4);
+        let first = w.get(l2.offset(), 512).to_vec();
+        let back = synthpool::bp_for(l2.offset(), &first, ot::PLAIN_FILE, level, 1);
+        let l1 = w.set_child(&l1, 2, &back);
+        dn.blkptrs[0] = w.set_child(&l2, 4, &l1);
+        dn.nlevels = 3;
+        dn.indblkshift = 10;
+        dn.maxblkid = 39;
+        set_size(dn, 40 * 1024);
+    })
+}
+
+/// `/hello.txt` (object 4) stored as a gang block whose gang header's first
+/// member is the gang block itself (the header's embedded SHA-256 is right).
+fn gang_points_at_itself() -> Vec<u8> {
+    with_fs_object(4, |w, dn| {
+        let off = w.reserve(512);
+        let mut gang = synthpool::bp_for(off, &[0u8; 512], ot::PLAIN_FILE, 0, 1).with_gang();
+        gang.0[0] = 1; // asize: one sector (the header)
+        let mut hdr = vec![0u8; 512];
+        hdr[..128].copy_from_slice(&gang.bytes());
+        // embedded checksum: SHA-256 with the verifier (vdev, offset, birth, 0)
+        hdr[472..480].copy_from_slice(&0x0210_da7a_b10c_7a11u64.to_le_bytes());
+        for (i, v) in [0, off, synthpool::TXG, 0].iter().enumerate() {
+            hdr[480 + 8 * i..488 + 8 * i].copy_from_slice(&v.to_le_bytes());
+        }
+        let d = Sha256::digest(&hdr);
+        for i in 0..4 {
+            let word = u64::from_be_bytes(d[8 * i..8 * i + 8].try_into().unwrap());
+            hdr[480 + 8 * i..488 + 8 * i].copy_from_slice(&word.to_le_bytes());
+        }
+        w.put(off, &hdr);
+        dn.blkptrs[0] = gang;
+    })
+}
+
+#[test]
+fn looping_block_trees_end_in_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases: Vec<(&str, Vec<u8>, &str, &[&str])> = vec![
+        (
+            "indirect -> itself, level 1",
+            indirect_points_at_itself(1),
+            "/dir/big.bin",
+            &["object 6 level 0 block 10", "level-1 block", "loops"],
+        ),
+        (
+            "indirect -> itself, level 0",
+            indirect_points_at_itself(0),
+            "/dir/big.bin",
+            &["object 6 level 0 block 10", "level-1 block", "loops"],
+        ),
+        (
+            "indirect -> grandparent, level 2",
+            indirect_points_at_ancestor(2),
+            "/dir/big.bin",
+            &["object 6 level 0 block 34", "level-2 block", "loops"],
+        ),
+        (
+            "indirect -> grandparent, level 0",
+            indirect_points_at_ancestor(0),
+            "/dir/big.bin",
+            &["object 6 level 0 block 34", "level-2 block", "loops"],
+        ),
+        (
+            "gang header -> itself",
+            gang_points_at_itself(),
+            "/hello.txt",
+            &[
+                "object 4 level 0 block 0",
+                "gang header at byte offset 0x400800",
+                "the gang tree loops",
+            ],
+        ),
+    ];
+    for (what, img, path, needles) in cases {
+        let img = synthpool::save(dir.path(), "tree.img", &img);
+        let spec = format!("synth:{path}");
+        let out = bounded_error(&format!("{what}: cat"), &["cat", &img, &spec], needles);
+        println!("{}", out.lines().last().unwrap_or(""));
+        let runs = walk_all(what, &img, dir.path());
+        for o in &runs[2..] {
+            assert!(o.code != 0, "{what}: accepted\n{}", o.out());
+            for n in needles {
+                assert!(o.out().contains(n), "{what}: no {n:?} in\n{}", o.out());
+            }
+        }
+    }
+}
+
+// ---- DSL trees that loop ----
+
+/// Replaces MOS object `obj` with a micro ZAP of type `dtype` holding `entries`.
+fn mos_zap(spec: &Spec, obj: u64, dtype: u8, entries: &[(&str, u64)]) -> Vec<u8> {
+    with_mos_object(spec, obj, |w, dn| {
+        let z = synthpool::micro_zap(entries);
+        *dn = synthpool::object(w, dtype, z.len() as u32, &z, 0, vec![]);
+    })
+}
+
+/// Rewrites the u64 at `at` of MOS object `obj`'s bonus.
+fn mos_bonus(spec: &Spec, edits: &[(u64, usize, u64)]) -> Vec<u8> {
+    let mut hook = |_: &mut Writer, o: u64, dn: &mut Dn| {
+        for (obj, at, v) in edits {
+            if *obj == o {
+                dn.bonus[*at..*at + 8].copy_from_slice(&v.to_le_bytes());
+            }
+        }
+    };
+    spec.build_with(Hooks {
+        fs: None,
+        mos: Some(&mut hook),
+    })
+}
+
+#[test]
+fn looping_dsl_trees_end_in_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = Spec::default();
+    // child-directory ZAPs that contain an ancestor (or the directory itself)
+    let loops = [
+        (
+            "synth/home has child up = synth",
+            mos_zap(
+                &spec,
+                mos::HOME_CHILD_MAP,
+                ot::DSL_DIR_CHILD_MAP,
+                &[("up", mos::ROOT_DIR)],
+            ),
+            "DSL directory 2 (synth/home/up)",
+        ),
+        (
+            "synth has child self = synth",
+            mos_zap(
+                &spec,
+                mos::ROOT_CHILD_MAP,
+                ot::DSL_DIR_CHILD_MAP,
+                &[("home", mos::HOME_DIR), ("self", mos::ROOT_DIR)],
+            ),
+            "DSL directory 2 (synth/self)",
+        ),
+    ];
+    for (what, img, needle) in loops {
+        let img = synthpool::save(dir.path(), "dsl.img", &img);
+        let out = bounded_error(
+            what,
+            &["datasets", &img],
+            &[needle, "already listed as synth: the dataset tree loops"],
+        );
+        assert!(out.contains("Dataset synth/home [ZPL]"), "{what}: {out}");
+        let o = run(&["datasets", "--json", &img]);
+        check_bounds(what, &o);
+        let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+        assert_eq!(v["datasets"].as_array().unwrap().len(), 3, "{what}");
+        // the other commands find datasets through the same walk
+        let o = ok(what, &["cat", &img, "synth/home:/readme"]);
+        assert_eq!(o.stdout, b"child dataset\n");
+        bounded_error(
+            what,
+            &["ls", &img, "synth/home/up/home:/"],
+            &["no dataset named"],
+        );
+        bounded(what, &["manifest", &img, "synth"]);
+    }
+    // snapshot chains that loop: prev_snap of the snapshot is itself, and
+    // head <-> snapshot; snapshot names that name the head itself
+    let chains = [
+        (
+            "snapshot is its own previous snapshot",
+            mos_bonus(&spec, &[(mos::SNAP_DS, 8, mos::SNAP_DS)]),
+        ),
+        (
+            "head and snapshot are each other's previous",
+            mos_bonus(
+                &spec,
+                &[
+                    (mos::SNAP_DS, 8, mos::HEAD_DS),
+                    (mos::SNAP_DS, 24, mos::HEAD_DS),
+                ],
+            ),
+        ),
+        (
+            "snapshot names list the head",
+            mos_zap(
+                &spec,
+                mos::HEAD_SNAPNAMES,
+                ot::DSL_DS_SNAP_MAP,
+                &[("s1", mos::SNAP_DS), ("self", mos::HEAD_DS)],
+            ),
+        ),
+        (
+            "snapshot names list a DSL directory",
+            mos_zap(
+                &spec,
+                mos::HEAD_SNAPNAMES,
+                ot::DSL_DS_SNAP_MAP,
+                &[("s1", mos::SNAP_DS), ("dir", mos::ROOT_DIR)],
+            ),
+        ),
+    ];
+    let expect = [
+        None,
+        None,
+        Some(
+            "snapshot-name ZAP 5 (synth@self) at byte offset 0x0: names the head dataset 3 itself",
+        ),
+        Some("DSL dataset 2 at byte offset 0x0: object's bonus has DMU type 12, not 16"),
+    ];
+    for ((what, img), problem) in chains.into_iter().zip(expect) {
+        let img = synthpool::save(dir.path(), "snap.img", &img);
+        let o = bounded(what, &["datasets", &img]);
+        let text = String::from_utf8_lossy(&o.stdout);
+        assert!(
+            text.contains("Dataset synth@s1 [ZPL], ID 10,"),
+            "{what}: {text}"
+        );
+        assert!(
+            !text.contains("@self") && !text.contains("@dir"),
+            "{what}: {text}"
+        );
+        match problem {
+            None => assert_eq!(o.code, 0, "{what}: {}", o.out()),
+            Some(p) => {
+                assert_eq!(o.code, 1, "{what}: {}", o.out());
+                assert!(o.stderr.contains(p), "{what}: {}", o.stderr);
+            }
+        }
+        let o = bounded(what, &["manifest", &img, "synth@s1"]);
+        assert_eq!(o.code, 0, "{what}: {}", o.out());
+        let o = bounded(what, &["manifest", &img, "synth", "--against", "@s1"]);
+        assert_eq!(o.code, 0, "{what}: {}", o.out());
+    }
+}
