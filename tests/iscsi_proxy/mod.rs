@@ -59,8 +59,10 @@ pub enum After {
 }
 
 /// Counts seen by the proxy (over all connections).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Counts {
+    /// Each WRITE in order: (LUN number, first LBA, blocks) from its CDB.
+    pub write_extents: Vec<(u8, u64, u32)>,
     /// WRITE(10/12/16) commands from the initiator.
     pub writes: u32,
     /// SYNCHRONIZE CACHE(10/16) commands.
@@ -167,7 +169,7 @@ impl Proxy {
 
     /// What the proxy saw so far.
     pub fn counts(&self) -> Counts {
-        self.state.lock().unwrap().counts
+        self.state.lock().unwrap().counts.clone()
     }
 }
 
@@ -274,6 +276,16 @@ fn is_write(cdb0: u8) -> bool {
     matches!(cdb0, 0x2a | 0xaa | 0x8a)
 }
 
+/// (LUN, LBA, blocks) of a WRITE(10/12/16) CDB.
+fn write_extent(lun: u8, cdb: &[u8]) -> (u8, u64, u32) {
+    let be = |r: std::ops::Range<usize>| cdb[r].iter().fold(0u64, |a, &b| a << 8 | b as u64);
+    match cdb[0] {
+        0x2a => (lun, be(2..6), be(7..9) as u32),
+        0xaa => (lun, be(2..6), be(6..10) as u32),
+        _ => (lun, be(2..10), be(10..14) as u32),
+    }
+}
+
 fn is_read(cdb0: u8) -> bool {
     matches!(cdb0, 0x28 | 0xa8 | 0x88)
 }
@@ -326,6 +338,11 @@ fn relay(
                             if s.counts.cut {
                                 s.counts.writes_after_cut += 1;
                             }
+                            // Peripheral LUN addressing: the number is in byte 1.
+                            let lun = p.bytes[9];
+                            s.counts
+                                .write_extents
+                                .push(write_extent(lun, &p.bytes[32..48]));
                             let k = s.counts.writes;
                             conn.tasks
                                 .lock()
