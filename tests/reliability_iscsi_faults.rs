@@ -79,9 +79,15 @@ struct Run {
 
 /// Runs the CLI with a bound; a run past the bound is killed and fails the test.
 fn run(args: &[String], what: &str) -> Run {
+    run_env(args, &[], what)
+}
+
+/// [`run`] with extra environment variables.
+fn run_env(args: &[String], env: &[(&str, &str)], what: &str) -> Run {
     let t0 = Instant::now();
     let mut child = Command::new(common::kzrescue_bin())
         .args(args)
+        .envs(env.iter().copied())
         .env("KZRESCUE_ISCSI_TIMEOUT", "20")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -533,6 +539,81 @@ fn physpath_mirror_over_dropping_target() {
         "physpath_mirror_over_dropping_target",
         &["gptmirror-a.img", "gptmirror-b.img"],
     );
+}
+
+/// The same repair with CRC32C header and data digests in force (the relay
+/// frames PDUs by the digests negotiated at login): a torn data segment and
+/// a lost response for every WRITE, with the target gone.
+#[test]
+fn physpath_with_digests_over_dropping_target() {
+    let test = "physpath_with_digests_over_dropping_target";
+    let dir = tempfile::tempdir().unwrap();
+    let fixture = "gptdisk-x86-512.img";
+    let disk = common::unpack_fixture(fixture, dir.path());
+    let at = placement(fixture);
+    let original = std::fs::read(&disk).unwrap();
+    let Some(t) = target(test, &[&disk]) else {
+        return;
+    };
+    t.param(1, "HeaderDigest", "CRC32C,None");
+    t.param(1, "DataDigest", "CRC32C,None");
+    let env = [("KZRESCUE_ISCSI_DIGEST", "crc32c")];
+    let set = |portal: &str, j: &Path| {
+        args(&[
+            "physpath",
+            "set",
+            &uri(portal, 1),
+            "--device-id",
+            "0",
+            "--write",
+            "--liveness-interval",
+            "0",
+            "--journal",
+            &j.display().to_string(),
+        ])
+    };
+    let undo_direct = |j: &Path| {
+        run_env(
+            &args(&[
+                "undo",
+                &j.display().to_string(),
+                "--write",
+                "--target",
+                &uri(&t.portal(), 1),
+            ]),
+            &env,
+            test,
+        )
+    };
+    let p = Proxy::start(target_addr(&t), Cut::Never, After::Gone);
+    let j = dir.path().join("clean.kzj");
+    let r = run_env(&set(&p.portal(), &j), &env, test);
+    assert_eq!(r.code, Some(0), "{}{}", r.out, r.err);
+    let c = p.counts();
+    drop(p);
+    assert_eq!((c.writes, c.syncs), (4, 2), "{c:?}");
+    assert!(c.digest_sessions >= 2, "digests not in force: {c:?}");
+    assert_eq!(undo_direct(&j).code, Some(0));
+    assert!(std::fs::read(&disk).unwrap() == original);
+    let mut runs = 0;
+    for k in 1..=c.writes {
+        for cut in [Cut::TearData(k), Cut::BeforeWriteResponse(k)] {
+            let j = dir.path().join(format!("j-{runs}.kzj"));
+            let p = Proxy::start(target_addr(&t), cut, After::Gone);
+            let r = run_env(&set(&p.portal(), &j), &env, test);
+            let seen = p.counts();
+            drop(p);
+            assert!(seen.cut, "{cut:?}: never reached ({seen:?})");
+            check_failure(&r, cut, After::Gone, Seq::Apply { total: c.writes }, test);
+            let v = valid_labels(&disk, at);
+            assert!(v.len() >= 3, "{cut:?}: valid labels {v:?}");
+            let u = undo_direct(&j);
+            assert_eq!(u.code, Some(0), "{cut:?}: undo: {}{}", u.out, u.err);
+            assert!(std::fs::read(&disk).unwrap() == original, "{cut:?}: undo");
+            runs += 1;
+        }
+    }
+    println!("{test}: {runs} cuts with CRC32C digests, all reported and undone byte-identical");
 }
 
 /// The reserved partition (host data) of the demo disk.

@@ -12,8 +12,10 @@
 //! PDU framing (RFC 7143 §11.2): 48-byte BHS, TotalAHSLength × 4 bytes of
 //! AHS, a 4-byte header digest when negotiated, DataSegmentLength bytes of
 //! data padded to a multiple of 4, a 4-byte data digest when negotiated and
-//! the segment is not empty. The sessions under test run without digests;
-//! `digests` says otherwise.
+//! the segment is not empty. Digests are learnt per connection from the
+//! target's Login Responses (`HeaderDigest=CRC32C`, `DataDigest=CRC32C`)
+//! and apply from the first PDU after the final one; login PDUs never
+//! carry digests.
 #![allow(dead_code)]
 
 use std::collections::HashMap;
@@ -71,6 +73,8 @@ pub struct Counts {
     pub data_outs: u32,
     /// TCP connections accepted.
     pub connections: u32,
+    /// Sessions that agreed to a header or data digest.
+    pub digest_sessions: u32,
     /// READ(10/16) commands.
     pub reads: u32,
     /// Whether the cut happened.
@@ -98,6 +102,11 @@ struct Conn {
     /// Set (under the state lock) when this connection is to be cut: neither
     /// direction forwards another PDU.
     dead: AtomicBool,
+    /// Digests agreed at login, in force once login is over.
+    header_digest: AtomicBool,
+    data_digest: AtomicBool,
+    /// Agreed during login, not yet in force.
+    pending_digests: Mutex<(bool, bool)>,
 }
 
 impl Conn {
@@ -121,7 +130,6 @@ pub struct Proxy {
     state: Arc<Mutex<State>>,
     stop: Arc<AtomicBool>,
     accept: Option<std::thread::JoinHandle<()>>,
-    digests: (bool, bool),
 }
 
 impl Proxy {
@@ -138,13 +146,12 @@ impl Proxy {
         }));
         let stop = Arc::new(AtomicBool::new(false));
         let (st, sp) = (state.clone(), stop.clone());
-        let digests = (false, false);
         let accept = std::thread::spawn(move || {
             while !sp.load(Ordering::SeqCst) {
                 match listener.accept() {
                     Ok((client, _)) => {
                         client.set_nonblocking(false).unwrap();
-                        accept_one(client, target, &st, digests);
+                        accept_one(client, target, &st);
                     }
                     Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
                         std::thread::sleep(Duration::from_millis(2));
@@ -158,7 +165,6 @@ impl Proxy {
             state,
             stop,
             accept: Some(accept),
-            digests,
         }
     }
 
@@ -185,12 +191,7 @@ impl Drop for Proxy {
     }
 }
 
-fn accept_one(
-    client: TcpStream,
-    target: SocketAddr,
-    state: &Arc<Mutex<State>>,
-    digests: (bool, bool),
-) {
+fn accept_one(client: TcpStream, target: SocketAddr, state: &Arc<Mutex<State>>) {
     {
         let mut s = state.lock().unwrap();
         s.counts.connections += 1;
@@ -211,17 +212,20 @@ fn accept_one(
         target: tgt.try_clone().unwrap(),
         tasks: Mutex::new(HashMap::new()),
         dead: AtomicBool::new(false),
+        header_digest: AtomicBool::new(false),
+        data_digest: AtomicBool::new(false),
+        pending_digests: Mutex::new((false, false)),
     });
     state.lock().unwrap().conns.push(conn.clone());
     let (s1, c1) = (state.clone(), conn.clone());
     let (cr, tw) = (client.try_clone().unwrap(), tgt.try_clone().unwrap());
     std::thread::spawn(move || {
-        let _ = relay(cr, tw, &s1, &c1, true, digests);
+        let _ = relay(cr, tw, &s1, &c1, true);
         c1.cut();
     });
     let (s2, c2) = (state.clone(), conn);
     std::thread::spawn(move || {
-        let _ = relay(tgt, client, &s2, &c2, false, digests);
+        let _ = relay(tgt, client, &s2, &c2, false);
         c2.cut();
     });
 }
@@ -249,9 +253,12 @@ impl Pdu {
     }
 }
 
-fn read_pdu(r: &mut impl Read, digests: (bool, bool)) -> std::io::Result<Pdu> {
+/// Reads one PDU; `digests` is asked after the BHS has arrived (a login
+/// that just ended may have put digests in force meanwhile).
+fn read_pdu(r: &mut impl Read, digests: impl Fn() -> (bool, bool)) -> std::io::Result<Pdu> {
     let mut bhs = [0u8; 48];
     r.read_exact(&mut bhs)?;
+    let digests = digests();
     let ahs = bhs[4] as usize * 4;
     let dsl = u32::from_be_bytes([0, bhs[5], bhs[6], bhs[7]]) as usize;
     let hd = if digests.0 { 4 } else { 0 };
@@ -271,6 +278,30 @@ fn read_pdu(r: &mut impl Read, digests: (bool, bool)) -> std::io::Result<Pdu> {
 const SCSI_CMD: u8 = 0x01;
 const DATA_OUT: u8 = 0x05;
 const SCSI_RSP: u8 = 0x21;
+const LOGIN_RSP: u8 = 0x23;
+
+/// Notes the digests a Login Response agrees to; the final response of a
+/// successful login (T set, next stage full feature) puts them in force
+/// for the PDUs after it.
+fn learn_digests(conn: &Conn, p: &Pdu, state: &Mutex<State>) {
+    let text = &p.bytes[p.data_at..p.data_at + p.data_len];
+    let mut pending = conn.pending_digests.lock().unwrap();
+    for kv in text.split(|&b| b == 0) {
+        match kv {
+            b"HeaderDigest=CRC32C" => pending.0 = true,
+            b"DataDigest=CRC32C" => pending.1 = true,
+            _ => {}
+        }
+    }
+    let final_login = p.flags() & 0x80 != 0 && p.flags() & 3 == 3 && p.bytes[36] == 0;
+    if final_login {
+        conn.header_digest.store(pending.0, Ordering::SeqCst);
+        conn.data_digest.store(pending.1, Ordering::SeqCst);
+        if pending.0 || pending.1 {
+            state.lock().unwrap().counts.digest_sessions += 1;
+        }
+    }
+}
 
 fn is_write(cdb0: u8) -> bool {
     matches!(cdb0, 0x2a | 0xaa | 0x8a)
@@ -313,12 +344,19 @@ fn relay(
     state: &Arc<Mutex<State>>,
     conn: &Arc<Conn>,
     up: bool,
-    digests: (bool, bool),
 ) -> std::io::Result<()> {
     // Write progress per ITT on this connection: (write ordinal, EDTL, bytes seen).
     let mut progress: HashMap<u32, (u32, u32, u32)> = HashMap::new();
     loop {
-        let p = read_pdu(&mut from, digests)?;
+        let p = read_pdu(&mut from, || {
+            (
+                conn.header_digest.load(Ordering::SeqCst),
+                conn.data_digest.load(Ordering::SeqCst),
+            )
+        })?;
+        if !up && p.opcode() == LOGIN_RSP {
+            learn_digests(conn, &p, state);
+        }
         let action = {
             let mut s = state.lock().unwrap();
             if conn.dead.load(Ordering::SeqCst) || (s.counts.cut && s.after == After::Gone) {
