@@ -24,6 +24,8 @@
 //! * at least three labels with a verified checksum on every disk (the
 //!   library and an independent check), and `zdb -e` imports the pool;
 //! * host data has at least one valid copy (old or new);
+//! * the same with CRC32C digests in force, and against a target that falls
+//!   silent instead of dropping (each run ends by the I/O timeout);
 //! * `kzrescue undo` of the journal, run directly against the LUN (no
 //!   relay), restores every backing file byte-identical.
 
@@ -87,8 +89,8 @@ fn run_env(args: &[String], env: &[(&str, &str)], what: &str) -> Run {
     let t0 = Instant::now();
     let mut child = Command::new(common::kzrescue_bin())
         .args(args)
-        .envs(env.iter().copied())
         .env("KZRESCUE_ISCSI_TIMEOUT", "20")
+        .envs(env.iter().copied())
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -173,7 +175,11 @@ fn check_failure(r: &Run, cut: Cut, after: After, seq: Seq, what: &str) {
     let has = |s: &str| assert!(e.contains(s), "{ctx}: {s:?} missing");
     // The iSCSI layer: which command, which bytes, and that the target
     // closed the connection (named by its portal).
-    has(": waiting for a PDU: connection closed");
+    if after == After::Frozen {
+        has(": no answer from the target within ");
+    } else {
+        has(": waiting for a PDU: connection closed");
+    }
     let (k, step) = match cut {
         Cut::BeforeSync(k) | Cut::BeforeSyncResponse(k) => {
             has("SYNCHRONIZE CACHE failed");
@@ -614,6 +620,72 @@ fn physpath_with_digests_over_dropping_target() {
         }
     }
     println!("{test}: {runs} cuts with CRC32C digests, all reported and undone byte-identical");
+}
+
+/// A target that stops answering instead of dropping the connection: every
+/// socket stays open and silent, new logins are accepted and never
+/// answered. With a 1-second I/O timeout each run must end with the
+/// timeout named, no hang, >=3 valid labels, and a journal that restores.
+#[test]
+fn physpath_with_a_frozen_target() {
+    let test = "physpath_with_a_frozen_target";
+    let dir = tempfile::tempdir().unwrap();
+    let fixture = "gptdisk-x86-512.img";
+    let disk = common::unpack_fixture(fixture, dir.path());
+    let at = placement(fixture);
+    let original = std::fs::read(&disk).unwrap();
+    let Some(t) = target(test, &[&disk]) else {
+        return;
+    };
+    let env = [("KZRESCUE_ISCSI_TIMEOUT", "1")];
+    let set = |portal: &str, j: &Path| {
+        args(&[
+            "physpath",
+            "set",
+            &uri(portal, 1),
+            "--device-id",
+            "0",
+            "--write",
+            "--liveness-interval",
+            "0",
+            "--journal",
+            &j.display().to_string(),
+        ])
+    };
+    let direct = uri(&t.portal(), 1);
+    let mut cuts: Vec<Cut> = (1..=4).map(Cut::BeforeWriteResponse).collect();
+    cuts.extend((1..=2).flat_map(|k| [Cut::BeforeSyncResponse(k), Cut::BeforeReadBack(k)]));
+    let mut slowest = Duration::ZERO;
+    for (i, &cut) in cuts.iter().enumerate() {
+        let j = dir.path().join(format!("j-{i}.kzj"));
+        let p = Proxy::start(target_addr(&t), cut, After::Frozen);
+        let r = run_env(&set(&p.portal(), &j), &env, test);
+        let seen = p.counts();
+        drop(p);
+        slowest = slowest.max(r.took);
+        assert!(seen.cut, "{cut:?}: never reached ({seen:?})");
+        check_failure(&r, cut, After::Frozen, Seq::Apply { total: 4 }, test);
+        assert_eq!(seen.writes_after_cut, 0, "{cut:?}: a WRITE after the cut");
+        let v = valid_labels(&disk, at);
+        assert!(v.len() >= 3, "{cut:?}: valid labels {v:?}");
+        let u = run(
+            &args(&[
+                "undo",
+                &j.display().to_string(),
+                "--write",
+                "--target",
+                &direct,
+            ]),
+            test,
+        );
+        assert_eq!(u.code, Some(0), "{cut:?}: undo: {}{}", u.out, u.err);
+        assert!(std::fs::read(&disk).unwrap() == original, "{cut:?}: undo");
+    }
+    println!(
+        "{test}: {} cuts against a silent target, each ended by the 1 s timeout with what was \
+         written named (slowest run {slowest:?}), all undone byte-identical",
+        cuts.len()
+    );
 }
 
 /// The reserved partition (host data) of the demo disk.

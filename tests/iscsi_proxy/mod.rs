@@ -58,6 +58,16 @@ pub enum After {
     Gone,
     /// Only the faulted connection cut; new logins relayed.
     Back,
+    /// Nothing is cut: every connection stays open and silent, and new
+    /// ones are accepted and never answered (a target that hangs).
+    Frozen,
+}
+
+impl After {
+    /// Whether the cut point stops every connection, not just its own.
+    fn all(self) -> bool {
+        matches!(self, After::Gone | After::Frozen)
+    }
 }
 
 /// Counts seen by the proxy (over all connections).
@@ -122,6 +132,8 @@ struct State {
     after: After,
     counts: Counts,
     conns: Vec<Arc<Conn>>,
+    /// Connections accepted while frozen, held open.
+    held: Vec<TcpStream>,
 }
 
 /// A running proxy; stopped (all connections cut) on drop.
@@ -143,6 +155,7 @@ impl Proxy {
             after,
             counts: Counts::default(),
             conns: Vec::new(),
+            held: Vec::new(),
         }));
         let stop = Arc::new(AtomicBool::new(false));
         let (st, sp) = (state.clone(), stop.clone());
@@ -185,8 +198,12 @@ impl Drop for Proxy {
         if let Some(h) = self.accept.take() {
             let _ = h.join();
         }
-        for c in self.state.lock().unwrap().conns.drain(..) {
+        let mut s = self.state.lock().unwrap();
+        for c in s.conns.drain(..) {
             c.cut();
+        }
+        for h in s.held.drain(..) {
+            let _ = h.shutdown(Shutdown::Both);
         }
     }
 }
@@ -198,6 +215,11 @@ fn accept_one(client: TcpStream, target: SocketAddr, state: &Arc<Mutex<State>>) 
         if s.counts.cut && s.after == After::Gone {
             // The target is gone: the TCP connection closes at once.
             let _ = client.shutdown(Shutdown::Both);
+            return;
+        }
+        if s.counts.cut && s.after == After::Frozen {
+            // The target hangs: the connection is held open, unanswered.
+            s.held.push(client);
             return;
         }
     }
@@ -221,13 +243,25 @@ fn accept_one(client: TcpStream, target: SocketAddr, state: &Arc<Mutex<State>>) 
     let (cr, tw) = (client.try_clone().unwrap(), tgt.try_clone().unwrap());
     std::thread::spawn(move || {
         let _ = relay(cr, tw, &s1, &c1, true);
-        c1.cut();
+        end(&s1, &c1);
     });
     let (s2, c2) = (state.clone(), conn);
     std::thread::spawn(move || {
         let _ = relay(tgt, client, &s2, &c2, false);
-        c2.cut();
+        end(&s2, &c2);
     });
+}
+
+/// When a relay direction ends, the connection is cut, unless the target
+/// is frozen (then both sockets stay open until the proxy is dropped).
+fn end(state: &Mutex<State>, conn: &Conn) {
+    let frozen = {
+        let s = state.lock().unwrap();
+        s.counts.cut && s.after == After::Frozen
+    };
+    if !frozen {
+        conn.cut();
+    }
 }
 
 /// One PDU as read off the wire.
@@ -359,7 +393,7 @@ fn relay(
         }
         let action = {
             let mut s = state.lock().unwrap();
-            if conn.dead.load(Ordering::SeqCst) || (s.counts.cut && s.after == After::Gone) {
+            if conn.dead.load(Ordering::SeqCst) || (s.counts.cut && s.after.all()) {
                 return Ok(());
             }
             let armed = !s.counts.cut;
@@ -446,7 +480,7 @@ fn relay(
             if !matches!(act, Action::Forward) {
                 s.counts.cut = true;
                 conn.dead.store(true, Ordering::SeqCst);
-                if s.after == After::Gone {
+                if s.after.all() {
                     for c in &s.conns {
                         c.dead.store(true, Ordering::SeqCst);
                     }
@@ -476,9 +510,13 @@ fn relay(
     }
 }
 
-/// Cuts the faulted connection, and every other one when the target is gone.
+/// Cuts the faulted connection, and every other one when the target is
+/// gone; when it is frozen, nothing is cut (the relays just stop).
 fn trip(state: &Arc<Mutex<State>>, conn: &Arc<Conn>) {
     let s = state.lock().unwrap();
+    if s.after == After::Frozen {
+        return;
+    }
     conn.cut();
     if s.after == After::Gone {
         for c in &s.conns {
