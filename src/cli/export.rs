@@ -266,10 +266,22 @@ pub fn run(args: &ExportArgs) -> Result<u8> {
     for e in &errors {
         eprintln!("kzrescue: {e}");
     }
+    let unverified = fs
+        .pool
+        .stats
+        .unverified
+        .load(std::sync::atomic::Ordering::Relaxed);
     eprintln!(
-        "kzrescue: exported {} paths, {} problems",
+        "kzrescue: exported {} paths, {} problems{}",
         nodes.len(),
-        errors.len()
+        errors.len(),
+        if unverified > 0 {
+            format!(
+                ", {unverified} blocks read unverified (a checksum kzrescue does not compute, or none)"
+            )
+        } else {
+            String::new()
+        }
     );
     Ok(if errors.is_empty() {
         super::EXIT_OK

@@ -6,9 +6,10 @@ use super::label::{Opened, labels_exit, open_target, to_json};
 use super::target::TargetArgs;
 use super::zdbfmt;
 use kzrescue::Result;
+use kzrescue::zfs::blkptr::{BlkPtr, ByteOrder, Payload};
 use kzrescue::zfs::label::{self, LabelRead};
 use kzrescue::zfs::uberblock::{
-    self, BlkptrSummary, SlotRead, SlotStatus, Uberblock, checksum_name, compression_name,
+    self, SlotRead, SlotStatus, Uberblock, checksum_name, compression_name,
 };
 use serde::Serialize;
 
@@ -114,14 +115,14 @@ pub struct BlkptrJson {
     pub cksum: String,
 }
 
-fn bp_json(raw: &[u8], b: &BlkptrSummary) -> BlkptrJson {
+fn bp_json(raw: &[u8], b: &BlkPtr) -> BlkptrJson {
     BlkptrJson {
         raw: hex::encode(raw),
         dvas: b
-            .dvas
+            .dvas()
             .iter()
             .map(|d| DvaJson {
-                vdev: d.vdev,
+                vdev: u64::from(d.vdev),
                 grid: d.grid,
                 offset: d.offset,
                 asize: d.asize,
@@ -130,15 +131,18 @@ fn bp_json(raw: &[u8], b: &BlkptrSummary) -> BlkptrJson {
             .collect(),
         lsize: b.lsize,
         psize: b.psize,
-        compression: b.compression,
-        compression_name: compression_name(b.compression),
+        compression: b.compress,
+        compression_name: compression_name(b.compress),
         checksum: b.checksum,
         checksum_name: checksum_name(b.checksum),
         object_type: b.object_type,
         level: b.level,
-        embedded: b.embedded,
+        embedded: matches!(b.payload, Payload::Embedded { .. }),
         dedup: b.dedup,
-        data_endian: b.data_endian.name(),
+        data_endian: match b.byteorder {
+            ByteOrder::Little => "little",
+            ByteOrder::Big => "big",
+        },
         birth: b.birth,
         phys_birth: b.phys_birth,
         fill: b.fill,
@@ -239,7 +243,7 @@ fn slot_json(s: &SlotRead) -> SlotJson {
         checkpoint_txg: u.map(|u| u.checkpoint_txg),
         raidz_reflow_info: u.map(|u| u.raidz_reflow_info),
         extra: u.map(|u| u.extra.clone()).unwrap_or_default(),
-        rootbp: u.map(|u| bp_json(&u.rootbp, &u.rootbp_summary)),
+        rootbp: u.map(|u| bp_json(&u.rootbp, &u.rootbp_decoded)),
     }
 }
 

@@ -103,35 +103,139 @@ pub fn apply(plans: &[TargetPlan], journal_path: &Path, purpose: &str) -> Result
     record.write_new(journal_path)?;
 
     let pause = pause_point();
-    let mut writes = 0usize;
+    // Every write in the order it is made, for the progress report of a failure.
+    let order: Vec<(&str, &Write)> = plans
+        .iter()
+        .flat_map(|p| p.phases.iter().flatten().map(|w| (p.path.as_str(), w)))
+        .collect();
+    let mut progress = Progress {
+        order: &order,
+        verified: 0,
+        acked: 0,
+    };
     let mut bytes = 0u64;
     for plan in &plans {
         let src = plan.source.as_ref();
         for phase in plan.phases.iter().filter(|ph| !ph.is_empty()) {
             for w in phase {
                 src.write_at(w.offset, &w.new)
-                    .map_err(|e| noting_journal(e, journal_path))?;
-                writes += 1;
+                    .map_err(|e| noting_journal(progress.note(e, Stage::Write), journal_path))?;
+                progress.acked += 1;
                 bytes += w.new.len() as u64;
                 if let Some((k, marker)) = &pause
-                    && *k == writes
+                    && *k == progress.acked
                 {
                     let _ = std::fs::write(marker, b"paused\n");
                     std::thread::sleep(std::time::Duration::from_secs(30));
                 }
             }
-            src.flush().map_err(|e| noting_journal(e, journal_path))?;
-            for w in phase {
-                verify(src, w.offset, &w.new, &w.what)
-                    .map_err(|e| noting_journal(e, journal_path))?;
+            src.flush()
+                .map_err(|e| noting_journal(progress.note(e, Stage::Flush), journal_path))?;
+            for (i, w) in phase.iter().enumerate() {
+                verify(src, w.offset, &w.new, &w.what).map_err(|e| {
+                    noting_journal(progress.note(e, Stage::ReadBack(i)), journal_path)
+                })?;
             }
+            progress.verified = progress.acked;
         }
     }
     Ok(Outcome::Applied {
         journal: journal_path.to_path_buf(),
-        writes,
+        writes: progress.acked,
         bytes,
     })
+}
+
+/// Which step of a phase failed.
+#[derive(Clone, Copy)]
+enum Stage {
+    /// The next write.
+    Write,
+    /// The flush after the phase's writes.
+    Flush,
+    /// The read-back of the phase's i-th write.
+    ReadBack(usize),
+}
+
+/// How far [`apply`] got, counted over all targets' writes in order: the
+/// first `verified` are written, flushed and read back; those up to `acked`
+/// were acknowledged by the target but not yet flushed or checked.
+struct Progress<'a> {
+    order: &'a [(&'a str, &'a Write)],
+    verified: usize,
+    acked: usize,
+}
+
+impl Progress<'_> {
+    /// Names writes `a..b` (0-based, half open) of the order; a target's
+    /// name is given once, before the first of its writes.
+    fn names(&self, a: usize, b: usize) -> String {
+        let mut last: Option<&str> = None;
+        let n: Vec<String> = self.order[a..b]
+            .iter()
+            .map(|(path, w)| {
+                let rest = w.what.strip_prefix(path).map(str::trim_start);
+                let named = last == Some(*path);
+                last = Some(path);
+                match rest {
+                    Some(r) if named => r.to_string(),
+                    Some(r) => format!("{path}: {r}"),
+                    None => w.what.clone(),
+                }
+            })
+            .collect();
+        let which = if b - a == 1 {
+            format!("write {}", b)
+        } else {
+            format!("writes {}-{b}", a + 1)
+        };
+        format!("{which} of {} ({})", self.order.len(), n.join(", "))
+    }
+
+    /// Adds to `e` which writes are done, which failed or are in doubt, and
+    /// which were never attempted.
+    fn note(&self, e: Error, stage: Stage) -> Error {
+        let total = self.order.len();
+        let mut parts = Vec::new();
+        if self.verified > 0 {
+            parts.push(format!(
+                "{} written, flushed and read back",
+                self.names(0, self.verified)
+            ));
+        }
+        let next = match stage {
+            Stage::Write => {
+                if self.acked > self.verified {
+                    parts.push(format!(
+                        "{} acknowledged, not yet flushed",
+                        self.names(self.verified, self.acked)
+                    ));
+                }
+                parts.push(format!("{} failed", self.names(self.acked, self.acked + 1)));
+                self.acked + 1
+            }
+            Stage::Flush => {
+                parts.push(format!(
+                    "{} acknowledged but the flush after them failed",
+                    self.names(self.verified, self.acked)
+                ));
+                self.acked
+            }
+            Stage::ReadBack(i) => {
+                let bad = self.verified + i;
+                parts.push(format!(
+                    "{} acknowledged and flushed; reading back {} failed",
+                    self.names(self.verified, self.acked),
+                    self.names(bad, bad + 1)
+                ));
+                self.acked
+            }
+        };
+        if next < total {
+            parts.push(format!("{} not attempted", self.names(next, total)));
+        }
+        append(e, &format!("; progress: {}", parts.join("; ")))
+    }
 }
 
 /// Checks plans against their targets and returns them without the writes
@@ -227,10 +331,17 @@ fn verify(src: &dyn Source, offset: u64, expected: &[u8], what: &str) -> Result<
 
 /// Adds "the undo journal is at …" to an error raised after the journal exists.
 fn noting_journal(e: Error, journal: &Path) -> Error {
-    let note = format!(
-        "; the target may be partly written: `kzrescue undo {} --write` restores it",
-        journal.display()
-    );
+    append(
+        e,
+        &format!(
+            "; the target may be partly written: `kzrescue undo {} --write` restores it",
+            journal.display()
+        ),
+    )
+}
+
+/// Appends `note` to the text of `e` (one line either way).
+fn append(e: Error, note: &str) -> Error {
     match e {
         Error::Io { context, source } => Error::Io {
             context: format!("{context}{note}"),
@@ -341,6 +452,7 @@ pub fn check_undo(
 /// range at a time (write, flush, read back). Returns the number restored.
 pub fn undo(journal: &Journal, sources: &[SharedSource], ignore_identity: bool) -> Result<usize> {
     let checks = check_undo(journal, sources, ignore_identity)?;
+    let pending: usize = checks.iter().map(|c| c.to_restore()).sum();
     let mut n = 0;
     for ((t, src), check) in journal.targets.iter().zip(sources).zip(&checks) {
         if check.to_restore() > 0 && !src.writable() {
@@ -350,9 +462,23 @@ pub fn undo(journal: &Journal, sources: &[SharedSource], ignore_identity: bool) 
             if state == RangeState::Old {
                 continue;
             }
-            src.write_at(r.offset, &r.old)?;
-            src.flush()?;
-            verify(src.as_ref(), r.offset, &r.old, &r.what)?;
+            // A failure says how far undo got; running it again finishes
+            // the job (restored ranges are recognised and skipped).
+            let stopped = |e: Error, step: &str| {
+                append(
+                    e,
+                    &format!(
+                        "; undo stopped at the {step} of {} at {:#x}: {n} of {pending} \
+                         range(s) restored before it, the rest may still hold the repair's \
+                         bytes; run the same undo again to finish",
+                        r.what, r.offset
+                    ),
+                )
+            };
+            src.write_at(r.offset, &r.old)
+                .map_err(|e| stopped(e, "write"))?;
+            src.flush().map_err(|e| stopped(e, "flush"))?;
+            verify(src.as_ref(), r.offset, &r.old, &r.what).map_err(|e| stopped(e, "read-back"))?;
             n += 1;
         }
     }

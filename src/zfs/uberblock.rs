@@ -10,6 +10,7 @@
 
 use crate::error::Error;
 use crate::source::{Source, read_vec};
+use crate::zfs::blkptr::BlkPtr;
 use crate::zfs::eck::{self, Endian};
 use crate::zfs::label::{LABEL_SIZE, LabelRead};
 
@@ -42,55 +43,6 @@ pub fn slot_shift(ashift: u64) -> u32 {
 /// by the ring (128 KiB, a single slot).
 pub fn slot_shift_uncapped(ashift: u64) -> u32 {
     ashift.clamp(MIN_SHIFT as u64, 17) as u32
-}
-
-/// One data virtual address (`dva_t`) of a block pointer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Dva {
-    /// Top-level vdev number.
-    pub vdev: u64,
-    /// Gang-block / RAID-Z "GRID" byte.
-    pub grid: u8,
-    /// Allocated size in bytes.
-    pub asize: u64,
-    /// Offset in bytes from the start of the vdev's allocatable space
-    /// (physical byte `offset + 4 MiB` on a leaf).
-    pub offset: u64,
-    /// Gang bit.
-    pub gang: bool,
-}
-
-/// A decoded summary of a 128-byte block pointer (the uberblock's rootbp).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BlkptrSummary {
-    /// The non-empty DVAs (asize ≠ 0), in order.
-    pub dvas: Vec<Dva>,
-    /// Logical size in bytes.
-    pub lsize: u64,
-    /// Physical (compressed) size in bytes.
-    pub psize: u64,
-    /// Compression function number (`zio_compress`).
-    pub compression: u8,
-    /// Checksum function number (`zio_checksum`).
-    pub checksum: u8,
-    /// DMU object type of the block (11 = objset).
-    pub object_type: u8,
-    /// Indirection level.
-    pub level: u8,
-    /// Embedded-data flag.
-    pub embedded: bool,
-    /// Dedup flag.
-    pub dedup: bool,
-    /// Byte order of the data the pointer points to.
-    pub data_endian: Endian,
-    /// Logical birth txg.
-    pub birth: u64,
-    /// Physical birth txg (0 = same as `birth`).
-    pub phys_birth: u64,
-    /// Fill count.
-    pub fill: u64,
-    /// The block's checksum words.
-    pub cksum: [u64; 4],
 }
 
 /// Name of a `zio_compress` value.
@@ -139,59 +91,6 @@ pub fn checksum_name(c: u8) -> &'static str {
     N.get(c as usize).copied().unwrap_or("unknown")
 }
 
-impl BlkptrSummary {
-    /// Decodes the 128 bytes of a block pointer stored in byte order `e`.
-    pub fn decode(bp: &[u8; BLKPTR_SIZE], e: Endian) -> BlkptrSummary {
-        let w = |i: usize| e.u64_at(bp, 8 * i).unwrap_or(0);
-        let mut dvas = Vec::new();
-        for d in 0..3 {
-            let (w0, w1) = (w(2 * d), w(2 * d + 1));
-            let asize = (w0 & 0xff_ffff) << 9;
-            if asize == 0 {
-                continue;
-            }
-            dvas.push(Dva {
-                vdev: (w0 >> 32) & 0xff_ffff,
-                grid: ((w0 >> 24) & 0xff) as u8,
-                asize,
-                offset: (w1 & !(1u64 << 63)) << 9,
-                gang: w1 >> 63 == 1,
-            });
-        }
-        let prop = w(6);
-        let embedded = (prop >> 39) & 1 == 1;
-        let (lsize, psize) = if embedded {
-            // Embedded: lsize-1 in bits 0-24, psize-1 in bits 25-31, bytes.
-            ((prop & 0x1ff_ffff) + 1, ((prop >> 25) & 0x7f) + 1)
-        } else {
-            (
-                ((prop & 0xffff) + 1) << 9,
-                (((prop >> 16) & 0xffff) + 1) << 9,
-            )
-        };
-        BlkptrSummary {
-            dvas,
-            lsize,
-            psize,
-            compression: ((prop >> 32) & 0x7f) as u8,
-            checksum: ((prop >> 40) & 0xff) as u8,
-            object_type: ((prop >> 48) & 0xff) as u8,
-            level: ((prop >> 56) & 0x1f) as u8,
-            embedded,
-            dedup: (prop >> 62) & 1 == 1,
-            data_endian: if prop >> 63 == 1 {
-                Endian::Little
-            } else {
-                Endian::Big
-            },
-            phys_birth: w(9),
-            birth: w(10),
-            fill: w(11),
-            cksum: [w(12), w(13), w(14), w(15)],
-        }
-    }
-}
-
 /// One decoded uberblock (`uberblock_t`) from one slot.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Uberblock {
@@ -217,8 +116,8 @@ pub struct Uberblock {
     pub timestamp: u64,
     /// `ub_rootbp`: the raw 128 bytes, in the slot's byte order.
     pub rootbp: [u8; BLKPTR_SIZE],
-    /// The rootbp decoded.
-    pub rootbp_summary: BlkptrSummary,
+    /// The rootbp decoded (the MOS object set's block pointer).
+    pub rootbp_decoded: BlkPtr,
     /// `ub_software_version` (0 in old uberblocks).
     pub software_version: u64,
     /// `ub_mmp_magic`.
@@ -307,7 +206,7 @@ impl Uberblock {
             txg: w(16),
             guid_sum: w(24),
             timestamp: w(32),
-            rootbp_summary: BlkptrSummary::decode(&rootbp, e),
+            rootbp_decoded: BlkPtr::from_words(&std::array::from_fn(|i| w(40 + 8 * i))),
             rootbp,
             software_version: w(168),
             mmp_magic: w(176),

@@ -499,12 +499,29 @@ impl Source for IscsiSource {
             return Ok(());
         }
         let lun = self.lun_field;
+        // Never retried: after a lost connection nothing says whether the
+        // target's cache reached the medium.
+        let unsure = "the writes since the last successful flush were acknowledged but are not \
+                      known to be on stable storage";
         let st = self
-            .with_session(|s| s.command_in(lun, scsi::synchronize_cache(), 0))?
+            .with_session(|s| s.command_in(lun, scsi::synchronize_cache(), 0))
+            .map_err(|e| {
+                Error::io(
+                    format!(
+                        "iSCSI {}: SYNCHRONIZE CACHE failed ({e}); {unsure}",
+                        self.name
+                    ),
+                    std::io::Error::other("iSCSI flush failed"),
+                )
+            })?
             .0;
         if st.status != 0 {
             return Err(Error::io(
-                format!("iSCSI {}: SYNCHRONIZE CACHE: {}", self.name, st.describe()),
+                format!(
+                    "iSCSI {}: SYNCHRONIZE CACHE: {}; {unsure}",
+                    self.name,
+                    st.describe()
+                ),
                 std::io::Error::other("SCSI command failed"),
             ));
         }

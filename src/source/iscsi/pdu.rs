@@ -272,13 +272,15 @@ impl Pdu {
     }
 }
 
+/// The structure named by errors about a PDU as a whole.
+pub const STRUCTURE: &str = "iSCSI PDU";
+/// How the detail of a [`STRUCTURE`] error begins when the byte stream
+/// ended inside the PDU (on a socket: the connection was closed).
+pub const CLOSED: &str = "connection closed inside the ";
+
 fn short(what: &str, at: u64, e: std::io::Error) -> Error {
     if e.kind() == std::io::ErrorKind::UnexpectedEof {
-        Error::corrupt(
-            "iSCSI PDU",
-            at,
-            format!("connection closed inside the {what}"),
-        )
+        Error::corrupt(STRUCTURE, at, format!("{CLOSED}{what}"))
     } else {
         Error::io(format!("iSCSI: receiving the {what}"), e)
     }

@@ -272,6 +272,21 @@ impl Session {
         self.broken = true;
         match e {
             Error::Io { source, .. } => io_err(what, &self.cfg, source),
+            // A PDU cut short on the socket is the target (or the network)
+            // closing the connection, not a malformed PDU: say so, with the
+            // portal.
+            Error::Corrupt {
+                structure,
+                offset,
+                detail,
+            } if structure == pdu::STRUCTURE && detail.starts_with(pdu::CLOSED) => io_err(
+                what,
+                &self.cfg,
+                std::io::Error::new(
+                    std::io::ErrorKind::UnexpectedEof,
+                    format!("{detail} (byte {offset} of the PDU)"),
+                ),
+            ),
             other => other,
         }
     }
