@@ -853,7 +853,13 @@ pub fn save(dir: &std::path::Path, name: &str, img: &[u8]) -> String {
     let p = dir.join(name);
     std::fs::write(&p, img).unwrap();
     if let Some(keep) = std::env::var_os("SYNTHPOOL_KEEP") {
-        std::fs::write(std::path::Path::new(&keep).join(name), img).unwrap();
+        static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        std::fs::write(
+            std::path::Path::new(&keep).join(format!("{n:02}-{name}")),
+            img,
+        )
+        .unwrap();
     }
     p.to_string_lossy().into_owned()
 }
