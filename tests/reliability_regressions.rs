@@ -21,3 +21,27 @@ fn zone_xml_error_is_one_line() {
         }
     }
 }
+
+/// label: a vdev_phys whose nvlist holds a double NaN. Decoding, encoding
+/// and decoding again gave the same bits, but the lists compared unequal
+/// (NaN != NaN), so a phys_path plan on such a label was refused as "does
+/// not read back as valid". Values now compare by the bytes they encode to.
+#[test]
+fn nan_double_reads_back_equal() {
+    use kzrescue::zfs::nvlist::{self, NvValue};
+    let p = common::root()
+        .join("fuzz/artifacts/label/crash-ca852a9844481814dfa8e42748a24093cb913409");
+    let input = std::fs::read(p).unwrap();
+    // the harness drops the first (mode) byte; the rest is the start of a
+    // zero-filled vdev_phys
+    let mut phys = input[1..].to_vec();
+    phys.resize(4096, 0);
+    let packed = nvlist::decode_packed(&phys).unwrap();
+    let NvValue::Double(x) = packed.list.pairs[0].value else {
+        panic!("expected a double: {:?}", packed.list);
+    };
+    assert!(x.is_nan());
+    let again = nvlist::decode_packed(&packed.encode().unwrap()).unwrap();
+    assert_eq!(again.list, packed.list);
+    assert_ne!(NvValue::Double(0.0), NvValue::Double(-0.0));
+}

@@ -68,8 +68,10 @@ pub struct NvPair {
     pub value: NvValue,
 }
 
-/// A typed value; the variant is the libnvpair `data_type_t`.
-#[derive(Debug, Clone, PartialEq)]
+/// A typed value; the variant is the libnvpair `data_type_t`. Two values
+/// are equal when they encode to the same bytes: doubles compare by bit
+/// pattern (a NaN equals itself; 0.0 and -0.0 differ).
+#[derive(Debug, Clone)]
 #[allow(missing_docs)]
 pub enum NvValue {
     /// `DATA_TYPE_BOOLEAN` (1): a presence flag with no value.
@@ -100,6 +102,42 @@ pub enum NvValue {
     StringArray(Vec<String>),
     NvList(NvList),
     NvListArray(Vec<NvList>),
+}
+
+impl PartialEq for NvValue {
+    fn eq(&self, other: &NvValue) -> bool {
+        use NvValue::*;
+        match (self, other) {
+            (Boolean, Boolean) => true,
+            (Double(a), Double(b)) => a.to_bits() == b.to_bits(),
+            (BooleanValue(a), BooleanValue(b)) => a == b,
+            (Byte(a), Byte(b)) => a == b,
+            (Int8(a), Int8(b)) => a == b,
+            (UInt8(a), UInt8(b)) => a == b,
+            (Int16(a), Int16(b)) => a == b,
+            (UInt16(a), UInt16(b)) => a == b,
+            (Int32(a), Int32(b)) => a == b,
+            (UInt32(a), UInt32(b)) => a == b,
+            (Int64(a), Int64(b)) => a == b,
+            (UInt64(a), UInt64(b)) => a == b,
+            (HrTime(a), HrTime(b)) => a == b,
+            (String(a), String(b)) => a == b,
+            (ByteArray(a), ByteArray(b)) => a == b,
+            (BooleanArray(a), BooleanArray(b)) => a == b,
+            (Int8Array(a), Int8Array(b)) => a == b,
+            (UInt8Array(a), UInt8Array(b)) => a == b,
+            (Int16Array(a), Int16Array(b)) => a == b,
+            (UInt16Array(a), UInt16Array(b)) => a == b,
+            (Int32Array(a), Int32Array(b)) => a == b,
+            (UInt32Array(a), UInt32Array(b)) => a == b,
+            (Int64Array(a), Int64Array(b)) => a == b,
+            (UInt64Array(a), UInt64Array(b)) => a == b,
+            (StringArray(a), StringArray(b)) => a == b,
+            (NvList(a), NvList(b)) => a == b,
+            (NvListArray(a), NvListArray(b)) => a == b,
+            _ => false,
+        }
+    }
 }
 
 impl NvValue {
