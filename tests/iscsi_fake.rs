@@ -35,6 +35,9 @@ enum Misbehave {
     DropFirstRead,
     /// Acknowledges the first WRITE, closes the connection on the second.
     DropSecondWrite,
+    /// Answers the first WRITE with CHECK CONDITION, UNIT ATTENTION (power
+    /// on or reset, as tgt does for a new nexus) without executing it.
+    UnitAttentionFirstWrite,
     /// Agrees to InitialR2T=No (exercises unsolicited Data-Out).
     UnsolicitedWrites,
     /// Login keeps asking to continue forever.
@@ -288,6 +291,15 @@ fn serve(mut s: TcpStream, how: Misbehave, image: Arc<Mutex<Vec<u8>>>, conn_no: 
                             }
                         }
                     }
+                    0x8a if how == Misbehave::UnitAttentionFirstWrite && writes == 0 => {
+                        writes += 1;
+                        let mut sense = vec![0u8; 18];
+                        sense[0] = 0x70;
+                        sense[2] = 0x06;
+                        sense[7] = 10;
+                        sense[12] = 0x29;
+                        scsi_rsp(itt, 2, &sense, stat_sn)
+                    }
                     0x8a => {
                         writes += 1;
                         if how == Misbehave::DropSecondWrite && writes == 2 {
@@ -448,6 +460,20 @@ fn dropped_read_is_retried_once_after_relogin() {
     src.read_at(4096, &mut buf).unwrap();
     assert!(buf[..] == f.image.lock().unwrap()[4096..4096 + 8192]);
     assert_eq!(f.conns.load(Ordering::SeqCst), 2, "one re-login");
+}
+
+/// A WRITE answered with UNIT ATTENTION was not executed (SAM): it is
+/// reissued, as reads are, and the data lands once.
+#[test]
+fn unit_attention_on_a_write_is_reissued() {
+    let f = Fake::start(Misbehave::UnitAttentionFirstWrite);
+    let src = f.open(true);
+    src.write_at(8192, &[7u8; 4096]).unwrap();
+    assert!(
+        f.image.lock().unwrap()[8192..8192 + 4096]
+            .iter()
+            .all(|&b| b == 7)
+    );
 }
 
 #[test]

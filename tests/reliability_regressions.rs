@@ -29,8 +29,8 @@ fn zone_xml_error_is_one_line() {
 #[test]
 fn nan_double_reads_back_equal() {
     use kzrescue::zfs::nvlist::{self, NvValue};
-    let p = common::root()
-        .join("fuzz/artifacts/label/crash-ca852a9844481814dfa8e42748a24093cb913409");
+    let p =
+        common::root().join("fuzz/artifacts/label/crash-ca852a9844481814dfa8e42748a24093cb913409");
     let input = std::fs::read(p).unwrap();
     // the harness drops the first (mode) byte; the rest is the start of a
     // zero-filled vdev_phys

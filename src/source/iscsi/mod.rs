@@ -335,6 +335,7 @@ impl IscsiSource {
         let per = (session::MAX_WRITE_BYTES / bl).max(1) * bl;
         let base = lba * bl as u64;
         let mut done = 0usize;
+        let mut reissued = 0;
         let lun = self.lun_field;
         while done < data.len() {
             let n = per.min(data.len() - done);
@@ -369,6 +370,8 @@ impl IscsiSource {
             };
             match r {
                 Ok(st) if st.status == 0 => done += n,
+                // not executed (SAM): reissue, as for reads, a few times
+                Ok(st) if st.unit_attention() && reissued < 3 => reissued += 1,
                 Ok(st) => {
                     return Err(Error::io(
                         fail(st.describe()),

@@ -107,7 +107,9 @@ impl ScsiStatus {
     fn good(&self) -> bool {
         self.status == 0
     }
-    fn unit_attention(&self) -> bool {
+    /// CHECK CONDITION with sense key UNIT ATTENTION: the command was not
+    /// executed and may be reissued.
+    pub(crate) fn unit_attention(&self) -> bool {
         self.status == 2 && self.sense.as_ref().is_some_and(|s| s.key == 6)
     }
     /// One line describing a failed status.
