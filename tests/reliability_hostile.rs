@@ -1008,3 +1008,60 @@ fn sparse_files_read_exactly() {
         &["export", &img, "synth", "--tar", tar.to_str().unwrap()],
     );
 }
+
+/// A directory of 2000 names for one 2 MiB file (4 GB if every name were
+/// copied): `export` writes the bytes once and links the other names, as
+/// `cp -a` and tar do; `manifest` hashes the object once.
+#[test]
+fn many_names_for_one_file_are_exported_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let data: Vec<u8> = (0..2u32 << 20).map(|i| (i % 251) as u8 + 1).collect();
+    let mut spec = Spec::default();
+    let names: Vec<(String, u64)> = (0..2000).map(|i| (format!("n{i:04}"), 13)).collect();
+    spec.fs.objects.insert(ROOT, Node::Dir(names));
+    spec.fs
+        .objects
+        .insert(13, Node::File(data.clone(), 128 << 10));
+    let img = synthpool::save(dir.path(), "names.img", &spec.build());
+    let out = dir.path().join("x");
+    let o = ok(
+        "2000 names: export --to",
+        &["export", &img, "synth", "--to", out.to_str().unwrap()],
+    );
+    assert!(
+        o.stderr.contains("exported 2001 paths, 0 problems"),
+        "{}",
+        o.stderr
+    );
+    let first = std::fs::metadata(out.join("n0000")).unwrap();
+    let last = std::fs::metadata(out.join("n1999")).unwrap();
+    use std::os::unix::fs::MetadataExt;
+    assert_eq!((first.ino(), first.nlink()), (last.ino(), 2000));
+    assert!(std::fs::read(out.join("n1234")).unwrap() == data);
+    let tar = dir.path().join("x.tar");
+    ok(
+        "2000 names: export --tar",
+        &["export", &img, "synth", "--tar", tar.to_str().unwrap()],
+    );
+    let len = std::fs::metadata(&tar).unwrap().len();
+    assert!(len < 4 << 20, "tar of {len} bytes");
+    let mut ar = tar::Archive::new(std::fs::File::open(&tar).unwrap());
+    let kinds: Vec<tar::EntryType> = ar
+        .entries()
+        .unwrap()
+        .map(|e| e.unwrap().header().entry_type())
+        .collect();
+    assert_eq!(
+        kinds
+            .iter()
+            .filter(|k| **k == tar::EntryType::Regular)
+            .count(),
+        1
+    );
+    assert_eq!(
+        kinds.iter().filter(|k| **k == tar::EntryType::Link).count(),
+        1999
+    );
+    let o = ok("2000 names: manifest", &["manifest", &img, "synth"]);
+    assert_eq!(manifest_paths(&o.stdout).len(), 2001);
+}

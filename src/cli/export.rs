@@ -7,6 +7,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use kzrescue::zfs::walk::{Node, walk};
 use kzrescue::zfs::zpl::{FileReader, FileType, Time, Zpl};
 use kzrescue::{Error, Result};
+use std::collections::HashMap;
 use std::fs::{self, File, FileTimes};
 use std::io::Write;
 use std::os::unix::ffi::OsStrExt;
@@ -61,6 +62,16 @@ fn collect(fs: &Zpl, start: u64, errors: &mut Vec<String>) -> Vec<Node> {
     nodes
 }
 
+/// Bytes of the regular files among `nodes`, each file object once.
+fn file_bytes(nodes: &[Node]) -> u64 {
+    let mut seen = std::collections::HashSet::new();
+    nodes
+        .iter()
+        .filter(|n| n.znode.file_type() == FileType::File && seen.insert(n.znode.object))
+        .map(|n| n.znode.size)
+        .sum()
+}
+
 fn bar(total: u64) -> ProgressBar {
     let b = ProgressBar::new(total);
     b.set_style(
@@ -79,12 +90,11 @@ fn to_dir(fs: &Zpl, nodes: &[Node], dir: &Path, errors: &mut Vec<String>) -> Res
     {
         return Err(Error::Refused(format!("{} is not empty", dir.display())));
     }
-    let total = nodes
-        .iter()
-        .filter(|n| n.znode.file_type() == FileType::File)
-        .map(|n| n.znode.size)
-        .sum();
-    let pb = bar(total);
+    let pb = bar(file_bytes(nodes));
+    // Names of one file object after the first become hard links to it,
+    // as `cp -a` and tar do: a directory of many names for one large file
+    // costs one copy, not one per name.
+    let mut linked: HashMap<u64, PathBuf> = HashMap::new();
     let am_root = std::env::var("USER").map(|u| u == "root").unwrap_or(false)
         || fs::metadata("/proc/self")
             .map(|m| std::os::unix::fs::MetadataExt::uid(&m) == 0)
@@ -96,6 +106,11 @@ fn to_dir(fs: &Zpl, nodes: &[Node], dir: &Path, errors: &mut Vec<String>) -> Res
             match z.file_type() {
                 FileType::Dir => {
                     fs::create_dir_all(&p).map_err(|e| e.to_string())?;
+                }
+                FileType::File if linked.contains_key(&z.object) => {
+                    let first = &linked[&z.object];
+                    fs::hard_link(first, &p).map_err(|e| e.to_string())?;
+                    return Ok(());
                 }
                 FileType::File => {
                     // Holes stay holes: only allocated blocks are written,
@@ -111,6 +126,7 @@ fn to_dir(fs: &Zpl, nodes: &[Node], dir: &Path, errors: &mut Vec<String>) -> Res
                     f.set_len(z.size)
                         .map_err(|e| format!("cannot make it {} bytes long here: {e}", z.size))?;
                     pb.inc(z.size.saturating_sub(written));
+                    linked.insert(z.object, p.clone());
                     f.set_times(
                         FileTimes::new()
                             .set_accessed(systime(z.atime))
@@ -166,12 +182,9 @@ fn to_dir(fs: &Zpl, nodes: &[Node], dir: &Path, errors: &mut Vec<String>) -> Res
 fn to_tar(fs: &Zpl, nodes: &[Node], out: Box<dyn Write>, errors: &mut Vec<String>) -> Result<()> {
     let mut t = tar::Builder::new(out);
     t.mode(tar::HeaderMode::Complete);
-    let total = nodes
-        .iter()
-        .filter(|n| n.znode.file_type() == FileType::File)
-        .map(|n| n.znode.size)
-        .sum();
-    let pb = bar(total);
+    let pb = bar(file_bytes(nodes));
+    // further names of one file object are stored as hard links to the first
+    let mut linked: HashMap<u64, PathBuf> = HashMap::new();
     for n in nodes {
         let z = &n.znode;
         let rel = n.path.strip_prefix(b"/").unwrap_or(&n.path);
@@ -188,11 +201,20 @@ fn to_tar(fs: &Zpl, nodes: &[Node], out: Box<dyn Write>, errors: &mut Vec<String
                 h.set_size(0);
                 t.append_data(&mut h, name, std::io::empty())
             }
+            FileType::File if linked.contains_key(&z.object) => {
+                h.set_entry_type(tar::EntryType::Link);
+                h.set_size(0);
+                t.append_link(&mut h, name, &linked[&z.object])
+            }
             FileType::File => {
                 h.set_entry_type(tar::EntryType::Regular);
                 h.set_size(z.size);
                 let rd = FileReader::new(fs, n.dnode.clone(), z.size);
-                t.append_data(&mut h, name, pb.wrap_read(rd))
+                let r = t.append_data(&mut h, name, pb.wrap_read(rd));
+                if r.is_ok() {
+                    linked.insert(z.object, name.to_path_buf());
+                }
+                r
             }
             FileType::Symlink => match fs.readlink(&n.dnode, z) {
                 Ok(target) => {
