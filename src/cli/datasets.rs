@@ -237,7 +237,8 @@ pub fn run(args: &DatasetsArgs) -> Result<u8> {
 /// not a panic.
 pub fn emit(line: &str) -> Result<()> {
     use std::io::Write;
-    writeln!(std::io::stdout().lock(), "{line}").map_err(|e| Error::io("write stdout", e))
+    writeln!(std::io::stdout().lock(), "{}", super::out::escape(line))
+        .map_err(|e| Error::io("write stdout", e))
 }
 
 /// A dataset spec `NAME[@SNAP][:/path]` split into (dataset, path).

@@ -8,6 +8,21 @@
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
+// Text output escapes terminal control characters (see `out.rs`): these
+// shadow the standard macros in every module below.
+macro_rules! print {
+    ($($t:tt)*) => { ::std::print!("{}", $crate::cli::out::escape(&format!($($t)*))) };
+}
+macro_rules! println {
+    () => { ::std::println!() };
+    ($($t:tt)*) => { ::std::println!("{}", $crate::cli::out::escape(&format!($($t)*))) };
+}
+macro_rules! eprintln {
+    () => { ::std::eprintln!() };
+    ($($t:tt)*) => { ::std::eprintln!("{}", $crate::cli::out::escape(&format!($($t)*))) };
+}
+mod out;
+
 // --- modules: read path
 mod label;
 mod partitions;
