@@ -74,27 +74,10 @@ pub mod gpt {
     //! error, never a panic, and a table's partitions must lie within u64.
 
     use kzrescue::partition;
-    use kzrescue::source::{Source, check_bounds};
-
-    struct Mem<'a>(&'a [u8]);
-
-    impl Source for Mem<'_> {
-        fn name(&self) -> String {
-            "fuzz".into()
-        }
-        fn size(&self) -> u64 {
-            self.0.len() as u64
-        }
-        fn read_at(&self, offset: u64, buf: &mut [u8]) -> kzrescue::Result<()> {
-            check_bounds(&|| self.name(), offset, buf.len(), self.size())?;
-            let o = offset as usize;
-            buf.copy_from_slice(&self.0[o..o + buf.len()]);
-            Ok(())
-        }
-    }
+    use kzrescue::source::MemSource as Mem;
 
     fn check(img: &[u8], ss: Option<u32>) {
-        match partition::read(&Mem(img), ss) {
+        match partition::read(&Mem::new(img), ss) {
             Ok(t) => {
                 for p in &t.partitions {
                     assert!(p.start.checked_add(p.len).is_some());
@@ -284,26 +267,9 @@ pub mod label {
     //! line; a valid label re-encodes to a vdev_phys that decodes to the same
     //! config.
 
-    use kzrescue::source::{Source, check_bounds};
+    use kzrescue::source::MemSource as Mem;
     use kzrescue::zfs::eck::{self, Endian};
     use kzrescue::zfs::label::{self, LabelStatus, VDEV_PHYS_SIZE};
-
-    struct Mem<'a>(&'a [u8]);
-
-    impl Source for Mem<'_> {
-        fn name(&self) -> String {
-            "fuzz".into()
-        }
-        fn size(&self) -> u64 {
-            self.0.len() as u64
-        }
-        fn read_at(&self, offset: u64, buf: &mut [u8]) -> kzrescue::Result<()> {
-            check_bounds(&|| self.name(), offset, buf.len(), self.size())?;
-            let o = offset as usize;
-            buf.copy_from_slice(&self.0[o..o + buf.len()]);
-            Ok(())
-        }
-    }
 
     fn check(l: &label::LabelRead) {
         if let Some(p) = &l.problem {
@@ -342,7 +308,7 @@ pub mod label {
         };
         eck::seal(&mut phys, off + label::VDEV_PHYS_OFFSET, e);
         check(&label::decode_label(1, off, phys));
-        let labels = label::read_labels(&Mem(body));
+        let labels = label::read_labels(&Mem::new(body));
         assert_eq!(labels.len(), 4);
         labels.iter().for_each(check);
         let _ = label::compare(&labels);
@@ -544,27 +510,10 @@ pub mod vtoc {
     //! must give a table or an error, never a panic.
 
     use kzrescue::partition;
-    use kzrescue::source::{Source, check_bounds};
-
-    struct Mem<'a>(&'a [u8]);
-
-    impl Source for Mem<'_> {
-        fn name(&self) -> String {
-            "fuzz".into()
-        }
-        fn size(&self) -> u64 {
-            self.0.len() as u64
-        }
-        fn read_at(&self, offset: u64, buf: &mut [u8]) -> kzrescue::Result<()> {
-            check_bounds(&|| self.name(), offset, buf.len(), self.size())?;
-            let o = offset as usize;
-            buf.copy_from_slice(&self.0[o..o + buf.len()]);
-            Ok(())
-        }
-    }
+    use kzrescue::source::MemSource as Mem;
 
     fn check(img: &[u8]) {
-        match partition::read(&Mem(img), None) {
+        match partition::read(&Mem::new(img), None) {
             Ok(t) => {
                 for p in &t.partitions {
                     assert!(p.start.checked_add(p.len).is_some());

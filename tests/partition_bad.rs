@@ -6,28 +6,11 @@ mod common;
 use common::unpack_fixture;
 use kzrescue::Error;
 use kzrescue::partition::{self, PartitionTable, TableKind};
-use kzrescue::source::Source;
 use proptest::prelude::*;
 use std::collections::HashMap;
 use std::sync::{Mutex, OnceLock};
 
-/// An image in memory.
-struct Mem<'a>(&'a [u8]);
-
-impl Source for Mem<'_> {
-    fn name(&self) -> String {
-        "mem".into()
-    }
-    fn size(&self) -> u64 {
-        self.0.len() as u64
-    }
-    fn read_at(&self, offset: u64, buf: &mut [u8]) -> kzrescue::Result<()> {
-        kzrescue::source::check_bounds(&|| self.name(), offset, buf.len(), self.size())?;
-        let o = offset as usize;
-        buf.copy_from_slice(&self.0[o..o + buf.len()]);
-        Ok(())
-    }
-}
+use kzrescue::source::MemSource as Mem;
 
 /// The unpacked bytes of a fixture (unpacked once per test binary).
 fn fixture(name: &str) -> Vec<u8> {
@@ -43,7 +26,7 @@ fn fixture(name: &str) -> Vec<u8> {
 }
 
 fn read(bytes: &[u8], ss: Option<u32>) -> kzrescue::Result<PartitionTable> {
-    partition::read(&Mem(bytes), ss)
+    partition::read(&Mem::new(bytes), ss)
 }
 
 fn crc32(b: &[u8]) -> u32 {

@@ -7,73 +7,11 @@
 
 mod common;
 
+use common::bounded::{MAX_CPU_S, MAX_RSS_KIB, run};
 use kzrescue::zfs::eck::{self, Endian};
 use kzrescue::zfs::label::{VDEV_PHYS_OFFSET, VDEV_PHYS_SIZE};
 use sha2::{Digest, Sha256};
 use std::path::Path;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
-
-const MAX_RSS_KIB: i64 = 512 * 1024;
-const MAX_CPU_S: f64 = 30.0;
-const KILL_AFTER: Duration = Duration::from_secs(120);
-
-struct Outcome {
-    code: i32,
-    out: String,
-    rss_kib: i64,
-    cpu_s: f64,
-}
-
-/// Runs the CLI, reaps it with wait4 and returns its exit code, combined
-/// output, peak RSS and CPU time. Kills it (and fails) after `KILL_AFTER`.
-#[allow(clippy::zombie_processes)] // reaped with wait4, which gives its rusage
-fn run(args: &[&str]) -> Outcome {
-    let dir = tempfile::tempdir().unwrap();
-    let (o, e) = (dir.path().join("out"), dir.path().join("err"));
-    let mut child = Command::new(common::kzrescue_bin())
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(std::fs::File::create(&o).unwrap())
-        .stderr(std::fs::File::create(&e).unwrap())
-        .spawn()
-        .unwrap();
-    let pid = child.id() as libc::pid_t;
-    let start = Instant::now();
-    let mut status = 0;
-    let mut ru = zeroed_rusage();
-    loop {
-        // SAFETY: wait4 on our own child with valid out-pointers.
-        let r = unsafe { libc::wait4(pid, &mut status, libc::WNOHANG, &mut ru) };
-        if r == pid {
-            break;
-        }
-        assert!(r == 0, "wait4 failed");
-        if start.elapsed() > KILL_AFTER {
-            let _ = child.kill();
-            panic!("kzrescue {args:?} still running after {KILL_AFTER:?}: killed");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let code = if libc::WIFEXITED(status) {
-        libc::WEXITSTATUS(status)
-    } else {
-        -libc::WTERMSIG(status)
-    };
-    let tv = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
-    let out = std::fs::read_to_string(&o).unwrap() + &std::fs::read_to_string(&e).unwrap();
-    Outcome {
-        code,
-        out,
-        rss_kib: ru.ru_maxrss,
-        cpu_s: tv(ru.ru_utime) + tv(ru.ru_stime),
-    }
-}
-
-fn zeroed_rusage() -> libc::rusage {
-    // SAFETY: rusage is a C struct of integers and timevals; all-zero is valid.
-    unsafe { std::mem::zeroed() }
-}
 
 /// Asserts the bounds and that the run ended in a reported error, not a
 /// crash; returns the output for further checks.
@@ -87,17 +25,17 @@ fn bounded_error(what: &str, args: &[&str]) -> String {
         o.code >= 0,
         "{what}: killed by signal {}\n{}",
         -o.code,
-        o.out
+        o.out()
     );
-    assert!(!o.out.contains("panicked"), "{what}: panic\n{}", o.out);
-    assert!(o.code != 0, "{what}: hostile input accepted\n{}", o.out);
+    assert!(!o.out().contains("panicked"), "{what}: panic\n{}", o.out());
+    assert!(o.code != 0, "{what}: hostile input accepted\n{}", o.out());
     assert!(
         o.rss_kib < MAX_RSS_KIB,
         "{what}: peak RSS {} KiB",
         o.rss_kib
     );
     assert!(o.cpu_s < MAX_CPU_S, "{what}: {:.1} s CPU", o.cpu_s);
-    o.out
+    o.out()
 }
 
 // ---- nvlists (XDR, as in vdev labels) ----
@@ -284,9 +222,9 @@ fn hostile_gpt_entry_count_and_size_end_in_errors() {
             o.code, o.cpu_s, o.rss_kib
         );
         assert!(
-            o.code >= 0 && !o.out.contains("panicked"),
+            o.code >= 0 && !o.out().contains("panicked"),
             "GPT {what}: crash\n{}",
-            o.out
+            o.out()
         );
         assert!(
             o.rss_kib < MAX_RSS_KIB && o.cpu_s < MAX_CPU_S,
@@ -294,9 +232,9 @@ fn hostile_gpt_entry_count_and_size_end_in_errors() {
         );
         // either refused, or (a valid protective MBR remains) reported as a problem
         assert!(
-            o.code != 0 || o.out.to_lowercase().contains("gpt"),
+            o.code != 0 || o.out().to_lowercase().contains("gpt"),
             "GPT {what}: silently accepted\n{}",
-            o.out
+            o.out()
         );
         bounded_error(&format!("GPT {what} (label)"), &["label", &p]);
     }

@@ -7,12 +7,14 @@
 pub mod fault;
 mod file;
 pub mod iscsi;
+mod mem;
 mod pread;
 pub mod uri;
 mod window;
 
 pub use fault::{Fault, FaultSource};
 pub use file::{FileSource, OpenMode};
+pub use mem::MemSource;
 pub use pread::PreadFile;
 pub use window::Window;
 

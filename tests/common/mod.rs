@@ -1,6 +1,7 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)]
 
+pub mod bounded;
 pub mod gpt;
 
 use std::path::{Path, PathBuf};
