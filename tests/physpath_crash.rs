@@ -135,11 +135,8 @@ fn crash_matrix_on_real_pools() {
             );
             if zdb {
                 let zd = dir.path().join("zdb");
-                let _ = std::fs::remove_dir_all(&zd);
-                std::fs::create_dir(&zd).unwrap();
-                std::fs::write(zd.join("vdev"), slice_of(&now, at)).unwrap();
                 assert!(
-                    zdb_imports(&zd, case.pool),
+                    zdb_imports_vdevs(&zd, case.pool, &[&slice_of(&now, at)]),
                     "{} {fault:?}: zdb -e fails",
                     case.name
                 );
@@ -227,10 +224,10 @@ fn killed_process_leaves_an_importable_restorable_pool() {
         assert!(valid.len() >= 3, "k={k}: valid labels {valid:?}");
         if zdb {
             let zd = dir.path().join("zdb");
-            let _ = std::fs::remove_dir_all(&zd);
-            std::fs::create_dir(&zd).unwrap();
-            std::fs::write(zd.join("vdev"), slice_of(&now, at)).unwrap();
-            assert!(zdb_imports(&zd, case.pool), "k={k}: zdb -e fails");
+            assert!(
+                zdb_imports_vdevs(&zd, case.pool, &[&slice_of(&now, at)]),
+                "k={k}: zdb -e fails"
+            );
         }
         let (code, out, err) = common::kzrescue(&["undo", j.to_str().unwrap(), "--write"]);
         assert_eq!(code, 0, "k={k}: {out}{err}");

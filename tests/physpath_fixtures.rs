@@ -17,8 +17,7 @@ mod physpath_util;
 use common::{kzrescue, root, unpack_fixture};
 use kzrescue::repair::apply;
 use kzrescue::repair::journal::Journal;
-use kzrescue::repair::plan::{self, DevidChange, DiskInput, LeafFields, PlanOptions};
-use kzrescue::source::{Fault, FaultSource, FileSource, OpenMode, SharedSource, Window};
+use kzrescue::source::{Fault, FaultSource, FileSource, OpenMode, SharedSource};
 use physpath_util::*;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -29,19 +28,6 @@ const WWN2: &str = "600144f0a613c900000054521d550002";
 fn golden(name: &str) -> String {
     std::fs::read_to_string(root().join("tests/physpath_golden").join(name))
         .unwrap_or_else(|e| panic!("golden {name}: {e}"))
-}
-
-fn placement(fixture: &str) -> Placement {
-    let slices = std::fs::read_to_string(root().join("testimages/SLICES")).unwrap();
-    let line = slices
-        .lines()
-        .find(|l| l.split_whitespace().next() == Some(fixture))
-        .unwrap_or_else(|| panic!("{fixture} not in SLICES"));
-    let f: Vec<&str> = line.split_whitespace().collect();
-    Placement {
-        start: f[2].parse().unwrap(),
-        len: f[3].parse().unwrap(),
-    }
 }
 
 fn s(p: &Path) -> String {
@@ -92,7 +78,7 @@ fn story(case: &str, fixtures: &[&str], global: Vec<String>, zone: Vec<String>) 
         .map(|f| unpack_fixture(f, dir.path()))
         .collect();
     let originals: Vec<Vec<u8>> = disks.iter().map(|d| std::fs::read(d).unwrap()).collect();
-    let at: Vec<Placement> = fixtures.iter().map(|f| placement(f)).collect();
+    let at: Vec<Placement> = fixtures.iter().map(|f| fixture_placement(f)).collect();
     let base = |j: &Path| -> Vec<String> {
         let mut a = vec!["physpath".to_string(), "set".to_string()];
         a.extend(disks.iter().map(|d| s(d)));
@@ -322,26 +308,9 @@ fn crash_matrix_on_the_mirror_fixture() {
         .map(|f| unpack_fixture(f, dir.path()))
         .collect();
     let originals: Vec<Vec<u8>> = disks.iter().map(|d| std::fs::read(d).unwrap()).collect();
-    let at: Vec<Placement> = names.iter().map(|f| placement(f)).collect();
-    let plan_with = |sources: &[SharedSource]| {
-        let inputs: Vec<DiskInput> = sources
-            .iter()
-            .zip(&at)
-            .enumerate()
-            .map(|(i, (src, p))| DiskInput {
-                name: s(&disks[i]),
-                disk: src.clone(),
-                vdev: Arc::new(Window::new(src.clone(), p.start, p.len, "s1")),
-                vdev_start: p.start,
-                fields: LeafFields {
-                    phys_path: format!("/zvnex/zvblk@{i}:b"),
-                    path: Some(format!("/dev/dsk/c1d{i}s1")),
-                    devid: DevidChange::Keep,
-                },
-            })
-            .collect();
-        plan::plan(&inputs, PlanOptions::default()).unwrap()
-    };
+    let at: Vec<Placement> = names.iter().map(|f| fixture_placement(f)).collect();
+    let names_s: Vec<String> = disks.iter().map(|d| s(d)).collect();
+    let plan_with = |sources: &[SharedSource]| zone_plan(&names_s, &at, sources);
     // Disks are repaired one after the other (L0+L2, flush, verify, L1+L3,
     // flush, verify: six operations each), so the matrix runs per disk:
     // disk 0 faults while disk 1 is untouched, or disk 0 completes and disk 1
@@ -397,7 +366,7 @@ fn goldens_match_live_zdb() {
     }
     let dir = tempfile::tempdir().unwrap();
     let d = unpack_fixture("gptdisk-x86-512.img", dir.path());
-    let at = placement("gptdisk-x86-512.img");
+    let at = fixture_placement("gptdisk-x86-512.img");
     let mut a = vec!["physpath".to_string(), "set".into(), s(&d)];
     a.extend(global_args(&[WWN], 'b', 1));
     a.extend(args(&["--write", "--liveness-interval", "0", "--journal"]));

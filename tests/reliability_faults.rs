@@ -27,10 +27,10 @@ use kzrescue::hostdata::store::{self, Assessment};
 use kzrescue::hostdata::{self, HostData, HostKey, InitOptions};
 use kzrescue::repair::apply::{self, TargetPlan};
 use kzrescue::repair::journal::Journal;
-use kzrescue::repair::plan::{self as rplan, DevidChange, DiskInput, LeafFields, PlanOptions};
-use kzrescue::source::Window;
 use kzrescue::source::{Fault, FaultSource, FileSource, OpenMode, SharedSource};
-use physpath_util::{Placement, label_checksum_ok, slice_of, zdb_imports};
+use physpath_util::{
+    Placement, fixture_placement, label_checksum_ok, slice_of, zdb_imports_vdevs, zone_plan,
+};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -82,18 +82,6 @@ impl Disk {
         };
         apply::apply(&[plan], j, "reliability").map(|_| ())
     }
-}
-
-/// Whether `zdb -e` imports `pool` from the given disks' pool slices as they
-/// are now (copied into a scratch directory, one file per vdev).
-fn zdb_imports_slices(scratch: &Path, pool: &str, disks: &[(&Path, Placement)]) -> bool {
-    let _ = std::fs::remove_dir_all(scratch);
-    std::fs::create_dir_all(scratch).unwrap();
-    for (i, (d, at)) in disks.iter().enumerate() {
-        let bytes = std::fs::read(d).unwrap();
-        std::fs::write(scratch.join(format!("vdev{i}")), slice_of(&bytes, *at)).unwrap();
-    }
-    zdb_imports(scratch, pool)
 }
 
 fn key(b: u8) -> HostKey {
@@ -198,7 +186,11 @@ fn hostdata_init_and_takeover_fault_matrix() {
             );
             if zdb {
                 assert!(
-                    zdb_imports_slices(&d.dir.path().join("zdb"), "rpool", &[(&d.path, d.pool)]),
+                    zdb_imports_vdevs(
+                        &d.dir.path().join("zdb"),
+                        "rpool",
+                        &[&slice_of(&std::fs::read(&d.path).unwrap(), d.pool)]
+                    ),
                     "{op:?} {fault:?}: zdb -e no longer imports the zone's pool"
                 );
             }
@@ -266,19 +258,6 @@ fn interrupted_undo_can_be_rerun_to_completion() {
     );
 }
 
-fn placement(fixture: &str) -> Placement {
-    let slices = std::fs::read_to_string(common::root().join("testimages/SLICES")).unwrap();
-    let line = slices
-        .lines()
-        .find(|l| l.split_whitespace().next() == Some(fixture))
-        .unwrap_or_else(|| panic!("{fixture} not in SLICES"));
-    let f: Vec<&str> = line.split_whitespace().collect();
-    Placement {
-        start: f[2].parse().unwrap(),
-        len: f[3].parse().unwrap(),
-    }
-}
-
 #[test]
 fn physpath_single_and_mirror_fault_matrix() {
     let zdb = common::require_tool(
@@ -296,29 +275,12 @@ fn physpath_single_and_mirror_fault_matrix() {
             .map(|f| common::unpack_fixture(f, dir.path()))
             .collect();
         let originals: Vec<Vec<u8>> = disks.iter().map(|d| std::fs::read(d).unwrap()).collect();
-        let at: Vec<Placement> = names.iter().map(|f| placement(f)).collect();
+        let at: Vec<Placement> = names.iter().map(|f| fixture_placement(f)).collect();
         let rw = |p: &Path| -> SharedSource {
             Arc::new(FileSource::open(p, OpenMode::ReadWrite).unwrap())
         };
-        let plan_with = |sources: &[SharedSource]| {
-            let inputs: Vec<DiskInput> = sources
-                .iter()
-                .zip(&at)
-                .enumerate()
-                .map(|(i, (src, p))| DiskInput {
-                    name: disks[i].display().to_string(),
-                    disk: src.clone(),
-                    vdev: Arc::new(Window::new(src.clone(), p.start, p.len, "s1")),
-                    vdev_start: p.start,
-                    fields: LeafFields {
-                        phys_path: format!("/zvnex/zvblk@{i}:b"),
-                        path: Some(format!("/dev/dsk/c1d{i}s1")),
-                        devid: DevidChange::Keep,
-                    },
-                })
-                .collect();
-            rplan::plan(&inputs, PlanOptions::default()).unwrap()
-        };
+        let names_s: Vec<String> = disks.iter().map(|d| d.display().to_string()).collect();
+        let plan_with = |sources: &[SharedSource]| zone_plan(&names_s, &at, sources);
         let mut runs = 0;
         for faulty in 0..disks.len() {
             // count the faulty disk's operations in a clean run
@@ -348,22 +310,22 @@ fn physpath_single_and_mirror_fault_matrix() {
                     r.is_err(),
                     "{names:?} {fault:?} on disk {faulty}: not reported"
                 );
-                for (i, d) in disks.iter().enumerate() {
-                    let v = slice_of(&std::fs::read(d).unwrap(), at[i]);
-                    let valid = (0..4).filter(|&l| label_checksum_ok(&v, l)).count();
+                let vdevs: Vec<Vec<u8>> = disks
+                    .iter()
+                    .zip(&at)
+                    .map(|(d, p)| slice_of(&std::fs::read(d).unwrap(), *p))
+                    .collect();
+                for (i, v) in vdevs.iter().enumerate() {
+                    let valid = (0..4).filter(|&l| label_checksum_ok(v, l)).count();
                     assert!(
                         valid >= 3,
                         "{names:?} {fault:?} on disk {faulty}: disk {i} has {valid}"
                     );
                 }
                 if zdb {
-                    let slices: Vec<(&Path, Placement)> = disks
-                        .iter()
-                        .map(|d| d.as_path())
-                        .zip(at.iter().copied())
-                        .collect();
+                    let v: Vec<&[u8]> = vdevs.iter().map(Vec::as_slice).collect();
                     assert!(
-                        zdb_imports_slices(&dir.path().join("zdb"), "rpool", &slices),
+                        zdb_imports_vdevs(&dir.path().join("zdb"), "rpool", &v),
                         "{names:?} {fault:?} on disk {faulty}: zdb -e fails"
                     );
                 }

@@ -40,7 +40,7 @@ use kzrescue::hostdata::store;
 use kzrescue::hostdata::{HostData, HostKey, keyfile};
 use kzrescue::source::{FileSource, OpenMode, Source, Window};
 use kzrescue::zfs::label::{self, LabelStatus};
-use physpath_util::{Placement, label_checksum_ok};
+use physpath_util::{Placement, fixture_placement, label_checksum_ok};
 use std::collections::HashMap;
 use std::io::{Read, Seek, Write};
 use std::path::{Path, PathBuf};
@@ -132,6 +132,21 @@ fn args(v: &[&str]) -> Vec<String> {
 }
 
 /// Overwrites `path` in place (same inode: tgtd keeps its descriptor).
+/// `kzrescue physpath set` of LUNs 1..=`luns` at `portal` (device ids 0, 1,
+/// … in order), writing, without the liveness wait, journalling to `journal`.
+fn physpath_set(portal: &str, luns: u32, journal: &Path) -> Vec<String> {
+    let mut a = args(&["physpath", "set"]);
+    for l in 1..=luns {
+        a.push(uri(portal, l));
+    }
+    for i in 0..luns {
+        a.extend(args(&["--device-id", &i.to_string()]));
+    }
+    a.extend(args(&["--write", "--liveness-interval", "0", "--journal"]));
+    a.push(journal.display().to_string());
+    a
+}
+
 fn restore(path: &Path, bytes: &[u8]) {
     let mut f = std::fs::OpenOptions::new().write(true).open(path).unwrap();
     f.seek(std::io::SeekFrom::Start(0)).unwrap();
@@ -264,21 +279,6 @@ fn target_addr(t: &Tgt) -> std::net::SocketAddr {
     t.portal().parse().unwrap()
 }
 
-fn placement(fixture: &str) -> Placement {
-    let slices = std::fs::read_to_string(common::root().join("testimages/SLICES")).unwrap();
-    let f: Vec<String> = slices
-        .lines()
-        .find(|l| l.split_whitespace().next() == Some(fixture))
-        .unwrap_or_else(|| panic!("{fixture} not in SLICES"))
-        .split_whitespace()
-        .map(str::to_string)
-        .collect();
-    Placement {
-        start: f[2].parse().unwrap(),
-        len: f[3].parse().unwrap(),
-    }
-}
-
 /// The vdev at `at` on `disk` with only its four labels read (the rest
 /// zero): enough for the label checks, without reading the whole disk.
 fn label_view(disk: &Path, at: Placement) -> Vec<u8> {
@@ -380,7 +380,7 @@ fn physpath_matrix(test: &str, fixtures: &[&str]) {
             let path = common::unpack_fixture(f, dir.path());
             Disk {
                 original: std::fs::read(&path).unwrap(),
-                at: placement(f),
+                at: fixture_placement(f),
                 path,
             }
         })
@@ -393,18 +393,7 @@ fn physpath_matrix(test: &str, fixtures: &[&str]) {
     let direct: Vec<String> = (1..=disks.len() as u32)
         .map(|l| uri(&t.portal(), l))
         .collect();
-    let set = |portal: &str, journal: &Path| {
-        let mut a = args(&["physpath", "set"]);
-        for l in 1..=disks.len() as u32 {
-            a.push(uri(portal, l));
-        }
-        for i in 0..disks.len() {
-            a.extend(args(&["--device-id", &i.to_string()]));
-        }
-        a.extend(args(&["--write", "--liveness-interval", "0", "--journal"]));
-        a.push(journal.display().to_string());
-        a
-    };
+    let set = |portal: &str, journal: &Path| physpath_set(portal, disks.len() as u32, journal);
     // A clean run through the relay counts the commands.
     let p = Proxy::start(target_addr(&t), Cut::Never, After::Back);
     let r = run(&set(&p.portal(), &dir.path().join("clean.kzj")), test);
@@ -556,7 +545,7 @@ fn physpath_with_digests_over_dropping_target() {
     let dir = tempfile::tempdir().unwrap();
     let fixture = "gptdisk-x86-512.img";
     let disk = common::unpack_fixture(fixture, dir.path());
-    let at = placement(fixture);
+    let at = fixture_placement(fixture);
     let original = std::fs::read(&disk).unwrap();
     let Some(t) = target(test, &[&disk]) else {
         return;
@@ -564,20 +553,7 @@ fn physpath_with_digests_over_dropping_target() {
     t.param(1, "HeaderDigest", "CRC32C,None");
     t.param(1, "DataDigest", "CRC32C,None");
     let env = [("KZRESCUE_ISCSI_DIGEST", "crc32c")];
-    let set = |portal: &str, j: &Path| {
-        args(&[
-            "physpath",
-            "set",
-            &uri(portal, 1),
-            "--device-id",
-            "0",
-            "--write",
-            "--liveness-interval",
-            "0",
-            "--journal",
-            &j.display().to_string(),
-        ])
-    };
+    let set = |portal: &str, j: &Path| physpath_set(portal, 1, j);
     let undo_direct = |j: &Path| {
         run_env(
             &args(&[
@@ -632,26 +608,13 @@ fn physpath_with_a_frozen_target() {
     let dir = tempfile::tempdir().unwrap();
     let fixture = "gptdisk-x86-512.img";
     let disk = common::unpack_fixture(fixture, dir.path());
-    let at = placement(fixture);
+    let at = fixture_placement(fixture);
     let original = std::fs::read(&disk).unwrap();
     let Some(t) = target(test, &[&disk]) else {
         return;
     };
     let env = [("KZRESCUE_ISCSI_TIMEOUT", "1")];
-    let set = |portal: &str, j: &Path| {
-        args(&[
-            "physpath",
-            "set",
-            &uri(portal, 1),
-            "--device-id",
-            "0",
-            "--write",
-            "--liveness-interval",
-            "0",
-            "--journal",
-            &j.display().to_string(),
-        ])
-    };
+    let set = |portal: &str, j: &Path| physpath_set(portal, 1, j);
     let direct = uri(&t.portal(), 1);
     let mut cuts: Vec<Cut> = (1..=4).map(Cut::BeforeWriteResponse).collect();
     cuts.extend((1..=2).flat_map(|k| [Cut::BeforeSyncResponse(k), Cut::BeforeReadBack(k)]));
@@ -875,7 +838,7 @@ fn undo_over_dropping_target() {
     let dir = tempfile::tempdir().unwrap();
     let fixture = "gptdisk-x86-512.img";
     let disk = common::unpack_fixture(fixture, dir.path());
-    let at = placement(fixture);
+    let at = fixture_placement(fixture);
     let Some(t) = target(test, &[&disk]) else {
         return;
     };
@@ -883,21 +846,7 @@ fn undo_over_dropping_target() {
     let before = std::fs::read(&disk).unwrap();
     let direct = uri(&t.portal(), 1);
     let j = dir.path().join("repair.kzj");
-    let r = run(
-        &args(&[
-            "physpath",
-            "set",
-            &direct,
-            "--device-id",
-            "0",
-            "--write",
-            "--liveness-interval",
-            "0",
-            "--journal",
-            &j.display().to_string(),
-        ]),
-        test,
-    );
+    let r = run(&physpath_set(&t.portal(), 1, &j), test);
     assert_eq!(r.code, Some(0), "{}{}", r.out, r.err);
     let repaired = std::fs::read(&disk).unwrap();
     assert!(repaired != before);
@@ -985,7 +934,7 @@ fn failure_messages_say_what_was_and_was_not_written() {
     let dir = tempfile::tempdir().unwrap();
     let fixture = "gptdisk-x86-512.img";
     let disk = common::unpack_fixture(fixture, dir.path());
-    let at = placement(fixture);
+    let at = fixture_placement(fixture);
     let original = std::fs::read(&disk).unwrap();
     let rw = || -> SharedSource { Arc::new(FileSource::open(&disk, OpenMode::ReadWrite).unwrap()) };
     let attempt = |fault: Fault, j: &Path| {

@@ -240,3 +240,61 @@ pub fn equal_outside(a: &[u8], b: &[u8], ranges: &[(u64, u64)]) -> bool {
     }
     a[pos..] == b[pos..]
 }
+
+/// Where the pool slice of committed fixture `fixture` lies, from
+/// `testimages/SLICES` (written by the fixture scripts).
+pub fn fixture_placement(fixture: &str) -> Placement {
+    let slices = std::fs::read_to_string(crate::common::root().join("testimages/SLICES")).unwrap();
+    let line = slices
+        .lines()
+        .find(|l| l.split_whitespace().next() == Some(fixture))
+        .unwrap_or_else(|| panic!("{fixture} not in SLICES"));
+    let f: Vec<&str> = line.split_whitespace().collect();
+    Placement {
+        start: f[2].parse().unwrap(),
+        len: f[3].parse().unwrap(),
+    }
+}
+
+/// The zone's phys_path plan for disks `names` (device ids 0, 1, … in
+/// order; pool slice `s1` at `at`), read through `sources`.
+pub fn zone_plan(
+    names: &[String],
+    at: &[Placement],
+    sources: &[kzrescue::source::SharedSource],
+) -> kzrescue::repair::plan::Plan {
+    use kzrescue::repair::plan::{self, DevidChange, DiskInput, LeafFields, PlanOptions};
+    let inputs: Vec<DiskInput> = sources
+        .iter()
+        .zip(at)
+        .enumerate()
+        .map(|(i, (src, p))| DiskInput {
+            name: names[i].clone(),
+            disk: src.clone(),
+            vdev: std::sync::Arc::new(kzrescue::source::Window::new(
+                src.clone(),
+                p.start,
+                p.len,
+                "s1",
+            )),
+            vdev_start: p.start,
+            fields: LeafFields {
+                phys_path: format!("/zvnex/zvblk@{i}:b"),
+                path: Some(format!("/dev/dsk/c1d{i}s1")),
+                devid: DevidChange::Keep,
+            },
+        })
+        .collect();
+    plan::plan(&inputs, PlanOptions::default()).unwrap()
+}
+
+/// Whether `zdb -e` imports `pool` from these vdev images (pool slices),
+/// written into `scratch` (emptied first), one file per vdev.
+pub fn zdb_imports_vdevs(scratch: &Path, pool: &str, vdevs: &[&[u8]]) -> bool {
+    let _ = std::fs::remove_dir_all(scratch);
+    std::fs::create_dir_all(scratch).unwrap();
+    for (i, v) in vdevs.iter().enumerate() {
+        std::fs::write(scratch.join(format!("vdev{i}")), v).unwrap();
+    }
+    zdb_imports(scratch, pool)
+}
