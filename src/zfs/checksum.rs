@@ -104,47 +104,40 @@ pub fn sha512_256(data: &[u8], bo: ByteOrder) -> [u64; 4] {
     out
 }
 
-/// Computes checksum `algo` of `data` (written in byte order `bo`), or None
-/// when we do not implement it.
-pub fn compute(algo: u8, data: &[u8], bo: ByteOrder) -> Option<[u64; 4]> {
+/// Whether kzrescue computes checksum `algo` in a pool of SPA `version`
+/// (feature-flag pools add SHA-512/256 as number 11; elsewhere numbers
+/// above 10 are Oracle's and unknown).
+pub fn computable(version: u64, algo: u8) -> bool {
     match algo {
-        kind::FLETCHER_2 | kind::ZILOG => Some(fletcher2(data, bo)),
-        kind::FLETCHER_4 | kind::ZILOG2 => Some(fletcher4(data, bo)),
-        kind::SHA256 | kind::LABEL | kind::GANG_HEADER => Some(sha256(data)),
-        _ => None,
+        kind::FLETCHER_2 | kind::ZILOG | kind::FLETCHER_4 | kind::ZILOG2 => true,
+        kind::SHA256 | kind::LABEL | kind::GANG_HEADER => true,
+        kind::SHA512 => version >= FEATURE_FLAGS_VERSION,
+        _ => false,
     }
 }
 
-/// Checks `data` against `expected` with algorithm `algo`.
-pub fn verify(algo: u8, data: &[u8], bo: ByteOrder, expected: &[u64; 4]) -> Verdict {
-    if algo == kind::OFF || algo == kind::NOPARITY {
-        return Verdict::Unverified;
+/// Computes checksum `algo` of `data` (written in byte order `bo`) as a pool
+/// of SPA `version` numbers it, or None when it is not [`computable`].
+pub fn compute(version: u64, algo: u8, data: &[u8], bo: ByteOrder) -> Option<[u64; 4]> {
+    if !computable(version, algo) {
+        return None;
     }
-    match compute(algo, data, bo) {
+    Some(match algo {
+        kind::FLETCHER_2 | kind::ZILOG => fletcher2(data, bo),
+        kind::FLETCHER_4 | kind::ZILOG2 => fletcher4(data, bo),
+        kind::SHA512 => sha512_256(data, bo),
+        _ => sha256(data),
+    })
+}
+
+/// Checks `data` against `expected` with algorithm `algo` of a pool of SPA
+/// `version`.
+pub fn verify(version: u64, algo: u8, data: &[u8], bo: ByteOrder, expected: &[u64; 4]) -> Verdict {
+    match compute(version, algo, data, bo) {
         Some(got) if &got == expected => Verdict::Good,
         Some(got) => Verdict::Bad(got),
         None => Verdict::Unverified,
     }
-}
-
-/// [`verify`] for a block of a pool of SPA `version`: feature-flag pools add
-/// SHA-512/256 (number 11).
-pub fn verify_in_pool(
-    version: u64,
-    algo: u8,
-    data: &[u8],
-    bo: ByteOrder,
-    expected: &[u64; 4],
-) -> Verdict {
-    if version >= FEATURE_FLAGS_VERSION && algo == kind::SHA512 {
-        let got = sha512_256(data, bo);
-        return if &got == expected {
-            Verdict::Good
-        } else {
-            Verdict::Bad(got)
-        };
-    }
-    verify(algo, data, bo, expected)
 }
 
 #[cfg(test)]
@@ -160,11 +153,11 @@ mod tests {
         let le = sha512_256(b"abc", ByteOrder::Little);
         assert_eq!(le[0], 0x5304_8e26_8194_1ef9u64.swap_bytes());
         // only feature-flag pools give number 11 that meaning
-        let v = verify_in_pool(28, kind::SHA512, b"abc", ByteOrder::Big, &be);
+        let v = verify(28, kind::SHA512, b"abc", ByteOrder::Big, &be);
         assert_eq!(v, Verdict::Unverified);
-        let v = verify_in_pool(5000, kind::SHA512, b"abc", ByteOrder::Big, &be);
+        let v = verify(5000, kind::SHA512, b"abc", ByteOrder::Big, &be);
         assert_eq!(v, Verdict::Good);
-        let v = verify_in_pool(5000, kind::SHA512, b"abd", ByteOrder::Big, &be);
+        let v = verify(5000, kind::SHA512, b"abd", ByteOrder::Big, &be);
         assert!(matches!(v, Verdict::Bad(_)));
     }
 
