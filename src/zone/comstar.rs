@@ -873,7 +873,7 @@ pub fn diagnose_hint(zone: Option<&str>, storage: &[String]) -> Option<(String, 
     let names: Vec<&str> = zvols.iter().map(|(_, d)| d.as_str()).collect();
     let message = format!(
         "{} {} on the Solaris host, not here; instead of copying {} out and back, lend {} to \
-         this machine as write-protected iSCSI LU{} (the zvol stays where it is): the fix \
+         this machine as {} (the zvol stays where it is): the fix \
          prints the host commands (halt the zone, stmfadm/itadm export, teardown, boot) and \
          the --map argument to use",
         if zvols.len() == 1 {
@@ -883,8 +883,11 @@ pub fn diagnose_hint(zone: Option<&str>, storage: &[String]) -> Option<(String, 
         },
         names.join(", "),
         if zvols.len() == 1 { "it" } else { "them" },
-        if zvols.len() == 1 { "it" } else { "them" },
-        if zvols.len() == 1 { "" } else { "s" },
+        if zvols.len() == 1 {
+            "a write-protected iSCSI LU"
+        } else {
+            "write-protected iSCSI LUs"
+        },
     );
     let mut fix = String::from("kzrescue uri map");
     for (s, _) in &zvols {
