@@ -883,6 +883,7 @@ pub fn diagnose_hint(zone: Option<&str>, storage: &[String]) -> Option<(String, 
         },
         names.join(", "),
         if zvols.len() == 1 { "it" } else { "them" },
+        if zvols.len() == 1 { "it" } else { "them" },
         if zvols.len() == 1 {
             "a write-protected iSCSI LU"
         } else {
