@@ -578,12 +578,13 @@ pub fn diagnose(cfg: &ZoneConfig, opts: &DiagnoseOptions) -> Result<Session> {
         .iter()
         .filter(|d| {
             d.opened.as_deref() == Some(d.storage.as_str())
-                && findings.iter().any(|f| f.check == "open" && f.device == d.id)
+                && findings
+                    .iter()
+                    .any(|f| f.check == "open" && f.device == d.id)
         })
         .map(|d| d.storage.clone())
         .collect();
-    if let Some((message, fix)) = crate::zone::comstar::diagnose_hint(zone.as_deref(), &unopened)
-    {
+    if let Some((message, fix)) = crate::zone::comstar::diagnose_hint(zone.as_deref(), &unopened) {
         push(
             &mut findings,
             None,

@@ -275,12 +275,20 @@ pub fn run_uri(a: &UriArgs) -> Result<u8> {
             };
             let route = comstar::plan(&req)?;
             if *json {
-                println!("{}", serde_json::to_string_pretty(&route).map_err(json_err)?);
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&route).map_err(json_err)?
+                );
             } else {
                 print!("{}", comstar::render_text(&route));
             }
         }
-        UriCmd::Map { uri: uris, map, json, .. } => {
+        UriCmd::Map {
+            uri: uris,
+            map,
+            json,
+            ..
+        } => {
             let [s] = uris.as_slice() else {
                 return Err(Error::Usage(
                     "uri map takes one URI (several only with --via-iscsi)".into(),

@@ -29,7 +29,8 @@ pub mod doc {
     /// `zoneadm list -p` fields, Oracle Solaris 11.2 zones guide.
     pub const ZONEADM_LIST_P: &str = "https://docs.oracle.com/cd/E36784_01/html/E37628/glhoc.html";
     /// `zonecfg export -f`, Introduction to Oracle Solaris Zones (11.2).
-    pub const ZONECFG: &str = "https://docs.oracle.com/cd/E36784_01/html/E36848/z.config.ov-15.html";
+    pub const ZONECFG: &str =
+        "https://docs.oracle.com/cd/E36784_01/html/E36848/z.config.ov-15.html";
     /// stmfadm(8), Oracle Solaris 11.4.
     pub const STMFADM: &str = "https://docs.oracle.com/cd/E88353_01/html/E72487/stmfadm-8.html";
     /// "How to Create a Logical Unit", Managing Devices in Oracle Solaris 11.4.
@@ -175,8 +176,7 @@ fn check_zone_name(z: &str) -> Result<()> {
     let ok = !z.is_empty()
         && z.len() <= 64
         && z.as_bytes()[0].is_ascii_alphanumeric()
-        && z
-            .bytes()
+        && z.bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'));
     if ok {
         Ok(())
@@ -299,7 +299,9 @@ impl Builder {
 /// Builds the route for `req`. Every `storage` must be a `dev:` URI of a zvol.
 pub fn plan(req: &RouteRequest) -> Result<Route> {
     if req.storage.is_empty() {
-        return Err(Error::Usage("the zvol route needs at least one dev: URI".into()));
+        return Err(Error::Usage(
+            "the zvol route needs at least one dev: URI".into(),
+        ));
     }
     if let Some(z) = &req.zone {
         check_zone_name(z)?;
@@ -332,7 +334,9 @@ pub fn plan(req: &RouteRequest) -> Result<Route> {
             ))
         })?;
         if lus.iter().any(|l| l.dataset == dataset) {
-            return Err(Error::Usage(format!("{s}: the zvol {dataset} is named twice")));
+            return Err(Error::Usage(format!(
+                "{s}: the zvol {dataset} is named twice"
+            )));
         }
         let guid_var = if req.storage.len() == 1 {
             "GUID".to_string()
@@ -414,7 +418,12 @@ pub fn plan(req: &RouteRequest) -> Result<Route> {
         None,
         Phase::Export,
         H,
-        &["svcadm", "enable", "-rs", "svc:/network/iscsi/target:default"],
+        &[
+            "svcadm",
+            "enable",
+            "-rs",
+            "svc:/network/iscsi/target:default",
+        ],
         None,
         "Starts the iSCSI target service and what it depends on (the STMF framework); \
          nothing changes when they already run."
@@ -557,7 +566,12 @@ pub fn plan(req: &RouteRequest) -> Result<Route> {
     }
     let mut diag: Vec<&str> = vec!["kzrescue"];
     let zone_args: Vec<String> = match (&req.zone, &zone_cfg) {
-        (Some(z), Some(c)) => vec!["--zone-config".into(), c.clone(), "--zone".into(), z.clone()],
+        (Some(z), Some(c)) => vec![
+            "--zone-config".into(),
+            c.clone(),
+            "--zone".into(),
+            z.clone(),
+        ],
         _ => Vec::new(),
     };
     if req.zone.is_some() {
@@ -936,23 +950,30 @@ mod tests {
             "/dev/zvol/rdsk/rpool/VARSHARE/zones/kz1/disk0"
         );
         assert_eq!(
-            r.lus[0].uri,
-            "iscsi://192.0.2.10/luname.naa.$GUID",
+            r.lus[0].uri, "iscsi://192.0.2.10/luname.naa.$GUID",
             "default port dropped"
         );
         // No step destroys the zvol.
-        assert!(!r.steps.iter().any(|s| s.argv.iter().any(|a| a == "destroy")));
+        assert!(
+            !r.steps
+                .iter()
+                .any(|s| s.argv.iter().any(|a| a == "destroy"))
+        );
     }
 
     #[test]
     fn ports_ipv6_and_several_zvols() {
         let mut q = req();
         q.rescue_host = "[2001:db8::7]:3261".into();
-        q.storage.push("dev:zvol/rdsk/rpool/VARSHARE/zones/kz1/disk1".into());
+        q.storage
+            .push("dev:zvol/rdsk/rpool/VARSHARE/zones/kz1/disk1".into());
         let r = plan(&q).unwrap();
         assert_eq!(r.portal, "[2001:db8::7]:3261");
         assert_eq!(r.lus[1].uri, "iscsi://[2001:db8::7]:3261/luname.naa.$GUID2");
-        assert_eq!(r.lus[1].raw_device, "/dev/zvol/rdsk/rpool/VARSHARE/zones/kz1/disk1");
+        assert_eq!(
+            r.lus[1].raw_device,
+            "/dev/zvol/rdsk/rpool/VARSHARE/zones/kz1/disk1"
+        );
         assert_eq!(r.steps.iter().filter(|s| s.id == "create-lu").count(), 2);
         assert_eq!(r.steps.iter().filter(|s| s.id == "create-hg").count(), 1);
     }

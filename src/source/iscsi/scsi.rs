@@ -577,7 +577,10 @@ mod tests {
         assert!(!parse_mode_wp(&[0, 6, 0x80, 0, 0, 0, 0, 0], true).unwrap());
         let e = parse_mode_wp(&[3, 0], false).unwrap_err().to_string();
         assert!(e.contains("MODE SENSE(6) parameter header"), "{e}");
-        assert_eq!(mode_sense6(ALL_MODE_PAGES, 255)[..5], [0x1a, 0x08, 0x3f, 0, 255]);
+        assert_eq!(
+            mode_sense6(ALL_MODE_PAGES, 255)[..5],
+            [0x1a, 0x08, 0x3f, 0, 255]
+        );
         assert_eq!(mode_sense10(ALL_MODE_PAGES, 512)[7..9], [2, 0]);
     }
 
