@@ -421,7 +421,8 @@ pub fn plan(req: &RouteRequest) -> Result<Route> {
         &[
             "svcadm",
             "enable",
-            "-rs",
+            "-r",
+            "-s",
             "svc:/network/iscsi/target:default",
         ],
         None,
