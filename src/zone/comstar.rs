@@ -249,8 +249,8 @@ impl Builder {
             .iter()
             .map(|a| {
                 // Arguments are validated names; only `$VAR` words need quotes.
-                if a.starts_with('$') {
-                    var(&a[1..])
+                if let Some(name) = a.strip_prefix('$') {
+                    var(name)
                 } else if a.contains('$') {
                     format!("\"{a}\"")
                 } else {
