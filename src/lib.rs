@@ -10,6 +10,8 @@
 #![warn(missing_docs)]
 
 pub mod error;
+pub mod export;
+pub mod input;
 pub mod source;
 pub mod zfs;
 

@@ -21,6 +21,7 @@ macro_rules! eprintln {
     () => { ::std::eprintln!() };
     ($($t:tt)*) => { ::std::eprintln!("{}", $crate::cli::out::escape(&format!($($t)*))) };
 }
+mod bounds;
 mod out;
 
 // --- modules: read path
