@@ -46,6 +46,8 @@ mod manifest;
 mod demo;
 mod docs;
 mod rescue;
+// --- modules: recovery below the labels
+mod scan;
 
 /// Exit status: success, nothing wrong found.
 pub const EXIT_OK: u8 = 0;
@@ -111,6 +113,9 @@ enum Command {
     Completions(docs::CompletionsArgs),
     /// Write man pages generated from the CLI definition.
     Manpage(docs::ManpageArgs),
+    // --- commands: recovery below the labels
+    /// Find every ZFS vdev on a device by its labels, without trusting the partition table.
+    Scan(scan::ScanArgs),
 }
 
 /// Parses arguments, runs the subcommand, maps errors to exit codes.
@@ -141,6 +146,8 @@ pub fn run() -> ExitCode {
         Command::Demo(a) => demo::run(&a),
         Command::Completions(a) => docs::completions(&a),
         Command::Manpage(a) => docs::manpage(&a),
+        // --- dispatch: recovery below the labels
+        Command::Scan(a) => scan::run(&a),
     };
     match result {
         Ok(code) => ExitCode::from(code),
