@@ -47,6 +47,7 @@ mod demo;
 mod docs;
 mod rescue;
 // --- modules: recovery below the labels
+mod recover;
 mod scan;
 
 /// Exit status: success, nothing wrong found.
@@ -120,8 +121,25 @@ enum Command {
 
 /// Parses arguments, runs the subcommand, maps errors to exit codes.
 pub fn run() -> ExitCode {
-    let cli = Cli::parse();
-    let result: Result<u8, kzrescue::Error> = match cli.command {
+    // --- intercept: recovery writers (`label repair`, `partitions restore`)
+    let result: Result<u8, kzrescue::Error> = match recover::intercept() {
+        Some(r) => r,
+        None => dispatch(Cli::parse()),
+    };
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("kzrescue: {e}");
+            ExitCode::from(match e {
+                kzrescue::Error::Refused(_) => EXIT_REFUSED,
+                _ => EXIT_ERROR,
+            })
+        }
+    }
+}
+
+fn dispatch(cli: Cli) -> Result<u8, kzrescue::Error> {
+    match cli.command {
         // --- dispatch: read path
         Command::Partitions(a) => partitions::run(&a),
         Command::Label(a) => label::run(&a),
@@ -148,15 +166,5 @@ pub fn run() -> ExitCode {
         Command::Manpage(a) => docs::manpage(&a),
         // --- dispatch: recovery below the labels
         Command::Scan(a) => scan::run(&a),
-    };
-    match result {
-        Ok(code) => ExitCode::from(code),
-        Err(e) => {
-            eprintln!("kzrescue: {e}");
-            ExitCode::from(match e {
-                kzrescue::Error::Refused(_) => EXIT_REFUSED,
-                _ => EXIT_ERROR,
-            })
-        }
     }
 }
