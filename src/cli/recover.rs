@@ -5,7 +5,7 @@
 //! preflight, journal, write in order, flush, read back).
 
 use super::label::to_json;
-use super::physpath::busy_hint;
+use kzrescue::repair::transaction::busy_refusal as busy_hint;
 use super::target::parse_sector_size;
 use super::{EXIT_OK, EXIT_PROBLEMS};
 use kzrescue::partition::restore::{self, RestorePlan};
