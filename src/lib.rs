@@ -28,4 +28,7 @@ pub mod diagnose;
 pub mod rescue;
 pub mod zone;
 
+// --- modules: forensic history (timeline, changes, deleted)
+pub mod forensic;
+
 pub use error::{Error, Result};

@@ -34,6 +34,10 @@ pub struct ExportArgs {
     /// Write a tar archive instead (`-` for stdout).
     #[arg(long, value_name = "FILE")]
     pub tar: Option<PathBuf>,
+    /// Export object N (as `object-N`) instead of a path: a deleted file
+    /// of an older state (`--txg`), or an orphan.
+    #[arg(long, value_name = "N")]
+    pub object: Option<u64>,
 }
 
 fn systime(t: Time) -> SystemTime {
@@ -50,12 +54,12 @@ fn io(ctx: impl std::fmt::Display, e: std::io::Error) -> Error {
     Error::io(ctx.to_string(), e)
 }
 
-fn collect(fs: &Zpl, start: u64, errors: &mut Vec<String>) -> Vec<Node> {
+fn collect(fs: &Zpl, start: u64, prefix: &[u8], errors: &mut Vec<String>) -> Vec<Node> {
     let mut nodes = Vec::new();
     walk(
         fs,
         start,
-        b"/",
+        prefix,
         |n| nodes.push(n),
         |p, e| errors.push(format!("{}: {e}", String::from_utf8_lossy(&p))),
     );
@@ -269,9 +273,12 @@ pub fn run(args: &ExportArgs) -> Result<u8> {
     let (ds, path) = split_spec(spec);
     let o = args.pool.open(targets)?;
     let fs = open_fs(&o, &ds)?;
-    let start = fs.lookup(&path)?;
+    let (start, prefix) = match args.object {
+        Some(n) => (n, format!("/object-{n}")),
+        None => (fs.lookup(&path)?, "/".to_string()),
+    };
     let mut errors = Vec::new();
-    let nodes = collect(&fs, start, &mut errors);
+    let nodes = collect(&fs, start, prefix.as_bytes(), &mut errors);
     if let Some(dir) = &args.to {
         to_dir(&fs, &nodes, dir, &mut errors)?;
     } else if let Some(tarpath) = &args.tar {
