@@ -123,7 +123,7 @@ pub fn run(args: &DeletedArgs) -> Result<u8> {
             emit(&format!(
                 "  created txg {}, mtime {}, last seen {}, gone by {}",
                 d.generation,
-                super::timeline::utc(d.mtime),
+                super::timeline::utc_signed(d.mtime),
                 state(&d.last_seen),
                 state(&d.gone_by)
             ))?;

@@ -3,7 +3,6 @@
 //! `deleted` summaries share.
 
 use super::datasets::{emit, open_sources};
-use super::zdbfmt::asctime_utc;
 use kzrescue::forensic::{History, When, timeline};
 use kzrescue::{Error, Result};
 
@@ -43,19 +42,31 @@ pub struct TimelineArgs {
     pub json: bool,
 }
 
-/// A UNIX time as `YYYY-MM-DD hh:mm:ss UTC` (from `asctime`'s fields).
+/// A UNIX time (seconds, UTC; negative before 1970) as
+/// `YYYY-MM-DD hh:mm:ss UTC`.
+pub fn utc_signed(t: i64) -> String {
+    let (days, secs) = (t.div_euclid(86_400), t.rem_euclid(86_400));
+    // civil date of a day count (proleptic Gregorian, 400-year eras)
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02} UTC",
+        secs / 3600,
+        secs / 60 % 60,
+        secs % 60
+    )
+}
+
+/// An uberblock or DSL time (unsigned seconds) as [`utc_signed`] does.
 pub fn utc(t: u64) -> String {
-    // asctime: "Wed Jun  7 13:14:58 2006"
-    let a = asctime_utc(t);
-    let f: Vec<&str> = a.split_whitespace().collect();
-    if f.len() != 5 {
-        return a;
-    }
-    const MON: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
-    let m = MON.iter().position(|m| *m == f[1]).unwrap_or(0) + 1;
-    format!("{}-{m:02}-{:0>2} {} UTC", f[4], f[2], f[3])
+    utc_signed(i64::try_from(t).unwrap_or(i64::MAX))
 }
 
 /// A txg's time as known: exact, or bracketed.
@@ -169,4 +180,16 @@ pub fn run(args: &TimelineArgs) -> Result<u8> {
         }
     }
     Ok(super::EXIT_OK)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn utc_dates() {
+        assert_eq!(utc(0), "1970-01-01 00:00:00 UTC");
+        assert_eq!(utc(1_000_000_000), "2001-09-09 01:46:40 UTC");
+        assert_eq!(utc_signed(-1), "1969-12-31 23:59:59 UTC");
+    }
 }

@@ -95,9 +95,9 @@ pub struct Change {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub old_size: Option<u64>,
     /// Modification time (seconds).
-    pub mtime: u64,
+    pub mtime: i64,
     /// Change time (seconds).
-    pub ctime: u64,
+    pub ctime: i64,
     /// Data blocks of this object born in the window.
     pub blocks_born: u64,
     /// SHA-256 of the contents at the end of the window (`--hash`).
@@ -408,7 +408,7 @@ pub fn changes(h: &History, q: &ChangesQuery) -> Result<ChangesReport> {
                         (txg, exact) = (cb, true);
                     }
                     match since_time {
-                        Some(t) if z.ctime.sec > t => what.push(ChangeKind::Metadata),
+                        Some(t) if z.ctime.sec > t as i64 => what.push(ChangeKind::Metadata),
                         _ if what.is_empty() => {
                             undetermined += 1;
                             continue;

@@ -79,11 +79,11 @@ pub struct DeletedFile {
     /// Group.
     pub gid: u64,
     /// Modification time (seconds).
-    pub mtime: u64,
+    pub mtime: i64,
     /// Change time (seconds).
-    pub ctime: u64,
+    pub ctime: i64,
     /// Creation time (seconds).
-    pub crtime: u64,
+    pub crtime: i64,
     /// The newest state that holds it.
     pub last_seen: StateRef,
     /// The next newer state examined (or the head), which does not.
@@ -115,9 +115,9 @@ pub struct Orphan {
     /// Link count (0 for an unlinked file).
     pub links: u64,
     /// Modification time (seconds).
-    pub mtime: u64,
+    pub mtime: i64,
     /// Change time (seconds).
-    pub ctime: u64,
+    pub ctime: i64,
     /// Parent directory object its znode names.
     pub parent: u64,
     /// Listed in the file system's delete queue (unlinked while open).
