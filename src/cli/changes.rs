@@ -89,6 +89,12 @@ pub fn run(args: &ChangesArgs) -> Result<u8> {
             "  read: {} dnode blocks and {} indirect blocks born in the window; {} older subtrees skipped",
             r.dnode_blocks, r.indirect_blocks, r.pruned
         ))?;
+        if !r.errors.is_empty() {
+            emit(&format!(
+                "  NOT VERIFIED: {} reads failed (on stderr); what they hide is not listed",
+                r.errors.len()
+            ))?;
+        }
         emit("")?;
         emit(&format!(
             "{:<24} {:>10}  {:<23}  {:>8}  {:>10}  PATH",

@@ -108,6 +108,12 @@ pub fn run(args: &DeletedArgs) -> Result<u8> {
             "  {} deleted: {} good, {} unverified, {} damaged; {} orphans",
             c.deleted, c.good, c.unverified, c.damaged, c.orphans
         ))?;
+        if !r.errors.is_empty() {
+            emit(&format!(
+                "  NOT VERIFIED: {} reads failed (on stderr); what they hide is not listed",
+                r.errors.len()
+            ))?;
+        }
         for d in &r.deleted {
             emit("")?;
             emit(&format!(

@@ -432,12 +432,13 @@ pub fn changes(h: &History, q: &ChangesQuery) -> Result<ChangesReport> {
             || new
                 .as_ref()
                 .is_some_and(|(_, z)| z.file_type() == FileType::Dir);
-        if single && old.is_some() && !what.contains(&ChangeKind::Created) {
-            if let (Some(a), Some(b)) = (&path, &old_path) {
-                if a != b {
-                    what.push(ChangeKind::Renamed);
-                }
-            }
+        if single
+            && old.is_some()
+            && !what.contains(&ChangeKind::Created)
+            && let (Some(a), Some(b)) = (&path, &old_path)
+            && a != b
+        {
+            what.push(ChangeKind::Renamed);
         }
         let (z_now, dn_now) = match (&new, &old) {
             (Some((dn, z)), _) => (z, dn),

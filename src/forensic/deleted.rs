@@ -483,20 +483,20 @@ fn orphans(h: &History, fs: &Zpl, older: &[Older], errors: &mut Vec<String>) -> 
     let mut queue: VecDeque<u64> = VecDeque::new();
     let mut delete_queue: HashSet<u64> = HashSet::new();
     queue.push_back(fs.root);
-    if let Ok(master) = fs.dnode(1) {
-        if let Ok(entries) = zap::entries(&h.pool, &master) {
-            for e in entries {
-                let Some(v) = e.as_u64() else { continue };
-                if e.name == b"DELETE_QUEUE" {
-                    if let Some(dq) = non_zpl.get(&v).or(objs.get(&v).map(|(d, _)| d)) {
-                        match zap::entries(&h.pool, dq) {
-                            Ok(list) => delete_queue.extend(list.iter().filter_map(|x| x.as_u64())),
-                            Err(e) => errors.push(format!("delete queue: {e}")),
-                        }
+    if let Ok(master) = fs.dnode(1)
+        && let Ok(entries) = zap::entries(&h.pool, &master)
+    {
+        for e in entries {
+            let Some(v) = e.as_u64() else { continue };
+            if e.name == b"DELETE_QUEUE" {
+                if let Some(dq) = non_zpl.get(&v).or(objs.get(&v).map(|(d, _)| d)) {
+                    match zap::entries(&h.pool, dq) {
+                        Ok(list) => delete_queue.extend(list.iter().filter_map(|x| x.as_u64())),
+                        Err(e) => errors.push(format!("delete queue: {e}")),
                     }
-                } else if e.name == b"SHARES" {
-                    queue.push_back(v);
                 }
+            } else if e.name == b"SHARES" {
+                queue.push_back(v);
             }
         }
     }
@@ -534,11 +534,9 @@ fn orphans(h: &History, fs: &Zpl, older: &[Older], errors: &mut Vec<String>) -> 
                 .filter(is_zpl)
                 .and_then(|d| f.znode_of(&d).ok())
                 .is_some_and(|oz| oz.gen_ == z.gen_);
-            if same {
-                if let Some(p) = Paths::new(f).path(*obj) {
-                    last_path = Some(p);
-                    break;
-                }
+            if same && let Some(p) = Paths::new(f).path(*obj) {
+                last_path = Some(p);
+                break;
             }
         }
         let blocks = if z.file_type() == FileType::File {
