@@ -269,6 +269,18 @@ fn history_of_a_zfs_fuse_pool() {
     barrier("write del3", &mut steps);
     std::fs::remove_file(ma.join("del3.bin")).unwrap();
     barrier("delete del3", &mut steps);
+    // a file unlinked while still open: ZFS keeps it in the delete queue
+    // until it is closed; a copy of the disk taken now (a halted zone)
+    // holds it as an orphan
+    let held_data = bytes(12, 70_000);
+    std::fs::write(ma.join("held.bin"), &held_data).unwrap();
+    let held = std::fs::File::open(ma.join("held.bin")).unwrap();
+    let obj_held = held.metadata().unwrap().ino();
+    std::fs::remove_file(ma.join("held.bin")).unwrap();
+    barrier("unlink while open", &mut steps);
+    let live = dir.join("live-copy.img");
+    std::fs::copy(&img, &live).unwrap();
+    drop(held);
     // last: until now the snapshot kept the older blocks allocated, so
     // nothing written since could land on them
     zfs(&["destroy", &format!("{a}@s1")]);
@@ -351,7 +363,9 @@ fn history_of_a_zfs_fuse_pool() {
         {
             "write" => (set(&[&a, &b]), set(&[]), set(&[])),
             "snapshot" => (set(&[]), set(&[&format!("{a}@s1")]), set(&[])),
-            "modify" | "delete" | "write del3" | "delete del3" => (set(&[&a]), set(&[]), set(&[])),
+            "modify" | "delete" | "write del3" | "delete del3" | "unlink while open" => {
+                (set(&[&a]), set(&[]), set(&[]))
+            }
             "other dataset" => (set(&[&b]), set(&[]), set(&[])),
             "destroy snapshot" => (set(&[]), set(&[]), set(&[&format!("{a}@s1")])),
             _ => unreachable!(),
@@ -588,6 +602,34 @@ fn history_of_a_zfs_fuse_pool() {
         f.write_all_at(&bytes(11, 4096), off).unwrap();
     }
     table.extend(check_deleted(true));
+    // 7. the copy taken while a file was unlinked but open: an orphan in
+    //    the delete queue, recovered exact by --object
+    let lives = live.to_str().unwrap();
+    let r = kz_json(&["deleted", "--json", lives, &a]);
+    let orphans = r["orphans"].as_array().unwrap();
+    assert_eq!(orphans.len(), 1, "orphans: {orphans:?}");
+    let o = &orphans[0];
+    assert_eq!(o["object"].as_u64(), Some(obj_held));
+    assert_eq!(o["in_delete_queue"], true);
+    assert_eq!(o["links"], 0);
+    assert_eq!(o["integrity"], "good");
+    assert_eq!(o["last_path"], "/held.bin");
+    let out = dir.join("held-out");
+    let (code, _, err) = kzrescue(&[
+        "export",
+        lives,
+        &a,
+        "--object",
+        &obj_held.to_string(),
+        "--to",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let got = std::fs::read(out.join(format!("object-{obj_held}"))).unwrap();
+    assert_eq!(sha(&got), sha(&held_data), "orphan recovered");
+    table.push(format!(
+        "| orphan (unlinked while open) | object {obj_held}, delete queue, last path /held.bin | good | recovered identical |"
+    ));
     println!("verification table:");
     for row in &table {
         println!("{row}");

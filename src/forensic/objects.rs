@@ -180,7 +180,7 @@ pub fn dnodes_of_block(blkid: u64, bp: &BlkPtr, data: &[u8]) -> Vec<Result<Dnode
     let mut out = Vec::new();
     let mut i = 0u64;
     while i < per {
-        let obj = blkid * per + i;
+        let obj = blkid.saturating_mul(per).saturating_add(i);
         let off = i as usize * DNODE_SIZE;
         match Dnode::decode(&data[off..], bp.byteorder, obj) {
             Ok(dn) => {
