@@ -328,13 +328,25 @@ fn history_of_a_zfs_fuse_pool() {
     let tl = kz_json(&["timeline", "--json", imgs]);
     let states = tl["states"].as_array().unwrap();
     let txgs: BTreeSet<u64> = states.iter().map(|s| s["txg"].as_u64().unwrap()).collect();
+    // every uberblock zdb -lu shows, and no other; each step's txg with it
+    // (zfs-fuse has been seen to leave a step's uberblock off the final
+    // rings: then zdb does not show it either)
+    let zdb_txgs: BTreeSet<u64> = {
+        let out = Command::new("zdb").arg("-lu").arg(&img).output().unwrap();
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter_map(|l| l.trim().strip_prefix("txg = "))
+            .filter_map(|v| v.trim().parse().ok())
+            .collect()
+    };
+    assert_eq!(txgs, zdb_txgs, "timeline txgs = zdb -lu txgs");
     for s in &steps {
-        assert!(
-            txgs.contains(&s.txg),
-            "timeline lacks txg {} ({})",
-            s.txg,
-            s.name
-        );
+        if !zdb_txgs.contains(&s.txg) {
+            println!(
+                "note: txg {} ({}) is on no ring any more (zdb -lu agrees)",
+                s.txg, s.name
+            );
+        }
     }
     let window = |from: u64, to: u64, field: &str| -> BTreeSet<String> {
         states
@@ -367,7 +379,8 @@ fn history_of_a_zfs_fuse_pool() {
                 (set(&[&a]), set(&[]), set(&[]))
             }
             "other dataset" => (set(&[&b]), set(&[]), set(&[])),
-            "destroy snapshot" => (set(&[]), set(&[]), set(&[&format!("{a}@s1")])),
+            // closing the unlinked file frees it from a: a changes too
+            "destroy snapshot" => (set(&[&a]), set(&[]), set(&[&format!("{a}@s1")])),
             _ => unreachable!(),
         };
         assert_eq!(
@@ -527,12 +540,15 @@ fn history_of_a_zfs_fuse_pool() {
             .as_array()
             .unwrap()
             .iter()
-            .map(|d| (d["path"].as_str().unwrap(), d))
+            .map(|d| (d["path"].as_str().unwrap_or("(no path)"), d))
             .collect();
+        // held.bin was unlinked while open, then freed when closed: its
+        // last state already had no name for it
         let want = [
             ("/del1.bin", obj_del1, originals["del1.bin"].clone()),
             ("/del2.txt", obj_del2, originals["del2.txt"].clone()),
             ("/del3.bin", obj_del3, del3.clone()),
+            ("(no path)", obj_held, held_data.clone()),
         ];
         assert_eq!(
             del.keys().copied().collect::<BTreeSet<_>>(),
@@ -613,7 +629,12 @@ fn history_of_a_zfs_fuse_pool() {
     assert_eq!(o["in_delete_queue"], true);
     assert_eq!(o["links"], 0);
     assert_eq!(o["integrity"], "good");
-    assert_eq!(o["last_path"], "/held.bin");
+    // named only if some uberblock caught it between creation and unlink
+    assert!(
+        o["last_path"].is_null() || o["last_path"] == "/held.bin",
+        "{}",
+        o["last_path"]
+    );
     let out = dir.join("held-out");
     let (code, _, err) = kzrescue(&[
         "export",
@@ -628,7 +649,7 @@ fn history_of_a_zfs_fuse_pool() {
     let got = std::fs::read(out.join(format!("object-{obj_held}"))).unwrap();
     assert_eq!(sha(&got), sha(&held_data), "orphan recovered");
     table.push(format!(
-        "| orphan (unlinked while open) | object {obj_held}, delete queue, last path /held.bin | good | recovered identical |"
+        "| orphan (unlinked while open) | object {obj_held}, delete queue | good | recovered identical |"
     ));
     println!("verification table:");
     for row in &table {

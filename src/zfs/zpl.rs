@@ -348,13 +348,13 @@ impl Zpl {
     /// (read from a dnode block it walked itself).
     pub fn znode_of(&self, dn: &Dnode) -> Result<Znode> {
         if dn.is_free() {
-            return Err(zpl_err(dn.object, "is a free dnode"));
+            return Err(zpl_err(dn, "is a free dnode"));
         }
         match dn.bonustype {
             otype::ZNODE => legacy_znode(dn),
             otype::SA => self.sa_znode(dn),
             t => Err(zpl_err(
-                dn.object,
+                dn,
                 format!("bonus type {t} is neither a znode nor SA"),
             )),
         }
