@@ -820,7 +820,7 @@ fn fuse_v23_changes_and_deleted_match_the_golden_listings() {
 }
 
 /// Feature-flag pools made by ztest: for every state the timeline lists
-/// (at most 16 per pool), when `zdb -e -t TXG -d` opens the pool kzrescue
+/// (at most 10 per pool), when `zdb -e -t TXG -d` opens the pool kzrescue
 /// says the MOS reads, and `zdb` then lists the same datasets as
 /// `kzrescue datasets --txg TXG` and as many as the timeline counts.
 #[test]
@@ -860,7 +860,7 @@ fn ztest_timelines_agree_with_zdb_rewinds() {
         args.extend(paths.iter().map(String::as_str));
         let tl = kz_json(&args);
         let states = tl["states"].as_array().unwrap();
-        let step = states.len().div_ceil(16).max(1);
+        let step = states.len().div_ceil(10).max(1);
         let (mut agree, mut unreadable, mut more) = (0, 0, 0);
         for s in states.iter().step_by(step) {
             let txg = s["txg"].as_u64().unwrap().to_string();
