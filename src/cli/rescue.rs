@@ -307,6 +307,20 @@ pub fn repair_and_report(
             }
         }
     }
+    if !as_json {
+        for w in &report.warnings {
+            println!("warning: {w}");
+        }
+        if !report.liveness.is_empty() {
+            println!("liveness: the uberblock rings did not change while watched");
+            for d in &report.liveness {
+                println!("  {} read by {}", d.name, d.read_detail);
+                for e in d.evidence(opts.hostid) {
+                    println!("  note: {e}");
+                }
+            }
+        }
+    }
     if ropts.dry_run {
         if as_json {
             println!(
