@@ -189,6 +189,27 @@ pub fn print_diagnosis(d: &Diagnosis) {
         println!("zone-wide");
         print_findings(None);
     }
+    if !d.post_rollback.is_empty() {
+        println!();
+        println!(
+            "after a rollback (host data {}): what makes the zone boot again",
+            d.hostdata_format
+        );
+        for s in &d.post_rollback {
+            println!(
+                "  {}. [{}{}] {}",
+                s.step,
+                s.on,
+                if s.kzrescue_does_it {
+                    ", kzrescue does this"
+                } else {
+                    ""
+                },
+                s.command
+            );
+            println!("       {}", s.why);
+        }
+    }
     println!();
     let n_fix = d.repairable().count();
     let n_fail = d
