@@ -6,9 +6,7 @@
 //! set --write` refuses with nothing written, saying how it read.
 
 mod common;
-#[allow(dead_code)]
 mod iscsi_support;
-#[allow(dead_code)]
 mod physpath_util;
 
 use physpath_util::{Placement, gpt_disk, label_offsets, testsuite_image};
