@@ -745,6 +745,30 @@ pub fn diagnose(cfg: &ZoneConfig, opts: &DiagnoseOptions) -> Result<Session> {
         });
     }
 
+    // The zvol route (crate::zone::comstar): boot devices that are zvols on
+    // the Solaris host and could not be opened here get the host commands
+    // that lend them to this machine over iSCSI.
+    let unopened: Vec<String> = devices
+        .iter()
+        .filter(|d| {
+            d.opened.as_deref() == Some(d.storage.as_str())
+                && findings
+                    .iter()
+                    .any(|f| f.check == "open" && f.device == d.id)
+        })
+        .map(|d| d.storage.clone())
+        .collect();
+    if let Some((message, fix)) = crate::zone::comstar::diagnose_hint(zone.as_deref(), &unopened) {
+        push(
+            &mut findings,
+            None,
+            "zvol-route",
+            Severity::Info,
+            message,
+            Some(fix),
+        );
+    }
+
     // 2. All boot devices must hold the same pool.
     let pools: Vec<Option<u64>> = opened.iter().map(|o| devices[o.index].pool_guid).collect();
     if let Some(first) = pools.first().copied().flatten()

@@ -10,6 +10,8 @@
 #![warn(missing_docs)]
 
 pub mod error;
+pub mod export;
+pub mod input;
 pub mod source;
 pub mod zfs;
 
@@ -26,6 +28,8 @@ pub mod hostdata;
 // --- modules: zone config / diagnose
 pub mod diagnose;
 pub mod rescue;
+// --- modules: recovery below the labels (scan, label repair, table restore)
+pub mod scan;
 pub mod zone;
 
 pub use error::{Error, Result};

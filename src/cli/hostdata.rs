@@ -98,7 +98,7 @@ struct WriteArgs {
     journal: Option<PathBuf>,
     /// Seconds between the two reads of the pool's uberblock rings (a pool
     /// that changes meanwhile is live and nothing is written).
-    #[arg(long, value_name = "SECS", default_value_t = 3.0)]
+    #[arg(long, value_name = "SECS", default_value_t = 3.0, value_parser = super::bounds::parse_interval)]
     liveness_interval: f64,
 }
 

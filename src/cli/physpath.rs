@@ -37,7 +37,7 @@ pub struct PhysPathArgs {
 #[derive(clap::Args, Debug, Clone, Default)]
 struct CommonTarget {
     /// Use this Solaris slice instead of the disk's one ZFS slice.
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", value_parser = super::bounds::parse_slice)]
     slice: Option<u32>,
     /// Logical sector size of the disk (512 or 4096); detected by default.
     #[arg(long, value_name = "BYTES", value_parser = parse_sector_size)]
@@ -102,7 +102,7 @@ struct SetArgs {
     #[arg(long, value_name = "FILE")]
     journal: Option<PathBuf>,
     /// Seconds between the two reads of the uberblock rings.
-    #[arg(long, value_name = "SECS", default_value_t = 3.0)]
+    #[arg(long, value_name = "SECS", default_value_t = 3.0, value_parser = super::bounds::parse_interval)]
     liveness_interval: f64,
     /// Accept a single valid label, labels that disagree in txg, or an odd devid.
     #[arg(long)]

@@ -34,7 +34,7 @@ pub struct ZoneArgs {
     #[arg(long)]
     decimal_unit: bool,
     /// Seconds between the two uberblock reads of the liveness check (0 skips it).
-    #[arg(long, value_name = "SECS", default_value_t = 3.0)]
+    #[arg(long, value_name = "SECS", default_value_t = 3.0, value_parser = super::bounds::parse_interval)]
     liveness_interval: f64,
     /// Logical sector size of the disks (512 or 4096) when it cannot be detected.
     #[arg(long, value_name = "BYTES")]
@@ -90,8 +90,12 @@ impl ZoneArgs {
     }
 
     fn config(&self) -> Result<kzrescue::zone::ZoneConfig> {
-        let text = std::fs::read_to_string(&self.zone_config)
-            .map_err(|e| Error::io(format!("read {}", self.zone_config.display()), e))?;
+        let text = kzrescue::input::read_text(
+            &self.zone_config,
+            "zone configuration",
+            kzrescue::input::MAX_CONFIG,
+            true,
+        )?;
         kzrescue::zone::parse_config(&text, self.zone.as_deref())
     }
 }

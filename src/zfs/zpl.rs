@@ -88,13 +88,67 @@ impl FileType {
     }
 }
 
-/// A time stamp: seconds and nanoseconds.
+/// A time stamp as ZFS stores it: two 64-bit words, seconds since the
+/// epoch read as a *signed* number (a file may predate 1970) and
+/// nanoseconds. A hostile disk may put anything in either word: the
+/// conversions below report what is out of range instead of panicking.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Time {
-    /// Seconds since the epoch.
-    pub sec: u64,
-    /// Nanoseconds.
+    /// Seconds since 1970-01-01 00:00:00 UTC (negative: before).
+    pub sec: i64,
+    /// Nanoseconds, as stored (valid below 10^9).
     pub nsec: u64,
+}
+
+impl Time {
+    /// Decodes the two stored words.
+    pub fn from_words(sec: u64, nsec: u64) -> Time {
+        Time {
+            sec: sec as i64,
+            nsec,
+        }
+    }
+
+    /// Whether the nanoseconds are below one second.
+    pub fn is_valid(&self) -> bool {
+        self.nsec < 1_000_000_000
+    }
+
+    /// Nanoseconds since the epoch as one signed 128-bit number (exact for
+    /// every stored value).
+    pub fn as_nanos(&self) -> i128 {
+        i128::from(self.sec) * 1_000_000_000 + i128::from(self.nsec)
+    }
+
+    /// The time as a [`std::time::SystemTime`], or why it cannot be one
+    /// (nanoseconds ≥ 10^9, or a value the platform cannot represent).
+    pub fn to_system_time(&self) -> std::result::Result<std::time::SystemTime, String> {
+        use std::time::{Duration, SystemTime};
+        if !self.is_valid() {
+            return Err(format!(
+                "time {}.{} has {} nanoseconds (not below 10^9)",
+                self.sec, self.nsec, self.nsec
+            ));
+        }
+        let ns = Duration::from_nanos(self.nsec);
+        let t = if self.sec >= 0 {
+            SystemTime::UNIX_EPOCH
+                .checked_add(Duration::from_secs(self.sec as u64))
+                .and_then(|t| t.checked_add(ns))
+        } else {
+            SystemTime::UNIX_EPOCH
+                .checked_sub(Duration::from_secs(self.sec.unsigned_abs()))
+                .and_then(|t| t.checked_add(ns))
+        };
+        t.ok_or_else(|| format!("time {} s is out of this system's range", self.sec))
+    }
+}
+
+impl std::fmt::Display for Time {
+    /// `SECONDS.NNNNNNNNN`, seconds signed (as `stat -c %.9Y` prints).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}.{:09}", self.sec, self.nsec)
+    }
 }
 
 /// A file's attributes.
@@ -175,11 +229,21 @@ pub struct Zpl {
     pub version: u64,
     /// Root directory object.
     pub root: u64,
+    /// What is wrong but did not stop the file system from opening (an
+    /// impossible version, a root that is not a directory): each to be shown
+    /// as a warning, and the command to end with "problems found".
+    pub warnings: Vec<Error>,
     sa: Option<SaTables>,
 }
 
-fn zpl_err(obj: u64, detail: impl std::fmt::Display) -> Error {
-    Error::corrupt(format!("ZPL object {obj}"), 0, detail)
+/// Highest ZPL version a master node may plausibly hold: OpenZFS defines
+/// 1–5, Oracle Solaris has added a few since (their numbers are not
+/// public); a larger value is not a version at all.
+pub const MAX_PLAUSIBLE_ZPL_VERSION: u64 = 63;
+
+/// An error about ZPL object `dn`, at its dnode's place on disk.
+fn zpl_err(dn: &Dnode, detail: impl std::fmt::Display) -> Error {
+    dn.error(format!("ZPL object {}", dn.object), detail)
 }
 
 impl Zpl {
@@ -199,19 +263,56 @@ impl Zpl {
                 .find(|e| e.name == n.as_bytes())
                 .and_then(|e| e.as_u64())
         };
-        let root = get("ROOT").ok_or_else(|| zpl_err(1, "master node has no ROOT"))?;
+        let root = get("ROOT").ok_or_else(|| zpl_err(&master, "master node has no ROOT"))?;
         let version = get("VERSION").unwrap_or(1);
         let sa = match get("SA_ATTRS") {
             Some(obj) if obj != 0 => Some(load_sa(&pool, &os, obj)?),
             _ => None,
         };
-        Ok(Zpl {
+        let mut warnings = Vec::new();
+        if version == 0 || version > MAX_PLAUSIBLE_ZPL_VERSION {
+            warnings.push(master.error(
+                "ZPL master node (object 1) VERSION",
+                format!(
+                    "{version} is not a ZPL version (OpenZFS defines 1–5; anything above \
+                     {MAX_PLAUSIBLE_ZPL_VERSION} is implausible): read as the layout its bonus buffers show"
+                ),
+            ));
+        }
+        let mut fs = Zpl {
             pool,
             os,
             version,
             root,
+            warnings,
             sa,
-        })
+        };
+        match fs.znode(root) {
+            Ok((dn, z)) => {
+                if z.file_type() != FileType::Dir {
+                    fs.warnings.push(zpl_err(
+                        &dn,
+                        format!(
+                            "the root directory (master node ROOT) is a {:?} (mode {:#o}), not a directory",
+                            z.file_type(),
+                            z.mode
+                        ),
+                    ));
+                } else if dn.dtype != otype::DIRECTORY_CONTENTS {
+                    fs.warnings.push(zpl_err(
+                        &dn,
+                        format!(
+                            "the root directory (master node ROOT) has dnode type {}, not {} (directory contents)",
+                            dn.dtype,
+                            otype::DIRECTORY_CONTENTS
+                        ),
+                    ));
+                }
+            }
+            // reported by the command that reads it, once
+            Err(_) => {}
+        }
+        Ok(fs)
     }
 
     /// The system-attribute registry and layouts (ZPL 5 and later).
@@ -228,14 +329,14 @@ impl Zpl {
     pub fn znode(&self, obj: u64) -> Result<(Dnode, Znode)> {
         let dn = self.dnode(obj)?;
         if dn.is_free() {
-            return Err(zpl_err(obj, "is a free dnode"));
+            return Err(zpl_err(&dn, "is a free dnode"));
         }
         let z = match dn.bonustype {
             otype::ZNODE => legacy_znode(&dn)?,
             otype::SA => self.sa_znode(&dn)?,
             t => {
                 return Err(zpl_err(
-                    obj,
+                    &dn,
                     format!("bonus type {t} is neither a znode nor SA"),
                 ));
             }
@@ -247,26 +348,23 @@ impl Zpl {
         let tables = self
             .sa
             .as_ref()
-            .ok_or_else(|| zpl_err(dn.object, "SA bonus but no SA_ATTRS in the master node"))?;
+            .ok_or_else(|| zpl_err(dn, "SA bonus but no SA_ATTRS in the master node"))?;
         let mut vals: HashMap<String, Vec<u8>> = HashMap::new();
         let mut bo = dn.byteorder;
         if !dn.bonus.is_empty() {
             bo = tables
                 .parse(&dn.bonus, &mut vals)
-                .map_err(|e| zpl_err(dn.object, e))?;
+                .map_err(|e| zpl_err(dn, e))?;
         }
         if let Some(spill) = dn.read_spill(&self.pool)? {
             tables
                 .parse(&spill, &mut vals)
-                .map_err(|e| zpl_err(dn.object, format!("spill: {e}")))?;
+                .map_err(|e| zpl_err(dn, format!("spill: {e}")))?;
         }
         let u = |n: &str| vals.get(n).and_then(|v| bo.u64(v, 0)).unwrap_or(0);
         let t = |n: &str| {
             vals.get(n)
-                .map(|v| Time {
-                    sec: bo.u64(v, 0).unwrap_or(0),
-                    nsec: bo.u64(v, 8).unwrap_or(0),
-                })
+                .map(|v| Time::from_words(bo.u64(v, 0).unwrap_or(0), bo.u64(v, 8).unwrap_or(0)))
                 .unwrap_or_default()
         };
         Ok(Znode {
@@ -334,7 +432,7 @@ impl Zpl {
             return Ok(t.clone());
         }
         if z.size > MAX_SYMLINK {
-            return Err(zpl_err(z.object, format!("symlink of {} bytes", z.size)));
+            return Err(zpl_err(dn, format!("symlink of {} bytes", z.size)));
         }
         // legacy: inline after the znode in the bonus, else in block 0
         if dn.bonustype == otype::ZNODE && ZNODE_PHYS_SIZE + z.size as usize <= dn.bonus.len() {
@@ -462,16 +560,13 @@ fn legacy_znode(dn: &Dnode) -> Result<Znode> {
     let b = &dn.bonus;
     if b.len() < ZNODE_PHYS_SIZE {
         return Err(zpl_err(
-            dn.object,
+            dn,
             format!("znode bonus of {} bytes, need 264", b.len()),
         ));
     }
     let bo = dn.byteorder;
     let w = |o: usize| bo.u64(b, o).unwrap_or(0);
-    let t = |o: usize| Time {
-        sec: w(o),
-        nsec: w(o + 8),
-    };
+    let t = |o: usize| Time::from_words(w(o), w(o + 8));
     Ok(Znode {
         object: dn.object,
         atime: t(0),
