@@ -1326,3 +1326,45 @@ pub fn reopen_for_write(o: &OpenedDevice, sector_size: Option<u32>) -> Result<Vd
 pub fn disk_of(v: &Vdev) -> SharedSource {
     v.disk.clone()
 }
+
+#[cfg(test)]
+mod procedure_tests {
+    use super::*;
+
+    #[test]
+    fn iscsi_lu_steps_carry_the_guid_and_say_who_does_what() {
+        let s = post_rollback_procedure(
+            "kz1",
+            &["iscsi://10.0.0.5/luname.naa.600144f0a613c900000054521d550001".to_string()],
+            "kzrescue repair --zone-config kz1.cfg --write",
+        );
+        let cmds: Vec<&str> = s.iter().map(|p| p.command.as_str()).collect();
+        assert_eq!(cmds[0], "zoneadm -z kz1 halt");
+        assert_eq!(
+            cmds[1],
+            "stmfadm delete-lu -k 600144F0A613C900000054521D550001"
+        );
+        assert!(cmds[2].starts_with("zfs rollback "));
+        assert!(cmds[3].starts_with("stmfadm import-lu /dev/zvol/rdsk/"));
+        assert!(cmds[4].contains("add-view 600144F0A613C900000054521D550001"));
+        assert_eq!(
+            s.iter().filter(|p| p.kzrescue_does_it).count(),
+            1,
+            "only the labels are kzrescue's"
+        );
+        assert!(cmds.contains(&"zoneadm -z kz1 attach -x initialize-hostdata"));
+        assert_eq!(cmds.last(), Some(&"zoneadm -z kz1 boot"));
+        assert!(s.iter().enumerate().all(|(i, p)| p.step == i + 1));
+        // A local zvol: the rollback alone, named from the URI.
+        let z = post_rollback_procedure(
+            "kz1",
+            &["dev:/dev/zvol/dsk/rpool/VARSHARE/zones/kz1/disk0".to_string()],
+            "kzrescue repair --write",
+        );
+        assert!(
+            z.iter()
+                .any(|p| p.command == "zfs rollback rpool/VARSHARE/zones/kz1/disk0@<snapshot>")
+        );
+        assert!(!z.iter().any(|p| p.command.starts_with("stmfadm")));
+    }
+}
