@@ -391,6 +391,19 @@ pub fn diagnose(cfg: &ZoneConfig, opts: &DiagnoseOptions) -> Result<Session> {
                     format!("boot device {id_num} ({storage}) cannot be used: {e}{map_hint}"),
                     None,
                 );
+                // A damaged table: what a scan of the device finds, and the fix.
+                if matches!(e, Error::Corrupt { .. } | Error::Usage(_)) {
+                    for a in crate::recovery::advise(&spec, opts.sector_size) {
+                        push(
+                            &mut findings,
+                            id,
+                            "recovery",
+                            Severity::Unrepairable,
+                            a.message,
+                            a.fix,
+                        );
+                    }
+                }
                 devices.push(rep);
                 continue;
             }
@@ -425,6 +438,16 @@ pub fn diagnose(cfg: &ZoneConfig, opts: &DiagnoseOptions) -> Result<Session> {
                 ),
                 None,
             );
+            for a in crate::recovery::advise(&spec, opts.sector_size) {
+                push(
+                    &mut findings,
+                    id,
+                    "recovery",
+                    Severity::Unrepairable,
+                    a.message,
+                    a.fix,
+                );
+            }
         }
         let labels = label::read_labels(vdev.source.as_ref());
         let valid: Vec<usize> = labels
@@ -460,7 +483,7 @@ pub fn diagnose(cfg: &ZoneConfig, opts: &DiagnoseOptions) -> Result<Session> {
                     valid[0],
                     sh(&spec)
                 ),
-                None,
+                Some(crate::recovery::label_repair_command(&spec)),
             ),
             n => {
                 let bad: Vec<String> = labels
@@ -482,7 +505,7 @@ pub fn diagnose(cfg: &ZoneConfig, opts: &DiagnoseOptions) -> Result<Session> {
                     } else {
                         format!("{n} of 4 labels are valid ({})", bad.join(", "))
                     },
-                    None,
+                    (n < 4).then(|| crate::recovery::label_repair_command(&spec)),
                 );
             }
         }

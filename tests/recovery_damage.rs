@@ -604,7 +604,15 @@ fn vtoc_first_cylinder_zeroed(tmp: &Path) {
         p.start, p.len
     );
     let j = dir.join("j.kzj");
-    let (code, out, err) = run(&["partitions", "restore", s(&disk), "--from", "backup"]);
+    let (code, out, err) = run(&[
+        "partitions",
+        "restore",
+        s(&disk),
+        "--from",
+        "backup",
+        "--liveness-interval",
+        "0",
+    ]);
     assert_eq!(code, 1, "{out}{err}");
     assert!(std::fs::read(&disk).unwrap() == damaged);
     let (code, out, err) = run(&[
@@ -613,6 +621,8 @@ fn vtoc_first_cylinder_zeroed(tmp: &Path) {
         s(&disk),
         "--from",
         "backup",
+        "--liveness-interval",
+        "0",
         "--write",
         "--journal",
         s(&j),
