@@ -5,7 +5,6 @@
 use crate::partition::{gpt, restore::RawHeader};
 use crate::scan::{self, ScanOptions, TableMatch};
 use crate::source::{Source, read_vec};
-use crate::target::open_source;
 
 /// One piece of advice: what is wrong, and the command that fixes it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,7 +41,7 @@ fn header_ok(src: &dyn Source, ss: u64, lba: u64) -> bool {
 /// slice) and says what to run. Reads the whole device once.
 pub fn advise(spec: &str, sector_size: Option<u32>) -> Vec<Advice> {
     let q = sh(spec);
-    let src = match open_source(spec, false) {
+    let src = match scan::open_for_scan(spec) {
         Ok(s) => s,
         Err(e) => {
             return vec![Advice {

@@ -453,6 +453,20 @@ pub struct ScanOptions {
     pub sector_size: Option<u32>,
 }
 
+/// Opens `spec` read-only for a whole-device scan: a regular image file is
+/// read with positioned reads (not a memory map), so that reading it all
+/// leaves the data in the page cache without counting in resident memory;
+/// anything else as [`crate::target::open_source`] opens it.
+pub fn open_for_scan(spec: &str) -> Result<crate::source::SharedSource> {
+    let path = std::path::Path::new(spec);
+    match std::fs::metadata(path) {
+        Ok(m) if m.is_file() && !crate::source::uri::is_uri(spec) => {
+            Ok(std::sync::Arc::new(crate::source::PreadFile::open(path)?))
+        }
+        _ => crate::target::open_source(spec, false),
+    }
+}
+
 /// Scans `src` for vdev labels and Sun labels. `progress(done, total)` is
 /// called after each chunk.
 pub fn scan(
