@@ -401,7 +401,7 @@ fn prefix(e: Error, p: &str) -> Error {
 }
 
 /// The vdev a fresh table is laid around.
-fn chosen_vdev<'a>(r: &'a ScanReport, start: Option<u64>) -> Result<&'a FoundVdev> {
+fn chosen_vdev(r: &ScanReport, start: Option<u64>) -> Result<&FoundVdev> {
     let named: Vec<&FoundVdev> = r
         .vdevs
         .iter()
