@@ -10,6 +10,8 @@
 #![warn(missing_docs)]
 
 pub mod error;
+pub mod export;
+pub mod input;
 pub mod source;
 pub mod zfs;
 
@@ -30,5 +32,8 @@ pub mod rescue;
 pub mod recovery;
 pub mod scan;
 pub mod zone;
+
+// --- modules: forensic history (timeline, changes, deleted)
+pub mod forensic;
 
 pub use error::{Error, Result};

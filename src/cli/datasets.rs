@@ -16,7 +16,7 @@ use std::sync::Arc;
 #[derive(clap::Args, Debug, Clone)]
 pub struct PoolArgs {
     /// Use this Solaris slice on every disk instead of the one ZFS slice.
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", value_parser = super::bounds::parse_slice)]
     pub slice: Option<u32>,
     /// Logical sector size of the disks (512 or 4096); detected by default.
     #[arg(long, value_name = "BYTES", value_parser = super::target::parse_sector_size)]
@@ -30,37 +30,46 @@ impl PoolArgs {
     /// Opens every target read-only and assembles the pool; prints notes
     /// (missing devices, unsupported features) on stderr.
     pub fn open(&self, targets: &[String]) -> Result<Opened> {
-        let opts = TargetOptions {
-            slice: self.slice,
-            sector_size: self.sector_size,
-            write: false,
-        };
-        let mut sources = Vec::new();
-        for t in targets {
-            let v = open_vdev(t, &opts)?;
-            // Regular image files are re-opened for positioned reads so that
-            // scanning a whole image does not count against resident memory.
-            let path = std::path::Path::new(t);
-            let src = match std::fs::metadata(path) {
-                Ok(m) if m.is_file() => {
-                    let f: SharedSource = Arc::new(PreadFile::open(path)?);
-                    match &v.partition {
-                        Some(p) => {
-                            Arc::new(Window::new(f, p.start, p.len, p.label())) as SharedSource
-                        }
-                        None => f,
-                    }
-                }
-                _ => v.source,
-            };
-            sources.push(src);
-        }
+        let sources = open_sources(targets, self.slice, self.sector_size)?;
         let opened = spa::open(&sources, self.txg)?;
         for n in &opened.notes {
             eprintln!("kzrescue: note: {n}");
         }
         Ok(opened)
     }
+}
+
+/// Opens every target read-only as a vdev source (the ZFS slice of a
+/// disk, or a bare vdev).
+pub fn open_sources(
+    targets: &[String],
+    slice: Option<u32>,
+    sector_size: Option<u32>,
+) -> Result<Vec<SharedSource>> {
+    let opts = TargetOptions {
+        slice,
+        sector_size,
+        write: false,
+    };
+    let mut sources = Vec::new();
+    for t in targets {
+        let v = open_vdev(t, &opts)?;
+        // Regular image files are re-opened for positioned reads so that
+        // scanning a whole image does not count against resident memory.
+        let path = std::path::Path::new(t);
+        let src = match std::fs::metadata(path) {
+            Ok(m) if m.is_file() => {
+                let f: SharedSource = Arc::new(PreadFile::open(path)?);
+                match &v.partition {
+                    Some(p) => Arc::new(Window::new(f, p.start, p.len, p.label())) as SharedSource,
+                    None => f,
+                }
+            }
+            _ => v.source,
+        };
+        sources.push(src);
+    }
+    Ok(sources)
 }
 
 /// Arguments of `kzrescue datasets`.
@@ -254,6 +263,16 @@ pub fn split_spec(spec: &str) -> (String, String) {
         ),
         None => (spec.to_string(), "/".into()),
     }
+}
+
+/// Prints the file system's warnings (an impossible version, a root that
+/// is not a directory) on stderr; true when there were any (the command
+/// then ends with "problems found").
+pub fn warn_fs(fs: &Zpl) -> bool {
+    for w in &fs.warnings {
+        eprintln!("kzrescue: warning: {w}");
+    }
+    !fs.warnings.is_empty()
 }
 
 /// Opens the ZPL file system of dataset `name` (`pool/fs` or `pool/fs@snap`).

@@ -26,8 +26,13 @@ pub struct ManifestArgs {
     /// Compare snapshot @SNAP (the baseline) against DATASET and print the diff.
     #[arg(long, value_name = "@SNAP")]
     pub against: Option<String>,
-    /// Hashing threads (default: all cores).
-    #[arg(long)]
+    /// Do not hash files claiming more than this many bytes (suffixes K, M,
+    /// G, T, P, E): such a file gets an `error` and no `sha256`.
+    #[arg(long, value_name = "BYTES", default_value = "64G",
+          value_parser = super::bounds::parse_size)]
+    pub max_file_size: u64,
+    /// Hashing threads (default: all cores; at most 256, more are lowered).
+    #[arg(long, value_name = "N", value_parser = super::bounds::parse_jobs)]
     pub jobs: Option<usize>,
 }
 
@@ -90,6 +95,9 @@ pub struct Manifest {
     /// How the blocks read for this manifest were checked.
     #[serde(default)]
     pub blocks: BlockCounts,
+    /// Files claiming more bytes than this were not hashed (`--max-file-size`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_file_size: Option<u64>,
 }
 
 /// Blocks read while building a manifest, by what their checksum said. An
@@ -108,7 +116,14 @@ pub struct BlockCounts {
 }
 
 /// Builds the manifest of the whole file system `fs`.
-pub fn build(fs: &Zpl, pool: &str, dataset: &str, txg: u64, jobs: Option<usize>) -> Manifest {
+pub fn build(
+    fs: &Zpl,
+    pool: &str,
+    dataset: &str,
+    txg: u64,
+    jobs: Option<usize>,
+    max_file_size: u64,
+) -> Manifest {
     let stats = &fs.pool.stats;
     let count = || {
         [&stats.verified, &stats.unverified, &stats.repaired]
@@ -132,15 +147,34 @@ pub fn build(fs: &Zpl, pool: &str, dataset: &str, txg: u64, jobs: Option<usize>)
         |p, e| errors.push(format!("{}: {e}", String::from_utf8_lossy(&p))),
     );
     spinner.finish_and_clear();
+    // what the file system and its names say about the disk (issue 12)
+    errors.extend(fs.warnings.iter().map(|w| format!("warning: {w}")));
+    for n in &nodes {
+        let p = String::from_utf8_lossy(&n.path);
+        if let Some(why) = n.name_problem {
+            errors.push(format!("{p}: {why} (the path shows it escaped)"));
+        }
+        if n.duplicate {
+            errors.push(format!("{p}: a second entry of this name in one directory"));
+        }
+    }
     // hash each file object once (hard links share it)
     let mut files: Vec<(u64, usize)> = Vec::new();
     let mut seen = HashMap::new();
     for (i, n) in nodes.iter().enumerate() {
-        if n.znode.file_type() == FileType::File && seen.insert(n.znode.object, i).is_none() {
+        // a claimed size beyond --max-file-size is not streamed (issue 12):
+        // the entry is marked below instead
+        if n.znode.file_type() == FileType::File
+            && n.znode.size <= max_file_size
+            && seen.insert(n.znode.object, i).is_none()
+        {
             files.push((n.znode.object, i));
         }
     }
-    let total: u64 = files.iter().map(|(_, i)| nodes[*i].znode.size).sum();
+    let total: u64 = files
+        .iter()
+        .map(|(_, i)| nodes[*i].znode.size)
+        .fold(0, u64::saturating_add);
     let bar = ProgressBar::new(total);
     bar.set_style(
         ProgressStyle::with_template("{bar:40} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}")
@@ -199,6 +233,14 @@ pub fn build(fs: &Zpl, pool: &str, dataset: &str, txg: u64, jobs: Option<usize>)
                     errors.push(format!("{}: {m}", e.path));
                     e.error = Some(m.clone());
                 }
+                None if z.size > max_file_size => {
+                    let m = format!(
+                        "claimed size {} exceeds --max-file-size {max_file_size}: not hashed",
+                        z.size
+                    );
+                    errors.push(format!("{}: {m}", e.path));
+                    e.error = Some(m);
+                }
                 None => {}
             },
             FileType::Symlink => match fs.readlink(&n.dnode, z) {
@@ -236,6 +278,7 @@ pub fn build(fs: &Zpl, pool: &str, dataset: &str, txg: u64, jobs: Option<usize>)
             unverified: after[1] - before[1],
             repaired: after[2] - before[2],
         },
+        max_file_size: Some(max_file_size),
     }
 }
 
@@ -401,7 +444,12 @@ impl serde_json::ser::Formatter for SafeFormatter {
 }
 
 fn load(path: &str) -> Result<Manifest> {
-    let text = std::fs::read(path).map_err(|e| Error::io(format!("read {path}"), e))?;
+    let text = kzrescue::input::read_bounded(
+        std::path::Path::new(path),
+        "manifest",
+        kzrescue::input::MAX_MANIFEST,
+        true,
+    )?;
     serde_json::from_slice(&text)
         .map_err(|e| Error::Usage(format!("{path} is not a kzrescue manifest: {e}")))
 }
@@ -441,9 +489,24 @@ pub fn run(args: &ManifestArgs) -> Result<u8> {
     }
     let (targets, ds) = super::ls::targets_and_spec(&args.args);
     let o = args.pool.open(targets)?;
+    // --jobs: clamped; a pool the system cannot give is an error
+    let threads = args.jobs.map(super::bounds::thread_pool).transpose()?;
     let make = |name: &str| -> Result<Manifest> {
         let fs = open_fs(&o, name)?;
-        Ok(build(&fs, &o.pool.name, name, o.uberblock.txg, args.jobs))
+        let run = || {
+            build(
+                &fs,
+                &o.pool.name,
+                name,
+                o.uberblock.txg,
+                None,
+                args.max_file_size,
+            )
+        };
+        Ok(match &threads {
+            Some(tp) => tp.install(run),
+            None => run(),
+        })
     };
     match &args.against {
         Some(snap) => {
