@@ -564,6 +564,19 @@ pub fn diagnose(cfg: &ZoneConfig, opts: &DiagnoseOptions) -> Result<Session> {
                     format!("boot device {id_num} ({storage}) cannot be used: {e}{map_hint}"),
                     None,
                 );
+                // A damaged table: what a scan of the device finds, and the fix.
+                if matches!(e, Error::Corrupt { .. } | Error::Usage(_)) {
+                    for a in crate::recovery::advise(&spec, opts.sector_size) {
+                        push(
+                            &mut findings,
+                            id,
+                            "recovery",
+                            Severity::Unrepairable,
+                            a.message,
+                            a.fix,
+                        );
+                    }
+                }
                 devices.push(rep);
                 continue;
             }
@@ -598,6 +611,16 @@ pub fn diagnose(cfg: &ZoneConfig, opts: &DiagnoseOptions) -> Result<Session> {
                 ),
                 None,
             );
+            for a in crate::recovery::advise(&spec, opts.sector_size) {
+                push(
+                    &mut findings,
+                    id,
+                    "recovery",
+                    Severity::Unrepairable,
+                    a.message,
+                    a.fix,
+                );
+            }
         }
         let labels = label::read_labels(vdev.source.as_ref());
         let valid: Vec<usize> = labels
@@ -633,7 +656,7 @@ pub fn diagnose(cfg: &ZoneConfig, opts: &DiagnoseOptions) -> Result<Session> {
                     valid[0],
                     sh(&spec)
                 ),
-                None,
+                Some(crate::recovery::label_repair_command(&spec)),
             ),
             n => {
                 let bad: Vec<String> = labels
@@ -657,7 +680,14 @@ pub fn diagnose(cfg: &ZoneConfig, opts: &DiagnoseOptions) -> Result<Session> {
                         ),
                     ),
                 };
-                push(&mut findings, id, "labels", sev, msg, None);
+                push(
+                    &mut findings,
+                    id,
+                    "labels",
+                    sev,
+                    msg,
+                    (n < 4).then(|| crate::recovery::label_repair_command(&spec)),
+                );
             }
         }
         for d in &cmp.disagreements {

@@ -29,6 +29,7 @@ pub mod hostdata;
 pub mod diagnose;
 pub mod rescue;
 // --- modules: recovery below the labels (scan, label repair, table restore)
+pub mod recovery;
 pub mod scan;
 pub mod zone;
 

@@ -453,6 +453,20 @@ pub struct ScanOptions {
     pub sector_size: Option<u32>,
 }
 
+/// Opens `spec` read-only for a whole-device scan: a regular image file is
+/// read with positioned reads (not a memory map), so that reading it all
+/// leaves the data in the page cache without counting in resident memory;
+/// anything else as [`crate::target::open_source`] opens it.
+pub fn open_for_scan(spec: &str) -> Result<crate::source::SharedSource> {
+    let path = std::path::Path::new(spec);
+    match std::fs::metadata(path) {
+        Ok(m) if m.is_file() && !crate::source::uri::is_uri(spec) => {
+            Ok(std::sync::Arc::new(crate::source::PreadFile::open(path)?))
+        }
+        _ => crate::target::open_source(spec, false),
+    }
+}
+
 /// Scans `src` for vdev labels and Sun labels. `progress(done, total)` is
 /// called after each chunk.
 pub fn scan(
@@ -480,121 +494,146 @@ pub fn scan(
     let mut skipped_hash = 0u64;
     let mut skipped_labels = 0u64;
     let over = VDEV_PHYS_SIZE;
-    let mut buf = vec![0u8; CHUNK + over];
-    // `buf[..have]` holds device bytes from `base`.
-    let mut base = 0u64;
-    let mut have = 0usize;
-    // Verified vdev_phys regions end here: a candidate inside one is skipped.
-    let mut covered_until = 0u64;
-    loop {
-        let want = (buf.len() - have).min((size - (base + have as u64)) as usize);
-        if want > 0 {
-            src.read_at(base + have as u64, &mut buf[have..have + want])?;
-            have += want;
-            rep.bytes_read += want as u64;
-        }
-        let end_of_device = base + have as u64 >= size;
-        // Candidates at offsets in [base, base + limit).
-        let limit = if end_of_device {
-            have
-        } else {
-            have.saturating_sub(over)
-        };
-        let mut off = 0usize;
-        while off < limit {
-            let at = base + off as u64;
-            let sector = &buf[off..have];
-            if sector.len() >= vtoc::LABEL_SIZE
-                && sector[vtoc::MAGIC_OFFSET] == 0xda
-                && sector[vtoc::MAGIC_OFFSET + 1] == 0xbe
-                && let Some(l) = sun_label(sector, at)
-            {
-                if rep.sun_labels.len() < MAX_SUN_LABELS {
-                    rep.sun_labels.push(l);
-                } else if rep.sun_labels.len() == MAX_SUN_LABELS {
-                    rep.limits_hit.push(format!(
-                        "more than {MAX_SUN_LABELS} Sun labels; the rest ignored"
-                    ));
-                    rep.sun_labels.push(l);
+    // A reader thread keeps the device busy while chunks are examined: it
+    // reads ahead at most two chunks.
+    std::thread::scope(|scope| -> Result<()> {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Result<Vec<u8>>>(2);
+        scope.spawn(move || {
+            let mut pos = 0u64;
+            while pos < size {
+                let n = (CHUNK as u64).min(size - pos) as usize;
+                let mut v = vec![0u8; n];
+                let r = src.read_at(pos, &mut v).map(|()| v);
+                let failed = r.is_err();
+                if tx.send(r).is_err() || failed {
+                    return;
                 }
+                pos += n as u64;
             }
-            if sector[0] == 1 && at >= covered_until && prefilter(sector) {
-                rep.candidates += 1;
-                if rep.hashed as usize >= MAX_HASHED {
-                    skipped_hash += 1;
-                } else {
-                    rep.hashed += 1;
-                    let hints: Vec<u64> = rep
-                        .labels
-                        .iter()
-                        .filter(|l| matches!(l.slot, LabelSlot::Front(_)))
-                        .map(|l| at - l.vdev_start)
-                        .filter(|v| v % LABEL_SIZE == VDEV_PHYS_OFFSET)
-                        .take(16)
-                        .collect();
-                    match recognise(sector, at, &hints, &mut budget) {
-                        Recognised::Verified {
-                            verifier,
-                            config,
-                            digest,
-                            endian,
-                        } => {
-                            covered_until = at + VDEV_PHYS_SIZE as u64;
-                            if rep.labels.len() >= MAX_LABELS {
-                                skipped_labels += 1;
-                            } else {
-                                let slot = if verifier == VDEV_PHYS_OFFSET {
-                                    LabelSlot::Front(0)
-                                } else if verifier == LABEL_SIZE + VDEV_PHYS_OFFSET {
-                                    LabelSlot::Front(1)
-                                } else {
-                                    LabelSlot::Back
-                                };
-                                rep.labels.push(FoundLabel {
-                                    phys_at: at,
-                                    verifier,
-                                    vdev_start: at - verifier,
-                                    slot,
-                                    endian: endian.name(),
-                                    facts: config.as_ref().map(LabelFacts::of).unwrap_or(
-                                        LabelFacts {
-                                            name: None,
-                                            pool_guid: None,
-                                            guid: None,
-                                            top_guid: None,
-                                            txg: None,
-                                            state: None,
-                                            version: None,
-                                            hostid: None,
-                                            hostname: None,
-                                            vdev_type: None,
-                                            asize: None,
-                                            ashift: None,
-                                            path: None,
-                                            phys_path: None,
-                                            devid: None,
-                                        },
-                                    ),
-                                    packed_digest: digest,
-                                });
-                            }
-                        }
-                        Recognised::Unverified => rep.unverified += 1,
-                        Recognised::NotALabel => {}
+        });
+        let mut buf: Vec<u8> = Vec::with_capacity(CHUNK + over);
+        // `buf[..have]` holds device bytes from `base`.
+        let mut base = 0u64;
+        let mut have = 0usize;
+        // Verified vdev_phys regions end here: a candidate inside one is skipped.
+        let mut covered_until = 0u64;
+        loop {
+            if base + (have as u64) < size {
+                let chunk = rx.recv().map_err(|_| {
+                    crate::error::Error::io(
+                        format!("scan of {}", src.name()),
+                        std::io::Error::other("the reader thread stopped"),
+                    )
+                })??;
+                buf.truncate(have);
+                buf.extend_from_slice(&chunk);
+                have += chunk.len();
+                rep.bytes_read += chunk.len() as u64;
+            }
+            let end_of_device = base + have as u64 >= size;
+            // Candidates at offsets in [base, base + limit).
+            let limit = if end_of_device {
+                have
+            } else {
+                have.saturating_sub(over)
+            };
+            let mut off = 0usize;
+            while off < limit {
+                let at = base + off as u64;
+                let sector = &buf[off..have];
+                if sector.len() >= vtoc::LABEL_SIZE
+                    && sector[vtoc::MAGIC_OFFSET] == 0xda
+                    && sector[vtoc::MAGIC_OFFSET + 1] == 0xbe
+                    && let Some(l) = sun_label(sector, at)
+                {
+                    if rep.sun_labels.len() < MAX_SUN_LABELS {
+                        rep.sun_labels.push(l);
+                    } else if rep.sun_labels.len() == MAX_SUN_LABELS {
+                        rep.limits_hit.push(format!(
+                            "more than {MAX_SUN_LABELS} Sun labels; the rest ignored"
+                        ));
+                        rep.sun_labels.push(l);
                     }
                 }
+                if sector[0] == 1 && at >= covered_until && prefilter(sector) {
+                    rep.candidates += 1;
+                    if rep.hashed as usize >= MAX_HASHED {
+                        skipped_hash += 1;
+                    } else {
+                        rep.hashed += 1;
+                        let hints: Vec<u64> = rep
+                            .labels
+                            .iter()
+                            .filter(|l| matches!(l.slot, LabelSlot::Front(_)))
+                            .map(|l| at - l.vdev_start)
+                            .filter(|v| v % LABEL_SIZE == VDEV_PHYS_OFFSET)
+                            .take(16)
+                            .collect();
+                        match recognise(sector, at, &hints, &mut budget) {
+                            Recognised::Verified {
+                                verifier,
+                                config,
+                                digest,
+                                endian,
+                            } => {
+                                covered_until = at + VDEV_PHYS_SIZE as u64;
+                                if rep.labels.len() >= MAX_LABELS {
+                                    skipped_labels += 1;
+                                } else {
+                                    let slot = if verifier == VDEV_PHYS_OFFSET {
+                                        LabelSlot::Front(0)
+                                    } else if verifier == LABEL_SIZE + VDEV_PHYS_OFFSET {
+                                        LabelSlot::Front(1)
+                                    } else {
+                                        LabelSlot::Back
+                                    };
+                                    rep.labels.push(FoundLabel {
+                                        phys_at: at,
+                                        verifier,
+                                        vdev_start: at - verifier,
+                                        slot,
+                                        endian: endian.name(),
+                                        facts: config.as_ref().map(LabelFacts::of).unwrap_or(
+                                            LabelFacts {
+                                                name: None,
+                                                pool_guid: None,
+                                                guid: None,
+                                                top_guid: None,
+                                                txg: None,
+                                                state: None,
+                                                version: None,
+                                                hostid: None,
+                                                hostname: None,
+                                                vdev_type: None,
+                                                asize: None,
+                                                ashift: None,
+                                                path: None,
+                                                phys_path: None,
+                                                devid: None,
+                                            },
+                                        ),
+                                        packed_digest: digest,
+                                    });
+                                }
+                            }
+                            Recognised::Unverified => rep.unverified += 1,
+                            Recognised::NotALabel => {}
+                        }
+                    }
+                }
+                off += STEP as usize;
             }
-            off += STEP as usize;
+            progress((base + limit as u64).min(size), size);
+            if end_of_device {
+                break;
+            }
+            // Keep the unexamined tail; read on after it.
+            buf.copy_within(limit..have, 0);
+            base += limit as u64;
+            have -= limit;
         }
-        progress((base + limit as u64).min(size), size);
-        if end_of_device {
-            break;
-        }
-        // Keep the unexamined tail; read on after it.
-        buf.copy_within(limit..have, 0);
-        base += limit as u64;
-        have -= limit;
-    }
+        Ok(())
+    })?;
     if skipped_hash > 0 {
         rep.limits_hit.push(format!(
             "{skipped_hash} further label-like candidates were not checked (limit of {MAX_HASHED} checksums per scan)"

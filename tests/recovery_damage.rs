@@ -604,7 +604,15 @@ fn vtoc_first_cylinder_zeroed(tmp: &Path) {
         p.start, p.len
     );
     let j = dir.join("j.kzj");
-    let (code, out, err) = run(&["partitions", "restore", s(&disk), "--from", "backup"]);
+    let (code, out, err) = run(&[
+        "partitions",
+        "restore",
+        s(&disk),
+        "--from",
+        "backup",
+        "--liveness-interval",
+        "0",
+    ]);
     assert_eq!(code, 1, "{out}{err}");
     assert!(std::fs::read(&disk).unwrap() == damaged);
     let (code, out, err) = run(&[
@@ -613,6 +621,8 @@ fn vtoc_first_cylinder_zeroed(tmp: &Path) {
         s(&disk),
         "--from",
         "backup",
+        "--liveness-interval",
+        "0",
         "--write",
         "--journal",
         s(&j),
@@ -631,4 +641,71 @@ fn vtoc_first_cylinder_zeroed(tmp: &Path) {
     assert_eq!(code, 0, "{out}{err}");
     assert!(std::fs::read(&disk).unwrap() == damaged);
     println!("smi: undo restored the damaged bytes exactly");
+}
+
+/// `diagnose` on a zone whose boot disk lost both GPT copies names the
+/// scan's finding and the exact restore command; with labels 0 and 1 gone it
+/// names `label repair`.
+#[test]
+fn diagnose_names_the_recovery_commands() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let disk = unpack_fixture("gptdisk-x86-512.img", dir);
+    let pristine = std::fs::read(&disk).unwrap();
+    let cfg = dir.join("kz1.cfg");
+    std::fs::write(
+        &cfg,
+        "create -b\nset brand=solaris-kz\nadd device\nset storage=dev:/dev/zvol/dsk/rpool/VARSHARE/zones/kz1/disk0\nset bootpri=0\nset id=0\nend\n",
+    )
+    .unwrap();
+    let map = format!(
+        "dev:/dev/zvol/dsk/rpool/VARSHARE/zones/kz1/disk0={}",
+        disk.display()
+    );
+    let diagnose = || -> serde_json::Value {
+        let (_, out, err) = kzrescue(&[
+            "diagnose",
+            "--zone-config",
+            s(&cfg),
+            "--zone",
+            "kz1",
+            "--liveness-interval",
+            "0",
+            "--map",
+            &map,
+            "--json",
+        ]);
+        serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}{err}"))
+    };
+    let fixes = |v: &serde_json::Value, check: &str| -> Vec<String> {
+        v["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|f| f["check"] == check)
+            .filter_map(|f| f["fix"].as_str().map(str::to_string))
+            .collect()
+    };
+    let mut b = pristine.clone();
+    zero_gpt_primary(&mut b, 512);
+    zero_gpt_backup(&mut b, 512);
+    std::fs::write(&disk, &b).unwrap();
+    let v = diagnose();
+    let f = fixes(&v, "recovery");
+    assert!(
+        f.iter()
+            .any(|x| x.contains("partitions restore") && x.contains("--from scan")),
+        "{v:#}"
+    );
+    let mut b = pristine.clone();
+    let p = fixture_placement("gptdisk-x86-512.img");
+    zero(&mut b, p.start, 2 * LABEL);
+    std::fs::write(&disk, &b).unwrap();
+    let v = diagnose();
+    assert!(
+        fixes(&v, "labels")
+            .iter()
+            .any(|x| x.starts_with("kzrescue label repair")),
+        "{v:#}"
+    );
 }

@@ -9,9 +9,8 @@ use super::target::parse_sector_size;
 use super::{EXIT_OK, EXIT_PROBLEMS};
 use kzrescue::partition::restore::{self, RestorePlan};
 use kzrescue::partition::{self, gpt};
-use kzrescue::repair::apply::{self, Outcome, TargetPlan, Write};
-use kzrescue::repair::liveness::{self, Watched};
-use kzrescue::repair::transaction::busy_refusal as busy_hint;
+use kzrescue::repair::apply::{TargetPlan, Write};
+use kzrescue::repair::transaction::{Committed, Transaction, TxOptions};
 use kzrescue::scan::{FoundVdev, ScanReport};
 use kzrescue::source::read_vec;
 use kzrescue::target::{TargetOptions, Vdev, open_source, open_vdev};
@@ -20,7 +19,6 @@ use kzrescue::zfs::relabel::{self, RelabelOptions, RelabelPlan};
 use kzrescue::{Error, Result};
 use serde_json::json;
 use std::path::PathBuf;
-use std::time::Duration;
 
 /// `kzrescue label repair` and `kzrescue partitions restore` are parsed
 /// here, before the main parser: `label` and `partitions` take a target as
@@ -94,7 +92,7 @@ pub struct LabelRepairArgs {
     pub journal: Option<PathBuf>,
     /// Seconds between the two reads of the uberblock rings that must show
     /// the pool quiet before writing.
-    #[arg(long, value_name = "SECONDS", default_value_t = 2.0)]
+    #[arg(long, value_name = "SECS", default_value_t = 3.0)]
     pub liveness_interval: f64,
     /// Print JSON.
     #[arg(long)]
@@ -128,9 +126,38 @@ pub struct RestoreArgs {
     /// Where to save the undo journal (must not exist).
     #[arg(long, value_name = "PATH")]
     pub journal: Option<PathBuf>,
+    /// Seconds between the two reads of the uberblock rings of every vdev
+    /// the scan found, which must show their pools quiet before writing.
+    #[arg(long, value_name = "SECS", default_value_t = 3.0)]
+    pub liveness_interval: f64,
     /// Print JSON.
     #[arg(long)]
     pub json: bool,
+}
+
+/// What a committed transaction wrote, one line, and into the report.
+fn committed(c: &Committed, report: &mut serde_json::Value) -> String {
+    let mut text = String::new();
+    for g in &c.groups {
+        match &g.journal {
+            Some(j) if g.writes > 0 => {
+                text.push_str(&format!(
+                    "written: {} write(s), {} bytes, flushed and read back from the device; undo journal: {} (kzrescue undo {} --write restores)\n",
+                    g.writes,
+                    g.bytes,
+                    j.display(),
+                    j.display()
+                ));
+                report["journal"] = json!(j.display().to_string());
+            }
+            _ => text.push_str("nothing written: every byte was already as planned\n"),
+        }
+    }
+    if let Some(q) = &c.liveness {
+        report["liveness"] =
+            json!({"best_txg": q.best_txg, "interval_s": q.interval.as_secs_f64()});
+    }
+    text
 }
 
 fn default_journal(kind: &str, name: &str) -> PathBuf {
@@ -165,11 +192,7 @@ fn raw_labels(v: &Vdev) -> [Vec<u8>; 4] {
 
 /// Runs `kzrescue label repair`.
 pub fn run_label_repair(a: &LabelRepairArgs) -> Result<u8> {
-    if !a.liveness_interval.is_finite() || a.liveness_interval < 0.0 {
-        return Err(Error::Usage(
-            "--liveness-interval must be ≥ 0 seconds".into(),
-        ));
-    }
+    let txo = TxOptions::from_interval_secs(a.liveness_interval)?;
     let opts = |write| TargetOptions {
         slice: a.slice,
         sector_size: a.sector_size,
@@ -268,42 +291,12 @@ pub fn run_label_repair(a: &LabelRepairArgs) -> Result<u8> {
             EXIT_OK
         });
     }
-    if !a.write {
-        text.push_str("dry run: nothing written (add --write to apply)\n");
-        report["result"] = json!("dry-run");
-        finish(a.json, &report, &text);
-        return Ok(EXIT_PROBLEMS);
-    }
-    // The pool must be quiet as the device shows it.
-    let ashifts: Vec<Option<u64>> = vdevs
-        .iter()
-        .map(|v| {
-            label::read_labels(v.source.as_ref())
-                .iter()
-                .find_map(|l| l.ashift())
-        })
-        .collect();
-    let watched: Vec<Watched<'_>> = vdevs
-        .iter()
-        .zip(&ashifts)
-        .map(|(v, &ashift)| Watched {
-            vdev: v.source.as_ref(),
-            ashift,
-        })
-        .collect();
-    let quiet = liveness::check(&watched, Duration::from_secs_f64(a.liveness_interval))?;
-    report["liveness"] =
-        json!({"best_txg": quiet.best_txg, "interval_s": quiet.interval.as_secs_f64()});
-    let writable: Vec<Vdev> = a
-        .targets
-        .iter()
-        .map(|t| open_vdev(t, &opts(true)).map_err(busy_hint))
-        .collect::<Result<_>>()?;
     let target_plans: Vec<TargetPlan> = a
         .targets
         .iter()
-        .zip(&writable)
+        .zip(&vdevs)
         .zip(&plans)
+        .filter(|(_, p)| !p.edits.is_empty())
         .map(|((t, v), p)| {
             let base = v.partition.as_ref().map_or(0, |x| x.start);
             let w = |e: &relabel::LabelEdit| Write {
@@ -332,9 +325,33 @@ pub fn run_label_repair(a: &LabelRepairArgs) -> Result<u8> {
                 .unwrap_or("pool"),
         )
     });
-    let outcome = apply::apply(&target_plans, &journal, "label repair")?;
-    drop(target_plans);
-    drop(writable);
+    let mut tx = Transaction::new(
+        format!("kzrescue label repair {}", a.targets.join(" ")),
+        txo,
+    );
+    tx.group("vdev labels", Some(journal), target_plans);
+    // The pool must be quiet as every disk shows it.
+    for (t, v) in a.targets.iter().zip(&vdevs) {
+        let ashift = label::read_labels(v.source.as_ref())
+            .iter()
+            .find_map(|l| l.ashift());
+        let (start, len) = v
+            .partition
+            .as_ref()
+            .map_or((0, v.disk.size()), |p| (p.start, p.len));
+        tx.watch(&canonical(t), start, len, ashift);
+    }
+    if !a.write {
+        // (Transaction::dry_run is not called: its plan check refuses
+        // sources opened read-only, which every dry run's are.)
+        text.push_str("dry run: nothing written (add --write to apply)\n");
+        report["result"] = json!("dry-run");
+        finish(a.json, &report, &text);
+        return Ok(EXIT_PROBLEMS);
+    }
+    drop(vdevs);
+    let done = tx.commit()?;
+    text.push_str(&committed(&done, &mut report));
     // Read every label back through a fresh read-only open.
     let mut still_bad = Vec::new();
     for t in &a.targets {
@@ -343,21 +360,6 @@ pub fn run_label_repair(a: &LabelRepairArgs) -> Result<u8> {
             if l.status != LabelStatus::Valid {
                 still_bad.push(format!("{t} label {}: {}", l.index, l.status.name()));
             }
-        }
-    }
-    match outcome {
-        Outcome::Unchanged => text.push_str("nothing written\n"),
-        Outcome::Applied {
-            journal,
-            writes,
-            bytes,
-        } => {
-            text.push_str(&format!(
-                "written: {writes} write(s), {bytes} bytes, flushed and read back; undo journal: {} (kzrescue undo {} --write restores)\n",
-                journal.display(),
-                journal.display()
-            ));
-            report["journal"] = json!(journal.display().to_string());
         }
     }
     report["result"] = json!("written");
@@ -399,7 +401,7 @@ fn prefix(e: Error, p: &str) -> Error {
 }
 
 /// The vdev a fresh table is laid around.
-fn chosen_vdev<'a>(r: &'a ScanReport, start: Option<u64>) -> Result<&'a FoundVdev> {
+fn chosen_vdev(r: &ScanReport, start: Option<u64>) -> Result<&FoundVdev> {
     let named: Vec<&FoundVdev> = r
         .vdevs
         .iter()
@@ -484,18 +486,11 @@ pub fn run_restore(a: &RestoreArgs) -> Result<u8> {
         finish(a.json, &report, &text);
         return Ok(EXIT_OK);
     }
-    if !a.write {
-        text.push_str("dry run: nothing written (add --write to apply)\n");
-        report["result"] = json!("dry-run");
-        finish(a.json, &report, &text);
-        return Ok(EXIT_PROBLEMS);
-    }
-    let wdisk = open_source(&a.target, true).map_err(busy_hint)?;
     // One phase per write: each is flushed and read back before the next,
     // so the primary header (last) never points at an unwritten array.
     let tp = TargetPlan {
         path: canonical(&a.target),
-        source: wdisk.clone(),
+        source: disk.clone(),
         phases: writes
             .iter()
             .map(|w| {
@@ -512,22 +507,27 @@ pub fn run_restore(a: &RestoreArgs) -> Result<u8> {
         .journal
         .clone()
         .unwrap_or_else(|| default_journal("table", &a.from));
-    let outcome = apply::apply(std::slice::from_ref(&tp), &journal, "partitions restore")?;
-    drop(tp);
-    drop(wdisk);
-    if let Outcome::Applied {
-        journal,
-        writes,
-        bytes,
-    } = outcome
-    {
-        text.push_str(&format!(
-            "written: {writes} write(s), {bytes} bytes, flushed and read back; undo journal: {} (kzrescue undo {} --write restores)\n",
-            journal.display(),
-            journal.display()
-        ));
-        report["journal"] = json!(journal.display().to_string());
+    let mut tx = Transaction::new(
+        format!("kzrescue partitions restore {} --from {}", a.target, a.from),
+        TxOptions::from_interval_secs(a.liveness_interval)?,
+    );
+    tx.group("partition table", Some(journal), vec![tp]);
+    for v in &r.vdevs {
+        if let Some(ps) = v.psize {
+            tx.watch(&canonical(&a.target), v.start, ps, v.facts.ashift);
+        }
     }
+    if !a.write {
+        // (Transaction::dry_run is not called: its plan check refuses
+        // sources opened read-only, which every dry run's are.)
+        text.push_str("dry run: nothing written (add --write to apply)\n");
+        report["result"] = json!("dry-run");
+        finish(a.json, &report, &text);
+        return Ok(EXIT_PROBLEMS);
+    }
+    drop(disk);
+    let done = tx.commit()?;
+    text.push_str(&committed(&done, &mut report));
     let again = open_source(&a.target, false)?;
     let t = partition::read(again.as_ref(), Some(ss as u32))?;
     text.push_str(&format!(

@@ -13,7 +13,6 @@ use super::{EXIT_OK, EXIT_PROBLEMS};
 use indicatif::{ProgressBar, ProgressStyle};
 use kzrescue::Result;
 use kzrescue::scan::{self, ScanOptions, ScanReport, TableMatch};
-use kzrescue::target::open_source;
 use serde_json::json;
 use std::io::IsTerminal;
 
@@ -33,7 +32,7 @@ pub struct ScanArgs {
 
 /// Runs the scan with a progress bar on a terminal.
 pub fn run_scan(target: &str, sector_size: Option<u32>) -> Result<ScanReport> {
-    let src = open_source(target, false)?;
+    let src = scan::open_for_scan(target)?;
     let bar = if std::io::stderr().is_terminal() {
         let b = ProgressBar::new(src.size());
         b.set_style(

@@ -469,32 +469,31 @@ pub fn from_scan(src: &dyn Source, ss: u64, v: &FoundVdev) -> Result<RestorePlan
         v.start
     );
     let mut entries = Vec::new();
-    let zslot =
-        if zfirst == crate::scan::SOLARIS_FIRST_LBA || zfirst < crate::scan::SOLARIS_FIRST_LBA {
-            0
+    let zslot = if zfirst <= crate::scan::SOLARIS_FIRST_LBA {
+        0
+    } else {
+        let boot = read_vec(src, crate::scan::SOLARIS_FIRST_LBA * ss, 512)?;
+        let fat = boot[510] == 0x55
+            && boot[511] == 0xaa
+            && (boot[54..57] == *b"FAT" || boot[82..87] == *b"FAT32");
+        let (ty, name) = if fat {
+            (solaris::GUID_EFI_SYSTEM, "loader")
         } else {
-            let boot = read_vec(src, crate::scan::SOLARIS_FIRST_LBA * ss, 512)?;
-            let fat = boot[510] == 0x55
-                && boot[511] == 0xaa
-                && (boot[54..57] == *b"FAT" || boot[82..87] == *b"FAT32");
-            let (ty, name) = if fat {
-                (solaris::GUID_EFI_SYSTEM, "loader")
-            } else {
-                notes.push(
+            notes.push(
                 "s0 holds no FAT file system: typed BIOS_boot (an EFI System slice would hold one)"
                     .into(),
             );
-                (solaris::GUID_BIOS_BOOT, "")
-            };
-            entries.push(NewEntry {
-                slot: 0,
-                type_guid: ty,
-                first: crate::scan::SOLARIS_FIRST_LBA,
-                last: zfirst - 1,
-                name,
-            });
-            1
+            (solaris::GUID_BIOS_BOOT, "")
         };
+        entries.push(NewEntry {
+            slot: 0,
+            type_guid: ty,
+            first: crate::scan::SOLARIS_FIRST_LBA,
+            last: zfirst - 1,
+            name,
+        });
+        1
+    };
     entries.push(NewEntry {
         slot: zslot,
         type_guid: solaris::GUID_USR_ZFS,
@@ -723,7 +722,8 @@ mod tests {
             assert_eq!(t.reserved().unwrap().len, RESERVED_SIZE);
             // Zero the primary, restore it from the backup: same bytes.
             let good = disk.clone();
-            disk[..(34 * 512).max(6 * 4096)].fill(0);
+            // The primary areas at either sector size (34 × 512 < 6 × 4096).
+            disk[..6 * 4096].fill(0);
             let p = from_backup(&MemSource::new(&disk), ss).unwrap();
             apply(&mut disk, &p);
             assert_eq!(disk, good);
