@@ -5,7 +5,7 @@
 use super::datasets::{PoolArgs, open_fs, split_spec};
 use indicatif::{ProgressBar, ProgressStyle};
 use kzrescue::zfs::walk::{Node, walk};
-use kzrescue::zfs::zpl::{FileReader, FileType, Time, Zpl};
+use kzrescue::zfs::zpl::{FileReader, FileType, Znode, Zpl};
 use kzrescue::{Error, Result};
 use std::collections::HashMap;
 use std::fs::{self, File, FileTimes};
@@ -13,7 +13,6 @@ use std::io::Write;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{FileExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::time::{Duration, SystemTime};
 
 /// Arguments of `kzrescue export`.
 #[derive(clap::Args, Debug)]
@@ -36,8 +35,25 @@ pub struct ExportArgs {
     pub tar: Option<PathBuf>,
 }
 
-fn systime(t: Time) -> SystemTime {
-    SystemTime::UNIX_EPOCH + Duration::new(t.sec, t.nsec.min(999_999_999) as u32)
+/// Access and modification times for a file being created, or why one of
+/// them cannot be set (the file keeps the time of its creation then).
+fn file_times(z: &Znode) -> std::result::Result<FileTimes, String> {
+    Ok(FileTimes::new()
+        .set_accessed(z.atime.to_system_time()?)
+        .set_modified(z.mtime.to_system_time()?))
+}
+
+/// A tar header's mtime: octal or GNU base-256 for large values, and
+/// base-256 two's complement (leading byte 0xff) for a time before 1970,
+/// which GNU tar reads back as negative.
+fn set_tar_mtime(h: &mut tar::Header, sec: i64) {
+    if sec >= 0 {
+        h.set_mtime(sec as u64);
+    } else if let Some(g) = h.as_gnu_mut() {
+        let mut f = [0xffu8; 12];
+        f[4..].copy_from_slice(&sec.to_be_bytes());
+        g.mtime = f;
+    }
 }
 
 /// Joins a walk path (starting with `/`, relative to the export root) to `dir`.
@@ -127,12 +143,7 @@ fn to_dir(fs: &Zpl, nodes: &[Node], dir: &Path, errors: &mut Vec<String>) -> Res
                         .map_err(|e| format!("cannot make it {} bytes long here: {e}", z.size))?;
                     pb.inc(z.size.saturating_sub(written));
                     linked.insert(z.object, p.clone());
-                    f.set_times(
-                        FileTimes::new()
-                            .set_accessed(systime(z.atime))
-                            .set_modified(systime(z.mtime)),
-                    )
-                    .map_err(|e| e.to_string())?;
+                    f.set_times(file_times(z)?).map_err(|e| e.to_string())?;
                 }
                 FileType::Symlink => {
                     let t = fs.readlink(&n.dnode, z).map_err(|e| e.to_string())?;
@@ -167,12 +178,8 @@ fn to_dir(fs: &Zpl, nodes: &[Node], dir: &Path, errors: &mut Vec<String>) -> Res
         .filter(|n| n.znode.file_type() == FileType::Dir)
     {
         let p = dest(dir, &n.path);
-        if let Ok(f) = File::open(&p) {
-            let _ = f.set_times(
-                FileTimes::new()
-                    .set_accessed(systime(n.znode.atime))
-                    .set_modified(systime(n.znode.mtime)),
-            );
+        if let (Ok(f), Ok(t)) = (File::open(&p), file_times(&n.znode)) {
+            let _ = f.set_times(t);
         }
     }
     pb.finish_and_clear();
@@ -194,7 +201,7 @@ fn to_tar(fs: &Zpl, nodes: &[Node], out: Box<dyn Write>, errors: &mut Vec<String
         h.set_mode((z.mode & 0o7777) as u32);
         h.set_uid(z.uid);
         h.set_gid(z.gid);
-        h.set_mtime(z.mtime.sec);
+        set_tar_mtime(&mut h, z.mtime.sec);
         let r = match z.file_type() {
             FileType::Dir => {
                 h.set_entry_type(tar::EntryType::Directory);

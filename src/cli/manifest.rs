@@ -47,8 +47,8 @@ pub struct Entry {
     pub gid: u64,
     /// Size in bytes.
     pub size: u64,
-    /// Modification time, seconds.
-    pub mtime: u64,
+    /// Modification time, seconds since the epoch (signed: negative before 1970).
+    pub mtime: i64,
     /// Modification time, nanoseconds.
     pub mtime_nsec: u64,
     /// Link count.

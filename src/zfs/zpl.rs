@@ -88,13 +88,67 @@ impl FileType {
     }
 }
 
-/// A time stamp: seconds and nanoseconds.
+/// A time stamp as ZFS stores it: two 64-bit words, seconds since the
+/// epoch read as a *signed* number (a file may predate 1970) and
+/// nanoseconds. A hostile disk may put anything in either word: the
+/// conversions below report what is out of range instead of panicking.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Time {
-    /// Seconds since the epoch.
-    pub sec: u64,
-    /// Nanoseconds.
+    /// Seconds since 1970-01-01 00:00:00 UTC (negative: before).
+    pub sec: i64,
+    /// Nanoseconds, as stored (valid below 10^9).
     pub nsec: u64,
+}
+
+impl Time {
+    /// Decodes the two stored words.
+    pub fn from_words(sec: u64, nsec: u64) -> Time {
+        Time {
+            sec: sec as i64,
+            nsec,
+        }
+    }
+
+    /// Whether the nanoseconds are below one second.
+    pub fn is_valid(&self) -> bool {
+        self.nsec < 1_000_000_000
+    }
+
+    /// Nanoseconds since the epoch as one signed 128-bit number (exact for
+    /// every stored value).
+    pub fn as_nanos(&self) -> i128 {
+        i128::from(self.sec) * 1_000_000_000 + i128::from(self.nsec)
+    }
+
+    /// The time as a [`std::time::SystemTime`], or why it cannot be one
+    /// (nanoseconds ≥ 10^9, or a value the platform cannot represent).
+    pub fn to_system_time(&self) -> std::result::Result<std::time::SystemTime, String> {
+        use std::time::{Duration, SystemTime};
+        if !self.is_valid() {
+            return Err(format!(
+                "time {}.{} has {} nanoseconds (not below 10^9)",
+                self.sec, self.nsec, self.nsec
+            ));
+        }
+        let ns = Duration::from_nanos(self.nsec);
+        let t = if self.sec >= 0 {
+            SystemTime::UNIX_EPOCH
+                .checked_add(Duration::from_secs(self.sec as u64))
+                .and_then(|t| t.checked_add(ns))
+        } else {
+            SystemTime::UNIX_EPOCH
+                .checked_sub(Duration::from_secs(self.sec.unsigned_abs()))
+                .and_then(|t| t.checked_add(ns))
+        };
+        t.ok_or_else(|| format!("time {} s is out of this system's range", self.sec))
+    }
+}
+
+impl std::fmt::Display for Time {
+    /// `SECONDS.NNNNNNNNN`, seconds signed (as `stat -c %.9Y` prints).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}.{:09}", self.sec, self.nsec)
+    }
 }
 
 /// A file's attributes.
@@ -263,10 +317,7 @@ impl Zpl {
         let u = |n: &str| vals.get(n).and_then(|v| bo.u64(v, 0)).unwrap_or(0);
         let t = |n: &str| {
             vals.get(n)
-                .map(|v| Time {
-                    sec: bo.u64(v, 0).unwrap_or(0),
-                    nsec: bo.u64(v, 8).unwrap_or(0),
-                })
+                .map(|v| Time::from_words(bo.u64(v, 0).unwrap_or(0), bo.u64(v, 8).unwrap_or(0)))
                 .unwrap_or_default()
         };
         Ok(Znode {
@@ -468,10 +519,7 @@ fn legacy_znode(dn: &Dnode) -> Result<Znode> {
     }
     let bo = dn.byteorder;
     let w = |o: usize| bo.u64(b, o).unwrap_or(0);
-    let t = |o: usize| Time {
-        sec: w(o),
-        nsec: w(o + 8),
-    };
+    let t = |o: usize| Time::from_words(w(o), w(o + 8));
     Ok(Znode {
         object: dn.object,
         atime: t(0),

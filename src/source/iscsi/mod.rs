@@ -16,7 +16,7 @@ pub mod scsi;
 pub mod session;
 
 use crate::error::{Error, Result};
-use crate::source::{Source, check_bounds};
+use crate::source::{ReadPath, Source, check_bounds};
 use login::{ChapCredentials, DigestPref, DiscoveredTarget};
 use scsi::{Capacity, Designator, Inquiry};
 pub use session::{Session, SessionConfig};
@@ -535,6 +535,11 @@ impl Source for IscsiSource {
     }
     fn logical_sector_size(&self) -> Option<u32> {
         Some(self.capacity.block_len)
+    }
+    fn read_uncached(&self, offset: u64, buf: &mut [u8]) -> Result<ReadPath> {
+        // read_at sends READ(16) for every call; nothing is cached here.
+        self.read_at(offset, buf)?;
+        Ok(ReadPath::Lu)
     }
     fn identity(&self) -> String {
         match &self.lu_name {
