@@ -89,7 +89,8 @@ pub fn stream(
     let jobs = opts.jobs.max(1);
     let shared = Shared {
         window: Mutex::new(Window::default()),
-        window_cv: Condvar::new(),
+        ready_cv: Condvar::new(),
+        room_cv: Condvar::new(),
         jobs: Mutex::new(JobQueue::default()),
         jobs_cv: Condvar::new(),
         hand: Mutex::new(HandQueue {
@@ -199,7 +200,10 @@ struct Window {
 
 struct Shared {
     window: Mutex<Window>,
-    window_cv: Condvar,
+    /// The writer waits here for the first entry to be complete.
+    ready_cv: Condvar,
+    /// The walker waits here for room in the window.
+    room_cv: Condvar,
     jobs: Mutex<JobQueue>,
     jobs_cv: Condvar,
     hand: Mutex<HandQueue>,
@@ -221,17 +225,14 @@ impl Shared {
     /// Stops everything: the writer failed.
     fn abort(&self) {
         lock(&self.window).aborted = true;
-        self.window_cv.notify_all();
+        self.ready_cv.notify_all();
+        self.room_cv.notify_all();
         {
             let mut j = lock(&self.jobs);
             j.heap.clear();
             j.closed = true;
         }
         self.jobs_cv.notify_all();
-    }
-
-    fn aborted(&self) -> bool {
-        lock(&self.window).aborted
     }
 
     /// Records the hash of entry `seq`.
@@ -245,7 +246,10 @@ impl Shared {
             slot.need = Need::Hash(Some(h));
         }
         drop(w);
-        self.window_cv.notify_all();
+        // only the first entry's hash lets the writer go on
+        if seq == base {
+            self.ready_cv.notify_one();
+        }
     }
 }
 
@@ -255,26 +259,31 @@ fn walker(fs: &Zpl, dataset: Option<&str>, sh: &Shared) -> Vec<String> {
     let errors = std::cell::RefCell::new(Vec::new());
     let mut linked: HashSet<u64> = HashSet::new();
     let mut seq = 0u64;
+    let mut stopped = false;
     walk(
         fs,
         fs.root,
         b"/",
         |n| {
-            if sh.aborted() {
+            if stopped {
                 return;
             }
             let (entry, need, job) =
                 describe(fs, dataset, n, &mut linked, &mut errors.borrow_mut());
             let mut w = lock(&sh.window);
             while w.slots.len() >= sh.limit && !w.aborted {
-                w = wait(&sh.window_cv, w);
+                w = wait(&sh.room_cv, w);
             }
             if w.aborted {
+                stopped = true;
                 return;
             }
+            let first = w.slots.is_empty();
             w.slots.push_back(Slot { entry, need });
             drop(w);
-            sh.window_cv.notify_all();
+            if first {
+                sh.ready_cv.notify_one();
+            }
             if let Some((dnode, size)) = job {
                 lock(&sh.jobs).heap.push(Job { seq, dnode, size });
                 sh.jobs_cv.notify_one();
@@ -288,7 +297,7 @@ fn walker(fs: &Zpl, dataset: Option<&str>, sh: &Shared) -> Vec<String> {
         },
     );
     lock(&sh.window).walked = true;
-    sh.window_cv.notify_all();
+    sh.ready_cv.notify_all();
     lock(&sh.jobs).closed = true;
     sh.jobs_cv.notify_all();
     errors.into_inner()
@@ -529,26 +538,29 @@ fn writer(
     // hashes of objects with several names (as many as the walker's set)
     let mut links: HashMap<u64, Hashed> = HashMap::new();
     let mut n = 0u64;
+    let mut batch: VecDeque<Slot> = VecDeque::new();
     loop {
-        let slot = {
+        if batch.is_empty() {
+            // take every complete entry at the front in one go
             let mut w = lock(&sh.window);
             loop {
-                let ready = match w.slots.front() {
-                    Some(s) => !matches!(s.need, Need::Hash(None)),
-                    None => w.walked,
-                };
-                if ready {
+                while batch.len() < 1024
+                    && w.slots
+                        .front()
+                        .is_some_and(|s| !matches!(s.need, Need::Hash(None)))
+                {
+                    batch.extend(w.slots.pop_front());
+                    w.base += 1;
+                }
+                if !batch.is_empty() || (w.slots.is_empty() && w.walked) {
                     break;
                 }
-                w = wait(&sh.window_cv, w);
+                w = wait(&sh.ready_cv, w);
             }
-            let s = w.slots.pop_front();
-            if s.is_some() {
-                w.base += 1;
-            }
-            s
-        };
-        sh.window_cv.notify_all();
+            drop(w);
+            sh.room_cv.notify_one();
+        }
+        let slot = batch.pop_front();
         let Some(Slot { mut entry, need }) = slot else {
             return Ok(n);
         };
