@@ -11,6 +11,8 @@
 #![warn(missing_docs)]
 
 pub mod error;
+pub mod export;
+pub mod input;
 pub mod source;
 pub mod zfs;
 
@@ -30,6 +32,8 @@ pub mod manifest;
 // --- modules: zone config / diagnose
 pub mod diagnose;
 pub mod rescue;
+// --- modules: recovery below the labels (scan, label repair, table restore)
+pub mod scan;
 pub mod zone;
 
 pub use error::{Error, Result};

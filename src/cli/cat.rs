@@ -15,6 +15,12 @@ pub struct CatArgs {
     pub args: Vec<String>,
     #[command(flatten)]
     pub pool: PoolArgs,
+    /// Refuse a file claiming more than this many bytes (suffixes K, M, G,
+    /// T, P, E): a hostile size on a one-block file would stream zeros for
+    /// hours. Raise it to read a file that really is that large.
+    #[arg(long, value_name = "BYTES", default_value = "64G",
+          value_parser = super::bounds::parse_size)]
+    pub max_file_size: u64,
 }
 
 /// Runs the subcommand.
@@ -23,11 +29,19 @@ pub fn run(args: &CatArgs) -> Result<u8> {
     let (ds, path) = split_spec(spec);
     let o = args.pool.open(targets)?;
     let fs = open_fs(&o, &ds)?;
+    let warned = super::datasets::warn_fs(&fs);
     let obj = fs.lookup(&path)?;
     let (dn, z) = fs.znode(obj)?;
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::with_capacity(1 << 20, stdout.lock());
     match z.file_type() {
+        FileType::File if z.size > args.max_file_size => {
+            return Err(Error::Refused(format!(
+                "{path} claims {} bytes, more than --max-file-size {} (its default is 64G): \
+                 pass a larger --max-file-size to stream it",
+                z.size, args.max_file_size
+            )));
+        }
         FileType::File => fs.read_file(&dn, z.size, |b| out.write_all(b))?,
         FileType::Symlink => {
             let t = fs.readlink(&dn, &z)?;
@@ -37,5 +51,9 @@ pub fn run(args: &CatArgs) -> Result<u8> {
         t => return Err(Error::Usage(format!("{path} is a {t:?}, not a file"))),
     }
     out.flush().map_err(|e| Error::io("write stdout", e))?;
-    Ok(super::EXIT_OK)
+    Ok(if warned {
+        super::EXIT_PROBLEMS
+    } else {
+        super::EXIT_OK
+    })
 }

@@ -16,7 +16,7 @@ use std::sync::Arc;
 #[derive(clap::Args, Debug, Clone)]
 pub struct PoolArgs {
     /// Use this Solaris slice on every disk instead of the one ZFS slice.
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", value_parser = super::bounds::parse_slice)]
     pub slice: Option<u32>,
     /// Logical sector size of the disks (512 or 4096); detected by default.
     #[arg(long, value_name = "BYTES", value_parser = super::target::parse_sector_size)]
@@ -254,6 +254,16 @@ pub fn split_spec(spec: &str) -> (String, String) {
         ),
         None => (spec.to_string(), "/".into()),
     }
+}
+
+/// Prints the file system's warnings (an impossible version, a root that
+/// is not a directory) on stderr; true when there were any (the command
+/// then ends with "problems found").
+pub fn warn_fs(fs: &Zpl) -> bool {
+    for w in &fs.warnings {
+        eprintln!("kzrescue: warning: {w}");
+    }
+    !fs.warnings.is_empty()
 }
 
 /// Opens the ZPL file system of dataset `name` (`pool/fs` or `pool/fs@snap`).

@@ -32,7 +32,7 @@ pub struct DemoArgs {
     #[arg(long, value_name = "DIR")]
     dir: Option<PathBuf>,
     /// Seconds between the two uberblock reads of the liveness check.
-    #[arg(long, value_name = "SECS", default_value_t = 1.0)]
+    #[arg(long, value_name = "SECS", default_value_t = 1.0, value_parser = super::bounds::parse_interval)]
     liveness_interval: f64,
 }
 

@@ -3,6 +3,7 @@
 
 use super::datasets::{PoolArgs, open_fs, split_spec};
 use kzrescue::Result;
+use kzrescue::zfs::walk::{escape_name, name_problem};
 use kzrescue::zfs::zpl::{FileType, Znode, Zpl};
 
 /// Arguments of `kzrescue ls`.
@@ -126,12 +127,32 @@ pub fn run(args: &LsArgs) -> Result<u8> {
     let (ds, path) = split_spec(spec);
     let o = args.pool.open(targets)?;
     let fs = open_fs(&o, &ds)?;
+    let mut problems = usize::from(super::datasets::warn_fs(&fs));
     let obj = fs.lookup(&path)?;
     let (dn, z) = fs.znode(obj)?;
-    let mut problems = 0;
     if z.file_type() == FileType::Dir {
+        let mut seen = std::collections::HashSet::new();
         for e in fs.readdir(&dn)? {
-            let l = line(&fs, e.object, &e.name, args.inode);
+            // a name no directory can hold is shown escaped, and reported
+            let shown = escape_name(&e.name);
+            if let Some(p) = name_problem(&e.name) {
+                eprintln!(
+                    "kzrescue: warning: {path}: entry {:?} (object {}): {p}; shown as {:?}",
+                    String::from_utf8_lossy(&e.name),
+                    e.object,
+                    String::from_utf8_lossy(&shown)
+                );
+                problems += 1;
+            }
+            if !seen.insert(e.name.clone()) {
+                eprintln!(
+                    "kzrescue: warning: {path}: entry {:?} (object {}): a second entry of this name in one directory",
+                    String::from_utf8_lossy(&e.name),
+                    e.object
+                );
+                problems += 1;
+            }
+            let l = line(&fs, e.object, &shown, args.inode);
             if l.starts_with('?') {
                 problems += 1;
             }

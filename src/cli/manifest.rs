@@ -31,8 +31,14 @@ pub struct ManifestArgs {
     /// Compare snapshot @SNAP (the baseline) against DATASET and print the diff.
     #[arg(long, value_name = "@SNAP")]
     pub against: Option<String>,
-    /// Reading threads, and as many hashing ones (default: all cores).
-    #[arg(long)]
+    /// Do not hash files claiming more than this many bytes (suffixes K, M,
+    /// G, T, P, E): such a file gets an `error` and no `sha256`.
+    #[arg(long, value_name = "BYTES", default_value = "64G",
+          value_parser = super::bounds::parse_size)]
+    pub max_file_size: u64,
+    /// Reading threads, and as many hashing ones (default: all cores; at
+    /// most 256, more are lowered).
+    #[arg(long, value_name = "N", value_parser = super::bounds::parse_jobs)]
     pub jobs: Option<usize>,
 }
 
@@ -110,6 +116,7 @@ fn collect(o: &Opened, spec: &str, recursive: bool, opts: &Options) -> Result<Ma
         entries,
         errors: s.errors,
         blocks: s.blocks,
+        max_file_size: Some(opts.max_file_size),
     })
 }
 
@@ -129,7 +136,7 @@ struct Doc<'a> {
 
 impl Serialize for Doc<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
-        let mut st = s.serialize_struct("Manifest", 8)?;
+        let mut st = s.serialize_struct("Manifest", 9)?;
         st.serialize_field("schema", SCHEMA)?;
         st.serialize_field("pool", &self.o.pool.name)?;
         st.serialize_field("dataset", self.dataset)?;
@@ -145,6 +152,7 @@ impl Serialize for Doc<'_> {
         };
         st.serialize_field("errors", errors)?;
         st.serialize_field("blocks", &blocks)?;
+        st.serialize_field("max_file_size", &self.opts.max_file_size)?;
         st.end()
     }
 }
@@ -273,9 +281,16 @@ pub fn run(args: &ManifestArgs) -> Result<u8> {
     }
     let (targets, ds) = super::ls::targets_and_spec(&args.args);
     let o = args.pool.open(targets)?;
-    let mut opts = Options::default();
+    let mut opts = Options {
+        max_file_size: args.max_file_size,
+        ..Options::default()
+    };
     if let Some(j) = args.jobs {
-        opts.jobs = j.max(1);
+        let (n, lowered) = super::bounds::clamp_jobs(j);
+        if lowered {
+            eprintln!("kzrescue: note: --jobs {j} lowered to {n}");
+        }
+        opts.jobs = n;
     }
     match &args.against {
         Some(snap) => {

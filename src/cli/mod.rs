@@ -20,6 +20,7 @@ macro_rules! eprintln {
     () => { ::std::eprintln!() };
     ($($t:tt)*) => { ::std::eprintln!("{}", $crate::cli::out::escape(&format!($($t)*))) };
 }
+mod bounds;
 mod out;
 
 // --- modules: read path
@@ -45,6 +46,9 @@ mod manifest;
 mod demo;
 mod docs;
 mod rescue;
+// --- modules: recovery below the labels
+mod recover;
+mod scan;
 
 /// Exit status: success, nothing wrong found.
 pub const EXIT_OK: u8 = 0;
@@ -114,6 +118,9 @@ enum Command {
     Completions(docs::CompletionsArgs),
     /// Write man pages generated from the CLI definition.
     Manpage(docs::ManpageArgs),
+    // --- commands: recovery below the labels
+    /// Find every ZFS vdev on a device by its labels, without trusting the partition table.
+    Scan(scan::ScanArgs),
 }
 
 /// The argument types of the subcommands, by name: [`command`] declares each
@@ -162,6 +169,8 @@ fn deferred(cmd: clap::Command) -> clap::Command {
         ("demo", args::<demo::DemoArgs>),
         ("completions", args::<docs::CompletionsArgs>),
         ("manpage", args::<docs::ManpageArgs>),
+        // --- deferred: recovery below the labels
+        ("scan", args::<scan::ScanArgs>),
     ];
     cmd.mut_subcommands(|s| match table.iter().find(|(n, _)| *n == s.get_name()) {
         Some(&(_, f)) => s.defer(f),
@@ -178,12 +187,31 @@ pub fn command() -> clap::Command {
 
 /// Parses arguments, runs the subcommand, maps errors to exit codes.
 pub fn run() -> u8 {
-    use clap::FromArgMatches;
-    let cli = match Cli::from_arg_matches(&command().get_matches()) {
-        Ok(c) => c,
-        Err(e) => e.exit(),
+    // --- intercept: recovery writers (`label repair`, `partitions restore`)
+    let result: Result<u8, kzrescue::Error> = match recover::intercept() {
+        Some(r) => r,
+        None => {
+            use clap::FromArgMatches;
+            match Cli::from_arg_matches(&command().get_matches()) {
+                Ok(c) => dispatch(c),
+                Err(e) => e.exit(),
+            }
+        }
     };
-    let result: Result<u8, kzrescue::Error> = match cli.command {
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("kzrescue: {e}");
+            match e {
+                kzrescue::Error::Refused(_) => EXIT_REFUSED,
+                _ => EXIT_ERROR,
+            }
+        }
+    }
+}
+
+fn dispatch(cli: Cli) -> Result<u8, kzrescue::Error> {
+    match cli.command {
         // --- dispatch: read path
         Command::Partitions(a) => partitions::run(&a),
         Command::Label(a) => label::run(&a),
@@ -208,16 +236,8 @@ pub fn run() -> u8 {
         Command::Demo(a) => demo::run(&a),
         Command::Completions(a) => docs::completions(&a),
         Command::Manpage(a) => docs::manpage(&a),
-    };
-    match result {
-        Ok(code) => code,
-        Err(e) => {
-            eprintln!("kzrescue: {e}");
-            match e {
-                kzrescue::Error::Refused(_) => EXIT_REFUSED,
-                _ => EXIT_ERROR,
-            }
-        }
+        // --- dispatch: recovery below the labels
+        Command::Scan(a) => scan::run(&a),
     }
 }
 

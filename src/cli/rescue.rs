@@ -6,7 +6,6 @@ use kzrescue::rescue::{self, RepairOptions};
 use kzrescue::zone::zvblk::UnitRadix;
 use kzrescue::{Error, Result};
 use std::path::PathBuf;
-use std::time::Duration;
 
 /// What identifies the zone and its devices (shared by diagnose and repair).
 #[derive(clap::Args, Debug, Clone)]
@@ -35,7 +34,7 @@ pub struct ZoneArgs {
     #[arg(long)]
     decimal_unit: bool,
     /// Seconds between the two uberblock reads of the liveness check (0 skips it).
-    #[arg(long, value_name = "SECS", default_value_t = 3.0)]
+    #[arg(long, value_name = "SECS", default_value_t = 3.0, value_parser = super::bounds::parse_interval)]
     liveness_interval: f64,
     /// Logical sector size of the disks (512 or 4096) when it cannot be detected.
     #[arg(long, value_name = "BYTES")]
@@ -43,6 +42,12 @@ pub struct ZoneArgs {
     /// Accept a key file that group or others can read.
     #[arg(long)]
     insecure_key_perms: bool,
+    /// Whose host data the zone uses: `kzrescue` (a disk without kzrescue
+    /// host data is then a problem to repair) or `auto` (kzrescue's when its
+    /// key file is given or a kzrescue copy is on the disk, else Oracle's,
+    /// which kzrescue cannot read).
+    #[arg(long, value_name = "WHOSE", default_value = "auto", value_parser = ["auto", "kzrescue"])]
+    hostdata: String,
 }
 
 fn parse_hostid(s: &str) -> std::result::Result<u32, String> {
@@ -63,11 +68,8 @@ fn parse_map(s: &str) -> std::result::Result<(String, String), String> {
 
 impl ZoneArgs {
     fn options(&self) -> Result<DiagnoseOptions> {
-        if !(self.liveness_interval >= 0.0 && self.liveness_interval < 3600.0) {
-            return Err(Error::Usage(
-                "--liveness-interval must be between 0 and 3600 seconds".into(),
-            ));
-        }
+        let liveness_interval =
+            kzrescue::repair::liveness::interval_from_secs(self.liveness_interval)?;
         Ok(DiagnoseOptions {
             config_file: self.zone_config.display().to_string(),
             zone: self.zone.clone(),
@@ -80,15 +82,20 @@ impl ZoneArgs {
             } else {
                 UnitRadix::Hex
             },
-            liveness_interval: Duration::from_secs_f64(self.liveness_interval),
+            liveness_interval,
             sector_size: self.sector_size,
             insecure_key_perms: self.insecure_key_perms,
+            hostdata_kzrescue: self.hostdata == "kzrescue",
         })
     }
 
     fn config(&self) -> Result<kzrescue::zone::ZoneConfig> {
-        let text = std::fs::read_to_string(&self.zone_config)
-            .map_err(|e| Error::io(format!("read {}", self.zone_config.display()), e))?;
+        let text = kzrescue::input::read_text(
+            &self.zone_config,
+            "zone configuration",
+            kzrescue::input::MAX_CONFIG,
+            true,
+        )?;
         kzrescue::zone::parse_config(&text, self.zone.as_deref())
     }
 }

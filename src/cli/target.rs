@@ -11,7 +11,7 @@ pub struct TargetArgs {
     pub target: String,
     /// Use this Solaris slice (GPT entry N+1, VTOC slice N) instead of the
     /// one ZFS slice.
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", value_parser = super::bounds::parse_slice)]
     pub slice: Option<u32>,
     /// Logical sector size of the disk (512 or 4096); detected by default.
     #[arg(long, value_name = "BYTES", value_parser = parse_sector_size)]

@@ -230,19 +230,10 @@ pub fn parse_keyfile(text: &str, what: &str) -> Result<KeyFile> {
 /// Reads a key file. Refuses one that group or others may read or write
 /// unless `insecure_perms` is set (like ssh does with private keys).
 pub fn read_keyfile(path: &Path, insecure_perms: bool) -> Result<KeyFile> {
-    use std::io::Read;
     use std::os::unix::fs::PermissionsExt;
     let what = path.display().to_string();
-    let mut f =
-        std::fs::File::open(path).map_err(|e| Error::io(format!("open key file {what}"), e))?;
-    let meta = f
-        .metadata()
-        .map_err(|e| Error::io(format!("stat key file {what}"), e))?;
-    if !meta.is_file() {
-        return Err(Error::Usage(format!(
-            "key file {what} is not a regular file"
-        )));
-    }
+    // a regular file only: a FIFO or device is refused before any read
+    let (mut f, meta) = crate::input::open_regular(path, "key file")?;
     let mode = meta.permissions().mode() & 0o777;
     if mode & 0o077 != 0 && !insecure_perms {
         return Err(Error::Refused(format!(
@@ -255,9 +246,10 @@ pub fn read_keyfile(path: &Path, insecure_perms: bool) -> Result<KeyFile> {
             meta.len()
         )));
     }
-    let mut raw = Zeroizing::new(Vec::with_capacity(meta.len() as usize));
-    f.read_to_end(&mut raw)
-        .map_err(|e| Error::io(format!("read key file {what}"), e))?;
+    // capacity for the whole cap up front: the secret is never reallocated
+    // (and left behind unzeroed); the cap holds on the bytes read
+    let mut raw = Zeroizing::new(Vec::with_capacity(64 * 1024 + 1));
+    crate::input::read_capped(&mut f, &mut raw, 64 * 1024, "key file", &what)?;
     let text = std::str::from_utf8(&raw)
         .map_err(|_| Error::Usage(format!("key file {what} is not UTF-8 text")))?;
     parse_keyfile(text, &what)

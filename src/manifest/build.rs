@@ -34,6 +34,9 @@ pub struct Options {
     pub jobs: usize,
     /// Entries walked ahead of the one being written, at most.
     pub window: usize,
+    /// Files claiming more bytes than this are not read: their entry gets
+    /// an `error` instead of a hash (a hostile size would take forever).
+    pub max_file_size: u64,
 }
 
 impl Default for Options {
@@ -41,6 +44,7 @@ impl Default for Options {
         Options {
             jobs: std::thread::available_parallelism().map_or(2, |n| n.get()),
             window: 4096,
+            max_file_size: 64 << 30,
         }
     }
 }
@@ -102,7 +106,7 @@ pub fn stream(
     };
     let mut summary = Summary::default();
     let written = std::thread::scope(|s| {
-        let walker = s.spawn(|| walker(fs, dataset, &shared));
+        let walker = s.spawn(|| walker(fs, dataset, opts.max_file_size, &shared));
         for _ in 0..jobs {
             s.spawn(|| reader(fs, &shared, progress));
             s.spawn(|| hasher(&shared, progress));
@@ -112,8 +116,9 @@ pub fn stream(
             shared.abort();
         }
         let walk_errors = walker.join().unwrap_or_default();
-        // walk errors first, as a reader meets them
-        summary.errors.splice(0..0, walk_errors);
+        // what the file system says about the disk, then the walk's errors
+        let warnings = fs.warnings.iter().map(|w| format!("warning: {w}"));
+        summary.errors.splice(0..0, warnings.chain(walk_errors));
         r
     });
     let after = count();
@@ -255,7 +260,7 @@ impl Shared {
 
 /// Walks `fs`, filling the window and the job queue; returns the walk's
 /// errors.
-fn walker(fs: &Zpl, dataset: Option<&str>, sh: &Shared) -> Vec<String> {
+fn walker(fs: &Zpl, dataset: Option<&str>, max_file_size: u64, sh: &Shared) -> Vec<String> {
     let errors = std::cell::RefCell::new(Vec::new());
     let mut linked: HashSet<u64> = HashSet::new();
     let mut seq = 0u64;
@@ -268,8 +273,14 @@ fn walker(fs: &Zpl, dataset: Option<&str>, sh: &Shared) -> Vec<String> {
             if stopped {
                 return;
             }
-            let (entry, need, job) =
-                describe(fs, dataset, n, &mut linked, &mut errors.borrow_mut());
+            let (entry, need, job) = describe(
+                fs,
+                dataset,
+                max_file_size,
+                n,
+                &mut linked,
+                &mut errors.borrow_mut(),
+            );
             let mut w = lock(&sh.window);
             while w.slots.len() >= sh.limit && !w.aborted {
                 w = wait(&sh.room_cv, w);
@@ -308,6 +319,7 @@ fn walker(fs: &Zpl, dataset: Option<&str>, sh: &Shared) -> Vec<String> {
 fn describe(
     fs: &Zpl,
     dataset: Option<&str>,
+    max_file_size: u64,
     n: Node,
     linked: &mut HashSet<u64>,
     errors: &mut Vec<String>,
@@ -332,9 +344,25 @@ fn describe(
         xattrs: BTreeMap::new(),
         error: None,
     };
+    // what the names say about the disk (issue 12)
+    if let Some(why) = n.name_problem {
+        errors.push(format!("{}: {why} (the path shows it escaped)", e.path));
+    }
+    if n.duplicate {
+        errors.push(format!(
+            "{}: a second entry of this name in one directory",
+            e.path
+        ));
+    }
     let mut need = Need::Nothing;
     let mut job = None;
     match kind {
+        FileType::File if z.size > max_file_size => {
+            e.error = Some(format!(
+                "claimed size {} exceeds --max-file-size {max_file_size}: not hashed",
+                z.size
+            ));
+        }
         FileType::File => {
             // Only objects that say they have several names are
             // remembered; an object named twice that says otherwise is

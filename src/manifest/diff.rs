@@ -260,6 +260,11 @@ enum Msg {
 /// Compares two manifest files, parsing both as they are read; only when
 /// one is not in walk order are both loaded whole and sorted.
 pub fn stream_files(base: &std::path::Path, now: &std::path::Path) -> Result<Diff> {
+    // standard input, devices and the like go through the bounded reader
+    let regular = |p: &std::path::Path| std::fs::metadata(p).is_ok_and(|m| m.is_file());
+    if !regular(base) || !regular(now) {
+        return Ok(diff(&load(base)?, &load(now)?));
+    }
     let streamed = std::thread::scope(|s| -> Result<Option<Diff>> {
         let (rb, rn) = (spawn_parser(s, base), spawn_parser(s, now));
         let (tb, tn) = (top(&rb, base)?, top(&rn, now)?);
@@ -436,6 +441,7 @@ mod tests {
             entries: paths.iter().map(|(p, s)| entry(p, s)).collect(),
             errors: vec![],
             blocks: Default::default(),
+            max_file_size: None,
         }
     }
 

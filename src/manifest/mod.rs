@@ -94,6 +94,9 @@ pub struct Manifest {
     /// How the blocks read for this manifest were checked.
     #[serde(default)]
     pub blocks: BlockCounts,
+    /// Files claiming more bytes than this were not hashed (`--max-file-size`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_file_size: Option<u64>,
 }
 
 /// Blocks read while building a manifest, by what their checksum said. An

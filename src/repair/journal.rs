@@ -329,15 +329,8 @@ impl Journal {
     /// Reads and decodes the journal file at `path`.
     pub fn read(path: &Path) -> Result<Journal> {
         let shown = path.display();
-        let meta = std::fs::metadata(path).map_err(|e| Error::io(format!("open {shown}"), e))?;
-        if meta.len() > MAX_JOURNAL {
-            return Err(Error::corrupt(
-                STRUCTURE,
-                0,
-                format!("{shown} is {} bytes (at most {MAX_JOURNAL})", meta.len()),
-            ));
-        }
-        let bytes = std::fs::read(path).map_err(|e| Error::io(format!("read {shown}"), e))?;
+        // a regular file only, capped on the bytes read (a device reports size 0)
+        let bytes = crate::input::read_bounded(path, "undo journal", MAX_JOURNAL, false)?;
         Journal::decode(&bytes).map_err(|e| match e {
             Error::Corrupt { offset, detail, .. } => Error::Corrupt {
                 structure: format!("undo journal {shown}"),

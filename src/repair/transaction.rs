@@ -122,11 +122,11 @@ pub enum Existing {
 }
 
 /// Writes a new file at the path given; called once, after the preflight.
-pub type FileWriter = Box<dyn FnOnce(&Path) -> Result<()>>;
+pub type FileWriter<'a> = Box<dyn FnOnce(&Path) -> Result<()> + 'a>;
 
 /// A file the transaction creates before the first disk write (a key file:
 /// host data sealed under a key nobody has would be lost).
-pub struct NewFile {
+pub struct NewFile<'a> {
     /// Where.
     pub path: PathBuf,
     /// What it is, for messages ("key file of zone kz1").
@@ -134,7 +134,7 @@ pub struct NewFile {
     /// What happens to a file already there.
     pub existing: Existing,
     /// Writes it (the writer owns the format and the mode).
-    pub write: FileWriter,
+    pub write: FileWriter<'a>,
 }
 
 /// One journalled unit: plans whose undo bytes go into one journal.
@@ -158,11 +158,11 @@ struct Watch {
 pub type Opener = Box<dyn Fn(&str) -> Result<SharedSource>>;
 
 /// A repair transaction; see the module documentation.
-pub struct Transaction {
+pub struct Transaction<'a> {
     purpose: String,
     opts: TxOptions,
     groups: Vec<Group>,
-    files: Vec<NewFile>,
+    files: Vec<NewFile<'a>>,
     watches: Vec<Watch>,
     opener: Opener,
 }
@@ -309,9 +309,9 @@ fn check_creatable(path: &Path, what: &str) -> Result<()> {
     Ok(())
 }
 
-impl Transaction {
+impl<'a> Transaction<'a> {
     /// A new, empty transaction. `purpose` is recorded in every journal.
-    pub fn new(purpose: impl Into<String>, opts: TxOptions) -> Transaction {
+    pub fn new(purpose: impl Into<String>, opts: TxOptions) -> Transaction<'a> {
         Transaction {
             purpose: purpose.into(),
             opts,
@@ -324,7 +324,7 @@ impl Transaction {
 
     /// Opens targets with `opener` instead of [`open_for_write`] (tests:
     /// fault-injecting sources).
-    pub fn with_opener(mut self, opener: Opener) -> Transaction {
+    pub fn with_opener(mut self, opener: Opener) -> Transaction<'a> {
         self.opener = opener;
         self
     }
@@ -382,7 +382,7 @@ impl Transaction {
     }
 
     /// Adds a file to create before the first disk write.
-    pub fn file(&mut self, f: NewFile) {
+    pub fn file(&mut self, f: NewFile<'a>) {
         self.files.push(f);
     }
 
@@ -603,7 +603,7 @@ impl Transaction {
     }
 }
 
-fn check_paths(groups: &[Group], files: &[NewFile]) -> Result<()> {
+fn check_paths(groups: &[Group], files: &[NewFile<'_>]) -> Result<()> {
     let mut seen: Vec<&Path> = Vec::new();
     for g in groups {
         let Some(j) = &g.journal else { continue };

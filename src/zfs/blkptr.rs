@@ -278,7 +278,16 @@ impl BlkPtr {
         }
     }
 
-    /// The first DVA as text, for error messages ("embedded"/"hole" otherwise).
+    /// Byte offset of the first DVA on its vdev (past the front labels and
+    /// boot area), for messages; `None` for a hole or an embedded pointer.
+    pub fn phys_offset(&self) -> Option<u64> {
+        self.dvas()
+            .first()
+            .map(|d| d.offset.saturating_add(crate::zfs::pool::LABEL_START))
+    }
+
+    /// The DVAs as text (`vdev:offset:asize`, comma-separated), or "hole" /
+    /// "embedded".
     pub fn where_(&self) -> String {
         match &self.payload {
             Payload::Hole => "hole".into(),

@@ -10,7 +10,7 @@
 
 use crate::error::{Error, Result};
 use crate::zfs::blkptr::{BLKPTR_SIZE, BlkPtr, ByteOrder, Dva};
-use crate::zfs::pool::{LABEL_START, Pool};
+use crate::zfs::pool::Pool;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -131,6 +131,10 @@ pub struct Dnode {
     pub spill: Option<BlkPtr>,
     /// Byte order of the dnode (that of the block holding it).
     pub byteorder: ByteOrder,
+    /// Byte offset of the dnode on its vdev (the first DVA of the block
+    /// holding it, plus its place in that block), for messages; see
+    /// [`Dnode::decode_at`].
+    pub phys: u64,
 }
 
 fn corrupt(object: u64, detail: impl std::fmt::Display) -> Error {
@@ -159,6 +163,7 @@ impl Dnode {
         let flags = b(7);
         let bonuslen = bo.u16(raw, 10).unwrap_or(0) as usize;
         let mut dn = Dnode {
+            phys: 0,
             object,
             dtype,
             indblkshift: b(1),
@@ -236,14 +241,34 @@ impl Dnode {
         }
         for i in 0..nblkptr {
             let off = BLKPTR_OFFSET + i * BLKPTR_SIZE;
-            dn.blkptrs
-                .push(BlkPtr::decode(&raw[off..off + BLKPTR_SIZE], bo)?);
+            dn.blkptrs.push(
+                BlkPtr::decode(&raw[off..off + BLKPTR_SIZE], bo)
+                    .map_err(|e| e.shifted(off as u64))?,
+            );
         }
         dn.bonus = raw[bonus_off..bonus_off + bonuslen].to_vec();
         if spill {
-            dn.spill = Some(BlkPtr::decode(&raw[size - BLKPTR_SIZE..], bo)?);
+            dn.spill = Some(
+                BlkPtr::decode(&raw[size - BLKPTR_SIZE..], bo)
+                    .map_err(|e| e.shifted((size - BLKPTR_SIZE) as u64))?,
+            );
         }
         Ok(dn)
+    }
+
+    /// [`Dnode::decode`] of a dnode that lies at byte `phys` of its vdev:
+    /// errors name that offset (plus the field's place in the dnode) and the
+    /// dnode remembers it.
+    pub fn decode_at(raw: &[u8], bo: ByteOrder, object: u64, phys: u64) -> Result<Dnode> {
+        let mut dn = Dnode::decode(raw, bo, object).map_err(|e| e.shifted(phys))?;
+        dn.phys = phys;
+        Ok(dn)
+    }
+
+    /// An error about this object's attributes or contents, at the dnode's
+    /// place on disk.
+    pub fn error(&self, structure: impl Into<String>, detail: impl std::fmt::Display) -> Error {
+        Error::corrupt(structure, self.phys, detail)
     }
 
     /// Whether the slot is free.
@@ -416,10 +441,7 @@ impl Dnode {
                 blkid,
                 bp.where_()
             ),
-            bp.dvas()
-                .first()
-                .map(|d| d.offset + LABEL_START)
-                .unwrap_or(0),
+            bp.phys_offset().unwrap_or(self.phys),
             detail,
         )
     }

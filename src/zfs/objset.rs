@@ -69,23 +69,31 @@ pub struct ObjSet {
 impl ObjSet {
     /// Reads the object set `bp` points to.
     pub fn open(pool: &Pool, bp: &BlkPtr) -> Result<ObjSet> {
+        Self::open_from(pool, bp, 0)
+    }
+
+    /// Reads the object set `bp` points to; `holder` is the byte offset of
+    /// the structure holding `bp` (a dataset's dnode, the uberblock), named
+    /// when `bp` itself has no place on disk (a hole, an embedded pointer).
+    pub fn open_from(pool: &Pool, bp: &BlkPtr, holder: u64) -> Result<ObjSet> {
+        let at = bp.phys_offset().unwrap_or(holder);
         if bp.is_hole() {
-            return Err(Error::corrupt("objset", 0, "block pointer is a hole"));
+            return Err(Error::corrupt("objset block pointer", holder, "is a hole"));
         }
         let data = pool
             .read_block(bp)
-            .map_err(|e| Error::corrupt(format!("objset block (DVA {})", bp.where_()), 0, e))?;
+            .map_err(|e| Error::corrupt(format!("objset block (DVA {})", bp.where_()), at, e))?;
         if data.len() < 720 {
             return Err(Error::corrupt(
                 "objset",
-                0,
+                at,
                 format!("block of {} bytes, need at least 720", data.len()),
             ));
         }
         let bo = bp.byteorder;
-        let meta = Dnode::decode(&data[..DNODE_SIZE], bo, 0)?;
+        let meta = Dnode::decode_at(&data[..DNODE_SIZE], bo, 0, at)?;
         if meta.is_free() {
-            return Err(Error::corrupt("objset", 0, "meta-dnode is free"));
+            return Err(Error::corrupt("objset", at, "meta-dnode is free"));
         }
         Ok(ObjSet {
             os_type: ObjsetType::from_u64(bo.u64(&data, 704).unwrap_or(0)),
@@ -106,28 +114,33 @@ impl ObjSet {
         let bs = self.meta.datablksz;
         let per = bs / DNODE_SIZE as u64;
         if per == 0 {
-            return Err(Error::corrupt(
-                "objset",
-                0,
-                "meta-dnode block smaller than a dnode",
+            return Err(self.meta.error(
+                "objset meta-dnode",
+                format!(
+                    "data block size {} is smaller than a dnode",
+                    self.meta.datablksz
+                ),
             ));
         }
         let blkid = obj / per;
         if blkid > self.meta.maxblkid {
-            return Err(Error::corrupt(
+            return Err(self.meta.error(
                 format!("object {obj}"),
-                0,
-                format!("beyond the object set's {} dnode slots", self.slots()),
+                format!(
+                    "beyond the object set's {} dnode slots (objset meta-dnode here)",
+                    self.slots()
+                ),
             ));
         }
         let bp = self.meta.block_ptr(pool, blkid)?;
         let Some(bp) = bp else {
             // a hole in the dnode array: a free dnode
-            return Dnode::decode(&[0u8; DNODE_SIZE], self.meta.byteorder, obj);
+            return Dnode::decode_at(&[0u8; DNODE_SIZE], self.meta.byteorder, obj, self.meta.phys);
         };
         let blk = self.meta.read_block_cached(pool, blkid)?;
         let off = ((obj % per) * DNODE_SIZE as u64) as usize;
-        Dnode::decode(&blk[off..], bp.byteorder, obj)
+        let phys = bp.phys_offset().unwrap_or(self.meta.phys) + off as u64;
+        Dnode::decode_at(&blk[off..], bp.byteorder, obj, phys)
     }
 
     /// Calls `f` with every allocated dnode, in object order; a dnode
@@ -162,7 +175,8 @@ impl ObjSet {
             while i < per {
                 let obj = blkid * per + i;
                 let off = (i * DNODE_SIZE as u64) as usize;
-                match Dnode::decode(&blk[off..], bp.byteorder, obj) {
+                let phys = bp.phys_offset().unwrap_or(self.meta.phys) + off as u64;
+                match Dnode::decode_at(&blk[off..], bp.byteorder, obj, phys) {
                     Ok(dn) => {
                         let step = 1 + dn.extra_slots as u64;
                         if !dn.is_free() {

@@ -229,11 +229,21 @@ pub struct Zpl {
     pub version: u64,
     /// Root directory object.
     pub root: u64,
+    /// What is wrong but did not stop the file system from opening (an
+    /// impossible version, a root that is not a directory): each to be shown
+    /// as a warning, and the command to end with "problems found".
+    pub warnings: Vec<Error>,
     sa: Option<SaTables>,
 }
 
-fn zpl_err(obj: u64, detail: impl std::fmt::Display) -> Error {
-    Error::corrupt(format!("ZPL object {obj}"), 0, detail)
+/// Highest ZPL version a master node may plausibly hold: OpenZFS defines
+/// 1–5, Oracle Solaris has added a few since (their numbers are not
+/// public); a larger value is not a version at all.
+pub const MAX_PLAUSIBLE_ZPL_VERSION: u64 = 63;
+
+/// An error about ZPL object `dn`, at its dnode's place on disk.
+fn zpl_err(dn: &Dnode, detail: impl std::fmt::Display) -> Error {
+    dn.error(format!("ZPL object {}", dn.object), detail)
 }
 
 impl Zpl {
@@ -253,19 +263,56 @@ impl Zpl {
                 .find(|e| e.name == n.as_bytes())
                 .and_then(|e| e.as_u64())
         };
-        let root = get("ROOT").ok_or_else(|| zpl_err(1, "master node has no ROOT"))?;
+        let root = get("ROOT").ok_or_else(|| zpl_err(&master, "master node has no ROOT"))?;
         let version = get("VERSION").unwrap_or(1);
         let sa = match get("SA_ATTRS") {
             Some(obj) if obj != 0 => Some(load_sa(&pool, &os, obj)?),
             _ => None,
         };
-        Ok(Zpl {
+        let mut warnings = Vec::new();
+        if version == 0 || version > MAX_PLAUSIBLE_ZPL_VERSION {
+            warnings.push(master.error(
+                "ZPL master node (object 1) VERSION",
+                format!(
+                    "{version} is not a ZPL version (OpenZFS defines 1–5; anything above \
+                     {MAX_PLAUSIBLE_ZPL_VERSION} is implausible): read as the layout its bonus buffers show"
+                ),
+            ));
+        }
+        let mut fs = Zpl {
             pool,
             os,
             version,
             root,
+            warnings,
             sa,
-        })
+        };
+        match fs.znode(root) {
+            Ok((dn, z)) => {
+                if z.file_type() != FileType::Dir {
+                    fs.warnings.push(zpl_err(
+                        &dn,
+                        format!(
+                            "the root directory (master node ROOT) is a {:?} (mode {:#o}), not a directory",
+                            z.file_type(),
+                            z.mode
+                        ),
+                    ));
+                } else if dn.dtype != otype::DIRECTORY_CONTENTS {
+                    fs.warnings.push(zpl_err(
+                        &dn,
+                        format!(
+                            "the root directory (master node ROOT) has dnode type {}, not {} (directory contents)",
+                            dn.dtype,
+                            otype::DIRECTORY_CONTENTS
+                        ),
+                    ));
+                }
+            }
+            // reported by the command that reads it, once
+            Err(_) => {}
+        }
+        Ok(fs)
     }
 
     /// The system-attribute registry and layouts (ZPL 5 and later).
@@ -282,14 +329,14 @@ impl Zpl {
     pub fn znode(&self, obj: u64) -> Result<(Dnode, Znode)> {
         let dn = self.dnode(obj)?;
         if dn.is_free() {
-            return Err(zpl_err(obj, "is a free dnode"));
+            return Err(zpl_err(&dn, "is a free dnode"));
         }
         let z = match dn.bonustype {
             otype::ZNODE => legacy_znode(&dn)?,
             otype::SA => self.sa_znode(&dn)?,
             t => {
                 return Err(zpl_err(
-                    obj,
+                    &dn,
                     format!("bonus type {t} is neither a znode nor SA"),
                 ));
             }
@@ -301,18 +348,18 @@ impl Zpl {
         let tables = self
             .sa
             .as_ref()
-            .ok_or_else(|| zpl_err(dn.object, "SA bonus but no SA_ATTRS in the master node"))?;
+            .ok_or_else(|| zpl_err(dn, "SA bonus but no SA_ATTRS in the master node"))?;
         let mut vals: HashMap<String, Vec<u8>> = HashMap::new();
         let mut bo = dn.byteorder;
         if !dn.bonus.is_empty() {
             bo = tables
                 .parse(&dn.bonus, &mut vals)
-                .map_err(|e| zpl_err(dn.object, e))?;
+                .map_err(|e| zpl_err(dn, e))?;
         }
         if let Some(spill) = dn.read_spill(&self.pool)? {
             tables
                 .parse(&spill, &mut vals)
-                .map_err(|e| zpl_err(dn.object, format!("spill: {e}")))?;
+                .map_err(|e| zpl_err(dn, format!("spill: {e}")))?;
         }
         let u = |n: &str| vals.get(n).and_then(|v| bo.u64(v, 0)).unwrap_or(0);
         let t = |n: &str| {
@@ -385,7 +432,7 @@ impl Zpl {
             return Ok(t.clone());
         }
         if z.size > MAX_SYMLINK {
-            return Err(zpl_err(z.object, format!("symlink of {} bytes", z.size)));
+            return Err(zpl_err(dn, format!("symlink of {} bytes", z.size)));
         }
         // legacy: inline after the znode in the bonus, else in block 0
         if dn.bonustype == otype::ZNODE && ZNODE_PHYS_SIZE + z.size as usize <= dn.bonus.len() {
@@ -513,7 +560,7 @@ fn legacy_znode(dn: &Dnode) -> Result<Znode> {
     let b = &dn.bonus;
     if b.len() < ZNODE_PHYS_SIZE {
         return Err(zpl_err(
-            dn.object,
+            dn,
             format!("znode bonus of {} bytes, need 264", b.len()),
         ));
     }

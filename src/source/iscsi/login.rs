@@ -122,10 +122,12 @@ impl ChapCredentials {
     /// Reads the secret from `path` (one line; a trailing newline is not
     /// part of the secret).
     pub fn from_file(user: &str, path: &std::path::Path) -> Result<Self> {
-        let raw =
-            Zeroizing::new(std::fs::read(path).map_err(|e| {
-                Error::io(format!("reading CHAP secret file {}", path.display()), e)
-            })?);
+        let raw = Zeroizing::new(crate::input::read_bounded(
+            path,
+            "CHAP secret file",
+            64 * 1024,
+            false,
+        )?);
         let mut end = raw.len();
         while end > 0 && matches!(raw[end - 1], b'\n' | b'\r') {
             end -= 1;

@@ -1,0 +1,560 @@
+//! Copying files of a ZPL file system out, to a directory or a tar archive,
+//! *confined* to the destination whatever names and symlinks the disk holds.
+//!
+//! The names in a directory ZAP are bytes an intruder may have chosen, so
+//! nothing here joins them into a path string. Every object is created
+//! relative to an open handle of the directory it belongs in
+//! (`openat`/`mkdirat`/`symlinkat`/`linkat`), with `O_CREAT|O_EXCL` and
+//! `O_NOFOLLOW`: a name can neither climb out (names that are empty, `.`,
+//! `..`, or hold `/` or NUL are refused — or, with [`Names::Escape`],
+//! written in [`escape_name`]'s form and reported), nor reuse what an
+//! earlier entry made (a second entry of one name in one directory is
+//! reported and not written over the first), nor pass through a symlink
+//! (each directory handle is opened with `O_DIRECTORY|O_NOFOLLOW` right
+//! after `mkdirat` made it; symlinks are created but never resolved). A
+//! tar archive obeys the same rules: an entry's path is built only from
+//! accepted names of directories already in the archive, so no entry can
+//! lie under a symlink entry or outside the archive's root.
+//!
+//! A file whose claimed size exceeds [`Options::max_file_size`] is written
+//! to a directory (as a sparse file, whose cost follows its allocated
+//! blocks) but its contents are left out of a tar archive and reported:
+//! streaming an intruder's 2^63-byte claim would stall the examination.
+
+use crate::error::{Error, Result};
+use crate::zfs::walk::{Node, escape_name};
+use crate::zfs::zpl::{FileReader, FileType, Time, Znode, Zpl};
+use rustix::fs::{AtFlags, Mode, OFlags, Timespec, Timestamps};
+use std::collections::{HashMap, HashSet};
+use std::fs::{File, FileTimes};
+use std::io::Write;
+use std::os::fd::OwnedFd;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::{FileExt, PermissionsExt};
+use std::path::Path;
+
+pub use crate::zfs::walk::name_problem;
+
+/// What to do with a name no POSIX directory can hold.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Names {
+    /// Refuse the entry (and everything under it) and report it.
+    #[default]
+    Refuse,
+    /// Write it under its escaped form ([`escape_name`]) and report it.
+    Escape,
+}
+
+/// How an export runs.
+#[derive(Clone, Copy, Debug)]
+pub struct Options {
+    /// Hostile names: refused or escaped.
+    pub names: Names,
+    /// Set owners (needs root; otherwise files belong to the caller).
+    pub owners: bool,
+    /// Largest claimed file size whose contents go into a tar archive.
+    pub max_file_size: u64,
+}
+
+/// The default [`Options::max_file_size`]: 64 GiB.
+pub const DEFAULT_MAX_FILE_SIZE: u64 = 64 << 30;
+
+impl Default for Options {
+    fn default() -> Options {
+        Options {
+            names: Names::Refuse,
+            owners: false,
+            max_file_size: DEFAULT_MAX_FILE_SIZE,
+        }
+    }
+}
+
+/// What an export did.
+#[derive(Debug, Default)]
+pub struct Report {
+    /// Objects written (directories, files, links, symlinks).
+    pub written: usize,
+    /// One line per path not written, or written differently (escaped
+    /// name, unsettable time, left-out contents): `PATH: why`.
+    pub problems: Vec<String>,
+}
+
+fn lossy(p: &[u8]) -> String {
+    String::from_utf8_lossy(p).into_owned()
+}
+
+/// The name `n` is exported under, or why it is not.
+fn accepted_name(
+    n: &Node,
+    opts: &Options,
+) -> std::result::Result<(Vec<u8>, Option<String>), String> {
+    if n.duplicate {
+        return Err(
+            "a second entry of this name in one directory: not written over the first".into(),
+        );
+    }
+    match (n.name_problem, opts.names) {
+        (None, _) => Ok((n.name.clone(), None)),
+        (Some(p), Names::Refuse) => Err(format!(
+            "name refused: {p} (--escape-names would write it as {:?})",
+            lossy(&escape_name(&n.name))
+        )),
+        (Some(p), Names::Escape) => {
+            let e = escape_name(&n.name);
+            let note = format!("{p}: written as {:?}", lossy(&e));
+            Ok((e, Some(note)))
+        }
+    }
+}
+
+fn timespec(t: &Time) -> Option<Timespec> {
+    t.is_valid().then_some(Timespec {
+        tv_sec: t.sec,
+        tv_nsec: t.nsec as _,
+    })
+}
+
+fn file_times(z: &Znode) -> std::result::Result<FileTimes, String> {
+    Ok(FileTimes::new()
+        .set_accessed(z.atime.to_system_time()?)
+        .set_modified(z.mtime.to_system_time()?))
+}
+
+/// A ZFS owner as a Unix id (`None`: not representable, left alone).
+fn ugid(v: u64) -> Option<u32> {
+    u32::try_from(v).ok().filter(|&v| v != u32::MAX)
+}
+
+/// Applies owner, mode and times to an object open as `f` (a file or a
+/// directory we created).
+fn finish(f: &File, z: &Znode, opts: &Options) -> std::result::Result<(), String> {
+    if opts.owners {
+        std::os::unix::fs::fchown(f, ugid(z.uid), ugid(z.gid))
+            .map_err(|e| format!("chown: {e}"))?;
+    }
+    f.set_permissions(std::fs::Permissions::from_mode((z.mode & 0o7777) as u32))
+        .map_err(|e| format!("chmod: {e}"))?;
+    f.set_times(file_times(z)?)
+        .map_err(|e| format!("set times: {e}"))
+}
+
+/// A directory being filled: its walk index, open handle, path relative
+/// to the destination (as the names created), and attributes to apply
+/// once its contents are written.
+struct Open {
+    index: usize,
+    fd: OwnedFd,
+    rel: Vec<Vec<u8>>,
+    znode: Znode,
+    path: Vec<u8>,
+}
+
+fn os_err(e: rustix::io::Errno) -> String {
+    if e == rustix::io::Errno::EXIST {
+        // the destination started empty and only this export writes in it
+        "the name already exists in this directory (a duplicate, or an escaped name \
+         meeting a real one): not written over"
+            .into()
+    } else {
+        std::io::Error::from(e).to_string()
+    }
+}
+
+/// Opens the directory `rel` (names we created) under `root`, never
+/// following a symlink.
+fn open_rel(root: &OwnedFd, rel: &[Vec<u8>]) -> rustix::io::Result<OwnedFd> {
+    let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+    let mut fd = rustix::fs::openat(root, ".", flags, Mode::empty())?;
+    for c in rel {
+        fd = rustix::fs::openat(&fd, c.as_slice(), flags, Mode::empty())?;
+    }
+    Ok(fd)
+}
+
+/// Writes `nodes` (a walk, directories before their contents) under the
+/// directory `dest`, which is created if missing and must be empty.
+/// `root_name` names the walk's root when it is not a directory (it is
+/// then written inside `dest` under that name). `progress` is called with
+/// the bytes of file data accounted for.
+pub fn to_dir(
+    fs: &Zpl,
+    nodes: &[Node],
+    dest: &Path,
+    root_name: &[u8],
+    opts: &Options,
+    progress: &dyn Fn(u64),
+) -> Result<Report> {
+    let io = |what: &str, e: std::io::Error| Error::io(format!("{what} {}", dest.display()), e);
+    std::fs::create_dir_all(dest).map_err(|e| io("create", e))?;
+    let root = rustix::fs::open(
+        dest,
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| io("open", e.into()))?;
+    let mut listing = rustix::fs::Dir::read_from(&root).map_err(|e| io("read", e.into()))?;
+    while let Some(ent) = listing.next() {
+        let ent = ent.map_err(|e| io("read", e.into()))?;
+        if ent.file_name().to_bytes() != b"." && ent.file_name().to_bytes() != b".." {
+            return Err(Error::Refused(format!("{} is not empty", dest.display())));
+        }
+    }
+    let mut rep = Report::default();
+    // first name of each file object written: (directory, name), for hard links
+    let mut linked: HashMap<u64, (Vec<Vec<u8>>, Vec<u8>)> = HashMap::new();
+    let mut stack: Vec<Open> = Vec::new();
+    let close = |o: Open, rep: &mut Report| {
+        let f = File::from(o.fd);
+        if let Err(e) = finish(&f, &o.znode, opts) {
+            rep.problems.push(format!("{}: {e}", lossy(&o.path)));
+        }
+    };
+    for (index, n) in nodes.iter().enumerate() {
+        let z = &n.znode;
+        // the directory this node goes in: the walk's root is the
+        // destination itself (a directory) or goes inside it
+        let (name, parent) = match n.parent {
+            None if z.file_type() == FileType::Dir => {
+                let fd = rustix::fs::openat(
+                    &root,
+                    ".",
+                    OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+                    Mode::empty(),
+                )
+                .map_err(|e| io("open", e.into()))?;
+                stack.push(Open {
+                    index,
+                    fd,
+                    rel: Vec::new(),
+                    znode: z.clone(),
+                    path: n.path.clone(),
+                });
+                rep.written += 1;
+                continue;
+            }
+            None => (root_name.to_vec(), None),
+            Some(p) => {
+                while stack.last().is_some_and(|o| o.index != p) {
+                    let o = stack.pop().expect("checked");
+                    close(o, &mut rep);
+                }
+                if stack.is_empty() {
+                    rep.problems.push(format!(
+                        "{}: not written: its directory was not",
+                        lossy(&n.path)
+                    ));
+                    continue;
+                }
+                match accepted_name(n, opts) {
+                    Ok((name, note)) => {
+                        if let Some(note) = note {
+                            rep.problems.push(format!("{}: {note}", lossy(&n.path)));
+                        }
+                        (name, Some(p))
+                    }
+                    Err(why) => {
+                        rep.problems.push(format!("{}: {why}", lossy(&n.path)));
+                        continue;
+                    }
+                }
+            }
+        };
+        let (dirfd, dir_rel): (&OwnedFd, Vec<Vec<u8>>) = match parent {
+            Some(_) => {
+                let top = stack.last().expect("parent on the stack");
+                (&top.fd, top.rel.clone())
+            }
+            None => (&root, Vec::new()),
+        };
+        let r: std::result::Result<Option<Open>, String> = (|| {
+            match z.file_type() {
+                FileType::Dir => {
+                    rustix::fs::mkdirat(dirfd, name.as_slice(), Mode::from_raw_mode(0o700))
+                        .map_err(os_err)?;
+                    let fd = rustix::fs::openat(
+                        dirfd,
+                        name.as_slice(),
+                        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+                        Mode::empty(),
+                    )
+                    .map_err(os_err)?;
+                    let mut rel = dir_rel.clone();
+                    rel.push(name.clone());
+                    return Ok(Some(Open {
+                        index,
+                        fd,
+                        rel,
+                        znode: z.clone(),
+                        path: n.path.clone(),
+                    }));
+                }
+                FileType::File if linked.contains_key(&z.object) => {
+                    let (first_dir, first_name) = &linked[&z.object];
+                    let from = open_rel(&root, first_dir).map_err(os_err)?;
+                    rustix::fs::linkat(
+                        &from,
+                        first_name.as_slice(),
+                        dirfd,
+                        name.as_slice(),
+                        AtFlags::empty(),
+                    )
+                    .map_err(os_err)?;
+                }
+                FileType::File => {
+                    let fd = rustix::fs::openat(
+                        dirfd,
+                        name.as_slice(),
+                        OFlags::WRONLY
+                            | OFlags::CREATE
+                            | OFlags::EXCL
+                            | OFlags::NOFOLLOW
+                            | OFlags::CLOEXEC,
+                        Mode::from_raw_mode(0o600),
+                    )
+                    .map_err(os_err)?;
+                    let f = File::from(fd);
+                    // Holes stay holes: only allocated blocks are written,
+                    // so a sparse file costs its data, not its size.
+                    let mut written = 0u64;
+                    fs.read_file_sparse(&n.dnode, z.size, |off, b| {
+                        progress(b.len() as u64);
+                        written += b.len() as u64;
+                        f.write_all_at(b, off)
+                    })
+                    .map_err(|e| e.to_string())?;
+                    f.set_len(z.size)
+                        .map_err(|e| format!("cannot make it {} bytes long here: {e}", z.size))?;
+                    progress(z.size.saturating_sub(written));
+                    linked.insert(z.object, (dir_rel.clone(), name.clone()));
+                    finish(&f, z, opts)?;
+                }
+                FileType::Symlink => {
+                    let t = fs.readlink(&n.dnode, z).map_err(|e| e.to_string())?;
+                    if t.contains(&0) {
+                        return Err("symlink target contains a NUL byte: not created".into());
+                    }
+                    // created, never resolved: nothing is ever opened through it
+                    rustix::fs::symlinkat(t.as_slice(), dirfd, name.as_slice()).map_err(os_err)?;
+                    if opts.owners {
+                        rustix::fs::chownat(
+                            dirfd,
+                            name.as_slice(),
+                            ugid(z.uid).map(rustix::fs::Uid::from_raw),
+                            ugid(z.gid).map(rustix::fs::Gid::from_raw),
+                            AtFlags::SYMLINK_NOFOLLOW,
+                        )
+                        .map_err(|e| format!("chown: {}", os_err(e)))?;
+                    }
+                    if let (Some(a), Some(m)) = (timespec(&z.atime), timespec(&z.mtime)) {
+                        let ts = Timestamps {
+                            last_access: a,
+                            last_modification: m,
+                        };
+                        rustix::fs::utimensat(
+                            dirfd,
+                            name.as_slice(),
+                            &ts,
+                            AtFlags::SYMLINK_NOFOLLOW,
+                        )
+                        .map_err(|e| format!("set times: {}", os_err(e)))?;
+                    }
+                }
+                other => {
+                    return Err(format!(
+                        "{other:?} (rdev {:#x}) not created: use --tar to keep special files",
+                        z.rdev
+                    ));
+                }
+            }
+            Ok(None)
+        })();
+        match r {
+            Ok(opened) => {
+                rep.written += 1;
+                stack.extend(opened);
+            }
+            Err(e) => rep.problems.push(format!("{}: {e}", lossy(&n.path))),
+        }
+    }
+    // directory attributes last, deepest first, once their contents are written
+    while let Some(o) = stack.pop() {
+        close(o, &mut rep);
+    }
+    Ok(rep)
+}
+
+/// A tar header's mtime: octal or GNU base-256 for large values, and
+/// base-256 two's complement (leading byte 0xff) for a time before 1970,
+/// which GNU tar reads back as negative.
+fn set_tar_mtime(h: &mut tar::Header, sec: i64) {
+    if sec >= 0 {
+        h.set_mtime(sec as u64);
+    } else if let Some(g) = h.as_gnu_mut() {
+        let mut f = [0xffu8; 12];
+        f[4..].copy_from_slice(&sec.to_be_bytes());
+        g.mtime = f;
+    }
+}
+
+/// Writes `nodes` as a tar archive to `out`, under the same naming rules
+/// as [`to_dir`]; special files are kept as tar entries. `root_name` names
+/// the walk's root when it is not a directory.
+pub fn to_tar(
+    fs: &Zpl,
+    nodes: &[Node],
+    out: &mut dyn Write,
+    root_name: &[u8],
+    opts: &Options,
+    progress: &dyn Fn(u64),
+) -> Result<Report> {
+    let mut t = tar::Builder::new(out);
+    t.mode(tar::HeaderMode::Complete);
+    let mut rep = Report::default();
+    // walk index of each directory in the archive → its archive path
+    let mut dirs: HashMap<usize, Vec<u8>> = HashMap::new();
+    let mut names: HashSet<(usize, Vec<u8>)> = HashSet::new();
+    // further names of one file object are stored as hard links to the first
+    let mut linked: HashMap<u64, Vec<u8>> = HashMap::new();
+    for (index, n) in nodes.iter().enumerate() {
+        let z = &n.znode;
+        let name: Vec<u8> = match n.parent {
+            None if z.file_type() == FileType::Dir => b".".to_vec(),
+            None => root_name.to_vec(),
+            Some(p) => {
+                let Some(dir) = dirs.get(&p) else {
+                    rep.problems.push(format!(
+                        "{}: not archived: its directory was not",
+                        lossy(&n.path)
+                    ));
+                    continue;
+                };
+                let (nm, note) = match accepted_name(n, opts) {
+                    Ok(x) => x,
+                    Err(why) => {
+                        rep.problems.push(format!("{}: {why}", lossy(&n.path)));
+                        continue;
+                    }
+                };
+                if !names.insert((p, nm.clone())) {
+                    rep.problems.push(format!(
+                        "{}: the name already exists in this directory (an escaped name \
+                         meeting a real one): not archived",
+                        lossy(&n.path)
+                    ));
+                    continue;
+                }
+                if let Some(note) = note {
+                    rep.problems.push(format!("{}: {note}", lossy(&n.path)));
+                }
+                if dir.as_slice() == b"." {
+                    nm
+                } else {
+                    [dir.as_slice(), b"/", nm.as_slice()].concat()
+                }
+            }
+        };
+        let path = Path::new(std::ffi::OsStr::from_bytes(&name));
+        let mut h = tar::Header::new_gnu();
+        h.set_mode((z.mode & 0o7777) as u32);
+        h.set_uid(z.uid);
+        h.set_gid(z.gid);
+        set_tar_mtime(&mut h, z.mtime.sec);
+        let r = match z.file_type() {
+            FileType::Dir => {
+                h.set_entry_type(tar::EntryType::Directory);
+                h.set_size(0);
+                let r = t.append_data(&mut h, path, std::io::empty());
+                if r.is_ok() {
+                    dirs.insert(index, name.clone());
+                }
+                r
+            }
+            FileType::File if linked.contains_key(&z.object) => {
+                h.set_entry_type(tar::EntryType::Link);
+                h.set_size(0);
+                let first = Path::new(std::ffi::OsStr::from_bytes(&linked[&z.object]));
+                t.append_link(&mut h, path, first)
+            }
+            FileType::File if z.size > opts.max_file_size => {
+                rep.problems.push(format!(
+                    "{}: claimed size {} exceeds --max-file-size {}: contents not archived",
+                    lossy(&n.path),
+                    z.size,
+                    opts.max_file_size
+                ));
+                continue;
+            }
+            FileType::File => {
+                h.set_entry_type(tar::EntryType::Regular);
+                h.set_size(z.size);
+                let rd = Progress {
+                    inner: FileReader::new(fs, n.dnode.clone(), z.size),
+                    progress,
+                };
+                let r = t.append_data(&mut h, path, rd);
+                match r {
+                    Ok(()) => {
+                        linked.insert(z.object, name.clone());
+                    }
+                    // a failed file body leaves the archive inconsistent: stop
+                    Err(e) => {
+                        return Err(n.dnode.error(format!("file {}", lossy(&n.path)), e));
+                    }
+                }
+                Ok(())
+            }
+            FileType::Symlink => match fs.readlink(&n.dnode, z) {
+                Ok(target) if target.contains(&0) => Err(std::io::Error::other(
+                    "symlink target contains a NUL byte: not archived",
+                )),
+                Ok(target) => {
+                    h.set_entry_type(tar::EntryType::Symlink);
+                    h.set_size(0);
+                    t.append_link(
+                        &mut h,
+                        path,
+                        Path::new(std::ffi::OsStr::from_bytes(&target)),
+                    )
+                }
+                Err(e) => Err(std::io::Error::other(e.to_string())),
+            },
+            FileType::Chardev | FileType::Blockdev | FileType::Fifo => {
+                h.set_entry_type(match z.file_type() {
+                    FileType::Chardev => tar::EntryType::Char,
+                    FileType::Blockdev => tar::EntryType::Block,
+                    _ => tar::EntryType::Fifo,
+                });
+                let (ma, mi) = z.device();
+                let _ = h.set_device_major(ma as u32);
+                let _ = h.set_device_minor(mi as u32);
+                h.set_size(0);
+                t.append_data(&mut h, path, std::io::empty())
+            }
+            other => Err(std::io::Error::other(format!(
+                "{other:?} cannot be stored in tar"
+            ))),
+        };
+        match r {
+            Ok(()) => rep.written += 1,
+            Err(e) => rep.problems.push(format!("{}: {e}", lossy(&n.path))),
+        }
+    }
+    t.into_inner()
+        .and_then(|w| w.flush())
+        .map_err(|e| Error::io("finish tar", e))?;
+    Ok(rep)
+}
+
+/// A reader that reports the bytes it hands out.
+struct Progress<'a, R> {
+    inner: R,
+    progress: &'a dyn Fn(u64),
+}
+
+impl<R: std::io::Read> std::io::Read for Progress<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        (self.progress)(n as u64);
+        Ok(n)
+    }
+}
