@@ -407,7 +407,7 @@ fn recursive_manifest_is_every_descendant_in_one_walk() {
     let (a, b) = (tmp.path().join("ra.json"), tmp.path().join("rb.json"));
     let (_, base, _) = kzrescue(&["manifest", imgs, "kzpool@clean", "-r"]);
     std::fs::write(&a, base).unwrap();
-    std::fs::write(&b, &out_of(imgs)).unwrap();
+    std::fs::write(&b, out_of(imgs)).unwrap();
     let (code, d, err) = kzrescue(&["manifest", "diff", a.to_str().unwrap(), b.to_str().unwrap()]);
     assert_eq!(code, 1, "{err}");
     let d: Value = serde_json::from_str(&d).unwrap();

@@ -91,7 +91,7 @@ fn stream_all(
         let label = recursive.then_some(name.as_str());
         let s = stream(&fs, label, opts, &|n| bar.inc(n), emit)?;
         total.errors.extend(s.errors);
-        total.blocks = total.blocks.add(s.blocks);
+        total.blocks = total.blocks + s.blocks;
         total.entries += s.entries;
     }
     Ok(total)

@@ -253,7 +253,7 @@ fn merge_dedup(base: &Manifest, now: &Manifest) -> Diff {
 /// the entries), entries, and the end.
 enum Msg {
     Top(String),
-    Entry(Entry),
+    Entry(Box<Entry>),
     End(std::result::Result<(), String>),
 }
 
@@ -323,7 +323,7 @@ fn entries<'a>(
     path: &'a std::path::Path,
 ) -> impl Iterator<Item = Result<Entry>> + 'a {
     std::iter::from_fn(move || match rx.recv() {
-        Ok(Msg::Entry(e)) => Some(Ok(e)),
+        Ok(Msg::Entry(e)) => Some(Ok(*e)),
         Ok(Msg::End(Err(e))) => Some(Err(not_a_manifest(path, e))),
         _ => None,
     })
@@ -398,7 +398,7 @@ impl<'de> Visitor<'de> for Entries<'_> {
     }
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> std::result::Result<(), A::Error> {
         while let Some(e) = seq.next_element::<Entry>()? {
-            if self.tx.send(Msg::Entry(e)).is_err() {
+            if self.tx.send(Msg::Entry(Box::new(e))).is_err() {
                 return Err(serde::de::Error::custom("comparison stopped"));
             }
         }

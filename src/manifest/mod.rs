@@ -114,9 +114,10 @@ pub struct BlockCounts {
     pub repaired: u64,
 }
 
-impl BlockCounts {
+impl std::ops::Add for BlockCounts {
+    type Output = BlockCounts;
     /// The sum of two counts.
-    pub fn add(self, o: BlockCounts) -> BlockCounts {
+    fn add(self, o: BlockCounts) -> BlockCounts {
         BlockCounts {
             verified: self.verified + o.verified,
             unverified: self.unverified + o.unverified,
