@@ -120,8 +120,171 @@ pub struct Diagnosis {
     pub findings: Vec<Finding>,
     /// The best uberblock txg seen by the liveness check.
     pub best_txg: Option<u64>,
+    /// Whose host data the zone uses, as far as kzrescue can tell:
+    /// `kzrescue` (with the reason) or `oracle` (nothing says kzrescue's).
+    pub hostdata_format: String,
+    /// When the host data is Oracle's: what makes a rolled-back zone boot
+    /// on its Solaris host, step by step, filled in from the configuration
+    /// (empty when the zone uses kzrescue's host data).
+    pub post_rollback: Vec<ProcedureStep>,
     /// The exit code (see [`Diagnosis::exit_code`]).
     pub exit_code: u8,
+}
+
+/// One step of the post-rollback procedure of a zone whose host data is
+/// Oracle's. The commands are Oracle's documented ones (README, "After a
+/// rollback"); kzrescue runs none of them except its own.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct ProcedureStep {
+    /// Step number, from 1.
+    pub step: usize,
+    /// Where it runs: `storage` (the system serving the zvol/LU), `host`
+    /// (the zone's Solaris host) or `kzrescue`.
+    pub on: &'static str,
+    /// The command, filled in where the configuration says; `<…>` marks what
+    /// only the admin knows.
+    pub command: String,
+    /// Why, in one sentence.
+    pub why: String,
+    /// Whether kzrescue does this step itself (the labels).
+    pub kzrescue_does_it: bool,
+    /// The documentation the step follows.
+    pub source: &'static str,
+}
+
+const DOC_ROLLBACK: &str = "Oracle, Managing Devices in Oracle Solaris 11.4, \"How to Perform ZFS Rollback\" (https://docs.oracle.com/cd/E37838_01/html/E61015/graoz.html)";
+const DOC_STMFADM: &str =
+    "stmfadm(8) (https://docs.oracle.com/cd/E88353_01/html/E72487/stmfadm-8.html)";
+const DOC_HOSTDATA: &str = "Oracle, Creating and Using Oracle Solaris Kernel Zones, \"Kernel Zone Host Data and Host ID\" (https://docs.oracle.com/cd/E53394_01/html/E54751/gocho.html)";
+const DOC_ZONEADM: &str =
+    "zoneadm(8) (https://docs.oracle.com/cd/E88353_01/html/E72487/zoneadm-8.html)";
+
+/// The post-rollback procedure for zone `zone` whose boot devices are
+/// `storage` (configured URIs): with an iSCSI/FC LU, the COMSTAR steps
+/// around `zfs rollback` on the storage server; with a local zvol, the
+/// rollback alone; then the labels (kzrescue) and the host data and boot
+/// (the Solaris host).
+pub fn post_rollback_procedure(
+    zone: &str,
+    storage: &[String],
+    repair_cmd: &str,
+) -> Vec<ProcedureStep> {
+    use crate::source::uri::{IscsiLu, StorageUri};
+    let mut steps: Vec<ProcedureStep> = Vec::new();
+    let mut add = |on: &'static str, command: String, why: &str, kz: bool, source: &'static str| {
+        steps.push(ProcedureStep {
+            step: steps.len() + 1,
+            on,
+            command,
+            why: why.to_string(),
+            kzrescue_does_it: kz,
+            source,
+        })
+    };
+    add(
+        "host",
+        format!("zoneadm -z {} halt", sh(zone)),
+        "the zone must not run while its storage is rolled back",
+        false,
+        DOC_ZONEADM,
+    );
+    for uri in storage {
+        let parsed = StorageUri::parse(uri).ok();
+        let guid = match &parsed {
+            Some(StorageUri::Iscsi {
+                lu: IscsiLu::Luname { luname },
+                ..
+            })
+            | Some(StorageUri::Lu { luname, .. }) => Some(luname.id.to_ascii_uppercase()),
+            _ => None,
+        };
+        let zvol = match &parsed {
+            Some(StorageUri::Dev { path }) => path
+                .strip_prefix("zvol/dsk/")
+                .or_else(|| path.strip_prefix("zvol/rdsk/"))
+                .map(str::to_string),
+            _ => None,
+        };
+        let lu_backed = matches!(
+            parsed,
+            Some(StorageUri::Iscsi { .. }) | Some(StorageUri::Lu { .. })
+        );
+        if lu_backed {
+            let g = guid.clone().unwrap_or_else(|| "<LU GUID>".into());
+            add(
+                "storage",
+                format!("stmfadm delete-lu -k {g}"),
+                &format!(
+                    "unload the LU behind {uri} from COMSTAR while keeping its views (-k); its data stays intact"
+                ),
+                false,
+                DOC_ROLLBACK,
+            );
+            add(
+                "storage",
+                "zfs rollback <pool>/<zvol backing the LU>@<snapshot>".to_string(),
+                "the rollback itself",
+                false,
+                DOC_ROLLBACK,
+            );
+            add(
+                "storage",
+                "stmfadm import-lu /dev/zvol/rdsk/<pool>/<zvol backing the LU>".to_string(),
+                &format!(
+                    "re-register the LU from the metadata on the zvol: it comes back with the same GUID {g}, so the zone's storage URI still names it"
+                ),
+                false,
+                DOC_ROLLBACK,
+            );
+            add(
+                "storage",
+                format!(
+                    "stmfadm list-view -l {g}   # only if no view is listed: stmfadm add-view {g}"
+                ),
+                "the views kept by delete-lu -k make the LU visible to the host again; add-view is needed only if they were lost",
+                false,
+                DOC_STMFADM,
+            );
+        } else {
+            let z = zvol.unwrap_or_else(|| "<pool>/<zvol>".into());
+            add(
+                "storage",
+                format!("zfs rollback {z}@<snapshot>"),
+                &format!("the rollback of the zvol behind {uri}"),
+                false,
+                DOC_ROLLBACK,
+            );
+        }
+    }
+    add(
+        "kzrescue",
+        repair_cmd.to_string(),
+        "the vdev labels: phys_path/path as the zone sees its boot device (what kzrescue checks and repairs offline, journalled)",
+        true,
+        "README, The safety model",
+    );
+    add(
+        "host",
+        format!("zoneadm -z {} detach", sh(zone)),
+        "attach works on a detached (configured) zone; skip this if zoneadm list -cv already shows the zone as configured",
+        false,
+        DOC_ZONEADM,
+    );
+    add(
+        "host",
+        format!("zoneadm -z {} attach -x initialize-hostdata", sh(zone)),
+        "the rolled-back disk carries the host data of the snapshot's time, sealed under a key the host may no longer have: new host data (use -x force-takeover instead when the key is intact and only the owner changed); both defeat the in-use check, so be sure the zone runs nowhere else",
+        false,
+        DOC_HOSTDATA,
+    );
+    add(
+        "host",
+        format!("zoneadm -z {} boot", sh(zone)),
+        "boot the zone",
+        false,
+        DOC_ZONEADM,
+    );
+    steps
 }
 
 /// Exit code: healthy.
@@ -867,6 +1030,26 @@ pub fn diagnose(cfg: &ZoneConfig, opts: &DiagnoseOptions) -> Result<Session> {
         push(&mut findings, Some(o.id), "hostdata", sev, msg, fix);
     }
 
+    let kz_reason = kzrescue_hostdata(
+        opts,
+        key.is_some(),
+        opened
+            .iter()
+            .find_map(|o| hostdata_verdict(&o.vdev, None, None).ok().and_then(|v| v.1))
+            .as_ref(),
+    );
+    let post_rollback = if kz_reason.is_none() && cfg.is_kernel_zone() {
+        post_rollback_procedure(
+            zone.as_deref().unwrap_or("ZONE"),
+            &devices
+                .iter()
+                .map(|d| d.storage.clone())
+                .collect::<Vec<_>>(),
+            &format!("kzrescue repair {} --write", opts.repair_args()),
+        )
+    } else {
+        Vec::new()
+    };
     let mut diagnosis = Diagnosis {
         schema: "kzrescue.diagnose/1",
         zone,
@@ -874,6 +1057,11 @@ pub fn diagnose(cfg: &ZoneConfig, opts: &DiagnoseOptions) -> Result<Session> {
         devices,
         findings,
         best_txg,
+        hostdata_format: match kz_reason {
+            Some(why) => format!("kzrescue ({why})"),
+            None => "oracle (nothing says kzrescue's; kzrescue cannot read it)".into(),
+        },
+        post_rollback,
         exit_code: 0,
     };
     diagnosis.exit_code = diagnosis.compute_exit();
@@ -1137,4 +1325,46 @@ pub fn reopen_for_write(o: &OpenedDevice, sector_size: Option<u32>) -> Result<Vd
 /// The whole disk of a vdev (for host-data writes, whose offsets are on it).
 pub fn disk_of(v: &Vdev) -> SharedSource {
     v.disk.clone()
+}
+
+#[cfg(test)]
+mod procedure_tests {
+    use super::*;
+
+    #[test]
+    fn iscsi_lu_steps_carry_the_guid_and_say_who_does_what() {
+        let s = post_rollback_procedure(
+            "kz1",
+            &["iscsi://10.0.0.5/luname.naa.600144f0a613c900000054521d550001".to_string()],
+            "kzrescue repair --zone-config kz1.cfg --write",
+        );
+        let cmds: Vec<&str> = s.iter().map(|p| p.command.as_str()).collect();
+        assert_eq!(cmds[0], "zoneadm -z kz1 halt");
+        assert_eq!(
+            cmds[1],
+            "stmfadm delete-lu -k 600144F0A613C900000054521D550001"
+        );
+        assert!(cmds[2].starts_with("zfs rollback "));
+        assert!(cmds[3].starts_with("stmfadm import-lu /dev/zvol/rdsk/"));
+        assert!(cmds[4].contains("add-view 600144F0A613C900000054521D550001"));
+        assert_eq!(
+            s.iter().filter(|p| p.kzrescue_does_it).count(),
+            1,
+            "only the labels are kzrescue's"
+        );
+        assert!(cmds.contains(&"zoneadm -z kz1 attach -x initialize-hostdata"));
+        assert_eq!(cmds.last(), Some(&"zoneadm -z kz1 boot"));
+        assert!(s.iter().enumerate().all(|(i, p)| p.step == i + 1));
+        // A local zvol: the rollback alone, named from the URI.
+        let z = post_rollback_procedure(
+            "kz1",
+            &["dev:/dev/zvol/dsk/rpool/VARSHARE/zones/kz1/disk0".to_string()],
+            "kzrescue repair --write",
+        );
+        assert!(
+            z.iter()
+                .any(|p| p.command == "zfs rollback rpool/VARSHARE/zones/kz1/disk0@<snapshot>")
+        );
+        assert!(!z.iter().any(|p| p.command.starts_with("stmfadm")));
+    }
 }

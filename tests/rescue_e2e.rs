@@ -372,25 +372,37 @@ fn mirror_with_one_side_wrong() {
             "--write",
         ],
     );
-    // No host data yet on either disk: repairable (init), phys_path fine.
+    // No host data yet on either disk: kzrescue cannot tell Oracle's host
+    // data apart from none, so that is information, and the disk is healthy
+    // (issue 11); only a zone said to use kzrescue's host data needs an init.
     let (c, v) = z.diagnose(&[]);
-    assert_eq!(c, 1, "{v:#}");
+    assert_eq!(c, 0, "{v:#}");
     assert_eq!(v["devices"][0]["hostdata"], "no-host-data");
+    assert_eq!(severity_of(&v, "hostdata", Some(0)), vec!["info"]);
     assert_eq!(severity_of(&v, "phys_path", Some(0)), vec!["ok"]);
     assert_eq!(severity_of(&v, "phys_path", Some(1)), vec!["ok"]);
+    let (c, v) = z.diagnose(&["--hostdata", "kzrescue"]);
+    assert_eq!(c, 1, "{v:#}");
+    assert_eq!(severity_of(&v, "hostdata", Some(0)), vec!["repairable"]);
 
     z.gz_import(1);
     let (c, v) = z.diagnose(&[]);
     assert_eq!(c, 1, "{v:#}");
     assert_eq!(severity_of(&v, "phys_path", Some(1)), vec!["repairable"]);
-    assert_eq!(severity_of(&v, "phys_path", Some(0)), Vec::<String>::new());
-    let fix = findings(&v, "phys_path")[0]["fix"]
+    assert_eq!(severity_of(&v, "phys_path", Some(0)), vec!["ok"]);
+    let fix = findings(&v, "phys_path")
+        .into_iter()
+        .find(|f| f["severity"] == "repairable")
+        .unwrap()["fix"]
         .as_str()
         .unwrap()
         .to_string();
     assert!(fix.contains("--device-id 0 --device-id 1"), "{fix}");
 
-    let (c, o, e) = z.run("repair", &["--write", "--reinit-hostdata"]);
+    let (c, o, e) = z.run(
+        "repair",
+        &["--write", "--reinit-hostdata", "--hostdata", "kzrescue"],
+    );
     assert_eq!(c, 0, "{o}{e}");
     let (c, v) = z.diagnose(&[]);
     assert_eq!(c, 0, "{v:#}");
@@ -669,4 +681,253 @@ fn live_pool_refuses_repair() {
         .to_string();
     assert!(live.contains("imported somewhere"), "{live}");
     assert!(re.contains("refused"), "{re}");
+}
+
+/// Mounts an empty read-only tmpfs on `dir` (a directory nothing can be
+/// created in, even by root); `None` (SKIPPED) without root.
+struct RoMount(PathBuf);
+
+impl RoMount {
+    fn new(dir: &Path, test: &str) -> Option<RoMount> {
+        std::fs::create_dir_all(dir).unwrap();
+        let ok = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", "ro,size=1m", "tmpfs"])
+            .arg(dir)
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(false);
+        if !ok {
+            assert!(!common::in_ci(), "{test}: cannot mount a tmpfs under CI");
+            println!("SKIPPED {test}: cannot mount a tmpfs (needs root)");
+            return None;
+        }
+        Some(RoMount(dir.to_path_buf()))
+    }
+}
+
+impl Drop for RoMount {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.0).status();
+    }
+}
+
+/// Issue 11: a disk the zone already sees as its own (phys_path and path
+/// the zone's), still carrying the host's devid, without kzrescue host data:
+/// healthy (exit 0), the devid a warning, the host data information.
+#[test]
+fn zone_view_with_host_devid_and_no_hostdata_is_healthy() {
+    let t = "zone_view_with_host_devid_and_no_hostdata_is_healthy";
+    let Some(img) = v15(t) else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let z = Zone::new(tmp.path(), &[img], 1);
+    ok(
+        &z.dir,
+        &[
+            "physpath",
+            "set",
+            &z.disk(0),
+            "--device-id",
+            "0",
+            "--path",
+            "/dev/dsk/c1d0s1",
+            "--devid",
+            GZ_DEVID,
+            "--liveness-interval",
+            "0",
+            "--write",
+        ],
+    );
+    let (c, v) = z.diagnose(&[]);
+    assert_eq!(c, 0, "{v:#}");
+    assert_eq!(severity_of(&v, "phys_path", Some(0)), vec!["warning"]);
+    assert_eq!(severity_of(&v, "hostdata", Some(0)), vec!["info"]);
+    let text = serde_json::to_string(&v).unwrap();
+    assert!(!text.contains("will not boot"), "{text}");
+    assert!(!text.contains("cannot find its root pool"), "{text}");
+    // The text form says the same.
+    let (c, o, _) = z.run("diagnose", &[]);
+    assert_eq!(c, 0, "{o}");
+    assert!(o.contains("verdict: healthy"), "{o}");
+    assert!(!o.contains("[FIX"), "{o}");
+}
+
+/// Issue 11, item 4: nothing is written before the preflight passes. A key
+/// directory, a journal directory that cannot take a file, and a target
+/// that cannot be opened for writing each stop `repair --reinit-hostdata
+/// --write` before the first byte, and the message names the step.
+#[test]
+fn repair_preflight_failures_write_nothing() {
+    let t = "repair_preflight_failures_write_nothing";
+    let Some(img) = v15(t) else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let z = Zone::new(tmp.path(), &[img], 1);
+    z.gz_import(0);
+    let original = std::fs::read(&z.disks[0].0).unwrap();
+    let journals = |d: &Path| {
+        std::fs::read_dir(d)
+            .map(|r| {
+                r.filter_map(|e| e.ok())
+                    .filter(|e| e.file_name().to_string_lossy().ends_with(".journal"))
+                    .count()
+            })
+            .unwrap_or(0)
+    };
+
+    // 1. The key directory cannot take the new key file.
+    let ro_keys = z.dir.join("ro-keys");
+    let Some(_m) = RoMount::new(&ro_keys, t) else {
+        return;
+    };
+    let mut a: Vec<String> = vec!["repair".into()];
+    a.extend(z.args());
+    let k = a.iter().position(|x| x == "--keys").unwrap();
+    a[k + 1] = ro_keys.display().to_string();
+    a.extend(
+        [
+            "--write",
+            "--reinit-hostdata",
+            "--hostdata",
+            "kzrescue",
+            "--journal-dir",
+        ]
+        .map(String::from),
+    );
+    a.push(z.dir.display().to_string());
+    let refs: Vec<&str> = a.iter().map(String::as_str).collect();
+    let (c, o, e) = kz(&z.dir, &refs);
+    assert_eq!(c, 2, "{o}{e}");
+    assert!(e.contains("preflight") && e.contains("key file"), "{e}");
+    assert!(e.contains("nothing written"), "{e}");
+    assert!(std::fs::read(&z.disks[0].0).unwrap() == original);
+    assert_eq!(journals(&z.dir), 0);
+
+    // 2. The journal directory is read-only.
+    let ro_j = z.dir.join("ro-journals");
+    let Some(_m2) = RoMount::new(&ro_j, t) else {
+        return;
+    };
+    let (c, o, e) = z.run(
+        "repair",
+        &["--write", "--journal-dir", ro_j.to_str().unwrap()],
+    );
+    assert_eq!(c, 2, "{o}{e}");
+    assert!(e.contains("preflight") && e.contains("undo journal"), "{e}");
+    assert!(e.contains("Read-only file system"), "{e}");
+    assert!(std::fs::read(&z.disks[0].0).unwrap() == original);
+
+    // 3. The target cannot be opened for writing (immutable image).
+    let immutable = Command::new("chattr")
+        .arg("+i")
+        .arg(&z.disks[0].0)
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false);
+    if immutable {
+        let (c, o, e) = z.run(
+            "repair",
+            &["--write", "--journal-dir", z.dir.to_str().unwrap()],
+        );
+        let _ = Command::new("chattr").arg("-i").arg(&z.disks[0].0).status();
+        assert_eq!(c, 2, "{o}{e}");
+        assert!(
+            e.contains("preflight") && e.contains("for writing") && e.contains("nothing written"),
+            "{e}"
+        );
+        assert!(std::fs::read(&z.disks[0].0).unwrap() == original);
+        assert_eq!(journals(&z.dir), 0);
+    } else {
+        assert!(!common::in_ci(), "{t}: chattr +i failed under CI");
+        println!("SKIPPED {t} (part 3): chattr +i not possible here");
+    }
+
+    // And with everything writable, the same repair works and zdb imports
+    // the disk from each label alone.
+    let (c, o, e) = z.run(
+        "repair",
+        &["--write", "--journal-dir", z.dir.to_str().unwrap()],
+    );
+    assert_eq!(c, 0, "{o}{e}");
+    assert!(o.contains("read by "), "{o}");
+    if common::require_tool("zdb", "zfsutils-linux", t) {
+        let disk = std::fs::read(&z.disks[0].0).unwrap();
+        let p = z.disks[0].1;
+        let slice = &disk[p.start as usize..(p.start + p.len) as usize];
+        assert_eq!(
+            physpath_util::labels_that_import_alone(slice, "v15-pool", &z.dir),
+            vec![0, 1, 2, 3]
+        );
+    }
+}
+
+/// Issue 11, item 4: slot bytes that are not kzrescue's. `hostdata init`
+/// refuses (exit 3, naming offset, first bytes and entropy) and leaves the
+/// image bit-identical; with --force it writes, and undo restores them.
+#[test]
+fn unknown_slot_bytes_are_refused_unless_forced() {
+    let t = "unknown_slot_bytes_are_refused_unless_forced";
+    let Some(img) = v15(t) else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let z = Zone::new(tmp.path(), &[img], 1);
+    let disk = &z.disks[0].0;
+    // Random-looking bytes in the primary slot, as Oracle's sealed host data.
+    let src = kzrescue::target::open_source(disk.to_str().unwrap(), false).unwrap();
+    let table = kzrescue::partition::read(src.as_ref(), None).unwrap();
+    let s8 = kzrescue::hostdata::store::reserved_partition(&table, "d")
+        .unwrap()
+        .unwrap()
+        .clone();
+    drop(src);
+    let mut bytes = std::fs::read(disk).unwrap();
+    let at = (s8.start + kzrescue::hostdata::store::GUARD) as usize;
+    let mut x: u64 = 0x9e3779b97f4a7c15;
+    for b in &mut bytes[at..at + 8192] {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        *b = x as u8;
+    }
+    std::fs::write(disk, &bytes).unwrap();
+    let key = z.dir.join("k");
+    let j = z.dir.join("hd.journal");
+    let init = |extra: &[&str]| {
+        let mut a = vec![
+            "hostdata",
+            "init",
+            disk.to_str().unwrap(),
+            "--zone",
+            "kz1",
+            "--key-out",
+            key.to_str().unwrap(),
+            "--journal",
+            j.to_str().unwrap(),
+            "--liveness-interval",
+            "0.2",
+            "--write",
+        ];
+        a.extend_from_slice(extra);
+        kz(&z.dir, &a)
+    };
+    let (c, o, e) = init(&[]);
+    assert_eq!(c, 3, "{o}{e}");
+    assert!(e.contains(&format!("{at:#x}")), "{e}");
+    assert!(e.contains("not kzrescue") && e.contains("entropy"), "{e}");
+    assert_eq!(e.trim().lines().count(), 1, "{e}");
+    assert!(std::fs::read(disk).unwrap() == bytes, "image changed");
+    assert!(!key.exists() && !j.exists());
+
+    let (c, o, e) = init(&["--force"]);
+    assert_eq!(c, 0, "{o}{e}");
+    assert!(o.contains("overwriting it (--force)"), "{o}");
+    let written = std::fs::read(disk).unwrap();
+    assert!(written != bytes);
+    let (c, o, e) = kz(&z.dir, &["undo", j.to_str().unwrap(), "--write"]);
+    assert_eq!(c, 0, "{o}{e}");
+    assert!(
+        std::fs::read(disk).unwrap() == bytes,
+        "undo did not restore"
+    );
+    // diagnose calls those bytes information, not a repair (the phys_path
+    // of this fresh disk is still the pool's own).
+    let (_, v) = z.diagnose(&[]);
+    assert_eq!(severity_of(&v, "hostdata", Some(0)), vec!["info"]);
 }

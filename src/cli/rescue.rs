@@ -193,6 +193,27 @@ pub fn print_diagnosis(d: &Diagnosis) {
         println!("zone-wide");
         print_findings(None);
     }
+    if !d.post_rollback.is_empty() {
+        println!();
+        println!(
+            "after a rollback (host data {}): what makes the zone boot again",
+            d.hostdata_format
+        );
+        for s in &d.post_rollback {
+            println!(
+                "  {}. [{}{}] {}",
+                s.step,
+                s.on,
+                if s.kzrescue_does_it {
+                    ", kzrescue does this"
+                } else {
+                    ""
+                },
+                s.command
+            );
+            println!("       {}", s.why);
+        }
+    }
     println!();
     let n_fix = d.repairable().count();
     let n_fail = d
@@ -308,6 +329,20 @@ pub fn repair_and_report(
                     j.display(),
                     j.display()
                 );
+            }
+        }
+    }
+    if !as_json {
+        for w in &report.warnings {
+            println!("warning: {w}");
+        }
+        if !report.liveness.is_empty() {
+            println!("liveness: the uberblock rings did not change while watched");
+            for d in &report.liveness {
+                println!("  {} read by {}", d.name, d.read_detail);
+                for e in d.evidence(opts.hostid) {
+                    println!("  note: {e}");
+                }
             }
         }
     }

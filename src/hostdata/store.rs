@@ -475,12 +475,14 @@ mod unknown_tests {
     fn foreign_bytes_are_named_and_refused() {
         let size = MIN_PARTITION as usize;
         let mut disk = vec![0u8; size];
-        for (i, b) in disk[GUARD as usize + 100..GUARD as usize + 4196]
-            .iter_mut()
-            .enumerate()
-        {
-            *b = (i as u32).wrapping_mul(2654435761).to_le_bytes()[1];
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        for b in &mut disk[GUARD as usize + 100..GUARD as usize + 4196] {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            *b = x as u8;
         }
+        disk[GUARD as usize + 100] = 0xa5;
         let src = MemSource::new(&disk);
         let a = assess(&src, 0, size as u64, None).unwrap();
         let u = unknown_slots(&a);

@@ -144,9 +144,12 @@ pub struct Quiet {
     pub devices: Vec<DeviceLiveness>,
 }
 
-/// One pass over all rings: the raw bytes per (device, label), and how
-/// each device was read (the way of its first ring).
-fn snapshot(devices: &[Watched<'_>]) -> Result<(Vec<Vec<Vec<u8>>>, Vec<ReadPath>)> {
+/// One pass over all rings: the raw bytes per (device, label), and how each
+/// device was read.
+type Snapshot = (Vec<Vec<Vec<u8>>>, Vec<ReadPath>);
+
+/// Reads one [`Snapshot`] (a device read two ways reports the weaker one).
+fn snapshot(devices: &[Watched<'_>]) -> Result<Snapshot> {
     let mut all = Vec::new();
     let mut ways = Vec::new();
     for d in devices {

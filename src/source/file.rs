@@ -164,7 +164,7 @@ impl FileSource {
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
                 Err(e) => return Err(e),
             }
-            if got % DIRECT_ALIGN != 0 {
+            if !got.is_multiple_of(DIRECT_ALIGN) {
                 break;
             }
         }
