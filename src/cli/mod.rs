@@ -175,6 +175,10 @@ fn deferred(cmd: clap::Command) -> clap::Command {
         ("cat", args::<cat::CatArgs>),
         ("export", args::<export::ExportArgs>),
         ("manifest", args::<manifest::ManifestArgs>),
+        // --- deferred: forensic history
+        ("timeline", args::<timeline::TimelineArgs>),
+        ("changes", args::<changes::ChangesArgs>),
+        ("deleted", args::<deleted::DeletedArgs>),
         // --- deferred: zone config / diagnose / repair / demo
         ("diagnose", args::<rescue::DiagnoseArgs>),
         ("repair", args::<rescue::RepairArgs>),
