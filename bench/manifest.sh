@@ -2,7 +2,14 @@
 # Benchmark: `kzrescue manifest` of a >= 1 GiB dataset against
 #   (a) `find -type f -exec sha256sum` over the same dataset mounted by zfs-fuse,
 #   (b) `zdb -dddd` walking the same objects,
+#   (c) the physical floor: `openssl dgst -sha256` over the same file bytes
+#       (in the page cache) in 1 process and in 2 (the files split in two
+#       halves of equal bytes), and the single-largest-file bound (that
+#       file's bytes at one core's SHA-256 rate),
 # on one pool made here with zfs-fuse (v23, lzjb), and the peak RSS of each.
+# kzrescue's time is printed as a multiple of the 2-process floor (target
+# <= 1.2x) and of the largest-file bound; with KZ_BEFORE=<binary> a second
+# kzrescue is timed in the same run, alternating with the first.
 #
 # Usage: bench/manifest.sh [WORKDIR]        (needs root, FUSE, zfs-fuse unpacked
 # in $ZFS_FUSE_ROOT (default /opt/zfs-fuse, see tests/run.sh), zdb, GNU time)
@@ -93,6 +100,88 @@ print(f"files: zfs-fuse {len(theirs)}, kzrescue {len(ours)}, identical SHA-256: 
 sys.exit(0 if same == len(theirs) == len(ours) else 1)
 PY
 BYTES=$(python3 -c "import json;print(sum(e['size'] for e in json.load(open('$WORK/manifest.json'))['entries'] if e['type']=='file'))")
+
+# The floor: the same file bytes, hashed by openssl from the page cache.
+"$ZPOOL" import -d "$WORK" "$POOL" >/dev/null
+MNT=$("$ZFS" get -H -o value mountpoint "$POOL/data")
+FLOOR=$WORK/floor; mkdir -p "$FLOOR"
+python3 - "$MNT" "$FLOOR" <<'PY'
+import os, sys
+src, dst = sys.argv[1], sys.argv[2]
+files = []
+for d, _, fs in os.walk(src):
+    for f in fs:
+        p = os.path.join(d, f)
+        files.append((os.path.getsize(p), p))
+files.sort(reverse=True)
+halves = [open(os.path.join(dst, "a"), "wb"), open(os.path.join(dst, "b"), "wb")]
+sizes = [0, 0]
+for i, (sz, p) in enumerate(files):
+    h = 0 if sizes[0] <= sizes[1] else 1
+    with open(p, "rb") as f:
+        while True:
+            b = f.read(1 << 20)
+            if not b:
+                break
+            halves[h].write(b)
+    sizes[h] += sz
+    if i == 0:
+        with open(p, "rb") as f, open(os.path.join(dst, "largest"), "wb") as o:
+            o.write(f.read())
+PY
+"$ZPOOL" export "$POOL"
+cat "$IMG" "$FLOOR"/* > /dev/null   # everything warm in the page cache
+python3 - "$KZ" "$IMG" "$POOL/data" "$FLOOR" "${KZ_BEFORE:-}" <<'PY'
+import os, statistics, subprocess, sys, time
+kz, img, ds, floor, before = sys.argv[1:6]
+import resource
+cpu = {}
+def t(cmd, shell=False):
+    """Wall seconds; the children's CPU seconds (user + system) go to cpu[]."""
+    r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    s = time.perf_counter()
+    subprocess.run(cmd, shell=shell, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
+    w = time.perf_counter() - s
+    r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu.setdefault(str(cmd), []).append(r1.ru_utime + r1.ru_stime - r0.ru_utime - r0.ru_stime)
+    return w
+one = f"openssl dgst -sha256 {floor}/a {floor}/b"
+two = f"openssl dgst -sha256 {floor}/a & openssl dgst -sha256 {floor}/b & wait"
+big = f"openssl dgst -sha256 {floor}/largest"
+cmds = {"kzrescue": [kz, "manifest", img, ds]}
+if before:
+    cmds["kzrescue (before)"] = [before, "manifest", img, ds]
+rounds = {k: [] for k in list(cmds) + ["floor 1 process", "floor 2 processes", "largest file"]}
+ratios = {k: [] for k in cmds}
+for r in range(5):
+    f2 = t(two, True)
+    rounds["floor 2 processes"].append(f2)
+    rounds["floor 1 process"].append(t(one, True))
+    rounds["largest file"].append(t(big, True))
+    for k, c in cmds.items():
+        x = t(c)
+        rounds[k].append(x)
+        ratios[k].append(x / f2)
+med = {k: statistics.median(v) for k, v in rounds.items()}
+print(f"warm page cache, 5 alternating rounds, load average {os.getloadavg()[0]:.1f} (start) / {os.uname().nodename}")
+for k, v in rounds.items():
+    print(f"  {k:<20} median {med[k]:6.3f} s  min {min(v):6.3f}  max {max(v):6.3f}")
+for k in cmds:
+    print(f"  {k}: {statistics.median(ratios[k]):.2f}x the 2-process SHA-256 floor (median of paired ratios; target <= 1.2),"
+          f" {med[k] / med['largest file']:.2f}x the largest-file bound (must be >= 1.0 only by physics)")
+# CPU seconds: on a loaded machine a command with more threads takes a
+# larger share of the cores, so the wall ratio flatters it; the CPU ratio
+# to one openssl pass over the same bytes is the work done per byte.
+c1 = statistics.median(cpu[str(one)])
+for k, c in cmds.items():
+    ck = statistics.median(cpu[str(c)])
+    print(f"  {k}: CPU {ck:.3f} s = {ck / c1:.2f}x openssl's CPU {c1:.3f} s over the same bytes")
+print(f"load average now {os.getloadavg()[0]:.1f}")
+PY
+for b in "$KZ" ${KZ_BEFORE:+"$KZ_BEFORE"}; do
+  /usr/bin/time -f "%M" -o "$WORK/rss" "$b" manifest "$IMG" "$POOL/data" > /dev/null 2>&1
+  echo "peak RSS $b manifest: $(cat "$WORK/rss") KiB"
+done
 echo "dataset bytes hashed: $BYTES"
 echo "find+sha256sum over zfs-fuse mount: ${FIND_S}s, peak RSS $(cat "$WORK/find.rss") KiB"
 echo "kzrescue manifest:                 ${KZ_S}s, peak RSS $(cat "$WORK/kz.rss") KiB"

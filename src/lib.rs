@@ -5,7 +5,8 @@
 //! labels and uberblocks, and kzrescue's host-data container. The data flows
 //! one way: a [`source::Source`] → a partition table → labels / uberblocks.
 //!
-//! Only `source/file.rs` may use `unsafe` (memory-mapping an image).
+//! Only `source/file.rs` (memory-mapping an image) and the AVX2 call in
+//! `zfs/checksum.rs` may use `unsafe`.
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -24,6 +25,9 @@ pub mod repair;
 
 // --- modules: hostdata
 pub mod hostdata;
+
+// --- modules: manifests
+pub mod manifest;
 
 // --- modules: zone config / diagnose
 pub mod diagnose;

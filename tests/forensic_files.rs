@@ -301,3 +301,121 @@ fn cat_ls_and_tar_agree_with_the_mount() {
         Path::new("../hello.txt")
     );
 }
+
+/// `manifest -r`: one pass over a dataset and every file system below it
+/// equals the manifests of each, entry for entry, in walk order (datasets
+/// component by component, paths component by component); `-r --against`
+/// and `manifest diff` of two recursive manifests give the same changes,
+/// which are the union of each dataset's own.
+#[test]
+fn recursive_manifest_is_every_descendant_in_one_walk() {
+    let tmp = tempfile::tempdir().unwrap();
+    let img = unpack_fixture("fuse-v23.img", tmp.path());
+    let imgs = img.to_str().unwrap();
+    let g = golden();
+    let all: Vec<String> = g["datasets"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .filter(|d| *d == "kzpool" || d.starts_with("kzpool/"))
+        .cloned()
+        .collect();
+    assert!(all.len() >= 3, "{all:?}");
+    let (code, out, err) = kzrescue(&["manifest", imgs, "kzpool", "-r"]);
+    assert_eq!(code, 0, "{err}");
+    let m: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(m["recursive"], true);
+    let entries = m["entries"].as_array().unwrap();
+    let comp = |s: &str| s.split('/').map(String::from).collect::<Vec<_>>();
+    // walk order: by dataset, then by path, component by component
+    let keys: Vec<(Vec<String>, Vec<String>)> = entries
+        .iter()
+        .map(|e| {
+            (
+                comp(e["dataset"].as_str().unwrap()),
+                comp(e["path"].as_str().unwrap()),
+            )
+        })
+        .collect();
+    let mut sorted = keys.clone();
+    sorted.sort();
+    assert_eq!(keys, sorted, "entries are not in walk order");
+    let mut seen = BTreeSet::new();
+    let mut total = 0;
+    for ds in entries.iter().map(|e| e["dataset"].as_str().unwrap()) {
+        seen.insert(ds.to_string());
+    }
+    for ds in &seen {
+        let one = manifest(&img, ds);
+        let mine: Vec<Value> = entries
+            .iter()
+            .filter(|e| e["dataset"] == ds.as_str())
+            .map(|e| {
+                let mut e = e.clone();
+                e.as_object_mut().unwrap().remove("dataset");
+                e
+            })
+            .collect();
+        assert_eq!(&mine, one["entries"].as_array().unwrap(), "{ds}");
+        total += mine.len();
+    }
+    let heads: BTreeSet<String> = all.iter().cloned().collect();
+    assert!(seen.is_subset(&heads), "{seen:?} vs {heads:?}");
+    assert!(seen.len() >= 3, "{seen:?}");
+    println!(
+        "manifest -r: {} datasets, {total} entries in one pass",
+        seen.len()
+    );
+
+    // -r --against @clean = the union of each dataset's --against
+    let (code, out, err) = kzrescue(&["manifest", imgs, "kzpool", "-r", "--against", "@clean"]);
+    assert_eq!(code, 1, "{err}");
+    let rd: Value = serde_json::from_str(&out).unwrap();
+    let mut want_added = BTreeSet::new();
+    for ds in &seen {
+        let (code, out, _) = kzrescue(&["manifest", imgs, ds, "--against", "@clean"]);
+        // a dataset made after @clean (the clone) is added whole
+        let added: Vec<Value> = if code == 2 {
+            manifest(&img, ds)["entries"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|e| e["path"].clone())
+                .collect()
+        } else {
+            let d: Value = serde_json::from_str(&out).unwrap();
+            d["added"].as_array().unwrap().clone()
+        };
+        let rel = ds.strip_prefix("kzpool").unwrap();
+        for a in &added {
+            let p = a.as_str().unwrap();
+            want_added.insert(if rel.is_empty() {
+                p.to_string()
+            } else {
+                format!("{rel}:{p}")
+            });
+        }
+    }
+    let got_added: BTreeSet<String> = rd["added"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(got_added, want_added);
+    // and manifest diff of the two recursive documents says the same
+    let (a, b) = (tmp.path().join("ra.json"), tmp.path().join("rb.json"));
+    let (_, base, _) = kzrescue(&["manifest", imgs, "kzpool@clean", "-r"]);
+    std::fs::write(&a, base).unwrap();
+    std::fs::write(&b, out_of(imgs)).unwrap();
+    let (code, d, err) = kzrescue(&["manifest", "diff", a.to_str().unwrap(), b.to_str().unwrap()]);
+    assert_eq!(code, 1, "{err}");
+    let d: Value = serde_json::from_str(&d).unwrap();
+    assert_eq!(d["added"], rd["added"]);
+    assert_eq!(d["removed"], rd["removed"]);
+    assert_eq!(d["changed"], rd["changed"]);
+}
+
+fn out_of(img: &str) -> String {
+    kzrescue(&["manifest", img, "kzpool", "-r"]).1
+}

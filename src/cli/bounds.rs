@@ -55,19 +55,6 @@ pub fn clamp_jobs(jobs: usize) -> (usize, bool) {
     (jobs.clamp(1, MAX_JOBS), jobs > MAX_JOBS)
 }
 
-/// A thread pool of `jobs` threads (clamped, with a note on stderr); a
-/// pool the system cannot give is an error, not a silent fallback.
-pub fn thread_pool(jobs: usize) -> kzrescue::Result<rayon::ThreadPool> {
-    let (n, lowered) = clamp_jobs(jobs);
-    if lowered {
-        eprintln!("kzrescue: note: --jobs {jobs} lowered to {n}");
-    }
-    rayon::ThreadPoolBuilder::new()
-        .num_threads(n)
-        .build()
-        .map_err(|e| kzrescue::Error::Usage(format!("cannot start {n} hashing threads: {e}")))
-}
-
 /// `--liveness-interval SECS`: a finite number of seconds, 0 to
 /// [`MAX_INTERVAL_S`].
 pub fn parse_interval(s: &str) -> Result<f64, String> {

@@ -1,7 +1,6 @@
 //! `kzrescue completions SHELL` and `kzrescue manpage DIR`: shell completions
 //! and man pages generated from the CLI definition itself.
 
-use clap::CommandFactory;
 use kzrescue::{Error, Result};
 use std::path::PathBuf;
 
@@ -21,7 +20,7 @@ pub struct ManpageArgs {
 
 /// Prints the completion script for a shell.
 pub fn completions(a: &CompletionsArgs) -> Result<u8> {
-    let mut cmd = super::Cli::command();
+    let mut cmd = super::command();
     clap_complete::generate(a.shell, &mut cmd, "kzrescue", &mut std::io::stdout());
     Ok(0)
 }
@@ -30,7 +29,7 @@ pub fn completions(a: &CompletionsArgs) -> Result<u8> {
 pub fn manpage(a: &ManpageArgs) -> Result<u8> {
     std::fs::create_dir_all(&a.out_dir)
         .map_err(|e| Error::io(format!("create {}", a.out_dir.display()), e))?;
-    let cmd = super::Cli::command();
+    let cmd = super::command();
     clap_mangen::generate_to(cmd, &a.out_dir)
         .map_err(|e| Error::io(format!("write man pages to {}", a.out_dir.display()), e))?;
     let mut n = 0;

@@ -1,17 +1,18 @@
-//! `kzrescue manifest <targets…> DATASET[@SNAP] [--against @SNAP]` and
-//! `kzrescue manifest diff BASE NOW`: integrity manifests of a file system
-//! (every path with type, mode, owner, size, mtime and SHA-256), hashed in
-//! parallel, and their comparison.
+//! `kzrescue manifest <targets…> DATASET[@SNAP] [-r] [--against @SNAP]` and
+//! `kzrescue manifest diff BASE NOW`: integrity manifests of file systems
+//! (every path with type, mode, owner, size, mtime and SHA-256), built and
+//! compared by `kzrescue::manifest`; this file parses and prints.
 
 use super::datasets::{PoolArgs, open_fs};
 use indicatif::{ProgressBar, ProgressStyle};
-use kzrescue::zfs::walk::{Node, walk};
-use kzrescue::zfs::zpl::{FileType, Zpl};
+use kzrescue::manifest::build::{Options, Summary, stream};
+use kzrescue::manifest::diff::{Diff, diff, stream_files};
+use kzrescue::manifest::{BlockCounts, Entry, Manifest, SCHEMA, descendants};
+use kzrescue::zfs::spa::Opened;
 use kzrescue::{Error, Result};
-use rayon::prelude::*;
-use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
-use std::collections::{BTreeMap, HashMap};
+use serde::ser::{Error as _, SerializeSeq, SerializeStruct};
+use serde::{Serialize, Serializer};
+use std::cell::RefCell;
 use std::io::Write;
 
 /// Arguments of `kzrescue manifest`.
@@ -23,6 +24,10 @@ pub struct ManifestArgs {
     pub args: Vec<String>,
     #[command(flatten)]
     pub pool: PoolArgs,
+    /// The dataset and every file system below it, in one manifest (with
+    /// @SNAP: each one's snapshot of that name).
+    #[arg(short, long)]
+    pub recursive: bool,
     /// Compare snapshot @SNAP (the baseline) against DATASET and print the diff.
     #[arg(long, value_name = "@SNAP")]
     pub against: Option<String>,
@@ -31,361 +36,158 @@ pub struct ManifestArgs {
     #[arg(long, value_name = "BYTES", default_value = "64G",
           value_parser = super::bounds::parse_size)]
     pub max_file_size: u64,
-    /// Hashing threads (default: all cores; at most 256, more are lowered).
+    /// Reading threads, and as many hashing ones (default: all cores; at
+    /// most 256, more are lowered).
     #[arg(long, value_name = "N", value_parser = super::bounds::parse_jobs)]
     pub jobs: Option<usize>,
 }
 
-/// One path of a manifest.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
-pub struct Entry {
-    /// Path from the dataset root (lossy UTF-8).
-    pub path: String,
-    /// File type.
-    #[serde(rename = "type")]
-    pub kind: FileType,
-    /// Permission bits (octal text).
-    pub mode: String,
-    /// Owner.
-    pub uid: u64,
-    /// Group.
-    pub gid: u64,
-    /// Size in bytes.
-    pub size: u64,
-    /// Modification time, seconds since the epoch (signed: negative before 1970).
-    pub mtime: i64,
-    /// Modification time, nanoseconds.
-    pub mtime_nsec: u64,
-    /// Link count.
-    pub links: u64,
-    /// Object number.
-    pub object: u64,
-    /// SHA-256 of the contents (regular files).
-    #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub sha256: Option<String>,
-    /// Symlink target.
-    #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub target: Option<String>,
-    /// Device number (device nodes): major, minor.
-    #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub rdev: Option<[u64; 2]>,
-    /// Extended attributes: name → SHA-256.
-    #[serde(skip_serializing_if = "BTreeMap::is_empty", default)]
-    pub xattrs: BTreeMap<String, String>,
-    /// Why the contents could not be read.
-    #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub error: Option<String>,
-}
-
-/// A manifest document.
-#[derive(Serialize, Deserialize, Debug)]
-pub struct Manifest {
-    /// `kzrescue.manifest/1`.
-    pub schema: String,
-    /// Pool name.
-    pub pool: String,
-    /// Dataset (with @snap).
-    pub dataset: String,
-    /// Txg of the uberblock read.
-    pub txg: u64,
-    /// Every path, sorted.
-    pub entries: Vec<Entry>,
-    /// Paths that could not be read at all.
-    pub errors: Vec<String>,
-    /// How the blocks read for this manifest were checked.
-    #[serde(default)]
-    pub blocks: BlockCounts,
-    /// Files claiming more bytes than this were not hashed (`--max-file-size`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub max_file_size: Option<u64>,
-}
-
-/// Blocks read while building a manifest, by what their checksum said. An
-/// examiner relies only on what was verified: unverified blocks use a
-/// checksum kzrescue does not compute (or none) and could have been altered
-/// without notice; repaired ones failed on one copy and were read from
-/// another copy or rebuilt from parity.
-#[derive(Serialize, Deserialize, Debug, Default, Clone, Copy, PartialEq)]
-pub struct BlockCounts {
-    /// Read and checksum-verified.
-    pub verified: u64,
-    /// Read without verification.
-    pub unverified: u64,
-    /// Verified after a bad copy was passed over.
-    pub repaired: u64,
-}
-
-/// Builds the manifest of the whole file system `fs`.
-pub fn build(
-    fs: &Zpl,
-    pool: &str,
-    dataset: &str,
-    txg: u64,
-    jobs: Option<usize>,
-    max_file_size: u64,
-) -> Manifest {
-    let stats = &fs.pool.stats;
-    let count = || {
-        [&stats.verified, &stats.unverified, &stats.repaired]
-            .map(|c| c.load(std::sync::atomic::Ordering::Relaxed))
-    };
-    let before = count();
-    let mut nodes: Vec<Node> = Vec::new();
-    let mut errors = Vec::new();
-    let spinner = ProgressBar::new_spinner();
-    spinner.set_message("walking directories");
-    walk(
-        fs,
-        fs.root,
-        b"/",
-        |n| {
-            if nodes.len().is_multiple_of(1024) {
-                spinner.set_message(format!("walking directories: {} paths", nodes.len()));
-            }
-            nodes.push(n)
-        },
-        |p, e| errors.push(format!("{}: {e}", String::from_utf8_lossy(&p))),
-    );
-    spinner.finish_and_clear();
-    // what the file system and its names say about the disk (issue 12)
-    errors.extend(fs.warnings.iter().map(|w| format!("warning: {w}")));
-    for n in &nodes {
-        let p = String::from_utf8_lossy(&n.path);
-        if let Some(why) = n.name_problem {
-            errors.push(format!("{p}: {why} (the path shows it escaped)"));
-        }
-        if n.duplicate {
-            errors.push(format!("{p}: a second entry of this name in one directory"));
-        }
+/// The datasets a manifest of `spec` covers.
+fn covered(o: &Opened, spec: &str, recursive: bool) -> Result<Vec<String>> {
+    if !recursive {
+        return Ok(vec![spec.to_string()]);
     }
-    // hash each file object once (hard links share it)
-    let mut files: Vec<(u64, usize)> = Vec::new();
-    let mut seen = HashMap::new();
-    for (i, n) in nodes.iter().enumerate() {
-        // a claimed size beyond --max-file-size is not streamed (issue 12):
-        // the entry is marked below instead
-        if n.znode.file_type() == FileType::File
-            && n.znode.size <= max_file_size
-            && seen.insert(n.znode.object, i).is_none()
-        {
-            files.push((n.znode.object, i));
-        }
+    let (names, errors) = descendants(&o.mos, &o.pool, spec);
+    for e in errors {
+        eprintln!("kzrescue: {e}");
     }
-    let total: u64 = files
-        .iter()
-        .map(|(_, i)| nodes[*i].znode.size)
-        .fold(0, u64::saturating_add);
-    let bar = ProgressBar::new(total);
+    if names.is_empty() {
+        // name the missing dataset the way a plain manifest would
+        open_fs(o, spec)?;
+    }
+    Ok(names)
+}
+
+/// One progress line for the whole run: bytes hashed and the rate.
+fn progress_bar() -> ProgressBar {
+    let bar = ProgressBar::new_spinner();
     bar.set_style(
-        ProgressStyle::with_template("{bar:40} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}")
-            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        ProgressStyle::with_template("{spinner} {bytes} hashed, {bytes_per_sec}, {elapsed}")
+            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
     );
-    let hash_all = || -> HashMap<u64, std::result::Result<String, String>> {
-        files
-            .par_iter()
-            .map(|(obj, i)| {
-                let n = &nodes[*i];
-                let mut h = Sha256::new();
-                let r = fs.read_file(&n.dnode, n.znode.size, |b| {
-                    h.update(b);
-                    bar.inc(b.len() as u64);
-                    Ok(())
-                });
-                (
-                    *obj,
-                    r.map(|_| hex::encode(h.finalize()))
-                        .map_err(|e| e.to_string()),
-                )
-            })
-            .collect()
-    };
-    let hashes =
-        match jobs.and_then(|j| rayon::ThreadPoolBuilder::new().num_threads(j).build().ok()) {
-            Some(tp) => tp.install(hash_all),
-            None => hash_all(),
-        };
-    bar.finish_and_clear();
-    let mut entries = Vec::with_capacity(nodes.len());
-    for n in &nodes {
-        let z = &n.znode;
-        let kind = z.file_type();
-        let mut e = Entry {
-            path: String::from_utf8_lossy(&n.path).into_owned(),
-            kind,
-            mode: format!("{:04o}", z.mode & 0o7777),
-            uid: z.uid,
-            gid: z.gid,
-            size: z.size,
-            mtime: z.mtime.sec,
-            mtime_nsec: z.mtime.nsec,
-            links: z.links,
-            object: z.object,
-            sha256: None,
-            target: None,
-            rdev: None,
-            xattrs: BTreeMap::new(),
-            error: None,
-        };
-        match kind {
-            FileType::File => match hashes.get(&z.object) {
-                Some(Ok(h)) => e.sha256 = Some(h.clone()),
-                Some(Err(m)) => {
-                    errors.push(format!("{}: {m}", e.path));
-                    e.error = Some(m.clone());
-                }
-                None if z.size > max_file_size => {
-                    let m = format!(
-                        "claimed size {} exceeds --max-file-size {max_file_size}: not hashed",
-                        z.size
-                    );
-                    errors.push(format!("{}: {m}", e.path));
-                    e.error = Some(m);
-                }
-                None => {}
-            },
-            FileType::Symlink => match fs.readlink(&n.dnode, z) {
-                Ok(t) => e.target = Some(String::from_utf8_lossy(&t).into_owned()),
-                Err(m) => {
-                    errors.push(format!("{}: {m}", e.path));
-                    e.error = Some(m.to_string());
-                }
-            },
-            FileType::Chardev | FileType::Blockdev => {
-                let (ma, mi) = z.device();
-                e.rdev = Some([ma, mi]);
+    bar
+}
+
+/// Streams the entries of every dataset in `names` to `emit`; a dataset
+/// that cannot be opened is an error in the summary.
+fn stream_all(
+    o: &Opened,
+    names: &[String],
+    recursive: bool,
+    opts: &Options,
+    bar: &ProgressBar,
+    emit: &mut dyn FnMut(Entry) -> Result<()>,
+) -> Result<Summary> {
+    let mut total = Summary::default();
+    for name in names {
+        let fs = match open_fs(o, name) {
+            Ok(fs) => fs,
+            Err(e) if recursive => {
+                total.errors.push(format!("dataset {name}: {e}"));
+                continue;
             }
-            _ => {}
-        }
-        if z.xattr != 0 {
-            match xattrs(fs, z.xattr) {
-                Ok(x) => e.xattrs = x,
-                Err(m) => errors.push(format!("{} (xattr directory): {m}", e.path)),
-            }
-        }
+            Err(e) => return Err(e),
+        };
+        let label = recursive.then_some(name.as_str());
+        let s = stream(&fs, label, opts, &|n| bar.inc(n), emit)?;
+        total.errors.extend(s.errors);
+        total.blocks = total.blocks + s.blocks;
+        total.entries += s.entries;
+    }
+    Ok(total)
+}
+
+/// A whole manifest in memory (for `--against`).
+fn collect(o: &Opened, spec: &str, recursive: bool, opts: &Options) -> Result<Manifest> {
+    let names = covered(o, spec, recursive)?;
+    let bar = progress_bar();
+    let mut entries = Vec::new();
+    let s = stream_all(o, &names, recursive, opts, &bar, &mut |e| {
         entries.push(e);
-    }
-    entries.sort_by(|a, b| a.path.cmp(&b.path));
-    let after = count();
-    Manifest {
-        schema: "kzrescue.manifest/1".into(),
-        pool: pool.into(),
-        dataset: dataset.into(),
-        txg,
+        Ok(())
+    })?;
+    bar.finish_and_clear();
+    Ok(Manifest {
+        schema: SCHEMA.into(),
+        pool: o.pool.name.clone(),
+        dataset: spec.into(),
+        recursive,
+        txg: o.uberblock.txg,
         entries,
-        errors,
-        blocks: BlockCounts {
-            verified: after[0] - before[0],
-            unverified: after[1] - before[1],
-            repaired: after[2] - before[2],
-        },
-        max_file_size: Some(max_file_size),
+        errors: s.errors,
+        blocks: s.blocks,
+        max_file_size: Some(opts.max_file_size),
+    })
+}
+
+/// The manifest document, serialised while it is built: `entries` is
+/// written entry by entry as the pipeline finishes them, then `errors` and
+/// `blocks` from its summary.
+struct Doc<'a> {
+    o: &'a Opened,
+    dataset: &'a str,
+    names: &'a [String],
+    recursive: bool,
+    opts: &'a Options,
+    bar: &'a ProgressBar,
+    summary: RefCell<Option<Summary>>,
+    failure: RefCell<Option<Error>>,
+}
+
+impl Serialize for Doc<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        let mut st = s.serialize_struct("Manifest", 9)?;
+        st.serialize_field("schema", SCHEMA)?;
+        st.serialize_field("pool", &self.o.pool.name)?;
+        st.serialize_field("dataset", self.dataset)?;
+        if self.recursive {
+            st.serialize_field("recursive", &true)?;
+        }
+        st.serialize_field("txg", &self.o.uberblock.txg)?;
+        st.serialize_field("entries", &Entries(self))?;
+        let summary = self.summary.borrow();
+        let (errors, blocks) = match summary.as_ref() {
+            Some(s) => (&s.errors[..], s.blocks),
+            None => (&[][..], BlockCounts::default()),
+        };
+        st.serialize_field("errors", errors)?;
+        st.serialize_field("blocks", &blocks)?;
+        st.serialize_field("max_file_size", &self.opts.max_file_size)?;
+        st.end()
     }
 }
 
-/// Name → SHA-256 of the files in an extended-attribute directory.
-fn xattrs(fs: &Zpl, dir: u64) -> Result<BTreeMap<String, String>> {
-    let (dn, _) = fs.znode(dir)?;
-    let mut out = BTreeMap::new();
-    for e in fs.readdir(&dn)? {
-        let (xdn, xz) = fs.znode(e.object)?;
-        let mut h = Sha256::new();
-        fs.read_file(&xdn, xz.size, |b| {
-            h.update(b);
-            Ok(())
-        })?;
-        out.insert(
-            String::from_utf8_lossy(&e.name).into_owned(),
-            hex::encode(h.finalize()),
-        );
+struct Entries<'d, 'a>(&'d Doc<'a>);
+
+impl Serialize for Entries<'_, '_> {
+    fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        let d = self.0;
+        let mut seq = s.serialize_seq(None)?;
+        let mut write_error = None;
+        let r = stream_all(d.o, d.names, d.recursive, d.opts, d.bar, &mut |e| {
+            seq.serialize_element(&e).map_err(|e| {
+                let m = e.to_string();
+                write_error = Some(e);
+                Error::io("write stdout", std::io::Error::other(m))
+            })
+        });
+        match r {
+            Ok(summary) => *d.summary.borrow_mut() = Some(summary),
+            Err(e) => {
+                let m = e.to_string();
+                *d.failure.borrow_mut() = Some(e);
+                return Err(write_error.unwrap_or_else(|| S::Error::custom(m)));
+            }
+        }
+        seq.end()
     }
-    Ok(out)
-}
-
-/// A changed path.
-#[derive(Serialize, Debug)]
-pub struct Change {
-    /// Path.
-    pub path: String,
-    /// Contents differ (type, size, SHA-256, symlink target, device, xattrs).
-    pub content: bool,
-    /// Metadata fields that differ (mode, uid, gid, mtime).
-    pub metadata: Vec<&'static str>,
-}
-
-/// The difference between two manifests.
-#[derive(Serialize, Debug)]
-pub struct Diff {
-    /// `kzrescue.manifest-diff/1`.
-    pub schema: &'static str,
-    /// Baseline dataset.
-    pub base: String,
-    /// Compared dataset.
-    pub now: String,
-    /// Paths only in `now`.
-    pub added: Vec<String>,
-    /// Paths only in `base`.
-    pub removed: Vec<String>,
-    /// Paths in both that differ.
-    pub changed: Vec<Change>,
-}
-
-/// Compares two manifests.
-pub fn diff(base: &Manifest, now: &Manifest) -> Diff {
-    let b: BTreeMap<&str, &Entry> = base.entries.iter().map(|e| (e.path.as_str(), e)).collect();
-    let n: BTreeMap<&str, &Entry> = now.entries.iter().map(|e| (e.path.as_str(), e)).collect();
-    let mut d = Diff {
-        schema: "kzrescue.manifest-diff/1",
-        base: base.dataset.clone(),
-        now: now.dataset.clone(),
-        added: n
-            .keys()
-            .filter(|p| !b.contains_key(*p))
-            .map(|p| p.to_string())
-            .collect(),
-        removed: b
-            .keys()
-            .filter(|p| !n.contains_key(*p))
-            .map(|p| p.to_string())
-            .collect(),
-        changed: Vec::new(),
-    };
-    for (p, x) in &b {
-        let Some(y) = n.get(p) else { continue };
-        let content = x.kind != y.kind
-            || x.sha256 != y.sha256
-            || x.target != y.target
-            || x.rdev != y.rdev
-            || x.xattrs != y.xattrs
-            || (x.kind == FileType::File && x.size != y.size);
-        let mut metadata = Vec::new();
-        if x.mode != y.mode {
-            metadata.push("mode");
-        }
-        if x.uid != y.uid {
-            metadata.push("uid");
-        }
-        if x.gid != y.gid {
-            metadata.push("gid");
-        }
-        if (x.mtime, x.mtime_nsec) != (y.mtime, y.mtime_nsec) && x.kind != FileType::Dir {
-            metadata.push("mtime");
-        }
-        if content || !metadata.is_empty() {
-            d.changed.push(Change {
-                path: p.to_string(),
-                content,
-                metadata,
-            });
-        }
-    }
-    d
 }
 
 fn print_json<T: Serialize>(v: &T) -> Result<()> {
-    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
     let mut ser = serde_json::Serializer::with_formatter(&mut out, SafeFormatter::default());
     v.serialize(&mut ser)
-        .map_err(|e| Error::Usage(e.to_string()))?;
+        .map_err(|e| Error::io("write stdout", std::io::Error::other(e.to_string())))?;
     writeln!(out)
         .and_then(|_| out.flush())
         .map_err(|e| Error::io("write stdout", e))
@@ -443,29 +245,25 @@ impl serde_json::ser::Formatter for SafeFormatter {
     }
 }
 
-fn load(path: &str) -> Result<Manifest> {
-    let text = kzrescue::input::read_bounded(
-        std::path::Path::new(path),
-        "manifest",
-        kzrescue::input::MAX_MANIFEST,
-        true,
-    )?;
-    serde_json::from_slice(&text)
-        .map_err(|e| Error::Usage(format!("{path} is not a kzrescue manifest: {e}")))
-}
-
 /// Says on stderr when some blocks could not be checksum-verified: their
 /// hashes in the manifest vouch for what is on disk, not for what was
 /// written.
-fn warn_unverified(m: &Manifest) {
-    let b = m.blocks;
+fn warn_unverified(dataset: &str, b: BlockCounts) {
     if b.unverified > 0 {
         eprintln!(
             "kzrescue: warning: {}: {} of {} blocks use a checksum kzrescue does not compute (or none) and were read unverified",
-            m.dataset,
+            dataset,
             b.unverified,
             b.verified + b.unverified
         );
+    }
+}
+
+fn diff_exit(d: &Diff) -> u8 {
+    if d.is_empty() {
+        super::EXIT_OK
+    } else {
+        super::EXIT_PROBLEMS
     }
 }
 
@@ -477,66 +275,63 @@ pub fn run(args: &ManifestArgs) -> Result<u8> {
                 "usage: kzrescue manifest diff BASE.json NOW.json".into(),
             ));
         };
-        let d = diff(&load(base)?, &load(now)?);
+        let d = stream_files(base.as_ref(), now.as_ref())?;
         print_json(&d)?;
-        return Ok(
-            if d.added.is_empty() && d.removed.is_empty() && d.changed.is_empty() {
-                super::EXIT_OK
-            } else {
-                super::EXIT_PROBLEMS
-            },
-        );
+        return Ok(diff_exit(&d));
     }
     let (targets, ds) = super::ls::targets_and_spec(&args.args);
     let o = args.pool.open(targets)?;
-    // --jobs: clamped; a pool the system cannot give is an error
-    let threads = args.jobs.map(super::bounds::thread_pool).transpose()?;
-    let make = |name: &str| -> Result<Manifest> {
-        let fs = open_fs(&o, name)?;
-        let run = || {
-            build(
-                &fs,
-                &o.pool.name,
-                name,
-                o.uberblock.txg,
-                None,
-                args.max_file_size,
-            )
-        };
-        Ok(match &threads {
-            Some(tp) => tp.install(run),
-            None => run(),
-        })
+    let mut opts = Options {
+        max_file_size: args.max_file_size,
+        ..Options::default()
     };
+    if let Some(j) = args.jobs {
+        let (n, lowered) = super::bounds::clamp_jobs(j);
+        if lowered {
+            eprintln!("kzrescue: note: --jobs {j} lowered to {n}");
+        }
+        opts.jobs = n;
+    }
     match &args.against {
         Some(snap) => {
             let head = ds.split('@').next().unwrap_or(ds);
             let snap = snap.trim_start_matches('@');
-            let base = make(&format!("{head}@{snap}"))?;
-            let now = make(ds)?;
+            let base = collect(&o, &format!("{head}@{snap}"), args.recursive, &opts)?;
+            let now = collect(&o, ds, args.recursive, &opts)?;
             for e in base.errors.iter().chain(now.errors.iter()) {
                 eprintln!("kzrescue: {e}");
             }
-            warn_unverified(&base);
-            warn_unverified(&now);
+            warn_unverified(&base.dataset, base.blocks);
+            warn_unverified(&now.dataset, now.blocks);
             let d = diff(&base, &now);
             print_json(&d)?;
-            Ok(
-                if d.added.is_empty() && d.removed.is_empty() && d.changed.is_empty() {
-                    super::EXIT_OK
-                } else {
-                    super::EXIT_PROBLEMS
-                },
-            )
+            Ok(diff_exit(&d))
         }
         None => {
-            let m = make(ds)?;
-            for e in &m.errors {
+            let names = covered(&o, ds, args.recursive)?;
+            let bar = progress_bar();
+            let doc = Doc {
+                o: &o,
+                dataset: ds,
+                names: &names,
+                recursive: args.recursive,
+                opts: &opts,
+                bar: &bar,
+                summary: RefCell::new(None),
+                failure: RefCell::new(None),
+            };
+            let printed = print_json(&doc);
+            bar.finish_and_clear();
+            if let Some(e) = doc.failure.borrow_mut().take() {
+                return Err(e);
+            }
+            printed?;
+            let summary = doc.summary.borrow_mut().take().unwrap_or_default();
+            for e in &summary.errors {
                 eprintln!("kzrescue: {e}");
             }
-            warn_unverified(&m);
-            print_json(&m)?;
-            Ok(if m.errors.is_empty() {
+            warn_unverified(ds, summary.blocks);
+            Ok(if summary.errors.is_empty() {
                 super::EXIT_OK
             } else {
                 super::EXIT_PROBLEMS

@@ -6,7 +6,6 @@
 //! region markers so that parallel work merges cleanly.
 
 use clap::{Parser, Subcommand};
-use std::process::ExitCode;
 
 // Text output escapes terminal control characters (see `out.rs`): these
 // shadow the standard macros in every module below.
@@ -72,7 +71,11 @@ pub struct Cli {
     command: Command,
 }
 
+// `defer`: each subcommand's arguments are declared only when that
+// subcommand is parsed, so `--version` and every command pay for their own
+// argument tree, not for all twenty (see [`command`]).
 #[derive(Subcommand)]
+#[command(defer = true)]
 enum Command {
     // --- commands: read path
     /// List the partition table (GPT, SMI or x86 VTOC) with Solaris slices and minor letters.
@@ -132,21 +135,93 @@ enum Command {
     Scan(scan::ScanArgs),
 }
 
+/// The argument types of the subcommands, by name: [`command`] declares each
+/// one's arguments only when that subcommand is parsed. A subcommand added to
+/// [`Command`] needs its line here too (a test checks).
+fn deferred(cmd: clap::Command) -> clap::Command {
+    use clap::Command as C;
+    // The derive's own deferral would let the argument struct's doc comment
+    // replace the variant's `about`; this keeps the variant's.
+    fn args<T: clap::Args>(c: C) -> C {
+        let (about, long) = (c.get_about().cloned(), c.get_long_about().cloned());
+        let c = T::augment_args(c)
+            .about(None::<&str>)
+            .long_about(None::<&str>);
+        let c = match about {
+            Some(a) => c.about(a),
+            None => c,
+        };
+        match long {
+            Some(l) => c.long_about(l),
+            None => c,
+        }
+    }
+    let table: &[(&str, fn(C) -> C)] = &[
+        // --- deferred: read path
+        ("partitions", args::<partitions::PartitionsArgs>),
+        ("label", args::<label::LabelArgs>),
+        ("uberblocks", args::<uberblocks::UberblocksArgs>),
+        // --- deferred: physpath / undo
+        ("physpath", args::<physpath::PhysPathArgs>),
+        ("undo", args::<undo::UndoArgs>),
+        // --- deferred: hostdata
+        ("hostdata", args::<hostdata::HostdataArgs>),
+        // --- deferred: iscsi / uri
+        ("uri", args::<uri::UriArgs>),
+        ("iscsi", args::<uri::IscsiArgs>),
+        // --- deferred: forensics
+        ("datasets", args::<datasets::DatasetsArgs>),
+        ("ls", args::<ls::LsArgs>),
+        ("cat", args::<cat::CatArgs>),
+        ("export", args::<export::ExportArgs>),
+        ("manifest", args::<manifest::ManifestArgs>),
+        // --- deferred: forensic history
+        ("timeline", args::<timeline::TimelineArgs>),
+        ("changes", args::<changes::ChangesArgs>),
+        ("deleted", args::<deleted::DeletedArgs>),
+        // --- deferred: zone config / diagnose / repair / demo
+        ("diagnose", args::<rescue::DiagnoseArgs>),
+        ("repair", args::<rescue::RepairArgs>),
+        ("demo", args::<demo::DemoArgs>),
+        ("completions", args::<docs::CompletionsArgs>),
+        ("manpage", args::<docs::ManpageArgs>),
+        // --- deferred: recovery below the labels
+        ("scan", args::<scan::ScanArgs>),
+    ];
+    cmd.mut_subcommands(|s| match table.iter().find(|(n, _)| *n == s.get_name()) {
+        Some(&(_, f)) => s.defer(f),
+        None => s,
+    })
+}
+
+/// The command-line definition: the top level and every subcommand's name
+/// and summary; a subcommand's arguments are declared when it is parsed.
+pub fn command() -> clap::Command {
+    use clap::CommandFactory;
+    deferred(Cli::command())
+}
+
 /// Parses arguments, runs the subcommand, maps errors to exit codes.
-pub fn run() -> ExitCode {
+pub fn run() -> u8 {
     // --- intercept: recovery writers (`label repair`, `partitions restore`)
     let result: Result<u8, kzrescue::Error> = match recover::intercept() {
         Some(r) => r,
-        None => dispatch(Cli::parse()),
+        None => {
+            use clap::FromArgMatches;
+            match Cli::from_arg_matches(&command().get_matches()) {
+                Ok(c) => dispatch(c),
+                Err(e) => e.exit(),
+            }
+        }
     };
     match result {
-        Ok(code) => ExitCode::from(code),
+        Ok(code) => code,
         Err(e) => {
             eprintln!("kzrescue: {e}");
-            ExitCode::from(match e {
+            match e {
                 kzrescue::Error::Refused(_) => EXIT_REFUSED,
                 _ => EXIT_ERROR,
-            })
+            }
         }
     }
 }
@@ -183,5 +258,41 @@ fn dispatch(cli: Cli) -> Result<u8, kzrescue::Error> {
         Command::Manpage(a) => docs::manpage(&a),
         // --- dispatch: recovery below the labels
         Command::Scan(a) => scan::run(&a),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    /// Every subcommand's arguments come from the table, under the variant's
+    /// summary (the one the top-level help lists).
+    #[test]
+    fn deferred_table_covers_every_subcommand() {
+        let mut derived = super::Cli::command();
+        derived.build();
+        let listed = super::command();
+        let mut lazy = super::command();
+        lazy.build();
+        let names = |c: &clap::Command| {
+            c.get_subcommands()
+                .map(|s| s.get_name().to_string())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(names(&derived), names(&lazy));
+        let subs = derived.get_subcommands().zip(lazy.get_subcommands());
+        for ((d, l), top) in subs.zip(listed.get_subcommands()) {
+            let args = |c: &clap::Command| {
+                c.get_arguments()
+                    .map(|a| a.get_id().to_string())
+                    .collect::<Vec<_>>()
+            };
+            assert!(!args(l).is_empty(), "{} has no arguments", l.get_name());
+            assert_eq!(args(d), args(l), "{}", l.get_name());
+            assert_eq!(names(d), names(l), "{}", l.get_name());
+            let about = |c: &clap::Command| c.get_about().map(|a| a.to_string());
+            assert!(about(top).is_some(), "{}", l.get_name());
+            assert_eq!(about(l), about(top), "{}", l.get_name());
+        }
     }
 }
