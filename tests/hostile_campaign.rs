@@ -186,7 +186,6 @@ fn structural(rng: &mut Rng) -> Case {
     ];
     let mut fs = Fs::standard();
     let kind = rng.below(6);
-    let what;
     let dirs = [ROOT, 5, 7];
     let d = dirs[rng.below(3) as usize];
     let entry = |fs: &mut Fs, name: &str, obj: u64| {
@@ -194,28 +193,28 @@ fn structural(rng: &mut Rng) -> Case {
             e.push((name.to_string(), obj));
         }
     };
-    match kind {
+    let what = match kind {
         0 => {
             let n = names[rng.below(names.len() as u64) as usize];
             entry(&mut fs, n, 4);
-            what = format!("dir {d}: entry {n:?} -> file");
+            format!("dir {d}: entry {n:?} -> file")
         }
         1 => {
             let n = names[rng.below(names.len() as u64) as usize];
             fs.objects.insert(20, Node::Symlink("../../..".into()));
             entry(&mut fs, n, 20);
             entry(&mut fs, n, 5);
-            what = format!("dir {d}: symlink {n:?} -> ../../.. then dir {n:?}");
+            format!("dir {d}: symlink {n:?} -> ../../.. then dir {n:?}")
         }
         2 => {
             let target = dirs[rng.below(3) as usize];
             entry(&mut fs, "loop", target);
-            what = format!("dir {d}: entry loop -> dir {target}");
+            format!("dir {d}: entry loop -> dir {target}")
         }
         3 => {
             let o = [0u64, 2, 13, 1000, (1 << 48) - 1][rng.below(5) as usize];
             entry(&mut fs, "ghost", o);
-            what = format!("dir {d}: entry ghost -> object {o}");
+            format!("dir {d}: entry ghost -> object {o}")
         }
         4 => {
             // a 4 KiB leaf holds some 40 more
@@ -225,15 +224,15 @@ fn structural(rng: &mut Rng) -> Case {
                     e.push((format!("n{i}"), 11));
                 }
             }
-            what = format!("fat dir: {n} more names of one file");
+            format!("fat dir: {n} more names of one file")
         }
         _ => {
             fs.objects
                 .insert(4, Node::File(vec![0x5a; 1 + rng.below(4096) as usize], 512));
             entry(&mut fs, "hello.txt", 4);
-            what = format!("dir {d}: duplicate hello.txt");
+            format!("dir {d}: duplicate hello.txt")
         }
-    }
+    };
     let expect = if kind <= 1 && d == ROOT {
         Expect::Problem("ls")
     } else {

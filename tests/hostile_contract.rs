@@ -285,3 +285,76 @@ fn numeric_flags_at_their_extremes() {
         o.stderr
     );
 }
+
+/// The standard pool with ZPL object `obj` of the head file system changed.
+fn with_fs(obj: u64, mut f: impl FnMut(&mut Writer, &mut Dn)) -> Vec<u8> {
+    let mut hook = |w: &mut Writer, o: u64, dn: &mut Dn| {
+        if o == obj {
+            f(w, dn)
+        }
+    };
+    Spec::default().build_with(Hooks {
+        fs: Some(&mut hook),
+        mos: None,
+    })
+}
+
+#[test]
+fn documented_garbage_warns_and_exits_1() {
+    let dir = tempfile::tempdir().unwrap();
+    // the active uberblock (txg 10, slot 10) of label 1 destroyed
+    let mut img = Spec::default().build();
+    let at = (256 << 10) + (128 << 10) + 10 * 1024;
+    img[at..at + 8].copy_from_slice(&[0xee; 8]);
+    let p = synthpool::save(dir.path(), "ub.img", &img);
+    let o = run(&["uberblocks", &p]);
+    assert_eq!(o.code, 1, "{}", o.out());
+    assert!(
+        o.stderr.contains(
+            "uberblock ring of label 1 at byte offset 0x60000: no valid uberblock of the active txg 10"
+        ),
+        "{}",
+        o.stderr
+    );
+    let cases: Vec<(&str, Vec<u8>, &str)> = vec![
+        (
+            "root dnode retyped as a plain file",
+            with_fs(synthpool::ROOT, |_, dn| {
+                dn.dtype = synthpool::ot::PLAIN_FILE
+            }),
+            "has dnode type 19, not 20 (directory contents)",
+        ),
+        (
+            "root znode mode a regular file",
+            with_fs(synthpool::ROOT, |_, dn| {
+                dn.bonus[72..80].copy_from_slice(&0o100644u64.to_le_bytes())
+            }),
+            "the root directory (master node ROOT) is a File",
+        ),
+        (
+            "ZPL version 2^64-1",
+            with_fs(1, |w, dn| {
+                let z = synthpool::micro_zap(&[
+                    ("VERSION", u64::MAX),
+                    ("ROOT", synthpool::ROOT),
+                    ("DELETE_QUEUE", 2),
+                ]);
+                *dn = synthpool::object(w, synthpool::ot::MASTER_NODE, 512, &z, 0, vec![]);
+            }),
+            "VERSION at byte offset 0x",
+        ),
+    ];
+    for (what, img, needle) in cases {
+        let p = synthpool::save(dir.path(), "g.img", &img);
+        for args in [vec!["ls", &p, "synth:/"], vec!["manifest", &p, "synth"]] {
+            let o = run(&args);
+            assert_eq!(o.code, 1, "{what}: {args:?}\n{}", o.out());
+            assert!(o.stderr.contains(needle), "{what}: {args:?}\n{}", o.stderr);
+            assert!(
+                o.stderr.contains("warning"),
+                "{what}: {args:?}\n{}",
+                o.stderr
+            );
+        }
+    }
+}

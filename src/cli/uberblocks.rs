@@ -134,16 +134,15 @@ fn report_slots(
                 first.offset
             );
         }
-        if let Some(s) = r
-            .iter()
-            .find(|s| matches!(s.status, SlotStatus::Unreadable(_)))
-        {
-            if let SlotStatus::Unreadable(p) = &s.status {
-                eprintln!(
-                    "kzrescue: warning: uberblock ring of label {} at byte offset {:#x}: unreadable ({p})",
-                    s.label, s.offset
-                );
-            }
+        let unreadable = r.iter().find_map(|s| match &s.status {
+            SlotStatus::Unreadable(p) => Some((s, p)),
+            _ => None,
+        });
+        if let Some((s, p)) = unreadable {
+            eprintln!(
+                "kzrescue: warning: uberblock ring of label {} at byte offset {:#x}: unreadable ({p})",
+                s.label, s.offset
+            );
         }
     }
     if active.is_none() {

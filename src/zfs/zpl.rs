@@ -287,10 +287,10 @@ impl Zpl {
             warnings,
             sa,
         };
-        match fs.znode(root) {
-            Ok((dn, z)) => {
-                if z.file_type() != FileType::Dir {
-                    fs.warnings.push(zpl_err(
+        // an unreadable root is reported by the command that reads it, once
+        if let Ok((dn, z)) = fs.znode(root) {
+            if z.file_type() != FileType::Dir {
+                fs.warnings.push(zpl_err(
                         &dn,
                         format!(
                             "the root directory (master node ROOT) is a {:?} (mode {:#o}), not a directory",
@@ -298,8 +298,8 @@ impl Zpl {
                             z.mode
                         ),
                     ));
-                } else if dn.dtype != otype::DIRECTORY_CONTENTS {
-                    fs.warnings.push(zpl_err(
+            } else if dn.dtype != otype::DIRECTORY_CONTENTS {
+                fs.warnings.push(zpl_err(
                         &dn,
                         format!(
                             "the root directory (master node ROOT) has dnode type {}, not {} (directory contents)",
@@ -307,10 +307,7 @@ impl Zpl {
                             otype::DIRECTORY_CONTENTS
                         ),
                     ));
-                }
             }
-            // reported by the command that reads it, once
-            Err(_) => {}
         }
         Ok(fs)
     }
