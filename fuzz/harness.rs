@@ -315,6 +315,100 @@ pub mod label {
     }
 }
 
+pub mod scan {
+    //! Fuzzes the label recogniser of `kzrescue scan` and the label rebuild
+    //! planner. Byte 0 picks where the input goes; the rest is a vdev_phys
+    //! (zero-filled to 112 KiB), sealed for a verifier chosen by byte 0 (label
+    //! 0, label 1, a back label, or left as given) and written into a 2 MiB
+    //! device at a sector chosen by byte 0 — and, when bit 7 is set, at every
+    //! 8th sector too (the hostile case: label-looking blocks everywhere).
+    //! Any input must end in a report, never a panic: verified labels name a
+    //! vdev start at or before their block, vdevs list labels 0–3 only, the
+    //! counts stay within the scan's bounds. The same block, as all four
+    //! labels of a 1 MiB vdev, goes through `relabel::plan`, whose edits must
+    //! stay inside the labels and keep their lengths.
+
+    use kzrescue::scan::{self, ScanOptions};
+    use kzrescue::source::MemSource as Mem;
+    use kzrescue::zfs::eck::{self, Endian};
+    use kzrescue::zfs::label::{self, LABEL_SIZE, VDEV_PHYS_OFFSET, VDEV_PHYS_SIZE};
+    use kzrescue::zfs::relabel::{self, RelabelOptions};
+
+    const DEV: usize = 2 << 20;
+
+    pub fn run(data: &[u8]) {
+        let Some((&mode, body)) = data.split_first() else {
+            return;
+        };
+        let mut phys = vec![0u8; VDEV_PHYS_SIZE];
+        let n = body.len().min(VDEV_PHYS_SIZE);
+        phys[..n].copy_from_slice(&body[..n]);
+        let sector = u64::from(mode & 0x0f) * 512 + u64::from(mode & 0x30) * 0x800;
+        let verifier = match (mode >> 4) & 3 {
+            0 => Some(VDEV_PHYS_OFFSET),
+            1 => Some(LABEL_SIZE + VDEV_PHYS_OFFSET),
+            2 => Some(4 * LABEL_SIZE + VDEV_PHYS_OFFSET),
+            _ => None,
+        };
+        let at = sector + verifier.unwrap_or(0);
+        if let Some(v) = verifier {
+            let e = if mode & 1 == 0 {
+                Endian::Big
+            } else {
+                Endian::Little
+            };
+            eck::seal(&mut phys, v, e);
+        }
+        let mut dev = vec![0u8; DEV];
+        let mut place = |off: usize| {
+            if off + VDEV_PHYS_SIZE <= DEV {
+                dev[off..off + VDEV_PHYS_SIZE].copy_from_slice(&phys);
+            }
+        };
+        place(at as usize);
+        if mode & 0x80 != 0 {
+            for off in (0..DEV).step_by(4096) {
+                place(off);
+            }
+        }
+        let mut budget = 10_000;
+        let _ = scan::recognise(&phys, at, &[at], &mut budget);
+        let src = Mem::new(&dev);
+        let r = scan::scan(&src, ScanOptions::default(), &mut |_, _| {}).expect("scan of memory");
+        assert!(r.hashed as usize <= scan::MAX_HASHED);
+        assert!(r.labels.len() <= scan::MAX_LABELS);
+        for l in &r.labels {
+            assert!(l.vdev_start <= l.phys_at);
+            assert_eq!(l.vdev_start + l.verifier, l.phys_at);
+        }
+        for v in &r.vdevs {
+            assert!(v.labels.iter().all(|&i| i < 4));
+        }
+        // The rebuild planner on a 1 MiB vdev whose four labels hold `phys`
+        // sealed for each label's own place (or as given).
+        let size = 4 * LABEL_SIZE;
+        let offs = label::label_offsets(size);
+        let labels: [Vec<u8>; 4] = std::array::from_fn(|i| {
+            let mut l = vec![0u8; LABEL_SIZE as usize];
+            let mut p = phys.clone();
+            if mode & (2 << i) != 0 {
+                eck::seal(&mut p, offs[i] + VDEV_PHYS_OFFSET, Endian::Little);
+            }
+            l[VDEV_PHYS_OFFSET as usize..][..VDEV_PHYS_SIZE].copy_from_slice(&p);
+            l
+        });
+        for reseal_only in [false, true] {
+            if let Ok(p) = relabel::plan(&labels, size, RelabelOptions { reseal_only }) {
+                for e in &p.edits {
+                    assert_eq!(e.old.len(), e.new.len());
+                    let rel = e.offset - offs[e.label];
+                    assert!(rel + e.new.len() as u64 <= LABEL_SIZE);
+                }
+            }
+        }
+    }
+}
+
 pub mod nvlist_native {
     //! Fuzzes the native nvlist decoder in both byte orders (byte 0 forced to 0,
     //! byte 1 to 0 or 1). Whatever decodes must re-encode to a fixed point.

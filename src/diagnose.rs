@@ -182,6 +182,12 @@ pub struct DiagnoseOptions {
     pub sector_size: Option<u32>,
     /// Accept a key file readable by others.
     pub insecure_key_perms: bool,
+    /// The zone uses kzrescue's host data (`--hostdata kzrescue`): a disk
+    /// without it is then a problem to repair. Otherwise kzrescue assumes
+    /// so only when the zone's key file was found and read, or a kzrescue
+    /// copy is on the disk; without either, the host data is Oracle's (which
+    /// kzrescue cannot read) and its absence is no finding.
+    pub hostdata_kzrescue: bool,
 }
 
 impl Default for DiagnoseOptions {
@@ -197,6 +203,7 @@ impl Default for DiagnoseOptions {
             liveness_interval: liveness::DEFAULT_INTERVAL,
             sector_size: None,
             insecure_key_perms: false,
+            hostdata_kzrescue: false,
         }
     }
 }
@@ -265,6 +272,9 @@ impl DiagnoseOptions {
         }
         for (u, p) in &self.maps {
             s.push_str(&format!(" --map {}", sh(&format!("{u}={p}"))));
+        }
+        if self.hostdata_kzrescue {
+            s.push_str(" --hostdata kzrescue");
         }
         s
     }
@@ -468,22 +478,23 @@ pub fn diagnose(cfg: &ZoneConfig, opts: &DiagnoseOptions) -> Result<Session> {
                     .filter(|l| l.status != LabelStatus::Valid)
                     .map(|l| format!("L{} {}", l.index, l.status.name()))
                     .collect();
-                push(
-                    &mut findings,
-                    id,
-                    "labels",
-                    if n == 4 {
-                        Severity::Ok
-                    } else {
-                        Severity::Warning
-                    },
-                    if n == 4 {
-                        "all 4 labels are valid".to_string()
-                    } else {
-                        format!("{n} of 4 labels are valid ({})", bad.join(", "))
-                    },
-                    None,
-                );
+                let (sev, msg) = match n {
+                    4 => (Severity::Ok, "all 4 labels are valid".to_string()),
+                    n if n >= plan::MIN_VALID_LABELS => (
+                        Severity::Warning,
+                        format!("{n} of 4 labels are valid ({})", bad.join(", ")),
+                    ),
+                    n => (
+                        Severity::Unrepairable,
+                        format!(
+                            "only {n} of 4 labels are valid ({}); ZFS can still import, but kzrescue rewrites labels only with --force when fewer than {} are valid (kzrescue label {} shows why)",
+                            bad.join(", "),
+                            plan::MIN_VALID_LABELS,
+                            sh(&spec)
+                        ),
+                    ),
+                };
+                push(&mut findings, id, "labels", sev, msg, None);
             }
         }
         for d in &cmp.disagreements {
@@ -571,6 +582,30 @@ pub fn diagnose(cfg: &ZoneConfig, opts: &DiagnoseOptions) -> Result<Session> {
         });
     }
 
+    // The zvol route (crate::zone::comstar): boot devices that are zvols on
+    // the Solaris host and could not be opened here get the host commands
+    // that lend them to this machine over iSCSI.
+    let unopened: Vec<String> = devices
+        .iter()
+        .filter(|d| {
+            d.opened.as_deref() == Some(d.storage.as_str())
+                && findings
+                    .iter()
+                    .any(|f| f.check == "open" && f.device == d.id)
+        })
+        .map(|d| d.storage.clone())
+        .collect();
+    if let Some((message, fix)) = crate::zone::comstar::diagnose_hint(zone.as_deref(), &unopened) {
+        push(
+            &mut findings,
+            None,
+            "zvol-route",
+            Severity::Info,
+            message,
+            Some(fix),
+        );
+    }
+
     // 2. All boot devices must hold the same pool.
     let pools: Vec<Option<u64>> = opened.iter().map(|o| devices[o.index].pool_guid).collect();
     if let Some(first) = pools.first().copied().flatten()
@@ -646,8 +681,13 @@ pub fn diagnose(cfg: &ZoneConfig, opts: &DiagnoseOptions) -> Result<Session> {
         .iter()
         .filter(|o| o.vdev.partition.is_some() && devices[o.index].valid_labels.len() >= 2)
         .collect();
+    // Disks with fewer valid labels than a rewrite needs are still checked
+    // (their labels finding already says a repair needs --force).
+    let force_check = plan_disks
+        .iter()
+        .any(|o| devices[o.index].valid_labels.len() < plan::MIN_VALID_LABELS);
     if same_pool && !plan_disks.is_empty() {
-        match physpath_plan(&plan_disks, opts.radix, false) {
+        match physpath_plan(&plan_disks, opts.radix, force_check) {
             Ok(p) if p.is_noop() => {
                 for o in &plan_disks {
                     push(
@@ -671,49 +711,92 @@ pub fn diagnose(cfg: &ZoneConfig, opts: &DiagnoseOptions) -> Result<Session> {
                 let fix = Some(physpath_command(&plan_disks, opts.radix));
                 for (i, o) in plan_disks.iter().enumerate() {
                     let guid = p.disks.get(i).map(|d| d.guid);
-                    // What this disk's own leaf says now, and what changes
-                    // anywhere about it.
+                    // What changes anywhere about this disk's own leaf.
                     let mine: Vec<&plan::FieldChange> = p
                         .changes
                         .iter()
                         .filter(|c| Some(c.leaf_guid) == guid)
                         .collect();
-                    if mine.is_empty() {
-                        continue;
-                    }
-                    let mut fields: Vec<String> = Vec::new();
-                    for f in ["phys_path", "path", "devid"] {
-                        if let Some(c) = mine.iter().find(|c| c.field == f) {
-                            fields.push(format!(
-                                "{f} {} → {}",
-                                c.before
-                                    .as_deref()
-                                    .map_or("(absent)".into(), |v| format!("{v:?}")),
-                                c.after
-                                    .as_deref()
-                                    .map_or("(removed)".into(), |v| format!("{v:?}"))
-                            ));
-                        }
-                    }
+                    let dev = &devices[o.index];
+                    let expected = dev.expected_phys_path.as_deref().unwrap_or("?");
+                    let guest = zvblk::guest_path(u64::from(o.id), dev.slice.unwrap_or(0));
+                    let field = |f: &str| mine.iter().find(|c| c.field == f).copied();
+                    let change = |c: &plan::FieldChange| {
+                        format!(
+                            "{} {} → {}",
+                            c.field,
+                            c.before
+                                .as_deref()
+                                .map_or("(absent)".into(), |v| format!("{v:?}")),
+                            c.after
+                                .as_deref()
+                                .map_or("(removed)".into(), |v| format!("{v:?}"))
+                        )
+                    };
                     let labels_touched: std::collections::BTreeSet<(usize, usize)> =
                         mine.iter().map(|c| (c.disk, c.label)).collect();
-                    push(
-                        &mut findings,
-                        Some(o.id),
-                        "phys_path",
-                        Severity::Repairable,
-                        format!(
-                            "the labels name this disk as the pool was last seen outside the zone, so the zone cannot find its root pool at boot: {} ({} label copies on {} disk(s) to rewrite)",
-                            fields.join("; "),
-                            labels_touched.len(),
-                            labels_touched
-                                .iter()
-                                .map(|(d, _)| d)
-                                .collect::<std::collections::BTreeSet<_>>()
-                                .len()
-                        ),
-                        fix.clone(),
+                    let copies = format!(
+                        "{} label copies on {} disk(s) to rewrite",
+                        labels_touched.len(),
+                        labels_touched
+                            .iter()
+                            .map(|(d, _)| d)
+                            .collect::<std::collections::BTreeSet<_>>()
+                            .len()
                     );
+                    match (field("phys_path"), field("path"), field("devid")) {
+                        (None, None, None) => push(
+                            &mut findings,
+                            Some(o.id),
+                            "phys_path",
+                            Severity::Ok,
+                            format!(
+                                "phys_path is {expected} and path {guest} in every label, as the zone expects"
+                            ),
+                            None,
+                        ),
+                        (Some(_), _, _) => push(
+                            &mut findings,
+                            Some(o.id),
+                            "phys_path",
+                            Severity::Repairable,
+                            format!(
+                                "the zone cannot find its root pool at boot: the zone's kernel looks the root pool's device up by the leaf's phys_path label field, which must be {expected} (the zvblk device of zonecfg id {}, slice {} → minor {}); the labels name this disk as the pool was last seen outside the zone: {} ({copies})",
+                                o.id,
+                                dev.slice.unwrap_or(0),
+                                dev.letter.unwrap_or('?'),
+                                [field("phys_path"), field("path"), field("devid")]
+                                    .into_iter()
+                                    .flatten()
+                                    .map(change)
+                                    .collect::<Vec<_>>()
+                                    .join("; "),
+                            ),
+                            fix.clone(),
+                        ),
+                        (None, Some(c), _) => push(
+                            &mut findings,
+                            Some(o.id),
+                            "phys_path",
+                            Severity::Repairable,
+                            format!(
+                                "phys_path is {expected} as the zone expects, but the leaf's path label field is not the guest's {guest}: {} ({copies}); the zone's ZFS falls back to path when the phys_path lookup fails, so a wrong path loses that fallback",
+                                change(c)
+                            ),
+                            fix.clone(),
+                        ),
+                        (None, None, Some(c)) => push(
+                            &mut findings,
+                            Some(o.id),
+                            "phys_path",
+                            Severity::Warning,
+                            format!(
+                                "phys_path is {expected} and path {guest} as the zone expects; the leaf still carries a host devid ({}): the zone boots by phys_path, and a devid that does not resolve in the guest only costs a failed lookup (removing it: {copies})",
+                                change(c)
+                            ),
+                            fix.clone(),
+                        ),
+                    }
                 }
                 for w in &p.warnings {
                     push(
@@ -769,7 +852,16 @@ pub fn diagnose(cfg: &ZoneConfig, opts: &DiagnoseOptions) -> Result<Session> {
                     rep.hostdata_owner =
                         Some((format!("{:08x}", d.owner_hostid), d.owner_hostname.clone()));
                 }
-                hostdata_finding(v, a.as_ref(), zone.as_deref(), key_problem.as_deref(), opts)
+                let kz = kzrescue_hostdata(opts, key.is_some(), a.as_ref());
+                hostdata_finding(
+                    v,
+                    a.as_ref(),
+                    zone.as_deref(),
+                    key_problem.as_deref(),
+                    opts,
+                    kz,
+                    &o.spec,
+                )
             }
         };
         push(&mut findings, Some(o.id), "hostdata", sev, msg, fix);
@@ -883,12 +975,39 @@ fn hostdata_verdict(
     Ok((v, Some(a)))
 }
 
+/// Whether this zone's host data is kzrescue's, and why: `--hostdata
+/// kzrescue`, the zone's key file was found and read, or a kzrescue copy is
+/// on the disk. `None`: nothing says so (the host data is then presumably
+/// Oracle's, which kzrescue cannot read).
+fn kzrescue_hostdata(
+    opts: &DiagnoseOptions,
+    key_found: bool,
+    a: Option<&store::Assessment>,
+) -> Option<&'static str> {
+    if opts.hostdata_kzrescue {
+        Some("--hostdata kzrescue")
+    } else if key_found {
+        Some("the zone's kzrescue key file was given")
+    } else if a.is_some_and(|a| {
+        a.copies
+            .iter()
+            .any(|c| !matches!(c.state, store::CopyState::Empty | store::CopyState::Foreign))
+    }) {
+        Some("a kzrescue copy is on the disk")
+    } else {
+        None
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
 fn hostdata_finding(
     v: &Verdict,
     a: Option<&store::Assessment>,
     zone: Option<&str>,
     key_problem: Option<&str>,
     opts: &DiagnoseOptions,
+    kzrescue: Option<&str>,
+    spec: &str,
 ) -> (Severity, String, Option<String>) {
     let repair = format!("kzrescue repair {}", opts.repair_args());
     let reinit = Some(format!("{repair} --reinit-hostdata --write"));
@@ -907,16 +1026,47 @@ fn hostdata_finding(
             )),
         ),
         Verdict::NoHostData { reason } => {
-            if a.is_some() {
-                (
+            let Some(a) = a else {
+                return (Severity::Warning, format!("host data: {reason}"), None);
+            };
+            let unknown: Vec<String> = store::unknown_slots(a)
+                .iter()
+                .map(|u| u.describe(spec))
+                .collect();
+            let oracle = format!(
+                "kzrescue cannot read Oracle's host data (its format is not public; see formats/hostdata.md), so it cannot judge it; on the Solaris host `zoneadm -z {zone_s} attach -x initialize-hostdata` re-creates it"
+            );
+            match (kzrescue, unknown.is_empty()) {
+                (Some(why), true) => (
                     Severity::Repairable,
                     format!(
-                        "host data: none on this disk ({reason}); the zone will not boot without it"
+                        "host data: no kzrescue host data on this disk ({reason}), though this zone uses kzrescue's host data ({why}); `kzrescue hostdata check` reports no-host-data (exit 10) until it is initialised"
                     ),
                     reinit,
-                )
-            } else {
-                (Severity::Warning, format!("host data: {reason}"), None)
+                ),
+                (Some(why), false) => (
+                    Severity::Unrepairable,
+                    format!(
+                        "host data: this zone uses kzrescue's host data ({why}), but the host-data slots hold bytes kzrescue cannot identify: {}; kzrescue writes over them only with --force (journalled)",
+                        unknown.join("; ")
+                    ),
+                    Some(format!("{repair} --reinit-hostdata --force --write")),
+                ),
+                (None, true) => (
+                    Severity::Info,
+                    format!(
+                        "host data: no kzrescue host data on this disk (both slots empty); {oracle} (give --hostdata kzrescue if this zone uses kzrescue's host data)"
+                    ),
+                    None,
+                ),
+                (None, false) => (
+                    Severity::Info,
+                    format!(
+                        "host data: the slots hold data that is not kzrescue's, as Oracle's host data would: {}; {oracle}",
+                        unknown.join("; ")
+                    ),
+                    None,
+                ),
             }
         }
         Verdict::KeyNotAvailable => (

@@ -28,6 +28,8 @@ pub mod hostdata;
 // --- modules: zone config / diagnose
 pub mod diagnose;
 pub mod rescue;
+// --- modules: recovery below the labels (scan, label repair, table restore)
+pub mod scan;
 pub mod zone;
 
 pub use error::{Error, Result};

@@ -1,14 +1,18 @@
 //! The repair that follows a diagnosis: phys_path on every boot device
 //! (mirror-aware), and host data only when explicitly asked.
 //!
-//! Every byte goes through [`crate::repair::apply`]: one undo journal per
-//! device and per kind of repair, each write flushed and read back.
+//! Every byte goes through one [`Transaction`]: the preflight opens every
+//! device for writing and checks the journal directory and the key
+//! directory before anything is written; one undo journal per device and
+//! per kind of repair; each write flushed and read back from the device.
 
 use crate::diagnose::{self, DiagnoseOptions, OpenedDevice, Session, Severity};
 use crate::error::{Error, Result};
 use crate::hostdata::{self, HostKey, InitOptions, keyfile, store};
-use crate::repair::apply::{self, Outcome, TargetPlan};
+use crate::repair::apply::TargetPlan;
+use crate::repair::liveness::DeviceLiveness;
 use crate::repair::plan;
+use crate::repair::transaction::{Existing, NewFile, Transaction, TxOptions};
 use serde::Serialize;
 use std::path::PathBuf;
 
@@ -53,6 +57,11 @@ pub struct Step {
 pub struct Report {
     /// The steps, in order.
     pub steps: Vec<Step>,
+    /// Things the admin should know that did not stop the repair.
+    pub warnings: Vec<String>,
+    /// How the transaction's liveness check read each device, and what the
+    /// labels say (empty in a dry run).
+    pub liveness: Vec<DeviceLiveness>,
 }
 
 /// Carries out (or, dry, describes) the repair of a diagnosed zone.
@@ -81,13 +90,41 @@ pub fn repair(session: &Session, opts: &DiagnoseOptions, r: &RepairOptions) -> R
             "repair writes nothing without --write (or -y); --dry-run shows the plan".into(),
         ));
     }
+    if r.reinit_hostdata && r.takeover {
+        return Err(Error::Usage(
+            "--reinit-hostdata and --takeover exclude each other".into(),
+        ));
+    }
     let stamp = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |t| t.as_secs());
     let zone = d.zone.clone().unwrap_or_else(|| "zone".into());
     let mut report = Report::default();
+    let mut tx = Transaction::new(
+        format!("kzrescue repair of zone {zone}"),
+        TxOptions {
+            liveness_interval: opts.liveness_interval,
+        },
+    );
+    // Which transaction group each step became (None: nothing to write).
+    let mut groups: Vec<Option<usize>> = Vec::new();
+    let add = |report: &mut Report,
+               tx: &mut Transaction<'_>,
+               groups: &mut Vec<Option<usize>>,
+               step: Step,
+               group: Option<(String, PathBuf, Vec<TargetPlan>)>| {
+        match group {
+            Some((label, journal, plans)) if !r.dry_run => {
+                tx.group(label, Some(journal), plans);
+                groups.push(Some(groups.iter().flatten().count()));
+            }
+            _ => groups.push(None),
+        }
+        report.steps.push(step);
+    };
 
-    // 1. phys_path, all boot devices of the pool at once (mirror-aware).
+    // 1. phys_path, all boot devices of the pool at once (mirror-aware),
+    // planned on the read-only views diagnose opened.
     let needs_physpath = d
         .findings
         .iter()
@@ -98,7 +135,27 @@ pub fn repair(session: &Session, opts: &DiagnoseOptions, r: &RepairOptions) -> R
             .iter()
             .filter(|o| o.vdev.partition.is_some())
             .collect();
-        physpath_steps(&disks, opts, r, &zone, stamp, &mut report)?;
+        let p = diagnose::physpath_plan(&disks, opts.radix, r.force)?;
+        report.warnings.extend(p.warnings.iter().cloned());
+        let sources: Vec<_> = disks.iter().map(|o| o.vdev.disk.clone()).collect();
+        let plans = p.target_plans(&sources);
+        for (i, (o, tp)) in disks.iter().zip(plans).enumerate() {
+            let journal = diagnose::journal_path(&r.journal_dir, &zone, o.id, "physpath", stamp);
+            add(
+                &mut report,
+                &mut tx,
+                &mut groups,
+                Step {
+                    device: Some(o.id),
+                    kind: "phys_path",
+                    changes: describe_changes(&p, i),
+                    journal: None,
+                    applied: false,
+                    skipped: r.dry_run.then(|| "dry run".into()),
+                },
+                Some((format!("phys_path of device {}", o.id), journal, vec![tp])),
+            );
+        }
     }
 
     // 2. Host data, only when asked.
@@ -114,13 +171,94 @@ pub fn repair(session: &Session, opts: &DiagnoseOptions, r: &RepairOptions) -> R
         })
         .collect();
     if !hd.is_empty() {
-        if r.reinit_hostdata && r.takeover {
-            return Err(Error::Usage(
-                "--reinit-hostdata and --takeover exclude each other".into(),
-            ));
-        }
         if r.reinit_hostdata {
-            reinit_steps(session, &hd, opts, r, &zone, stamp, &mut report)?;
+            let key_path = session.key_path.clone().ok_or_else(|| {
+                Error::Usage(
+                    "--reinit-hostdata writes the new key to <keys dir>/<zone>: give --keys DIR (and the zone name)"
+                        .into(),
+                )
+            })?;
+            let key = HostKey::generate()?;
+            let init = InitOptions {
+                hostid: opts.hostid.unwrap_or(0),
+                hostname: r.hostname.clone().unwrap_or_default(),
+                ..Default::default()
+            };
+            // Plan every device first: a refusal stops the repair before
+            // anything, the key file included, is written.
+            let mut planned = Vec::new();
+            for o in &hd {
+                let a = assess(o, Some(&key))?;
+                report
+                    .warnings
+                    .extend(store::refuse_unknown(&a, &o.spec, r.force)?);
+                let (data, writes) = hostdata::plan_init(&a, &key, &zone, &init, hostdata::now())?;
+                let owner = if data.owner_hostid == 0 {
+                    "no owner (give --hostid and --hostname to record this host)".to_string()
+                } else {
+                    format!(
+                        "owner hostid {:08x} ({})",
+                        data.owner_hostid, data.owner_hostname
+                    )
+                };
+                let changes = vec![format!(
+                    "new host data for zone {zone}: {owner}, state {}, generation {}, both copies",
+                    data.state, data.generation
+                )];
+                planned.push((*o, writes, changes));
+            }
+            // The key file before any host data (the transaction writes files
+            // first): new host data sealed under a lost key would be lost.
+            let backup = key_path.with_file_name(format!(
+                "{}.kzrescue-{stamp}.old",
+                key_path
+                    .file_name()
+                    .map(|s| s.to_string_lossy().into_owned())
+                    .unwrap_or_default()
+            ));
+            let mut key_changes = vec![format!(
+                "new key id {} written to {} (mode 0600)",
+                key.id(),
+                key_path.display()
+            )];
+            if key_path.exists() {
+                key_changes.push(format!("previous key file kept as {}", backup.display()));
+            }
+            report.steps.push(Step {
+                device: None,
+                kind: "key",
+                changes: key_changes,
+                journal: None,
+                applied: !r.dry_run,
+                skipped: r.dry_run.then(|| "dry run".into()),
+            });
+            groups.push(None);
+            for (o, writes, changes) in planned {
+                let journal =
+                    diagnose::journal_path(&r.journal_dir, &zone, o.id, "hostdata", stamp);
+                add(
+                    &mut report,
+                    &mut tx,
+                    &mut groups,
+                    hostdata_step(o, changes, r),
+                    Some((
+                        format!("host data of device {}", o.id),
+                        journal,
+                        vec![hostdata_plan(o, &writes)],
+                    )),
+                );
+            }
+            if !r.dry_run {
+                let zone_name = zone.clone();
+                tx.file(NewFile {
+                    path: key_path,
+                    what: format!("key file of zone {zone}"),
+                    existing: Existing::KeepAs(backup),
+                    write: Box::new(move |p: &std::path::Path| {
+                        keyfile::write_keyfile(p, &zone_name, &key, false)
+                    }),
+                });
+            }
         } else if r.takeover {
             let key = session.key.as_ref().ok_or_else(|| {
                 Error::Refused(
@@ -138,12 +276,27 @@ pub fn repair(session: &Session, opts: &DiagnoseOptions, r: &RepairOptions) -> R
             for o in &hd {
                 let now = hostdata::now();
                 let a = assess(o, Some(key))?;
+                report
+                    .warnings
+                    .extend(store::refuse_unknown(&a, &o.spec, r.force)?);
                 let (data, writes) = hostdata::plan_takeover(&a, key, hostid, &hostname, now)?;
                 let changes = vec![format!(
                     "owner → hostid {:08x} ({}), generation {}, both copies",
                     data.owner_hostid, data.owner_hostname, data.generation
                 )];
-                write_hostdata(o, opts, r, &zone, stamp, writes, changes, &mut report)?;
+                let journal =
+                    diagnose::journal_path(&r.journal_dir, &zone, o.id, "hostdata", stamp);
+                add(
+                    &mut report,
+                    &mut tx,
+                    &mut groups,
+                    hostdata_step(o, changes, r),
+                    Some((
+                        format!("host data of device {}", o.id),
+                        journal,
+                        vec![hostdata_plan(o, &writes)],
+                    )),
+                );
             }
         } else {
             for o in &hd {
@@ -160,103 +313,78 @@ pub fn repair(session: &Session, opts: &DiagnoseOptions, r: &RepairOptions) -> R
                             .into(),
                     ),
                 });
+                groups.push(None);
             }
+        }
+    }
+    if r.dry_run || groups.iter().all(Option::is_none) {
+        return Ok(report);
+    }
+    // Every boot device's pool slice is watched, written or not.
+    for o in &session.opened {
+        let (start, len) = o
+            .vdev
+            .partition
+            .as_ref()
+            .map_or((0, o.vdev.disk.size()), |p| (p.start, p.len));
+        let ashift = o.labels.iter().find_map(|l| l.ashift());
+        tx.watch(&o.spec, start, len, ashift);
+    }
+    let done = tx.commit()?;
+    if let Some(q) = done.liveness {
+        report.liveness = q.devices;
+    }
+    for (step, g) in report.steps.iter_mut().zip(&groups) {
+        let Some(g) = g.and_then(|i| done.groups.get(i)) else {
+            continue;
+        };
+        step.applied = g.writes > 0;
+        step.journal = g.journal.clone();
+        if g.writes == 0 {
+            step.skipped = Some("already as expected".into());
         }
     }
     Ok(report)
 }
 
-fn physpath_steps(
-    disks: &[&OpenedDevice],
-    opts: &DiagnoseOptions,
-    r: &RepairOptions,
-    zone: &str,
-    stamp: u64,
-    report: &mut Report,
-) -> Result<()> {
-    // Plan on read-only views first (a dry run never opens for writing).
-    let dry = diagnose::physpath_plan(disks, opts.radix, r.force)?;
-    let describe = |p: &plan::Plan, i: usize| -> Vec<String> {
-        p.changes
-            .iter()
-            .filter(|c| c.disk == i)
-            .map(|c| {
-                format!(
-                    "label {} leaf {} {}: {} → {}",
-                    c.label,
-                    c.leaf_guid,
-                    c.field,
-                    c.before
-                        .as_deref()
-                        .map_or("(absent)".into(), |v| format!("{v:?}")),
-                    c.after
-                        .as_deref()
-                        .map_or("(removed)".into(), |v| format!("{v:?}"))
-                )
-            })
-            .collect()
-    };
-    if r.dry_run {
-        for (i, o) in disks.iter().enumerate() {
-            report.steps.push(Step {
-                device: Some(o.id),
-                kind: "phys_path",
-                changes: describe(&dry, i),
-                journal: None,
-                applied: false,
-                skipped: Some("dry run".into()),
-            });
-        }
-        return Ok(());
-    }
-    let writable: Vec<crate::target::Vdev> = disks
+fn describe_changes(p: &plan::Plan, i: usize) -> Vec<String> {
+    p.changes
         .iter()
-        .map(|o| diagnose::reopen_for_write(o, opts.sector_size))
-        .collect::<Result<_>>()?;
-    let inputs: Vec<plan::DiskInput> = disks
-        .iter()
-        .zip(&writable)
-        .map(|(o, w)| {
-            let p = w
-                .partition
-                .as_ref()
-                .ok_or_else(|| Error::Usage(format!("{} has no partition table", o.spec)))?;
-            Ok(plan::DiskInput {
-                name: o.spec.clone(),
-                disk: w.disk.clone(),
-                vdev: w.source.clone(),
-                vdev_start: p.start,
-                fields: diagnose::expected_fields(o.id, p, opts.radix),
-            })
+        .filter(|c| c.disk == i)
+        .map(|c| {
+            format!(
+                "label {} leaf {} {}: {} → {}",
+                c.label,
+                c.leaf_guid,
+                c.field,
+                c.before
+                    .as_deref()
+                    .map_or("(absent)".into(), |v| format!("{v:?}")),
+                c.after
+                    .as_deref()
+                    .map_or("(removed)".into(), |v| format!("{v:?}"))
+            )
         })
-        .collect::<Result<_>>()?;
-    let p = plan::plan(&inputs, plan::PlanOptions { force: r.force })?;
-    let sources: Vec<_> = writable.iter().map(|w| w.disk.clone()).collect();
-    let plans = p.target_plans(&sources);
-    for (i, (o, tp)) in disks.iter().zip(plans).enumerate() {
-        let journal = diagnose::journal_path(&r.journal_dir, zone, o.id, "physpath", stamp);
-        let changes = describe(&p, i);
-        let outcome = apply::apply(
-            std::slice::from_ref(&tp),
-            &journal,
-            &format!("kzrescue repair: phys_path of zone {zone} device {}", o.id),
-        )?;
-        report.steps.push(Step {
-            device: Some(o.id),
-            kind: "phys_path",
-            changes,
-            journal: match &outcome {
-                Outcome::Applied { journal, .. } => Some(journal.clone()),
-                Outcome::Unchanged => None,
-            },
-            applied: matches!(outcome, Outcome::Applied { .. }),
-            skipped: match outcome {
-                Outcome::Unchanged => Some("already as expected".into()),
-                Outcome::Applied { .. } => None,
-            },
-        });
+        .collect()
+}
+
+fn hostdata_step(o: &OpenedDevice, changes: Vec<String>, r: &RepairOptions) -> Step {
+    Step {
+        device: Some(o.id),
+        kind: "hostdata",
+        changes,
+        journal: None,
+        applied: false,
+        skipped: r.dry_run.then(|| "dry run".into()),
     }
-    Ok(())
+}
+
+fn hostdata_plan(o: &OpenedDevice, writes: &[store::CopyWrite]) -> TargetPlan {
+    TargetPlan {
+        path: o.spec.clone(),
+        source: o.vdev.disk.clone(),
+        phases: hostdata::to_phases(writes),
+    }
 }
 
 fn assess(o: &OpenedDevice, key: Option<&HostKey>) -> Result<store::Assessment> {
@@ -267,135 +395,4 @@ fn assess(o: &OpenedDevice, key: Option<&HostKey>) -> Result<store::Assessment> 
         ))
     })?;
     store::assess(o.vdev.disk.as_ref(), p.start, p.len, key)
-}
-
-fn reinit_steps(
-    session: &Session,
-    hd: &[&OpenedDevice],
-    opts: &DiagnoseOptions,
-    r: &RepairOptions,
-    zone: &str,
-    stamp: u64,
-    report: &mut Report,
-) -> Result<()> {
-    let key_path = session.key_path.clone().ok_or_else(|| {
-        Error::Usage(
-            "--reinit-hostdata writes the new key to <keys dir>/<zone>: give --keys DIR (and the zone name)"
-                .into(),
-        )
-    })?;
-    let key = HostKey::generate()?;
-    let init = InitOptions {
-        hostid: opts.hostid.unwrap_or(0),
-        hostname: r.hostname.clone().unwrap_or_default(),
-        ..Default::default()
-    };
-    // The key file first: if host data were written first and the key file
-    // then failed, the new host data would be sealed under a lost key.
-    let backup = key_path.with_file_name(format!(
-        "{}.kzrescue-{stamp}.old",
-        key_path
-            .file_name()
-            .map(|s| s.to_string_lossy().into_owned())
-            .unwrap_or_default()
-    ));
-    let mut key_changes = vec![format!(
-        "new key id {} written to {} (mode 0600)",
-        key.id(),
-        key_path.display()
-    )];
-    if key_path.exists() {
-        key_changes.push(format!("previous key file kept as {}", backup.display()));
-    }
-    if r.dry_run {
-        report.steps.push(Step {
-            device: None,
-            kind: "key",
-            changes: key_changes,
-            journal: None,
-            applied: false,
-            skipped: Some("dry run".into()),
-        });
-    } else {
-        if key_path.exists() {
-            std::fs::rename(&key_path, &backup).map_err(|e| {
-                Error::io(format!("keep the old key file as {}", backup.display()), e)
-            })?;
-        }
-        keyfile::write_keyfile(&key_path, zone, &key, false)?;
-        report.steps.push(Step {
-            device: None,
-            kind: "key",
-            changes: key_changes,
-            journal: None,
-            applied: true,
-            skipped: None,
-        });
-    }
-    for o in hd {
-        let a = assess(o, Some(&key))?;
-        let (data, writes) = hostdata::plan_init(&a, &key, zone, &init, hostdata::now())?;
-        let owner = if data.owner_hostid == 0 {
-            "no owner (give --hostid and --hostname to record this host)".to_string()
-        } else {
-            format!(
-                "owner hostid {:08x} ({})",
-                data.owner_hostid, data.owner_hostname
-            )
-        };
-        let changes = vec![format!(
-            "new host data for zone {zone}: {owner}, state {}, generation {}, both copies",
-            data.state, data.generation
-        )];
-        write_hostdata(o, opts, r, zone, stamp, writes, changes, report)?;
-    }
-    Ok(())
-}
-
-#[allow(clippy::too_many_arguments)]
-fn write_hostdata(
-    o: &OpenedDevice,
-    opts: &DiagnoseOptions,
-    r: &RepairOptions,
-    zone: &str,
-    stamp: u64,
-    writes: Vec<store::CopyWrite>,
-    changes: Vec<String>,
-    report: &mut Report,
-) -> Result<()> {
-    if r.dry_run {
-        report.steps.push(Step {
-            device: Some(o.id),
-            kind: "hostdata",
-            changes,
-            journal: None,
-            applied: false,
-            skipped: Some("dry run".into()),
-        });
-        return Ok(());
-    }
-    let w = diagnose::reopen_for_write(o, opts.sector_size)?;
-    let tp = TargetPlan {
-        path: o.spec.clone(),
-        source: w.disk.clone(),
-        phases: hostdata::to_phases(&writes),
-    };
-    let journal = diagnose::journal_path(&r.journal_dir, zone, o.id, "hostdata", stamp);
-    let outcome = apply::apply(
-        std::slice::from_ref(&tp),
-        &journal,
-        &format!("kzrescue repair: host data of zone {zone} device {}", o.id),
-    )?;
-    report.steps.push(Step {
-        device: Some(o.id),
-        kind: "hostdata",
-        changes,
-        journal: match &outcome {
-            Outcome::Applied { journal, .. } => Some(journal.clone()),
-            Outcome::Unchanged => None,
-        },
-        applied: matches!(outcome, Outcome::Applied { .. }),
-        skipped: None,
-    });
-    Ok(())
 }

@@ -178,6 +178,7 @@ smoke_tests! {
     smoke_scsi_sense => scsi_sense, N;
     smoke_suri => suri, N;
     smoke_sa => sa, N;
+    smoke_scan => scan, N / 10;
 }
 
 /// Regenerates the seeds of the forensic targets from a real pool image and

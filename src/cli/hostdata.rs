@@ -5,9 +5,9 @@ use super::target::parse_sector_size;
 use kzrescue::hostdata::store::{self, Assessment, CopyId};
 use kzrescue::hostdata::{self, HostData, HostKey, InitOptions, Verdict, keyfile};
 use kzrescue::partition::{self, Partition, PartitionTable};
-use kzrescue::repair::apply::{Outcome, TargetPlan, apply};
-use kzrescue::repair::liveness::{self, Watched};
-use kzrescue::source::{SharedSource, Window};
+use kzrescue::repair::apply::TargetPlan;
+use kzrescue::repair::transaction::{Committed, Existing, NewFile, Transaction, TxOptions};
+use kzrescue::source::SharedSource;
 use kzrescue::{Error, Result};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
@@ -127,7 +127,8 @@ struct InitArgs {
     /// Boot environment UUID to record.
     #[arg(long, value_name = "UUID", default_value = "")]
     be_uuid: String,
-    /// Replace an existing key file (the old one is kept as FILE.old).
+    /// Replace an existing key file (the old one is kept as FILE.old), and
+    /// write over slot bytes that are not kzrescue host data (journalled).
     #[arg(long)]
     force: bool,
     #[command(flatten)]
@@ -149,6 +150,9 @@ struct TakeoverArgs {
     /// The new owner's host name.
     #[arg(long, value_name = "N")]
     hostname: String,
+    /// Write over slot bytes that are not kzrescue host data (journalled).
+    #[arg(long)]
+    force: bool,
     #[command(flatten)]
     w: WriteArgs,
 }
@@ -507,68 +511,63 @@ fn show_plan(
     print_host_data(data);
 }
 
-/// Refuses when the pool on the disk is live (its uberblock rings change
-/// while watched). Host data lives outside the pool, but a live pool means a
-/// running zone, whose host data must not change under it.
-fn check_quiet(place: &Place, w: &WriteArgs) -> Result<()> {
-    if !w.liveness_interval.is_finite() || w.liveness_interval < 0.0 {
-        return Err(Error::Usage(
-            "--liveness-interval must be ≥ 0 seconds".into(),
-        ));
-    }
-    let Ok(p) = place.table.zfs_slice() else {
-        println!(
-            "note: {} has no single ZFS slice to watch for a live pool",
-            place.disk.name()
-        );
-        return Ok(());
-    };
-    let slice = Window::new(place.disk.clone(), p.start, p.len, p.label());
-    let quiet = liveness::check(
-        &[Watched {
-            vdev: &slice,
-            ashift: None,
-        }],
-        std::time::Duration::from_secs_f64(w.liveness_interval),
-    )?;
-    println!(
-        "pool slice {} is quiet: its uberblock rings did not change in {:.1} s (best txg {})",
-        p.label(),
-        quiet.interval.as_secs_f64(),
-        quiet.best_txg.map_or("none".to_string(), |t| t.to_string())
-    );
-    Ok(())
-}
-
-/// Applies the slot writes through the journalled write path. Prints nothing
-/// (so that a closed stdout cannot stop it halfway); see [`print_outcome`].
-fn write_out(
+/// The transaction of a host-data write: the slots of `place`'s reserved
+/// partition (one journal), and the pool slice watched for liveness — host
+/// data lives outside the pool, but a live pool means a running zone, whose
+/// host data must not change under it.
+fn transaction<'a>(
     place: &Place,
     target: &str,
     writes: &[store::CopyWrite],
     w: &WriteArgs,
     purpose: &str,
-) -> Result<Outcome> {
-    let journal = journal_path(w);
-    let plan = TargetPlan {
-        path: target.to_string(),
-        source: place.disk.clone(),
-        phases: hostdata::to_phases(writes),
-    };
-    apply(&[plan], &journal, purpose)
+) -> Result<Transaction<'a>> {
+    let mut tx = Transaction::new(purpose, TxOptions::from_interval_secs(w.liveness_interval)?);
+    tx.group(
+        "host data",
+        Some(journal_path(w)),
+        vec![TargetPlan {
+            path: target.to_string(),
+            source: place.disk.clone(),
+            phases: hostdata::to_phases(writes),
+        }],
+    );
+    match place.table.zfs_slice() {
+        Ok(p) => tx.watch(target, p.start, p.len, None),
+        Err(_) => println!(
+            "note: {} has no single ZFS slice to watch for a live pool",
+            place.disk.name()
+        ),
+    }
+    Ok(tx)
 }
 
-fn print_outcome(o: &Outcome) {
-    match o {
-        Outcome::Unchanged => println!("nothing to write: both slots already hold these bytes"),
-        Outcome::Applied {
-            journal,
-            writes,
-            bytes,
-        } => println!(
-            "wrote {writes} slot(s), {bytes} bytes, each flushed and read back; undo journal: {}",
-            journal.display()
+/// Prints what a committed host-data transaction did.
+fn print_outcome(done: &Committed) {
+    if let Some(q) = &done.liveness {
+        super::physpath::print_liveness(q);
+    }
+    for f in &done.files {
+        println!(
+            "{} written to {} (mode 0600){}",
+            f.what,
+            f.path.display(),
+            match &f.kept_old_as {
+                Some(o) => format!(", the old one kept as {}", o.display()),
+                None => String::new(),
+            }
+        );
+    }
+    match done.groups.first() {
+        Some(g) if g.writes > 0 => println!(
+            "wrote {} slot(s), {} bytes, each flushed and read back; undo journal: {}",
+            g.writes,
+            g.bytes,
+            g.journal
+                .as_ref()
+                .map_or(String::new(), |j| j.display().to_string())
         ),
+        _ => println!("nothing to write: both slots already hold these bytes"),
     }
 }
 
@@ -581,7 +580,7 @@ fn init(args: &InitArgs) -> Result<u8> {
         )));
     }
     let writing = args.w.write && !args.w.dry_run;
-    let place = open(&args.disk, writing)?;
+    let place = open(&args.disk, false)?;
     let Some(a) = assess(&place, None)? else {
         return Err(Error::Refused(no_place(&place.disk)));
     };
@@ -596,8 +595,12 @@ fn init(args: &InitArgs) -> Result<u8> {
     if !opts.hostname.is_empty() {
         check_hostname(&opts.hostname)?;
     }
+    let warnings = store::refuse_unknown(&a, &place.disk.name(), args.force)?;
     let (data, writes) = hostdata::plan_init(&a, &key, &args.zone, &opts, hostdata::now())?;
     show_plan(&place, &a, &writes, &data, &key);
+    for w in &warnings {
+        println!("warning: {w}");
+    }
     if !writing {
         println!(
             "dry run: nothing written, no key file made (pass --write to write the key to {} and both slots)",
@@ -605,24 +608,24 @@ fn init(args: &InitArgs) -> Result<u8> {
         );
         return Ok(0);
     }
-    check_quiet(&place, &args.w)?;
     // Key file first (a disk sealed under a key nobody has would be lost),
-    // then the slots; nothing is printed in between.
-    keyfile::write_keyfile(&args.key_out, &args.zone, &key, args.force)?;
-    let outcome = write_out(&place, &args.disk.target, &writes, &args.w, "hostdata init")
-        .inspect_err(|_| {
-            eprintln!(
-                "kzrescue: the new key (id {}) is in {}, but the host data was not (completely) written",
-                key.id(),
-                args.key_out.display()
-            );
-        })?;
-    println!(
-        "new key (id {}) written to {} (mode 0600)",
-        key.id(),
-        args.key_out.display()
-    );
-    print_outcome(&outcome);
+    // then the slots; the transaction checks both can be written before it
+    // writes either.
+    let mut tx = transaction(&place, &args.disk.target, &writes, &args.w, "hostdata init")?;
+    let (zone, force) = (args.zone.clone(), args.force);
+    let key_id = key.id();
+    tx.file(NewFile {
+        path: args.key_out.clone(),
+        what: format!("new key (id {key_id})"),
+        existing: if force {
+            Existing::Replace
+        } else {
+            Existing::Refuse
+        },
+        write: Box::new(move |p: &Path| keyfile::write_keyfile(p, &zone, &key, force)),
+    });
+    let done = tx.commit()?;
+    print_outcome(&done);
     Ok(0)
 }
 
@@ -639,7 +642,7 @@ fn takeover(args: &TakeoverArgs) -> Result<u8> {
     check_hostname(&args.hostname)?;
     let key = read_key(&args.key, &args.key_opts)?;
     let writing = args.w.write && !args.w.dry_run;
-    let place = open(&args.disk, writing)?;
+    let place = open(&args.disk, false)?;
     let Some(a) = assess(&place, Some(&key))? else {
         return Err(Error::Refused(no_place(&place.disk)));
     };
@@ -652,21 +655,25 @@ fn takeover(args: &TakeoverArgs) -> Result<u8> {
             hostdata::format_time(d.last_update)
         );
     }
+    let warnings = store::refuse_unknown(&a, &place.disk.name(), args.force)?;
     let (data, writes) =
         hostdata::plan_takeover(&a, &key, args.hostid, &args.hostname, hostdata::now())?;
     show_plan(&place, &a, &writes, &data, &key);
+    for w in &warnings {
+        println!("warning: {w}");
+    }
     if !writing {
         println!("dry run: nothing written (pass --write)");
         return Ok(0);
     }
-    check_quiet(&place, &args.w)?;
-    let outcome = write_out(
+    let tx = transaction(
         &place,
         &args.disk.target,
         &writes,
         &args.w,
         "hostdata takeover",
     )?;
-    print_outcome(&outcome);
+    let done = tx.commit()?;
+    print_outcome(&done);
     Ok(0)
 }

@@ -14,6 +14,9 @@ use serde::ser::{SerializeMap, SerializeSeq, Serializer};
 
 /// Arguments of `kzrescue label`.
 #[derive(clap::Args, Debug)]
+#[command(
+    after_help = "Also: `kzrescue label repair TARGET… [--dry-run|--write] [--reseal-only]` rebuilds missing or bad labels from a valid label of the same vdev (see `kzrescue label repair --help`)."
+)]
 pub struct LabelArgs {
     /// The disk or vdev (`disk.img`, `disk.img --slice 1`, a bare pool file).
     #[command(flatten)]

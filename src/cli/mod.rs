@@ -47,6 +47,9 @@ mod manifest;
 mod demo;
 mod docs;
 mod rescue;
+// --- modules: recovery below the labels
+mod recover;
+mod scan;
 
 /// Exit status: success, nothing wrong found.
 pub const EXIT_OK: u8 = 0;
@@ -112,12 +115,32 @@ enum Command {
     Completions(docs::CompletionsArgs),
     /// Write man pages generated from the CLI definition.
     Manpage(docs::ManpageArgs),
+    // --- commands: recovery below the labels
+    /// Find every ZFS vdev on a device by its labels, without trusting the partition table.
+    Scan(scan::ScanArgs),
 }
 
 /// Parses arguments, runs the subcommand, maps errors to exit codes.
 pub fn run() -> ExitCode {
-    let cli = Cli::parse();
-    let result: Result<u8, kzrescue::Error> = match cli.command {
+    // --- intercept: recovery writers (`label repair`, `partitions restore`)
+    let result: Result<u8, kzrescue::Error> = match recover::intercept() {
+        Some(r) => r,
+        None => dispatch(Cli::parse()),
+    };
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("kzrescue: {e}");
+            ExitCode::from(match e {
+                kzrescue::Error::Refused(_) => EXIT_REFUSED,
+                _ => EXIT_ERROR,
+            })
+        }
+    }
+}
+
+fn dispatch(cli: Cli) -> Result<u8, kzrescue::Error> {
+    match cli.command {
         // --- dispatch: read path
         Command::Partitions(a) => partitions::run(&a),
         Command::Label(a) => label::run(&a),
@@ -142,15 +165,7 @@ pub fn run() -> ExitCode {
         Command::Demo(a) => demo::run(&a),
         Command::Completions(a) => docs::completions(&a),
         Command::Manpage(a) => docs::manpage(&a),
-    };
-    match result {
-        Ok(code) => ExitCode::from(code),
-        Err(e) => {
-            eprintln!("kzrescue: {e}");
-            ExitCode::from(match e {
-                kzrescue::Error::Refused(_) => EXIT_REFUSED,
-                _ => EXIT_ERROR,
-            })
-        }
+        // --- dispatch: recovery below the labels
+        Command::Scan(a) => scan::run(&a),
     }
 }

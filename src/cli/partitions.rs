@@ -28,6 +28,9 @@ use serde_json::json;
 
 /// Arguments of `kzrescue partitions`.
 #[derive(clap::Args, Debug)]
+#[command(
+    after_help = "Also: `kzrescue partitions restore TARGET --from backup|primary|scan [--dry-run|--write]` rebuilds a lost table (see `kzrescue partitions restore --help`)."
+)]
 pub struct PartitionsArgs {
     #[command(flatten)]
     target: TargetArgs,

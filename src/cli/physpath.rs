@@ -3,9 +3,10 @@
 
 use super::target::parse_sector_size;
 use super::{EXIT_OK, EXIT_PROBLEMS};
-use kzrescue::repair::apply::{self, Outcome};
-use kzrescue::repair::liveness::{self, Watched};
+use kzrescue::repair::apply::Outcome;
+use kzrescue::repair::liveness::Quiet;
 use kzrescue::repair::plan::{self, DevidChange, DiskInput, LeafFields, Plan, PlanOptions};
+use kzrescue::repair::transaction::{Transaction, TxOptions};
 use kzrescue::target::{TargetOptions, Vdev, open_vdev};
 use kzrescue::zfs::label::{self, LabelStatus};
 use kzrescue::zfs::vdev_tree;
@@ -13,7 +14,7 @@ use kzrescue::zone::zvblk::{self, UnitRadix};
 use kzrescue::{Error, Result};
 use serde_json::json;
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 /// Arguments of `kzrescue physpath`.
 #[derive(clap::Args, Debug)]
@@ -243,11 +244,7 @@ fn set(a: SetArgs) -> Result<u8> {
             a.device_id.len()
         )));
     }
-    if !a.liveness_interval.is_finite() || a.liveness_interval < 0.0 {
-        return Err(Error::Usage(
-            "--liveness-interval must be ≥ 0 seconds".into(),
-        ));
-    }
+    let tx_opts = TxOptions::from_interval_secs(a.liveness_interval)?;
     let radix = if a.decimal_unit {
         UnitRadix::Decimal
     } else {
@@ -332,7 +329,9 @@ fn set(a: SetArgs) -> Result<u8> {
         );
         return Ok(code(&p));
     }
-    // Liveness: the rings must not move.
+    // One transaction: preflight (every disk opened for writing, exclusively;
+    // the journal creatable; the plan re-validated), liveness through the
+    // device, journal, writes in ZFS's order with flush and read-back.
     let ashifts: Vec<Option<u64>> = vdevs
         .iter()
         .map(|v| {
@@ -341,36 +340,34 @@ fn set(a: SetArgs) -> Result<u8> {
                 .find_map(|l| l.ashift())
         })
         .collect();
-    let watched: Vec<Watched<'_>> = vdevs
-        .iter()
-        .zip(&ashifts)
-        .map(|(v, &ashift)| Watched {
-            vdev: v.source.as_ref(),
-            ashift,
-        })
-        .collect();
-    let quiet = liveness::check(&watched, Duration::from_secs_f64(a.liveness_interval))?;
-    report["liveness"] = json!({
-        "best_txg": quiet.best_txg,
-        "interval_s": quiet.interval.as_secs_f64(),
-        "first_read_ms": quiet.first_read.as_secs_f64() * 1e3,
-        "second_read_ms": quiet.second_read.as_secs_f64() * 1e3,
-    });
-    // Reopen for writing (exclusively, for block devices) and apply.
-    let writable: Vec<Vdev> = a
-        .targets
-        .iter()
-        .map(|t| a.common.open(t, true).map_err(busy_hint))
-        .collect::<Result<_>>()?;
-    let disks: Vec<_> = writable.iter().map(|v| v.disk.clone()).collect();
+    let disks: Vec<_> = vdevs.iter().map(|v| v.disk.clone()).collect();
     let journal = match &a.journal {
         Some(j) => j.clone(),
         None => default_journal(&p),
     };
     let purpose = std::env::args().skip(1).collect::<Vec<_>>().join(" ");
+    let mut tx = Transaction::new(purpose, tx_opts);
+    tx.group("vdev labels", Some(journal), p.target_plans(&disks));
+    for ((d, v), ashift) in inputs.iter().zip(&vdevs).zip(&ashifts) {
+        tx.watch(&d.name, d.vdev_start, v.source.size(), *ashift);
+    }
     let t_apply = Instant::now();
-    let outcome = apply::apply(&p.target_plans(&disks), &journal, &purpose)?;
+    let done = tx.commit()?;
     let apply_ms = ms(t_apply);
+    if let Some(q) = &done.liveness {
+        report["liveness"] = liveness_json(q);
+        if !a.json {
+            print_liveness(q);
+        }
+    }
+    let outcome = match done.groups.first() {
+        Some(g) if g.writes > 0 => Outcome::Applied {
+            journal: g.journal.clone().unwrap_or_default(),
+            writes: g.writes,
+            bytes: g.bytes,
+        },
+        _ => Outcome::Unchanged,
+    };
     match outcome {
         Outcome::Unchanged => {
             report["result"] = json!("unchanged");
@@ -420,16 +417,31 @@ fn set(a: SetArgs) -> Result<u8> {
     Ok(code(&p))
 }
 
-/// Turns "device busy" on an exclusive open into a refusal that says why.
-pub(crate) fn busy_hint(e: Error) -> Error {
-    match e {
-        Error::Io { context, source } if source.raw_os_error() == Some(libc::EBUSY) => {
-            Error::Refused(format!(
-                "{context}: {source}: the device is in use (a mounted file system, an imported \
-                 pool, or another program holding it open exclusively); nothing written"
-            ))
+/// The liveness part of a JSON report: how each device was read, what its
+/// labels say.
+pub(crate) fn liveness_json(q: &Quiet) -> serde_json::Value {
+    json!({
+        "best_txg": q.best_txg,
+        "interval_s": q.interval.as_secs_f64(),
+        "first_read_ms": q.first_read.as_secs_f64() * 1e3,
+        "second_read_ms": q.second_read.as_secs_f64() * 1e3,
+        "devices": q.devices,
+    })
+}
+
+/// Prints the liveness check: one line per device (how it was read), then
+/// the label evidence.
+pub(crate) fn print_liveness(q: &Quiet) {
+    println!(
+        "liveness: the uberblock rings did not change in {:.1} s (best txg {})",
+        q.interval.as_secs_f64(),
+        q.best_txg.map_or("none".into(), |t| t.to_string())
+    );
+    for d in &q.devices {
+        println!("  {} read by {}", d.name, d.read_detail);
+        for e in d.evidence(None) {
+            println!("  note: {e}");
         }
-        other => other,
     }
 }
 

@@ -6,7 +6,6 @@ use kzrescue::rescue::{self, RepairOptions};
 use kzrescue::zone::zvblk::UnitRadix;
 use kzrescue::{Error, Result};
 use std::path::PathBuf;
-use std::time::Duration;
 
 /// What identifies the zone and its devices (shared by diagnose and repair).
 #[derive(clap::Args, Debug, Clone)]
@@ -43,6 +42,12 @@ pub struct ZoneArgs {
     /// Accept a key file that group or others can read.
     #[arg(long)]
     insecure_key_perms: bool,
+    /// Whose host data the zone uses: `kzrescue` (a disk without kzrescue
+    /// host data is then a problem to repair) or `auto` (kzrescue's when its
+    /// key file is given or a kzrescue copy is on the disk, else Oracle's,
+    /// which kzrescue cannot read).
+    #[arg(long, value_name = "WHOSE", default_value = "auto", value_parser = ["auto", "kzrescue"])]
+    hostdata: String,
 }
 
 fn parse_hostid(s: &str) -> std::result::Result<u32, String> {
@@ -63,11 +68,8 @@ fn parse_map(s: &str) -> std::result::Result<(String, String), String> {
 
 impl ZoneArgs {
     fn options(&self) -> Result<DiagnoseOptions> {
-        if !(self.liveness_interval >= 0.0 && self.liveness_interval < 3600.0) {
-            return Err(Error::Usage(
-                "--liveness-interval must be between 0 and 3600 seconds".into(),
-            ));
-        }
+        let liveness_interval =
+            kzrescue::repair::liveness::interval_from_secs(self.liveness_interval)?;
         Ok(DiagnoseOptions {
             config_file: self.zone_config.display().to_string(),
             zone: self.zone.clone(),
@@ -80,9 +82,10 @@ impl ZoneArgs {
             } else {
                 UnitRadix::Hex
             },
-            liveness_interval: Duration::from_secs_f64(self.liveness_interval),
+            liveness_interval,
             sector_size: self.sector_size,
             insecure_key_perms: self.insecure_key_perms,
+            hostdata_kzrescue: self.hostdata == "kzrescue",
         })
     }
 

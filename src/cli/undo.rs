@@ -1,10 +1,10 @@
 //! `kzrescue undo JOURNAL`: put back the bytes a repair overwrote.
 
 use super::{EXIT_OK, EXIT_PROBLEMS};
-use kzrescue::repair::apply;
 use kzrescue::repair::journal::{Journal, RangeState};
+use kzrescue::repair::transaction::{Transaction, TxOptions};
 use kzrescue::source::SharedSource;
-use kzrescue::target::open_source;
+use kzrescue::target::{self, TargetOptions, open_source};
 use kzrescue::{Error, Result};
 use serde_json::json;
 use std::path::PathBuf;
@@ -25,6 +25,12 @@ pub struct UndoArgs {
     /// recorded one, e.g. a copy; its bytes must still match the journal.
     #[arg(long)]
     force: bool,
+    /// Seconds between the two reads of the uberblock rings of each target's
+    /// pool slice before restoring (0, the default, skips the wait: a pool
+    /// imported since the repair has rewritten its labels, and undo refuses
+    /// bytes that are neither the journal's old nor its new ones).
+    #[arg(long, value_name = "SECS", default_value_t = 0.0)]
+    liveness_interval: f64,
     /// Print JSON.
     #[arg(long)]
     json: bool,
@@ -53,14 +59,29 @@ pub fn run(a: UndoArgs) -> Result<u8> {
             a.target.len()
         )));
     };
+    let opts = TxOptions::from_interval_secs(a.liveness_interval)?;
     let sources: Vec<SharedSource> = paths
         .iter()
-        .map(|p| open_source(p, a.write).map_err(super::physpath::busy_hint))
+        .map(|p| open_source(p, false))
         .collect::<Result<_>>()?;
-    let checks = apply::check_undo(&journal, &sources, a.force)?;
+    let mut tx = Transaction::new(journal.purpose.clone(), opts);
+    let checks = tx.restore(&a.journal, &journal, &paths, &sources, a.force)?;
     let pending: usize = checks.iter().map(|c| c.to_restore()).sum();
+    let mut liveness = None;
     let restored = if a.write && pending > 0 {
-        apply::undo(&journal, &sources, a.force)?
+        if !opts.liveness_interval.is_zero() {
+            for p in &paths {
+                // The pool's slice (or the whole device when it has no
+                // partition table); a target without one is not watched.
+                if let Ok(v) = target::open_vdev(p, &TargetOptions::default()) {
+                    let start = v.partition.as_ref().map_or(0, |p| p.start);
+                    tx.watch(p, start, v.source.size(), None);
+                }
+            }
+        }
+        let done = tx.commit()?;
+        liveness = done.liveness;
+        done.groups.iter().map(|g| g.writes).sum()
     } else {
         0
     };
@@ -77,6 +98,7 @@ pub fn run(a: UndoArgs) -> Result<u8> {
                 })).collect::<Vec<_>>(),
             })).collect::<Vec<_>>(),
             "to_restore": pending,
+            "liveness": liveness.as_ref().map(super::physpath::liveness_json),
             "restored": restored,
             "written": a.write,
         });
@@ -101,6 +123,9 @@ pub fn run(a: UndoArgs) -> Result<u8> {
             for (what, off, len, st) in &c.ranges {
                 println!("  {off:#x} +{len:#x} {what}: {}", state_name(*st));
             }
+        }
+        if let Some(q) = &liveness {
+            super::physpath::print_liveness(q);
         }
         if pending == 0 {
             println!("nothing to restore: every range already holds its original bytes");

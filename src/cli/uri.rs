@@ -9,6 +9,7 @@
 
 use kzrescue::source::iscsi::{self, LuSelector, SessionConfig, login::ChapCredentials};
 use kzrescue::source::uri::{self, IscsiLu, MapOptions, Mapped, NfsMount, StorageUri};
+use kzrescue::zone::comstar;
 use kzrescue::{Error, Result};
 use std::path::PathBuf;
 
@@ -34,12 +35,33 @@ enum UriCmd {
         /// The URI.
         uri: String,
     },
-    /// Show what the URI maps to on this machine (changes nothing).
+    /// Show what the URI maps to on this machine (changes nothing). With
+    /// --via-iscsi: print the Solaris host commands that lend the zvol(s) to
+    /// this machine as write-protected iSCSI LUs, and take them back.
     Map {
-        /// The URI.
-        uri: String,
+        /// The URI (with --via-iscsi: one or more `dev:` zvol URIs).
+        #[arg(required = true, num_args = 1..)]
+        uri: Vec<String>,
         #[command(flatten)]
         map: MapArgs,
+        /// Print the zvol route: halt the zone, export the zvol over COMSTAR
+        /// iSCSI to one initiator, the URI and --map to use, lifting write
+        /// protection, teardown, boot (see formats/zvol-route.md).
+        #[arg(long)]
+        via_iscsi: bool,
+        /// With --via-iscsi: the Solaris host's address as this machine
+        /// reaches it (HOST, HOST:PORT, [IPv6]:PORT): the target portal and
+        /// the host of the iscsi: URI.
+        #[arg(long, value_name = "ADDR", requires = "via_iscsi")]
+        rescue_host: Option<String>,
+        /// With --via-iscsi: the rescue machine's initiator name (default:
+        /// this machine's, KZRESCUE_INITIATOR_NAME or iqn.2026-11.org.kzrescue:HOSTNAME).
+        #[arg(long, value_name = "IQN", requires = "via_iscsi")]
+        initiator: Option<String>,
+        /// With --via-iscsi: the kernel zone using the zvol (adds the state
+        /// check, halt, zonecfg export, diagnose/repair and boot steps).
+        #[arg(long, value_name = "ZONE", requires = "via_iscsi")]
+        zone: Option<String>,
         /// JSON output.
         #[arg(long)]
         json: bool,
@@ -227,7 +249,51 @@ pub fn run_uri(a: &UriArgs) -> Result<u8> {
             }
         }
         UriCmd::Normalize { uri: s } => println!("{}", StorageUri::parse(s)?.normalize()),
-        UriCmd::Map { uri: s, map, json } => {
+        UriCmd::Map {
+            uri: uris,
+            via_iscsi: true,
+            rescue_host,
+            initiator,
+            zone,
+            json,
+            ..
+        } => {
+            let host = rescue_host.clone().ok_or_else(|| {
+                Error::Usage(
+                    "--via-iscsi needs --rescue-host ADDR: the Solaris host's address as this \
+                     machine reaches it"
+                        .into(),
+                )
+            })?;
+            let req = comstar::RouteRequest {
+                storage: uris.clone(),
+                rescue_host: host,
+                initiator: initiator
+                    .clone()
+                    .unwrap_or_else(iscsi::session::default_initiator_name),
+                zone: zone.clone(),
+            };
+            let route = comstar::plan(&req)?;
+            if *json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&route).map_err(json_err)?
+                );
+            } else {
+                print!("{}", comstar::render_text(&route));
+            }
+        }
+        UriCmd::Map {
+            uri: uris,
+            map,
+            json,
+            ..
+        } => {
+            let [s] = uris.as_slice() else {
+                return Err(Error::Usage(
+                    "uri map takes one URI (several only with --via-iscsi)".into(),
+                ));
+            };
             let u = StorageUri::parse(s)?;
             let m = uri::map(&u, &map.options()?)?;
             if *json {
@@ -376,7 +442,8 @@ pub fn run_iscsi(a: &IscsiArgs) -> Result<u8> {
                     IscsiLu::Luname { luname } => LuSelector::Name(luname.normalized()),
                     IscsiLu::TargetLun { target, lun } => LuSelector::TargetLun { target, lun },
                 };
-                let (s, _, info) = iscsi::locate(&cfg, &sel)?;
+                let (mut s, lun, mut info) = iscsi::locate(&cfg, &sel)?;
+                info.write_protected = iscsi::write_protected(&mut s, lun)?;
                 let target = s.config().target.clone().unwrap_or_default();
                 let _ = s.logout();
                 found.push((target, info));
@@ -387,7 +454,11 @@ pub fn run_iscsi(a: &IscsiArgs) -> Result<u8> {
                     c.target = Some(t.name.clone());
                     let mut s = iscsi::Session::login(&c)?;
                     for lun in iscsi::report_luns(&mut s)? {
-                        found.push((t.name.clone(), iscsi::lun_info(&mut s, lun)?));
+                        let mut info = iscsi::lun_info(&mut s, lun)?;
+                        if info.inquiry.device_type == 0 && info.inquiry.qualifier == 0 {
+                            info.write_protected = iscsi::write_protected(&mut s, lun)?;
+                        }
+                        found.push((t.name.clone(), info));
                     }
                     let _ = s.logout();
                 }
@@ -434,6 +505,11 @@ fn print_lun(target: &str, i: &iscsi::LunInfo) {
             c.block_len,
             c.bytes().unwrap_or(0)
         );
+    }
+    match i.write_protected {
+        Some(true) => println!("  write-protected yes (MODE SENSE WP bit)"),
+        Some(false) => println!("  write-protected no"),
+        None => {}
     }
     for d in &i.designators {
         let kind = match d.designator_type {

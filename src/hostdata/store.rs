@@ -358,3 +358,145 @@ pub fn plan_store(a: &Assessment, key: &HostKey, data: &HostData) -> Result<Vec<
         })
         .collect())
 }
+
+/// A host-data slot that holds non-zero bytes which are not a kzrescue copy
+/// (no `KZRHOSTD` magic): Oracle's own host data, whose format is not public,
+/// or anything else. kzrescue does not write over it unless forced.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct UnknownSlot {
+    /// Which copy's slot.
+    pub copy: CopyId,
+    /// Absolute byte offset of the slot on the disk.
+    pub offset: u64,
+    /// Offset of its first non-zero byte.
+    pub first_nonzero: u64,
+    /// Non-zero bytes in the slot.
+    pub nonzero: usize,
+    /// The first 16 bytes from the first non-zero one, in hex.
+    pub first_bytes: String,
+    /// Shannon entropy of the slot's bytes from the first to the last
+    /// non-zero one, in bits per byte (8: random-looking, e.g. encrypted).
+    pub entropy: f64,
+}
+
+impl UnknownSlot {
+    /// One line: where, what, and the entropy hint.
+    pub fn describe(&self, disk: &str) -> String {
+        let hint = if self.entropy >= 7.5 {
+            "random-looking: encrypted or compressed data, as Oracle's AES-CCM-sealed host data would be"
+        } else if self.entropy >= 5.0 {
+            "mixed data"
+        } else {
+            "structured or sparse data"
+        };
+        format!(
+            "{disk}: the {} host-data slot at {:#x} holds {} non-zero byte(s) that are not kzrescue \
+             host data (no KZRHOSTD magic; first non-zero byte at {:#x}: {}; entropy {:.2} bits/byte, \
+             {hint})",
+            self.copy.name(),
+            self.offset,
+            self.nonzero,
+            self.first_nonzero,
+            self.first_bytes,
+            self.entropy
+        )
+    }
+}
+
+/// Shannon entropy of `b` in bits per byte.
+fn entropy(b: &[u8]) -> f64 {
+    if b.is_empty() {
+        return 0.0;
+    }
+    let mut n = [0usize; 256];
+    for &x in b {
+        n[x as usize] += 1;
+    }
+    let len = b.len() as f64;
+    n.iter()
+        .filter(|&&c| c > 0)
+        .map(|&c| {
+            let p = c as f64 / len;
+            -p * p.log2()
+        })
+        .sum()
+}
+
+/// The slots of `a` holding non-zero bytes that are not a kzrescue copy.
+pub fn unknown_slots(a: &Assessment) -> Vec<UnknownSlot> {
+    a.copies
+        .iter()
+        .filter(|c| matches!(c.state, CopyState::Foreign))
+        .filter_map(|c| {
+            let first = c.raw.iter().position(|&b| b != 0)?;
+            let last = c.raw.iter().rposition(|&b| b != 0)?;
+            let head = &c.raw[first..c.raw.len().min(first + 16)];
+            Some(UnknownSlot {
+                copy: c.copy,
+                offset: c.offset,
+                first_nonzero: c.offset + first as u64,
+                nonzero: c.raw.iter().filter(|&&b| b != 0).count(),
+                first_bytes: hex::encode(head),
+                entropy: entropy(&c.raw[first..=last]),
+            })
+        })
+        .collect()
+}
+
+/// Refuses (naming what was found) to write host data over slots that hold
+/// bytes kzrescue cannot identify, unless `force`; with `force`, returns one
+/// warning per such slot (the overwritten bytes go into the undo journal).
+pub fn refuse_unknown(a: &Assessment, disk: &str, force: bool) -> Result<Vec<String>> {
+    let found = unknown_slots(a);
+    if found.is_empty() {
+        return Ok(Vec::new());
+    }
+    let lines: Vec<String> = found.iter().map(|u| u.describe(disk)).collect();
+    if !force {
+        return Err(Error::Refused(format!(
+            "{}; nothing written (a disk set up by Solaris carries Oracle's host data here, which \
+             kzrescue cannot read; on the Solaris host `zoneadm -z ZONE attach -x \
+             initialize-hostdata` re-initialises it; --force writes over it, journalled)",
+            lines.join("; ")
+        )));
+    }
+    Ok(lines
+        .into_iter()
+        .map(|l| format!("{l}; overwriting it (--force); the undo journal keeps it"))
+        .collect())
+}
+
+#[cfg(test)]
+mod unknown_tests {
+    use super::*;
+    use crate::source::MemSource;
+
+    #[test]
+    fn foreign_bytes_are_named_and_refused() {
+        let size = MIN_PARTITION as usize;
+        let mut disk = vec![0u8; size];
+        for (i, b) in disk[GUARD as usize + 100..GUARD as usize + 4196]
+            .iter_mut()
+            .enumerate()
+        {
+            *b = (i as u32).wrapping_mul(2654435761).to_le_bytes()[1];
+        }
+        let src = MemSource::new(&disk);
+        let a = assess(&src, 0, size as u64, None).unwrap();
+        let u = unknown_slots(&a);
+        assert_eq!(u.len(), 1);
+        assert_eq!(u[0].copy, CopyId::Primary);
+        assert_eq!(u[0].first_nonzero, GUARD + 100);
+        assert!(u[0].entropy > 7.0, "{}", u[0].entropy);
+        let e = refuse_unknown(&a, "d", false).unwrap_err().to_string();
+        assert!(
+            e.contains("0x10064") && e.contains("not kzrescue host data"),
+            "{e}"
+        );
+        assert_eq!(refuse_unknown(&a, "d", true).unwrap().len(), 1);
+        // An empty disk has nothing unknown.
+        let z = vec![0u8; size];
+        let a = assess(&MemSource::new(&z), 0, size as u64, None).unwrap();
+        assert!(refuse_unknown(&a, "z", false).unwrap().is_empty());
+    }
+}

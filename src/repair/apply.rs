@@ -10,7 +10,7 @@
 
 use super::journal::{self, Journal, Range, RangeState, TargetRecord};
 use crate::error::{Error, Result};
-use crate::source::{SharedSource, Source, read_vec};
+use crate::source::{SharedSource, Source};
 use std::path::{Path, PathBuf};
 
 /// One write of a plan: `new` replaces `old` at `offset` of the target.
@@ -101,7 +101,30 @@ pub fn apply(plans: &[TargetPlan], journal_path: &Path, purpose: &str) -> Result
             .collect(),
     };
     record.write_new(journal_path)?;
+    let hint = format!(
+        "; the target may be partly written: `kzrescue undo {} --write` restores it",
+        journal_path.display()
+    );
+    let (writes, bytes) = write_phases(&plans, &hint)?;
+    Ok(Outcome::Applied {
+        journal: journal_path.to_path_buf(),
+        writes,
+        bytes,
+    })
+}
 
+/// Carries out `plans` without an undo journal: for `undo` itself, whose
+/// journal already holds every byte it writes. Checks the plans like
+/// [`apply`]; `on_failure` is appended to an error after the first write.
+/// Returns (writes, bytes); (0, 0) when nothing needed writing.
+pub fn apply_unjournalled(plans: &[TargetPlan], on_failure: &str) -> Result<(usize, u64)> {
+    let plans = prepare(plans)?;
+    write_phases(&plans, on_failure)
+}
+
+/// The write step shared by [`apply`] and [`apply_unjournalled`]: per
+/// phase, every write, one flush, every read-back (from the device).
+fn write_phases(plans: &[TargetPlan], on_failure: &str) -> Result<(usize, u64)> {
     let pause = pause_point();
     // Every write in the order it is made, for the progress report of a failure.
     let order: Vec<(&str, &Write)> = plans
@@ -113,13 +136,14 @@ pub fn apply(plans: &[TargetPlan], journal_path: &Path, purpose: &str) -> Result
         verified: 0,
         acked: 0,
     };
+    let fail = |e: Error| append(e, on_failure);
     let mut bytes = 0u64;
-    for plan in &plans {
+    for plan in plans {
         let src = plan.source.as_ref();
         for phase in plan.phases.iter().filter(|ph| !ph.is_empty()) {
             for w in phase {
                 src.write_at(w.offset, &w.new)
-                    .map_err(|e| noting_journal(progress.note(e, Stage::Write), journal_path))?;
+                    .map_err(|e| fail(progress.note(e, Stage::Write)))?;
                 progress.acked += 1;
                 bytes += w.new.len() as u64;
                 if let Some((k, marker)) = &pause
@@ -130,20 +154,15 @@ pub fn apply(plans: &[TargetPlan], journal_path: &Path, purpose: &str) -> Result
                 }
             }
             src.flush()
-                .map_err(|e| noting_journal(progress.note(e, Stage::Flush), journal_path))?;
+                .map_err(|e| fail(progress.note(e, Stage::Flush)))?;
             for (i, w) in phase.iter().enumerate() {
-                verify(src, w.offset, &w.new, &w.what).map_err(|e| {
-                    noting_journal(progress.note(e, Stage::ReadBack(i)), journal_path)
-                })?;
+                verify(src, w.offset, &w.new, &w.what)
+                    .map_err(|e| fail(progress.note(e, Stage::ReadBack(i))))?;
             }
             progress.verified = progress.acked;
         }
     }
-    Ok(Outcome::Applied {
-        journal: journal_path.to_path_buf(),
-        writes: progress.acked,
-        bytes,
-    })
+    Ok((progress.acked, bytes))
 }
 
 /// Which step of a phase failed.
@@ -238,6 +257,14 @@ impl Progress<'_> {
     }
 }
 
+/// Checks plans against their targets as [`apply`] does before anything is
+/// written: lengths, bounds, overlaps, one target given once, the bytes each
+/// plan was made from still on the device, the target writable when a write
+/// changes something. Writes nothing.
+pub fn check_plans(plans: &[TargetPlan]) -> Result<()> {
+    prepare(plans).map(|_| ())
+}
+
 /// Checks plans against their targets and returns them without the writes
 /// that change nothing.
 fn prepare(plans: &[TargetPlan]) -> Result<Vec<TargetPlan>> {
@@ -281,7 +308,7 @@ fn prepare(plans: &[TargetPlan]) -> Result<Vec<TargetPlan>> {
                     )));
                 }
                 spans.push(span);
-                let current = read_vec(src, w.offset, w.old.len())?;
+                let current = read_device(src, w.offset, w.old.len())?;
                 if current != w.old {
                     return Err(Error::Refused(format!(
                         "{} changed at {:#x} ({}) since it was read; nothing written, run again",
@@ -311,9 +338,18 @@ fn prepare(plans: &[TargetPlan]) -> Result<Vec<TargetPlan>> {
     Ok(out)
 }
 
-/// Reads `expected.len()` bytes at `offset` and requires them to equal `expected`.
+/// Reads `len` bytes at `offset` from the device, not from a host cache
+/// (see [`Source::read_uncached`]).
+fn read_device(src: &dyn Source, offset: u64, len: usize) -> Result<Vec<u8>> {
+    let mut buf = vec![0u8; len];
+    src.read_uncached(offset, &mut buf)?;
+    Ok(buf)
+}
+
+/// Reads `expected.len()` bytes at `offset` from the device and requires
+/// them to equal `expected`.
 fn verify(src: &dyn Source, offset: u64, expected: &[u8], what: &str) -> Result<()> {
-    let back = read_vec(src, offset, expected.len())?;
+    let back = read_device(src, offset, expected.len())?;
     if back != expected {
         let first = back
             .iter()
@@ -329,19 +365,8 @@ fn verify(src: &dyn Source, offset: u64, expected: &[u8], what: &str) -> Result<
     Ok(())
 }
 
-/// Adds "the undo journal is at …" to an error raised after the journal exists.
-fn noting_journal(e: Error, journal: &Path) -> Error {
-    append(
-        e,
-        &format!(
-            "; the target may be partly written: `kzrescue undo {} --write` restores it",
-            journal.display()
-        ),
-    )
-}
-
 /// Appends `note` to the text of `e` (one line either way).
-fn append(e: Error, note: &str) -> Error {
+pub(crate) fn append(e: Error, note: &str) -> Error {
     match e {
         Error::Io { context, source } => Error::Io {
             context: format!("{context}{note}"),
@@ -357,7 +382,22 @@ fn append(e: Error, note: &str) -> Error {
             detail: format!("{detail}{note}"),
         },
         Error::Refused(s) => Error::Refused(format!("{s}{note}")),
-        other => other,
+        Error::Usage(s) => Error::Usage(format!("{s}{note}")),
+        Error::OutOfBounds {
+            what,
+            offset,
+            len,
+            size,
+        } => Error::OutOfBounds {
+            what: format!("{what}{note}"),
+            offset,
+            len,
+            size,
+        },
+        Error::Unsupported { structure, detail } => Error::Unsupported {
+            structure,
+            detail: format!("{detail}{note}"),
+        },
     }
 }
 
@@ -427,7 +467,7 @@ pub fn check_undo(
         }
         let mut ranges = Vec::new();
         for r in &t.ranges {
-            let cur = read_vec(src.as_ref(), r.offset, r.len())?;
+            let cur = read_device(src.as_ref(), r.offset, r.len())?;
             let state = journal::classify(r, &cur);
             if let RangeState::Foreign { offset } = state {
                 return Err(Error::Refused(format!(

@@ -23,6 +23,105 @@ use crate::zone::zvblk::MAX_PHYS_PATH;
 /// region at the front, two labels at the back.
 const VDEV_LABELS_AND_BOOT: u64 = 4 * 1024 * 1024 + 512 * 1024;
 
+/// Valid labels a disk needs for a rewrite without `--force`.
+pub const MIN_VALID_LABELS: usize = 3;
+
+/// Leaf fields the rewrite sets: they may differ between labels.
+const REWRITTEN: [&str; 3] = ["phys_path", "path", "devid"];
+
+/// Top-level label fields that must agree even between labels of different
+/// txgs (a sync never changes them), and the vdev_tree fields that make its
+/// shape.
+const ALWAYS_AGREE: [&str; 8] = [
+    "name",
+    "state",
+    "hostid",
+    "hostname",
+    "pool_guid",
+    "guid",
+    "top_guid",
+    "version",
+];
+const SHAPE: [&str; 3] = ["type", "guid", "id"];
+
+/// The first field in which two valid labels' configs disagree, ignoring
+/// `txg` and the leaf fields the rewrite sets ([`REWRITTEN`]). Labels of
+/// different txgs (`same_txg` false, only accepted with `--force`) are held
+/// only to [`ALWAYS_AGREE`] and the vdev_tree's shape.
+pub fn first_disagreement(a: &NvList, b: &NvList, same_txg: bool) -> Option<String> {
+    if same_txg {
+        return nv_diff(a, b, "", true);
+    }
+    for k in ALWAYS_AGREE {
+        if a.get(k) != b.get(k) {
+            return Some(k.to_string());
+        }
+    }
+    match (a.get("vdev_tree"), b.get("vdev_tree")) {
+        (Some(NvValue::NvList(x)), Some(NvValue::NvList(y))) => shape_diff(x, y, "vdev_tree"),
+        (None, None) => None,
+        _ => Some("vdev_tree".into()),
+    }
+}
+
+fn nv_diff(a: &NvList, b: &NvList, at: &str, top: bool) -> Option<String> {
+    let skip = |k: &str| (top && k == "txg") || (!top && REWRITTEN.contains(&k));
+    let path = |k: &str| {
+        if at.is_empty() {
+            k.to_string()
+        } else {
+            format!("{at}.{k}")
+        }
+    };
+    let names = a.pairs.iter().chain(&b.pairs).map(|p| p.name.as_str());
+    for k in names {
+        if skip(k) {
+            continue;
+        }
+        match (a.get(k), b.get(k)) {
+            (Some(NvValue::NvList(x)), Some(NvValue::NvList(y))) => {
+                if let Some(d) = nv_diff(x, y, &path(k), false) {
+                    return Some(d);
+                }
+            }
+            (Some(NvValue::NvListArray(x)), Some(NvValue::NvListArray(y))) => {
+                if x.len() != y.len() {
+                    return Some(format!("{} (number of children)", path(k)));
+                }
+                for (i, (x, y)) in x.iter().zip(y).enumerate() {
+                    if let Some(d) = nv_diff(x, y, &format!("{}[{i}]", path(k)), false) {
+                        return Some(d);
+                    }
+                }
+            }
+            (x, y) if x != y => return Some(path(k)),
+            _ => {}
+        }
+    }
+    None
+}
+
+fn shape_diff(a: &NvList, b: &NvList, at: &str) -> Option<String> {
+    for k in SHAPE {
+        if a.get(k) != b.get(k) {
+            return Some(format!("{at}.{k}"));
+        }
+    }
+    match (a.get("children"), b.get("children")) {
+        (Some(NvValue::NvListArray(x)), Some(NvValue::NvListArray(y))) => {
+            if x.len() != y.len() {
+                return Some(format!("{at}.children (number of children)"));
+            }
+            x.iter()
+                .zip(y)
+                .enumerate()
+                .find_map(|(i, (x, y))| shape_diff(x, y, &format!("{at}.children[{i}]")))
+        }
+        (None, None) => None,
+        _ => Some(format!("{at}.children")),
+    }
+}
+
 /// What to do with a leaf's `devid`.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub enum DevidChange {
@@ -241,11 +340,22 @@ fn read_disk(d: &DiskInput, opts: PlanOptions) -> Result<DiskLabels> {
                 .join("; ")
         )));
     }
-    if valid.len() < 2 && !opts.force {
+    if valid.len() < MIN_VALID_LABELS && !opts.force {
+        let which = if valid.len() == 1 {
+            format!("only label {} is valid", valid[0])
+        } else {
+            format!(
+                "only labels {} are valid",
+                valid
+                    .iter()
+                    .map(|i| i.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        };
         return Err(Error::Refused(format!(
-            "{name}: only label {} is valid; ZFS keeps four copies and a repair built on one is \
-             risky (--force accepts it)",
-            valid[0]
+            "{name}: {which}; ZFS keeps four copies and a repair built on fewer than \
+             {MIN_VALID_LABELS} is risky (--force accepts it)"
         )));
     }
     // Every label that decodes at all (even with a bad checksum: userland
@@ -313,6 +423,28 @@ fn read_disk(d: &DiskInput, opts: PlanOptions) -> Result<DiskLabels> {
         )));
     }
     let txg = txgs.iter().filter_map(|t| t.1).max().unwrap_or(0);
+    // Valid labels of one disk must say the same thing, apart from the
+    // fields the rewrite sets and, across txgs, what a sync legitimately
+    // changes.
+    let same_txg = txgs.iter().all(|t| t.1 == txgs[0].1);
+    let base = &labels[valid[0]];
+    for &i in &valid[1..] {
+        let (Some(a), Some(b)) = (&base.config, &labels[i].config) else {
+            continue;
+        };
+        if let Some(field) = first_disagreement(a, b, same_txg) {
+            return Err(Error::Refused(format!(
+                "{name}: valid labels {} and {i} disagree about {field}{}: not one consistent \
+                 label set; kzrescue will not rewrite them (`kzrescue label` shows both)",
+                base.index,
+                if same_txg {
+                    String::new()
+                } else {
+                    " (beyond what a sync between their txgs changes)".to_string()
+                }
+            )));
+        }
+    }
     Ok(DiskLabels {
         labels,
         valid,
@@ -605,6 +737,42 @@ mod tests {
 
     fn names(l: &NvList) -> Vec<&str> {
         l.pairs.iter().map(|p| p.name.as_str()).collect()
+    }
+
+    #[test]
+    fn disagreements_are_named() {
+        let mut a = config(leaf(&[("path", "/dev/dsk/a")]));
+        a.set("name", NvValue::String("rpool".into()));
+        let mut b = a.clone();
+        // The rewritten fields and txg may differ.
+        b.set("txg", NvValue::UInt64(8));
+        if let Some(NvValue::NvList(t)) = b.get_mut("vdev_tree") {
+            t.set("path", NvValue::String("/dev/dsk/b".into()));
+        }
+        assert_eq!(first_disagreement(&a, &b, true), None);
+        // Anything else may not.
+        let mut c = b.clone();
+        c.set("name", NvValue::String("other".into()));
+        assert_eq!(first_disagreement(&a, &c, true).as_deref(), Some("name"));
+        assert_eq!(first_disagreement(&a, &c, false).as_deref(), Some("name"));
+        let mut d = b.clone();
+        if let Some(NvValue::NvList(t)) = d.get_mut("vdev_tree") {
+            t.set("whole_disk", NvValue::UInt64(1));
+        }
+        assert_eq!(
+            first_disagreement(&a, &d, true).as_deref(),
+            Some("vdev_tree.whole_disk")
+        );
+        // Across txgs only the fixed fields and the shape count.
+        assert_eq!(first_disagreement(&a, &d, false), None);
+        let mut e = b.clone();
+        if let Some(NvValue::NvList(t)) = e.get_mut("vdev_tree") {
+            t.set("type", NvValue::String("mirror".into()));
+        }
+        assert_eq!(
+            first_disagreement(&a, &e, false).as_deref(),
+            Some("vdev_tree.type")
+        );
     }
 
     #[test]

@@ -1,9 +1,21 @@
 //! Image files and block devices.
 //!
 //! This is kzrescue's one audited `unsafe` corner: memory-mapping a read-only
-//! image file. Everything else in the crate is `#![forbid(unsafe_code)]`-clean.
+//! image file, and `posix_fadvise` where `O_DIRECT` is refused. Everything
+//! else in the crate is `#![deny(unsafe_code)]`-clean.
+//!
+//! [`Source::read_uncached`] (the liveness check's and the read-back's way of
+//! reading) opens the same inode a second time with `O_DIRECT` and reads
+//! through a 4 KiB-aligned sub-slice of an over-allocated buffer, whole
+//! 4 KiB blocks around the range asked for: the bytes come from the device
+//! (or, for an image file, from the file system's backing store), not from
+//! this host's page cache, which a loop device or a shared LU written by
+//! another host leaves stale. Where `O_DIRECT` is refused (tmpfs, some
+//! FUSE and network file systems) the page cache for the range is dropped
+//! with `posix_fadvise(POSIX_FADV_DONTNEED)` before a buffered read, and the
+//! caller is told which way was taken.
 
-use super::{Source, check_bounds};
+use super::{ReadPath, Source, check_bounds};
 use crate::error::{Error, Result};
 use std::fs::{File, OpenOptions};
 use std::io::{Seek, SeekFrom};
@@ -37,7 +49,14 @@ pub struct FileSource {
     block_device: bool,
     sector_size: Option<u32>,
     identity: String,
+    /// The `O_DIRECT` handle of [`Source::read_uncached`], opened on first
+    /// use: `Ok(file)`, or why it could not be used.
+    direct: std::sync::Mutex<Option<std::result::Result<File, String>>>,
 }
+
+/// Alignment of `O_DIRECT` offsets, lengths and buffers: 4 KiB covers 512-byte
+/// and 4Kn devices and every common file-system block size.
+const DIRECT_ALIGN: usize = 4096;
 
 impl FileSource {
     /// Opens `path` in `mode`.
@@ -95,6 +114,99 @@ impl FileSource {
             block_device,
             sector_size,
             identity,
+            direct: std::sync::Mutex::new(None),
+        })
+    }
+
+    /// Opens the same inode again with `O_DIRECT` (read-only) and checks it
+    /// is still the object this source was opened on.
+    fn open_direct(&self) -> std::result::Result<File, String> {
+        let f = OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_DIRECT)
+            .open(&self.path)
+            .map_err(|e| e.to_string())?;
+        let m = f.metadata().map_err(|e| e.to_string())?;
+        let now = format!("dev={:#x},ino={}", m.dev(), m.ino());
+        if now != self.identity {
+            return Err(format!(
+                "{} is now a different object ({now}, opened as {})",
+                self.path.display(),
+                self.identity
+            ));
+        }
+        Ok(f)
+    }
+
+    /// Reads `buf.len()` bytes at `offset` through `direct` (an `O_DIRECT`
+    /// handle): whole aligned blocks into an aligned buffer, then the bytes
+    /// asked for are copied out.
+    fn read_direct(direct: &File, offset: u64, buf: &mut [u8]) -> std::io::Result<()> {
+        let a = offset / DIRECT_ALIGN as u64 * DIRECT_ALIGN as u64;
+        let end = offset + buf.len() as u64;
+        let b = end.div_ceil(DIRECT_ALIGN as u64) * DIRECT_ALIGN as u64;
+        let len = (b - a) as usize;
+        // Over-allocate and use the aligned sub-slice: no unsafe needed.
+        let mut raw = vec![0u8; len + DIRECT_ALIGN];
+        let skip = raw.as_ptr().align_offset(DIRECT_ALIGN);
+        if skip >= DIRECT_ALIGN {
+            return Err(std::io::Error::other("cannot align the O_DIRECT buffer"));
+        }
+        let aligned = &mut raw[skip..skip + len];
+        let want = (end - a) as usize;
+        let mut got = 0usize;
+        while got < want {
+            // Whole blocks only: a short read (the end of a file whose size
+            // is not a multiple of 4 KiB) ends the loop.
+            match direct.read_at(&mut aligned[got..], a + got as u64) {
+                Ok(0) => break,
+                Ok(n) => got += n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+            if got % DIRECT_ALIGN != 0 {
+                break;
+            }
+        }
+        if got < want {
+            return Err(std::io::Error::from(std::io::ErrorKind::UnexpectedEof));
+        }
+        let s = (offset - a) as usize;
+        buf.copy_from_slice(&aligned[s..s + buf.len()]);
+        Ok(())
+    }
+
+    /// Drops this host's cached pages of `[offset, offset+len)` and reads
+    /// them again with a buffered read.
+    fn read_dropping_cache(&self, offset: u64, buf: &mut [u8]) -> Result<()> {
+        use std::os::fd::AsRawFd;
+        // SAFETY: posix_fadvise only takes an open descriptor (owned by
+        // `self.file` for the whole call) and plain integers; it touches no
+        // memory of this process. Its result is an advisory error code.
+        #[allow(unsafe_code)]
+        let rc = unsafe {
+            libc::posix_fadvise(
+                self.file.as_raw_fd(),
+                offset as libc::off_t,
+                buf.len() as libc::off_t,
+                libc::POSIX_FADV_DONTNEED,
+            )
+        };
+        if rc != 0 {
+            return Err(Error::io(
+                format!(
+                    "drop the page cache of {} bytes at {offset:#x} of {} (O_DIRECT refused)",
+                    buf.len(),
+                    self.name()
+                ),
+                std::io::Error::from_raw_os_error(rc),
+            ));
+        }
+        self.file.read_exact_at(buf, offset).map_err(|e| {
+            Error::io(
+                format!("read {} bytes at {offset:#x} of {}", buf.len(), self.name()),
+                e,
+            )
         })
     }
 
@@ -182,5 +294,39 @@ impl Source for FileSource {
     }
     fn identity(&self) -> String {
         self.identity.clone()
+    }
+    fn read_uncached(&self, offset: u64, buf: &mut [u8]) -> Result<ReadPath> {
+        check_bounds(&|| self.name(), offset, buf.len(), self.size)?;
+        if buf.is_empty() {
+            return Ok(ReadPath::Direct);
+        }
+        let mut g = self.direct.lock().unwrap_or_else(|p| p.into_inner());
+        let state = g.get_or_insert_with(|| self.open_direct());
+        let refused = match state {
+            Ok(f) => match Self::read_direct(f, offset, buf) {
+                Ok(()) => return Ok(ReadPath::Direct),
+                // The file system accepted O_DIRECT at open but not this
+                // read (alignment rules stricter than 4 KiB): fall back.
+                Err(e) if e.raw_os_error() == Some(libc::EINVAL) => {
+                    let why = format!("read: {e}");
+                    *state = Err(why.clone());
+                    why
+                }
+                Err(e) => {
+                    return Err(Error::io(
+                        format!(
+                            "read {} bytes at {offset:#x} of {} (O_DIRECT)",
+                            buf.len(),
+                            self.name()
+                        ),
+                        e,
+                    ));
+                }
+            },
+            Err(why) => why.clone(),
+        };
+        drop(g);
+        self.read_dropping_cache(offset, buf)?;
+        Ok(ReadPath::CacheDropped(refused))
     }
 }

@@ -58,6 +58,60 @@ pub trait Source: Send + Sync {
     fn identity(&self) -> String {
         self.name()
     }
+    /// Fills `buf` from `offset` with bytes read from the medium itself,
+    /// never from a cache this host keeps (the page cache of a block device
+    /// or of an image file), and says how. Another host writing a shared LU
+    /// is only seen this way. The default reads through [`Source::read_at`]:
+    /// right for sources without a host-side cache (memory, the iSCSI
+    /// initiator overrides it to say so).
+    fn read_uncached(&self, offset: u64, buf: &mut [u8]) -> Result<ReadPath> {
+        self.read_at(offset, buf)?;
+        Ok(ReadPath::Plain)
+    }
+}
+
+/// How [`Source::read_uncached`] reached the bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReadPath {
+    /// `O_DIRECT` with an aligned buffer: the device (or the file system's
+    /// backing store) was read, bypassing this host's page cache.
+    Direct,
+    /// `O_DIRECT` was refused (the reason given); this host's page cache for
+    /// the range was dropped (`posix_fadvise(POSIX_FADV_DONTNEED)`) right
+    /// before a buffered read.
+    CacheDropped(String),
+    /// Every read is a SCSI READ sent to the logical unit over iSCSI; the
+    /// initiator keeps no cache.
+    Lu,
+    /// An ordinary read of a source with no host-side cache to bypass
+    /// (memory, a test double).
+    Plain,
+}
+
+impl ReadPath {
+    /// One phrase for reports: "O_DIRECT (device, not the page cache)".
+    pub fn describe(&self) -> String {
+        match self {
+            ReadPath::Direct => "O_DIRECT (the device, not this host's page cache)".into(),
+            ReadPath::CacheDropped(why) => format!(
+                "buffered after dropping this host's page cache (posix_fadvise DONTNEED; O_DIRECT refused: {why})"
+            ),
+            ReadPath::Lu => {
+                "iSCSI READ(16) from the logical unit (the initiator caches nothing)".into()
+            }
+            ReadPath::Plain => "ordinary read (no host cache involved)".into(),
+        }
+    }
+
+    /// A short machine-readable name: `direct`, `cache-dropped`, `iscsi`, `plain`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ReadPath::Direct => "direct",
+            ReadPath::CacheDropped(_) => "cache-dropped",
+            ReadPath::Lu => "iscsi",
+            ReadPath::Plain => "plain",
+        }
+    }
 }
 
 /// A shared, dynamically typed source.

@@ -202,7 +202,14 @@ fn parse_authority(a: &str, at: usize) -> Result<(String, Option<u16>)> {
     Ok((host, port))
 }
 
-fn host_for_uri(h: &str) -> String {
+/// Parses `HOST`, `HOST:PORT`, `[V6]` or `[V6]:PORT` as written in an
+/// iSCSI URI's authority (IPv6 returned without brackets).
+pub fn parse_host_port(a: &str) -> Result<(String, Option<u16>)> {
+    parse_authority(a, 0)
+}
+
+/// A host as written in a URI: IPv6 literals in brackets.
+pub fn host_for_uri(h: &str) -> String {
     if h.contains(':') {
         format!("[{h}]")
     } else {
@@ -518,6 +525,19 @@ impl StorageUri {
                 format!("nfs://{user}:{group}@{}{p}{path}", host_for_uri(host))
             }
         }
+    }
+
+    /// The ZFS volume a `dev:` URI names (`dev:zvol/dsk/POOL/VOL` or
+    /// `…/rdsk/…`): `POOL/VOL`.
+    pub fn zvol_dataset(&self) -> Option<String> {
+        let StorageUri::Dev { path } = self else {
+            return None;
+        };
+        let rest = path
+            .strip_prefix("zvol/dsk/")
+            .or_else(|| path.strip_prefix("zvol/rdsk/"))?;
+        // A dataset has a pool and at least one more component.
+        rest.contains('/').then(|| rest.to_string())
     }
 
     /// The device path Solaris would map this URI to (for information:

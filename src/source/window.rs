@@ -1,6 +1,6 @@
 //! A window on another source: a partition or slice.
 
-use super::{SharedSource, Source, check_bounds};
+use super::{ReadPath, SharedSource, Source, check_bounds};
 use crate::error::Result;
 
 /// Bytes `[start, start + len)` of a parent source, addressed from 0.
@@ -60,5 +60,9 @@ impl Source for Window {
     }
     fn identity(&self) -> String {
         format!("{}+{}:{}", self.parent.identity(), self.start, self.len)
+    }
+    fn read_uncached(&self, offset: u64, buf: &mut [u8]) -> Result<ReadPath> {
+        check_bounds(&|| self.name(), offset, buf.len(), self.len)?;
+        self.parent.read_uncached(self.start + offset, buf)
     }
 }

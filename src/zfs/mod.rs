@@ -7,6 +7,8 @@ pub mod eck;
 pub mod label;
 pub mod uberblock;
 pub mod vdev_tree;
+// --- modules: label rebuild (recovery)
+pub mod relabel;
 pub use eck::Endian;
 
 // --- forensics: blkptr, compress, dnode, zap, dsl, zpl, raidz, …

@@ -3,6 +3,9 @@
 // --- zone: physpath (zvblk)
 pub mod zvblk;
 
+// --- zone: the zvol route (COMSTAR/iSCSI host commands)
+pub mod comstar;
+
 // --- zone: configuration (zonecfg export text, XML)
 pub mod xml;
 pub mod zonecfg;

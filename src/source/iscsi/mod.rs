@@ -9,6 +9,11 @@
 //! once on a fresh login. Writes are never retried: a lost connection
 //! during a write is reported with the exact byte ranges that were
 //! acknowledged, in flight, and not sent.
+//!
+//! Write protection is honoured: an LU opened for writing is first asked
+//! for its WP bit (MODE SENSE); a write-protected LU is refused before any
+//! write with the host command that lifts the protection, and a WRITE
+//! answered with DATA PROTECT ends the write cleanly, never retried.
 
 pub mod login;
 pub mod pdu;
@@ -16,7 +21,7 @@ pub mod scsi;
 pub mod session;
 
 use crate::error::{Error, Result};
-use crate::source::{Source, check_bounds};
+use crate::source::{ReadPath, Source, check_bounds};
 use login::{ChapCredentials, DigestPref, DiscoveredTarget};
 use scsi::{Capacity, Designator, Inquiry};
 pub use session::{Session, SessionConfig};
@@ -117,6 +122,49 @@ pub struct LunInfo {
     pub lu_names: Vec<String>,
     /// READ CAPACITY(16), for block devices.
     pub capacity: Option<Capacity>,
+    /// The WP bit of MODE SENSE, when asked ([`write_protected`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub write_protected: Option<bool>,
+}
+
+/// Whether LU `lun` reports itself write-protected: the WP bit of the mode
+/// parameter header, from MODE SENSE(6) or, when the target rejects that,
+/// MODE SENSE(10). `None` when it answers neither.
+pub fn write_protected(s: &mut Session, lun: u64) -> Result<Option<bool>> {
+    let l = scsi::encode_lun(lun)?;
+    let (st, d) = s.command_in(l, scsi::mode_sense6(scsi::ALL_MODE_PAGES, 255), 255)?;
+    if st.status == 0 {
+        return scsi::parse_mode_wp(&d, false).map(Some);
+    }
+    let (st, d) = s.command_in(l, scsi::mode_sense10(scsi::ALL_MODE_PAGES, 1024), 1024)?;
+    if st.status == 0 {
+        return scsi::parse_mode_wp(&d, true).map(Some);
+    }
+    Ok(None)
+}
+
+/// The command that lifts an LU's write protection on the host serving it,
+/// chosen by who answers INQUIRY: COMSTAR (Solaris `stmfadm`, the LU's GUID
+/// is its NAA name), Linux tgt (`tgtadm`), or both forms when unknown.
+pub fn lift_write_protect_hint(inq: &Inquiry, lu_name: Option<&str>, lun: u64) -> String {
+    let guid = lu_name
+        .and_then(|n| n.strip_prefix("naa."))
+        .map(str::to_ascii_uppercase)
+        .unwrap_or_else(|| "<GUID>".into());
+    let comstar = format!("stmfadm modify-lu -p wp=false {guid}");
+    let tgt = format!(
+        "tgtadm --lld iscsi --op update --mode logicalunit --tid <TID> --lun {lun} --params readonly=0"
+    );
+    if inq.vendor == "SUN" && inq.product.starts_with("COMSTAR") {
+        format!("on the Solaris host: `{comstar}`")
+    } else if inq.vendor == "IET" {
+        format!("on the Linux tgt host: `{tgt}`")
+    } else {
+        format!(
+            "on the host serving it (Solaris COMSTAR: `{comstar}`; Linux tgt: `{tgt}`; \
+             otherwise the target's own write-protect setting)"
+        )
+    }
 }
 
 /// REPORT LUNS on a logged-in session.
@@ -158,6 +206,7 @@ pub fn lun_info(s: &mut Session, lun: u64) -> Result<LunInfo> {
         inquiry,
         designators,
         capacity,
+        write_protected: None,
     })
 }
 
@@ -168,6 +217,7 @@ pub struct IscsiSource {
     lun: u64,
     lun_field: [u8; 8],
     lu_name: Option<String>,
+    inquiry: Inquiry,
     capacity: Capacity,
     size: u64,
     write: bool,
@@ -190,7 +240,7 @@ impl IscsiSource {
         sel: &LuSelector,
         write: bool,
     ) -> Result<IscsiSource> {
-        let (session, lun, info) = locate(cfg, sel)?;
+        let (mut session, lun, info) = locate(cfg, sel)?;
         if info.inquiry.qualifier != 0 || info.inquiry.device_type != 0 {
             return Err(Error::unsupported(
                 "iSCSI logical unit",
@@ -205,18 +255,30 @@ impl IscsiSource {
             Error::unsupported("iSCSI logical unit", format!("{name}: no capacity"))
         })?;
         let size = capacity.bytes().unwrap_or(0);
+        let lu_name = info
+            .lu_names
+            .iter()
+            .find(|n| n.starts_with("naa.") && n.len() == 36)
+            .or(info.lu_names.first())
+            .cloned();
+        if write && write_protected(&mut session, lun)? == Some(true) {
+            let _ = session.logout();
+            return Err(Error::Refused(format!(
+                "iSCSI {name}: the logical unit {} is write-protected by its target (the WP bit \
+                 of MODE SENSE), so kzrescue writes nothing to it; lift the protection {}, \
+                 then run this command again",
+                lu_name.as_deref().unwrap_or("(unnamed)"),
+                lift_write_protect_hint(&info.inquiry, lu_name.as_deref(), lun)
+            )));
+        }
         let cfg = session.config().clone();
         Ok(IscsiSource {
             name: name.to_string(),
             cfg,
             lun,
             lun_field: scsi::encode_lun(lun)?,
-            lu_name: info
-                .lu_names
-                .iter()
-                .find(|n| n.starts_with("naa.") && n.len() == 36)
-                .or(info.lu_names.first())
-                .cloned(),
+            lu_name,
+            inquiry: info.inquiry,
             capacity,
             size,
             write,
@@ -372,6 +434,15 @@ impl IscsiSource {
                 Ok(st) if st.status == 0 => done += n,
                 // not executed (SAM): reissue, as for reads, a few times
                 Ok(st) if st.unit_attention() && reissued < 3 => reissued += 1,
+                // DATA PROTECT: the LU refuses writes; a clean refusal, never retried.
+                Ok(st) if st.status == 2 && st.sense.as_ref().is_some_and(|s| s.key == 7) => {
+                    return Err(Error::Refused(format!(
+                        "{}; the logical unit refused the write (DATA PROTECT): lift its \
+                         write protection {} — kzrescue does not retry a refused write",
+                        fail(st.describe()),
+                        lift_write_protect_hint(&self.inquiry, self.lu_name.as_deref(), self.lun)
+                    )));
+                }
                 Ok(st) => {
                     return Err(Error::io(
                         fail(st.describe()),
@@ -535,6 +606,11 @@ impl Source for IscsiSource {
     }
     fn logical_sector_size(&self) -> Option<u32> {
         Some(self.capacity.block_len)
+    }
+    fn read_uncached(&self, offset: u64, buf: &mut [u8]) -> Result<ReadPath> {
+        // read_at sends READ(16) for every call; nothing is cached here.
+        self.read_at(offset, buf)?;
+        Ok(ReadPath::Lu)
     }
     fn identity(&self) -> String {
         match &self.lu_name {

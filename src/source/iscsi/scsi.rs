@@ -1,6 +1,7 @@
 //! The SCSI side (SPC-4, SBC-3): the command descriptor blocks we send,
 //! and the answers we decode: sense data, standard INQUIRY, the Device
-//! Identification VPD page (0x83), REPORT LUNS and READ CAPACITY(16).
+//! Identification VPD page (0x83), REPORT LUNS, READ CAPACITY(16) and the
+//! mode parameter header of MODE SENSE (its WP bit).
 
 use crate::error::{Error, Result};
 
@@ -9,6 +10,8 @@ use crate::error::{Error, Result};
 pub mod opcode {
     pub const TEST_UNIT_READY: u8 = 0x00;
     pub const INQUIRY: u8 = 0x12;
+    pub const MODE_SENSE_6: u8 = 0x1a;
+    pub const MODE_SENSE_10: u8 = 0x5a;
     pub const SYNCHRONIZE_CACHE_10: u8 = 0x35;
     pub const READ_16: u8 = 0x88;
     pub const WRITE_16: u8 = 0x8a;
@@ -70,6 +73,50 @@ pub fn write16(lba: u64, blocks: u32) -> Cdb {
     c[2..10].copy_from_slice(&lba.to_be_bytes());
     c[10..14].copy_from_slice(&blocks.to_be_bytes());
     c
+}
+
+/// Mode page code asking for every page (SPC-4 "return all mode pages").
+pub const ALL_MODE_PAGES: u8 = 0x3f;
+
+/// MODE SENSE(6) of the current values of `page`, without block
+/// descriptors (DBD=1); `alloc` at most 255.
+pub fn mode_sense6(page: u8, alloc: u8) -> Cdb {
+    let mut c = [0u8; 16];
+    c[0] = opcode::MODE_SENSE_6;
+    c[1] = 0x08;
+    c[2] = page & 0x3f;
+    c[4] = alloc;
+    c
+}
+
+/// MODE SENSE(10) of the current values of `page`, without block
+/// descriptors (DBD=1).
+pub fn mode_sense10(page: u8, alloc: u16) -> Cdb {
+    let mut c = [0u8; 16];
+    c[0] = opcode::MODE_SENSE_10;
+    c[1] = 0x08;
+    c[2] = page & 0x3f;
+    c[7..9].copy_from_slice(&alloc.to_be_bytes());
+    c
+}
+
+/// The WP (write protect) bit of a direct-access device's mode parameter
+/// header: bit 7 of the DEVICE-SPECIFIC PARAMETER byte, byte 2 of the
+/// MODE SENSE(6) header, byte 3 of the MODE SENSE(10) header (SBC-3).
+pub fn parse_mode_wp(d: &[u8], ten: bool) -> Result<bool> {
+    let (what, at, header) = if ten {
+        ("MODE SENSE(10) parameter header", 3usize, 8usize)
+    } else {
+        ("MODE SENSE(6) parameter header", 2, 4)
+    };
+    if d.len() < header {
+        return Err(Error::corrupt(
+            what,
+            0,
+            format!("{} bytes, {header} needed", d.len()),
+        ));
+    }
+    Ok(d[at] & 0x80 != 0)
 }
 
 /// SYNCHRONIZE CACHE(10) of the whole LU (LBA 0, 0 blocks = to the end).
@@ -518,6 +565,23 @@ mod tests {
             s.to_string()
                 .starts_with("MEDIUM ERROR: unrecovered read error")
         );
+    }
+
+    #[test]
+    fn mode_wp_bit() {
+        // MODE SENSE(6): length, medium type, device-specific, bd length.
+        assert!(parse_mode_wp(&[3, 0, 0x80, 0], false).unwrap());
+        assert!(!parse_mode_wp(&[3, 0, 0x10, 0], false).unwrap());
+        // MODE SENSE(10): two length bytes, medium type, device-specific…
+        assert!(parse_mode_wp(&[0, 6, 0, 0x80, 0, 0, 0, 0], true).unwrap());
+        assert!(!parse_mode_wp(&[0, 6, 0x80, 0, 0, 0, 0, 0], true).unwrap());
+        let e = parse_mode_wp(&[3, 0], false).unwrap_err().to_string();
+        assert!(e.contains("MODE SENSE(6) parameter header"), "{e}");
+        assert_eq!(
+            mode_sense6(ALL_MODE_PAGES, 255)[..5],
+            [0x1a, 0x08, 0x3f, 0, 255]
+        );
+        assert_eq!(mode_sense10(ALL_MODE_PAGES, 512)[7..9], [2, 0]);
     }
 
     #[test]

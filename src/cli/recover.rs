@@ -1,0 +1,551 @@
+//! `kzrescue label repair` and `kzrescue partitions restore`: the writers of
+//! the recovery below the labels. The plans come from the library
+//! (`kzrescue::zfs::relabel`, `kzrescue::partition::restore`); this file
+//! prints them and hands them to the one repair pipeline (`repair::apply`:
+//! preflight, journal, write in order, flush, read back).
+
+use super::label::to_json;
+use kzrescue::repair::transaction::busy_refusal as busy_hint;
+use super::target::parse_sector_size;
+use super::{EXIT_OK, EXIT_PROBLEMS};
+use kzrescue::partition::restore::{self, RestorePlan};
+use kzrescue::partition::{self, gpt};
+use kzrescue::repair::apply::{self, Outcome, TargetPlan, Write};
+use kzrescue::repair::liveness::{self, Watched};
+use kzrescue::scan::{FoundVdev, ScanReport};
+use kzrescue::source::read_vec;
+use kzrescue::target::{TargetOptions, Vdev, open_source, open_vdev};
+use kzrescue::zfs::label::{self, LABEL_SIZE, LabelStatus};
+use kzrescue::zfs::relabel::{self, RelabelOptions, RelabelPlan};
+use kzrescue::{Error, Result};
+use serde_json::json;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// `kzrescue label repair` and `kzrescue partitions restore` are parsed
+/// here, before the main parser: `label` and `partitions` take a target as
+/// their first argument, so these two words after them name the writers.
+pub fn intercept() -> Option<Result<u8>> {
+    use clap::Parser;
+    let argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let word = |i: usize| argv.get(i).and_then(|a| a.to_str());
+    match (word(1), word(2)) {
+        (Some("label"), Some("repair")) => {
+            let rest = argv[3..].iter().cloned();
+            let a = LabelRepairCli::parse_from(
+                std::iter::once("kzrescue label repair".into()).chain(rest),
+            );
+            Some(run_label_repair(&a.args))
+        }
+        (Some("partitions"), Some("restore")) => {
+            let rest = argv[3..].iter().cloned();
+            let a = RestoreCli::parse_from(
+                std::iter::once("kzrescue partitions restore".into()).chain(rest),
+            );
+            Some(run_restore(&a.args))
+        }
+        _ => None,
+    }
+}
+
+/// Rebuild vdev labels that are missing or fail their checksum from a valid
+/// label of the same vdev (journalled; dry run by default).
+#[derive(clap::Parser, Debug)]
+#[command(name = "kzrescue label repair")]
+struct LabelRepairCli {
+    #[command(flatten)]
+    args: LabelRepairArgs,
+}
+
+/// Rebuild a lost partition table: the primary GPT from the backup, the
+/// backup from the primary, a fresh Solaris GPT from a scan, or an SMI
+/// disk's VTOC from its backup labels (journalled; dry run by default).
+#[derive(clap::Parser, Debug)]
+#[command(name = "kzrescue partitions restore")]
+struct RestoreCli {
+    #[command(flatten)]
+    args: RestoreArgs,
+}
+
+/// Arguments of `kzrescue label repair`.
+#[derive(clap::Args, Debug)]
+pub struct LabelRepairArgs {
+    /// The disks (or vdev files) whose labels to repair; each is repaired
+    /// from its own surviving labels only (mirror children never from each other).
+    #[arg(required = true)]
+    pub targets: Vec<String>,
+    /// Use this Solaris slice instead of the one ZFS slice.
+    #[arg(long, value_name = "N", value_parser = super::bounds::parse_slice)]
+    pub slice: Option<u32>,
+    /// Logical sector size (512 or 4096); detected by default.
+    #[arg(long, value_name = "BYTES", value_parser = parse_sector_size)]
+    pub sector_size: Option<u32>,
+    /// Only recompute the checksum of labels whose nvlist is intact.
+    #[arg(long)]
+    pub reseal_only: bool,
+    /// Show the exact edits without writing (the default).
+    #[arg(long, conflicts_with = "write")]
+    pub dry_run: bool,
+    /// Write (journalled; `kzrescue undo JOURNAL --write` reverts).
+    #[arg(long)]
+    pub write: bool,
+    /// Where to save the undo journal (must not exist).
+    #[arg(long, value_name = "PATH")]
+    pub journal: Option<PathBuf>,
+    /// Seconds between the two reads of the uberblock rings that must show
+    /// the pool quiet before writing.
+    #[arg(long, value_name = "SECONDS", default_value_t = 2.0, value_parser = super::bounds::parse_interval)]
+    pub liveness_interval: f64,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Arguments of `kzrescue partitions restore`.
+#[derive(clap::Args, Debug)]
+pub struct RestoreArgs {
+    /// The whole disk (image, block device or storage URI).
+    pub target: String,
+    /// What to rebuild from: `backup` (the backup GPT, or the backup Sun
+    /// labels of an SMI disk), `primary` (the primary GPT) or `scan` (a fresh
+    /// Solaris GPT around the vdev a scan finds).
+    #[arg(long, value_parser = ["backup", "primary", "scan"])]
+    pub from: String,
+    /// Logical sector size (512 or 4096); by default the device's, else the
+    /// one the surviving GPT uses, else 512.
+    #[arg(long, value_name = "BYTES", value_parser = parse_sector_size)]
+    pub sector_size: Option<u32>,
+    /// With `--from scan` on a disk holding several vdevs: the start (bytes)
+    /// of the one to lay the table around.
+    #[arg(long, value_name = "BYTES")]
+    pub vdev_start: Option<u64>,
+    /// Show the exact edits without writing (the default).
+    #[arg(long, conflicts_with = "write")]
+    pub dry_run: bool,
+    /// Write (journalled; `kzrescue undo JOURNAL --write` reverts).
+    #[arg(long)]
+    pub write: bool,
+    /// Where to save the undo journal (must not exist).
+    #[arg(long, value_name = "PATH")]
+    pub journal: Option<PathBuf>,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn default_journal(kind: &str, name: &str) -> PathBuf {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let name: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    PathBuf::from(format!("kzrescue-undo-{kind}-{name}-{secs}.kzj"))
+}
+
+fn changed(old: &[u8], new: &[u8]) -> usize {
+    old.iter().zip(new).filter(|(a, b)| a != b).count()
+}
+
+/// Reads the four labels of a vdev raw (empty when unreadable).
+fn raw_labels(v: &Vdev) -> [Vec<u8>; 4] {
+    let offs = label::label_offsets(v.source.size());
+    std::array::from_fn(|i| {
+        read_vec(v.source.as_ref(), offs[i], LABEL_SIZE as usize).unwrap_or_default()
+    })
+}
+
+/// Runs `kzrescue label repair`.
+pub fn run_label_repair(a: &LabelRepairArgs) -> Result<u8> {
+    if !a.liveness_interval.is_finite() || a.liveness_interval < 0.0 {
+        return Err(Error::Usage(
+            "--liveness-interval must be ≥ 0 seconds".into(),
+        ));
+    }
+    let opts = |write| TargetOptions {
+        slice: a.slice,
+        sector_size: a.sector_size,
+        write,
+    };
+    let vdevs: Vec<Vdev> = a
+        .targets
+        .iter()
+        .map(|t| open_vdev(t, &opts(false)))
+        .collect::<Result<_>>()?;
+    let ropts = RelabelOptions {
+        reseal_only: a.reseal_only,
+    };
+    let mut plans: Vec<RelabelPlan> = Vec::new();
+    for (t, v) in a.targets.iter().zip(&vdevs) {
+        let p = relabel::plan(&raw_labels(v), v.source.size(), ropts)
+            .map_err(|e| prefix(e, &format!("{t}: ")))?;
+        plans.push(p);
+    }
+    for (i, p) in plans.iter().enumerate() {
+        if let Some(j) = plans[..i]
+            .iter()
+            .position(|q| q.guid.is_some() && q.guid == p.guid)
+        {
+            return Err(Error::Refused(format!(
+                "{} and {} carry the same vdev guid {}: the same disk twice, or a copy; nothing written",
+                a.targets[j],
+                a.targets[i],
+                p.guid.unwrap_or(0)
+            )));
+        }
+    }
+    let nedits: usize = plans.iter().map(|p| p.edits.len()).sum();
+    let mut report = json!({
+        "schema": "kzrescue.label-repair/1",
+        "reseal_only": a.reseal_only,
+        "targets": a.targets.iter().zip(&vdevs).zip(&plans).map(|((t, v), p)| json!({
+            "target": t,
+            "vdev": v.describe(),
+            "pool": p.pool, "pool_guid": p.pool_guid, "guid": p.guid, "txg": p.txg,
+            "valid_labels": p.valid, "source_label": p.source,
+            "repaired": p.repaired.iter().map(|(l, why, what)| json!({"label": l, "problem": why, "action": what})).collect::<Vec<_>>(),
+            "left": p.left.iter().map(|(l, why)| json!({"label": l, "reason": why})).collect::<Vec<_>>(),
+            "edits": p.edits.iter().map(|e| json!({
+                "label": e.label,
+                "disk_offset": v.partition.as_ref().map_or(0, |x| x.start) + e.offset,
+                "vdev_offset": e.offset, "len": e.new.len(),
+                "bytes_changed": changed(&e.old, &e.new), "what": e.what,
+            })).collect::<Vec<_>>(),
+        })).collect::<Vec<_>>(),
+    });
+    let mut text = String::new();
+    for ((t, v), p) in a.targets.iter().zip(&vdevs).zip(&plans) {
+        text.push_str(&format!(
+            "{}: pool {} (pool_guid {}), vdev guid {}, txg {}; valid labels: {}\n",
+            v.describe(),
+            p.pool.as_deref().unwrap_or("-"),
+            p.pool_guid.map_or("-".into(), |g| g.to_string()),
+            p.guid.map_or("-".into(), |g| g.to_string()),
+            p.txg.map_or("-".into(), |g| g.to_string()),
+            if p.valid.is_empty() {
+                "none".to_string()
+            } else {
+                p.valid
+                    .iter()
+                    .map(|l| l.to_string())
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            }
+        ));
+        let _ = t;
+        for (l, why, what) in &p.repaired {
+            text.push_str(&format!("  label {l}: {why} → {what}\n"));
+        }
+        for (l, why) in &p.left {
+            text.push_str(&format!("  label {l}: left alone: {why}\n"));
+        }
+        let base = v.partition.as_ref().map_or(0, |x| x.start);
+        for e in &p.edits {
+            text.push_str(&format!(
+                "  write {:#x}+{:#x} ({} bytes change): {}\n",
+                base + e.offset,
+                e.new.len(),
+                changed(&e.old, &e.new),
+                e.what
+            ));
+        }
+    }
+    if nedits == 0 {
+        text.push_str("nothing to do: every label is valid (no journal, nothing written)\n");
+        report["result"] = json!("unchanged");
+        finish(a.json, &report, &text);
+        return Ok(if plans.iter().any(|p| !p.left.is_empty()) {
+            EXIT_PROBLEMS
+        } else {
+            EXIT_OK
+        });
+    }
+    if !a.write {
+        text.push_str("dry run: nothing written (add --write to apply)\n");
+        report["result"] = json!("dry-run");
+        finish(a.json, &report, &text);
+        return Ok(EXIT_PROBLEMS);
+    }
+    // The pool must be quiet as the device shows it.
+    let ashifts: Vec<Option<u64>> = vdevs
+        .iter()
+        .map(|v| {
+            label::read_labels(v.source.as_ref())
+                .iter()
+                .find_map(|l| l.ashift())
+        })
+        .collect();
+    let watched: Vec<Watched<'_>> = vdevs
+        .iter()
+        .zip(&ashifts)
+        .map(|(v, &ashift)| Watched {
+            vdev: v.source.as_ref(),
+            ashift,
+        })
+        .collect();
+    let quiet = liveness::check(&watched, Duration::from_secs_f64(a.liveness_interval))?;
+    report["liveness"] =
+        json!({"best_txg": quiet.best_txg, "interval_s": quiet.interval.as_secs_f64()});
+    let writable: Vec<Vdev> = a
+        .targets
+        .iter()
+        .map(|t| open_vdev(t, &opts(true)).map_err(busy_hint))
+        .collect::<Result<_>>()?;
+    let target_plans: Vec<TargetPlan> = a
+        .targets
+        .iter()
+        .zip(&writable)
+        .zip(&plans)
+        .map(|((t, v), p)| {
+            let base = v.partition.as_ref().map_or(0, |x| x.start);
+            let w = |e: &relabel::LabelEdit| Write {
+                offset: base + e.offset,
+                what: format!("{t} {}", e.what),
+                old: e.old.clone(),
+                new: e.new.clone(),
+            };
+            let k = relabel::second_phase_start(&p.edits);
+            TargetPlan {
+                path: canonical(t),
+                source: v.disk.clone(),
+                phases: vec![
+                    p.edits[..k].iter().map(w).collect(),
+                    p.edits[k..].iter().map(w).collect(),
+                ],
+            }
+        })
+        .collect();
+    let journal = a.journal.clone().unwrap_or_else(|| {
+        default_journal(
+            "labels",
+            plans
+                .first()
+                .and_then(|p| p.pool.as_deref())
+                .unwrap_or("pool"),
+        )
+    });
+    let outcome = apply::apply(&target_plans, &journal, "label repair")?;
+    drop(target_plans);
+    drop(writable);
+    // Read every label back through a fresh read-only open.
+    let mut still_bad = Vec::new();
+    for t in &a.targets {
+        let v = open_vdev(t, &opts(false))?;
+        for l in label::read_labels(v.source.as_ref()) {
+            if l.status != LabelStatus::Valid {
+                still_bad.push(format!("{t} label {}: {}", l.index, l.status.name()));
+            }
+        }
+    }
+    match outcome {
+        Outcome::Unchanged => text.push_str("nothing written\n"),
+        Outcome::Applied {
+            journal,
+            writes,
+            bytes,
+        } => {
+            text.push_str(&format!(
+                "written: {writes} write(s), {bytes} bytes, flushed and read back; undo journal: {} (kzrescue undo {} --write restores)\n",
+                journal.display(),
+                journal.display()
+            ));
+            report["journal"] = json!(journal.display().to_string());
+        }
+    }
+    report["result"] = json!("written");
+    report["labels_not_valid_after"] = json!(still_bad);
+    if !still_bad.is_empty() {
+        text.push_str(&format!(
+            "labels still not valid: {}\n",
+            still_bad.join("; ")
+        ));
+    }
+    finish(a.json, &report, &text);
+    Ok(if still_bad.is_empty() {
+        EXIT_OK
+    } else {
+        EXIT_PROBLEMS
+    })
+}
+
+fn canonical(t: &str) -> String {
+    std::fs::canonicalize(t)
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|_| t.to_string())
+}
+
+fn finish(as_json: bool, report: &serde_json::Value, text: &str) {
+    if as_json {
+        println!("{}", to_json(report));
+    } else {
+        print!("{text}");
+    }
+}
+
+fn prefix(e: Error, p: &str) -> Error {
+    match e {
+        Error::Refused(s) => Error::Refused(format!("{p}{s}")),
+        Error::Usage(s) => Error::Usage(format!("{p}{s}")),
+        other => other,
+    }
+}
+
+/// The vdev a fresh table is laid around.
+fn chosen_vdev<'a>(r: &'a ScanReport, start: Option<u64>) -> Result<&'a FoundVdev> {
+    let named: Vec<&FoundVdev> = r
+        .vdevs
+        .iter()
+        .filter(|v| v.facts.pool_guid.is_some())
+        .collect();
+    match (start, named.as_slice()) {
+        (Some(s), _) => named.iter().copied().find(|v| v.start == s).ok_or_else(|| {
+            Error::Usage(format!(
+                "--vdev-start {s}: the scan found no vdev starting there"
+            ))
+        }),
+        (None, [one]) => Ok(one),
+        (None, []) => Err(Error::Refused(
+            "the scan found no vdev: nothing to lay a table around".into(),
+        )),
+        (None, many) => Err(Error::Usage(format!(
+            "the scan found {} vdevs (starts {}); choose one with --vdev-start",
+            many.len(),
+            many.iter()
+                .map(|v| v.start.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))),
+    }
+}
+
+/// Runs `kzrescue partitions restore`.
+pub fn run_restore(a: &RestoreArgs) -> Result<u8> {
+    let disk = open_source(&a.target, false)?;
+    let r = super::scan::run_scan(&a.target, a.sector_size)?;
+    let ss = u64::from(r.sector_size);
+    let plan: RestorePlan = match a.from.as_str() {
+        "primary" => restore::from_primary(disk.as_ref(), ss)?,
+        "scan" => restore::from_scan(disk.as_ref(), ss, chosen_vdev(&r, a.vdev_start)?)?,
+        _ => {
+            let last = gpt::last_lba(disk.as_ref(), ss as u32);
+            if last.is_some_and(|l| gpt::signature_at(disk.as_ref(), ss as u32, l)) {
+                restore::from_backup(disk.as_ref(), ss)?
+            } else if r.sun_labels.iter().any(|l| l.backup_position) {
+                restore::vtoc_from_backup(disk.as_ref(), &r.sun_labels)?
+            } else {
+                return Err(Error::Refused(format!(
+                    "no backup GPT header in the last LBA ({ss}-byte sectors) and no backup Sun label: nothing to restore from (try --from scan{})",
+                    if a.sector_size.is_none() {
+                        ", or --sector-size 4096 for a 4Kn disk"
+                    } else {
+                        ""
+                    }
+                )));
+            }
+        }
+    };
+    restore::check_accounted(&plan, &r.vdevs)?;
+    let writes: Vec<_> = plan.writes.iter().filter(|w| w.old != w.new).collect();
+    let mut text = format!("{}: {}\n", a.target, plan.summary);
+    for e in &plan.entries {
+        text.push_str(&format!("  entry: {e}\n"));
+    }
+    for n in &plan.notes {
+        text.push_str(&format!("  note: {n}\n"));
+    }
+    for w in &writes {
+        text.push_str(&format!(
+            "  write {:#x}+{:#x} ({} bytes change): {}\n",
+            w.offset,
+            w.new.len(),
+            changed(&w.old, &w.new),
+            w.what
+        ));
+    }
+    let mut report = json!({
+        "schema": "kzrescue.partitions-restore/1",
+        "target": a.target, "from": a.from, "sector_size": ss,
+        "summary": plan.summary, "entries": plan.entries, "notes": plan.notes,
+        "writes": writes.iter().map(|w| json!({
+            "offset": w.offset, "len": w.new.len(), "bytes_changed": changed(&w.old, &w.new), "what": w.what,
+        })).collect::<Vec<_>>(),
+    });
+    if writes.is_empty() {
+        text.push_str("nothing to do: the table is already there (no journal, nothing written)\n");
+        report["result"] = json!("unchanged");
+        finish(a.json, &report, &text);
+        return Ok(EXIT_OK);
+    }
+    if !a.write {
+        text.push_str("dry run: nothing written (add --write to apply)\n");
+        report["result"] = json!("dry-run");
+        finish(a.json, &report, &text);
+        return Ok(EXIT_PROBLEMS);
+    }
+    let wdisk = open_source(&a.target, true).map_err(busy_hint)?;
+    // One phase per write: each is flushed and read back before the next,
+    // so the primary header (last) never points at an unwritten array.
+    let tp = TargetPlan {
+        path: canonical(&a.target),
+        source: wdisk.clone(),
+        phases: writes
+            .iter()
+            .map(|w| {
+                vec![Write {
+                    offset: w.offset,
+                    what: format!("{} {}", a.target, w.what),
+                    old: w.old.clone(),
+                    new: w.new.clone(),
+                }]
+            })
+            .collect(),
+    };
+    let journal = a
+        .journal
+        .clone()
+        .unwrap_or_else(|| default_journal("table", &a.from));
+    let outcome = apply::apply(std::slice::from_ref(&tp), &journal, "partitions restore")?;
+    drop(tp);
+    drop(wdisk);
+    if let Outcome::Applied {
+        journal,
+        writes,
+        bytes,
+    } = outcome
+    {
+        text.push_str(&format!(
+            "written: {writes} write(s), {bytes} bytes, flushed and read back; undo journal: {} (kzrescue undo {} --write restores)\n",
+            journal.display(),
+            journal.display()
+        ));
+        report["journal"] = json!(journal.display().to_string());
+    }
+    let again = open_source(&a.target, false)?;
+    let t = partition::read(again.as_ref(), Some(ss as u32))?;
+    text.push_str(&format!(
+        "table now: {} with {} slice(s){}\n",
+        t.kind,
+        t.partitions.len(),
+        if t.notes.is_empty() {
+            String::new()
+        } else {
+            format!("; notes: {}", t.notes.join("; "))
+        }
+    ));
+    report["result"] = json!("written");
+    report["table_notes_after"] = json!(t.notes);
+    finish(a.json, &report, &text);
+    Ok(if t.notes.is_empty() {
+        EXIT_OK
+    } else {
+        EXIT_PROBLEMS
+    })
+}
