@@ -116,11 +116,11 @@ fn every_read_command_fails_with_one_line_and_a_real_offset() {
     for (args, needle) in [
         (
             vec!["ls", &good, "synth:/nothing/here"],
-            "no such file or directory (nothing)",
+            "no such file or directory (nothing in directory object 3, dnode at byte offset 0x",
         ),
         (
             vec!["cat", &good, "synth:/dir/missing"],
-            "no such file or directory (missing)",
+            "no such file or directory (missing in directory object 5, dnode at byte offset 0x",
         ),
         (vec!["ls", &good, "nopool/x:/"], "no dataset named nopool/x"),
         (vec!["cat", &good, "synth:/hello.txt/x"], "not a directory"),

@@ -412,11 +412,18 @@ impl Zpl {
             }
             if z.file_type() != FileType::Dir {
                 return Err(Error::Usage(format!(
-                    "{path}: a component is not a directory"
+                    "{path}: looking up {comp:?}: object {obj} (dnode at byte offset {:#x}) \
+                     is a {:?}, not a directory",
+                    dn.phys,
+                    z.file_type()
                 )));
             }
             let e = zap::lookup(&self.pool, &dn, comp)?.ok_or_else(|| {
-                Error::Usage(format!("{path}: no such file or directory ({comp})"))
+                Error::Usage(format!(
+                    "{path}: no such file or directory ({comp} in directory object {obj}, \
+                     dnode at byte offset {:#x})",
+                    dn.phys
+                ))
             })?;
             obj = e.as_u64().unwrap_or(0) & ((1u64 << 48) - 1);
         }
