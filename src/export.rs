@@ -192,8 +192,8 @@ pub fn to_dir(
         Mode::empty(),
     )
     .map_err(|e| io("open", e.into()))?;
-    let mut listing = rustix::fs::Dir::read_from(&root).map_err(|e| io("read", e.into()))?;
-    while let Some(ent) = listing.next() {
+    let listing = rustix::fs::Dir::read_from(&root).map_err(|e| io("read", e.into()))?;
+    for ent in listing {
         let ent = ent.map_err(|e| io("read", e.into()))?;
         if ent.file_name().to_bytes() != b"." && ent.file_name().to_bytes() != b".." {
             return Err(Error::Refused(format!("{} is not empty", dest.display())));

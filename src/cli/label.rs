@@ -59,6 +59,55 @@ pub fn labels_exit(labels: &[LabelRead], cmp: &LabelComparison) -> u8 {
     }
 }
 
+/// What is wrong with the labels, on stderr (stdout keeps `zdb -l`'s
+/// format): for exit 2 one line naming every label's state; for exit 1 one
+/// warning per label that is not valid and per field the valid ones
+/// disagree on. Each names the label's byte offset.
+pub fn report_labels(describe: &str, labels: &[LabelRead], cmp: &LabelComparison, code: u8) {
+    let state = |l: &LabelRead| {
+        let mut s = format!(
+            "label {} at byte offset {:#x}: {}",
+            l.index,
+            l.phys_offset(),
+            l.status.name()
+        );
+        match (&l.status, &l.problem) {
+            (LabelStatus::Undecodable(p) | LabelStatus::Unreadable(p), _) => {
+                s.push_str(&format!(" ({p})"))
+            }
+            (_, Some(p)) => s.push_str(&format!(" ({p})")),
+            _ => {}
+        }
+        s
+    };
+    if code == super::EXIT_ERROR {
+        let all: Vec<String> = labels.iter().map(state).collect();
+        eprintln!(
+            "kzrescue: vdev labels of {describe}: none decodes — {}",
+            all.join("; ")
+        );
+        return;
+    }
+    for l in labels.iter().filter(|l| l.status != LabelStatus::Valid) {
+        eprintln!("kzrescue: warning: vdev {}", state(l));
+    }
+    for d in &cmp.disagreements {
+        let v: Vec<String> = d
+            .values
+            .iter()
+            .map(|(i, v)| {
+                let at = labels.get(*i).map_or(0, |l| l.phys_offset());
+                format!("label {i} (byte offset {at:#x}) {v}")
+            })
+            .collect();
+        eprintln!(
+            "kzrescue: warning: vdev labels disagree on {}: {}",
+            d.field,
+            v.join(", ")
+        );
+    }
+}
+
 /// Runs the subcommand.
 pub fn run(args: &LabelArgs) -> Result<u8> {
     let t = open_target(&args.target)?;
@@ -75,6 +124,7 @@ pub fn run(args: &LabelArgs) -> Result<u8> {
             zdbfmt::render(src.as_ref(), &labels, &cmp, None, None)
         );
     }
+    report_labels(&t.describe, &labels, &cmp, code);
     Ok(code)
 }
 

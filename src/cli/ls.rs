@@ -154,6 +154,13 @@ pub fn run(args: &LsArgs) -> Result<u8> {
             }
             let l = line(&fs, e.object, &shown, args.inode);
             if l.starts_with('?') {
+                // the listing keeps its line; the failure is said on stderr too
+                if let Err(err) = fs.znode(e.object) {
+                    eprintln!(
+                        "kzrescue: {path}: entry {:?}: {err}",
+                        String::from_utf8_lossy(&shown)
+                    );
+                }
                 problems += 1;
             }
             super::datasets::emit(&l)?;

@@ -73,7 +73,7 @@ pub struct LabelRepairArgs {
     #[arg(required = true)]
     pub targets: Vec<String>,
     /// Use this Solaris slice instead of the one ZFS slice.
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", value_parser = super::bounds::parse_slice)]
     pub slice: Option<u32>,
     /// Logical sector size (512 or 4096); detected by default.
     #[arg(long, value_name = "BYTES", value_parser = parse_sector_size)]
@@ -92,7 +92,7 @@ pub struct LabelRepairArgs {
     pub journal: Option<PathBuf>,
     /// Seconds between the two reads of the uberblock rings that must show
     /// the pool quiet before writing.
-    #[arg(long, value_name = "SECS", default_value_t = 3.0)]
+    #[arg(long, value_name = "SECONDS", default_value_t = 3.0, value_parser = super::bounds::parse_interval)]
     pub liveness_interval: f64,
     /// Print JSON.
     #[arg(long)]
@@ -128,7 +128,7 @@ pub struct RestoreArgs {
     pub journal: Option<PathBuf>,
     /// Seconds between the two reads of the uberblock rings of every vdev
     /// the scan found, which must show their pools quiet before writing.
-    #[arg(long, value_name = "SECS", default_value_t = 3.0)]
+    #[arg(long, value_name = "SECONDS", default_value_t = 3.0, value_parser = super::bounds::parse_interval)]
     pub liveness_interval: f64,
     /// Print JSON.
     #[arg(long)]

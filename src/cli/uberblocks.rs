@@ -2,12 +2,12 @@
 //! uberblock rings) with each slot's checksum and the active uberblock
 //! marked; `--json` gives schema `kzrescue.uberblocks/1`.
 
-use super::label::{Opened, labels_exit, open_target, to_json};
+use super::label::{Opened, labels_exit, open_target, report_labels, to_json};
 use super::target::TargetArgs;
 use super::zdbfmt;
 use kzrescue::Result;
 use kzrescue::zfs::blkptr::{BlkPtr, ByteOrder, Payload};
-use kzrescue::zfs::label::{self, LabelRead};
+use kzrescue::zfs::label::{self, LabelRead, LabelStatus};
 use kzrescue::zfs::uberblock::{
     self, SlotRead, SlotStatus, Uberblock, checksum_name, compression_name,
 };
@@ -45,6 +45,10 @@ pub fn run(args: &UberblocksArgs) -> Result<u8> {
     if code == super::EXIT_OK && (bad_slot || active.is_none()) {
         code = super::EXIT_PROBLEMS;
     }
+    let missing = active_missing(&labels, &rings, active);
+    if code == super::EXIT_OK && !missing.is_empty() {
+        code = super::EXIT_PROBLEMS;
+    }
     if args.json {
         let doc = UberblocksDoc::new(&t, &labels, &rings, active, code);
         println!("{}", to_json(&doc));
@@ -58,7 +62,94 @@ pub fn run(args: &UberblocksArgs) -> Result<u8> {
             println!("    active = none (no uberblock with a valid checksum)");
         }
     }
+    report_labels(&t.describe, &labels, &cmp, code);
+    if code != super::EXIT_ERROR {
+        report_slots(&rings, active, &missing);
+    }
     Ok(code)
+}
+
+/// Labels whose ring (readable, label valid) holds no checksum-valid
+/// uberblock of the active txg: ZFS writes each txg's uberblock to every
+/// label, so such a ring lost it (overwritten, destroyed) — the one silent
+/// way a label drops out of zdb's `labels = …` list. (label, newest valid
+/// txg there).
+fn active_missing(
+    labels: &[LabelRead],
+    rings: &[Vec<SlotRead>],
+    active: Option<&Uberblock>,
+) -> Vec<(usize, Option<u64>)> {
+    let Some(a) = active else { return Vec::new() };
+    labels
+        .iter()
+        .zip(rings)
+        .filter(|(l, r)| {
+            l.status == LabelStatus::Valid
+                && !r
+                    .iter()
+                    .any(|s| matches!(s.status, SlotStatus::Unreadable(_)))
+        })
+        .filter_map(|(l, r)| {
+            let valid = || {
+                r.iter()
+                    .filter(|s| s.status == SlotStatus::Valid)
+                    .filter_map(|s| s.uberblock.as_ref())
+            };
+            (!valid().any(|u| u.txg == a.txg)).then(|| (l.index, valid().map(|u| u.txg).max()))
+        })
+        .collect()
+}
+
+/// Warnings on stderr about the rings: the active txg missing from a
+/// label, slots with bad checksums (one line per label, with the first
+/// slot's offset), no active uberblock.
+fn report_slots(
+    rings: &[Vec<SlotRead>],
+    active: Option<&Uberblock>,
+    missing: &[(usize, Option<u64>)],
+) {
+    for (label, newest) in missing {
+        let a = active.map_or(0, |a| a.txg);
+        let off = rings
+            .get(*label)
+            .and_then(|r| r.first())
+            .map_or(0, |s| s.offset);
+        eprintln!(
+            "kzrescue: warning: uberblock ring of label {label} at byte offset {off:#x}: no valid \
+             uberblock of the active txg {a} (newest valid there: {})",
+            newest.map_or("none".to_string(), |t| format!("txg {t}"))
+        );
+    }
+    for r in rings {
+        let bad: Vec<&SlotRead> = r
+            .iter()
+            .filter(|s| matches!(s.status, SlotStatus::ChecksumBad(_)))
+            .collect();
+        if let Some(first) = bad.first() {
+            eprintln!(
+                "kzrescue: warning: uberblock ring of label {}: {} slot(s) with a bad checksum, the first slot {} at byte offset {:#x}",
+                first.label,
+                bad.len(),
+                first.slot,
+                first.offset
+            );
+        }
+        let unreadable = r.iter().find_map(|s| match &s.status {
+            SlotStatus::Unreadable(p) => Some((s, p)),
+            _ => None,
+        });
+        if let Some((s, p)) = unreadable {
+            eprintln!(
+                "kzrescue: warning: uberblock ring of label {} at byte offset {:#x}: unreadable ({p})",
+                s.label, s.offset
+            );
+        }
+    }
+    if active.is_none() {
+        eprintln!(
+            "kzrescue: warning: no uberblock with a valid checksum in any label: no active uberblock"
+        );
+    }
 }
 
 /// A DVA in JSON.

@@ -31,9 +31,8 @@ fn expect_type(dn: &Dnode, bonustype: u8, what: &str) -> Result<()> {
     if dn.bonustype == bonustype {
         return Ok(());
     }
-    Err(Error::corrupt(
+    Err(dn.error(
         format!("{what} {}", dn.object),
-        0,
         format!(
             "object's bonus has DMU type {}, not {bonustype}",
             dn.bonustype
@@ -75,9 +74,8 @@ impl DslDir {
         let bo = dn.byteorder;
         expect_type(dn, otype::DSL_DIR, "DSL directory")?;
         if b.len() < 88 {
-            return Err(Error::corrupt(
+            return Err(dn.error(
                 format!("DSL directory {}", dn.object),
-                0,
                 format!("bonus of {} bytes, need 88", b.len()),
             ));
         }
@@ -138,9 +136,8 @@ impl DslDataset {
         let bo = dn.byteorder;
         expect_type(dn, otype::DSL_DATASET, "DSL dataset")?;
         if b.len() < 256 {
-            return Err(Error::corrupt(
+            return Err(dn.error(
                 format!("DSL dataset {}", dn.object),
-                0,
                 format!("bonus of {} bytes, need 256", b.len()),
             ));
         }
@@ -218,7 +215,10 @@ impl Mos {
         let os = ObjSet::open(pool, rootbp)?;
         let dir = os.dnode(pool, DIRECTORY_OBJECT)?;
         let root_dir = zap::lookup_u64(pool, &dir, "root_dataset")?.ok_or_else(|| {
-            Error::corrupt("MOS object directory", 0, "has no root_dataset entry")
+            dir.error(
+                "MOS object directory (object 1)",
+                "has no root_dataset entry",
+            )
         })?;
         Ok(Mos { os, root_dir })
     }
@@ -308,9 +308,13 @@ impl Mos {
             None => None,
         };
         if let Some(p) = problem {
+            let at = self
+                .os
+                .dnode(pool, dir)
+                .map_or(self.os.meta.phys, |d| d.phys);
             out.push(Err(Error::corrupt(
                 format!("DSL directory {dir} ({name})"),
-                0,
+                at,
                 p,
             )));
             return;
@@ -345,9 +349,13 @@ impl Mos {
                                     let sname = format!("{name}@{}", s.name_str());
                                     let id = s.as_u64().unwrap_or(0);
                                     if id == dd.head_dataset {
+                                        let at = self
+                                            .os
+                                            .dnode(pool, snapzap)
+                                            .map_or(self.os.meta.phys, |d| d.phys);
                                         out.push(Err(Error::corrupt(
                                             format!("snapshot-name ZAP {snapzap} ({sname})"),
-                                            0,
+                                            at,
                                             format!("names the head dataset {id} itself"),
                                         )));
                                         continue;
@@ -432,8 +440,19 @@ impl Mos {
         props: BTreeMap<String, String>,
     ) -> Result<DatasetInfo> {
         let dn = self.os.dnode(pool, id)?;
-        let ds = DslDataset::from_dnode(&dn)
-            .map_err(|e| Error::corrupt(format!("dataset {name}"), 0, e))?;
+        let ds = DslDataset::from_dnode(&dn).map_err(|e| match e {
+            // name the dataset, keep the structure's own offset
+            Error::Corrupt {
+                structure,
+                offset,
+                detail,
+            } => Error::Corrupt {
+                structure: format!("dataset {name}: {structure}"),
+                offset,
+                detail,
+            },
+            other => other,
+        })?;
         let encrypted = ds.bp.crypt;
         let mut info = DatasetInfo {
             name: name.to_string(),

@@ -131,11 +131,12 @@ pub fn open(sources: &[SharedSource], txg: Option<u64>) -> Result<Opened> {
         });
     }
     let first = devices.first().ok_or_else(|| {
+        // where label 0's config should be, on the (first) device
         Error::corrupt(
-            "vdev labels",
-            0,
+            "vdev label 0 nvlist",
+            crate::zfs::label::VDEV_PHYS_OFFSET,
             format!(
-                "no device given holds a readable ZFS label ({})",
+                "no device given holds a readable ZFS label, here or in labels 1–3 ({})",
                 notes.join("; ")
             ),
         )
@@ -225,9 +226,10 @@ pub fn open(sources: &[SharedSource], txg: Option<u64>) -> Result<Opened> {
                 .is_some_and(|u| txg.is_none_or(|t| u.txg <= t))
         });
         uberblock::best(valid).cloned().ok_or_else(|| {
+            // label 0's ring, the first of the rings read
             Error::corrupt(
-                "uberblock rings",
-                0,
+                "uberblock ring of label 0",
+                crate::zfs::uberblock::RING_OFFSET,
                 match txg {
                     Some(t) => format!("no valid uberblock with txg ≤ {t}"),
                     None => "no valid uberblock on any device".into(),

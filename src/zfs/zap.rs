@@ -69,8 +69,35 @@ fn corrupt(obj: u64, what: &str, detail: impl std::fmt::Display) -> Error {
     Error::corrupt(format!("ZAP object {obj} {what}"), 0, detail)
 }
 
+/// Places an error of this module (made at offset 0) at `at`, the byte
+/// offset of the ZAP's first block (or its dnode); errors from below keep
+/// their own offsets.
+fn placed(e: Error, at: u64) -> Error {
+    match e {
+        Error::Corrupt {
+            structure,
+            offset: 0,
+            detail,
+        } if structure.starts_with("ZAP object") => Error::Corrupt {
+            structure,
+            offset: at,
+            detail,
+        },
+        other => other,
+    }
+}
+
 /// Reads every entry of the ZAP object `dn`.
 pub fn entries(pool: &Pool, dn: &Dnode) -> Result<Vec<Entry>> {
+    let at = dn
+        .blkptrs
+        .first()
+        .and_then(|b| b.phys_offset())
+        .unwrap_or(dn.phys);
+    entries_at(pool, dn).map_err(|e| placed(e, at))
+}
+
+fn entries_at(pool: &Pool, dn: &Dnode) -> Result<Vec<Entry>> {
     let b0 = dn.read_block_cached(pool, 0)?;
     let bo = dn
         .blkptrs

@@ -287,10 +287,10 @@ impl Zpl {
             warnings,
             sa,
         };
-        match fs.znode(root) {
-            Ok((dn, z)) => {
-                if z.file_type() != FileType::Dir {
-                    fs.warnings.push(zpl_err(
+        // an unreadable root is reported by the command that reads it, once
+        if let Ok((dn, z)) = fs.znode(root) {
+            if z.file_type() != FileType::Dir {
+                fs.warnings.push(zpl_err(
                         &dn,
                         format!(
                             "the root directory (master node ROOT) is a {:?} (mode {:#o}), not a directory",
@@ -298,8 +298,8 @@ impl Zpl {
                             z.mode
                         ),
                     ));
-                } else if dn.dtype != otype::DIRECTORY_CONTENTS {
-                    fs.warnings.push(zpl_err(
+            } else if dn.dtype != otype::DIRECTORY_CONTENTS {
+                fs.warnings.push(zpl_err(
                         &dn,
                         format!(
                             "the root directory (master node ROOT) has dnode type {}, not {} (directory contents)",
@@ -307,10 +307,7 @@ impl Zpl {
                             otype::DIRECTORY_CONTENTS
                         ),
                     ));
-                }
             }
-            // reported by the command that reads it, once
-            Err(_) => {}
         }
         Ok(fs)
     }
@@ -431,11 +428,18 @@ impl Zpl {
             }
             if z.file_type() != FileType::Dir {
                 return Err(Error::Usage(format!(
-                    "{path}: a component is not a directory"
+                    "{path}: looking up {comp:?}: object {obj} (dnode at byte offset {:#x}) \
+                     is a {:?}, not a directory",
+                    dn.phys,
+                    z.file_type()
                 )));
             }
             let e = zap::lookup(&self.pool, &dn, comp)?.ok_or_else(|| {
-                Error::Usage(format!("{path}: no such file or directory ({comp})"))
+                Error::Usage(format!(
+                    "{path}: no such file or directory ({comp} in directory object {obj}, \
+                     dnode at byte offset {:#x})",
+                    dn.phys
+                ))
             })?;
             obj = e.as_u64().unwrap_or(0) & ((1u64 << 48) - 1);
         }

@@ -497,7 +497,9 @@ fn dirent(obj: u64, node: Option<&Node>) -> u64 {
     (t << 60) | obj
 }
 
-/// A hook that may replace an object's dnode: (writer, object, dnode).
+/// A hook that may replace an object's dnode: (writer, object, dnode);
+/// called for every object of a file system, the master node (1) and the
+/// delete queue (2) included.
 pub type Hook<'a> = &'a mut dyn FnMut(&mut Writer, u64, &mut Dn);
 
 /// Writes the dnode array of an object set and its objset block; returns its block pointer.
@@ -544,12 +546,13 @@ pub fn objset(w: &mut Writer, os_type: u64, dnodes: &BTreeMap<u64, Dn>) -> Bp {
 pub fn write_fs(w: &mut Writer, fs: &Fs, hook: Hook) -> Bp {
     let mut dnodes = BTreeMap::new();
     let master = micro_zap(&[("VERSION", 4), ("ROOT", ROOT), ("DELETE_QUEUE", 2)]);
-    dnodes.insert(
-        1,
-        object(w, ot::MASTER_NODE, master.len() as u32, &master, 0, vec![]),
-    );
+    let mut dn = object(w, ot::MASTER_NODE, master.len() as u32, &master, 0, vec![]);
+    hook(w, 1, &mut dn);
+    dnodes.insert(1, dn);
     let dq = micro_zap(&[]);
-    dnodes.insert(2, object(w, ot::DELETE_QUEUE, 512, &dq, 0, vec![]));
+    let mut dn = object(w, ot::DELETE_QUEUE, 512, &dq, 0, vec![]);
+    hook(w, 2, &mut dn);
+    dnodes.insert(2, dn);
     // parents, for the znodes
     let mut parent: BTreeMap<u64, u64> = BTreeMap::new();
     for (obj, n) in &fs.objects {
