@@ -183,9 +183,12 @@ struct Case<'a> {
     /// Damages the disk images (index = fixture).
     damage: &'a dyn Fn(&mut [Vec<u8>]),
     /// The repair commands, each given the disk paths and a journal path.
-    fixes: Vec<&'a dyn Fn(&[PathBuf], &Path) -> Vec<String>>,
+    fixes: Vec<&'a FixCommand>,
     gpt: bool,
 }
+
+/// One repair command: given the disk paths and a journal path, its argv.
+type FixCommand = dyn Fn(&[PathBuf], &Path) -> Vec<String>;
 
 fn run_case(c: &Case, tmp: &Path, base: &mut BTreeMap<String, BTreeMap<String, String>>) {
     println!("=== {}", c.name);

@@ -156,7 +156,8 @@ fn deferred(cmd: clap::Command) -> clap::Command {
             None => c,
         }
     }
-    let table: &[(&str, fn(C) -> C)] = &[
+    type Augment = fn(C) -> C;
+    let table: &[(&str, Augment)] = &[
         // --- deferred: read path
         ("partitions", args::<partitions::PartitionsArgs>),
         ("label", args::<label::LabelArgs>),
