@@ -102,8 +102,18 @@ pub fn read_bounded(path: &Path, what: &str, cap: u64, allow_stdin: bool) -> Res
         return Ok(buf);
     }
     let (mut f, m) = open_regular(path, what)?;
-    buf.reserve(m.len().min(cap) as usize);
-    read_capped(&mut f, &mut buf, cap, what, &path.display().to_string())?;
+    let shown = path.display().to_string();
+    // A regular file that already says it is too big is refused unread; the
+    // cap is enforced again on the bytes read (a file may grow, or report
+    // no size at all).
+    if m.len() > cap {
+        return Err(Error::Usage(format!(
+            "{what} {shown} holds {} bytes: not read (at most {cap})",
+            m.len()
+        )));
+    }
+    buf.reserve(m.len() as usize);
+    read_capped(&mut f, &mut buf, cap, what, &shown)?;
     Ok(buf)
 }
 

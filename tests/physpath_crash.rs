@@ -229,7 +229,13 @@ fn killed_process_leaves_an_importable_restorable_pool() {
                 "k={k}: zdb -e fails"
             );
         }
-        let (code, out, err) = common::kzrescue(&["undo", j.to_str().unwrap(), "--write"]);
+        let (code, out, err) = common::kzrescue(&[
+            "undo",
+            j.to_str().unwrap(),
+            "--write",
+            "--liveness-interval",
+            "0",
+        ]);
         assert_eq!(code, 0, "k={k}: {out}{err}");
         assert!(std::fs::read(&img).unwrap() == original, "k={k}: undo");
     }

@@ -26,10 +26,11 @@ pub struct UndoArgs {
     #[arg(long)]
     force: bool,
     /// Seconds between the two reads of the uberblock rings of each target's
-    /// pool slice before restoring (0, the default, skips the wait: a pool
-    /// imported since the repair has rewritten its labels, and undo refuses
-    /// bytes that are neither the journal's old nor its new ones).
-    #[arg(long, value_name = "SECS", default_value_t = 0.0)]
+    /// pool slice before restoring, which must show the pool quiet (0 skips
+    /// the check; a pool imported since the repair has also rewritten its
+    /// labels, and undo refuses bytes that are neither the journal's old nor
+    /// its new ones).
+    #[arg(long, value_name = "SECONDS", default_value_t = 3.0, value_parser = super::bounds::parse_interval)]
     liveness_interval: f64,
     /// Print JSON.
     #[arg(long)]

@@ -280,8 +280,10 @@ pub fn stream_files(base: &std::path::Path, now: &std::path::Path) -> Result<Dif
 }
 
 /// Reads a whole manifest file.
+/// Standard input (`-`) is allowed; anything but a regular file is refused,
+/// and at most [`crate::input::MAX_MANIFEST`] bytes are read.
 pub fn load(path: &std::path::Path) -> Result<Manifest> {
-    let text = std::fs::read(path).map_err(|e| Error::io(format!("read {}", path.display()), e))?;
+    let text = crate::input::read_bounded(path, "manifest", crate::input::MAX_MANIFEST, true)?;
     serde_json::from_slice(&text).map_err(|e| not_a_manifest(path, e))
 }
 
@@ -295,9 +297,10 @@ fn not_a_manifest(path: &std::path::Path, e: impl std::fmt::Display) -> Error {
 fn spawn_parser<'s>(s: &'s std::thread::Scope<'s, '_>, path: &'s std::path::Path) -> Receiver<Msg> {
     let (tx, rx) = sync_channel::<Msg>(1024);
     s.spawn(move || {
-        let r = std::fs::File::open(path)
+        // a regular file (checked by the caller, again here on the handle)
+        let r = crate::input::open_regular(path, "manifest")
             .map_err(|e| e.to_string())
-            .and_then(|f| {
+            .and_then(|(f, _)| {
                 let mut de = serde_json::Deserializer::from_reader(std::io::BufReader::new(f));
                 serde::Deserializer::deserialize_map(&mut de, Doc { tx: &tx })
                     .map_err(|e| e.to_string())
