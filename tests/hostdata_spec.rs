@@ -38,6 +38,7 @@ fn doc_payload() -> HostData {
             suspended: false,
             image: String::new(),
             time: 0,
+            extra: Vec::new(),
         },
         obp_vars: vec![("auto-boot?".into(), "true".into())],
         generation: 1,

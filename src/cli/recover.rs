@@ -5,13 +5,13 @@
 //! preflight, journal, write in order, flush, read back).
 
 use super::label::to_json;
-use kzrescue::repair::transaction::busy_refusal as busy_hint;
 use super::target::parse_sector_size;
 use super::{EXIT_OK, EXIT_PROBLEMS};
 use kzrescue::partition::restore::{self, RestorePlan};
 use kzrescue::partition::{self, gpt};
 use kzrescue::repair::apply::{self, Outcome, TargetPlan, Write};
 use kzrescue::repair::liveness::{self, Watched};
+use kzrescue::repair::transaction::busy_refusal as busy_hint;
 use kzrescue::scan::{FoundVdev, ScanReport};
 use kzrescue::source::read_vec;
 use kzrescue::target::{TargetOptions, Vdev, open_source, open_vdev};
