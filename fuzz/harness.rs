@@ -498,7 +498,8 @@ pub mod nvlist_xdr {
 }
 
 pub mod scsi_sense {
-    //! SCSI answers: sense data, INQUIRY, VPD 0x83, READ CAPACITY(16), REPORT LUNS.
+    //! SCSI answers: sense data, INQUIRY, VPD 0x83, READ CAPACITY(16), REPORT LUNS,
+    //! the MODE SENSE parameter header.
 
     use kzrescue::source::iscsi::scsi;
 
@@ -514,6 +515,12 @@ pub mod scsi_sense {
             assert!(c.bytes().is_some());
         }
         let _ = scsi::parse_report_luns(data);
+        // The mode parameter header's WP bit (MODE SENSE 6 and 10).
+        for ten in [false, true] {
+            if let Ok(wp) = scsi::parse_mode_wp(data, ten) {
+                assert_eq!(wp, data[if ten { 3 } else { 2 }] & 0x80 != 0);
+            }
+        }
     }
 }
 

@@ -32,4 +32,7 @@ pub mod rescue;
 pub mod scan;
 pub mod zone;
 
+// --- modules: forensic history (timeline, changes, deleted)
+pub mod forensic;
+
 pub use error::{Error, Result};

@@ -76,6 +76,13 @@ fn generated_route_for_the_demo_zone_matches_the_golden() {
     assert_eq!(code, 0, "{err}");
     check_golden("kz1.json", &json);
 
+    // The README shows this very output.
+    let readme = std::fs::read_to_string(common::root().join("README.md")).unwrap();
+    assert!(
+        readme.contains(text.trim_end()),
+        "README's \"When the disk is a zvol on the host\" no longer shows the generated route"
+    );
+
     // The JSON steps are the text's commands, in the same order.
     let v: serde_json::Value = serde_json::from_str(&json).unwrap();
     assert_eq!(v["schema"], "kzrescue.zvol-route/1");

@@ -1,4 +1,5 @@
-//! SCSI answers: sense data, INQUIRY, VPD 0x83, READ CAPACITY(16), REPORT LUNS.
+//! SCSI answers: sense data, INQUIRY, VPD 0x83, READ CAPACITY(16), REPORT LUNS,
+//! the MODE SENSE parameter header.
 #![no_main]
 
 #[path = "../harness.rs"]

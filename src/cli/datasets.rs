@@ -30,37 +30,46 @@ impl PoolArgs {
     /// Opens every target read-only and assembles the pool; prints notes
     /// (missing devices, unsupported features) on stderr.
     pub fn open(&self, targets: &[String]) -> Result<Opened> {
-        let opts = TargetOptions {
-            slice: self.slice,
-            sector_size: self.sector_size,
-            write: false,
-        };
-        let mut sources = Vec::new();
-        for t in targets {
-            let v = open_vdev(t, &opts)?;
-            // Regular image files are re-opened for positioned reads so that
-            // scanning a whole image does not count against resident memory.
-            let path = std::path::Path::new(t);
-            let src = match std::fs::metadata(path) {
-                Ok(m) if m.is_file() => {
-                    let f: SharedSource = Arc::new(PreadFile::open(path)?);
-                    match &v.partition {
-                        Some(p) => {
-                            Arc::new(Window::new(f, p.start, p.len, p.label())) as SharedSource
-                        }
-                        None => f,
-                    }
-                }
-                _ => v.source,
-            };
-            sources.push(src);
-        }
+        let sources = open_sources(targets, self.slice, self.sector_size)?;
         let opened = spa::open(&sources, self.txg)?;
         for n in &opened.notes {
             eprintln!("kzrescue: note: {n}");
         }
         Ok(opened)
     }
+}
+
+/// Opens every target read-only as a vdev source (the ZFS slice of a
+/// disk, or a bare vdev).
+pub fn open_sources(
+    targets: &[String],
+    slice: Option<u32>,
+    sector_size: Option<u32>,
+) -> Result<Vec<SharedSource>> {
+    let opts = TargetOptions {
+        slice,
+        sector_size,
+        write: false,
+    };
+    let mut sources = Vec::new();
+    for t in targets {
+        let v = open_vdev(t, &opts)?;
+        // Regular image files are re-opened for positioned reads so that
+        // scanning a whole image does not count against resident memory.
+        let path = std::path::Path::new(t);
+        let src = match std::fs::metadata(path) {
+            Ok(m) if m.is_file() => {
+                let f: SharedSource = Arc::new(PreadFile::open(path)?);
+                match &v.partition {
+                    Some(p) => Arc::new(Window::new(f, p.start, p.len, p.label())) as SharedSource,
+                    None => f,
+                }
+            }
+            _ => v.source,
+        };
+        sources.push(src);
+    }
+    Ok(sources)
 }
 
 /// Arguments of `kzrescue datasets`.

@@ -45,6 +45,10 @@ pub struct ExportArgs {
     #[arg(long, value_name = "BYTES", default_value = "64G",
           value_parser = super::bounds::parse_size)]
     pub max_file_size: u64,
+    /// Export object N instead of a path (a file lands as `object-N`): a
+    /// deleted file of an older state (`--txg`, `@SNAP`), or an orphan.
+    #[arg(long, value_name = "N")]
+    pub object: Option<u64>,
 }
 
 fn collect(fs: &Zpl, start: u64, errors: &mut Vec<String>) -> Vec<Node> {
@@ -92,7 +96,10 @@ pub fn run(args: &ExportArgs) -> Result<u8> {
     let o = args.pool.open(targets)?;
     let fs = open_fs(&o, &ds)?;
     let warned = super::datasets::warn_fs(&fs);
-    let start = fs.lookup(&path)?;
+    let start = match args.object {
+        Some(n) => n,
+        None => fs.lookup(&path)?,
+    };
     let mut errors = Vec::new();
     let nodes = collect(&fs, start, &mut errors);
     let opts = Options {
@@ -111,6 +118,10 @@ pub fn run(args: &ExportArgs) -> Result<u8> {
         .map(|c| c.as_bytes().to_vec())
         .filter(|c| export::name_problem(c).is_none())
         .unwrap_or_else(|| b"file".to_vec());
+    let root_name = match args.object {
+        Some(n) => format!("object-{n}").into_bytes(),
+        None => root_name,
+    };
     let pb = bar(file_bytes(&nodes));
     let progress = |n: u64| pb.inc(n);
     let rep = if let Some(dir) = &args.to {

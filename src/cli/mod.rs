@@ -43,6 +43,10 @@ mod datasets;
 mod export;
 mod ls;
 mod manifest;
+// --- modules: forensic history
+mod changes;
+mod deleted;
+mod timeline;
 // --- modules: zone config / diagnose / repair / demo
 mod demo;
 mod docs;
@@ -101,6 +105,14 @@ enum Command {
     Export(export::ExportArgs),
     /// Integrity manifest of a dataset (paths, modes, owners, SHA-256), or `manifest diff BASE NOW`.
     Manifest(manifest::ManifestArgs),
+    // --- commands: forensic history
+    /// Every pool state still on disk (each distinct uberblock), newest first,
+    /// with the datasets and snapshots each changed.
+    Timeline(timeline::TimelineArgs),
+    /// Files of a dataset changed in a txg window (`--since TXG|@SNAP`), from birth txgs.
+    Changes(changes::ChangesArgs),
+    /// Files an older state (uberblock or snapshot) holds and the head does not; orphans.
+    Deleted(deleted::DeletedArgs),
     // --- commands: zone config / diagnose / repair / demo
     /// Diagnose a kernel zone from its configuration: every boot device's
     /// labels, phys_path, pool, liveness and host data, with the fixing command.
@@ -159,6 +171,10 @@ fn dispatch(cli: Cli) -> Result<u8, kzrescue::Error> {
         Command::Cat(a) => cat::run(&a),
         Command::Manifest(a) => manifest::run(&a),
         Command::Export(a) => export::run(&a),
+        // --- dispatch: forensic history
+        Command::Timeline(a) => timeline::run(&a),
+        Command::Changes(a) => changes::run(&a),
+        Command::Deleted(a) => deleted::run(&a),
         // --- dispatch: zone config / diagnose / repair / demo
         Command::Diagnose(a) => rescue::run_diagnose(&a),
         Command::Repair(a) => rescue::run_repair(&a),

@@ -344,6 +344,22 @@ impl Zpl {
         Ok((dn, z))
     }
 
+    /// The attributes of an object whose dnode the caller already holds
+    /// (read from a dnode block it walked itself).
+    pub fn znode_of(&self, dn: &Dnode) -> Result<Znode> {
+        if dn.is_free() {
+            return Err(zpl_err(dn, "is a free dnode"));
+        }
+        match dn.bonustype {
+            otype::ZNODE => legacy_znode(dn),
+            otype::SA => self.sa_znode(dn),
+            t => Err(zpl_err(
+                dn,
+                format!("bonus type {t} is neither a znode nor SA"),
+            )),
+        }
+    }
+
     fn sa_znode(&self, dn: &Dnode) -> Result<Znode> {
         let tables = self
             .sa

@@ -249,8 +249,8 @@ impl Builder {
             .iter()
             .map(|a| {
                 // Arguments are validated names; only `$VAR` words need quotes.
-                if a.starts_with('$') {
-                    var(&a[1..])
+                if let Some(name) = a.strip_prefix('$') {
+                    var(name)
                 } else if a.contains('$') {
                     format!("\"{a}\"")
                 } else {
@@ -421,7 +421,8 @@ pub fn plan(req: &RouteRequest) -> Result<Route> {
         &[
             "svcadm",
             "enable",
-            "-rs",
+            "-r",
+            "-s",
             "svc:/network/iscsi/target:default",
         ],
         None,

@@ -1,0 +1,195 @@
+//! `kzrescue timeline <targets…>`: every pool state still on disk, newest
+//! first, with what changed in each; plus the helpers the `changes` and
+//! `deleted` summaries share.
+
+use super::datasets::{emit, open_sources};
+use kzrescue::forensic::{History, When, timeline};
+use kzrescue::{Error, Result};
+
+/// The devices of a pool (every state of which is read).
+#[derive(clap::Args, Debug, Clone)]
+pub struct DeviceArgs {
+    /// Use this Solaris slice on every disk instead of the one ZFS slice.
+    #[arg(long, value_name = "N")]
+    pub slice: Option<u32>,
+    /// Logical sector size of the disks (512 or 4096); detected by default.
+    #[arg(long, value_name = "BYTES", value_parser = super::target::parse_sector_size)]
+    pub sector_size: Option<u32>,
+}
+
+impl DeviceArgs {
+    /// Opens every state of the pool on `targets`; notes go to stderr.
+    pub fn history(&self, targets: &[String]) -> Result<History> {
+        let sources = open_sources(targets, self.slice, self.sector_size)?;
+        let h = History::open(&sources)?;
+        for n in &h.notes {
+            eprintln!("kzrescue: note: {n}");
+        }
+        Ok(h)
+    }
+}
+
+/// Arguments of `kzrescue timeline`.
+#[derive(clap::Args, Debug)]
+pub struct TimelineArgs {
+    /// The pool's devices (mirror sides, raidz members, stripes).
+    #[arg(required = true, value_name = "TARGET")]
+    pub targets: Vec<String>,
+    #[command(flatten)]
+    pub dev: DeviceArgs,
+    /// Print JSON (schema `kzrescue.timeline/1`).
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// A UNIX time (seconds, UTC; negative before 1970) as
+/// `YYYY-MM-DD hh:mm:ss UTC`.
+pub fn utc_signed(t: i64) -> String {
+    let (days, secs) = (t.div_euclid(86_400), t.rem_euclid(86_400));
+    // civil date of a day count (proleptic Gregorian, 400-year eras)
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02} UTC",
+        secs / 3600,
+        secs / 60 % 60,
+        secs % 60
+    )
+}
+
+/// An uberblock or DSL time (unsigned seconds) as [`utc_signed`] does.
+pub fn utc(t: u64) -> String {
+    utc_signed(i64::try_from(t).unwrap_or(i64::MAX))
+}
+
+/// A txg's time as known: exact, or bracketed.
+pub fn when(w: &When) -> String {
+    match (w.time, w.not_before, w.not_after) {
+        (Some(t), _, _) => utc(t),
+        (None, Some(a), Some(b)) => format!("between {} and {}", utc(a), utc(b)),
+        (None, Some(a), None) => format!("after {}", utc(a)),
+        (None, None, Some(b)) => format!("before {}", utc(b)),
+        (None, None, None) => "time unknown".into(),
+    }
+}
+
+/// Prints `doc` as pretty JSON.
+pub fn json<T: serde::Serialize>(doc: &T) -> Result<()> {
+    emit(&serde_json::to_string_pretty(doc).map_err(|e| Error::Usage(e.to_string()))?)
+}
+
+/// Runs the subcommand.
+pub fn run(args: &TimelineArgs) -> Result<u8> {
+    let h = args.dev.history(&args.targets)?;
+    let t = timeline(&h);
+    if args.json {
+        json(&t)?;
+    } else {
+        emit(&format!(
+            "Pool {} (guid {}, version {}) on {}",
+            t.pool,
+            t.pool_guid,
+            t.version,
+            t.devices.join(", ")
+        ))?;
+        emit(&format!(
+            "{} distinct uberblocks; head txg {}; readable back to {}; wholly readable back to {}",
+            t.states.len(),
+            t.head_txg,
+            t.readable_back_to
+                .map(|w| format!("txg {} ({})", w.txg, when(&w)))
+                .unwrap_or_else(|| "-".into()),
+            t.fully_readable_back_to
+                .map(|w| format!("txg {} ({})", w.txg, when(&w)))
+                .unwrap_or_else(|| "-".into()),
+        ))?;
+        if t.bad_slots > 0 {
+            emit(&format!(
+                "{} uberblock slots fail their embedded checksum (not listed)",
+                t.bad_slots
+            ))?;
+        }
+        emit("")?;
+        emit(&format!(
+            "{:>10}  {:<23}  {:>6}  {:<8}  changes since the previous readable state",
+            "TXG", "TIME", "COPIES", "READS"
+        ))?;
+        for s in &t.states {
+            let reads = if !s.rootbp_verifies {
+                "no"
+            } else if !s.mos_reads {
+                "rootbp"
+            } else if s.datasets_unreadable.is_empty() {
+                "all"
+            } else {
+                "partly"
+            };
+            let mut what = Vec::new();
+            for c in &s.changed {
+                what.push(format!("{} (objset birth {})", c.name, c.objset_birth));
+            }
+            for n in &s.datasets_created {
+                what.push(format!("+dataset {n}"));
+            }
+            for n in &s.datasets_destroyed {
+                what.push(format!("-dataset {n}"));
+            }
+            for n in &s.snapshots_created {
+                what.push(format!("+snapshot {n}"));
+            }
+            for n in &s.snapshots_destroyed {
+                what.push(format!("-snapshot {n}"));
+            }
+            let what = match (s.compared_with, what.is_empty()) {
+                (None, _) if s.mos_reads => "(oldest readable state)".to_string(),
+                (None, _) => s.problem.clone().unwrap_or_default(),
+                (Some(_), true) => "no dataset changed".to_string(),
+                (Some(_), false) => what.join(", "),
+            };
+            emit(&format!(
+                "{:>10}  {:<23}  {:>6}  {:<8}  {}",
+                s.txg,
+                utc(s.time),
+                s.copies.len(),
+                reads,
+                what
+            ))?;
+            for u in &s.datasets_unreadable {
+                emit(&format!("{:>10}  unreadable: {u}", ""))?;
+            }
+        }
+        if !t.older_snapshots.is_empty() {
+            emit("")?;
+            emit("Older than every uberblock, readable through snapshots:")?;
+            for s in &t.older_snapshots {
+                emit(&format!(
+                    "  {} (txg {}, {}){}",
+                    s.name,
+                    s.created.txg,
+                    when(&s.created),
+                    if s.readable { "" } else { " — does not read" }
+                ))?;
+            }
+        }
+    }
+    Ok(super::EXIT_OK)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn utc_dates() {
+        assert_eq!(utc(0), "1970-01-01 00:00:00 UTC");
+        assert_eq!(utc(1_000_000_000), "2001-09-09 01:46:40 UTC");
+        assert_eq!(utc_signed(-1), "1969-12-31 23:59:59 UTC");
+    }
+}
