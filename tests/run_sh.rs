@@ -29,7 +29,8 @@ fn run_sh(args: &[&str], stdin: &[u8], cwd: &std::path::Path, env: &[(&str, &str
 
 #[test]
 fn control_bytes_are_escaped_and_the_summary_still_counts() {
-    let log = b"running 4 tests\n\x1b[31mred\x1b[0m \x07bell\rover\n\xc2\x9b2J \xc3\xa9 tab\tkept\n\
+    let log =
+        b"running 4 tests\n\x1b[31mred\x1b[0m \x07bell\rover\n\xc2\x9b2J \xc3\xa9 tab\tkept\n\
 test a ... ok\ntest b ... FAILED\n\
 test result: FAILED. 3 passed; 1 failed; 2 ignored; 0 measured; 0 filtered out\n\
 \rtest result: ok. 1000 passed; 0 failed; 0 ignored\n\
@@ -43,14 +44,20 @@ SKIPPED x (install Debian package y)\n";
         "{text}"
     );
     assert!(!text.contains('\u{9b}'), "{text}");
-    assert!(text.contains("\\x1b[31mred\\x1b[0m \\x07bell\\x0dover"), "{text}");
+    assert!(
+        text.contains("\\x1b[31mred\\x1b[0m \\x07bell\\x0dover"),
+        "{text}"
+    );
     assert!(text.contains("\\u009b2J é tab\tkept"), "{text}");
     let f = dir.path().join("log");
     std::fs::write(&f, &out).unwrap();
     let sum = run_sh(&["--summary", f.to_str().unwrap()], b"", dir.path(), &[]);
     let sum = String::from_utf8(sum).unwrap();
     // The forged line (a CR before `test result:`) does not count.
-    assert!(sum.contains("TOTAL: 3 passed, 1 failed, 2 ignored"), "{sum}");
+    assert!(
+        sum.contains("TOTAL: 3 passed, 1 failed, 2 ignored"),
+        "{sum}"
+    );
     assert!(sum.contains("test b ... FAILED"), "{sum}");
     assert!(sum.contains("SKIPPED: 1"), "{sum}");
 }
@@ -71,6 +78,11 @@ fn cargo_target_dir_is_honoured_relative_to_the_caller() {
     assert_eq!(d(&[("CARGO_TARGET_DIR", "/abs/t")]), "/abs/t");
     assert_eq!(
         d(&[]),
-        root().canonicalize().unwrap().join("target").to_str().unwrap()
+        root()
+            .canonicalize()
+            .unwrap()
+            .join("target")
+            .to_str()
+            .unwrap()
     );
 }

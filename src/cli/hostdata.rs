@@ -508,7 +508,7 @@ fn judge(
     let a = assess(place, key)?;
     let v = match &a {
         None => Verdict::NoHostData {
-            reason: no_place(&place),
+            reason: no_place(place),
         },
         Some(a) => hostdata::verdict(a, hostid),
     };
