@@ -66,6 +66,7 @@ fn host_data() -> impl Strategy<Value = HostData> {
                         suspended: susp,
                         image: img,
                         time: st,
+                        extra: Vec::new(),
                     },
                     obp_vars: obp,
                     generation,

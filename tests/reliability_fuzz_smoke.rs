@@ -305,6 +305,7 @@ fn make_seeds() {
             suspended: true,
             image: "/system/zones/demo-kz1/suspend".into(),
             time: 1_397_419_000,
+            extra: Vec::new(),
         },
         obp_vars: vec![("auto-boot?".into(), "true".into())],
         generation: 3,

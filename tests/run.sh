@@ -9,7 +9,52 @@
 # 4. runs `cargo test` and prints the summary. Exits non-zero if anything fails.
 # CI runs it via .ci/run with CI=true, which turns every "tool missing -> SKIPPED"
 # into a failure.
+#
+# Build directory: sudo resets the environment, so an exported CARGO_TARGET_DIR
+# is dropped and cargo builds into ./target as root. To keep yours, pass it
+# through sudo explicitly (a relative path is taken from where you run sudo):
+#   sudo CARGO_TARGET_DIR="$CARGO_TARGET_DIR" bash tests/run.sh
+#   sudo -E bash tests/run.sh          # keeps your whole environment
+# The directory in use is printed before the build.
+#
+# Output: what tests print (cargo test -- --show-output) is shown with control
+# bytes escaped (ESC as \x1b, CR as \x0d, C1 controls as \u0080…): a test's
+# output can neither move the cursor nor forge the summary, which is computed
+# from the escaped log (`test result:` lines, as CI reads them).
+#   bash tests/run.sh --sanitize < LOG     the escaping filter alone
+#   bash tests/run.sh --summary LOG        the summary of a (filtered) log
+#   bash tests/run.sh --target-dir         the build directory it would use
 set -euo pipefail
+
+# Escapes control bytes except TAB and LF: C0 and DEL as \xNN, C1 (UTF-8
+# C2 80..C2 9F) as \u00NN. Byte-oriented, so invalid UTF-8 passes unchanged.
+sanitize() {
+  LC_ALL=C perl -pe 's/\xc2([\x80-\x9f])/sprintf("\\u%04x",ord $1)/ge; s/([\x00-\x08\x0b-\x1f\x7f])/sprintf("\\x%02x",ord $1)/ge'
+}
+
+# The summary of a test log: SKIPPED lines, FAILED tests, totals.
+summary() {
+  local log=$1
+  grep -E '^SKIPPED' "$log" | sort | uniq || true
+  grep -E '^test .* \.\.\. FAILED$' "$log" || true
+  awk '/^test result:/ { for (i=2;i<=NF;i++) { if ($(i)~/^passed;?$/) p+=$(i-1); if ($(i)~/^failed;?$/) f+=$(i-1); if ($(i)~/^ignored;?$/) g+=$(i-1) } }
+       END { printf "TOTAL: %d passed, %d failed, %d ignored\n", p, f, g }' "$log"
+  echo "SKIPPED: $(grep -c '^SKIPPED' "$log" || true)"
+}
+
+case "${1:-}" in
+  --sanitize) sanitize; exit 0 ;;
+  --summary) summary "$2"; exit 0 ;;
+esac
+
+# A relative CARGO_TARGET_DIR names a place relative to the caller's directory.
+if [ -n "${CARGO_TARGET_DIR:-}" ] && [ "${CARGO_TARGET_DIR#/}" = "$CARGO_TARGET_DIR" ]; then
+  export CARGO_TARGET_DIR="$PWD/$CARGO_TARGET_DIR"
+fi
+if [ "${1:-}" = --target-dir ]; then
+  echo "${CARGO_TARGET_DIR:-$(cd "$(dirname "$0")/.." && pwd)/target}"
+  exit 0
+fi
 
 # Debian packages the tests need. Add yours here (one list, one place).
 APT_PACKAGES=(
@@ -92,20 +137,21 @@ command -v cargo >/dev/null || { echo "tests/run.sh: cargo not found; install Ru
 
 prof=()
 [ "$KZ_PROFILE" = release ] && prof=(--release)
+if [ -n "${CARGO_TARGET_DIR:-}" ]; then
+  say "build directory: $CARGO_TARGET_DIR (CARGO_TARGET_DIR)"
+else
+  say "build directory: $PWD/target (CARGO_TARGET_DIR not set; under sudo pass it explicitly, see the header)"
+fi
 say "cargo test ${prof[*]} (CI=${CI:-})"
 log=$(mktemp)
 set +e
-cargo test "${prof[@]}" --no-fail-fast -- --show-output 2>&1 | tee "$log"
+cargo test "${prof[@]}" --no-fail-fast -- --show-output 2>&1 | sanitize | tee "$log"
 rc=${PIPESTATUS[0]}
 set -e
 
 echo
 echo "== summary"
-grep -E '^SKIPPED' "$log" | sort | uniq || true
-grep -E '^test .* \.\.\. FAILED$' "$log" || true
-awk '/^test result:/ { for (i=2;i<=NF;i++) { if ($(i)~/^passed;?$/) p+=$(i-1); if ($(i)~/^failed;?$/) f+=$(i-1); if ($(i)~/^ignored;?$/) g+=$(i-1) } }
-     END { printf "TOTAL: %d passed, %d failed, %d ignored\n", p, f, g }' "$log"
-echo "SKIPPED: $(grep -c '^SKIPPED' "$log" || true)"
+summary "$log"
 rm -f "$log"
 say "done, cargo test exit code $rc"
 exit "$rc"

@@ -176,12 +176,15 @@ struct Place {
     disk: SharedSource,
     table: PartitionTable,
     reserved: Option<Partition>,
+    /// The reserved partition when it is too small to hold host data.
+    too_small: Option<Partition>,
 }
 
 fn open(d: &DiskArgs, write: bool) -> Result<Place> {
     let disk = kzrescue::target::open_source(&d.target, write)?;
     let table = partition::read(disk.as_ref(), d.sector_size)?;
-    let reserved = store::reserved_partition(&table, &disk.name())?.cloned();
+    let mut reserved = store::reserved_partition(&table, &disk.name())?.cloned();
+    let too_small = reserved.take_if(|p| p.len < store::MIN_PARTITION);
     if let Some(p) = &reserved
         && p.start.saturating_add(p.len) > disk.size()
     {
@@ -196,10 +199,23 @@ fn open(d: &DiskArgs, write: bool) -> Result<Place> {
         disk,
         table,
         reserved,
+        too_small,
     })
 }
 
-fn no_place(disk: &SharedSource) -> String {
+fn no_place(place: &Place) -> String {
+    let disk = &place.disk;
+    if let Some(p) = &place.too_small {
+        // §3.1: a reserved partition below the guard and two slots holds no
+        // host data; readers say "no host data", writers refuse.
+        return format!(
+            "{} reserved partition {} is {} bytes, smaller than the {} bytes host data needs (a 64 KiB guard and two 64 KiB slots): there is no place for host data on this disk",
+            disk.name(),
+            p.label(),
+            p.len,
+            store::MIN_PARTITION
+        );
+    }
     format!(
         "{} has no Solaris reserved partition (GPT type {}, slice 8): there is no place for host data on this disk",
         disk.name(),
@@ -240,18 +256,102 @@ struct ReservedJson {
     len: u64,
 }
 
+/// `schema` of `hostdata show --json` and `hostdata check --json`
+/// (formats/json-schema.md).
+const SCHEMA: &str = "kzrescue.hostdata/1";
+
 #[derive(Serialize)]
 struct ReportJson<'a> {
+    schema: &'static str,
     target: String,
     format: &'static str,
     reserved_partition: Option<ReservedJson>,
     verdict: &'static str,
-    exit_code: u8,
+    exit: u8,
     explanation: String,
     key_id: Option<String>,
     copies: Vec<CopyJson>,
     serving: Option<CopyId>,
-    host_data: Option<&'a HostData>,
+    host_data: Option<HostDataJson<'a>>,
+}
+
+/// One OpenBoot variable (§5.2 `obp_vars`), in stored order.
+#[derive(Serialize)]
+struct ObpVarJson<'a> {
+    name: &'a str,
+    value: &'a str,
+}
+
+/// `suspend`: the three known pairs and the unknown ones.
+#[derive(Serialize)]
+struct SuspendJson<'a> {
+    suspended: bool,
+    image: &'a str,
+    time: i64,
+    other_pairs: super::label::NvJson<'a>,
+}
+
+/// The decoded payload: every pair of formats/hostdata.md §5.2, unknown
+/// pairs under `other_pairs` (nvlist values mapped as in `kzrescue.label/1`).
+#[derive(Serialize)]
+struct HostDataJson<'a> {
+    payload_version: u32,
+    zonename: &'a str,
+    owner_hostid: u32,
+    owner_hostname: &'a str,
+    state: &'a str,
+    be_name: &'a str,
+    be_uuid: &'a str,
+    last_update: i64,
+    tod_offset_ns: i64,
+    suspend: SuspendJson<'a>,
+    obp_vars: Vec<ObpVarJson<'a>>,
+    generation: u64,
+    other_pairs: super::label::NvJson<'a>,
+}
+
+/// Holds the unknown pairs of a payload as nvlists so that they can be
+/// shown with the label JSON mapping.
+struct Others {
+    top: kzrescue::zfs::nvlist::NvList,
+    suspend: kzrescue::zfs::nvlist::NvList,
+}
+
+impl Others {
+    fn of(d: &HostData) -> Others {
+        let mut top = kzrescue::zfs::nvlist::NvList::new();
+        top.pairs = d.extra.clone();
+        let mut suspend = kzrescue::zfs::nvlist::NvList::new();
+        suspend.pairs = d.suspend.extra.clone();
+        Others { top, suspend }
+    }
+}
+
+fn host_data_json<'a>(d: &'a HostData, o: &'a Others) -> HostDataJson<'a> {
+    HostDataJson {
+        payload_version: hostdata::payload::PAYLOAD_VERSION,
+        zonename: &d.zonename,
+        owner_hostid: d.owner_hostid,
+        owner_hostname: &d.owner_hostname,
+        state: &d.state,
+        be_name: &d.be_name,
+        be_uuid: &d.be_uuid,
+        last_update: d.last_update,
+        tod_offset_ns: d.tod_offset_ns,
+        suspend: SuspendJson {
+            suspended: d.suspend.suspended,
+            image: &d.suspend.image,
+            time: d.suspend.time,
+            other_pairs: super::label::NvJson(&o.suspend),
+        },
+        obp_vars: d
+            .obp_vars
+            .iter()
+            .map(|(name, value)| ObpVarJson { name, value })
+            .collect(),
+        generation: d.generation,
+        other_pairs: super::label::NvJson(&o.top),
+    }
 }
 
 fn explain(v: &Verdict, a: Option<&Assessment>, place: &Place) -> String {
@@ -296,9 +396,11 @@ fn report<'a>(
     a: Option<&'a Assessment>,
     v: &Verdict,
     key: Option<&HostKey>,
+    others: &'a Option<Others>,
 ) -> ReportJson<'a> {
     let best = a.and_then(|a| a.best());
     ReportJson {
+        schema: SCHEMA,
         target: place.disk.name(),
         format: "kzrescue host data v1 (not Oracle's format)",
         reserved_partition: place.reserved.as_ref().map(|p| ReservedJson {
@@ -307,7 +409,7 @@ fn report<'a>(
             len: p.len,
         }),
         verdict: v.name(),
-        exit_code: v.exit_code(),
+        exit: v.exit_code(),
         explanation: explain(v, a, place),
         key_id: key.map(|k| k.id().to_string()),
         copies: a
@@ -326,7 +428,9 @@ fn report<'a>(
             })
             .unwrap_or_default(),
         serving: best.map(|b| b.0),
-        host_data: best.map(|b| b.2),
+        host_data: best
+            .zip(others.as_ref())
+            .map(|(b, o)| host_data_json(b.2, o)),
     }
 }
 
@@ -404,7 +508,7 @@ fn judge(
     let a = assess(place, key)?;
     let v = match &a {
         None => Verdict::NoHostData {
-            reason: no_place(&place.disk),
+            reason: no_place(place),
         },
         Some(a) => hostdata::verdict(a, hostid),
     };
@@ -415,17 +519,18 @@ fn show(args: &ShowArgs) -> Result<u8> {
     let key = read_key(&args.key, &args.key_opts)?;
     let place = open(&args.disk, false)?;
     let (a, v) = judge(&place, Some(&key), None)?;
-    let r = report(&place, a.as_ref(), &v, Some(&key));
+    let others = a.as_ref().and_then(|a| a.best()).map(|b| Others::of(b.2));
+    let mut r = report(&place, a.as_ref(), &v, Some(&key), &others);
     if args.json {
+        // `show` exits 0 whenever a valid copy serves (§7), and says so in `exit`.
+        if r.host_data.is_some() {
+            r.exit = 0;
+        }
         println!(
             "{}",
             serde_json::to_string_pretty(&r).map_err(|e| Error::Usage(e.to_string()))?
         );
-        return Ok(if r.host_data.is_some() {
-            0
-        } else {
-            v.exit_code()
-        });
+        return Ok(r.exit);
     }
     println!(
         "host data on {} (kzrescue format v1, not Oracle's), key id {}",
@@ -456,7 +561,8 @@ fn check(args: &CheckArgs) -> Result<u8> {
     };
     let place = open(&args.disk, false)?;
     let (a, v) = judge(&place, key.as_ref(), args.hostid)?;
-    let r = report(&place, a.as_ref(), &v, key.as_ref());
+    let others = a.as_ref().and_then(|a| a.best()).map(|b| Others::of(b.2));
+    let r = report(&place, a.as_ref(), &v, key.as_ref(), &others);
     if args.json {
         println!(
             "{}",
@@ -582,7 +688,7 @@ fn init(args: &InitArgs) -> Result<u8> {
     let writing = args.w.write && !args.w.dry_run;
     let place = open(&args.disk, false)?;
     let Some(a) = assess(&place, None)? else {
-        return Err(Error::Refused(no_place(&place.disk)));
+        return Err(Error::Refused(no_place(&place)));
     };
     let key = HostKey::generate()?;
     let opts = InitOptions {
@@ -644,7 +750,7 @@ fn takeover(args: &TakeoverArgs) -> Result<u8> {
     let writing = args.w.write && !args.w.dry_run;
     let place = open(&args.disk, false)?;
     let Some(a) = assess(&place, Some(&key))? else {
-        return Err(Error::Refused(no_place(&place.disk)));
+        return Err(Error::Refused(no_place(&place)));
     };
     if let Some((_, _, d)) = a.best() {
         println!(

@@ -168,26 +168,69 @@ fn parse_hex_key(text: &str, what: &str) -> Result<HostKey> {
     Ok(HostKey { bytes })
 }
 
+/// Blanks that separate a keyword from its value: spaces and tabs (§6).
+fn is_blank(c: char) -> bool {
+    c == ' ' || c == '\t'
+}
+
+/// Splits a line at its first run of blanks into keyword and value.
+fn keyword(line: &str) -> (&str, &str) {
+    match line.find(is_blank) {
+        Some(i) => (&line[..i], line[i..].trim_matches(is_blank)),
+        None => (line, ""),
+    }
+}
+
+/// The lines of a key file: a leading UTF-8 BOM dropped, `\n` or `\r\n`
+/// ends, blanks (spaces, tabs) trimmed at both ends.
+fn key_lines(text: &str) -> impl Iterator<Item = &str> {
+    text.strip_prefix('\u{feff}')
+        .unwrap_or(text)
+        .split('\n')
+        .map(|l| l.strip_suffix('\r').unwrap_or(l).trim_matches(is_blank))
+}
+
+/// The value of a zonecfg `set raw=…` line inside a keysource resource:
+/// `raw`, optional blanks, `=`, optional blanks, then the 32 hex digits bare
+/// or in one pair of double quotes. `None` when the line sets something else.
+fn raw_value<'a>(line: &'a str, what: &str) -> Result<Option<&'a str>> {
+    let (k, rest) = keyword(line);
+    if k != "set" {
+        return Ok(None);
+    }
+    let Some(v) = rest.strip_prefix("raw") else {
+        return Ok(None);
+    };
+    let Some(v) = v.trim_start_matches(is_blank).strip_prefix('=') else {
+        return Ok(None);
+    };
+    let v = v.trim_matches(is_blank);
+    match (v.strip_prefix('"'), v.ends_with('"')) {
+        (Some(inner), true) if !inner.is_empty() => Ok(Some(&inner[..inner.len() - 1])),
+        (None, false) => Ok(Some(v)),
+        _ => Err(Error::Usage(format!(
+            "{what}: keysource raw value has an unbalanced double quote"
+        ))),
+    }
+}
+
 /// Parses key-file text: a kzrescue key file, or a zonecfg export holding a
 /// `keysource` resource with a `raw` property. `what` names the file in
 /// messages. Errors never quote key material.
 pub fn parse_keyfile(text: &str, what: &str) -> Result<KeyFile> {
-    let mut lines = text
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty() && !l.starts_with('#'));
+    let mut lines = key_lines(text).filter(|l| !l.is_empty() && !l.starts_with('#'));
     let first = lines.next().unwrap_or("");
-    if first == KEYFILE_MAGIC_LINE {
+    if keyword(first) == ("kzrescue-hostdata-key", "1") {
         let mut zone = None;
         let mut key = None;
         for line in lines {
-            let (k, v) = line.split_once(' ').unwrap_or((line, ""));
+            let (k, v) = keyword(line);
             match k {
                 "zone" if zone.is_none() => {
-                    check_zone_name(v.trim()).map_err(|e| Error::Usage(format!("{what}: {e}")))?;
-                    zone = Some(v.trim().to_string());
+                    check_zone_name(v).map_err(|e| Error::Usage(format!("{what}: {e}")))?;
+                    zone = Some(v.to_string());
                 }
-                "aes-128-ccm" if key.is_none() => key = Some(parse_hex_key(v.trim(), what)?),
+                "aes-128-ccm" if key.is_none() => key = Some(parse_hex_key(v, what)?),
                 "zone" | "aes-128-ccm" => {
                     return Err(Error::Usage(format!("{what}: duplicate `{k}` line")));
                 }
@@ -205,18 +248,18 @@ pub fn parse_keyfile(text: &str, what: &str) -> Result<KeyFile> {
     // A zonecfg command script: find `add keysource` … `set raw=` … `end`.
     let mut in_keysource = false;
     let mut key = None;
-    for line in text.lines().map(str::trim) {
-        if line == "add keysource" {
+    for line in key_lines(text) {
+        if keyword(line) == ("add", "keysource") {
             in_keysource = true;
         } else if in_keysource && line == "end" {
             in_keysource = false;
-        } else if let Some(v) = line.strip_prefix("set raw=").filter(|_| in_keysource) {
+        } else if in_keysource && let Some(v) = raw_value(line, what)? {
             if key.is_some() {
                 return Err(Error::Usage(format!(
                     "{what}: more than one keysource raw key"
                 )));
             }
-            key = Some(parse_hex_key(v.trim().trim_matches('"'), what)?);
+            key = Some(parse_hex_key(v, what)?);
         }
     }
     match key {

@@ -20,7 +20,7 @@ pub const STATES: &[&str] = &[
 ];
 
 /// Suspend information: whether a suspend image is pending, and where.
-#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct SuspendInfo {
     /// A suspend image exists and the zone should resume from it.
     pub suspended: bool,
@@ -28,6 +28,10 @@ pub struct SuspendInfo {
     pub image: String,
     /// When the zone was suspended, seconds since 1970-01-01 UTC (0 = never).
     pub time: i64,
+    /// Pairs of `suspend` this version does not know, in stored order; a
+    /// rewrite keeps them after the three known pairs.
+    #[serde(skip)]
+    pub extra: Vec<NvPair>,
 }
 
 /// The decoded host data.
@@ -76,6 +80,44 @@ pub const FIELD_NAMES: &[&str] = &[
     "generation",
 ];
 
+/// Names of the known pairs of `suspend`, in the order they are written.
+pub const SUSPEND_NAMES: &[&str] = &["suspended", "image", "time"];
+
+/// Every name in `l` and in each list embedded in it, at any depth, appears
+/// once (§5: `NV_UNIQUE_NAME` binds every list of the payload).
+fn unique_names(l: &NvList, path: &str) -> Result<()> {
+    let mut seen = std::collections::HashSet::new();
+    for p in &l.pairs {
+        if !seen.insert(p.name.as_str()) {
+            return Err(Error::corrupt(
+                "host data payload",
+                0,
+                format!("pair {path}{:?} appears twice", p.name),
+            ));
+        }
+        if let NvValue::NvList(inner) = &p.value {
+            unique_names(inner, &format!("{path}{}/", p.name))?;
+        }
+    }
+    Ok(())
+}
+
+/// The embedded lists `suspend` and `obp_vars` carry `nvl_version` 0 and
+/// `nvl_nvflag` 1, like the top-level list (§5).
+fn embedded_header(l: &NvList, name: &str) -> Result<()> {
+    if l.version != 0 || l.nvflag != 1 {
+        return Err(Error::corrupt(
+            "host data payload",
+            0,
+            format!(
+                "embedded list {name:?} has nvl_version {} / nvl_nvflag {} (must be 0 / 1)",
+                l.version, l.nvflag
+            ),
+        ));
+    }
+    Ok(())
+}
+
 fn pair(name: &str, value: NvValue) -> NvPair {
     NvPair {
         name: name.to_string(),
@@ -102,6 +144,7 @@ impl HostData {
             pair("image", NvValue::String(self.suspend.image.clone())),
             pair("time", NvValue::Int64(self.suspend.time)),
         ];
+        suspend.pairs.extend(self.suspend.extra.iter().cloned());
         let mut obp = NvList::new();
         obp.pairs = self
             .obp_vars
@@ -134,12 +177,7 @@ impl HostData {
     /// present once with its type; unknown pairs are kept in `extra`.
     pub fn from_nvlist(l: &NvList) -> Result<Self> {
         let bad = |detail: String| Error::corrupt("host data payload", 0, detail);
-        let mut seen = std::collections::HashSet::new();
-        for p in &l.pairs {
-            if !seen.insert(p.name.as_str()) {
-                return Err(bad(format!("pair {:?} appears twice", p.name)));
-            }
-        }
+        unique_names(l, "")?;
         let get = |name: &str| {
             l.get(name)
                 .ok_or_else(|| bad(format!("missing pair {name:?}")))
@@ -168,12 +206,14 @@ impl HostData {
                 v => Err(wrong(name, "UINT32 (6)", v)),
             }
         };
+        // The container's format version is the one version switch (§4.1):
+        // an incompatible payload bumps it. A payload_version other than 1
+        // inside a version-1 container is therefore a malformed payload.
         let version = u32_of("payload_version")?;
         if version != PAYLOAD_VERSION {
-            return Err(Error::unsupported(
-                "host data payload",
-                format!("payload_version {version} (this kzrescue reads {PAYLOAD_VERSION})"),
-            ));
+            return Err(bad(format!(
+                "payload_version {version} in a version-1 container (must be {PAYLOAD_VERSION})"
+            )));
         }
         let generation = match get("generation")? {
             NvValue::UInt64(x) => *x,
@@ -183,6 +223,7 @@ impl HostData {
             NvValue::NvList(x) => x,
             v => return Err(wrong("suspend", "NVLIST (19)", v)),
         };
+        embedded_header(suspend_l, "suspend")?;
         let suspend = SuspendInfo {
             suspended: match suspend_l.get("suspended") {
                 Some(NvValue::BooleanValue(b)) => *b,
@@ -199,11 +240,18 @@ impl HostData {
                 Some(v) => return Err(wrong("suspend/time", "INT64 (7)", v)),
                 None => return Err(bad("missing pair \"suspend/time\"".into())),
             },
+            extra: suspend_l
+                .pairs
+                .iter()
+                .filter(|p| !SUSPEND_NAMES.contains(&p.name.as_str()))
+                .cloned()
+                .collect(),
         };
         let obp_l = match get("obp_vars")? {
             NvValue::NvList(x) => x,
             v => return Err(wrong("obp_vars", "NVLIST (19)", v)),
         };
+        embedded_header(obp_l, "obp_vars")?;
         let mut obp_vars = Vec::with_capacity(obp_l.pairs.len());
         for p in &obp_l.pairs {
             match &p.value {
@@ -257,6 +305,7 @@ pub(crate) mod tests {
                 suspended: false,
                 image: String::new(),
                 time: 0,
+                extra: Vec::new(),
             },
             obp_vars: vec![("auto-boot?".into(), "true".into())],
             generation: 1,
