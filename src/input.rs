@@ -108,7 +108,7 @@ pub fn read_bounded(path: &Path, what: &str, cap: u64, allow_stdin: bool) -> Res
     // no size at all).
     if m.len() > cap {
         return Err(Error::Usage(format!(
-            "{what} {shown} holds {} bytes: not read (at most {cap})",
+            "{what} {shown} holds more than {cap} bytes ({}): not read (at most {cap})",
             m.len()
         )));
     }
