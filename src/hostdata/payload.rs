@@ -176,6 +176,9 @@ impl HostData {
     /// Validates and decodes a payload nvlist. Every known pair must be
     /// present once with its type; unknown pairs are kept in `extra`.
     pub fn from_nvlist(l: &NvList) -> Result<Self> {
+        // A decoded nvlist keeps no byte positions: these errors name the
+        // pair and point at the start of the decrypted packed list (offset
+        // 0 of the plaintext) that holds it.
         let bad = |detail: String| Error::corrupt("host data payload", 0, detail);
         unique_names(l, "")?;
         let get = |name: &str| {

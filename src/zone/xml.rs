@@ -92,7 +92,12 @@ pub fn parse_xml(text: &str) -> Result<ZoneConfig> {
         }
     }
     if !seen_zone {
-        return Err(Error::corrupt("zone XML", 0, "no <zone> element"));
+        // Found missing at the end of the document: report where it ended.
+        return Err(Error::corrupt(
+            "zone XML",
+            text.len() as u64,
+            "no <zone> element",
+        ));
     }
     Ok(cfg)
 }
