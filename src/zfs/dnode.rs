@@ -563,14 +563,36 @@ mod tests {
     }
 
     #[test]
+    fn errors_name_the_field_on_disk() {
+        let bo = ByteOrder::Little;
+        let mut raw = file_dnode(12, 1);
+        raw[3] = 4; // nblkptr
+        let e = Dnode::decode_at(&raw, bo, 9, 0x1000).unwrap_err();
+        assert_eq!(
+            (e.kind(), e.offset()),
+            (crate::ErrorKind::Corrupt, Some(0x1003))
+        );
+        let mut raw = file_dnode(12, 1);
+        raw[8] = 0; // data block size
+        let e = Dnode::decode_at(&raw, bo, 9, 0x1000).unwrap_err();
+        assert_eq!(e.offset(), Some(0x1008), "{e}");
+        let e = Dnode::decode_at(&raw[..100], bo, 9, 0x1000).unwrap_err();
+        assert_eq!(e.offset(), Some(0x1000), "{e}");
+        let dn = Dnode::decode_at(&file_dnode(12, 1), bo, 9, 0x1000).unwrap();
+        assert_eq!(dn.bonus_phys(), 0x1000 + 64 + 128);
+    }
+
+    #[test]
     fn deep_trees_follow_the_indirect_block_size() {
         // ztest makes 12-level files (4 KiB indirect blocks, 2^64 offsets)
         let bo = ByteOrder::Little;
         assert!(Dnode::decode(&file_dnode(12, 12), bo, 77).is_ok());
-        let e = Dnode::decode(&file_dnode(12, 13), bo, 77)
-            .unwrap_err()
-            .to_string();
-        assert!(e.contains("at most 12"), "{e}");
+        let e = Dnode::decode(&file_dnode(12, 13), bo, 77).unwrap_err();
+        assert_eq!(e.kind(), crate::ErrorKind::Corrupt, "{e}");
+        assert_eq!(e.structure(), Some("dnode of object 77"));
+        // nlevels is byte 2 of the dnode, which lies at 0x4000 + 512
+        let e = Dnode::decode_at(&file_dnode(12, 13), bo, 77, 0x4200).unwrap_err();
+        assert_eq!(e.offset(), Some(0x4202), "{e}");
         assert!(Dnode::decode(&file_dnode(17, 7), bo, 77).is_ok());
         assert!(Dnode::decode(&file_dnode(17, 8), bo, 77).is_err());
         assert!(Dnode::decode(&file_dnode(10, 20), bo, 77).is_ok());

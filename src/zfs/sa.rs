@@ -110,3 +110,29 @@ impl SaTables {
         Ok(bo)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_name_the_sa_buffer_and_the_byte() {
+        let mut t = SaTables::default();
+        t.register(5 | (8 << 24), "ZPL_SIZE".into());
+        t.add_layout(2, vec![5, 5]);
+        let mut out = HashMap::new();
+        let e = t.parse(&[0u8; 16], &mut out).unwrap_err();
+        assert_eq!((e.kind(), e.offset()), (crate::ErrorKind::Corrupt, Some(0)));
+        assert_eq!(e.structure(), Some("SA buffer"));
+        // header of 8 bytes, layout 2, then one 8-byte value: the second
+        // value overruns at byte 16
+        let mut b = vec![0u8; 16];
+        b[..4].copy_from_slice(&SA_MAGIC.to_le_bytes());
+        b[4..6].copy_from_slice(&(2u16 | (1 << 10)).to_le_bytes());
+        let e = t.parse(&b, &mut out).unwrap_err();
+        assert_eq!(e.offset(), Some(16), "{e}");
+        b[4] = 3; // layout 3: not in the table
+        let e = t.parse(&b, &mut out).unwrap_err();
+        assert_eq!(e.offset(), Some(4), "{e}");
+    }
+}

@@ -375,6 +375,17 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
+    #[test]
+    fn a_bad_leaf_magic_is_at_byte_24() {
+        let mut raw = vec![0u8; 512];
+        raw[..8].copy_from_slice(&ByteOrder::Little.put_u64(ZBT_LEAF));
+        let e = leaf_entries(&raw, ByteOrder::Little, false, &mut Vec::new()).unwrap_err();
+        assert_eq!((e.structure(), e.offset()), (Some("ZAP leaf"), Some(24)));
+        raw[..8].fill(0);
+        let e = leaf_entries(&raw, ByteOrder::Little, false, &mut Vec::new()).unwrap_err();
+        assert_eq!(e.offset(), Some(0));
+    }
+
     proptest! {
         #[test]
         fn leaf_never_panics(mut raw in proptest::collection::vec(any::<u8>(), 512..4096), be in any::<bool>()) {
@@ -386,6 +397,15 @@ mod tests {
             match bo { ByteOrder::Little => raw[24..28].copy_from_slice(&m[..4]), ByteOrder::Big => raw[24..28].copy_from_slice(&m[4..]) }
             let mut out = Vec::new();
             let _ = leaf_entries(&raw, bo, false, &mut out);
+        }
+
+        #[test]
+        fn leaf_errors_are_placed_in_the_block(raw in proptest::collection::vec(any::<u8>(), 512..1024)) {
+            let mut out = Vec::new();
+            if let Err(e) = leaf_entries(&raw, ByteOrder::Little, false, &mut out) {
+                prop_assert_eq!(e.kind(), crate::ErrorKind::Corrupt);
+                prop_assert!(e.offset().unwrap() < raw.len() as u64);
+            }
         }
 
         #[test]
