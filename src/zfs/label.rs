@@ -10,7 +10,8 @@
 
 use crate::error::{Error, Result};
 use crate::source::{Source, read_vec};
-use crate::zfs::eck::{self, EckCheck, Endian};
+use crate::zfs::ByteOrder;
+use crate::zfs::eck::{self, EckCheck};
 use crate::zfs::nvlist::{NvList, NvValue, xdr};
 
 /// Size of one label (`vdev_label_t`).
@@ -78,7 +79,7 @@ pub struct LabelRead {
     /// The verdict.
     pub status: LabelStatus,
     /// Byte order of the checksum trailer (when its magic was found).
-    pub endian: Option<Endian>,
+    pub endian: Option<ByteOrder>,
     /// The checksum words found and expected.
     pub eck: Option<EckCheck>,
     /// The 4 header bytes of the packed nvlist (encoding, writer's endian, 0, 0).
@@ -255,7 +256,7 @@ pub fn read_labels(src: &dyn Source) -> Vec<LabelRead> {
 pub fn encode_vdev_phys(
     header: [u8; 4],
     config: &NvList,
-    endian: Endian,
+    endian: ByteOrder,
     label_offset: u64,
 ) -> Result<Vec<u8>> {
     let packed = xdr::encode(header, config)?;

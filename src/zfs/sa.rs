@@ -10,7 +10,7 @@
 //! the file system; see `formats/zpl.md`.
 
 use crate::error::{Error, Result};
-use crate::zfs::blkptr::ByteOrder;
+use crate::zfs::ByteOrder;
 use std::collections::HashMap;
 
 /// System-attribute header magic.

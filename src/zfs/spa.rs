@@ -9,9 +9,8 @@
 
 use crate::error::{Error, Result};
 use crate::source::SharedSource;
-use crate::zfs::blkptr::{BlkPtr, ByteOrder};
+use crate::zfs::blkptr::BlkPtr;
 use crate::zfs::dsl::Mos;
-use crate::zfs::eck::Endian;
 use crate::zfs::label::{self, LabelStatus};
 use crate::zfs::nvlist::NvList;
 use crate::zfs::pool::{Pool, TopVdev};
@@ -71,14 +70,6 @@ pub struct Opened {
     /// Things the user should know (missing devices, unknown features,
     /// Oracle versions, an older txg in use).
     pub notes: Vec<String>,
-}
-
-/// Converts the label code's byte order to ours.
-pub fn byteorder(e: Endian) -> ByteOrder {
-    match e {
-        Endian::Little => ByteOrder::Little,
-        Endian::Big => ByteOrder::Big,
-    }
 }
 
 struct Device {
@@ -243,7 +234,7 @@ pub fn open(sources: &[SharedSource], txg: Option<u64>) -> Result<Opened> {
     if let Some(t) = txg.filter(|t| *t != ub.txg) {
         notes.push(format!("no uberblock with txg {t}; using txg {}", ub.txg));
     }
-    let rootbp = BlkPtr::decode(&ub.rootbp, byteorder(ub.endian))?;
+    let rootbp = BlkPtr::decode(&ub.rootbp, ub.endian)?;
     let pool = Arc::new(Pool::new(name, pool_guid, version, tops));
     let mos = Mos::open(&pool, &rootbp)?;
     Ok(Opened {

@@ -10,7 +10,7 @@
 //! of 1-, 2-, 4- or 8-byte integers stored big-endian. See `formats/zap.md`.
 
 use crate::error::{Error, Result};
-use crate::zfs::blkptr::ByteOrder;
+use crate::zfs::ByteOrder;
 use crate::zfs::dnode::Dnode;
 use crate::zfs::dnode::TreeGuard;
 use crate::zfs::pool::Pool;
