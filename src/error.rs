@@ -144,6 +144,24 @@ impl Error {
         }
     }
 
+    /// Renames the structure of a [`Error::Corrupt`] with `f` (used to say
+    /// which label, dataset or object a decode error came from), keeping
+    /// its offset and detail; other errors pass unchanged.
+    pub fn renamed(self, f: impl FnOnce(&str) -> String) -> Self {
+        match self {
+            Error::Corrupt {
+                structure,
+                offset,
+                detail,
+            } => Error::Corrupt {
+                structure: f(&structure),
+                offset,
+                detail,
+            },
+            other => other,
+        }
+    }
+
     /// Adds `base` to the offset of a [`Error::Corrupt`] (used when a
     /// structure decoded from a buffer is reported at its place on disk).
     pub fn shifted(self, base: u64) -> Self {

@@ -114,8 +114,34 @@ pub fn read(
         _ => last,
     };
     let backup = read_copy(src, lb, backup_lba, last);
+    let (used, used_backup) = choose(primary, backup, backup_lba, ss, notes)?;
+    let h = &used.header;
+    note_header(h, last, notes);
+    let info = GptInfo {
+        disk_guid: h.disk_guid.to_string().to_uppercase(),
+        used_backup,
+        header_lba: h.current_lba,
+        alternate_lba: h.backup_lba,
+        first_usable_lba: h.first_usable,
+        last_usable_lba: h.last_usable,
+        entries_lba: h.part_start,
+        num_entries: h.num_parts,
+        entry_size: h.part_size,
+        revision: h.revision,
+    };
+    let parts = partitions(src, &used, ss, notes)?;
+    Ok((info, parts))
+}
 
-    let (used, used_backup) = match (primary, backup) {
+/// The copy to use, primary first; notes what differs or was bad.
+fn choose(
+    primary: Result<Copy>,
+    backup: Result<Copy>,
+    backup_lba: u64,
+    ss: u64,
+    notes: &mut Vec<String>,
+) -> Result<(Copy, bool)> {
+    Ok(match (primary, backup) {
         (Ok(p), Ok(b)) => {
             if p.entries != b.entries {
                 notes.push(format!(
@@ -148,9 +174,11 @@ pub fn read(
                 format!("primary and backup are both bad: primary: {pe}; backup: {be}"),
             ));
         }
-    };
+    })
+}
 
-    let h = &used.header;
+/// Notes header fields that are odd but not fatal.
+fn note_header(h: &Header, last: u64, notes: &mut Vec<String>) {
     if h.last_usable > last || h.backup_lba.max(h.current_lba) > last {
         notes.push(format!(
             "the GPT describes a disk of at least {} LBAs but the device has {}: truncated image or wrong device?",
@@ -164,19 +192,16 @@ pub fn read(
             h.revision.0, h.revision.1
         ));
     }
-    let info = GptInfo {
-        disk_guid: h.disk_guid.to_string().to_uppercase(),
-        used_backup,
-        header_lba: h.current_lba,
-        alternate_lba: h.backup_lba,
-        first_usable_lba: h.first_usable,
-        last_usable_lba: h.last_usable,
-        entries_lba: h.part_start,
-        num_entries: h.num_parts,
-        entry_size: h.part_size,
-        revision: h.revision,
-    };
+}
 
+/// The used entries of `used` as partitions with Solaris slice numbers.
+fn partitions(
+    src: &dyn Source,
+    used: &Copy,
+    ss: u64,
+    notes: &mut Vec<String>,
+) -> Result<Vec<Partition>> {
+    let h = &used.header;
     let mut parts = Vec::new();
     for (&number, e) in &used.entries {
         if !e.is_used() {
@@ -248,7 +273,7 @@ pub fn read(
             name: e.name.clone(),
         });
     }
-    Ok((info, parts))
+    Ok(parts)
 }
 
 /// One header with its entry array, both checked.

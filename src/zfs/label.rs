@@ -196,18 +196,7 @@ pub fn decode_label(index: usize, label_offset: u64, phys: Vec<u8>) -> LabelRead
 
 /// Prefixes the structure name of a decode error with the label number.
 fn relabel(e: Error, index: usize) -> Error {
-    match e {
-        Error::Corrupt {
-            structure,
-            offset,
-            detail,
-        } => Error::Corrupt {
-            structure: format!("vdev label {index} {structure}"),
-            offset,
-            detail,
-        },
-        other => other,
-    }
+    e.renamed(|s| format!("vdev label {index} {s}"))
 }
 
 /// Reads and checks all four labels of the vdev `src`. Never fails: each

@@ -198,24 +198,9 @@ impl Reader<'_> {
             b: pb,
             order: self.order,
         };
-        let e = |off: usize, d: String| self.err(at + off, d);
-        let name_sz = f.u16(4).unwrap_or(0) as i16;
         let nelem = f.u32(8).unwrap_or(0) as i32;
         let code = f.u32(12).unwrap_or(0) as i32;
-        let name_sz = match usize::try_from(name_sz) {
-            Ok(n) if n >= 1 && (NVPAIR_T_SIZE as usize + n) <= pb.len() => n,
-            _ => return Err(e(4, format!("name size {name_sz} does not fit the pair"))),
-        };
-        let raw = &pb[16..16 + name_sz];
-        if raw[name_sz - 1] != 0 {
-            return Err(e(16, "pair name is not NUL-terminated".into()));
-        }
-        let raw = &raw[..name_sz - 1];
-        if let Some(why) = check_name(raw) {
-            return Err(e(16, why));
-        }
-        let name = String::from_utf8(raw.to_vec())
-            .map_err(|_| e(16, "pair name is not valid UTF-8".into()))?;
+        let (name, name_sz) = self.pair_name(&f, at)?;
         let path = {
             let mut p = self.path.clone();
             path_push(&mut p, &name);
@@ -226,142 +211,14 @@ impl Reader<'_> {
             Ok(n) => n,
             Err(_) => return Err(e(8, format!("negative nelem {nelem}"))),
         };
-        let want_n = match code {
-            1 => Some(0),
-            2..=9 | 18 | 19 | 21..=23 | 27 => Some(1),
-            10..=17 | 20 | 24..=26 => None,
-            _ => return Err(e(12, format!("unknown data type {code}"))),
-        };
-        if let Some(w) = want_n
-            && n != w
-        {
-            return Err(e(
-                8,
-                format!("{} needs nelem {w}, found {n}", super::type_name(code)),
-            ));
-        }
+        check_nelem(code, n, &e)?;
         let valoff = align8(NVPAIR_T_SIZE + name_sz as u64) as usize;
-        let val = pb.get(valoff..).unwrap_or(&[]);
         let vf = Fields {
-            b: val,
+            b: pb.get(valoff..).unwrap_or(&[]),
             order: self.order,
         };
-        let short = || e(valoff, "value runs past the pair's size".into());
-        // Fixed-size element arrays: check the whole array fits first.
-        let need = |el: usize| -> Result<()> {
-            if n.checked_mul(el).is_none_or(|t| t > val.len()) {
-                return Err(short());
-            }
-            Ok(())
-        };
-        let bool_of = |w: u32, off: usize| -> Result<bool> {
-            match w {
-                0 => Ok(false),
-                1 => Ok(true),
-                _ => Err(e(off, format!("boolean is {w}, not 0 or 1"))),
-            }
-        };
         let mut pending = Vec::new();
-        let value = match code {
-            1 => NvValue::Boolean,
-            2 => NvValue::Byte(*val.first().ok_or_else(short)?),
-            3 => NvValue::Int16(vf.u16(0).ok_or_else(short)? as i16),
-            4 => NvValue::UInt16(vf.u16(0).ok_or_else(short)?),
-            5 => NvValue::Int32(vf.u32(0).ok_or_else(short)? as i32),
-            6 => NvValue::UInt32(vf.u32(0).ok_or_else(short)?),
-            7 => NvValue::Int64(vf.u64(0).ok_or_else(short)? as i64),
-            8 => NvValue::UInt64(vf.u64(0).ok_or_else(short)?),
-            9 => NvValue::String(cstr(val, 0, &e, valoff)?.0),
-            10 => {
-                need(1)?;
-                NvValue::ByteArray(val[..n].to_vec())
-            }
-            11 => {
-                need(2)?;
-                NvValue::Int16Array(
-                    (0..n)
-                        .filter_map(|i| vf.u16(2 * i).map(|v| v as i16))
-                        .collect(),
-                )
-            }
-            12 => {
-                need(2)?;
-                NvValue::UInt16Array((0..n).filter_map(|i| vf.u16(2 * i)).collect())
-            }
-            13 => {
-                need(4)?;
-                NvValue::Int32Array(
-                    (0..n)
-                        .filter_map(|i| vf.u32(4 * i).map(|v| v as i32))
-                        .collect(),
-                )
-            }
-            14 => {
-                need(4)?;
-                NvValue::UInt32Array((0..n).filter_map(|i| vf.u32(4 * i)).collect())
-            }
-            15 => {
-                need(8)?;
-                NvValue::Int64Array(
-                    (0..n)
-                        .filter_map(|i| vf.u64(8 * i).map(|v| v as i64))
-                        .collect(),
-                )
-            }
-            16 => {
-                need(8)?;
-                NvValue::UInt64Array((0..n).filter_map(|i| vf.u64(8 * i)).collect())
-            }
-            17 => {
-                // n pointer slots (ignored), then n NUL-terminated strings.
-                need(9)?;
-                let mut off = 8 * n;
-                let mut v = Vec::with_capacity(n);
-                for _ in 0..n {
-                    let (s, next) = cstr(val, off, &e, valoff)?;
-                    v.push(s);
-                    off = next;
-                }
-                NvValue::StringArray(v)
-            }
-            18 => NvValue::HrTime(vf.u64(0).ok_or_else(short)? as i64),
-            19 => {
-                pending.push(nvlist_image(&vf, 0, &e, valoff)?);
-                NvValue::NvList(NvList::new())
-            }
-            20 => {
-                need(8 + NVLIST_T_SIZE as usize)?;
-                for i in 0..n {
-                    pending.push(nvlist_image(
-                        &vf,
-                        8 * n + NVLIST_T_SIZE as usize * i,
-                        &e,
-                        valoff,
-                    )?);
-                }
-                NvValue::NvListArray(Vec::with_capacity(n))
-            }
-            21 => NvValue::BooleanValue(bool_of(vf.u32(0).ok_or_else(short)?, valoff)?),
-            22 => NvValue::Int8(*val.first().ok_or_else(short)? as i8),
-            23 => NvValue::UInt8(*val.first().ok_or_else(short)?),
-            24 => {
-                need(4)?;
-                let mut v = Vec::with_capacity(n);
-                for i in 0..n {
-                    v.push(bool_of(vf.u32(4 * i).unwrap_or(2), valoff + 4 * i)?);
-                }
-                NvValue::BooleanArray(v)
-            }
-            25 => {
-                need(1)?;
-                NvValue::Int8Array(val[..n].iter().map(|b| *b as i8).collect())
-            }
-            26 => {
-                need(1)?;
-                NvValue::UInt8Array(val[..n].to_vec())
-            }
-            _ => NvValue::Double(f64::from_bits(vf.u64(0).ok_or_else(short)?)),
-        };
+        let value = value(code, n, &vf, &e, valoff, &mut pending)?;
         // The size field must be exactly what the value implies. For lists
         // the value is a placeholder here, but only its element count and
         // the fixed nvlist_t size enter the formula.
@@ -375,6 +232,164 @@ impl Reader<'_> {
         }
         Ok((NvPair { name, value }, pending))
     }
+
+    /// The name of the pair image in `f` (found at `at`) and its stored
+    /// size, NUL included.
+    fn pair_name(&self, f: &Fields<'_>, at: usize) -> Result<(String, usize)> {
+        let e = |off: usize, d: String| self.err(at + off, d);
+        let name_sz = f.u16(4).unwrap_or(0) as i16;
+        let name_sz = match usize::try_from(name_sz) {
+            Ok(n) if n >= 1 && (NVPAIR_T_SIZE as usize + n) <= f.b.len() => n,
+            _ => return Err(e(4, format!("name size {name_sz} does not fit the pair"))),
+        };
+        let raw = &f.b[16..16 + name_sz];
+        if raw[name_sz - 1] != 0 {
+            return Err(e(16, "pair name is not NUL-terminated".into()));
+        }
+        let raw = &raw[..name_sz - 1];
+        if let Some(why) = check_name(raw) {
+            return Err(e(16, why));
+        }
+        let name = String::from_utf8(raw.to_vec())
+            .map_err(|_| e(16, "pair name is not valid UTF-8".into()))?;
+        Ok((name, name_sz))
+    }
+}
+
+/// Checks `nelem` against what data type `code` allows (1 for scalars, 0
+/// for a flag, any for arrays).
+fn check_nelem(code: i32, n: usize, e: &impl Fn(usize, String) -> Error) -> Result<()> {
+    let want_n = match code {
+        1 => Some(0),
+        2..=9 | 18 | 19 | 21..=23 | 27 => Some(1),
+        10..=17 | 20 | 24..=26 => None,
+        _ => return Err(e(12, format!("unknown data type {code}"))),
+    };
+    if let Some(w) = want_n
+        && n != w
+    {
+        return Err(e(
+            8,
+            format!("{} needs nelem {w}, found {n}", super::type_name(code)),
+        ));
+    }
+    Ok(())
+}
+
+/// The value of data type `code` with `n` elements in `vf` (which starts
+/// at byte `valoff` of the pair). Embedded lists come back empty and their
+/// headers go to `pending`.
+fn value(
+    code: i32,
+    n: usize,
+    vf: &Fields<'_>,
+    e: &impl Fn(usize, String) -> Error,
+    valoff: usize,
+    pending: &mut Vec<Pending>,
+) -> Result<NvValue> {
+    let val = vf.b;
+    let short = || e(valoff, "value runs past the pair's size".into());
+    // Fixed-size element arrays: check the whole array fits first.
+    let need = |el: usize| -> Result<()> {
+        if n.checked_mul(el).is_none_or(|t| t > val.len()) {
+            return Err(short());
+        }
+        Ok(())
+    };
+    let bool_of = |w: u32, off: usize| -> Result<bool> {
+        match w {
+            0 => Ok(false),
+            1 => Ok(true),
+            _ => Err(e(off, format!("boolean is {w}, not 0 or 1"))),
+        }
+    };
+    let ints16 = |i: usize| vf.u16(2 * i);
+    let ints32 = |i: usize| vf.u32(4 * i);
+    let ints64 = |i: usize| vf.u64(8 * i);
+    Ok(match code {
+        1 => NvValue::Boolean,
+        2 => NvValue::Byte(*val.first().ok_or_else(short)?),
+        3 => NvValue::Int16(vf.u16(0).ok_or_else(short)? as i16),
+        4 => NvValue::UInt16(vf.u16(0).ok_or_else(short)?),
+        5 => NvValue::Int32(vf.u32(0).ok_or_else(short)? as i32),
+        6 => NvValue::UInt32(vf.u32(0).ok_or_else(short)?),
+        7 => NvValue::Int64(vf.u64(0).ok_or_else(short)? as i64),
+        8 => NvValue::UInt64(vf.u64(0).ok_or_else(short)?),
+        9 => NvValue::String(cstr(val, 0, e, valoff)?.0),
+        10 => {
+            need(1)?;
+            NvValue::ByteArray(val[..n].to_vec())
+        }
+        11 => {
+            need(2)?;
+            NvValue::Int16Array((0..n).filter_map(|i| ints16(i).map(|v| v as i16)).collect())
+        }
+        12 => {
+            need(2)?;
+            NvValue::UInt16Array((0..n).filter_map(ints16).collect())
+        }
+        13 => {
+            need(4)?;
+            NvValue::Int32Array((0..n).filter_map(|i| ints32(i).map(|v| v as i32)).collect())
+        }
+        14 => {
+            need(4)?;
+            NvValue::UInt32Array((0..n).filter_map(ints32).collect())
+        }
+        15 => {
+            need(8)?;
+            NvValue::Int64Array((0..n).filter_map(|i| ints64(i).map(|v| v as i64)).collect())
+        }
+        16 => {
+            need(8)?;
+            NvValue::UInt64Array((0..n).filter_map(ints64).collect())
+        }
+        17 => {
+            // n pointer slots (ignored), then n NUL-terminated strings.
+            need(9)?;
+            let mut off = 8 * n;
+            let mut v = Vec::with_capacity(n);
+            for _ in 0..n {
+                let (s, next) = cstr(val, off, e, valoff)?;
+                v.push(s);
+                off = next;
+            }
+            NvValue::StringArray(v)
+        }
+        18 => NvValue::HrTime(vf.u64(0).ok_or_else(short)? as i64),
+        19 => {
+            pending.push(nvlist_image(vf, 0, e, valoff)?);
+            NvValue::NvList(NvList::new())
+        }
+        20 => {
+            need(8 + NVLIST_T_SIZE as usize)?;
+            for i in 0..n {
+                let off = 8 * n + NVLIST_T_SIZE as usize * i;
+                pending.push(nvlist_image(vf, off, e, valoff)?);
+            }
+            NvValue::NvListArray(Vec::with_capacity(n))
+        }
+        21 => NvValue::BooleanValue(bool_of(vf.u32(0).ok_or_else(short)?, valoff)?),
+        22 => NvValue::Int8(*val.first().ok_or_else(short)? as i8),
+        23 => NvValue::UInt8(*val.first().ok_or_else(short)?),
+        24 => {
+            need(4)?;
+            let mut v = Vec::with_capacity(n);
+            for i in 0..n {
+                v.push(bool_of(vf.u32(4 * i).unwrap_or(2), valoff + 4 * i)?);
+            }
+            NvValue::BooleanArray(v)
+        }
+        25 => {
+            need(1)?;
+            NvValue::Int8Array(val[..n].iter().map(|b| *b as i8).collect())
+        }
+        26 => {
+            need(1)?;
+            NvValue::UInt8Array(val[..n].to_vec())
+        }
+        _ => NvValue::Double(f64::from_bits(vf.u64(0).ok_or_else(short)?)),
+    })
 }
 
 /// A NUL-terminated string in `val` at `off`; returns it and the offset after
