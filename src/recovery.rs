@@ -39,9 +39,13 @@ fn header_ok(src: &dyn Source, ss: u64, lba: u64) -> bool {
 
 /// Scans `spec` (a boot device whose table could not give the pool's
 /// slice) and says what to run. Reads the whole device once.
-pub fn advise(spec: &str, sector_size: Option<u32>) -> Vec<Advice> {
+pub fn advise(
+    spec: &str,
+    sector_size: Option<u32>,
+    access: &crate::target::AccessOptions,
+) -> Vec<Advice> {
     let q = sh(spec);
-    let src = match scan::open_for_scan(spec) {
+    let src = match scan::open_for_scan(spec, access) {
         Ok(s) => s,
         Err(e) => {
             return vec![Advice {

@@ -457,13 +457,16 @@ pub struct ScanOptions {
 /// read with positioned reads (not a memory map), so that reading it all
 /// leaves the data in the page cache without counting in resident memory;
 /// anything else as [`crate::target::open_source`] opens it.
-pub fn open_for_scan(spec: &str) -> Result<crate::source::SharedSource> {
+pub fn open_for_scan(
+    spec: &str,
+    access: &crate::target::AccessOptions,
+) -> Result<crate::source::SharedSource> {
     let path = std::path::Path::new(spec);
     match std::fs::metadata(path) {
         Ok(m) if m.is_file() && !crate::source::uri::is_uri(spec) => {
             Ok(std::sync::Arc::new(crate::source::PreadFile::open(path)?))
         }
-        _ => crate::target::open_source(spec, false),
+        _ => crate::target::open_source(spec, false, access),
     }
 }
 

@@ -41,7 +41,7 @@ pub struct PartitionsArgs {
 
 /// Runs the subcommand; exits 1 when the table has notes (damage worked around).
 pub fn run(args: &PartitionsArgs) -> Result<u8> {
-    let disk = open_source(&args.target.target, false)?;
+    let disk = open_source(&args.target.target, false, &super::context::get().access()?)?;
     let table = partition::read(disk.as_ref(), args.target.sector_size)?;
     let pool = match (table.kind, args.target.slice) {
         (TableKind::None, _) => Ok(None),

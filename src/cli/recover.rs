@@ -192,11 +192,14 @@ fn raw_labels(v: &Vdev) -> [Vec<u8>; 4] {
 
 /// Runs `kzrescue label repair`.
 pub fn run_label_repair(a: &LabelRepairArgs) -> Result<u8> {
-    let txo = TxOptions::from_interval_secs(a.liveness_interval)?;
+    let txo = TxOptions::from_interval_secs(a.liveness_interval)?
+        .with_access(&super::context::get().access()?);
+    let access = super::context::get().access()?;
     let opts = |write| TargetOptions {
         slice: a.slice,
         sector_size: a.sector_size,
         write,
+        access: access.clone(),
     };
     let vdevs: Vec<Vdev> = a
         .targets
@@ -430,7 +433,7 @@ fn chosen_vdev(r: &ScanReport, start: Option<u64>) -> Result<&FoundVdev> {
 
 /// Runs `kzrescue partitions restore`.
 pub fn run_restore(a: &RestoreArgs) -> Result<u8> {
-    let disk = open_source(&a.target, false)?;
+    let disk = open_source(&a.target, false, &super::context::get().access()?)?;
     let r = super::scan::run_scan(&a.target, a.sector_size)?;
     let ss = u64::from(r.sector_size);
     let plan: RestorePlan = match a.from.as_str() {
@@ -509,7 +512,8 @@ pub fn run_restore(a: &RestoreArgs) -> Result<u8> {
         .unwrap_or_else(|| default_journal("table", &a.from));
     let mut tx = Transaction::new(
         format!("kzrescue partitions restore {} --from {}", a.target, a.from),
-        TxOptions::from_interval_secs(a.liveness_interval)?,
+        TxOptions::from_interval_secs(a.liveness_interval)?
+            .with_access(&super::context::get().access()?),
     );
     tx.group("partition table", Some(journal), vec![tp]);
     for v in &r.vdevs {
@@ -528,7 +532,7 @@ pub fn run_restore(a: &RestoreArgs) -> Result<u8> {
     drop(disk);
     let done = tx.commit()?;
     text.push_str(&committed(&done, &mut report));
-    let again = open_source(&a.target, false)?;
+    let again = open_source(&a.target, false, &super::context::get().access()?)?;
     let t = partition::read(again.as_ref(), Some(ss as u32))?;
     text.push_str(&format!(
         "table now: {} with {} slice(s){}\n",
