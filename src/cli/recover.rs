@@ -397,9 +397,11 @@ pub fn run_restore(a: &RestoreArgs) -> Result<u8> {
                 restore::from_backup(disk.as_ref(), ss)?
             } else if r.sun_labels.iter().any(|l| l.backup_position) {
                 restore::vtoc_from_backup(disk.as_ref(), &r.sun_labels)?
+            } else if r.sun_labels.iter().any(|l| l.x86) {
+                restore::x86_vtoc_from_backup(disk.as_ref(), &r.sun_labels, &r.vdevs)?
             } else {
                 return Err(Error::Refused(format!(
-                    "no backup GPT header in the last LBA ({ss}-byte sectors) and no backup Sun label: nothing to restore from (try --from scan{})",
+                    "no backup GPT header in the last LBA ({ss}-byte sectors) and no backup Sun or x86 VTOC label: nothing to restore from (try --from scan{})",
                     if a.sector_size.is_none() {
                         ", or --sector-size 4096 for a 4Kn disk"
                     } else {
