@@ -8,7 +8,6 @@
 //! (big-endian) and a real x86 (little-endian) pool.
 
 mod common;
-mod label_common;
 
 use kzrescue::ErrorKind;
 use kzrescue::source::{FileSource, OpenMode};
@@ -16,7 +15,7 @@ use kzrescue::zfs::ByteOrder;
 use kzrescue::zfs::label::{
     LabelStatus, NVLIST_MAX, VDEV_PHYS_OFFSET, VDEV_PHYS_SIZE, label_offsets, read_labels,
 };
-use label_common::*;
+use common::label::*;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use std::os::unix::fs::FileExt;

@@ -11,10 +11,9 @@
 //! damaged bytes back exactly.
 
 mod common;
-mod physpath_util;
 
 use common::{kzrescue, require_tool, unpack_fixture};
-use physpath_util::{
+use common::physpath::{
     LABEL, PHYS_LEN, PHYS_OFF, Placement, fixture_placement, label_offsets, zdb_imports_vdevs,
 };
 use std::collections::BTreeMap;

@@ -3,14 +3,13 @@
 //! active uberblock.
 
 mod common;
-mod label_common;
 
 use kzrescue::source::{FileSource, OpenMode};
 use kzrescue::zfs::ByteOrder;
 use kzrescue::zfs::eck;
 use kzrescue::zfs::label::{label_offsets, read_labels};
 use kzrescue::zfs::uberblock::{self, RING_OFFSET, SlotStatus, decode_ring};
-use label_common::*;
+use common::label::*;
 use proptest::prelude::*;
 use serde_json::Value;
 use std::os::unix::fs::FileExt;

@@ -1,6 +1,5 @@
 //! Helpers for the label and uberblock tests: the zfs-test pool images, zdb
 //! runs, parsing zdb's `-l`/`-lu` text, and a small pool made from scratch.
-#![allow(dead_code)]
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -21,8 +20,8 @@ pub const BLOCKFILE_DIRS: [&str; 2] = [
 /// The zfs-test pool images (`*.dat.bz2`), or `None` (with a SKIPPED line;
 /// a panic under CI) when the package or the tools are missing.
 pub fn zfs_test_images(test: &str) -> Option<Vec<PathBuf>> {
-    if !super::common::require_tool("zdb", "zfsutils-linux", test)
-        || !super::common::require_tool("bzip2", "bzip2", test)
+    if !super::require_tool("zdb", "zfsutils-linux", test)
+        || !super::require_tool("bzip2", "bzip2", test)
     {
         return None;
     }
@@ -35,7 +34,7 @@ pub fn zfs_test_images(test: &str) -> Option<Vec<PathBuf>> {
         .collect();
     v.sort();
     if v.is_empty() {
-        if super::common::in_ci() {
+        if super::in_ci() {
             panic!("{test}: no zfs-test pool images (Debian package zfs-test) and CI=true");
         }
         println!("SKIPPED {test}: no pool images (install Debian package zfs-test)");

@@ -10,7 +10,6 @@
 //! hostile variants change the model, or replace a dnode through a hook
 //! that gets the [`Writer`] (so it can place blocks that point at each
 //! other, at itself or at an ancestor, with checksums that verify).
-#![allow(dead_code)]
 
 use kzrescue::zfs::ByteOrder;
 use kzrescue::zfs::ByteOrder;
