@@ -39,9 +39,13 @@ fn header_ok(src: &dyn Source, ss: u64, lba: u64) -> bool {
 
 /// Scans `spec` (a boot device whose table could not give the pool's
 /// slice) and says what to run. Reads the whole device once.
-pub fn advise(spec: &str, sector_size: Option<u32>) -> Vec<Advice> {
+pub fn advise(
+    spec: &str,
+    sector_size: Option<u32>,
+    access: &crate::target::AccessOptions,
+) -> Vec<Advice> {
     let q = sh(spec);
-    let src = match scan::open_for_scan(spec) {
+    let src = match scan::open_for_scan(spec, access) {
         Ok(s) => s,
         Err(e) => {
             return vec![Advice {
@@ -83,7 +87,7 @@ pub fn advise(spec: &str, sector_size: Option<u32>) -> Vec<Advice> {
     let last = gpt::last_lba(src.as_ref(), r.sector_size).unwrap_or(0);
     let primary = header_ok(src.as_ref(), ss, 1);
     let backup = last > 1 && header_ok(src.as_ref(), ss, last);
-    let sun_backup = r.sun_labels.iter().any(|l| l.backup_position);
+    let sun_backup = r.sun_labels.iter().any(|l| l.backup_position || l.x86);
     let described = matches!(v.table, TableMatch::Matches { .. });
     let found = format!(
         "a scan finds pool {} (vdev guid {}) at byte {:#x}, {} bytes, labels {:?}",

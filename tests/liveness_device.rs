@@ -202,7 +202,7 @@ fn iscsi_lu_written_through_a_second_session_is_refused() {
     let second = uri.clone();
     let (c, o, e) = set_while_written(&uri, &j, &[], move || {
         // A second session (another initiator) writes the LU.
-        let lu = kzrescue::target::open_source(&second, true).unwrap();
+        let lu = kzrescue::target::open_source(&second, true, &Default::default()).unwrap();
         lu.write_at(at, &[b]).unwrap();
         lu.flush().unwrap();
     });

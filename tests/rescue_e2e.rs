@@ -870,7 +870,8 @@ fn unknown_slot_bytes_are_refused_unless_forced() {
     let z = Zone::new(tmp.path(), &[img], 1);
     let disk = &z.disks[0].0;
     // Random-looking bytes in the primary slot, as Oracle's sealed host data.
-    let src = kzrescue::target::open_source(disk.to_str().unwrap(), false).unwrap();
+    let src =
+        kzrescue::target::open_source(disk.to_str().unwrap(), false, &Default::default()).unwrap();
     let table = kzrescue::partition::read(src.as_ref(), None).unwrap();
     let s8 = kzrescue::hostdata::store::reserved_partition(&table, "d")
         .unwrap()

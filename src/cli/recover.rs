@@ -20,51 +20,6 @@ use kzrescue::{Error, Result};
 use serde_json::json;
 use std::path::PathBuf;
 
-/// `kzrescue label repair` and `kzrescue partitions restore` are parsed
-/// here, before the main parser: `label` and `partitions` take a target as
-/// their first argument, so these two words after them name the writers.
-pub fn intercept() -> Option<Result<u8>> {
-    use clap::Parser;
-    let argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
-    let word = |i: usize| argv.get(i).and_then(|a| a.to_str());
-    match (word(1), word(2)) {
-        (Some("label"), Some("repair")) => {
-            let rest = argv[3..].iter().cloned();
-            let a = LabelRepairCli::parse_from(
-                std::iter::once("kzrescue label repair".into()).chain(rest),
-            );
-            Some(run_label_repair(&a.args))
-        }
-        (Some("partitions"), Some("restore")) => {
-            let rest = argv[3..].iter().cloned();
-            let a = RestoreCli::parse_from(
-                std::iter::once("kzrescue partitions restore".into()).chain(rest),
-            );
-            Some(run_restore(&a.args))
-        }
-        _ => None,
-    }
-}
-
-/// Rebuild vdev labels that are missing or fail their checksum from a valid
-/// label of the same vdev (journalled; dry run by default).
-#[derive(clap::Parser, Debug)]
-#[command(name = "kzrescue label repair")]
-struct LabelRepairCli {
-    #[command(flatten)]
-    args: LabelRepairArgs,
-}
-
-/// Rebuild a lost partition table: the primary GPT from the backup, the
-/// backup from the primary, a fresh Solaris GPT from a scan, or an SMI
-/// disk's VTOC from its backup labels (journalled; dry run by default).
-#[derive(clap::Parser, Debug)]
-#[command(name = "kzrescue partitions restore")]
-struct RestoreCli {
-    #[command(flatten)]
-    args: RestoreArgs,
-}
-
 /// Arguments of `kzrescue label repair`.
 #[derive(clap::Args, Debug)]
 pub struct LabelRepairArgs {
@@ -192,11 +147,14 @@ fn raw_labels(v: &Vdev) -> [Vec<u8>; 4] {
 
 /// Runs `kzrescue label repair`.
 pub fn run_label_repair(a: &LabelRepairArgs) -> Result<u8> {
-    let txo = TxOptions::from_interval_secs(a.liveness_interval)?;
+    let txo = TxOptions::from_interval_secs(a.liveness_interval)?
+        .with_access(&super::context::get().access()?);
+    let access = super::context::get().access()?;
     let opts = |write| TargetOptions {
         slice: a.slice,
         sector_size: a.sector_size,
         write,
+        access: access.clone(),
     };
     let vdevs: Vec<Vdev> = a
         .targets
@@ -430,7 +388,7 @@ fn chosen_vdev(r: &ScanReport, start: Option<u64>) -> Result<&FoundVdev> {
 
 /// Runs `kzrescue partitions restore`.
 pub fn run_restore(a: &RestoreArgs) -> Result<u8> {
-    let disk = open_source(&a.target, false)?;
+    let disk = open_source(&a.target, false, &super::context::get().access()?)?;
     let r = super::scan::run_scan(&a.target, a.sector_size)?;
     let ss = u64::from(r.sector_size);
     let plan: RestorePlan = match a.from.as_str() {
@@ -442,9 +400,11 @@ pub fn run_restore(a: &RestoreArgs) -> Result<u8> {
                 restore::from_backup(disk.as_ref(), ss)?
             } else if r.sun_labels.iter().any(|l| l.backup_position) {
                 restore::vtoc_from_backup(disk.as_ref(), &r.sun_labels)?
+            } else if r.sun_labels.iter().any(|l| l.x86) {
+                restore::x86_vtoc_from_backup(disk.as_ref(), &r.sun_labels, &r.vdevs)?
             } else {
                 return Err(Error::Refused(format!(
-                    "no backup GPT header in the last LBA ({ss}-byte sectors) and no backup Sun label: nothing to restore from (try --from scan{})",
+                    "no backup GPT header in the last LBA ({ss}-byte sectors) and no backup Sun or x86 VTOC label: nothing to restore from (try --from scan{})",
                     if a.sector_size.is_none() {
                         ", or --sector-size 4096 for a 4Kn disk"
                     } else {
@@ -509,7 +469,8 @@ pub fn run_restore(a: &RestoreArgs) -> Result<u8> {
         .unwrap_or_else(|| default_journal("table", &a.from));
     let mut tx = Transaction::new(
         format!("kzrescue partitions restore {} --from {}", a.target, a.from),
-        TxOptions::from_interval_secs(a.liveness_interval)?,
+        TxOptions::from_interval_secs(a.liveness_interval)?
+            .with_access(&super::context::get().access()?),
     );
     tx.group("partition table", Some(journal), vec![tp]);
     for v in &r.vdevs {
@@ -528,7 +489,7 @@ pub fn run_restore(a: &RestoreArgs) -> Result<u8> {
     drop(disk);
     let done = tx.commit()?;
     text.push_str(&committed(&done, &mut report));
-    let again = open_source(&a.target, false)?;
+    let again = open_source(&a.target, false, &super::context::get().access()?)?;
     let t = partition::read(again.as_ref(), Some(ss as u32))?;
     text.push_str(&format!(
         "table now: {} with {} slice(s){}\n",

@@ -32,7 +32,7 @@ pub struct ScanArgs {
 
 /// Runs the scan with a progress bar on a terminal.
 pub fn run_scan(target: &str, sector_size: Option<u32>) -> Result<ScanReport> {
-    let src = scan::open_for_scan(target)?;
+    let src = scan::open_for_scan(target, &super::context::get().access()?)?;
     let bar = if std::io::stderr().is_terminal() {
         let b = ProgressBar::new(src.size());
         b.set_style(
@@ -187,7 +187,8 @@ fn print_text(target: &str, r: &ScanReport) {
     }
     for s in &r.sun_labels {
         println!(
-            "Sun label at {:#x}: {} cylinders ({} data + {} alternate) × {} heads × {} sectors{}",
+            "{} label at {:#x}: {} cylinders ({} data + {} alternate) × {} heads × {} sectors{}",
+            if s.x86 { "x86 VTOC" } else { "Sun" },
             s.at,
             s.pcyl,
             s.ncyl,
@@ -198,6 +199,8 @@ fn print_text(target: &str, r: &ScanReport) {
                 " (primary, sector 0)"
             } else if s.backup_position {
                 " (backup copy, where Solaris keeps one)"
+            } else if s.x86 {
+                " (in a Solaris fdisk partition: the primary in its sector 1, or a backup on its last track)"
             } else {
                 ""
             }

@@ -78,11 +78,8 @@ impl SessionConfig {
     }
 }
 
-/// `KZRESCUE_INITIATOR_NAME`, or `iqn.2026-11.org.kzrescue:<hostname>`.
+/// `iqn.2026-11.org.kzrescue:<hostname>`.
 pub fn default_initiator_name() -> String {
-    if let Ok(n) = std::env::var("KZRESCUE_INITIATOR_NAME") {
-        return n;
-    }
     let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
         .or_else(|_| std::fs::read_to_string("/etc/hostname"))
         .unwrap_or_else(|_| "localhost".into());
