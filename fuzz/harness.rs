@@ -408,6 +408,42 @@ pub mod scan {
                 }
             }
         }
+        // The first 512 bytes as a sealed Sun label (big-endian SPARC or,
+        // with bit 0, little-endian x86 with the VTOC sanity word) at five
+        // odd sectors of a device: the Sun-label recogniser and both VTOC
+        // restore planners end in a plan or a refusal, their writes inside
+        // the device.
+        let mut lab = [0u8; 512];
+        lab.copy_from_slice(&phys[..512]);
+        if mode & 1 == 1 {
+            lab[12..16].copy_from_slice(&0x600d_deeeu32.to_le_bytes());
+            lab[508..510].copy_from_slice(&0xdabeu16.to_le_bytes());
+        } else {
+            lab[508..510].copy_from_slice(&0xdabeu16.to_be_bytes());
+        }
+        let x = lab[..510]
+            .chunks_exact(2)
+            .fold(0u16, |a, w| a ^ u16::from_be_bytes([w[0], w[1]]));
+        lab[510..512].copy_from_slice(&x.to_be_bytes());
+        let mut dev = vec![0u8; 1 << 20];
+        let first = 1 + 2 * usize::from(mode & 0x3f);
+        for k in 0..5 {
+            let at = (first + 2 * k) * 512;
+            dev[at..at + 512].copy_from_slice(&lab);
+        }
+        let src = Mem::new(&dev);
+        let r = scan::scan(&src, ScanOptions::default(), &mut |_, _| {}).expect("scan of memory");
+        for plan in [
+            kzrescue::partition::restore::vtoc_from_backup(&src, &r.sun_labels),
+            kzrescue::partition::restore::x86_vtoc_from_backup(&src, &r.sun_labels, &r.vdevs),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            for w in &plan.writes {
+                assert!(w.offset + w.new.len() as u64 <= dev.len() as u64);
+            }
+        }
     }
 }
 

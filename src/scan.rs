@@ -399,7 +399,10 @@ pub fn backup_label_sectors(
         return None;
     }
     let cyl = u64::from(ncyl) + u64::from(acyl) - 1;
-    let base = cyl * (spc - u64::from(apc)) + u64::from(nhead - 1) * u64::from(nsect);
+    let base = cyl
+        .checked_mul(spc - u64::from(apc))?
+        .checked_add(u64::from(nhead - 1) * u64::from(nsect))
+        .filter(|b| b.checked_add(9).is_some())?;
     Some([base + 1, base + 3, base + 5, base + 7, base + 9])
 }
 

@@ -704,7 +704,7 @@ pub fn x86_backups(labels: &[SunLabel], known_start: Option<u64>) -> Result<Opti
         start: *start,
         label: bytes.to_vec(),
         copies: copies.clone(),
-        sectors: (u64::from(l.ncyl) + u64::from(l.acyl)) * spc,
+        sectors: (u64::from(l.ncyl) + u64::from(l.acyl)).saturating_mul(spc),
         nhead: l.nhead,
         nsect: l.nsect,
     }))
@@ -814,12 +814,18 @@ pub fn x86_vtoc_from_backup(
             } else {
                 b.sectors
             };
+            let (Ok(start_lba), Ok(sectors)) = (u32::try_from(b.start), u32::try_from(len)) else {
+                return Err(Error::Refused(format!(
+                    "the x86 VTOC backups imply a Solaris partition at sector {} of {len} sectors, which an MBR entry (32-bit) cannot hold; nothing planned",
+                    b.start
+                )));
+            };
             mbr::FdiskEntry {
                 number: 1,
                 active: true,
                 kind: mbr::TYPE_SOLARIS2,
-                start_lba: u32::try_from(b.start).unwrap_or(u32::MAX),
-                sectors: u32::try_from(len).unwrap_or(u32::MAX),
+                start_lba,
+                sectors,
             }
         }
     };
