@@ -588,6 +588,7 @@ pub mod uberblock {
     //! the ring, and the chosen uberblock must be a checksum-valid one with
     //! txg > 0 that no other valid slot beats.
 
+    use kzrescue::zfs::ByteOrder;
     use kzrescue::zfs::eck;
     use kzrescue::zfs::uberblock::{self, RING_SIZE, SlotStatus, UBERBLOCK_MAGIC};
 

@@ -148,33 +148,31 @@ impl Error {
     /// which label, dataset or object a decode error came from), keeping
     /// its offset and detail; other errors pass unchanged.
     pub fn renamed(self, f: impl FnOnce(&str) -> String) -> Self {
-        match self {
-            Error::Corrupt {
-                structure,
-                offset,
-                detail,
-            } => Error::Corrupt {
-                structure: f(&structure),
-                offset,
-                detail,
-            },
-            other => other,
-        }
+        self.replaced(|structure, offset| (f(&structure), offset))
     }
 
     /// Adds `base` to the offset of a [`Error::Corrupt`] (used when a
     /// structure decoded from a buffer is reported at its place on disk).
     pub fn shifted(self, base: u64) -> Self {
+        self.replaced(|structure, offset| (structure, offset.saturating_add(base)))
+    }
+
+    /// A [`Error::Corrupt`] placed anew by `f` (structure, offset); other
+    /// errors pass unchanged.
+    fn replaced(self, f: impl FnOnce(String, u64) -> (String, u64)) -> Self {
         match self {
             Error::Corrupt {
                 structure,
                 offset,
                 detail,
-            } => Error::Corrupt {
-                structure,
-                offset: offset.saturating_add(base),
-                detail,
-            },
+            } => {
+                let (structure, offset) = f(structure, offset);
+                Error::Corrupt {
+                    structure,
+                    offset,
+                    detail,
+                }
+            }
             other => other,
         }
     }

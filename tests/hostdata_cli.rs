@@ -4,8 +4,8 @@
 
 mod common;
 
-use common::{kzrescue, require_tool, unpack_fixture};
 use common::hostdata::*;
+use common::{kzrescue, require_tool, unpack_fixture};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 

@@ -31,10 +31,10 @@
 
 mod common;
 
+use common::synthpool::{Dn, Fs, Hooks, Node, ROOT, Spec, Writer, ot};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use common::synthpool::{Dn, Fs, Hooks, Node, ROOT, Spec, Writer, ot};
 
 /// A small deterministic generator (xorshift64*).
 struct Rng(u64);
@@ -329,7 +329,14 @@ fn documented(rng: &mut Rng) -> Case {
                         ("ROOT", ROOT),
                         ("DELETE_QUEUE", 2),
                     ]);
-                    *dn = common::synthpool::object(w, ot::MASTER_NODE, z.len() as u32, &z, 0, vec![]);
+                    *dn = common::synthpool::object(
+                        w,
+                        ot::MASTER_NODE,
+                        z.len() as u32,
+                        &z,
+                        0,
+                        vec![],
+                    );
                 }
             };
             Case {

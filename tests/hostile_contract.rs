@@ -342,7 +342,14 @@ fn documented_garbage_warns_and_exits_1() {
                     ("ROOT", common::synthpool::ROOT),
                     ("DELETE_QUEUE", 2),
                 ]);
-                *dn = common::synthpool::object(w, common::synthpool::ot::MASTER_NODE, 512, &z, 0, vec![]);
+                *dn = common::synthpool::object(
+                    w,
+                    common::synthpool::ot::MASTER_NODE,
+                    512,
+                    &z,
+                    0,
+                    vec![],
+                );
             }),
             "VERSION at byte offset 0x",
         ),

@@ -11,9 +11,9 @@
 mod common;
 
 use common::bounded::{Outcome, run};
+use common::synthpool::{Fs, Node, ROOT, Spec};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use common::synthpool::{Fs, Node, ROOT, Spec};
 
 /// Every path under `dir` (not following symlinks) → "type size target".
 fn listing(dir: &Path) -> BTreeMap<PathBuf, String> {

@@ -7,9 +7,9 @@
 mod common;
 
 use common::bounded::{Outcome, run};
+use common::synthpool::{Dn, Hooks, Spec, Writer};
 use serde_json::Value;
 use std::os::unix::fs::MetadataExt;
-use common::synthpool::{Dn, Hooks, Spec, Writer};
 
 /// 1960-01-01 00:00:00 UTC.
 const Y1960: i64 = -315_619_200;

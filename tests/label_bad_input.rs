@@ -9,13 +9,13 @@
 
 mod common;
 
+use common::label::*;
 use kzrescue::ErrorKind;
 use kzrescue::source::{FileSource, OpenMode};
 use kzrescue::zfs::ByteOrder;
 use kzrescue::zfs::label::{
     LabelStatus, NVLIST_MAX, VDEV_PHYS_OFFSET, VDEV_PHYS_SIZE, label_offsets, read_labels,
 };
-use common::label::*;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use std::os::unix::fs::FileExt;

@@ -11,8 +11,8 @@ mod common;
 use std::path::Path;
 use std::process::Command;
 
-use kzrescue::zfs::nvlist::{NvList, NvValue, XdrStyle, decode_packed, native, xdr};
 use common::nvlist::{have_libnvpair, libnvpair_dump, script, to_json};
+use kzrescue::zfs::nvlist::{NvList, NvValue, XdrStyle, decode_packed, native, xdr};
 
 fn all_type_codes(l: &NvList, seen: &mut Vec<i32>) {
     for p in &l.pairs {

@@ -6,8 +6,8 @@
 
 mod common;
 
-use common::{kzrescue, root, unpack_fixture};
 use common::physpath::sha;
+use common::{kzrescue, root, unpack_fixture};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 use std::process::Command;

@@ -11,11 +11,11 @@
 
 mod common;
 
+use common::physpath::*;
 use kzrescue::repair::apply;
 use kzrescue::repair::journal::Journal;
 use kzrescue::repair::plan::{self, DevidChange, DiskInput, LeafFields, PlanOptions};
 use kzrescue::source::{Fault, FaultSource, FileSource, OpenMode, SharedSource, Window};
-use common::physpath::*;
 use std::path::Path;
 use std::sync::Arc;
 

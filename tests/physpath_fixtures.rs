@@ -13,11 +13,11 @@
 
 mod common;
 
+use common::physpath::*;
 use common::{kzrescue, root, unpack_fixture};
 use kzrescue::repair::apply;
 use kzrescue::repair::journal::Journal;
 use kzrescue::source::{Fault, FaultSource, FileSource, OpenMode, SharedSource};
-use common::physpath::*;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 

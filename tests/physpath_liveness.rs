@@ -2,9 +2,9 @@
 
 mod common;
 
+use common::physpath::*;
 use kzrescue::repair::liveness::{self, Watched};
 use kzrescue::source::{FileSource, OpenMode, Source};
-use common::physpath::*;
 use std::os::unix::process::CommandExt;
 use std::time::Duration;
 

@@ -11,9 +11,9 @@
 mod common;
 
 use common::bounded::{MAX_CPU_S, MAX_RSS_KIB, Outcome, run, run_limited};
+use common::synthpool::{Bp, Dn, Hooks, Node, ROOT, Spec, Writer, mos, ot};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
-use common::synthpool::{Bp, Dn, Hooks, Node, ROOT, Spec, Writer, mos, ot};
 
 /// Asserts the bounds and that the run did not crash; returns the outcome.
 fn bounded(what: &str, args: &[&str]) -> Outcome {
@@ -579,7 +579,8 @@ fn looping_dsl_trees_end_in_errors() {
 /// chunk 1, its value chunk 2; "b" is chunks 3–5).
 fn fat_dir(edit: impl Fn(&mut Vec<Vec<u8>>)) -> Vec<u8> {
     with_fs_object(10, |w, dn| {
-        let mut blocks = common::synthpool::fat_zap(&[("a", (8 << 60) | 11), ("b", (8 << 60) | 12)], 4096);
+        let mut blocks =
+            common::synthpool::fat_zap(&[("a", (8 << 60) | 11), ("b", (8 << 60) | 12)], 4096);
         edit(&mut blocks);
         let data = blocks.concat();
         *dn = common::synthpool::object(w, ot::DIRECTORY, 4096, &data, ot::ZNODE, dn.bonus.clone());
@@ -604,7 +605,8 @@ fn put16(b: &mut [u8], at: usize, v: u16) {
 /// table blocks, so the first block met twice is an indirect block.
 fn fat_dir_shared_table(distinct_leaves: bool) -> Vec<u8> {
     with_fs_object(10, |w, dn| {
-        let mut blocks = common::synthpool::fat_zap(&[("a", (8 << 60) | 11), ("b", (8 << 60) | 12)], 4096);
+        let mut blocks =
+            common::synthpool::fat_zap(&[("a", (8 << 60) | 11), ("b", (8 << 60) | 12)], 4096);
         put64(&mut blocks[0], 16, 4096); // zt_blk
         put64(&mut blocks[0], 24, 1 << 35); // zt_numblks
         put64(&mut blocks[0], 32, 44); // zt_shift

@@ -31,13 +31,13 @@
 
 mod common;
 
-use common::iscsi_proxy::{After, Cut, Proxy};
 use common::iscsi::Tgt;
+use common::iscsi_proxy::{After, Cut, Proxy};
+use common::physpath::{Placement, fixture_placement, label_checksum_ok};
 use kzrescue::hostdata::store;
 use kzrescue::hostdata::{HostData, HostKey, keyfile};
 use kzrescue::source::{FileSource, OpenMode, Source, Window};
 use kzrescue::zfs::label::{self, LabelStatus};
-use common::physpath::{Placement, fixture_placement, label_checksum_ok};
 use std::collections::HashMap;
 use std::io::{Read, Seek, Write};
 use std::path::{Path, PathBuf};
@@ -244,7 +244,12 @@ fn check_failure(r: &Run, cut: Cut, after: After, seq: Seq, what: &str) {
 }
 
 /// The checks of a run that must succeed after a re-login.
-fn check_success(r: &Run, cut: Cut, seen: &common::iscsi_proxy::Counts, clean: &common::iscsi_proxy::Counts) {
+fn check_success(
+    r: &Run,
+    cut: Cut,
+    seen: &common::iscsi_proxy::Counts,
+    clean: &common::iscsi_proxy::Counts,
+) {
     assert_eq!(r.code, Some(0), "{cut:?} Back: {}{}", r.out, r.err);
     assert!(
         seen.connections > clean.connections,

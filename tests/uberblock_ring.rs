@@ -4,12 +4,12 @@
 
 mod common;
 
+use common::label::*;
 use kzrescue::source::{FileSource, OpenMode};
 use kzrescue::zfs::ByteOrder;
 use kzrescue::zfs::eck;
 use kzrescue::zfs::label::{label_offsets, read_labels};
 use kzrescue::zfs::uberblock::{self, RING_OFFSET, SlotStatus, decode_ring};
-use common::label::*;
 use proptest::prelude::*;
 use serde_json::Value;
 use std::os::unix::fs::FileExt;

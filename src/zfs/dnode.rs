@@ -187,60 +187,7 @@ impl Dnode {
         if dtype == otype::NONE {
             return Ok(dn);
         }
-        if !(1..=3).contains(&nblkptr) {
-            return Err(corrupt(
-                object,
-                3,
-                format!("nblkptr {nblkptr} (must be 1–3)"),
-            ));
-        }
-        if dn.nlevels == 0 {
-            return Err(corrupt(object, 2, "nlevels 0 (must be at least 1)"));
-        }
-        if dn.nlevels > 1 {
-            if !(10..=17).contains(&dn.indblkshift) {
-                return Err(corrupt(
-                    object,
-                    1,
-                    format!("indirect block shift {} (must be 10–17)", dn.indblkshift),
-                ));
-            }
-            let max = max_levels(dn.indblkshift);
-            if dn.nlevels > max {
-                return Err(corrupt(
-                    object,
-                    2,
-                    format!(
-                        "nlevels {} (at most {max} with {}-byte indirect blocks)",
-                        dn.nlevels,
-                        1u32 << dn.indblkshift
-                    ),
-                ));
-            }
-        }
-        if dn.datablksz == 0 {
-            return Err(corrupt(object, 8, "data block size 0"));
-        }
-        if dn.datablksz > MAX_BLOCK_SIZE {
-            return Err(corrupt(
-                object,
-                8,
-                format!(
-                    "data block size {} exceeds ZFS's largest block ({MAX_BLOCK_SIZE} bytes)",
-                    dn.datablksz
-                ),
-            ));
-        }
-        if (u128::from(dn.maxblkid) + 1) * u128::from(dn.datablksz) > 1u128 << 64 {
-            return Err(corrupt(
-                object,
-                16,
-                format!(
-                    "maxblkid {} of {}-byte blocks reaches past the 2^64 bytes an object can address",
-                    dn.maxblkid, dn.datablksz
-                ),
-            ));
-        }
+        check_fields(&dn, nblkptr)?;
         let spill = flags & FLAG_SPILL_BLKPTR != 0;
         let bonus_off = BLKPTR_OFFSET + nblkptr * BLKPTR_SIZE;
         let bonus_end = size - if spill { BLKPTR_SIZE } else { 0 };
@@ -544,6 +491,66 @@ fn shr(x: u64, n: u32) -> u64 {
 fn max_levels(indblkshift: u8) -> u8 {
     let per_level = u32::from(indblkshift) - 7;
     (1 + (64 - 9u32).div_ceil(per_level)) as u8
+}
+
+/// Checks the fields of an allocated dnode that bound what may be read
+/// through it: pointer count, levels, indirect and data block sizes.
+fn check_fields(dn: &Dnode, nblkptr: usize) -> Result<()> {
+    if !(1..=3).contains(&nblkptr) {
+        return Err(corrupt(
+            dn.object,
+            3,
+            format!("nblkptr {nblkptr} (must be 1–3)"),
+        ));
+    }
+    if dn.nlevels == 0 {
+        return Err(corrupt(dn.object, 2, "nlevels 0 (must be at least 1)"));
+    }
+    if dn.nlevels > 1 {
+        if !(10..=17).contains(&dn.indblkshift) {
+            return Err(corrupt(
+                dn.object,
+                1,
+                format!("indirect block shift {} (must be 10–17)", dn.indblkshift),
+            ));
+        }
+        let max = max_levels(dn.indblkshift);
+        if dn.nlevels > max {
+            return Err(corrupt(
+                dn.object,
+                2,
+                format!(
+                    "nlevels {} (at most {max} with {}-byte indirect blocks)",
+                    dn.nlevels,
+                    1u32 << dn.indblkshift
+                ),
+            ));
+        }
+    }
+    if dn.datablksz == 0 {
+        return Err(corrupt(dn.object, 8, "data block size 0"));
+    }
+    if dn.datablksz > MAX_BLOCK_SIZE {
+        return Err(corrupt(
+            dn.object,
+            8,
+            format!(
+                "data block size {} exceeds ZFS's largest block ({MAX_BLOCK_SIZE} bytes)",
+                dn.datablksz
+            ),
+        ));
+    }
+    if (u128::from(dn.maxblkid) + 1) * u128::from(dn.datablksz) > 1u128 << 64 {
+        return Err(corrupt(
+            dn.object,
+            16,
+            format!(
+                "maxblkid {} of {}-byte blocks reaches past the 2^64 bytes an object can address",
+                dn.maxblkid, dn.datablksz
+            ),
+        ));
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -225,35 +225,7 @@ fn fat(pool: &Pool, dn: &Dnode, b0: &[u8], at0: u64, bo: ByteOrder) -> Result<Ve
             }
         }
     } else {
-        // ZFS grows the table only while the hash has bits left to index it
-        // with (48 with ZAP_FLAG_HASH64, else 28), and an external table
-        // fills its blocks exactly: 2^zt_shift entries of 8 bytes.
-        let hashbits = if flags & ZAP_FLAG_HASH64 != 0 { 48 } else { 28 };
-        let fits = zt_shift <= hashbits && zt_numblks == (8u64 << zt_shift) >> shift;
-        if !fits {
-            return Err(corrupt(
-                obj,
-                "pointer table",
-                at0 + 16,
-                format!(
-                    "{zt_numblks} blocks of {bs} bytes for 2^{zt_shift} entries (at most 2^{hashbits})"
-                ),
-            ));
-        }
-        if zt_blk
-            .checked_add(zt_numblks)
-            .is_none_or(|end| end > limit.saturating_add(1))
-        {
-            return Err(corrupt(
-                obj,
-                "pointer table",
-                at0 + 16,
-                format!(
-                    "blocks {zt_blk}+{zt_numblks} run past the object's {} blocks",
-                    limit.saturating_add(1)
-                ),
-            ));
-        }
+        check_table(obj, at0, b0, bo, bs, limit)?;
         for k in 0..zt_numblks {
             let (blk, at) = read(zt_blk + k, "pointer table")?;
             for i in 0..bs / 8 {
@@ -276,6 +248,46 @@ fn fat(pool: &Pool, dn: &Dnode, b0: &[u8], at0: u64, bo: ByteOrder) -> Result<Ve
         })?;
     }
     Ok(out)
+}
+
+/// Checks the external pointer table that the fat-ZAP header `b0` (at
+/// byte `at0`, blocks of `bs` bytes, `limit` the last block id) describes.
+fn check_table(obj: u64, at0: u64, b0: &[u8], bo: ByteOrder, bs: usize, limit: u64) -> Result<()> {
+    let zt_blk = bo.u64(b0, 16).unwrap_or(0);
+    let zt_numblks = bo.u64(b0, 24).unwrap_or(0);
+    let zt_shift = bo.u64(b0, 32).unwrap_or(0);
+    let flags = bo.u64(b0, 96).unwrap_or(0);
+    let shift = bs.trailing_zeros();
+    // ZFS grows the table only while the hash has bits left to index it
+    // with (48 with ZAP_FLAG_HASH64, else 28), and an external table
+    // fills its blocks exactly: 2^zt_shift entries of 8 bytes.
+    let hashbits = if flags & ZAP_FLAG_HASH64 != 0 { 48 } else { 28 };
+    let fits = zt_shift <= hashbits && zt_numblks == (8u64 << zt_shift) >> shift;
+    if !fits {
+        return Err(corrupt(
+            obj,
+            "pointer table",
+            at0 + 16,
+            format!(
+                "{zt_numblks} blocks of {bs} bytes for 2^{zt_shift} entries (at most 2^{hashbits})"
+            ),
+        ));
+    }
+    if zt_blk
+        .checked_add(zt_numblks)
+        .is_none_or(|end| end > limit.saturating_add(1))
+    {
+        return Err(corrupt(
+            obj,
+            "pointer table",
+            at0 + 16,
+            format!(
+                "blocks {zt_blk}+{zt_numblks} run past the object's {} blocks",
+                limit.saturating_add(1)
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// Decodes the entries of one fat-ZAP leaf block. Errors name the

@@ -40,8 +40,7 @@ pub fn pattern(len: usize, seed: u64) -> Vec<u8> {
 impl Tgt {
     /// Starts tgtd, or returns None (after a SKIPPED line) when it is missing.
     pub fn start(test: &str) -> Option<Tgt> {
-        if !super::require_tool("tgtd", "tgt", test)
-            || !super::require_tool("tgtadm", "tgt", test)
+        if !super::require_tool("tgtd", "tgt", test) || !super::require_tool("tgtadm", "tgt", test)
         {
             return None;
         }
