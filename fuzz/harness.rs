@@ -288,7 +288,7 @@ pub mod label {
             }
             LabelStatus::ChecksumBad | LabelStatus::Blank => {}
             LabelStatus::Undecodable(p) | LabelStatus::Unreadable(p) => {
-                assert_eq!(p.lines().count(), 1)
+                assert_eq!(p.to_string().lines().count(), 1)
             }
         }
     }
@@ -819,7 +819,7 @@ pub mod sa {
                     }
                 }
             }
-            Err(e) => assert_eq!(e.lines().count(), 1, "{e}"),
+            Err(e) => assert_eq!(e.to_string().lines().count(), 1, "{e}"),
         }
     }
 }
