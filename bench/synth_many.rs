@@ -6,7 +6,8 @@
 //! Every file is 100–500 bytes of its own content in one 512-byte-record
 //! block (so each is read, checksum-verified and hashed).
 #[path = "../tests/common/synthpool.rs"]
-#[allow(clippy::all)]
+// The test helper serves many tests; this writer uses a part of it.
+#[allow(clippy::all, dead_code)]
 mod synthpool;
 
 use synthpool::{Fs, Node, ROOT, Spec};
