@@ -48,7 +48,7 @@ pub mod dnode {
     //! pointers) in both byte orders, and object-set headers built around the
     //! dnode: never a panic, and a decoded dnode's parts stay inside it.
 
-    use kzrescue::zfs::blkptr::ByteOrder;
+    use kzrescue::zfs::ByteOrder;
     use kzrescue::zfs::dnode::Dnode;
 
     pub fn run(data: &[u8]) {
@@ -268,7 +268,8 @@ pub mod label {
     //! config.
 
     use kzrescue::source::MemSource as Mem;
-    use kzrescue::zfs::eck::{self, Endian};
+    use kzrescue::zfs::ByteOrder;
+    use kzrescue::zfs::eck;
     use kzrescue::zfs::label::{self, LabelStatus, VDEV_PHYS_SIZE};
 
     fn check(l: &label::LabelRead) {
@@ -302,9 +303,9 @@ pub mod label {
         let off = u64::from(mode) * 0x40000;
         check(&label::decode_label(1, off, phys.clone()));
         let e = if mode & 1 == 0 {
-            Endian::Big
+            ByteOrder::Big
         } else {
-            Endian::Little
+            ByteOrder::Little
         };
         eck::seal(&mut phys, off + label::VDEV_PHYS_OFFSET, e);
         check(&label::decode_label(1, off, phys));
@@ -330,7 +331,8 @@ pub mod scan {
 
     use kzrescue::scan::{self, ScanOptions};
     use kzrescue::source::MemSource as Mem;
-    use kzrescue::zfs::eck::{self, Endian};
+    use kzrescue::zfs::ByteOrder;
+    use kzrescue::zfs::eck;
     use kzrescue::zfs::label::{self, LABEL_SIZE, VDEV_PHYS_OFFSET, VDEV_PHYS_SIZE};
     use kzrescue::zfs::relabel::{self, RelabelOptions};
 
@@ -353,9 +355,9 @@ pub mod scan {
         let at = sector + verifier.unwrap_or(0);
         if let Some(v) = verifier {
             let e = if mode & 1 == 0 {
-                Endian::Big
+                ByteOrder::Big
             } else {
-                Endian::Little
+                ByteOrder::Little
             };
             eck::seal(&mut phys, v, e);
         }
@@ -392,7 +394,7 @@ pub mod scan {
             let mut l = vec![0u8; LABEL_SIZE as usize];
             let mut p = phys.clone();
             if mode & (2 << i) != 0 {
-                eck::seal(&mut p, offs[i] + VDEV_PHYS_OFFSET, Endian::Little);
+                eck::seal(&mut p, offs[i] + VDEV_PHYS_OFFSET, ByteOrder::Little);
             }
             l[VDEV_PHYS_OFFSET as usize..][..VDEV_PHYS_SIZE].copy_from_slice(&p);
             l
@@ -608,9 +610,9 @@ pub mod uberblock {
             for (i, s) in ring.chunks_exact_mut(size).enumerate() {
                 let m: [u8; 8] = s[..8].try_into().unwrap();
                 let e = if m == UBERBLOCK_MAGIC.to_be_bytes() {
-                    Some(eck::Endian::Big)
+                    Some(ByteOrder::Big)
                 } else if m == UBERBLOCK_MAGIC.to_le_bytes() {
-                    Some(eck::Endian::Little)
+                    Some(ByteOrder::Little)
                 } else {
                     None
                 };
@@ -709,7 +711,7 @@ pub mod zap {
     //! next power-of-two size, in both byte orders. Errors are fine, panics and
     //! unbounded loops are not.
 
-    use kzrescue::zfs::blkptr::ByteOrder;
+    use kzrescue::zfs::ByteOrder;
     use kzrescue::zfs::zap;
 
     pub fn run(data: &[u8]) {

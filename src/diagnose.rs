@@ -351,6 +351,8 @@ pub struct DiagnoseOptions {
     /// copy is on the disk; without either, the host data is Oracle's (which
     /// kzrescue cannot read) and its absence is no finding.
     pub hostdata_kzrescue: bool,
+    /// How to reach boot devices named by URI.
+    pub access: crate::target::AccessOptions,
 }
 
 impl Default for DiagnoseOptions {
@@ -367,6 +369,7 @@ impl Default for DiagnoseOptions {
             sector_size: None,
             insecure_key_perms: false,
             hostdata_kzrescue: false,
+            access: crate::target::AccessOptions::default(),
         }
     }
 }
@@ -547,6 +550,7 @@ pub fn diagnose(cfg: &ZoneConfig, opts: &DiagnoseOptions) -> Result<Session> {
             slice: None,
             sector_size: opts.sector_size,
             write: false,
+            access: opts.access.clone(),
         };
         let vdev = match target::open_vdev(&spec, &topts) {
             Ok(v) => v,
@@ -566,7 +570,7 @@ pub fn diagnose(cfg: &ZoneConfig, opts: &DiagnoseOptions) -> Result<Session> {
                 );
                 // A damaged table: what a scan of the device finds, and the fix.
                 if matches!(e, Error::Corrupt { .. } | Error::Usage(_)) {
-                    for a in crate::recovery::advise(&spec, opts.sector_size) {
+                    for a in crate::recovery::advise(&spec, opts.sector_size, &opts.access) {
                         push(
                             &mut findings,
                             id,
@@ -611,7 +615,7 @@ pub fn diagnose(cfg: &ZoneConfig, opts: &DiagnoseOptions) -> Result<Session> {
                 ),
                 None,
             );
-            for a in crate::recovery::advise(&spec, opts.sector_size) {
+            for a in crate::recovery::advise(&spec, opts.sector_size, &opts.access) {
                 push(
                     &mut findings,
                     id,
@@ -1340,7 +1344,11 @@ pub fn journal_path(dir: &Path, zone: &str, id: u32, what: &str, stamp: u64) -> 
 }
 
 /// Opens `spec` again for writing (the repair reopens what diagnose read).
-pub fn reopen_for_write(o: &OpenedDevice, sector_size: Option<u32>) -> Result<Vdev> {
+pub fn reopen_for_write(
+    o: &OpenedDevice,
+    sector_size: Option<u32>,
+    access: &crate::target::AccessOptions,
+) -> Result<Vdev> {
     let slice = o.vdev.partition.as_ref().map(|p| p.slice);
     target::open_vdev(
         &o.spec,
@@ -1348,6 +1356,7 @@ pub fn reopen_for_write(o: &OpenedDevice, sector_size: Option<u32>) -> Result<Vd
             slice,
             sector_size,
             write: true,
+            access: access.clone(),
         },
     )
 }

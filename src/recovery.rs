@@ -78,8 +78,12 @@ fn header_ok(src: &dyn Source, ss: u64, lba: u64) -> bool {
 
 /// Scans `spec` (a boot device whose table could not give the pool's
 /// slice) and says what to run. Reads the whole device once.
-pub fn advise(spec: &str, sector_size: Option<u32>) -> Vec<Advice> {
-    match scan::open_for_scan(spec) {
+pub fn advise(
+    spec: &str,
+    sector_size: Option<u32>,
+    access: &crate::target::AccessOptions,
+) -> Vec<Advice> {
+    match scan::open_for_scan(spec, access) {
         Ok(src) => advise_device(src.as_ref(), spec, sector_size),
         Err(e) => vec![Advice::new(
             format!("{spec} cannot be opened to scan it: {e}"),
@@ -254,8 +258,12 @@ impl PlannedRestore {
 }
 
 /// Scans `spec` (read-only, no progress report).
-pub fn scan_device(spec: &str, sector_size: Option<u32>) -> Result<ScanReport> {
-    let src = scan::open_for_scan(spec)?;
+pub fn scan_device(
+    spec: &str,
+    sector_size: Option<u32>,
+    access: &crate::target::AccessOptions,
+) -> Result<ScanReport> {
+    let src = scan::open_for_scan(spec, access)?;
     scan::scan(src.as_ref(), ScanOptions { sector_size }, &mut |_, _| {})
 }
 
@@ -299,8 +307,9 @@ pub fn plan_restore(
     from: RestoreFrom,
     sector_size: Option<u32>,
     vdev_start: Option<u64>,
+    access: &crate::target::AccessOptions,
 ) -> Result<PlannedRestore> {
-    let disk = open_source(spec, false)?;
+    let disk = open_source(spec, false, access)?;
     let ss = u64::from(scan.sector_size);
     let plan = match from {
         RestoreFrom::Primary => restore::from_primary(disk.as_ref(), ss)?,
@@ -454,7 +463,7 @@ pub fn plan_label_repair(
 ) -> Result<PlannedRelabel> {
     let ro = TargetOptions {
         write: false,
-        ..*topts
+        ..topts.clone()
     };
     let vdevs: Vec<Vdev> = targets
         .iter()

@@ -104,6 +104,7 @@ pub fn repair(session: &Session, opts: &DiagnoseOptions, r: &RepairOptions) -> R
         format!("kzrescue repair of zone {zone}"),
         TxOptions {
             liveness_interval: opts.liveness_interval,
+            access: opts.access.clone(),
         },
     );
     // Which transaction group each step became (None: nothing to write).

@@ -26,7 +26,8 @@
 use crate::error::Result;
 use crate::partition::{self, PartitionTable, TableKind, solaris, vtoc};
 use crate::source::Source;
-use crate::zfs::eck::{self, Endian};
+use crate::zfs::ByteOrder;
+use crate::zfs::eck;
 use crate::zfs::label::{LABEL_SIZE, NVLIST_MAX, VDEV_PHYS_OFFSET, VDEV_PHYS_SIZE};
 use crate::zfs::nvlist::{NvList, xdr};
 use crate::zfs::vdev_tree;
@@ -189,7 +190,7 @@ pub enum Recognised {
         /// SHA-256 of the packed nvlist bytes.
         digest: [u8; 32],
         /// Byte order of the trailer.
-        endian: Endian,
+        endian: ByteOrder,
     },
 }
 
@@ -210,7 +211,7 @@ pub fn recognise(phys: &[u8], at: u64, hints: &[u64], budget: &mut u64) -> Recog
     let n = VDEV_PHYS_SIZE - 32;
     let mut stored = [0u8; 32];
     for i in 0..4 {
-        let w = endian.u64_at(block, n + 8 * i).unwrap_or(0);
+        let w = endian.u64(block, n + 8 * i).unwrap_or(0);
         stored[8 * i..8 * i + 8].copy_from_slice(&w.to_be_bytes());
     }
     let mut prefix = Sha256::new();
@@ -218,7 +219,7 @@ pub fn recognise(phys: &[u8], at: u64, hints: &[u64], budget: &mut u64) -> Recog
     let matches = |v: u64, budget: &mut u64| -> bool {
         *budget = budget.saturating_sub(1);
         let mut h = prefix.clone();
-        h.update(endian.bytes(v));
+        h.update(endian.put_u64(v));
         h.update([0u8; 24]);
         h.finalize()[..] == stored[..]
     };
@@ -522,13 +523,16 @@ pub struct ScanOptions {
 /// read with positioned reads (not a memory map), so that reading it all
 /// leaves the data in the page cache without counting in resident memory;
 /// anything else as [`crate::target::open_source`] opens it.
-pub fn open_for_scan(spec: &str) -> Result<crate::source::SharedSource> {
+pub fn open_for_scan(
+    spec: &str,
+    access: &crate::target::AccessOptions,
+) -> Result<crate::source::SharedSource> {
     let path = std::path::Path::new(spec);
     match std::fs::metadata(path) {
         Ok(m) if m.is_file() && !crate::source::uri::is_uri(spec) => {
             Ok(std::sync::Arc::new(crate::source::PreadFile::open(path)?))
         }
-        _ => crate::target::open_source(spec, false),
+        _ => crate::target::open_source(spec, false, access),
     }
 }
 
@@ -953,7 +957,7 @@ mod tests {
         let mut d = vec![0u8; (start + psize + (1 << 20)) as usize];
         let c = config(asize);
         for off in crate::zfs::label::label_offsets(psize) {
-            let p = encode_vdev_phys([1, 1, 0, 0], &c, Endian::Little, off).unwrap();
+            let p = encode_vdev_phys([1, 1, 0, 0], &c, ByteOrder::Little, off).unwrap();
             let at = (start + off + VDEV_PHYS_OFFSET) as usize;
             d[at..at + p.len()].copy_from_slice(&p);
         }
@@ -990,7 +994,7 @@ mod tests {
     #[test]
     fn unsealed_header_is_a_candidate_but_not_a_label() {
         let mut d = vec![0u8; 4 << 20];
-        let mut p = encode_vdev_phys([1, 1, 0, 0], &config(1 << 20), Endian::Little, 0).unwrap();
+        let mut p = encode_vdev_phys([1, 1, 0, 0], &config(1 << 20), ByteOrder::Little, 0).unwrap();
         let n = p.len();
         p[n - 1] ^= 1;
         d[1 << 20..(1 << 20) + n].copy_from_slice(&p);

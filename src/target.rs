@@ -1,19 +1,20 @@
 //! Targets: from what the user typed to the bytes of one vdev.
 //!
-//! A target names a disk (an image file or a block device; storage URIs come
-//! later through [`open_source`]) and optionally a slice. [`open_vdev`] opens
+//! A target names a disk (an image file, a block device or a storage URI,
+//! opened by [`open_source`]) and optionally a slice. [`open_vdev`] opens
 //! the disk, reads its partition table and returns a [`Vdev`] whose
 //! [`Vdev::source`] is a window on the pool's slice, or the whole device when
 //! the disk has no partition table (file vdevs, whole-LUN pools).
 
 use crate::error::{Error, Result};
 use crate::partition::{self, Partition, PartitionTable, TableKind};
+pub use crate::source::uri::AccessOptions;
 use crate::source::{FileSource, OpenMode, SharedSource, Window};
 use std::path::Path;
 use std::sync::Arc;
 
 /// How to resolve a target.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default)]
 pub struct TargetOptions {
     /// Solaris slice number to use instead of the automatic choice.
     pub slice: Option<u32>,
@@ -21,6 +22,8 @@ pub struct TargetOptions {
     pub sector_size: Option<u32>,
     /// Open the disk for writing (the repair paths only).
     pub write: bool,
+    /// How to reach URIs (NFS mounts, portal, iSCSI initiator settings).
+    pub access: AccessOptions,
 }
 
 /// A resolved vdev: the disk, its table, and the bytes ZFS sees.
@@ -55,12 +58,12 @@ impl Vdev {
 
 /// Opens the disk `spec` names: a path to an image file or a block device,
 /// or a storage URI (`file:`, `dev:`, `lu:`, `iscsi:`, `nfs:`; see
-/// [`crate::source::uri`], settings from `KZRESCUE_*` environment
-/// variables). Read-only unless `write`.
-pub fn open_source(spec: &str, write: bool) -> Result<SharedSource> {
+/// [`crate::source::uri`], reached as `access` says). Read-only unless
+/// `write`.
+pub fn open_source(spec: &str, write: bool, access: &AccessOptions) -> Result<SharedSource> {
     if crate::source::uri::is_uri(spec) {
         let uri = crate::source::uri::StorageUri::parse(spec)?;
-        return crate::source::uri::open(&uri, write, &crate::source::uri::MapOptions::from_env()?);
+        return crate::source::uri::open(&uri, write, access);
     }
     let mode = if write {
         OpenMode::ReadWrite
@@ -73,7 +76,7 @@ pub fn open_source(spec: &str, write: bool) -> Result<SharedSource> {
 /// Resolves `spec` to a vdev: opens it, reads the partition table and picks
 /// the slice (`opts.slice`, else the one ZFS slice; no table → whole device).
 pub fn open_vdev(spec: &str, opts: &TargetOptions) -> Result<Vdev> {
-    let disk = open_source(spec, opts.write)?;
+    let disk = open_source(spec, opts.write, &opts.access)?;
     let table = partition::read(disk.as_ref(), opts.sector_size)?;
     let partition = match (table.kind, opts.slice) {
         (TableKind::None, Some(n)) => {

@@ -12,6 +12,7 @@ fn opts(slice: Option<u32>, sector_size: Option<u32>) -> TargetOptions {
         slice,
         sector_size,
         write: false,
+        access: Default::default(),
     }
 }
 

@@ -11,12 +11,11 @@
 //! damaged bytes back exactly.
 
 mod common;
-mod physpath_util;
 
-use common::{kzrescue, require_tool, unpack_fixture};
-use physpath_util::{
+use common::physpath::{
     LABEL, PHYS_LEN, PHYS_OFF, Placement, fixture_placement, label_offsets, zdb_imports_vdevs,
 };
+use common::{kzrescue, require_tool, unpack_fixture};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;

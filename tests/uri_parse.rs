@@ -3,7 +3,7 @@
 
 mod common;
 
-use kzrescue::source::uri::{IscsiLu, MapOptions, Mapped, NfsMount, StorageUri, map};
+use kzrescue::source::uri::{AccessOptions, IscsiLu, Mapped, NfsMount, StorageUri, map};
 use proptest::prelude::*;
 use std::path::PathBuf;
 
@@ -172,7 +172,7 @@ fn nfs_and_file() {
 
 #[test]
 fn mapping() {
-    let o = MapOptions::default();
+    let o = AccessOptions::default();
     // file: maps to its path, whether or not it exists yet.
     assert_eq!(
         map(&StorageUri::parse("file:///x/y.img").unwrap(), &o).unwrap(),
@@ -238,9 +238,9 @@ fn mapping() {
             .to_string()
             .contains("names no portal")
     );
-    let with_portal = MapOptions {
+    let with_portal = AccessOptions {
         iscsi_portal: Some("[::1]".into()),
-        ..MapOptions::default()
+        ..AccessOptions::default()
     };
     match map(&hostless, &with_portal).unwrap() {
         Mapped::Iscsi { portal, .. } => assert_eq!(portal, "[::1]:3260"),
@@ -250,9 +250,9 @@ fn mapping() {
     let u = StorageUri::parse("nfs://admin:staff@filer/export/test/kz1.img").unwrap();
     let e = map(&u, &o).unwrap_err().to_string();
     assert!(e.contains("--nfs-mount"), "{e}");
-    let m = MapOptions {
+    let m = AccessOptions {
         nfs_mounts: vec![NfsMount::parse("filer:/export=/mnt/x").unwrap()],
-        ..MapOptions::default()
+        ..AccessOptions::default()
     };
     assert_eq!(
         map(&u, &m).unwrap(),
@@ -260,9 +260,9 @@ fn mapping() {
             path: PathBuf::from("/mnt/x/test/kz1.img")
         }
     );
-    let m = MapOptions {
+    let m = AccessOptions {
         nfs_mounts: vec![NfsMount::parse("filer:/export/test=/mnt/t").unwrap()],
-        ..MapOptions::default()
+        ..AccessOptions::default()
     };
     assert_eq!(
         map(&u, &m).unwrap(),
@@ -270,14 +270,14 @@ fn mapping() {
             path: PathBuf::from("/mnt/t/kz1.img")
         }
     );
-    let m = MapOptions {
+    let m = AccessOptions {
         nfs_mounts: vec![NfsMount::parse("other:/export=/mnt/x").unwrap()],
-        ..MapOptions::default()
+        ..AccessOptions::default()
     };
     assert!(map(&u, &m).is_err());
-    let m = MapOptions {
+    let m = AccessOptions {
         nfs_mounts: vec![NfsMount::parse("filer:/exp=/mnt/x").unwrap()],
-        ..MapOptions::default()
+        ..AccessOptions::default()
     };
     assert!(
         map(&u, &m).is_err(),

@@ -50,6 +50,7 @@ pub fn open_sources(
         slice,
         sector_size,
         write: false,
+        access: super::context::get().access()?,
     };
     let mut sources = Vec::new();
     for t in targets {

@@ -181,7 +181,7 @@ struct Place {
 }
 
 fn open(d: &DiskArgs, write: bool) -> Result<Place> {
-    let disk = kzrescue::target::open_source(&d.target, write)?;
+    let disk = kzrescue::target::open_source(&d.target, write, &super::context::get().access()?)?;
     let table = partition::read(disk.as_ref(), d.sector_size)?;
     let mut reserved = store::reserved_partition(&table, &disk.name())?.cloned();
     let too_small = reserved.take_if(|p| p.len < store::MIN_PARTITION);
@@ -628,7 +628,11 @@ fn transaction<'a>(
     w: &WriteArgs,
     purpose: &str,
 ) -> Result<Transaction<'a>> {
-    let mut tx = Transaction::new(purpose, TxOptions::from_interval_secs(w.liveness_interval)?);
+    let mut tx = Transaction::new(
+        purpose,
+        TxOptions::from_interval_secs(w.liveness_interval)?
+            .with_access(&super::context::get().access()?),
+    );
     tx.group(
         "host data",
         Some(journal_path(w)),

@@ -93,12 +93,8 @@ pub fn report_labels(describe: &str, labels: &[LabelRead], cmp: &LabelComparison
             l.phys_offset(),
             l.status.name()
         );
-        match (&l.status, &l.problem) {
-            (LabelStatus::Undecodable(p) | LabelStatus::Unreadable(p), _) => {
-                s.push_str(&format!(" ({p})"))
-            }
-            (_, Some(p)) => s.push_str(&format!(" ({p})")),
-            _ => {}
+        if let Some(p) = &l.problem {
+            s.push_str(&format!(" ({p})"));
         }
         s
     };

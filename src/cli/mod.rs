@@ -21,7 +21,9 @@ macro_rules! eprintln {
     ($($t:tt)*) => { ::std::eprintln!("{}", $crate::cli::out::escape(&format!($($t)*))) };
 }
 mod bounds;
+pub mod context;
 mod out;
+pub mod write;
 
 // --- modules: read path
 mod label;
@@ -67,6 +69,8 @@ pub const EXIT_REFUSED: u8 = 3;
 #[derive(Parser)]
 #[command(name = "kzrescue", version, about, long_about = None)]
 pub struct Cli {
+    #[command(flatten)]
+    global: context::GlobalArgs,
     #[command(subcommand)]
     command: Command,
 }
@@ -224,6 +228,7 @@ pub fn run() -> u8 {
 }
 
 fn dispatch(cli: Cli) -> Result<u8, kzrescue::Error> {
+    context::init(cli.global);
     match cli.command {
         // --- dispatch: read path
         Command::Partitions(a) => partitions::run(&a),

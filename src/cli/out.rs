@@ -35,6 +35,45 @@ pub fn escape(s: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
+/// A `--json` document as every command prints it: the value with its
+/// `schema` key (`kzrescue.<command>/<version>`), integers as decimal
+/// strings unless `--json-int` (as OpenZFS 2.3's `-j` does: a guid, txg,
+/// size or nanosecond time can exceed 2^53, which many JSON readers round),
+/// pretty-printed. Floats, booleans and strings are kept.
+#[allow(dead_code)] // adopted command by command (issue 14)
+pub fn json_doc(schema: &str, doc: &impl serde::Serialize) -> kzrescue::Result<String> {
+    let mut v = serde_json::to_value(doc)
+        .map_err(|e| kzrescue::Error::Usage(format!("JSON output: {e}")))?;
+    if let serde_json::Value::Object(m) = &mut v {
+        m.insert("schema".into(), schema.into());
+    }
+    if !super::context::get().json_int() {
+        stringify_integers(&mut v);
+    }
+    serde_json::to_string_pretty(&v)
+        .map_err(|e| kzrescue::Error::Usage(format!("JSON output: {e}")))
+}
+
+/// Prints [`json_doc`] on stdout (escaped like all text output).
+#[allow(dead_code)] // adopted command by command (issue 14)
+pub fn print_json(schema: &str, doc: &impl serde::Serialize) -> kzrescue::Result<()> {
+    let s = json_doc(schema, doc)?;
+    ::std::println!("{}", escape(&s));
+    Ok(())
+}
+
+/// Replaces every integer in `v` by its decimal string.
+#[allow(dead_code)] // adopted command by command (issue 14)
+pub fn stringify_integers(v: &mut serde_json::Value) {
+    use serde_json::Value;
+    match v {
+        Value::Number(n) if n.is_i64() || n.is_u64() => *v = Value::String(n.to_string()),
+        Value::Array(a) => a.iter_mut().for_each(stringify_integers),
+        Value::Object(m) => m.values_mut().for_each(stringify_integers),
+        _ => {}
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::escape;
@@ -45,5 +84,16 @@ mod tests {
         assert_eq!(escape("evil\u{1b}[2Jpool"), "evil\\x1b[2Jpool");
         assert_eq!(escape("a\u{7f}b\u{9b}c\u{0}"), "a\\u007fb\\u009bc\\x00");
         assert_eq!(escape("naïve ✓"), "naïve ✓");
+    }
+
+    #[test]
+    fn integers_become_strings_and_keep_every_digit() {
+        let mut v =
+            serde_json::json!({"guid": 6622861629752014398u64, "n": [1, -2], "f": 0.5, "b": true});
+        super::stringify_integers(&mut v);
+        assert_eq!(v["guid"], "6622861629752014398");
+        assert_eq!(v["n"][1], "-2");
+        assert_eq!(v["f"], 0.5);
+        assert_eq!(v["b"], true);
     }
 }

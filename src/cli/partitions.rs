@@ -73,7 +73,7 @@ pub fn run(args: &PartitionsArgs) -> Result<u8> {
             ));
         }
     };
-    let disk = open_source(target, false)?;
+    let disk = open_source(target, false, &super::context::get().access()?)?;
     let table = partition::read(disk.as_ref(), args.sector_size)?;
     let pool = match (table.kind, args.slice) {
         (TableKind::None, _) => Ok(None),

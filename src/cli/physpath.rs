@@ -52,6 +52,7 @@ impl CommonTarget {
                 slice: self.slice,
                 sector_size: self.sector_size,
                 write,
+                access: super::context::get().access()?,
             },
         )
     }
@@ -244,7 +245,8 @@ fn set(a: SetArgs) -> Result<u8> {
             a.device_id.len()
         )));
     }
-    let tx_opts = TxOptions::from_interval_secs(a.liveness_interval)?;
+    let tx_opts = TxOptions::from_interval_secs(a.liveness_interval)?
+        .with_access(&super::context::get().access()?);
     let radix = if a.decimal_unit {
         UnitRadix::Decimal
     } else {

@@ -118,11 +118,14 @@ fn changed(old: &[u8], new: &[u8]) -> usize {
 
 /// Runs `kzrescue label repair`.
 pub fn run_label_repair(a: &LabelRepairArgs) -> Result<u8> {
-    let txo = TxOptions::from_interval_secs(a.liveness_interval)?;
+    let txo = TxOptions::from_interval_secs(a.liveness_interval)?
+        .with_access(&super::context::get().access()?);
+    let access = super::context::get().access()?;
     let opts = |write| TargetOptions {
         slice: a.slice,
         sector_size: a.sector_size,
         write,
+        access: access.clone(),
     };
     let ropts = RelabelOptions {
         reseal_only: a.reseal_only,
@@ -256,8 +259,9 @@ fn finish(as_json: bool, report: &serde_json::Value, text: &str) {
 pub fn run_restore(a: &RestoreArgs) -> Result<u8> {
     let from = RestoreFrom::parse(&a.from)
         .ok_or_else(|| Error::Usage(format!("--from {}: backup, primary or scan", a.from)))?;
+    let access = super::context::get().access()?;
     let r = super::scan::run_scan(&a.target, a.sector_size)?;
-    let planned = recovery::plan_restore(&a.target, r, from, a.sector_size, a.vdev_start)?;
+    let planned = recovery::plan_restore(&a.target, r, from, a.sector_size, a.vdev_start, &access)?;
     let (plan, ss) = (&planned.plan, planned.sector_size);
     let writes = planned.changing_writes();
     let mut text = format!("{}: {}\n", a.target, plan.summary);
@@ -297,7 +301,7 @@ pub fn run_restore(a: &RestoreArgs) -> Result<u8> {
     let Some(tx) = recovery::restore_transaction(
         &planned,
         journal,
-        TxOptions::from_interval_secs(a.liveness_interval)?,
+        TxOptions::from_interval_secs(a.liveness_interval)?.with_access(&access),
     ) else {
         return Ok(EXIT_OK);
     };
@@ -313,7 +317,7 @@ pub fn run_restore(a: &RestoreArgs) -> Result<u8> {
     drop(planned);
     let done = tx.commit()?;
     text.push_str(&committed(&done, &mut report));
-    let again = open_source(&a.target, false)?;
+    let again = open_source(&a.target, false, &super::context::get().access()?)?;
     let t = partition::read(again.as_ref(), Some(ss as u32))?;
     text.push_str(&format!(
         "table now: {} with {} slice(s){}\n",

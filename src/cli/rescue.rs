@@ -86,6 +86,7 @@ impl ZoneArgs {
             sector_size: self.sector_size,
             insecure_key_perms: self.insecure_key_perms,
             hostdata_kzrescue: self.hostdata == "kzrescue",
+            access: super::context::get().access()?,
         })
     }
 

@@ -32,7 +32,7 @@ pub struct ScanArgs {
 
 /// Runs the scan with a progress bar on a terminal.
 pub fn run_scan(target: &str, sector_size: Option<u32>) -> Result<ScanReport> {
-    let src = scan::open_for_scan(target)?;
+    let src = scan::open_for_scan(target, &super::context::get().access()?)?;
     let bar = if std::io::stderr().is_terminal() {
         let b = ProgressBar::new(src.size());
         b.set_style(

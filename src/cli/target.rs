@@ -6,8 +6,9 @@ use kzrescue::target::{TargetOptions, Vdev, open_vdev};
 /// A disk or vdev to work on, and how to find the pool slice on it.
 #[derive(clap::Args, Debug, Clone)]
 pub struct TargetArgs {
-    /// Image file or block device: a whole disk (the ZFS slice is found in its
-    /// GPT or VTOC) or a bare vdev file.
+    /// Image file, block device or storage URI (file:, dev:, lu:, iscsi:,
+    /// nfs:): a whole disk (the ZFS slice is found in its GPT or VTOC) or a
+    /// bare vdev.
     pub target: String,
     /// Use this Solaris slice (GPT entry N+1, VTOC slice N) instead of the
     /// one ZFS slice.
@@ -22,17 +23,18 @@ pub struct TargetArgs {
 #[allow(dead_code)]
 impl TargetArgs {
     /// The options these arguments give, with `write` for repairing paths.
-    pub fn options(&self, write: bool) -> TargetOptions {
-        TargetOptions {
+    pub fn options(&self, write: bool) -> Result<TargetOptions> {
+        Ok(TargetOptions {
             slice: self.slice,
             sector_size: self.sector_size,
             write,
-        }
+            access: super::context::get().access()?,
+        })
     }
 
     /// Opens the target and resolves its vdev.
     pub fn open(&self, write: bool) -> Result<Vdev> {
-        open_vdev(&self.target, &self.options(write))
+        open_vdev(&self.target, &self.options(write)?)
     }
 }
 

@@ -60,12 +60,13 @@ pub fn run(a: UndoArgs) -> Result<u8> {
             a.target.len()
         )));
     };
-    let opts = TxOptions::from_interval_secs(a.liveness_interval)?;
+    let opts = TxOptions::from_interval_secs(a.liveness_interval)?
+        .with_access(&super::context::get().access()?);
     let sources: Vec<SharedSource> = paths
         .iter()
-        .map(|p| open_source(p, false))
+        .map(|p| open_source(p, false, &super::context::get().access()?))
         .collect::<Result<_>>()?;
-    let mut tx = Transaction::new(journal.purpose.clone(), opts);
+    let mut tx = Transaction::new(journal.purpose.clone(), opts.clone());
     let checks = tx.restore(&a.journal, &journal, &paths, &sources, a.force)?;
     let pending: usize = checks.iter().map(|c| c.to_restore()).sum();
     let mut liveness = None;
@@ -74,7 +75,13 @@ pub fn run(a: UndoArgs) -> Result<u8> {
             for p in &paths {
                 // The pool's slice (or the whole device when it has no
                 // partition table); a target without one is not watched.
-                if let Ok(v) = target::open_vdev(p, &TargetOptions::default()) {
+                if let Ok(v) = target::open_vdev(
+                    p,
+                    &TargetOptions {
+                        access: super::context::get().access()?,
+                        ..TargetOptions::default()
+                    },
+                ) {
                     let start = v.partition.as_ref().map_or(0, |p| p.start);
                     tx.watch(p, start, v.source.size(), None);
                 }

@@ -7,8 +7,8 @@
 //! `KZRESCUE_CHAP_SECRET_FILE` / `KZRESCUE_CHAP_SECRET`), never from the
 //! command line.
 
-use kzrescue::source::iscsi::{self, LuSelector, SessionConfig, login::ChapCredentials};
-use kzrescue::source::uri::{self, IscsiLu, MapOptions, Mapped, NfsMount, StorageUri};
+use kzrescue::source::iscsi::{self, LuSelector, SessionConfig};
+use kzrescue::source::uri::{self, IscsiLu, Mapped, StorageUri};
 use kzrescue::zone::comstar;
 use kzrescue::{Error, Result};
 use std::path::PathBuf;
@@ -42,8 +42,6 @@ enum UriCmd {
         /// The URI (with --via-iscsi: one or more `dev:` zvol URIs).
         #[arg(required = true, num_args = 1..)]
         uri: Vec<String>,
-        #[command(flatten)]
-        map: MapArgs,
         /// Print the zvol route: halt the zone, export the zvol over COMSTAR
         /// iSCSI to one initiator, the URI and --map to use, lifting write
         /// protection, teardown, boot (see formats/zvol-route.md).
@@ -68,31 +66,6 @@ enum UriCmd {
     },
 }
 
-/// Where things are that a URI cannot say by itself.
-#[derive(clap::Args, Debug, Clone)]
-pub struct MapArgs {
-    /// An NFS share mounted locally: `host:/export=/local/dir` (repeatable;
-    /// also KZRESCUE_NFS_MOUNT, `;`-separated).
-    #[arg(long, value_name = "HOST:/EXPORT=DIR")]
-    nfs_mount: Vec<String>,
-    /// Portal for host-less `iscsi:///…` URIs (also KZRESCUE_ISCSI_PORTAL).
-    #[arg(long, value_name = "HOST[:PORT]")]
-    iscsi_portal: Option<String>,
-}
-
-impl MapArgs {
-    fn options(&self) -> Result<MapOptions> {
-        let mut o = MapOptions::from_env()?;
-        for m in &self.nfs_mount {
-            o.nfs_mounts.push(NfsMount::parse(m)?);
-        }
-        if let Some(p) = &self.iscsi_portal {
-            o.iscsi_portal = Some(p.clone());
-        }
-        Ok(o)
-    }
-}
-
 /// Arguments of `kzrescue iscsi`.
 ///
 /// `read` copies an LU (or a byte range of it) to a file or stdout — an image
@@ -101,12 +74,6 @@ impl MapArgs {
 pub struct IscsiArgs {
     #[command(subcommand)]
     cmd: IscsiCmd,
-    /// File holding the CHAP secret (user from KZRESCUE_CHAP_USER or --chap-user).
-    #[arg(long, global = true, value_name = "FILE")]
-    chap_secret_file: Option<PathBuf>,
-    /// CHAP user name (the secret never goes on the command line).
-    #[arg(long, global = true, value_name = "NAME")]
-    chap_user: Option<String>,
 }
 
 #[derive(clap::Subcommand, Debug)]
@@ -124,8 +91,6 @@ enum IscsiCmd {
     Inquiry {
         /// An `iscsi:` URI, or `host[:port]` for every LU.
         what: String,
-        #[command(flatten)]
-        map: MapArgs,
         /// JSON output.
         #[arg(long)]
         json: bool,
@@ -161,7 +126,7 @@ fn run_read(
     chunk: usize,
 ) -> Result<u8> {
     use std::io::Write;
-    let src = kzrescue::target::open_source(uri, false)?;
+    let src = kzrescue::target::open_source(uri, false, &super::context::get().access()?)?;
     let size = src.size();
     let end = match length {
         Some(l) => offset
@@ -268,9 +233,14 @@ pub fn run_uri(a: &UriArgs) -> Result<u8> {
             let req = comstar::RouteRequest {
                 storage: uris.clone(),
                 rescue_host: host,
-                initiator: initiator
-                    .clone()
-                    .unwrap_or_else(iscsi::session::default_initiator_name),
+                initiator: match initiator {
+                    Some(i) => i.clone(),
+                    None => super::context::get()
+                        .access()?
+                        .iscsi
+                        .initiator_name
+                        .unwrap_or_else(iscsi::session::default_initiator_name),
+                },
                 zone: zone.clone(),
             };
             let route = comstar::plan(&req)?;
@@ -284,10 +254,7 @@ pub fn run_uri(a: &UriArgs) -> Result<u8> {
             }
         }
         UriCmd::Map {
-            uri: uris,
-            map,
-            json,
-            ..
+            uri: uris, json, ..
         } => {
             let [s] = uris.as_slice() else {
                 return Err(Error::Usage(
@@ -295,7 +262,7 @@ pub fn run_uri(a: &UriArgs) -> Result<u8> {
                 ));
             };
             let u = StorageUri::parse(s)?;
-            let m = uri::map(&u, &map.options()?)?;
+            let m = uri::map(&u, &super::context::get().access()?)?;
             if *json {
                 println!("{}", serde_json::to_string_pretty(&m).map_err(json_err)?);
             } else {
@@ -376,21 +343,8 @@ fn json_err(e: serde_json::Error) -> Error {
     Error::Usage(format!("JSON output: {e}"))
 }
 
-fn session_config(a: &IscsiArgs, portal: &str) -> Result<SessionConfig> {
-    let mut cfg = iscsi::config_from_env(portal, None)?;
-    if let Some(f) = &a.chap_secret_file {
-        let user = a
-            .chap_user
-            .clone()
-            .or_else(|| std::env::var("KZRESCUE_CHAP_USER").ok())
-            .ok_or_else(|| {
-                Error::Usage("--chap-secret-file needs --chap-user or KZRESCUE_CHAP_USER".into())
-            })?;
-        cfg.chap = Some(ChapCredentials::from_file(&user, f)?);
-    } else if a.chap_user.is_some() {
-        return Err(Error::Usage("--chap-user needs --chap-secret-file".into()));
-    }
-    Ok(cfg)
+fn session_config(portal: &str) -> Result<SessionConfig> {
+    Ok(super::context::get().access()?.iscsi.session(portal, None))
 }
 
 /// Runs `kzrescue iscsi …`.
@@ -404,15 +358,10 @@ pub fn run_iscsi(a: &IscsiArgs) -> Result<u8> {
             length,
             chunk,
         } => {
-            if a.chap_secret_file.is_some() || a.chap_user.is_some() {
-                return Err(Error::Usage(
-                    "iscsi read opens its URI like every target: give CHAP with KZRESCUE_CHAP_USER and KZRESCUE_CHAP_SECRET_FILE".into(),
-                ));
-            }
             return run_read(uri, output.as_ref(), *offset, *length, *chunk);
         }
         IscsiCmd::Discover { portal, json } => {
-            let cfg = session_config(a, &portal_with_port(portal))?;
+            let cfg = session_config(&portal_with_port(portal))?;
             let targets = iscsi::discover(&cfg)?;
             if *json {
                 println!(
@@ -430,14 +379,15 @@ pub fn run_iscsi(a: &IscsiArgs) -> Result<u8> {
                 }
             }
         }
-        IscsiCmd::Inquiry { what, map, json } => {
+        IscsiCmd::Inquiry { what, json } => {
             let mut found = Vec::new();
             if uri::is_uri(what) {
                 let u = StorageUri::parse(what)?;
-                let Mapped::Iscsi { portal, lu } = uri::map(&u, &map.options()?)? else {
+                let Mapped::Iscsi { portal, lu } = uri::map(&u, &super::context::get().access()?)?
+                else {
                     return Err(Error::Usage(format!("{what}: not an iscsi: URI")));
                 };
-                let cfg = session_config(a, &portal)?;
+                let cfg = session_config(&portal)?;
                 let sel = match lu {
                     IscsiLu::Luname { luname } => LuSelector::Name(luname.normalized()),
                     IscsiLu::TargetLun { target, lun } => LuSelector::TargetLun { target, lun },
@@ -448,7 +398,7 @@ pub fn run_iscsi(a: &IscsiArgs) -> Result<u8> {
                 let _ = s.logout();
                 found.push((target, info));
             } else {
-                let cfg = session_config(a, &portal_with_port(what))?;
+                let cfg = session_config(&portal_with_port(what))?;
                 for t in iscsi::discover(&cfg)? {
                     let mut c = cfg.clone();
                     c.target = Some(t.name.clone());

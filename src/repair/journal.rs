@@ -18,6 +18,33 @@ use std::io::Write as _;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
+/// The extension of every undo journal.
+pub const EXTENSION: &str = "kzj";
+
+/// The name kzrescue gives a journal it names itself:
+/// `kzrescue-<command>-<name>-<unix seconds>.kzj`, where `command` says
+/// which writer made it (`physpath`, `hostdata`, `repair`, `label-repair`,
+/// `partitions-restore`) and `name` what it wrote (a pool, a zone, a disk;
+/// characters other than ASCII letters, digits, `-` and `_` become `_`).
+pub fn default_file_name(command: &str, name: &str, unix_secs: u64) -> String {
+    let clean = |s: &str| -> String {
+        s.chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect()
+    };
+    format!(
+        "kzrescue-{}-{}-{unix_secs}.{EXTENSION}",
+        clean(command),
+        clean(name)
+    )
+}
+
 /// The first 8 bytes of every journal.
 pub const MAGIC: [u8; 8] = *b"KZJRNL\r\n";
 /// The only format version written and read.

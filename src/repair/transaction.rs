@@ -81,14 +81,17 @@ use super::journal::{Journal, RangeState, TargetRecord};
 use super::liveness::{self, Quiet, Watched};
 use crate::error::{Error, Result};
 use crate::source::{SharedSource, Window};
+use crate::target::AccessOptions;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// Options every writer shares (validated once, here).
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct TxOptions {
     /// Wait between the two reads of the uberblock rings.
     pub liveness_interval: Duration,
+    /// How to reach targets named by URI.
+    pub access: AccessOptions,
 }
 
 impl TxOptions {
@@ -97,7 +100,14 @@ impl TxOptions {
     pub fn from_interval_secs(secs: f64) -> Result<TxOptions> {
         Ok(TxOptions {
             liveness_interval: liveness::interval_from_secs(secs)?,
+            access: AccessOptions::default(),
         })
+    }
+
+    /// These options, reaching URIs as `access` says.
+    pub fn with_access(mut self, access: &AccessOptions) -> TxOptions {
+        self.access = access.clone();
+        self
     }
 }
 
@@ -105,6 +115,7 @@ impl Default for TxOptions {
     fn default() -> Self {
         TxOptions {
             liveness_interval: liveness::DEFAULT_INTERVAL,
+            access: AccessOptions::default(),
         }
     }
 }
@@ -211,8 +222,8 @@ impl Committed {
 
 /// The default opener: [`crate::target::open_source`] for writing, a busy
 /// device turned into a refusal that says why.
-pub fn open_for_write(spec: &str) -> Result<SharedSource> {
-    crate::target::open_source(spec, true).map_err(busy_refusal)
+pub fn open_for_write(spec: &str, access: &AccessOptions) -> Result<SharedSource> {
+    crate::target::open_source(spec, true, access).map_err(busy_refusal)
 }
 
 /// Turns "device busy" on an exclusive open into a refusal that says why.
@@ -312,13 +323,14 @@ fn check_creatable(path: &Path, what: &str) -> Result<()> {
 impl<'a> Transaction<'a> {
     /// A new, empty transaction. `purpose` is recorded in every journal.
     pub fn new(purpose: impl Into<String>, opts: TxOptions) -> Transaction<'a> {
+        let access = opts.access.clone();
         Transaction {
             purpose: purpose.into(),
             opts,
             groups: Vec::new(),
             files: Vec::new(),
             watches: Vec::new(),
-            opener: Box::new(open_for_write),
+            opener: Box::new(move |spec: &str| open_for_write(spec, &access)),
         }
     }
 
@@ -473,7 +485,7 @@ impl<'a> Transaction<'a> {
         for w in &watches {
             let disk = match handle(&w.spec) {
                 Some(h) => h,
-                None => crate::target::open_source(&w.spec, false)
+                None => crate::target::open_source(&w.spec, false, &opts.access)
                     .map_err(|e| append(at_step(e, "liveness"), "; nothing written"))?,
             };
             let win: SharedSource = std::sync::Arc::new(Window::new(disk, w.start, w.len, "vdev"));

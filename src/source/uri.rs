@@ -595,20 +595,25 @@ impl NfsMount {
     }
 }
 
-/// Settings used when mapping and opening URIs.
+/// How to reach storage a URI or path names: what the URI cannot say by
+/// itself (local NFS mounts, a default portal) and the iSCSI initiator's
+/// settings. Built once by the caller and passed down.
 #[derive(Clone, Debug, Default)]
-pub struct MapOptions {
+pub struct AccessOptions {
     /// Known NFS mounts.
     pub nfs_mounts: Vec<NfsMount>,
     /// Portal for host-less `iscsi:///…` URIs (`host[:port]`).
     pub iscsi_portal: Option<String>,
+    /// The iSCSI initiator's settings.
+    pub iscsi: iscsi::IscsiOptions,
 }
 
-impl MapOptions {
-    /// From the environment: `KZRESCUE_NFS_MOUNT` (mounts separated by `;`)
-    /// and `KZRESCUE_ISCSI_PORTAL`.
-    pub fn from_env() -> Result<MapOptions> {
-        let mut o = MapOptions::default();
+impl AccessOptions {
+    /// The documented environment fallbacks: `KZRESCUE_NFS_MOUNT` (mounts
+    /// separated by `;`), `KZRESCUE_ISCSI_PORTAL` and the initiator's
+    /// variables ([`iscsi::IscsiOptions::from_env`]).
+    pub fn from_env() -> Result<AccessOptions> {
+        let mut o = AccessOptions::default();
         if let Ok(m) = std::env::var("KZRESCUE_NFS_MOUNT") {
             for part in m.split(';').filter(|p| !p.is_empty()) {
                 o.nfs_mounts.push(NfsMount::parse(part)?);
@@ -617,6 +622,7 @@ impl MapOptions {
         o.iscsi_portal = std::env::var("KZRESCUE_ISCSI_PORTAL")
             .ok()
             .filter(|s| !s.is_empty());
+        o.iscsi = iscsi::IscsiOptions::from_env()?;
         Ok(o)
     }
 }
@@ -713,7 +719,7 @@ fn first_existing(uri: &StorageUri, cands: Vec<PathBuf>) -> Result<Mapped> {
 }
 
 /// Maps a URI to a local path or an iSCSI LU. Changes nothing on the system.
-pub fn map(uri: &StorageUri, opts: &MapOptions) -> Result<Mapped> {
+pub fn map(uri: &StorageUri, opts: &AccessOptions) -> Result<Mapped> {
     match uri {
         StorageUri::File { path } => Ok(Mapped::Path {
             path: PathBuf::from(path),
@@ -782,11 +788,11 @@ pub fn is_uri(spec: &str) -> bool {
 }
 
 /// Opens a URI as a source (read-only unless `write`).
-pub fn open(uri: &StorageUri, write: bool, opts: &MapOptions) -> Result<SharedSource> {
+pub fn open(uri: &StorageUri, write: bool, opts: &AccessOptions) -> Result<SharedSource> {
     match map(uri, opts)? {
         Mapped::Path { path } => open_path(&path, write),
         Mapped::Iscsi { portal, lu } => {
-            let cfg = iscsi::config_from_env(&portal, None)?;
+            let cfg = opts.iscsi.session(&portal, None);
             let sel = match lu {
                 IscsiLu::Luname { luname } => LuSelector::Name(luname.normalized()),
                 IscsiLu::TargetLun { target, lun } => LuSelector::TargetLun { target, lun },

@@ -4,8 +4,8 @@
 //! SendTargets discovery.
 //!
 //! Synchronous, std networking only. Reads are split into READ(16)
-//! commands (128 KiB, 32 outstanding by default); data lands directly in
-//! the caller's buffer. A read that loses the connection is retried
+//! commands (128 KiB, 32 outstanding by default, sent in batches); data
+//! lands directly in the caller's buffer. A read that loses the connection is retried
 //! once on a fresh login. Writes are never retried: a lost connection
 //! during a write is reported with the exact byte ranges that were
 //! acknowledged, in flight, and not sent.
@@ -42,61 +42,130 @@ pub enum LuSelector {
     },
 }
 
-/// Initiator settings from the environment, shared by every command:
-/// `KZRESCUE_CHAP_USER` + `KZRESCUE_CHAP_SECRET_FILE`/`KZRESCUE_CHAP_SECRET`,
-/// `KZRESCUE_ISCSI_TIMEOUT` (seconds, default 30), `KZRESCUE_ISCSI_DIGEST`
-/// (`none`, `crc32c` or `prefer`), `KZRESCUE_INITIATOR_NAME`,
-/// `KZRESCUE_ISCSI_READ_KIB` (KiB per READ(16), default 128) and
-/// `KZRESCUE_ISCSI_QUEUE_DEPTH` (READs in flight, default 32).
-pub fn config_from_env(portal: &str, target: Option<&str>) -> Result<SessionConfig> {
-    let mut cfg = SessionConfig::new(portal, target);
-    cfg.chap = ChapCredentials::from_env()?;
-    if let Ok(t) = std::env::var("KZRESCUE_ISCSI_TIMEOUT") {
-        let secs: f64 = t
-            .parse()
-            .ok()
-            .filter(|s: &f64| *s > 0.0 && *s < 86_400.0)
-            .ok_or_else(|| {
-                Error::Usage(format!(
-                    "KZRESCUE_ISCSI_TIMEOUT={t:?} is not a number of seconds"
-                ))
-            })?;
-        cfg.io_timeout = Duration::from_secs_f64(secs);
-        cfg.connect_timeout = Duration::from_secs_f64(secs.min(10.0));
+/// Initiator settings every command shares, built once by the caller (the
+/// CLI from its global options, falling back to [`IscsiOptions::from_env`])
+/// and passed down; nothing below reads the environment.
+#[derive(Clone, Debug, Default)]
+pub struct IscsiOptions {
+    /// Our iSCSI name; default `iqn.2026-11.org.kzrescue:<hostname>`.
+    pub initiator_name: Option<String>,
+    /// CHAP credentials, when the target wants them.
+    pub chap: Option<ChapCredentials>,
+    /// Timeout of every socket read and write (connect: at most 10 s of it).
+    pub timeout: Option<Duration>,
+    /// Header and data digest preference.
+    pub digest: Option<DigestPref>,
+    /// Bytes per READ(16) command.
+    pub read_io_bytes: Option<usize>,
+    /// READ commands kept outstanding at once.
+    pub read_depth: Option<usize>,
+}
+
+impl IscsiOptions {
+    /// The documented environment fallbacks: `KZRESCUE_CHAP_USER` +
+    /// `KZRESCUE_CHAP_SECRET_FILE`/`KZRESCUE_CHAP_SECRET`,
+    /// `KZRESCUE_ISCSI_TIMEOUT` (seconds, default 30), `KZRESCUE_ISCSI_DIGEST`
+    /// (`none`, `crc32c` or `prefer`), `KZRESCUE_INITIATOR_NAME`,
+    /// `KZRESCUE_ISCSI_READ_KIB` (KiB per READ(16), default 128) and
+    /// `KZRESCUE_ISCSI_QUEUE_DEPTH` (READs in flight, default 32).
+    pub fn from_env() -> Result<IscsiOptions> {
+        let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+        let mut o = IscsiOptions {
+            initiator_name: var("KZRESCUE_INITIATOR_NAME"),
+            chap: ChapCredentials::from_env()?,
+            ..IscsiOptions::default()
+        };
+        if let Some(t) = var("KZRESCUE_ISCSI_TIMEOUT") {
+            o.timeout = Some(
+                parse_timeout(&t)
+                    .map_err(|e| Error::Usage(format!("KZRESCUE_ISCSI_TIMEOUT={t:?}: {e}")))?,
+            );
+        }
+        if let Some(d) = var("KZRESCUE_ISCSI_DIGEST") {
+            o.digest = Some(
+                parse_digest(&d)
+                    .map_err(|e| Error::Usage(format!("KZRESCUE_ISCSI_DIGEST={d:?}: {e}")))?,
+            );
+        }
+        for (name, slot, lo, hi, unit) in [
+            (
+                "KZRESCUE_ISCSI_READ_KIB",
+                &mut o.read_io_bytes,
+                1usize,
+                16384usize,
+                1024usize,
+            ),
+            ("KZRESCUE_ISCSI_QUEUE_DEPTH", &mut o.read_depth, 1, 128, 1),
+        ] {
+            if let Some(v) = var(name) {
+                let n: usize = v
+                    .parse()
+                    .ok()
+                    .filter(|n| (lo..=hi).contains(n))
+                    .ok_or_else(|| {
+                        Error::Usage(format!("{name}={v:?}: a number in {lo}..={hi}"))
+                    })?;
+                *slot = Some(n * unit);
+            }
+        }
+        Ok(o)
     }
-    for (var, slot, lo, hi) in [
-        (
-            "KZRESCUE_ISCSI_READ_KIB",
-            &mut cfg.read_io_bytes,
-            1usize,
-            16384usize,
-        ),
-        ("KZRESCUE_ISCSI_QUEUE_DEPTH", &mut cfg.read_depth, 1, 128),
-    ] {
-        if let Ok(v) = std::env::var(var) {
-            let n: usize = v
-                .parse()
-                .ok()
-                .filter(|n| (lo..=hi).contains(n))
-                .ok_or_else(|| Error::Usage(format!("{var}={v:?}: a number in {lo}..={hi}")))?;
-            *slot = if var.ends_with("KIB") { n << 10 } else { n };
+
+    /// Options given explicitly win over `self` (the fallbacks).
+    pub fn overridden_by(self, explicit: IscsiOptions) -> IscsiOptions {
+        IscsiOptions {
+            initiator_name: explicit.initiator_name.or(self.initiator_name),
+            chap: explicit.chap.or(self.chap),
+            timeout: explicit.timeout.or(self.timeout),
+            digest: explicit.digest.or(self.digest),
+            read_io_bytes: explicit.read_io_bytes.or(self.read_io_bytes),
+            read_depth: explicit.read_depth.or(self.read_depth),
         }
     }
-    if let Ok(d) = std::env::var("KZRESCUE_ISCSI_DIGEST") {
-        let p = match d.to_ascii_lowercase().as_str() {
-            "none" => DigestPref::None,
-            "crc32c" => DigestPref::Require,
-            "prefer" => DigestPref::Prefer,
-            _ => {
-                return Err(Error::Usage(format!(
-                    "KZRESCUE_ISCSI_DIGEST={d:?}: use none, crc32c or prefer"
-                )));
-            }
-        };
-        cfg.offer.header_digest = p;
-        cfg.offer.data_digest = p;
+
+    /// The session configuration for `portal` (and `target`; `None` for a
+    /// discovery session) with these settings over our defaults.
+    pub fn session(&self, portal: &str, target: Option<&str>) -> SessionConfig {
+        let mut cfg = SessionConfig::new(portal, target);
+        if let Some(n) = &self.initiator_name {
+            cfg.initiator_name = n.clone();
+        }
+        cfg.chap = self.chap.clone();
+        if let Some(t) = self.timeout {
+            cfg.io_timeout = t;
+            cfg.connect_timeout = t.min(Duration::from_secs(10));
+        }
+        if let Some(d) = self.digest {
+            cfg.offer.header_digest = d;
+            cfg.offer.data_digest = d;
+        }
+        if let Some(n) = self.read_io_bytes {
+            cfg.read_io_bytes = n;
+        }
+        if let Some(n) = self.read_depth {
+            cfg.read_depth = n;
+        }
+        cfg
     }
-    Ok(cfg)
+}
+
+/// Seconds, more than 0 and less than a day.
+pub fn parse_timeout(t: &str) -> std::result::Result<Duration, String> {
+    t.parse::<f64>()
+        .ok()
+        .filter(|s| *s > 0.0 && *s < 86_400.0)
+        .map(Duration::from_secs_f64)
+        .ok_or_else(|| "not a number of seconds between 0 and 86400".to_string())
+}
+
+/// `none`, `crc32c` (required) or `prefer` (CRC32C if the target agrees).
+pub fn parse_digest(d: &str) -> std::result::Result<DigestPref, String> {
+    match d.to_ascii_lowercase().as_str() {
+        "none" => Ok(DigestPref::None),
+        "crc32c" => Ok(DigestPref::Require),
+        "prefer" => Ok(DigestPref::Prefer),
+        _ => Err("use none, crc32c or prefer".to_string()),
+    }
 }
 
 /// SendTargets discovery on `cfg.portal` (a discovery session).
@@ -333,17 +402,17 @@ impl IscsiSource {
     /// Reads whole blocks `[lba, lba + buf.len()/block)` into `buf`.
     fn read_blocks(&self, lba: u64, buf: &mut [u8]) -> Result<()> {
         let bl = self.capacity.block_len as usize;
-        let per = (self.cfg.read_io_bytes.clamp(512, 16 << 20) / bl).max(1) * bl;
-        let mut cmds = Vec::new();
-        let mut pos = 0usize;
-        while pos < buf.len() {
-            let n = per.min(buf.len() - pos);
-            let l = lba + (pos / bl) as u64;
-            cmds.push((scsi::read16(l, (n / bl) as u32), pos, n));
-            pos += n;
-        }
         let lun = self.lun_field;
         let run = |s: &mut Session, buf: &mut [u8]| -> Result<()> {
+            let per = (self.cfg.read_io_bytes.clamp(512, 16 << 20) / bl).max(1) * bl;
+            let mut cmds = Vec::with_capacity(buf.len().div_ceil(per));
+            let mut pos = 0usize;
+            while pos < buf.len() {
+                let n = per.min(buf.len() - pos);
+                let l = lba + (pos / bl) as u64;
+                cmds.push((scsi::read16(l, (n / bl) as u32), pos, n));
+                pos += n;
+            }
             let st = s.run_reads(lun, &cmds, buf)?;
             for (i, st) in st.iter().enumerate() {
                 let (_, start, len) = cmds[i];
@@ -385,6 +454,26 @@ impl IscsiSource {
             }
             r => r,
         }
+    }
+
+    /// The whole logical blocks under `len` bytes at `offset`, after the
+    /// bounds check; `None` for an empty range.
+    fn span(&self, offset: u64, len: usize) -> Result<Option<Span>> {
+        check_bounds(&|| self.name.clone(), offset, len, self.size)?;
+        if len == 0 {
+            return Ok(None);
+        }
+        let bl = u64::from(self.capacity.block_len);
+        let end = offset + len as u64;
+        let lba = offset / bl;
+        let blocks = end.div_ceil(bl) - lba;
+        Ok(Some(Span {
+            lba,
+            blocks: blocks as usize,
+            block_len: bl as usize,
+            skip: (offset - lba * bl) as usize,
+            exact: offset.is_multiple_of(bl) && end.is_multiple_of(bl),
+        }))
     }
 
     fn session_lost(&self) -> bool {
@@ -461,6 +550,20 @@ impl IscsiSource {
     }
 }
 
+/// A byte range widened to whole logical blocks.
+struct Span {
+    /// First block.
+    lba: u64,
+    /// Blocks covered.
+    blocks: usize,
+    /// Bytes per block.
+    block_len: usize,
+    /// Where the range starts in the first block.
+    skip: usize,
+    /// Whether the range is exactly these blocks.
+    exact: bool,
+}
+
 fn poisoned() -> Error {
     Error::io(
         "iSCSI session lock",
@@ -522,21 +625,15 @@ impl Source for IscsiSource {
         self.size
     }
     fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<()> {
-        check_bounds(&|| self.name.clone(), offset, buf.len(), self.size)?;
-        if buf.is_empty() {
+        let Some(span) = self.span(offset, buf.len())? else {
             return Ok(());
+        };
+        if span.exact {
+            return self.read_blocks(span.lba, buf);
         }
-        let bl = self.capacity.block_len as u64;
-        let end = offset + buf.len() as u64;
-        if offset.is_multiple_of(bl) && end.is_multiple_of(bl) {
-            return self.read_blocks(offset / bl, buf);
-        }
-        let a = offset / bl * bl;
-        let b = end.div_ceil(bl) * bl;
-        let mut tmp = vec![0u8; (b - a) as usize];
-        self.read_blocks(a / bl, &mut tmp)?;
-        let s = (offset - a) as usize;
-        buf.copy_from_slice(&tmp[s..s + buf.len()]);
+        let mut tmp = vec![0u8; span.blocks * span.block_len];
+        self.read_blocks(span.lba, &mut tmp)?;
+        buf.copy_from_slice(&tmp[span.skip..span.skip + buf.len()]);
         Ok(())
     }
     fn write_at(&self, offset: u64, buf: &[u8]) -> Result<()> {
@@ -546,27 +643,22 @@ impl Source for IscsiSource {
                 self.name
             )));
         }
-        check_bounds(&|| self.name.clone(), offset, buf.len(), self.size)?;
-        if buf.is_empty() {
+        let Some(span) = self.span(offset, buf.len())? else {
             return Ok(());
-        }
-        let bl = self.capacity.block_len as u64;
-        let end = offset + buf.len() as u64;
-        if offset.is_multiple_of(bl) && end.is_multiple_of(bl) {
-            return self.write_blocks(offset / bl, buf);
+        };
+        if span.exact {
+            return self.write_blocks(span.lba, buf);
         }
         // Read-modify-write of the partial blocks at either end.
-        let a = offset / bl * bl;
-        let b = end.div_ceil(bl) * bl;
-        let mut tmp = vec![0u8; (b - a) as usize];
-        self.read_blocks(a / bl, &mut tmp[..bl as usize])?;
-        let tail = tmp.len() - bl as usize;
-        if b - bl > a {
-            self.read_blocks((b - bl) / bl, &mut tmp[tail..])?;
+        let bl = span.block_len;
+        let mut tmp = vec![0u8; span.blocks * bl];
+        self.read_blocks(span.lba, &mut tmp[..bl])?;
+        if span.blocks > 1 {
+            let tail = tmp.len() - bl;
+            self.read_blocks(span.lba + span.blocks as u64 - 1, &mut tmp[tail..])?;
         }
-        let s = (offset - a) as usize;
-        tmp[s..s + buf.len()].copy_from_slice(buf);
-        self.write_blocks(a / bl, &tmp)
+        tmp[span.skip..span.skip + buf.len()].copy_from_slice(buf);
+        self.write_blocks(span.lba, &tmp)
     }
     fn flush(&self) -> Result<()> {
         if !self.write {
