@@ -12,7 +12,6 @@
 //! other, at itself or at an ancestor, with checksums that verify).
 
 use kzrescue::zfs::ByteOrder;
-use kzrescue::zfs::ByteOrder;
 use kzrescue::zfs::checksum;
 use kzrescue::zfs::eck;
 use kzrescue::zfs::label::{self, LABEL_SIZE};
