@@ -1,6 +1,10 @@
-//! What `diagnose` says about a boot device whose partition table or labels
-//! are damaged: the exact `scan` / `partitions restore` / `label repair`
-//! commands, decided from what survives on the device.
+//! Recovery below the labels, as a library: what `diagnose` says about a
+//! boot device whose partition table or labels are damaged (the exact
+//! `scan` / `partitions restore` / `label repair` commands, decided from what
+//! survives on the device: [`advise`], [`advise_device`]), and the writers
+//! themselves — plan, then a repair [`Transaction`] to commit
+//! ([`plan_restore`] + [`restore_transaction`], [`plan_label_repair`] +
+//! [`label_repair_transaction`]) — which the CLI and `repair` share.
 
 use crate::partition::{gpt, restore::RawHeader};
 use crate::scan::{self, ScanOptions, TableMatch};
@@ -11,8 +15,33 @@ use crate::source::{Source, read_vec};
 pub struct Advice {
     /// One sentence.
     pub message: String,
-    /// The exact command (dry run by default; the admin adds `--write`).
+    /// The exact command, quoted for a POSIX shell.
     pub fix: Option<String>,
+    /// The same command as arguments after `kzrescue` (for a caller that
+    /// runs it, or the library entry point it maps to: `scan` →
+    /// [`scan_device`], `partitions restore` → [`plan_restore`] +
+    /// [`restore_transaction`], `label repair` → [`plan_label_repair`] +
+    /// [`label_repair_transaction`]).
+    pub argv: Option<Vec<String>>,
+}
+
+impl Advice {
+    fn new(message: String, argv: Option<Vec<String>>) -> Advice {
+        Advice {
+            message,
+            fix: argv.as_ref().map(|a| {
+                std::iter::once("kzrescue".to_string())
+                    .chain(a.iter().map(|x| sh(x)))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            }),
+            argv,
+        }
+    }
+}
+
+fn argv(words: &[&str]) -> Option<Vec<String>> {
+    Some(words.iter().map(|w| w.to_string()).collect())
 }
 
 fn sh(s: &str) -> String {
@@ -30,6 +59,16 @@ pub fn label_repair_command(spec: &str) -> String {
     format!("kzrescue label repair {} --write", sh(spec))
 }
 
+/// [`label_repair_command`] as arguments after `kzrescue`.
+pub fn label_repair_argv(spec: &str) -> Vec<String> {
+    vec![
+        "label".into(),
+        "repair".into(),
+        spec.into(),
+        "--write".into(),
+    ]
+}
+
 fn header_ok(src: &dyn Source, ss: u64, lba: u64) -> bool {
     read_vec(src, lba * ss, ss as usize)
         .ok()
@@ -44,23 +83,23 @@ pub fn advise(
     sector_size: Option<u32>,
     access: &crate::target::AccessOptions,
 ) -> Vec<Advice> {
-    let q = sh(spec);
-    let src = match scan::open_for_scan(spec, access) {
-        Ok(s) => s,
-        Err(e) => {
-            return vec![Advice {
-                message: format!("{spec} cannot be opened to scan it: {e}"),
-                fix: None,
-            }];
-        }
-    };
-    let r = match scan::scan(src.as_ref(), ScanOptions { sector_size }, &mut |_, _| {}) {
+    match scan::open_for_scan(spec, access) {
+        Ok(src) => advise_device(src.as_ref(), spec, sector_size),
+        Err(e) => vec![Advice::new(
+            format!("{spec} cannot be opened to scan it: {e}"),
+            None,
+        )],
+    }
+}
+
+/// The recovery proposals for an opened device `src` (named `spec` in the
+/// commands): scans it once, then names the exact `scan`, `partitions
+/// restore` or `label repair` command, each as shell text and as argv.
+pub fn advise_device(src: &dyn Source, spec: &str, sector_size: Option<u32>) -> Vec<Advice> {
+    let r = match scan::scan(src, ScanOptions { sector_size }, &mut |_, _| {}) {
         Ok(r) => r,
         Err(e) => {
-            return vec![Advice {
-                message: format!("scanning {spec} failed: {e}"),
-                fix: None,
-            }];
+            return vec![Advice::new(format!("scanning {spec} failed: {e}"), None)];
         }
     };
     let mut out = Vec::new();
@@ -70,23 +109,18 @@ pub fn advise(
         .filter(|v| v.facts.pool_guid.is_some())
         .collect();
     let Some(v) = pools.first() else {
-        out.push(Advice {
-            message: format!(
+        out.push(Advice::new(
+            format!(
                 "a scan of {spec} found no verified ZFS label at any sector: the pool's labels are gone from this device"
             ),
-            fix: Some(format!("kzrescue scan {q}")),
-        });
+            argv(&["scan", spec]),
+        ));
         return out;
     };
     let ss = u64::from(r.sector_size);
-    let ss_arg = if ss == 4096 {
-        " --sector-size 4096"
-    } else {
-        ""
-    };
-    let last = gpt::last_lba(src.as_ref(), r.sector_size).unwrap_or(0);
-    let primary = header_ok(src.as_ref(), ss, 1);
-    let backup = last > 1 && header_ok(src.as_ref(), ss, last);
+    let last = gpt::last_lba(src, r.sector_size).unwrap_or(0);
+    let primary = header_ok(src, ss, 1);
+    let backup = last > 1 && header_ok(src, ss, last);
     let sun_backup = r.sun_labels.iter().any(|l| l.backup_position || l.x86);
     let described = matches!(v.table, TableMatch::Matches { .. });
     let found = format!(
@@ -111,37 +145,407 @@ pub fn advise(
         None
     };
     match from {
-        Some(f) => out.push(Advice {
-            message: format!("{found}; the partition table does not describe it"),
-            fix: Some(format!(
-                "kzrescue partitions restore {q} --from {f}{ss_arg} --write"
-            )),
-        }),
-        None if !described => out.push(Advice {
-            message: format!(
-                "{found}; the partition table disagrees with it and neither GPT copy is missing: compare `kzrescue scan {q}` with `kzrescue partitions {q}` before changing anything"
+        Some(f) => {
+            let mut a = vec!["partitions", "restore", spec, "--from", f];
+            if ss == 4096 {
+                a.extend(["--sector-size", "4096"]);
+            }
+            a.push("--write");
+            out.push(Advice::new(
+                format!("{found}; the partition table does not describe it"),
+                argv(&a),
+            ))
+        }
+        None if !described => out.push(Advice::new(
+            format!(
+                "{found}; the partition table disagrees with it and neither GPT copy is missing: compare `kzrescue scan {}` with `kzrescue partitions {}` before changing anything",
+                sh(spec),
+                sh(spec)
             ),
-            fix: Some(format!("kzrescue scan {q}")),
-        }),
+            argv(&["scan", spec]),
+        )),
         None => {}
     }
     if v.labels.len() < 4 {
-        out.push(Advice {
-            message: format!(
+        out.push(Advice::new(
+            format!(
                 "only labels {:?} of the vdev verify; the others can be rebuilt from them (after the table is restored)",
                 v.labels
             ),
-            fix: Some(label_repair_command(spec)),
-        });
+            Some(label_repair_argv(spec)),
+        ));
     }
     if pools.len() > 1 {
-        out.push(Advice {
-            message: format!(
-                "{} vdevs were found on the device; the advice above is for the first (see `kzrescue scan {q}`)",
-                pools.len()
+        out.push(Advice::new(
+            format!(
+                "{} vdevs were found on the device; the advice above is for the first (see `kzrescue scan {}`)",
+                pools.len(),
+                sh(spec)
             ),
-            fix: None,
-        });
+            None,
+        ));
     }
     out
+}
+
+// --- the library entry points of the writers (`partitions restore`,
+// `label repair`) and of diagnose's proposals, for the CLI and for `repair`.
+
+use crate::partition::restore::{self, RestorePlan};
+use crate::repair::apply::{TargetPlan, Write};
+use crate::repair::transaction::{Transaction, TxOptions};
+use crate::scan::{FoundVdev, ScanReport};
+use crate::source::SharedSource;
+use crate::target::{TargetOptions, Vdev, open_source, open_vdev};
+use crate::zfs::label::{self, LABEL_SIZE};
+use crate::zfs::relabel::{self, RelabelOptions, RelabelPlan};
+use crate::{Error, Result};
+use std::path::PathBuf;
+
+/// What `partitions restore` rebuilds from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RestoreFrom {
+    /// The backup GPT; else the backup Sun labels (SMI), else the backup
+    /// x86 VTOC labels of a Solaris fdisk partition.
+    Backup,
+    /// The primary GPT (rebuilds the backup).
+    Primary,
+    /// A fresh Solaris GPT around the vdev a scan found.
+    Scan,
+}
+
+impl RestoreFrom {
+    /// `backup`, `primary` or `scan`.
+    pub fn parse(s: &str) -> Option<RestoreFrom> {
+        match s {
+            "backup" => Some(RestoreFrom::Backup),
+            "primary" => Some(RestoreFrom::Primary),
+            "scan" => Some(RestoreFrom::Scan),
+            _ => None,
+        }
+    }
+    /// The word `--from` takes.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RestoreFrom::Backup => "backup",
+            RestoreFrom::Primary => "primary",
+            RestoreFrom::Scan => "scan",
+        }
+    }
+}
+
+/// A planned `partitions restore`.
+pub struct PlannedRestore {
+    /// The target spec as given.
+    pub target: String,
+    /// What the table is rebuilt from.
+    pub from: RestoreFrom,
+    /// Sector size of the plan (the scan's).
+    pub sector_size: u64,
+    /// The scan the plan was checked against (its vdevs are watched).
+    pub scan: ScanReport,
+    /// The edits.
+    pub plan: RestorePlan,
+    /// The device, opened read-only.
+    pub disk: SharedSource,
+}
+
+impl PlannedRestore {
+    /// The writes that change bytes.
+    pub fn changing_writes(&self) -> Vec<&restore::TableWrite> {
+        self.plan.writes.iter().filter(|w| w.old != w.new).collect()
+    }
+}
+
+/// Scans `spec` (read-only, no progress report).
+pub fn scan_device(
+    spec: &str,
+    sector_size: Option<u32>,
+    access: &crate::target::AccessOptions,
+) -> Result<ScanReport> {
+    let src = scan::open_for_scan(spec, access)?;
+    scan::scan(src.as_ref(), ScanOptions { sector_size }, &mut |_, _| {})
+}
+
+/// The vdev a fresh table is laid around: the one named vdev, or the one
+/// starting at `start`.
+pub fn chosen_vdev(r: &ScanReport, start: Option<u64>) -> Result<&FoundVdev> {
+    let named: Vec<&FoundVdev> = r
+        .vdevs
+        .iter()
+        .filter(|v| v.facts.pool_guid.is_some())
+        .collect();
+    match (start, named.as_slice()) {
+        (Some(s), _) => named.iter().copied().find(|v| v.start == s).ok_or_else(|| {
+            Error::Usage(format!(
+                "--vdev-start {s}: the scan found no vdev starting there"
+            ))
+        }),
+        (None, [one]) => Ok(one),
+        (None, []) => Err(Error::Refused(
+            "the scan found no vdev: nothing to lay a table around".into(),
+        )),
+        (None, many) => Err(Error::Usage(format!(
+            "the scan found {} vdevs (starts {}); choose one with --vdev-start",
+            many.len(),
+            many.iter()
+                .map(|v| v.start.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))),
+    }
+}
+
+/// Plans `partitions restore` of `spec` from `scan` (a scan of the same
+/// device, e.g. [`scan_device`]): the table edits, checked against every
+/// vdev the scan found. `sector_size`: as the user forced it (for the
+/// refusal's hint); `vdev_start`: with [`RestoreFrom::Scan`] on a disk of
+/// several vdevs.
+pub fn plan_restore(
+    spec: &str,
+    scan: ScanReport,
+    from: RestoreFrom,
+    sector_size: Option<u32>,
+    vdev_start: Option<u64>,
+    access: &crate::target::AccessOptions,
+) -> Result<PlannedRestore> {
+    let disk = open_source(spec, false, access)?;
+    let ss = u64::from(scan.sector_size);
+    let plan = match from {
+        RestoreFrom::Primary => restore::from_primary(disk.as_ref(), ss)?,
+        RestoreFrom::Scan => {
+            restore::from_scan(disk.as_ref(), ss, chosen_vdev(&scan, vdev_start)?)?
+        }
+        RestoreFrom::Backup => {
+            let last = gpt::last_lba(disk.as_ref(), ss as u32);
+            if last.is_some_and(|l| gpt::signature_at(disk.as_ref(), ss as u32, l)) {
+                restore::from_backup(disk.as_ref(), ss)?
+            } else if scan.sun_labels.iter().any(|l| l.backup_position) {
+                restore::vtoc_from_backup(disk.as_ref(), &scan.sun_labels)?
+            } else if scan.sun_labels.iter().any(|l| l.x86) {
+                restore::x86_vtoc_from_backup(disk.as_ref(), &scan.sun_labels, &scan.vdevs)?
+            } else {
+                return Err(Error::Refused(format!(
+                    "no backup GPT header in the last LBA ({ss}-byte sectors) and no backup Sun or x86 VTOC label: nothing to restore from (try --from scan{})",
+                    if sector_size.is_none() {
+                        ", or --sector-size 4096 for a 4Kn disk"
+                    } else {
+                        ""
+                    }
+                )));
+            }
+        }
+    };
+    restore::check_accounted(&plan, &scan.vdevs)?;
+    Ok(PlannedRestore {
+        target: spec.to_string(),
+        from,
+        sector_size: ss,
+        scan,
+        plan,
+        disk,
+    })
+}
+
+/// A name for an undo journal in the current directory:
+/// `kzrescue-undo-KIND-NAME-SECONDS.kzj`.
+pub fn default_journal(kind: &str, name: &str) -> PathBuf {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let name: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    PathBuf::from(format!("kzrescue-undo-{kind}-{name}-{secs}.kzj"))
+}
+
+fn canonical(t: &str) -> String {
+    std::fs::canonicalize(t)
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|_| t.to_string())
+}
+
+/// The repair transaction that applies a planned restore (`None` when no
+/// byte changes): one phase per write, each flushed and read back before
+/// the next (so the primary header, last, never points at an unwritten
+/// array), journalled into `journal`, every vdev the scan found watched for
+/// a live pool. Commit it (or drop it for a dry run).
+pub fn restore_transaction(
+    p: &PlannedRestore,
+    journal: PathBuf,
+    txo: TxOptions,
+) -> Option<Transaction<'static>> {
+    let writes = p.changing_writes();
+    if writes.is_empty() {
+        return None;
+    }
+    let tp = TargetPlan {
+        path: canonical(&p.target),
+        source: p.disk.clone(),
+        phases: writes
+            .iter()
+            .map(|w| {
+                vec![Write {
+                    offset: w.offset,
+                    what: format!("{} {}", p.target, w.what),
+                    old: w.old.clone(),
+                    new: w.new.clone(),
+                }]
+            })
+            .collect(),
+    };
+    let mut tx = Transaction::new(
+        format!(
+            "kzrescue partitions restore {} --from {}",
+            p.target,
+            p.from.as_str()
+        ),
+        txo,
+    );
+    tx.group("partition table", Some(journal), vec![tp]);
+    for v in &p.scan.vdevs {
+        if let Some(ps) = v.psize {
+            tx.watch(&canonical(&p.target), v.start, ps, v.facts.ashift);
+        }
+    }
+    Some(tx)
+}
+
+/// A planned `label repair` of one or more disks.
+pub struct PlannedRelabel {
+    /// The target specs as given.
+    pub targets: Vec<String>,
+    /// Their vdevs, opened read-only.
+    pub vdevs: Vec<Vdev>,
+    /// One plan per target.
+    pub plans: Vec<RelabelPlan>,
+}
+
+impl PlannedRelabel {
+    /// Number of label edits over all targets.
+    pub fn edits(&self) -> usize {
+        self.plans.iter().map(|p| p.edits.len()).sum()
+    }
+}
+
+/// Reads the four labels of a vdev raw (empty when unreadable).
+fn raw_labels(v: &Vdev) -> [Vec<u8>; 4] {
+    let offs = label::label_offsets(v.source.size());
+    std::array::from_fn(|i| {
+        read_vec(v.source.as_ref(), offs[i], LABEL_SIZE as usize).unwrap_or_default()
+    })
+}
+
+fn prefix(e: Error, p: &str) -> Error {
+    match e {
+        Error::Refused(s) => Error::Refused(format!("{p}{s}")),
+        Error::Usage(s) => Error::Usage(format!("{p}{s}")),
+        other => other,
+    }
+}
+
+/// Plans `label repair` of `targets`: each vdev's labels from its own
+/// surviving labels only (mirror children never from each other); refused
+/// when two targets carry the same vdev guid (the same disk twice, or a
+/// copy). `topts.write` is ignored (the plan reads only).
+pub fn plan_label_repair(
+    targets: &[String],
+    topts: &TargetOptions,
+    ropts: RelabelOptions,
+) -> Result<PlannedRelabel> {
+    let ro = TargetOptions {
+        write: false,
+        ..topts.clone()
+    };
+    let vdevs: Vec<Vdev> = targets
+        .iter()
+        .map(|t| open_vdev(t, &ro))
+        .collect::<Result<_>>()?;
+    let mut plans: Vec<RelabelPlan> = Vec::new();
+    for (t, v) in targets.iter().zip(&vdevs) {
+        let p = relabel::plan(&raw_labels(v), v.source.size(), ropts)
+            .map_err(|e| prefix(e, &format!("{t}: ")))?;
+        plans.push(p);
+    }
+    for (i, p) in plans.iter().enumerate() {
+        if let Some(j) = plans[..i]
+            .iter()
+            .position(|q| q.guid.is_some() && q.guid == p.guid)
+        {
+            return Err(Error::Refused(format!(
+                "{} and {} carry the same vdev guid {}: the same disk twice, or a copy; nothing written",
+                targets[j],
+                targets[i],
+                p.guid.unwrap_or(0)
+            )));
+        }
+    }
+    Ok(PlannedRelabel {
+        targets: targets.to_vec(),
+        vdevs,
+        plans,
+    })
+}
+
+/// The repair transaction that applies a planned label repair (`None` when
+/// no label changes): per disk two phases in ZFS's order (see
+/// [`relabel::second_phase_start`]), journalled into `journal`, every
+/// disk's vdev watched for a live pool.
+pub fn label_repair_transaction(
+    p: &PlannedRelabel,
+    journal: PathBuf,
+    txo: TxOptions,
+) -> Option<Transaction<'static>> {
+    if p.edits() == 0 {
+        return None;
+    }
+    let target_plans: Vec<TargetPlan> = p
+        .targets
+        .iter()
+        .zip(&p.vdevs)
+        .zip(&p.plans)
+        .filter(|(_, pl)| !pl.edits.is_empty())
+        .map(|((t, v), pl)| {
+            let base = v.partition.as_ref().map_or(0, |x| x.start);
+            let w = |e: &relabel::LabelEdit| Write {
+                offset: base + e.offset,
+                what: format!("{t} {}", e.what),
+                old: e.old.clone(),
+                new: e.new.clone(),
+            };
+            let k = relabel::second_phase_start(&pl.edits);
+            TargetPlan {
+                path: canonical(t),
+                source: v.disk.clone(),
+                phases: vec![
+                    pl.edits[..k].iter().map(w).collect(),
+                    pl.edits[k..].iter().map(w).collect(),
+                ],
+            }
+        })
+        .collect();
+    let mut tx = Transaction::new(
+        format!("kzrescue label repair {}", p.targets.join(" ")),
+        txo,
+    );
+    tx.group("vdev labels", Some(journal), target_plans);
+    for (t, v) in p.targets.iter().zip(&p.vdevs) {
+        let ashift = label::read_labels(v.source.as_ref())
+            .iter()
+            .find_map(|l| l.ashift());
+        let (start, len) = v
+            .partition
+            .as_ref()
+            .map_or((0, v.disk.size()), |x| (x.start, x.len));
+        tx.watch(&canonical(t), start, len, ashift);
+    }
+    Some(tx)
 }

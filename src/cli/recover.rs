@@ -7,15 +7,12 @@
 use super::label::to_json;
 use super::target::parse_sector_size;
 use super::{EXIT_OK, EXIT_PROBLEMS};
-use kzrescue::partition::restore::{self, RestorePlan};
-use kzrescue::partition::{self, gpt};
-use kzrescue::repair::apply::{TargetPlan, Write};
-use kzrescue::repair::transaction::{Committed, Transaction, TxOptions};
-use kzrescue::scan::{FoundVdev, ScanReport};
-use kzrescue::source::read_vec;
-use kzrescue::target::{TargetOptions, Vdev, open_source, open_vdev};
-use kzrescue::zfs::label::{self, LABEL_SIZE, LabelStatus};
-use kzrescue::zfs::relabel::{self, RelabelOptions, RelabelPlan};
+use kzrescue::partition;
+use kzrescue::recovery::{self, RestoreFrom};
+use kzrescue::repair::transaction::{Committed, TxOptions};
+use kzrescue::target::{TargetOptions, open_source, open_vdev};
+use kzrescue::zfs::label::{self, LabelStatus};
+use kzrescue::zfs::relabel::RelabelOptions;
 use kzrescue::{Error, Result};
 use serde_json::json;
 use std::path::PathBuf;
@@ -115,34 +112,8 @@ fn committed(c: &Committed, report: &mut serde_json::Value) -> String {
     text
 }
 
-fn default_journal(kind: &str, name: &str) -> PathBuf {
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
-    let name: String = name
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    PathBuf::from(format!("kzrescue-undo-{kind}-{name}-{secs}.kzj"))
-}
-
 fn changed(old: &[u8], new: &[u8]) -> usize {
     old.iter().zip(new).filter(|(a, b)| a != b).count()
-}
-
-/// Reads the four labels of a vdev raw (empty when unreadable).
-fn raw_labels(v: &Vdev) -> [Vec<u8>; 4] {
-    let offs = label::label_offsets(v.source.size());
-    std::array::from_fn(|i| {
-        read_vec(v.source.as_ref(), offs[i], LABEL_SIZE as usize).unwrap_or_default()
-    })
 }
 
 /// Runs `kzrescue label repair`.
@@ -156,38 +127,16 @@ pub fn run_label_repair(a: &LabelRepairArgs) -> Result<u8> {
         write,
         access: access.clone(),
     };
-    let vdevs: Vec<Vdev> = a
-        .targets
-        .iter()
-        .map(|t| open_vdev(t, &opts(false)))
-        .collect::<Result<_>>()?;
     let ropts = RelabelOptions {
         reseal_only: a.reseal_only,
     };
-    let mut plans: Vec<RelabelPlan> = Vec::new();
-    for (t, v) in a.targets.iter().zip(&vdevs) {
-        let p = relabel::plan(&raw_labels(v), v.source.size(), ropts)
-            .map_err(|e| prefix(e, &format!("{t}: ")))?;
-        plans.push(p);
-    }
-    for (i, p) in plans.iter().enumerate() {
-        if let Some(j) = plans[..i]
-            .iter()
-            .position(|q| q.guid.is_some() && q.guid == p.guid)
-        {
-            return Err(Error::Refused(format!(
-                "{} and {} carry the same vdev guid {}: the same disk twice, or a copy; nothing written",
-                a.targets[j],
-                a.targets[i],
-                p.guid.unwrap_or(0)
-            )));
-        }
-    }
-    let nedits: usize = plans.iter().map(|p| p.edits.len()).sum();
+    let planned = recovery::plan_label_repair(&a.targets, &opts(false), ropts)?;
+    let (vdevs, plans) = (&planned.vdevs, &planned.plans);
+    let nedits = planned.edits();
     let mut report = json!({
         "schema": "kzrescue.label-repair/1",
         "reseal_only": a.reseal_only,
-        "targets": a.targets.iter().zip(&vdevs).zip(&plans).map(|((t, v), p)| json!({
+        "targets": a.targets.iter().zip(vdevs).zip(plans).map(|((t, v), p)| json!({
             "target": t,
             "vdev": v.describe(),
             "pool": p.pool, "pool_guid": p.pool_guid, "guid": p.guid, "txg": p.txg,
@@ -203,7 +152,7 @@ pub fn run_label_repair(a: &LabelRepairArgs) -> Result<u8> {
         })).collect::<Vec<_>>(),
     });
     let mut text = String::new();
-    for ((t, v), p) in a.targets.iter().zip(&vdevs).zip(&plans) {
+    for ((t, v), p) in a.targets.iter().zip(vdevs).zip(plans) {
         text.push_str(&format!(
             "{}: pool {} (pool_guid {}), vdev guid {}, txg {}; valid labels: {}\n",
             v.describe(),
@@ -249,33 +198,8 @@ pub fn run_label_repair(a: &LabelRepairArgs) -> Result<u8> {
             EXIT_OK
         });
     }
-    let target_plans: Vec<TargetPlan> = a
-        .targets
-        .iter()
-        .zip(&vdevs)
-        .zip(&plans)
-        .filter(|(_, p)| !p.edits.is_empty())
-        .map(|((t, v), p)| {
-            let base = v.partition.as_ref().map_or(0, |x| x.start);
-            let w = |e: &relabel::LabelEdit| Write {
-                offset: base + e.offset,
-                what: format!("{t} {}", e.what),
-                old: e.old.clone(),
-                new: e.new.clone(),
-            };
-            let k = relabel::second_phase_start(&p.edits);
-            TargetPlan {
-                path: canonical(t),
-                source: v.disk.clone(),
-                phases: vec![
-                    p.edits[..k].iter().map(w).collect(),
-                    p.edits[k..].iter().map(w).collect(),
-                ],
-            }
-        })
-        .collect();
     let journal = a.journal.clone().unwrap_or_else(|| {
-        default_journal(
+        recovery::default_journal(
             "labels",
             plans
                 .first()
@@ -283,22 +207,9 @@ pub fn run_label_repair(a: &LabelRepairArgs) -> Result<u8> {
                 .unwrap_or("pool"),
         )
     });
-    let mut tx = Transaction::new(
-        format!("kzrescue label repair {}", a.targets.join(" ")),
-        txo,
-    );
-    tx.group("vdev labels", Some(journal), target_plans);
-    // The pool must be quiet as every disk shows it.
-    for (t, v) in a.targets.iter().zip(&vdevs) {
-        let ashift = label::read_labels(v.source.as_ref())
-            .iter()
-            .find_map(|l| l.ashift());
-        let (start, len) = v
-            .partition
-            .as_ref()
-            .map_or((0, v.disk.size()), |p| (p.start, p.len));
-        tx.watch(&canonical(t), start, len, ashift);
-    }
+    let Some(tx) = recovery::label_repair_transaction(&planned, journal, txo) else {
+        return Ok(EXIT_OK);
+    };
     if !a.write {
         // (Transaction::dry_run is not called: its plan check refuses
         // sources opened read-only, which every dry run's are.)
@@ -307,7 +218,7 @@ pub fn run_label_repair(a: &LabelRepairArgs) -> Result<u8> {
         finish(a.json, &report, &text);
         return Ok(EXIT_PROBLEMS);
     }
-    drop(vdevs);
+    drop(planned);
     let done = tx.commit()?;
     text.push_str(&committed(&done, &mut report));
     // Read every label back through a fresh read-only open.
@@ -336,12 +247,6 @@ pub fn run_label_repair(a: &LabelRepairArgs) -> Result<u8> {
     })
 }
 
-fn canonical(t: &str) -> String {
-    std::fs::canonicalize(t)
-        .map(|p| p.display().to_string())
-        .unwrap_or_else(|_| t.to_string())
-}
-
 fn finish(as_json: bool, report: &serde_json::Value, text: &str) {
     if as_json {
         println!("{}", to_json(report));
@@ -350,72 +255,15 @@ fn finish(as_json: bool, report: &serde_json::Value, text: &str) {
     }
 }
 
-fn prefix(e: Error, p: &str) -> Error {
-    match e {
-        Error::Refused(s) => Error::Refused(format!("{p}{s}")),
-        Error::Usage(s) => Error::Usage(format!("{p}{s}")),
-        other => other,
-    }
-}
-
-/// The vdev a fresh table is laid around.
-fn chosen_vdev(r: &ScanReport, start: Option<u64>) -> Result<&FoundVdev> {
-    let named: Vec<&FoundVdev> = r
-        .vdevs
-        .iter()
-        .filter(|v| v.facts.pool_guid.is_some())
-        .collect();
-    match (start, named.as_slice()) {
-        (Some(s), _) => named.iter().copied().find(|v| v.start == s).ok_or_else(|| {
-            Error::Usage(format!(
-                "--vdev-start {s}: the scan found no vdev starting there"
-            ))
-        }),
-        (None, [one]) => Ok(one),
-        (None, []) => Err(Error::Refused(
-            "the scan found no vdev: nothing to lay a table around".into(),
-        )),
-        (None, many) => Err(Error::Usage(format!(
-            "the scan found {} vdevs (starts {}); choose one with --vdev-start",
-            many.len(),
-            many.iter()
-                .map(|v| v.start.to_string())
-                .collect::<Vec<_>>()
-                .join(", ")
-        ))),
-    }
-}
-
 /// Runs `kzrescue partitions restore`.
 pub fn run_restore(a: &RestoreArgs) -> Result<u8> {
-    let disk = open_source(&a.target, false, &super::context::get().access()?)?;
+    let from = RestoreFrom::parse(&a.from)
+        .ok_or_else(|| Error::Usage(format!("--from {}: backup, primary or scan", a.from)))?;
+    let access = super::context::get().access()?;
     let r = super::scan::run_scan(&a.target, a.sector_size)?;
-    let ss = u64::from(r.sector_size);
-    let plan: RestorePlan = match a.from.as_str() {
-        "primary" => restore::from_primary(disk.as_ref(), ss)?,
-        "scan" => restore::from_scan(disk.as_ref(), ss, chosen_vdev(&r, a.vdev_start)?)?,
-        _ => {
-            let last = gpt::last_lba(disk.as_ref(), ss as u32);
-            if last.is_some_and(|l| gpt::signature_at(disk.as_ref(), ss as u32, l)) {
-                restore::from_backup(disk.as_ref(), ss)?
-            } else if r.sun_labels.iter().any(|l| l.backup_position) {
-                restore::vtoc_from_backup(disk.as_ref(), &r.sun_labels)?
-            } else if r.sun_labels.iter().any(|l| l.x86) {
-                restore::x86_vtoc_from_backup(disk.as_ref(), &r.sun_labels, &r.vdevs)?
-            } else {
-                return Err(Error::Refused(format!(
-                    "no backup GPT header in the last LBA ({ss}-byte sectors) and no backup Sun or x86 VTOC label: nothing to restore from (try --from scan{})",
-                    if a.sector_size.is_none() {
-                        ", or --sector-size 4096 for a 4Kn disk"
-                    } else {
-                        ""
-                    }
-                )));
-            }
-        }
-    };
-    restore::check_accounted(&plan, &r.vdevs)?;
-    let writes: Vec<_> = plan.writes.iter().filter(|w| w.old != w.new).collect();
+    let planned = recovery::plan_restore(&a.target, r, from, a.sector_size, a.vdev_start, &access)?;
+    let (plan, ss) = (&planned.plan, planned.sector_size);
+    let writes = planned.changing_writes();
     let mut text = format!("{}: {}\n", a.target, plan.summary);
     for e in &plan.entries {
         text.push_str(&format!("  entry: {e}\n"));
@@ -446,38 +294,17 @@ pub fn run_restore(a: &RestoreArgs) -> Result<u8> {
         finish(a.json, &report, &text);
         return Ok(EXIT_OK);
     }
-    // One phase per write: each is flushed and read back before the next,
-    // so the primary header (last) never points at an unwritten array.
-    let tp = TargetPlan {
-        path: canonical(&a.target),
-        source: disk.clone(),
-        phases: writes
-            .iter()
-            .map(|w| {
-                vec![Write {
-                    offset: w.offset,
-                    what: format!("{} {}", a.target, w.what),
-                    old: w.old.clone(),
-                    new: w.new.clone(),
-                }]
-            })
-            .collect(),
-    };
     let journal = a
         .journal
         .clone()
-        .unwrap_or_else(|| default_journal("table", &a.from));
-    let mut tx = Transaction::new(
-        format!("kzrescue partitions restore {} --from {}", a.target, a.from),
-        TxOptions::from_interval_secs(a.liveness_interval)?
-            .with_access(&super::context::get().access()?),
-    );
-    tx.group("partition table", Some(journal), vec![tp]);
-    for v in &r.vdevs {
-        if let Some(ps) = v.psize {
-            tx.watch(&canonical(&a.target), v.start, ps, v.facts.ashift);
-        }
-    }
+        .unwrap_or_else(|| recovery::default_journal("table", &a.from));
+    let Some(tx) = recovery::restore_transaction(
+        &planned,
+        journal,
+        TxOptions::from_interval_secs(a.liveness_interval)?.with_access(&access),
+    ) else {
+        return Ok(EXIT_OK);
+    };
     if !a.write {
         // (Transaction::dry_run is not called: its plan check refuses
         // sources opened read-only, which every dry run's are.)
@@ -486,7 +313,8 @@ pub fn run_restore(a: &RestoreArgs) -> Result<u8> {
         finish(a.json, &report, &text);
         return Ok(EXIT_PROBLEMS);
     }
-    drop(disk);
+    drop(writes);
+    drop(planned);
     let done = tx.commit()?;
     text.push_str(&committed(&done, &mut report));
     let again = open_source(&a.target, false, &super::context::get().access()?)?;
