@@ -458,11 +458,11 @@ fn mirror_disk_ahead_is_reported_not_fixed() {
     assert_eq!(code, 1, "{out}{err}");
     for d in &disks[..2] {
         assert!(
-            out.contains(&format!("warning: {} has label txg", d.display())),
-            "{out}"
+            err.contains(&format!("warning: {} has label txg", d.display())),
+            "{err}"
         );
     }
-    assert!(out.contains("out of sync"), "{out}");
+    assert!(err.contains("out of sync"), "{err}");
     assert!(
         out.contains(&format!("{} (txg {})", disks[2].display(), before[2][0])),
         "{out}"
