@@ -268,7 +268,7 @@ fn hostdata_documents() {
         0,
         "kzrescue.hostdata/2",
     );
-    assert_eq!(v["host_data"]["owner_hostid"], "2223313364");
+    assert_eq!(v["host_data"]["owner_hostid"], 0x848611d4u32.to_string());
     check(
         &["hostdata", "check", s(&d), "--key", s(&k), "--json"],
         0,
