@@ -7,7 +7,9 @@
 //! only 9 entries (slices s0–s8) where other systems write 128; the header
 //! says how many there are and the array CRC covers just those.
 //!
-//! The crate decodes headers and entries and checks both CRCs. This module
+//! The crate decodes headers and entries and checks the header CRC; this
+//! module checks the entry array CRC itself (so a mismatch is typed, not
+//! read from the crate's message),
 //! checks the header fields the crate trusts (entry size, entry count, array
 //! bounds) *before* handing a header to it, reads the backup header itself
 //! through the crate's header API when the primary is bad, and turns the
@@ -15,7 +17,7 @@
 
 use super::{Partition, solaris};
 use crate::error::{Error, Result};
-use crate::source::Source;
+use crate::source::{Source, read_vec};
 use gpt::disk::LogicalBlockSize;
 use gpt::header::{Header, HeaderError};
 use serde::Serialize;
@@ -285,22 +287,29 @@ fn read_copy(src: &dyn Source, lb: LogicalBlockSize, lba: u64, last: u64) -> Res
         )
     })?;
     check_header(&header, structure, lba, last, src.size(), ss)?;
-    let mut dev = Device::new(src, 0);
-    let entries = gpt::partition::file_read_partitions(&mut dev, &header, lb).map_err(|e| {
-        let detail = if e.to_string().contains("CRC") {
+    // The array's CRC is checked here, before the crate decodes it, so that
+    // a mismatch is told from other damage by where it is found, not by the
+    // crate's message.
+    let array_structure = || format!("GPT entry array of the {structure}");
+    let array_at = header.part_start * ss;
+    let array = read_vec(
+        src,
+        array_at,
+        header.num_parts as usize * ENTRY_SIZE as usize,
+    )?;
+    if crc32fast::hash(&array) != header.crc32_parts {
+        return Err(Error::corrupt(
+            array_structure(),
+            array_at,
             format!(
                 "CRC32 of {} entries does not match the header's {:#010x}",
                 header.num_parts, header.crc32_parts
-            )
-        } else {
-            e.to_string()
-        };
-        Error::corrupt(
-            format!("GPT entry array of the {structure}"),
-            header.part_start * ss,
-            detail,
-        )
-    })?;
+            ),
+        ));
+    }
+    let mut dev = Device::new(src, 0);
+    let entries = gpt::partition::file_read_partitions(&mut dev, &header, lb)
+        .map_err(|e| Error::corrupt(array_structure(), array_at, e))?;
     Ok(Copy { header, entries })
 }
 

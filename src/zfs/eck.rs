@@ -250,8 +250,9 @@ mod tests {
         assert!(verify(&b, 0x20000).is_ok());
         assert!(verify(&b, 0x20400).is_err());
         b[17] ^= 1;
-        let e = verify(&b, 0x20000).unwrap_err().to_string();
-        assert!(e.contains("0x203d8"), "{e}");
+        let e = verify(&b, 0x20000).unwrap_err();
+        assert_eq!(e.kind(), crate::ErrorKind::Corrupt, "{e}");
+        assert_eq!(e.offset(), Some(0x203d8), "{e}");
     }
 
     #[test]

@@ -87,7 +87,11 @@ pub fn plan(labels: &[Vec<u8>; 4], vdev_size: u64, opts: RelabelOptions) -> Resu
                 None => LabelRead {
                     index: i,
                     offset: offsets[i],
-                    status: LabelStatus::Unreadable("not read".into()),
+                    status: LabelStatus::Unreadable(crate::error::Error::corrupt(
+                        format!("vdev label {i}"),
+                        offsets[i],
+                        "not read",
+                    )),
                     endian: None,
                     eck: None,
                     header: None,

@@ -84,6 +84,8 @@ pub fn byteorder(e: Endian) -> ByteOrder {
 struct Device {
     src: SharedSource,
     config: NvList,
+    /// Byte offset of the packed config (the chosen label's `vdev_phys`).
+    config_at: u64,
     txg: u64,
 }
 
@@ -126,6 +128,7 @@ pub fn open(sources: &[SharedSource], txg: Option<u64>) -> Result<Opened> {
         }
         devices.push(Device {
             src: src.clone(),
+            config_at: l.phys_offset(),
             txg: config.get_u64("txg").unwrap_or(0),
             config,
         });
@@ -163,19 +166,19 @@ pub fn open(sources: &[SharedSource], txg: Option<u64>) -> Result<Opened> {
             leaves.insert(g, d.src.clone());
         }
     }
-    let mut trees: BTreeMap<u64, (u64, NvList)> = BTreeMap::new();
+    let mut trees: BTreeMap<u64, (u64, NvList, u64)> = BTreeMap::new();
     for d in &devices {
         if let Some(t) = d.config.get_list("vdev_tree") {
             let id = t.get_u64("id").unwrap_or(0);
-            if trees.get(&id).is_none_or(|(txg, _)| d.txg > *txg) {
-                trees.insert(id, (d.txg, t.clone()));
+            if trees.get(&id).is_none_or(|(txg, _, _)| d.txg > *txg) {
+                trees.insert(id, (d.txg, t.clone(), d.config_at));
             }
         }
     }
     let lookup = |g: u64| leaves.get(&g).cloned();
     let mut tops = Vec::new();
-    for (_, t) in trees.values() {
-        tops.push(TopVdev::from_nvlist(t, &lookup)?);
+    for (_, t, at) in trees.values() {
+        tops.push(TopVdev::from_nvlist(t, &lookup, *at)?);
     }
     let children = newest
         .config

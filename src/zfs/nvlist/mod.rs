@@ -35,6 +35,8 @@ pub const MAX_DEPTH: usize = 20;
 pub const MAX_NAME_LEN: usize = i16::MAX as usize - 1;
 
 /// Decodes a packed nvlist of either encoding, chosen by header byte 0.
+/// Error offsets are relative to `buf`; a caller that knows where `buf`
+/// lies adds that with [`Error::shifted`].
 pub fn decode_packed(buf: &[u8]) -> Result<Packed> {
     match buf.first() {
         Some(&NV_ENCODE_NATIVE) => native::decode(buf),
@@ -44,7 +46,12 @@ pub fn decode_packed(buf: &[u8]) -> Result<Packed> {
             0,
             format!("unknown encoding {b} (0 = native, 1 = XDR)"),
         )),
-        None => Err(Error::corrupt("nvlist header", 0, "empty buffer")),
+        // the header byte was expected where the (empty) buffer ends
+        None => Err(Error::corrupt(
+            "nvlist header",
+            buf.len() as u64,
+            "empty buffer",
+        )),
     }
 }
 
