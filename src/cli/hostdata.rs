@@ -528,7 +528,7 @@ fn show(args: &ShowArgs) -> Result<u8> {
             println!("serving: {} copy, generation {}", copy.name(), h.generation);
             print_host_data(d);
             if let Verdict::Degraded { .. } = v {
-                println!("note: {}", r.explanation);
+                eprintln!("warning: {}", r.explanation);
             }
             Ok(0)
         }
