@@ -135,6 +135,12 @@ fn rollback_story(e: &Env) {
     assert_eq!(c, 0);
     let v: serde_json::Value = serde_json::from_str(&json).unwrap();
     assert_eq!(v["verdict"], "healthy");
+    // integers are strings by default (a 64-bit value survives any reader)
+    assert_eq!(v["schema"], "kzrescue.hostdata/2");
+    assert_eq!(v["host_data"]["generation"], "2");
+    assert_eq!(v["exit"], "0");
+    let (_, json, _) = e.check(&["--key", s(&kb), "--json", "--json-int"]);
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
     assert_eq!(v["host_data"]["generation"], 2);
 }
 
@@ -352,7 +358,7 @@ fn dry_run_and_default_write_nothing() {
             out.contains("step 1: primary slot") && out.contains("step 2: backup slot"),
             "{out}"
         );
-        assert!(out.contains("dry run: nothing written"), "{out}");
+        assert!(err.contains("dry run: nothing written"), "{err}");
     }
     assert!(!k.exists());
     assert_eq!(std::fs::read(&e.disk).unwrap(), before);
@@ -367,7 +373,11 @@ fn dry_run_and_default_write_nothing() {
         "--write",
         "--dry-run",
     ]);
-    assert_eq!(c, 2, "--write and --dry-run conflict: {err}");
+    // --dry-run wins over --write, as on every writer
+    assert_eq!(c, 0, "{err}");
+    assert!(err.contains("dry run: nothing written"), "{err}");
+    assert!(!k.exists());
+    assert_eq!(std::fs::read(&e.disk).unwrap(), before);
 }
 
 fn reserved_of(disk: &Path) -> u64 {

@@ -230,12 +230,20 @@ fn kzrescue_reads_independent_writer_output() {
     });
     let (ok, _, err) = py(&["write", p(&disk512), p(&key), &d.to_string()]);
     assert!(ok, "{err}");
-    let (c, out, err) = kzrescue(&["hostdata", "show", p(&disk512), "--key", p(&key), "--json"]);
+    let (c, out, err) = kzrescue(&[
+        "hostdata",
+        "show",
+        p(&disk512),
+        "--key",
+        p(&key),
+        "--json",
+        "--json-int",
+    ]);
     assert_eq!(c, 0, "{out}{err}");
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     let h = &v["host_data"];
-    // formats/json-schema.md `kzrescue.hostdata/1`
-    assert_eq!(v["schema"], "kzrescue.hostdata/1");
+    // formats/json-schema.md `kzrescue.hostdata/2`
+    assert_eq!(v["schema"], "kzrescue.hostdata/2");
     assert_eq!(v["exit"], 0);
     assert_eq!(v["copies"][0]["state"], "valid");
     assert_eq!(h["payload_version"], 1);
@@ -287,10 +295,18 @@ fn kzrescue_reads_independent_writer_output() {
         );
         assert_eq!(r[c]["payload"]["future_count"], 5);
     }
-    let (c, out, _) = kzrescue(&["hostdata", "check", p(&disk512), "--key", p(&key), "--json"]);
+    let (c, out, _) = kzrescue(&[
+        "hostdata",
+        "check",
+        p(&disk512),
+        "--key",
+        p(&key),
+        "--json",
+        "--json-int",
+    ]);
     assert_eq!(c, 0, "{out}");
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
-    assert_eq!(v["schema"], "kzrescue.hostdata/1");
+    assert_eq!(v["schema"], "kzrescue.hostdata/2");
     assert_eq!(v["host_data"]["other_pairs"]["future_count"], 5);
 }
 
@@ -625,7 +641,7 @@ fn refusal_exit_codes() {
     // 256 sectors = 131 072 bytes < 196 608.
     disk_with_reserved(&small, &[(8, 16384, 16639)]);
     let key = dir.path().join("k");
-    let (c, out, err) = kzrescue(&["hostdata", "check", p(&small), "--json"]);
+    let (c, out, err) = kzrescue(&["hostdata", "check", p(&small), "--json", "--json-int"]);
     assert_eq!(c, 10, "{out}{err}");
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v["verdict"], "no-host-data");

@@ -93,7 +93,7 @@ fn story(case: &str, fixtures: &[&str], global: Vec<String>, zone: Vec<String>) 
     a.extend(global.iter().cloned());
     let (code, out, err) = run(&a);
     assert_eq!(code, 0, "{out}{err}");
-    assert!(out.contains("dry run: nothing written"), "{out}");
+    assert!(err.contains("dry run: nothing written"), "{err}");
     assert!(out.contains("phys_path: - -> '/scsi_vhci/disk@g"), "{out}");
     for (d, o) in disks.iter().zip(&originals) {
         assert!(std::fs::read(d).unwrap() == *o);
@@ -116,9 +116,11 @@ fn story(case: &str, fixtures: &[&str], global: Vec<String>, zone: Vec<String>) 
     let mut a = base(&j2);
     a.extend(zone.iter().cloned());
     a.push("--json".into());
+    a.push("--json-int".into());
     let (code, out, err) = run(&a);
     assert_eq!(code, 0, "{out}{err}");
     let doc: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(doc["schema"], "kzrescue.physpath-set/1");
     assert_eq!(doc["result"], "written");
     assert_eq!(doc["writes"], 4 * disks.len());
     assert!(
@@ -142,6 +144,26 @@ fn story(case: &str, fixtures: &[&str], global: Vec<String>, zone: Vec<String>) 
     assert!(out.contains("nothing to do"), "{out}");
     assert!(!j3.exists());
 
+    // Without --write, undo shows what it would restore, writes nothing
+    // and exits 0 (as every writer's dry run does).
+    let (code, out, err) = kzrescue(&["undo", j2.to_str().unwrap()]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("range(s) would be restored"), "{out}");
+    assert!(err.contains("dry run: nothing written"), "{err}");
+    let (code, out, err) = kzrescue(&["undo", j2.to_str().unwrap(), "--json"]);
+    assert_eq!(code, 0, "{err}");
+    let doc: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        (&doc["schema"], &doc["exit"], &doc["written"]),
+        (&"kzrescue.undo/1".into(), &"0".into(), &false.into())
+    );
+    assert_ne!(doc["to_restore"], "0");
+    for (d, b) in disks.iter().zip(&after1) {
+        assert!(
+            std::fs::read(d).unwrap() != *b,
+            "{case}: undo dry run wrote"
+        );
+    }
     // Undo step 2, then step 1: byte-identical each time.
     let (code, out, err) = kzrescue(&["undo", j2.to_str().unwrap(), "--write"]);
     assert_eq!(code, 0, "{out}{err}");
@@ -267,7 +289,10 @@ fn show_marks_this_disk() {
     let a = unpack_fixture("gptmirror-a.img", dir.path());
     let (code, out, err) = kzrescue(&["physpath", a.to_str().unwrap(), "--json"]);
     assert_eq!(code, 0, "{err}");
-    let doc: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let all: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(all["schema"], "kzrescue.physpath/1");
+    assert_eq!(all["exit"], "0");
+    let doc = &all["disks"][0];
     assert_eq!(doc["slice_letter"], "b");
     let golden =
         std::fs::read_to_string(root().join("testimages/gptmirror-a.img.s1.zdb-l.txt")).unwrap();
@@ -284,7 +309,8 @@ fn show_marks_this_disk() {
         assert_eq!(leaves.len(), 2);
         let mine: Vec<_> = leaves.iter().filter(|x| x["this_disk"] == true).collect();
         assert_eq!(mine.len(), 1);
-        assert_eq!(mine[0]["guid"].as_u64(), Some(this));
+        // a guid is a decimal string by default (no reader rounds it)
+        assert_eq!(mine[0]["guid"], this.to_string());
     }
     let (_, text, _) = kzrescue(&["physpath", a.to_str().unwrap()]);
     assert!(text.contains("<- this disk"), "{text}");
@@ -389,4 +415,59 @@ fn goldens_match_live_zdb() {
     std::fs::write(&v, slice_of(&std::fs::read(&d).unwrap(), at)).unwrap();
     assert_eq!(zdb_l(&v), golden("x86-512.zone.disk0.zdb-l.txt"));
     assert!(zdb_imports(&z, "rpool"));
+}
+
+/// `physpath A B` shows both sides of a mirror, each disk's leaves side by
+/// side, and a hint naming every disk.
+#[test]
+fn show_mirror_side_by_side() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = unpack_fixture("gptmirror-a.img", dir.path());
+    let b = unpack_fixture("gptmirror-b.img", dir.path());
+    let (sa, sb) = (a.to_str().unwrap(), b.to_str().unwrap());
+    let (code, out, err) = kzrescue(&["physpath", sa, sb]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("side by side"), "{out}");
+    assert_eq!(out.matches("<- this disk").count(), 8, "{out}");
+    assert!(
+        out.contains(&format!(
+            "kzrescue physpath set {sa} {sb} --device-id N1 N2 --write"
+        )),
+        "{out}"
+    );
+    let (code, out, err) = kzrescue(&["physpath", sa, sb, "--json", "--json-int"]);
+    assert_eq!(code, 0, "{err}");
+    let doc: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let disks = doc["disks"].as_array().unwrap();
+    assert_eq!(disks.len(), 2);
+    let this = |d: &serde_json::Value| d["labels"][0]["guid"].as_u64().unwrap();
+    assert_ne!(this(&disks[0]), this(&disks[1]));
+}
+
+/// `--device-id 0 1` gives one id per disk of a mirror; a single-disk `set`
+/// on one side warns that the other side keeps a stale child entry.
+#[test]
+fn set_mirror_ids_in_one_flag_and_one_side_warns() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = unpack_fixture("gptmirror-a.img", dir.path());
+    let b = unpack_fixture("gptmirror-b.img", dir.path());
+    let (sa, sb) = (a.to_str().unwrap(), b.to_str().unwrap());
+    let (code, out, err) = kzrescue(&["physpath", "set", sa, sb, "--device-id", "0", "1"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("'/zvnex/zvblk@0:b'"), "{out}");
+    assert!(out.contains("'/zvnex/zvblk@1:b'"), "{out}");
+    assert!(!err.contains("one side of a mirror"), "{err}");
+    assert!(err.contains("dry run: nothing written"), "{err}");
+    let (code, _, err) = kzrescue(&["physpath", "set", sa, sb, "--device-id", "0"]);
+    assert_eq!(code, 2, "{err}");
+    let (code, out, err) = kzrescue(&["physpath", "set", sa, "--device-id", "0"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        err.contains(&format!(
+            "warning: {} is one side of a mirror",
+            a.canonicalize().unwrap().display()
+        )) || err.contains(&format!("warning: {sa} is one side of a mirror")),
+        "{err}"
+    );
+    assert!(err.contains("stale child entry"), "{err}");
 }

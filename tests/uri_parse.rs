@@ -298,6 +298,7 @@ fn cli_parse_normalize_map() {
     assert_eq!(code, 0);
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v["uri-type"], "iscsi");
+    assert_eq!(v["schema"], "kzrescue.uri/1");
     assert_eq!(
         v["uri"],
         "iscsi://zfssa/luname.naa.600144f0dbf8af19000052e820d60003"

@@ -83,7 +83,7 @@ fn generated_route_for_the_demo_zone_matches_the_golden() {
 
     // The JSON steps are the text's commands, in the same order.
     let v: serde_json::Value = serde_json::from_str(&json).unwrap();
-    assert_eq!(v["schema"], "kzrescue.zvol-route/1");
+    assert_eq!(v["schema"], "kzrescue.zvol-route/2");
     let steps = v["steps"].as_array().unwrap();
     let mut pos = 0;
     for s in steps {

@@ -76,6 +76,12 @@ pub fn parse_slice(s: &str) -> Result<u32, String> {
     }
 }
 
+/// `--hostid H`: a hostid in hex (`848611d4`, `0x848611d4`), as
+/// `hostid(1)` prints it.
+pub fn parse_hostid(s: &str) -> Result<u32, String> {
+    kzrescue::hostdata::parse_hostid(s).map_err(|e| e.to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

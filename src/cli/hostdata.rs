@@ -2,11 +2,12 @@
 //! kzrescue's own format (formats/hostdata.md; not Oracle's).
 
 use super::target::parse_sector_size;
+use super::write::WriteArgs;
 use kzrescue::hostdata::store::{self, Assessment, CopyId};
 use kzrescue::hostdata::{self, HostData, HostKey, InitOptions, Verdict, keyfile};
 use kzrescue::partition::{self, Partition, PartitionTable};
 use kzrescue::repair::apply::TargetPlan;
-use kzrescue::repair::transaction::{Committed, Existing, NewFile, Transaction, TxOptions};
+use kzrescue::repair::transaction::{Committed, Existing, NewFile, Transaction};
 use kzrescue::source::SharedSource;
 use kzrescue::{Error, Result};
 use serde::Serialize;
@@ -38,8 +39,8 @@ enum HostdataCmd {
 /// The disk holding the host data.
 #[derive(clap::Args, Debug, Clone)]
 struct DiskArgs {
-    /// Image file or block device of a kernel zone's boot disk (its GPT must
-    /// have the Solaris reserved partition, slice 8).
+    /// Image file, block device or storage URI of a kernel zone's boot disk
+    /// (its GPT must have the Solaris reserved partition, slice 8).
     target: String,
     /// Logical sector size of the disk (512 or 4096); detected by default.
     #[arg(long, value_name = "BYTES", value_parser = parse_sector_size)]
@@ -62,7 +63,7 @@ struct ShowArgs {
     key: PathBuf,
     #[command(flatten)]
     key_opts: KeyArgs,
-    /// JSON output.
+    /// JSON output (schema kzrescue.hostdata/2).
     #[arg(long)]
     json: bool,
 }
@@ -77,29 +78,22 @@ struct CheckArgs {
     #[command(flatten)]
     key_opts: KeyArgs,
     /// hostid of the host that wants the zone (hex); an owner that differs is reported.
-    #[arg(long, value_name = "H", value_parser = parse_hostid)]
+    #[arg(long, value_name = "H", value_parser = super::bounds::parse_hostid)]
     hostid: Option<u32>,
-    /// JSON output.
+    /// JSON output (schema kzrescue.hostdata/2).
     #[arg(long)]
     json: bool,
 }
 
+/// How a host-data writer writes: the shared flags, and the one journal.
 #[derive(clap::Args, Debug)]
-struct WriteArgs {
-    /// Really write (otherwise only the plan is shown).
-    #[arg(long)]
-    write: bool,
-    /// Show the plan and write nothing (the default without --write).
-    #[arg(long, conflicts_with = "write")]
-    dry_run: bool,
-    /// Undo journal to create before writing (default:
-    /// ./kzrescue-hostdata-<time>.undo).
+struct HdWrite {
+    #[command(flatten)]
+    w: WriteArgs,
+    /// The undo journal to create (must not exist; default: in the journal
+    /// directory, kzrescue-hostdata-<zone>-<unix seconds>.kzj).
     #[arg(long, value_name = "FILE")]
     journal: Option<PathBuf>,
-    /// Seconds between the two reads of the pool's uberblock rings (a pool
-    /// that changes meanwhile is live and nothing is written).
-    #[arg(long, value_name = "SECS", default_value_t = 3.0, value_parser = super::bounds::parse_interval)]
-    liveness_interval: f64,
 }
 
 #[derive(clap::Args, Debug)]
@@ -113,7 +107,7 @@ struct InitArgs {
     #[arg(long, value_name = "FILE")]
     key_out: PathBuf,
     /// Owner hostid (hex); none when omitted.
-    #[arg(long, value_name = "H", value_parser = parse_hostid, requires = "hostname")]
+    #[arg(long, value_name = "H", value_parser = super::bounds::parse_hostid, requires = "hostname")]
     hostid: Option<u32>,
     /// Owner host name.
     #[arg(long, value_name = "N", requires = "hostid")]
@@ -132,7 +126,7 @@ struct InitArgs {
     #[arg(long)]
     force: bool,
     #[command(flatten)]
-    w: WriteArgs,
+    w: HdWrite,
 }
 
 #[derive(clap::Args, Debug)]
@@ -145,7 +139,7 @@ struct TakeoverArgs {
     #[command(flatten)]
     key_opts: KeyArgs,
     /// The new owner's hostid (hex).
-    #[arg(long, value_name = "H", value_parser = parse_hostid)]
+    #[arg(long, value_name = "H", value_parser = super::bounds::parse_hostid)]
     hostid: u32,
     /// The new owner's host name.
     #[arg(long, value_name = "N")]
@@ -154,11 +148,7 @@ struct TakeoverArgs {
     #[arg(long)]
     force: bool,
     #[command(flatten)]
-    w: WriteArgs,
-}
-
-fn parse_hostid(s: &str) -> std::result::Result<u32, String> {
-    hostdata::parse_hostid(s).map_err(|e| e.to_string())
+    w: HdWrite,
 }
 
 /// Runs a hostdata subcommand; returns the exit code.
@@ -257,12 +247,11 @@ struct ReservedJson {
 }
 
 /// `schema` of `hostdata show --json` and `hostdata check --json`
-/// (formats/json-schema.md).
-const SCHEMA: &str = "kzrescue.hostdata/1";
+/// (formats/json-schema.md): /2 prints integers as strings by default.
+pub const SCHEMA: &str = "kzrescue.hostdata/2";
 
 #[derive(Serialize)]
 struct ReportJson<'a> {
-    schema: &'static str,
     target: String,
     format: &'static str,
     reserved_partition: Option<ReservedJson>,
@@ -400,7 +389,6 @@ fn report<'a>(
 ) -> ReportJson<'a> {
     let best = a.and_then(|a| a.best());
     ReportJson {
-        schema: SCHEMA,
         target: place.disk.name(),
         format: "kzrescue host data v1 (not Oracle's format)",
         reserved_partition: place.reserved.as_ref().map(|p| ReservedJson {
@@ -526,10 +514,7 @@ fn show(args: &ShowArgs) -> Result<u8> {
         if r.host_data.is_some() {
             r.exit = 0;
         }
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&r).map_err(|e| Error::Usage(e.to_string()))?
-        );
+        super::out::print_json(SCHEMA, &r)?;
         return Ok(r.exit);
     }
     println!(
@@ -543,7 +528,7 @@ fn show(args: &ShowArgs) -> Result<u8> {
             println!("serving: {} copy, generation {}", copy.name(), h.generation);
             print_host_data(d);
             if let Verdict::Degraded { .. } = v {
-                println!("note: {}", r.explanation);
+                eprintln!("warning: {}", r.explanation);
             }
             Ok(0)
         }
@@ -564,10 +549,7 @@ fn check(args: &CheckArgs) -> Result<u8> {
     let others = a.as_ref().and_then(|a| a.best()).map(|b| Others::of(b.2));
     let r = report(&place, a.as_ref(), &v, key.as_ref(), &others);
     if args.json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&r).map_err(|e| Error::Usage(e.to_string()))?
-        );
+        super::out::print_json(SCHEMA, &r)?;
         return Ok(v.exit_code());
     }
     println!("{}: {}", v.name(), r.explanation);
@@ -582,10 +564,11 @@ fn check(args: &CheckArgs) -> Result<u8> {
     Ok(v.exit_code())
 }
 
-fn journal_path(w: &WriteArgs) -> PathBuf {
+/// `--journal FILE`, or the journal directory's file named for `zone`.
+fn journal_path(w: &HdWrite, zone: &str) -> PathBuf {
     w.journal
         .clone()
-        .unwrap_or_else(|| PathBuf::from(format!("kzrescue-hostdata-{}.undo", hostdata::now())))
+        .unwrap_or_else(|| w.w.journal_path("hostdata", zone))
 }
 
 fn show_plan(
@@ -625,17 +608,14 @@ fn transaction<'a>(
     place: &Place,
     target: &str,
     writes: &[store::CopyWrite],
-    w: &WriteArgs,
+    w: &HdWrite,
+    zone: &str,
     purpose: &str,
 ) -> Result<Transaction<'a>> {
-    let mut tx = Transaction::new(
-        purpose,
-        TxOptions::from_interval_secs(w.liveness_interval)?
-            .with_access(&super::context::get().access()?),
-    );
+    let mut tx = Transaction::new(purpose, w.w.tx_options()?);
     tx.group(
         "host data",
-        Some(journal_path(w)),
+        Some(journal_path(w, zone)),
         vec![TargetPlan {
             path: target.to_string(),
             source: place.disk.clone(),
@@ -644,7 +624,7 @@ fn transaction<'a>(
     );
     match place.table.zfs_slice() {
         Ok(p) => tx.watch(target, p.start, p.len, None),
-        Err(_) => println!(
+        Err(_) => eprintln!(
             "note: {} has no single ZFS slice to watch for a live pool",
             place.disk.name()
         ),
@@ -689,7 +669,7 @@ fn init(args: &InitArgs) -> Result<u8> {
             args.key_out.display()
         )));
     }
-    let writing = args.w.write && !args.w.dry_run;
+    let writing = args.w.w.writing();
     let place = open(&args.disk, false)?;
     let Some(a) = assess(&place, None)? else {
         return Err(Error::Refused(no_place(&place)));
@@ -709,19 +689,19 @@ fn init(args: &InitArgs) -> Result<u8> {
     let (data, writes) = hostdata::plan_init(&a, &key, &args.zone, &opts, hostdata::now())?;
     show_plan(&place, &a, &writes, &data, &key);
     for w in &warnings {
-        println!("warning: {w}");
-    }
-    if !writing {
-        println!(
-            "dry run: nothing written, no key file made (pass --write to write the key to {} and both slots)",
-            args.key_out.display()
-        );
-        return Ok(0);
+        eprintln!("warning: {w}");
     }
     // Key file first (a disk sealed under a key nobody has would be lost),
     // then the slots; the transaction checks both can be written before it
     // writes either.
-    let mut tx = transaction(&place, &args.disk.target, &writes, &args.w, "hostdata init")?;
+    let mut tx = transaction(
+        &place,
+        &args.disk.target,
+        &writes,
+        &args.w,
+        &args.zone,
+        "hostdata init",
+    )?;
     let (zone, force) = (args.zone.clone(), args.force);
     let key_id = key.id();
     tx.file(NewFile {
@@ -734,6 +714,14 @@ fn init(args: &InitArgs) -> Result<u8> {
         },
         write: Box::new(move |p: &Path| keyfile::write_keyfile(p, &zone, &key, force)),
     });
+    if !writing {
+        println!(
+            "the new key would go to {} (mode 0600); no key file made",
+            args.key_out.display()
+        );
+        eprintln!("{}", args.w.w.dry_run_note());
+        return Ok(0);
+    }
     let done = tx.commit()?;
     print_outcome(&done);
     Ok(0)
@@ -751,7 +739,7 @@ fn check_hostname(h: &str) -> Result<()> {
 fn takeover(args: &TakeoverArgs) -> Result<u8> {
     check_hostname(&args.hostname)?;
     let key = read_key(&args.key, &args.key_opts)?;
-    let writing = args.w.write && !args.w.dry_run;
+    let writing = args.w.w.writing();
     let place = open(&args.disk, false)?;
     let Some(a) = assess(&place, Some(&key))? else {
         return Err(Error::Refused(no_place(&place)));
@@ -770,19 +758,20 @@ fn takeover(args: &TakeoverArgs) -> Result<u8> {
         hostdata::plan_takeover(&a, &key, args.hostid, &args.hostname, hostdata::now())?;
     show_plan(&place, &a, &writes, &data, &key);
     for w in &warnings {
-        println!("warning: {w}");
-    }
-    if !writing {
-        println!("dry run: nothing written (pass --write)");
-        return Ok(0);
+        eprintln!("warning: {w}");
     }
     let tx = transaction(
         &place,
         &args.disk.target,
         &writes,
         &args.w,
+        &data.zonename,
         "hostdata takeover",
     )?;
+    if !writing {
+        eprintln!("{}", args.w.w.dry_run_note());
+        return Ok(0);
+    }
     let done = tx.commit()?;
     print_outcome(&done);
     Ok(0)

@@ -40,7 +40,6 @@ pub fn escape(s: &str) -> Cow<'_, str> {
 /// strings unless `--json-int` (as OpenZFS 2.3's `-j` does: a guid, txg,
 /// size or nanosecond time can exceed 2^53, which many JSON readers round),
 /// pretty-printed. Floats, booleans and strings are kept.
-#[allow(dead_code)] // adopted command by command (issue 14)
 pub fn json_doc(schema: &str, doc: &impl serde::Serialize) -> kzrescue::Result<String> {
     let mut v = serde_json::to_value(doc)
         .map_err(|e| kzrescue::Error::Usage(format!("JSON output: {e}")))?;
@@ -55,7 +54,6 @@ pub fn json_doc(schema: &str, doc: &impl serde::Serialize) -> kzrescue::Result<S
 }
 
 /// Prints [`json_doc`] on stdout (escaped like all text output).
-#[allow(dead_code)] // adopted command by command (issue 14)
 pub fn print_json(schema: &str, doc: &impl serde::Serialize) -> kzrescue::Result<()> {
     let s = json_doc(schema, doc)?;
     ::std::println!("{}", escape(&s));
@@ -63,7 +61,6 @@ pub fn print_json(schema: &str, doc: &impl serde::Serialize) -> kzrescue::Result
 }
 
 /// Replaces every integer in `v` by its decimal string.
-#[allow(dead_code)] // adopted command by command (issue 14)
 pub fn stringify_integers(v: &mut serde_json::Value) {
     use serde_json::Value;
     match v {

@@ -1,22 +1,32 @@
-//! `kzrescue undo JOURNAL`: put back the bytes a repair overwrote.
+//! `kzrescue undo JOURNAL`: put back the bytes a repair overwrote (like
+//! e2undo). Without `--write` it shows what would be restored and exits 0.
 
-use super::{EXIT_OK, EXIT_PROBLEMS};
+use super::EXIT_OK;
+use super::write::WriteArgs;
 use kzrescue::repair::journal::{Journal, RangeState};
-use kzrescue::repair::transaction::{Transaction, TxOptions};
+use kzrescue::repair::transaction::Transaction;
 use kzrescue::source::SharedSource;
 use kzrescue::target::{self, TargetOptions, open_source};
 use kzrescue::{Error, Result};
 use serde_json::json;
 use std::path::PathBuf;
 
+/// `schema` of `undo --json`.
+pub const SCHEMA: &str = "kzrescue.undo/1";
+
 /// Arguments of `kzrescue undo`.
+///
+/// Without --write (or with --dry-run) undo shows every range of the
+/// journal, its state on the target now and how many would be restored, and
+/// exits 0; --write restores them (liveness check first, each range flushed
+/// and read back). Undo writes no journal of its own: --journal-dir is
+/// refused.
 #[derive(clap::Args, Debug)]
 pub struct UndoArgs {
-    /// The undo journal a repair wrote.
+    /// The undo journal a repair wrote (kzrescue-<command>-<name>-<secs>.kzj).
     journal: PathBuf,
-    /// Restore (without it, only show what would be restored).
-    #[arg(long, short = 'y')]
-    write: bool,
+    #[command(flatten)]
+    w: WriteArgs,
     /// Open this disk instead of the path recorded in the journal (once per
     /// journal target, in order), e.g. after the image moved.
     #[arg(long, value_name = "PATH")]
@@ -25,14 +35,7 @@ pub struct UndoArgs {
     /// recorded one, e.g. a copy; its bytes must still match the journal.
     #[arg(long)]
     force: bool,
-    /// Seconds between the two reads of the uberblock rings of each target's
-    /// pool slice before restoring, which must show the pool quiet (0 skips
-    /// the check; a pool imported since the repair has also rewritten its
-    /// labels, and undo refuses bytes that are neither the journal's old nor
-    /// its new ones).
-    #[arg(long, value_name = "SECONDS", default_value_t = 3.0, value_parser = super::bounds::parse_interval)]
-    liveness_interval: f64,
-    /// Print JSON.
+    /// Print JSON (schema kzrescue.undo/1).
     #[arg(long)]
     json: bool,
 }
@@ -48,6 +51,13 @@ fn state_name(s: RangeState) -> &'static str {
 
 /// Runs `kzrescue undo …`.
 pub fn run(a: UndoArgs) -> Result<u8> {
+    if a.w.journal_dir.is_some() {
+        return Err(Error::Usage(
+            "undo writes no journal (the journal it reads is the record): --journal-dir does \
+             not apply"
+                .into(),
+        ));
+    }
     let journal = Journal::read(&a.journal)?;
     let paths: Vec<String> = if a.target.is_empty() {
         journal.targets.iter().map(|t| t.path.clone()).collect()
@@ -60,8 +70,7 @@ pub fn run(a: UndoArgs) -> Result<u8> {
             a.target.len()
         )));
     };
-    let opts = TxOptions::from_interval_secs(a.liveness_interval)?
-        .with_access(&super::context::get().access()?);
+    let opts = a.w.tx_options()?;
     let sources: Vec<SharedSource> = paths
         .iter()
         .map(|p| open_source(p, false, &super::context::get().access()?))
@@ -70,7 +79,8 @@ pub fn run(a: UndoArgs) -> Result<u8> {
     let checks = tx.restore(&a.journal, &journal, &paths, &sources, a.force)?;
     let pending: usize = checks.iter().map(|c| c.to_restore()).sum();
     let mut liveness = None;
-    let restored = if a.write && pending > 0 {
+    let writing = a.w.writing();
+    let restored = if writing && pending > 0 {
         if !opts.liveness_interval.is_zero() {
             for p in &paths {
                 // The pool's slice (or the whole device when it has no
@@ -95,6 +105,7 @@ pub fn run(a: UndoArgs) -> Result<u8> {
     };
     if a.json {
         let doc = json!({
+            "exit": EXIT_OK,
             "journal": a.journal.display().to_string(),
             "purpose": journal.purpose,
             "created": journal.created,
@@ -108,9 +119,9 @@ pub fn run(a: UndoArgs) -> Result<u8> {
             "to_restore": pending,
             "liveness": liveness.as_ref().map(super::physpath::liveness_json),
             "restored": restored,
-            "written": a.write,
+            "written": writing,
         });
-        println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
+        super::out::print_json(SCHEMA, &doc)?;
     } else {
         println!(
             "journal {} ({}), {} target(s)",
@@ -137,15 +148,14 @@ pub fn run(a: UndoArgs) -> Result<u8> {
         }
         if pending == 0 {
             println!("nothing to restore: every range already holds its original bytes");
-        } else if a.write {
+        } else if writing {
             println!("restored {restored} range(s), each flushed and read back");
         } else {
-            println!("{pending} range(s) would be restored (add --write)");
+            println!("{pending} range(s) would be restored");
         }
     }
-    Ok(if pending > 0 && !a.write {
-        EXIT_PROBLEMS
-    } else {
-        EXIT_OK
-    })
+    if !writing && pending > 0 {
+        eprintln!("{}", a.w.dry_run_note());
+    }
+    Ok(EXIT_OK)
 }

@@ -3,15 +3,24 @@
 //!
 //! Every command that takes a target also takes a URI; these commands are
 //! for looking at URIs and iSCSI targets themselves. CHAP credentials come
-//! from `KZRESCUE_CHAP_USER` and `--chap-secret-file` (or
-//! `KZRESCUE_CHAP_SECRET_FILE` / `KZRESCUE_CHAP_SECRET`), never from the
-//! command line.
+//! from the global `--chap-user` and `--chap-secret-file` (or
+//! `KZRESCUE_CHAP_USER`, `KZRESCUE_CHAP_SECRET_FILE` / `KZRESCUE_CHAP_SECRET`),
+//! never a secret on the command line.
 
 use kzrescue::source::iscsi::{self, LuSelector, SessionConfig};
 use kzrescue::source::uri::{self, IscsiLu, Mapped, StorageUri};
 use kzrescue::zone::comstar;
 use kzrescue::{Error, Result};
 use std::path::PathBuf;
+
+/// `schema` of `uri parse --json`.
+pub const SCHEMA_PARSE: &str = "kzrescue.uri/1";
+/// `schema` of `uri map --json` (without --via-iscsi).
+pub const SCHEMA_MAP: &str = "kzrescue.uri-map/1";
+/// `schema` of `iscsi discover --json`.
+pub const SCHEMA_DISCOVER: &str = "kzrescue.iscsi-discover/1";
+/// `schema` of `iscsi inquiry --json`.
+pub const SCHEMA_INQUIRY: &str = "kzrescue.iscsi-inquiry/1";
 
 /// Arguments of `kzrescue uri`.
 #[derive(clap::Args, Debug)]
@@ -26,7 +35,7 @@ enum UriCmd {
     Parse {
         /// The URI.
         uri: String,
-        /// JSON output.
+        /// JSON output (integers as strings unless --json-int).
         #[arg(long)]
         json: bool,
     },
@@ -60,7 +69,7 @@ enum UriCmd {
         /// check, halt, zonecfg export, diagnose/repair and boot steps).
         #[arg(long, value_name = "ZONE", requires = "via_iscsi")]
         zone: Option<String>,
-        /// JSON output.
+        /// JSON output (integers as strings unless --json-int).
         #[arg(long)]
         json: bool,
     },
@@ -82,7 +91,7 @@ enum IscsiCmd {
     Discover {
         /// `host[:port]`.
         portal: String,
-        /// JSON output.
+        /// JSON output (integers as strings unless --json-int).
         #[arg(long)]
         json: bool,
     },
@@ -91,7 +100,7 @@ enum IscsiCmd {
     Inquiry {
         /// An `iscsi:` URI, or `host[:port]` for every LU.
         what: String,
-        /// JSON output.
+        /// JSON output (integers as strings unless --json-int).
         #[arg(long)]
         json: bool,
     },
@@ -206,7 +215,7 @@ pub fn run_uri(a: &UriArgs) -> Result<u8> {
                         o.insert("mapped-dev".into(), p.into());
                     }
                 }
-                println!("{}", serde_json::to_string_pretty(&v).map_err(json_err)?);
+                super::out::print_json(SCHEMA_PARSE, &v)?;
             } else {
                 for (k, v) in parse_rows(&u) {
                     println!("{k:>12}: {v}");
@@ -245,10 +254,7 @@ pub fn run_uri(a: &UriArgs) -> Result<u8> {
             };
             let route = comstar::plan(&req)?;
             if *json {
-                println!(
-                    "{}",
-                    serde_json::to_string_pretty(&route).map_err(json_err)?
-                );
+                super::out::print_json(comstar::SCHEMA, &route)?;
             } else {
                 print!("{}", comstar::render_text(&route));
             }
@@ -264,7 +270,7 @@ pub fn run_uri(a: &UriArgs) -> Result<u8> {
             let u = StorageUri::parse(s)?;
             let m = uri::map(&u, &super::context::get().access()?)?;
             if *json {
-                println!("{}", serde_json::to_string_pretty(&m).map_err(json_err)?);
+                super::out::print_json(SCHEMA_MAP, &m)?;
             } else {
                 match m {
                     Mapped::Path { path } => println!("{}", path.display()),
@@ -364,10 +370,10 @@ pub fn run_iscsi(a: &IscsiArgs) -> Result<u8> {
             let cfg = session_config(&portal_with_port(portal))?;
             let targets = iscsi::discover(&cfg)?;
             if *json {
-                println!(
-                    "{}",
-                    serde_json::to_string_pretty(&targets).map_err(json_err)?
-                );
+                super::out::print_json(
+                    SCHEMA_DISCOVER,
+                    &serde_json::json!({ "portal": portal_with_port(portal), "targets": targets }),
+                )?;
             } else {
                 for t in &targets {
                     for addr in &t.addresses {
@@ -424,7 +430,10 @@ pub fn run_iscsi(a: &IscsiArgs) -> Result<u8> {
                         v
                     })
                     .collect();
-                println!("{}", serde_json::to_string_pretty(&v).map_err(json_err)?);
+                super::out::print_json(
+                    SCHEMA_INQUIRY,
+                    &serde_json::json!({ "query": what, "lus": v }),
+                )?;
             } else {
                 for (t, i) in &found {
                     print_lun(t, i);

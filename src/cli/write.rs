@@ -34,7 +34,6 @@ pub struct WriteArgs {
     pub liveness_interval: f64,
 }
 
-#[allow(dead_code)] // adopted command by command (issue 14)
 impl WriteArgs {
     /// Whether to write (`--write` without `--dry-run`).
     pub fn writing(&self) -> bool {

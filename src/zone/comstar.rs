@@ -20,7 +20,7 @@ use crate::source::uri::{self, StorageUri};
 use serde::Serialize;
 
 /// JSON schema name of a [`Route`].
-pub const SCHEMA: &str = "kzrescue.zvol-route/1";
+pub const SCHEMA: &str = "kzrescue.zvol-route/2";
 
 /// Oracle's documentation of each command (cited in formats/zvol-route.md).
 pub mod doc {
