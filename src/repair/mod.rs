@@ -11,3 +11,4 @@ pub mod journal;
 pub mod liveness;
 pub mod plan;
 pub mod transaction;
+pub mod zone;

@@ -410,14 +410,29 @@ impl<'a> Transaction<'a> {
         });
     }
 
-    /// The checks of the preflight that need no writable handle: plans
-    /// re-validated against their read-only sources, journal and file paths
-    /// creatable. A dry run calls this so that it refuses what the real run
-    /// would.
+    /// The preflight of a dry run: everything step 1 checks that needs no
+    /// handle open for writing — journal and file paths creatable (and not
+    /// existing), every target reopened read-only by its spec and the very
+    /// object its plan was read from (same identity and size), every plan
+    /// re-validated against it (bytes still as read, in bounds, no
+    /// overlaps). A dry run calls this so that it fails for the reasons the
+    /// write would, before any byte.
     pub fn dry_run(&self) -> Result<()> {
-        check_paths(&self.groups, &self.files).map_err(|e| at_step(e, "preflight"))?;
+        let pre = |e: Error| append(at_step(e, "preflight"), "; dry run, nothing written");
+        check_paths(&self.groups, &self.files).map_err(pre)?;
         for g in &self.groups {
-            apply::check_plans(&g.plans).map_err(|e| at_step(e, "preflight"))?;
+            let mut reopened = Vec::new();
+            for p in &g.plans {
+                let r = crate::target::open_source(&p.path, false, &self.opts.access)
+                    .map_err(|e| pre(append(e, &format!(" (reopening {})", p.path))))?;
+                same_object(&p.path, r.as_ref(), p.source.as_ref()).map_err(pre)?;
+                reopened.push(TargetPlan {
+                    path: p.path.clone(),
+                    source: r,
+                    phases: p.phases.clone(),
+                });
+            }
+            apply::check_plans_dry(&reopened).map_err(pre)?;
         }
         Ok(())
     }
@@ -464,17 +479,7 @@ impl<'a> Transaction<'a> {
         for g in &mut groups {
             for p in &mut g.plans {
                 let w = handle(&p.path).ok_or_else(|| pre(Error::Usage("lost handle".into())))?;
-                if w.identity() != p.source.identity() || w.size() != p.source.size() {
-                    return Err(pre(Error::Refused(format!(
-                        "{} opened for writing is not the object the plan was read from \
-                         (identity {} size {} ≠ {} size {})",
-                        p.path,
-                        w.identity(),
-                        w.size(),
-                        p.source.identity(),
-                        p.source.size()
-                    ))));
-                }
+                same_object(&p.path, w.as_ref(), p.source.as_ref()).map_err(pre)?;
                 p.source = w;
             }
             apply::check_plans(&g.plans).map_err(pre)?;
@@ -613,6 +618,26 @@ impl<'a> Transaction<'a> {
             files: done_files,
         })
     }
+}
+
+/// Refuses `reopened` (the target `spec` opened again) unless it is the
+/// object `planned` (what the plan was read from): same identity and size.
+fn same_object(
+    spec: &str,
+    reopened: &dyn crate::source::Source,
+    planned: &dyn crate::source::Source,
+) -> Result<()> {
+    if reopened.identity() != planned.identity() || reopened.size() != planned.size() {
+        return Err(Error::Refused(format!(
+            "{spec} opened again is not the object the plan was read from \
+             (identity {} size {} ≠ {} size {})",
+            reopened.identity(),
+            reopened.size(),
+            planned.identity(),
+            planned.size()
+        )));
+    }
+    Ok(())
 }
 
 fn check_paths(groups: &[Group], files: &[NewFile<'_>]) -> Result<()> {
