@@ -32,6 +32,11 @@ pub struct RepairArgs {
     /// Rewrite labels even with a single valid label or txg skew.
     #[arg(long)]
     force: bool,
+    /// Also rebuild missing or damaged labels of a boot device from its own
+    /// valid labels (what `kzrescue label repair` does), journalled; the
+    /// rest of the repair then runs on the rebuilt labels.
+    #[arg(long)]
+    repair_labels: bool,
     /// Print JSON (schema kzrescue.repair/2: the plan/report and the
     /// diagnoses before and after).
     #[arg(long)]
@@ -49,6 +54,7 @@ pub fn run_repair(a: &RepairArgs) -> Result<u8> {
         hostname: a.hostname.clone(),
         journal_dir: a.write.journal_dir(),
         force: a.force,
+        repair_labels: a.repair_labels,
         tx: a.write.tx_options()?,
         radix: opts.radix,
         hostid: opts.hostid,
@@ -117,26 +123,50 @@ fn print_report(report: &zone_repair::Report, opts: &DiagnoseOptions, write: boo
 
 /// Diagnoses, repairs (or, without `ropts.write`, plans and preflights)
 /// and diagnoses again, printing each step. Exit: the diagnosis after the
-/// repair; 0 for a sound dry run.
+/// repair; 0 for a sound dry run. When labels were rebuilt, the rest of the
+/// repair runs again on them (with `--json`: a second document follows).
 pub fn repair_and_report(
     cfg: &kzrescue::zone::ZoneConfig,
     opts: &DiagnoseOptions,
     ropts: &RepairOptions,
     as_json: bool,
 ) -> Result<u8> {
+    let (code, again) = repair_round(cfg, opts, ropts, as_json)?;
+    if !(again && ropts.write) {
+        return Ok(code);
+    }
+    if !as_json {
+        println!("\n== the labels are rebuilt: repairing the rest on them");
+    }
+    let rest = RepairOptions {
+        repair_labels: false,
+        ..ropts.clone()
+    };
+    Ok(repair_round(cfg, opts, &rest, as_json)?.0)
+}
+
+/// One diagnose → repair → diagnose; also says whether labels were rebuilt
+/// and the rest is left for another round.
+fn repair_round(
+    cfg: &kzrescue::zone::ZoneConfig,
+    opts: &DiagnoseOptions,
+    ropts: &RepairOptions,
+    as_json: bool,
+) -> Result<(u8, bool)> {
     let before = diagnose::diagnose(cfg, opts)?;
     if !as_json {
         println!("== diagnosis");
         print_diagnosis(&before.diagnosis);
     }
-    if before.diagnosis.exit_code == diagnose::EXIT_HEALTHY {
+    let labels = ropts.repair_labels && zone_repair::labels_to_repair(&before);
+    if before.diagnosis.exit_code == diagnose::EXIT_HEALTHY && !labels {
         if as_json {
             let r = zone_repair::Report::default();
             print_json(&before.diagnosis, &r, Some(&before.diagnosis))?;
         } else {
             println!("\nnothing to repair.");
         }
-        return Ok(0);
+        return Ok((0, false));
     }
     if (ropts.reinit_hostdata || ropts.takeover) && !as_json {
         println!(
@@ -156,7 +186,7 @@ pub fn repair_and_report(
         } else {
             print_report(&report, opts, false);
         }
-        return Ok(super::EXIT_OK);
+        return Ok((super::EXIT_OK, false));
     }
     if !as_json {
         print_report(&report, opts, true);
@@ -171,5 +201,5 @@ pub fn repair_and_report(
         println!("\n== diagnosis after the repair");
         print_diagnosis(&after.diagnosis);
     }
-    Ok(after.diagnosis.exit_code)
+    Ok((after.diagnosis.exit_code, report.again))
 }

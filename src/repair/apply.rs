@@ -380,38 +380,7 @@ fn verify(src: &dyn Source, offset: u64, expected: &[u8], what: &str) -> Result<
 
 /// Appends `note` to the text of `e` (one line either way).
 pub(crate) fn append(e: Error, note: &str) -> Error {
-    match e {
-        Error::Io { context, source } => Error::Io {
-            context: format!("{context}{note}"),
-            source,
-        },
-        Error::Corrupt {
-            structure,
-            offset,
-            detail,
-        } => Error::Corrupt {
-            structure,
-            offset,
-            detail: format!("{detail}{note}"),
-        },
-        Error::Refused(s) => Error::Refused(format!("{s}{note}")),
-        Error::Usage(s) => Error::Usage(format!("{s}{note}")),
-        Error::OutOfBounds {
-            what,
-            offset,
-            len,
-            size,
-        } => Error::OutOfBounds {
-            what: format!("{what}{note}"),
-            offset,
-            len,
-            size,
-        },
-        Error::Unsupported { structure, detail } => Error::Unsupported {
-            structure,
-            detail: format!("{detail}{note}"),
-        },
-    }
+    super::annotate(e, "", note)
 }
 
 fn pause_point() -> Option<(usize, PathBuf)> {

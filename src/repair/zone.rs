@@ -37,6 +37,11 @@ pub struct RepairOptions {
     pub journal_dir: PathBuf,
     /// Accept labels the planner would otherwise refuse (one valid label, txg skew).
     pub force: bool,
+    /// Rebuild missing or damaged labels from a valid label of the same
+    /// vdev (`kzrescue label repair`), journalled like every write. The
+    /// phys_path repair then follows in a second run ([`Report::again`]),
+    /// so that it reads the rebuilt labels.
+    pub repair_labels: bool,
     /// The transaction's options (liveness interval, storage access).
     pub tx: TxOptions,
     /// How to spell unit addresses of ids ≥ 10.
@@ -50,7 +55,7 @@ pub struct RepairOptions {
 pub struct Step {
     /// Device id, `None` for zone-wide steps (the key file).
     pub device: Option<u32>,
-    /// `phys_path`, `hostdata` or `key`.
+    /// `labels`, `phys_path`, `hostdata` or `key`.
     pub kind: &'static str,
     /// What changes, one line each.
     pub changes: Vec<String>,
@@ -72,6 +77,21 @@ pub struct Report {
     /// How the transaction's liveness check read each device, and what the
     /// labels say (empty in a dry run).
     pub liveness: Vec<DeviceLiveness>,
+    /// Labels were rebuilt and what depends on them (phys_path) was left
+    /// for a second run on the rebuilt labels: diagnose and repair again.
+    pub again: bool,
+}
+
+/// Whether `session` holds damaged labels that `--repair-labels` rebuilds.
+pub fn labels_to_repair(session: &Session) -> bool {
+    session.opened.iter().any(|o| needs_labels(session, o))
+}
+
+fn needs_labels(session: &Session, o: &OpenedDevice) -> bool {
+    o.vdev.partition.is_some()
+        && session.diagnosis.findings.iter().any(|f| {
+            f.device == Some(o.id) && matches!(f.code, Code::LabelSomeBad | Code::LabelTooFew)
+        })
 }
 
 /// Refuses a repair the diagnosis forbids: a live pool always; labels,
@@ -86,6 +106,7 @@ fn refuse_blocking(session: &Session, r: &RepairOptions) -> Result<()> {
         && let Some(f) = d.findings.iter().find(|f| {
             f.severity == Severity::Unrepairable
                 && matches!(f.check, "labels" | "phys_path" | "mirror" | "config")
+                && !(r.repair_labels && f.code == Code::LabelTooFew)
         })
     {
         return Err(Error::Refused(format!(
@@ -106,7 +127,11 @@ fn refuse_blocking(session: &Session, r: &RepairOptions) -> Result<()> {
 pub fn repair(session: &Session, r: &RepairOptions) -> Result<Report> {
     refuse_blocking(session, r)?;
     let mut b = Builder::new(session, r);
-    b.physpath()?;
+    if r.repair_labels && labels_to_repair(session) {
+        b.labels()?;
+    } else {
+        b.physpath()?;
+    }
     b.hostdata()?;
     b.finish()
 }
@@ -178,6 +203,72 @@ impl<'s> Builder<'s> {
             applied: false,
             skipped: (!self.r.write).then(|| "dry run".into()),
         }
+    }
+
+    /// The labels of every device whose label check failed, rebuilt from
+    /// its own valid labels (never another disk's); one journal per device.
+    /// phys_path is left for the second run.
+    fn labels(&mut self) -> Result<()> {
+        let session = self.session;
+        for o in session.opened.iter().filter(|o| needs_labels(session, o)) {
+            let size = o.vdev.source.size();
+            let raw: [Vec<u8>; 4] = {
+                let offs = crate::zfs::label::label_offsets(size);
+                std::array::from_fn(|i| {
+                    crate::source::read_vec(
+                        o.vdev.source.as_ref(),
+                        offs[i],
+                        crate::zfs::label::LABEL_SIZE as usize,
+                    )
+                    .unwrap_or_default()
+                })
+            };
+            let p = crate::zfs::relabel::plan(&raw, size, Default::default())
+                .map_err(|e| super::annotate(e, &format!("{}: ", o.spec), ""))?;
+            let mut changes: Vec<String> = p
+                .repaired
+                .iter()
+                .map(|(l, why, what)| format!("label {l}: {why} → {what}"))
+                .collect();
+            changes.extend(
+                p.left
+                    .iter()
+                    .map(|(l, why)| format!("label {l} left alone: {why}")),
+            );
+            let base = o.vdev.partition.as_ref().map_or(0, |x| x.start);
+            let w = |e: &crate::zfs::relabel::LabelEdit| crate::repair::apply::Write {
+                offset: base + e.offset,
+                what: format!("{} {}", o.spec, e.what),
+                old: e.old.clone(),
+                new: e.new.clone(),
+            };
+            let k = crate::zfs::relabel::second_phase_start(&p.edits);
+            let plan = TargetPlan {
+                path: o.spec.clone(),
+                source: o.vdev.disk.clone(),
+                phases: vec![
+                    p.edits[..k].iter().map(w).collect(),
+                    p.edits[k..].iter().map(w).collect(),
+                ],
+            };
+            let step = self.step(Some(o.id), "labels", changes);
+            let journal = self.journal(o.id, "labels");
+            self.add(
+                step,
+                Some((format!("labels of device {}", o.id), journal, vec![plan])),
+            );
+        }
+        let d = &session.diagnosis;
+        if d.findings
+            .iter()
+            .any(|f| f.check == "phys_path" && f.severity == Severity::Repairable)
+        {
+            let mut step = self.step(None, "phys_path", Vec::new());
+            step.skipped = Some("after the labels are rebuilt (a second run reads them)".into());
+            self.add(step, None);
+        }
+        self.report.again = true;
+        Ok(())
     }
 
     /// phys_path, all boot devices of the pool at once (mirror-aware),
