@@ -566,7 +566,7 @@ fn export(b: &mut Builder, c: &Ctx<'_>) -> Result<()> {
         None,
         Phase::Export,
         H,
-        &["stmfadm", "create-hg", &group],
+        &["stmfadm", "create-hg", group],
         None,
         "A host group for the rescue machine alone.".into(),
         doc::STMFADM,
@@ -576,7 +576,7 @@ fn export(b: &mut Builder, c: &Ctx<'_>) -> Result<()> {
         None,
         Phase::Export,
         H,
-        &["stmfadm", "add-hg-member", "-g", &group, &req.initiator],
+        &["stmfadm", "add-hg-member", "-g", group, &req.initiator],
         None,
         "Its only member: the rescue machine's initiator name. (An initiator can belong to \
          one host group only; if this name is already in another, add-hg-member says so.)"
@@ -593,7 +593,7 @@ fn export(b: &mut Builder, c: &Ctx<'_>) -> Result<()> {
                 "stmfadm",
                 "add-view",
                 "-h",
-                &group,
+                group,
                 &format!("${}", l.guid_var),
             ],
             None,
@@ -608,7 +608,7 @@ fn export(b: &mut Builder, c: &Ctx<'_>) -> Result<()> {
         None,
         Phase::Export,
         H,
-        &["itadm", "create-tpg", &tpg, &portal],
+        &["itadm", "create-tpg", tpg, portal],
         None,
         format!(
             "A target portal group: the target listens on {portal} only, the address the \
@@ -621,7 +621,7 @@ fn export(b: &mut Builder, c: &Ctx<'_>) -> Result<()> {
         None,
         Phase::Export,
         H,
-        &["itadm", "create-target", "-n", &target, "-t", &tpg],
+        &["itadm", "create-target", "-n", target, "-t", tpg],
         None,
         "The iSCSI target on that portal group; the rescue machine finds the LU behind it \
          by the LU's name."
@@ -856,7 +856,7 @@ fn teardown(b: &mut Builder, c: &Ctx<'_>) -> Result<()> {
         None,
         Phase::Teardown,
         H,
-        &["itadm", "delete-target", "-f", &target],
+        &["itadm", "delete-target", "-f", target],
         None,
         "Removes the target (-f takes it offline first should a session still be open).".into(),
         doc::ITADM,
@@ -866,7 +866,7 @@ fn teardown(b: &mut Builder, c: &Ctx<'_>) -> Result<()> {
         None,
         Phase::Teardown,
         H,
-        &["itadm", "delete-tpg", &tpg],
+        &["itadm", "delete-tpg", tpg],
         None,
         "Removes its portal group.".into(),
         doc::ITADM,
@@ -876,7 +876,7 @@ fn teardown(b: &mut Builder, c: &Ctx<'_>) -> Result<()> {
         None,
         Phase::Teardown,
         H,
-        &["stmfadm", "delete-hg", &group],
+        &["stmfadm", "delete-hg", group],
         None,
         "Removes the host group. The target service stays enabled (other LUs may use it).".into(),
         doc::STMFADM,
