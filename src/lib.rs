@@ -31,7 +31,6 @@ pub mod manifest;
 
 // --- modules: zone config / diagnose
 pub mod diagnose;
-pub mod rescue;
 // --- modules: recovery below the labels (scan, label repair, table restore)
 pub mod recovery;
 pub mod scan;

@@ -37,7 +37,7 @@ fn demo_runs_from_the_binary_alone() {
     let mut journals: Vec<_> = std::fs::read_dir(&dir)
         .unwrap()
         .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|x| x == "journal"))
+        .filter(|p| p.extension().is_some_and(|x| x == "kzj"))
         .collect();
     journals.sort();
     assert_eq!(journals.len(), 2, "{journals:?}");

@@ -108,7 +108,7 @@ impl Zone {
     }
 
     fn diagnose(&self, extra: &[&str]) -> (i32, Value) {
-        let mut e = vec!["--json"];
+        let mut e = vec!["--json", "--json-int"];
         e.extend_from_slice(extra);
         let (c, o, err) = self.run("diagnose", &e);
         let v: Value = serde_json::from_str(&o).unwrap_or_else(|x| panic!("{x}: {o}\n{err}"));
@@ -175,6 +175,17 @@ impl Zone {
     }
 }
 
+/// Undo journals (`*.kzj`) in `dir`.
+fn kzj_count(dir: &Path) -> usize {
+    std::fs::read_dir(dir)
+        .map(|r| {
+            r.filter_map(|e| e.ok())
+                .filter(|e| e.file_name().to_string_lossy().ends_with(".kzj"))
+                .count()
+        })
+        .unwrap_or(0)
+}
+
 fn nanos() -> u128 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -188,6 +199,15 @@ fn findings<'a>(v: &'a Value, check: &str) -> Vec<&'a Value> {
         .unwrap()
         .iter()
         .filter(|f| f["check"] == check)
+        .collect()
+}
+
+/// The codes of the findings of `check` about `device`.
+fn codes_of(v: &Value, check: &str, device: Option<i64>) -> Vec<String> {
+    findings(v, check)
+        .into_iter()
+        .filter(|f| f["device"].as_i64() == device)
+        .map(|f| f["code"].as_str().unwrap().to_string())
         .collect()
 }
 
@@ -228,6 +248,11 @@ fn global_zone_import_is_diagnosed_and_repaired() {
     let (c, v) = z.diagnose(&[]);
     assert_eq!(c, 1, "{v:#}");
     assert_eq!(severity_of(&v, "phys_path", Some(0)), vec!["repairable"]);
+    assert_eq!(codes_of(&v, "phys_path", Some(0)), vec!["KZ-PHYS-001"]);
+    assert_eq!(codes_of(&v, "labels", Some(0)), vec!["KZ-LABEL-000"]);
+    assert_eq!(codes_of(&v, "partition", Some(0)), vec!["KZ-PART-000"]);
+    assert_eq!(codes_of(&v, "liveness", None), vec!["KZ-LIVE-000"]);
+    assert_eq!(v["schema"], "kzrescue.diagnose/2");
     let f = findings(&v, "phys_path")[0];
     let msg = f["message"].as_str().unwrap();
     assert!(
@@ -245,19 +270,42 @@ fn global_zone_import_is_diagnosed_and_repaired() {
     assert_eq!(v["devices"][0]["phys_path"], GZ_PHYS);
     assert_eq!(v["devices"][0]["letter"], "b");
 
-    // A dry run changes nothing.
+    // The text output carries the codes too.
+    let (c, o, _) = z.run("diagnose", &[]);
+    assert_eq!(c, 1);
+    assert!(o.contains("phys_path  KZ-PHYS-001 "), "{o}");
+    // Without --json-int every integer of the JSON is a string.
+    let (_, o, _) = z.run("diagnose", &["--json"]);
+    let s: Value = serde_json::from_str(&o).unwrap();
+    assert_eq!(s["exit_code"], "1", "{o}");
+    assert!(s["devices"][0]["guid"].is_string(), "{o}");
+
+    // A dry run changes nothing, exits 0 (the plan is sound) and writes no
+    // journal; without --write it is the same dry run.
     let before = std::fs::read(&z.disks[0].0).unwrap();
-    let (c, o, e) = z.run("repair", &["--dry-run"]);
-    assert_eq!(c, 1, "{o}{e}");
-    assert!(
-        o.contains("dry run") && o.contains("/zvnex/zvblk@0:b"),
-        "{o}"
+    for extra in [&["--dry-run", "--write"][..], &[]] {
+        let (c, o, e) = z.run("repair", extra);
+        assert_eq!(c, 0, "{extra:?}: {o}{e}");
+        assert!(
+            o.contains("dry run") && o.contains("/zvnex/zvblk@0:b"),
+            "{o}"
+        );
+        assert!(e.contains("dry run: nothing written"), "{e}");
+        assert_eq!(before, std::fs::read(&z.disks[0].0).unwrap());
+        assert_eq!(kzj_count(&z.dir), 0);
+    }
+    // The dry run runs the preflight: a journal directory that does not
+    // exist fails it as the write would (exit 2), before any byte.
+    let (c, o, e) = z.run("repair", &["--journal-dir", "/nonexistent/kz"]);
+    assert_eq!(c, 2, "{o}{e}");
+    assert!(e.contains("preflight") && e.contains("undo journal"), "{e}");
+    // A --map that names no boot device is an error, not ignored.
+    let (c, o, e) = z.run(
+        "diagnose",
+        &["--map", "dev:/dev/zvol/dsk/rpool/typo=/x.img"],
     );
-    assert_eq!(before, std::fs::read(&z.disks[0].0).unwrap());
-    // Without --write nothing either.
-    let (c, _, e) = z.run("repair", &[]);
-    assert_eq!(c, 2, "{e}");
-    assert_eq!(before, std::fs::read(&z.disks[0].0).unwrap());
+    assert_eq!(c, 2, "{o}{e}");
+    assert!(e.contains("not the storage of any boot device"), "{e}");
 
     let (c, o, e) = z.run(
         "repair",
@@ -278,7 +326,10 @@ fn global_zone_import_is_diagnosed_and_repaired() {
     let journal = std::fs::read_dir(&z.dir)
         .unwrap()
         .map(|e| e.unwrap().path())
-        .find(|p| p.to_string_lossy().contains("-physpath-"))
+        .find(|p| {
+            let n = p.file_name().unwrap().to_string_lossy().into_owned();
+            n.starts_with("kzrescue-repair-kz1-dev0-physpath-") && n.ends_with(".kzj")
+        })
         .expect("a phys_path journal");
     if let Some(l) = zdb_slice(&z, 0, t) {
         assert_eq!(l.matches("phys_path: '/zvnex/zvblk@0:b'").count(), 1, "{l}");
@@ -397,6 +448,26 @@ fn mirror_with_one_side_wrong() {
         .to_string();
     assert!(fix.contains("--device-id 0 --device-id 1"), "{fix}");
 
+    // Both sides as a global-zone import left them: one fix, so one
+    // finding (zone-wide, naming both devices), counted once.
+    z.gz_import(0);
+    let (c, v) = z.diagnose(&[]);
+    assert_eq!(c, 1, "{v:#}");
+    let fixes: Vec<&Value> = findings(&v, "phys_path")
+        .into_iter()
+        .filter(|f| f["severity"] == "repairable")
+        .collect();
+    assert_eq!(fixes.len(), 1, "{v:#}");
+    assert_eq!(fixes[0]["code"], "KZ-PHYS-001");
+    assert!(fixes[0]["device"].is_null(), "{v:#}");
+    assert_eq!(fixes[0]["devices"], serde_json::json!([0, 1]));
+    let (_, o, _) = z.run("diagnose", &[]);
+    assert_eq!(o.matches("fix: kzrescue physpath set").count(), 1, "{o}");
+    assert!(
+        o.contains("verdict: 1 problem(s) that `kzrescue repair` can fix"),
+        "{o}"
+    );
+
     let (c, o, e) = z.run(
         "repair",
         &["--write", "--reinit-hostdata", "--hostdata", "kzrescue"],
@@ -448,6 +519,7 @@ fn rolled_back_disk_with_stale_host_data() {
     let (c, v) = z.diagnose(&[]);
     assert_eq!(c, 1, "{v:#}");
     assert_eq!(v["devices"][0]["hostdata"], "key-incorrect");
+    assert_eq!(codes_of(&v, "hostdata", Some(0)), vec!["KZ-HOST-008"]);
     let f = findings(&v, "hostdata")[0];
     assert!(
         f["message"]
@@ -526,6 +598,7 @@ fn disk_owned_by_another_host() {
     let (c, v) = z.diagnose(&["--hostid", "11112222"]);
     assert_eq!(c, 1, "{v:#}");
     assert_eq!(v["devices"][0]["hostdata"], "owned-by-another-host");
+    assert_eq!(codes_of(&v, "hostdata", Some(0)), vec!["KZ-HOST-010"]);
     let msg = findings(&v, "hostdata")[0]["message"].as_str().unwrap();
     assert!(
         msg.contains("in use by host with hostid 848611d4 (global2)"),
@@ -567,6 +640,7 @@ fn missing_device_is_a_finding_and_the_others_are_still_diagnosed() {
     let (c, v) = z.diagnose(&["--map", &map]);
     assert_eq!(c, 2, "{v:#}");
     assert_eq!(severity_of(&v, "open", Some(1)), vec!["unrepairable"]);
+    assert_eq!(codes_of(&v, "open", Some(1)), vec!["KZ-OPEN-001"]);
     assert!(
         v["devices"][1]["opened"]
             .as_str()
@@ -601,12 +675,7 @@ fn garbage_configuration_names_the_line() {
     );
     assert_eq!(c, 2);
     let v: Value = serde_json::from_str(&o).unwrap();
-    assert!(
-        findings(&v, "config")[0]["message"]
-            .as_str()
-            .unwrap()
-            .contains("not a kernel zone")
-    );
+    assert_eq!(findings(&v, "config")[0]["code"], "KZ-CONF-001");
 }
 
 #[test]
@@ -653,7 +722,7 @@ fn live_pool_refuses_repair() {
     ];
     // ztest writes in passes with pauses between them: ask a few times
     // (each ask watches the rings for 3 s); a live pool must be caught.
-    let mut d = vec!["diagnose", "--json"];
+    let mut d = vec!["diagnose", "--json", "--json-int"];
     d.extend_from_slice(&base);
     let mut r = vec!["repair", "--write"];
     r.extend_from_slice(&base);
@@ -673,11 +742,7 @@ fn live_pool_refuses_repair() {
     let (o, _e, _ro, re) = seen.expect("a pool that ztest is writing was never seen live");
     let v: Value = serde_json::from_str(&o).unwrap();
     assert_eq!(v["exit_code"], 3);
-    let live = findings(&v, "liveness")[0]["message"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    assert!(live.contains("imported somewhere"), "{live}");
+    assert_eq!(findings(&v, "liveness")[0]["code"], "KZ-LIVE-001");
     assert!(re.contains("refused"), "{re}");
 }
 
@@ -738,7 +803,9 @@ fn zone_view_with_host_devid_and_no_hostdata_is_healthy() {
     let (c, v) = z.diagnose(&[]);
     assert_eq!(c, 0, "{v:#}");
     assert_eq!(severity_of(&v, "phys_path", Some(0)), vec!["warning"]);
+    assert_eq!(codes_of(&v, "phys_path", Some(0)), vec!["KZ-PHYS-003"]);
     assert_eq!(severity_of(&v, "hostdata", Some(0)), vec!["info"]);
+    assert_eq!(codes_of(&v, "hostdata", Some(0)), vec!["KZ-HOST-005"]);
     let text = serde_json::to_string(&v).unwrap();
     assert!(!text.contains("will not boot"), "{text}");
     assert!(!text.contains("cannot find its root pool"), "{text}");
@@ -761,15 +828,7 @@ fn repair_preflight_failures_write_nothing() {
     let z = Zone::new(tmp.path(), &[img], 1);
     z.gz_import(0);
     let original = std::fs::read(&z.disks[0].0).unwrap();
-    let journals = |d: &Path| {
-        std::fs::read_dir(d)
-            .map(|r| {
-                r.filter_map(|e| e.ok())
-                    .filter(|e| e.file_name().to_string_lossy().ends_with(".journal"))
-                    .count()
-            })
-            .unwrap_or(0)
-    };
+    let journals = kzj_count;
 
     // 1. The key directory cannot take the new key file.
     let ro_keys = z.dir.join("ro-keys");
@@ -929,4 +988,86 @@ fn unknown_slot_bytes_are_refused_unless_forced() {
     // of this fresh disk is still the pool's own).
     let (_, v) = z.diagnose(&[]);
     assert_eq!(severity_of(&v, "hostdata", Some(0)), vec!["info"]);
+}
+
+/// Issue 15, item 4: a boot device whose labels 2 and 3 were overwritten
+/// (and whose phys_path a global-zone import left behind). diagnose names
+/// the `label repair` command; `repair` rebuilds the labels only with
+/// `--repair-labels`, journalled, then repairs phys_path on the rebuilt
+/// labels; diagnose is clean afterwards, zdb imports the pool from each
+/// label alone, and the journals put the damaged bytes back exactly.
+#[test]
+fn damaged_labels_are_rebuilt_only_with_repair_labels() {
+    let t = "damaged_labels_are_rebuilt_only_with_repair_labels";
+    let Some(img) = v15(t) else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let z = Zone::new(tmp.path(), &[img], 1);
+    z.gz_import(0);
+    for f in std::fs::read_dir(&z.dir).unwrap() {
+        let p = f.unwrap().path();
+        if p.extension().is_some_and(|e| e == "undo") {
+            std::fs::remove_file(p).unwrap();
+        }
+    }
+    let p = z.disks[0].1;
+    let mut bytes = std::fs::read(&z.disks[0].0).unwrap();
+    let offs = kzrescue::zfs::label::label_offsets(p.len);
+    for l in [2, 3] {
+        let at = (p.start + offs[l]) as usize;
+        bytes[at..at + 256 * 1024].fill(0xa5);
+    }
+    std::fs::write(&z.disks[0].0, &bytes).unwrap();
+
+    let (c, v) = z.diagnose(&[]);
+    assert_eq!(c, 2, "{v:#}");
+    assert_eq!(codes_of(&v, "labels", Some(0)), vec!["KZ-LABEL-002"]);
+    let fix = findings(&v, "labels")[0]["fix"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(fix.starts_with("kzrescue label repair "), "{fix}");
+
+    // Without the flag the repair refuses, and writes nothing.
+    let (c, o, e) = z.run("repair", &["--write"]);
+    assert_eq!(c, 3, "{o}{e}");
+    assert!(std::fs::read(&z.disks[0].0).unwrap() == bytes);
+    // A dry run with the flag shows the label rebuild, writes nothing.
+    let (c, o, e) = z.run("repair", &["--repair-labels"]);
+    assert_eq!(c, 0, "{o}{e}");
+    assert!(o.contains("device 0: labels — dry run"), "{o}");
+    assert!(std::fs::read(&z.disks[0].0).unwrap() == bytes);
+
+    let (c, o, e) = z.run("repair", &["--repair-labels", "--write"]);
+    assert_eq!(c, 0, "{o}{e}");
+    assert!(o.contains("the labels are rebuilt"), "{o}");
+    let (c, v) = z.diagnose(&[]);
+    assert_eq!(c, 0, "{v:#}");
+    assert_eq!(codes_of(&v, "labels", Some(0)), vec!["KZ-LABEL-000"]);
+    assert_eq!(codes_of(&v, "phys_path", Some(0)), vec!["KZ-PHYS-000"]);
+    if common::require_tool("zdb", "zfsutils-linux", t) {
+        let disk = std::fs::read(&z.disks[0].0).unwrap();
+        let slice = &disk[p.start as usize..(p.start + p.len) as usize];
+        assert_eq!(
+            physpath_util::labels_that_import_alone(slice, "v15-pool", &z.dir),
+            vec![0, 1, 2, 3]
+        );
+    }
+    // Undo, newest first, restores the damaged disk byte for byte.
+    let journal = |what: &str| {
+        std::fs::read_dir(&z.dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .find(|p| {
+                let n = p.file_name().unwrap().to_string_lossy().into_owned();
+                n.starts_with(&format!("kzrescue-repair-kz1-dev0-{what}-")) && n.ends_with(".kzj")
+            })
+            .unwrap_or_else(|| panic!("no {what} journal"))
+    };
+    for what in ["physpath", "labels"] {
+        ok(
+            &z.dir,
+            &["undo", journal(what).to_str().unwrap(), "--write"],
+        );
+    }
+    assert!(std::fs::read(&z.disks[0].0).unwrap() == bytes, "undo");
 }

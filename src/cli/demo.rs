@@ -7,9 +7,11 @@
 //! holds (the rolled-back-LUN case). The demo unpacks it into a temporary
 //! directory and runs diagnose → repair → diagnose on it.
 
-use super::rescue::{print_diagnosis, repair_and_report};
+use super::diagnose::print_diagnosis;
+use super::repair::repair_and_report;
 use kzrescue::diagnose::{self, DiagnoseOptions};
-use kzrescue::rescue::RepairOptions;
+use kzrescue::repair::transaction::TxOptions;
+use kzrescue::repair::zone::RepairOptions;
 use kzrescue::{Error, Result};
 use std::io::Write;
 use std::path::PathBuf;
@@ -149,6 +151,12 @@ pub fn run(a: &DemoArgs) -> Result<u8> {
         reinit_hostdata: true,
         hostname: Some("demo-host".into()),
         journal_dir: dir.clone(),
+        tx: TxOptions {
+            liveness_interval: opts.liveness_interval,
+            access: opts.access.clone(),
+        },
+        radix: opts.radix,
+        hostid: opts.hostid,
         ..Default::default()
     };
     let after = repair_and_report(&cfg, &opts, &ropts, false)?;

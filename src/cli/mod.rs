@@ -50,8 +50,9 @@ mod deleted;
 mod timeline;
 // --- modules: zone config / diagnose / repair / demo
 mod demo;
+mod diagnose;
 mod docs;
-mod rescue;
+mod repair;
 // --- modules: recovery below the labels
 mod recover;
 mod scan;
@@ -125,10 +126,10 @@ enum Command {
     // --- commands: zone config / diagnose / repair / demo
     /// Diagnose a kernel zone from its configuration: every boot device's
     /// labels, phys_path, pool, liveness and host data, with the fixing command.
-    Diagnose(rescue::DiagnoseArgs),
+    Diagnose(diagnose::DiagnoseArgs),
     /// Repair what `diagnose` finds (phys_path on every boot device; host data
     /// only with --reinit-hostdata or --takeover), journalled, then diagnose again.
-    Repair(rescue::RepairArgs),
+    Repair(repair::RepairArgs),
     /// Run diagnose → repair → diagnose on a bundled real image (needs nothing
     /// but this binary).
     Demo(demo::DemoArgs),
@@ -187,8 +188,8 @@ fn deferred(cmd: clap::Command) -> clap::Command {
         ("changes", args::<changes::ChangesArgs>),
         ("deleted", args::<deleted::DeletedArgs>),
         // --- deferred: zone config / diagnose / repair / demo
-        ("diagnose", args::<rescue::DiagnoseArgs>),
-        ("repair", args::<rescue::RepairArgs>),
+        ("diagnose", args::<diagnose::DiagnoseArgs>),
+        ("repair", args::<repair::RepairArgs>),
         ("demo", args::<demo::DemoArgs>),
         ("completions", args::<docs::CompletionsArgs>),
         ("manpage", args::<docs::ManpageArgs>),
@@ -253,8 +254,8 @@ fn dispatch(cli: Cli) -> Result<u8, kzrescue::Error> {
         Command::Changes(a) => changes::run(&a),
         Command::Deleted(a) => deleted::run(&a),
         // --- dispatch: zone config / diagnose / repair / demo
-        Command::Diagnose(a) => rescue::run_diagnose(&a),
-        Command::Repair(a) => rescue::run_repair(&a),
+        Command::Diagnose(a) => diagnose::run_diagnose(&a),
+        Command::Repair(a) => repair::run_repair(&a),
         Command::Demo(a) => demo::run(&a),
         Command::Completions(a) => docs::completions(&a),
         Command::Manpage(a) => docs::manpage(&a),

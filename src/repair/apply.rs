@@ -262,12 +262,25 @@ impl Progress<'_> {
 /// plan was made from still on the device, the target writable when a write
 /// changes something. Writes nothing.
 pub fn check_plans(plans: &[TargetPlan]) -> Result<()> {
-    prepare(plans).map(|_| ())
+    prepare_as(plans, true).map(|_| ())
+}
+
+/// [`check_plans`] for a dry run: every check but the target being open
+/// for writing (a dry run opens nothing for writing).
+pub fn check_plans_dry(plans: &[TargetPlan]) -> Result<()> {
+    prepare_as(plans, false).map(|_| ())
+}
+
+/// Checks plans against their (writable) targets and returns them without
+/// the writes that change nothing.
+fn prepare(plans: &[TargetPlan]) -> Result<Vec<TargetPlan>> {
+    prepare_as(plans, true)
 }
 
 /// Checks plans against their targets and returns them without the writes
-/// that change nothing.
-fn prepare(plans: &[TargetPlan]) -> Result<Vec<TargetPlan>> {
+/// that change nothing; `writable`: a target with writes must be open for
+/// writing.
+fn prepare_as(plans: &[TargetPlan], writable: bool) -> Result<Vec<TargetPlan>> {
     let mut out = Vec::new();
     let mut identities: Vec<String> = Vec::new();
     for p in plans {
@@ -323,7 +336,7 @@ fn prepare(plans: &[TargetPlan]) -> Result<Vec<TargetPlan>> {
             }
             phases.push(kept);
         }
-        if phases.iter().any(|ph| !ph.is_empty()) && !src.writable() {
+        if writable && phases.iter().any(|ph| !ph.is_empty()) && !src.writable() {
             return Err(Error::Refused(format!(
                 "{} is open read-only; nothing written",
                 src.name()
@@ -367,38 +380,7 @@ fn verify(src: &dyn Source, offset: u64, expected: &[u8], what: &str) -> Result<
 
 /// Appends `note` to the text of `e` (one line either way).
 pub(crate) fn append(e: Error, note: &str) -> Error {
-    match e {
-        Error::Io { context, source } => Error::Io {
-            context: format!("{context}{note}"),
-            source,
-        },
-        Error::Corrupt {
-            structure,
-            offset,
-            detail,
-        } => Error::Corrupt {
-            structure,
-            offset,
-            detail: format!("{detail}{note}"),
-        },
-        Error::Refused(s) => Error::Refused(format!("{s}{note}")),
-        Error::Usage(s) => Error::Usage(format!("{s}{note}")),
-        Error::OutOfBounds {
-            what,
-            offset,
-            len,
-            size,
-        } => Error::OutOfBounds {
-            what: format!("{what}{note}"),
-            offset,
-            len,
-            size,
-        },
-        Error::Unsupported { structure, detail } => Error::Unsupported {
-            structure,
-            detail: format!("{detail}{note}"),
-        },
-    }
+    super::annotate(e, "", note)
 }
 
 fn pause_point() -> Option<(usize, PathBuf)> {

@@ -241,38 +241,7 @@ pub fn busy_refusal(e: Error) -> Error {
 
 /// Prefixes an error with the step it happened in (and keeps its kind).
 fn at_step(e: Error, step: &str) -> Error {
-    match e {
-        Error::Io { context, source } => Error::Io {
-            context: format!("{step}: {context}"),
-            source,
-        },
-        Error::Corrupt {
-            structure,
-            offset,
-            detail,
-        } => Error::Corrupt {
-            structure: format!("{step}: {structure}"),
-            offset,
-            detail,
-        },
-        Error::OutOfBounds {
-            what,
-            offset,
-            len,
-            size,
-        } => Error::OutOfBounds {
-            what: format!("{step}: {what}"),
-            offset,
-            len,
-            size,
-        },
-        Error::Unsupported { structure, detail } => Error::Unsupported {
-            structure: format!("{step}: {structure}"),
-            detail,
-        },
-        Error::Refused(s) => Error::Refused(format!("{step}: {s}")),
-        Error::Usage(s) => Error::Usage(format!("{step}: {s}")),
-    }
+    super::annotate(e, &format!("{step}: "), "")
 }
 
 /// Checks that a new file can be created in `path`'s directory by creating
@@ -410,14 +379,29 @@ impl<'a> Transaction<'a> {
         });
     }
 
-    /// The checks of the preflight that need no writable handle: plans
-    /// re-validated against their read-only sources, journal and file paths
-    /// creatable. A dry run calls this so that it refuses what the real run
-    /// would.
+    /// The preflight of a dry run: everything step 1 checks that needs no
+    /// handle open for writing — journal and file paths creatable (and not
+    /// existing), every target reopened read-only by its spec and the very
+    /// object its plan was read from (same identity and size), every plan
+    /// re-validated against it (bytes still as read, in bounds, no
+    /// overlaps). A dry run calls this so that it fails for the reasons the
+    /// write would, before any byte.
     pub fn dry_run(&self) -> Result<()> {
-        check_paths(&self.groups, &self.files).map_err(|e| at_step(e, "preflight"))?;
+        let pre = |e: Error| append(at_step(e, "preflight"), "; dry run, nothing written");
+        check_paths(&self.groups, &self.files).map_err(pre)?;
         for g in &self.groups {
-            apply::check_plans(&g.plans).map_err(|e| at_step(e, "preflight"))?;
+            let mut reopened = Vec::new();
+            for p in &g.plans {
+                let r = crate::target::open_source(&p.path, false, &self.opts.access)
+                    .map_err(|e| pre(append(e, &format!(" (reopening {})", p.path))))?;
+                same_object(&p.path, r.as_ref(), p.source.as_ref()).map_err(pre)?;
+                reopened.push(TargetPlan {
+                    path: p.path.clone(),
+                    source: r,
+                    phases: p.phases.clone(),
+                });
+            }
+            apply::check_plans_dry(&reopened).map_err(pre)?;
         }
         Ok(())
     }
@@ -432,180 +416,20 @@ impl<'a> Transaction<'a> {
             watches,
             opener,
         } = self;
-        // 1. Preflight.
-        let pre = |e: Error| append(at_step(e, "preflight"), "; nothing written");
-        // Paths first: they are cheap and need no device.
-        check_paths(&groups, &files).map_err(pre)?;
-        // Every target opened for writing once, by spec (one exclusive handle
-        // per device even when several groups write it).
-        let mut handles: Vec<(String, SharedSource)> = Vec::new();
-        for g in &groups {
-            for p in &g.plans {
-                if handles.iter().any(|(s, _)| *s == p.path) {
-                    continue;
-                }
-                let w = opener(&p.path)
-                    .map_err(|e| pre(append(e, &format!(" (opening {} for writing)", p.path))))?;
-                if !w.writable() {
-                    return Err(pre(Error::Refused(format!(
-                        "{} did not open for writing",
-                        p.path
-                    ))));
-                }
-                handles.push((p.path.clone(), w));
-            }
-        }
-        let handle = |spec: &str| {
-            handles
-                .iter()
-                .find(|(s, _)| s == spec)
-                .map(|(_, h)| h.clone())
-        };
-        for g in &mut groups {
-            for p in &mut g.plans {
-                let w = handle(&p.path).ok_or_else(|| pre(Error::Usage("lost handle".into())))?;
-                if w.identity() != p.source.identity() || w.size() != p.source.size() {
-                    return Err(pre(Error::Refused(format!(
-                        "{} opened for writing is not the object the plan was read from \
-                         (identity {} size {} ≠ {} size {})",
-                        p.path,
-                        w.identity(),
-                        w.size(),
-                        p.source.identity(),
-                        p.source.size()
-                    ))));
-                }
-                p.source = w;
-            }
-            apply::check_plans(&g.plans).map_err(pre)?;
-        }
+        // 1. Preflight (paths first: they are cheap and need no device).
+        check_paths(&groups, &files).map_err(nothing_written("preflight"))?;
+        let handles = open_targets(&mut groups, &opener).map_err(nothing_written("preflight"))?;
         // 2. Liveness, through the same handles (read-only for watched
         // devices that are not written).
-        let mut watched_src: Vec<(SharedSource, Option<u64>)> = Vec::new();
-        for w in &watches {
-            let disk = match handle(&w.spec) {
-                Some(h) => h,
-                None => crate::target::open_source(&w.spec, false, &opts.access)
-                    .map_err(|e| append(at_step(e, "liveness"), "; nothing written"))?,
-            };
-            let win: SharedSource = std::sync::Arc::new(Window::new(disk, w.start, w.len, "vdev"));
-            watched_src.push((win, w.ashift));
-        }
-        let liveness = if watched_src.is_empty() {
-            None
-        } else {
-            let watched: Vec<Watched<'_>> = watched_src
-                .iter()
-                .map(|(s, a)| Watched {
-                    vdev: s.as_ref(),
-                    ashift: *a,
-                })
-                .collect();
-            Some(
-                liveness::check(&watched, opts.liveness_interval)
-                    .map_err(|e| append(at_step(e, "liveness"), "; nothing written"))?,
-            )
-        };
+        let liveness = watch_liveness(&watches, &handles, &opts)?;
         // 3. The handles are still held; validate once more after the wait.
         for g in &groups {
-            apply::check_plans(&g.plans).map_err(|e| {
-                append(
-                    at_step(e, "preflight (after the liveness wait)"),
-                    "; nothing written",
-                )
-            })?;
+            apply::check_plans(&g.plans)
+                .map_err(nothing_written("preflight (after the liveness wait)"))?;
         }
-        // 4. Files.
-        let mut done_files: Vec<FileOutcome> = Vec::new();
-        for f in files {
-            let mut kept = None;
-            if let Existing::KeepAs(old) = &f.existing
-                && f.path.symlink_metadata().is_ok()
-            {
-                std::fs::rename(&f.path, old).map_err(|e| {
-                    append(
-                        at_step(
-                            Error::io(
-                                format!(
-                                    "keep the old {} {} as {}",
-                                    f.what,
-                                    f.path.display(),
-                                    old.display()
-                                ),
-                                e,
-                            ),
-                            "files",
-                        ),
-                        &written_note(&done_files, &[]),
-                    )
-                })?;
-                kept = Some(old.clone());
-            }
-            let what = f.what.clone();
-            let path = f.path.clone();
-            (f.write)(&path).map_err(|e| {
-                let mut note = written_note(&done_files, &[]);
-                if let Some(k) = &kept {
-                    note.push_str(&format!(
-                        "; the old {what} was moved to {} (move it back: mv {} {})",
-                        k.display(),
-                        k.display(),
-                        path.display()
-                    ));
-                }
-                append(at_step(e, "files"), &note)
-            })?;
-            done_files.push(FileOutcome {
-                what,
-                path,
-                kept_old_as: kept,
-            });
-        }
-        // 5. Journal and writes, group by group.
-        let mut done: Vec<GroupOutcome> = Vec::new();
-        for g in &groups {
-            let before = written_note(&done_files, &done);
-            let outcome = match (&g.journal, &g.rerun) {
-                (Some(j), _) => apply::apply(&g.plans, j, &purpose).map_err(|e| {
-                    let step = if j.exists() { "write" } else { "journal" };
-                    append(at_step(e, step), &before)
-                })?,
-                (None, rerun) => {
-                    let (writes, bytes) =
-                        apply::apply_unjournalled(&g.plans, rerun.as_deref().unwrap_or(""))
-                            .map_err(|e| append(at_step(e, "write"), &before))?;
-                    if writes == 0 {
-                        Outcome::Unchanged
-                    } else {
-                        done.push(GroupOutcome {
-                            label: g.label.clone(),
-                            journal: None,
-                            writes,
-                            bytes,
-                        });
-                        continue;
-                    }
-                }
-            };
-            done.push(match outcome {
-                Outcome::Unchanged => GroupOutcome {
-                    label: g.label.clone(),
-                    journal: None,
-                    writes: 0,
-                    bytes: 0,
-                },
-                Outcome::Applied {
-                    journal,
-                    writes,
-                    bytes,
-                } => GroupOutcome {
-                    label: g.label.clone(),
-                    journal: Some(journal),
-                    writes,
-                    bytes,
-                },
-            });
-        }
+        // 4. Files; 5. journals and writes.
+        let done_files = write_files(files)?;
+        let done = write_groups(&groups, &purpose, &done_files)?;
         drop(handles);
         Ok(Committed {
             liveness,
@@ -613,6 +437,200 @@ impl<'a> Transaction<'a> {
             files: done_files,
         })
     }
+}
+
+/// The error mapper of a step that fails before anything was written.
+fn nothing_written(step: &str) -> impl Fn(Error) -> Error + '_ {
+    move |e| append(at_step(e, step), "; nothing written")
+}
+
+/// Opens every target for writing once, by spec (one exclusive handle per
+/// device even when several groups write it), checks each is the object
+/// its plan was read from, and points the plans at the writable handles.
+fn open_targets(groups: &mut [Group], opener: &Opener) -> Result<Vec<(String, SharedSource)>> {
+    let mut handles: Vec<(String, SharedSource)> = Vec::new();
+    for g in groups.iter() {
+        for p in &g.plans {
+            if handles.iter().any(|(s, _)| *s == p.path) {
+                continue;
+            }
+            let w = opener(&p.path)
+                .map_err(|e| append(e, &format!(" (opening {} for writing)", p.path)))?;
+            if !w.writable() {
+                return Err(Error::Refused(format!(
+                    "{} did not open for writing",
+                    p.path
+                )));
+            }
+            handles.push((p.path.clone(), w));
+        }
+    }
+    for g in groups.iter_mut() {
+        for p in &mut g.plans {
+            let w =
+                find_handle(&handles, &p.path).ok_or_else(|| Error::Usage("lost handle".into()))?;
+            same_object(&p.path, w.as_ref(), p.source.as_ref())?;
+            p.source = w;
+        }
+        apply::check_plans(&g.plans)?;
+    }
+    Ok(handles)
+}
+
+fn find_handle(handles: &[(String, SharedSource)], spec: &str) -> Option<SharedSource> {
+    handles
+        .iter()
+        .find(|(s, _)| s == spec)
+        .map(|(_, h)| h.clone())
+}
+
+/// Step 2: the uberblock rings of every watched vdev read twice.
+fn watch_liveness(
+    watches: &[Watch],
+    handles: &[(String, SharedSource)],
+    opts: &TxOptions,
+) -> Result<Option<Quiet>> {
+    let mut watched_src: Vec<(SharedSource, Option<u64>)> = Vec::new();
+    for w in watches {
+        let disk = match find_handle(handles, &w.spec) {
+            Some(h) => h,
+            None => crate::target::open_source(&w.spec, false, &opts.access)
+                .map_err(nothing_written("liveness"))?,
+        };
+        let win: SharedSource = std::sync::Arc::new(Window::new(disk, w.start, w.len, "vdev"));
+        watched_src.push((win, w.ashift));
+    }
+    if watched_src.is_empty() {
+        return Ok(None);
+    }
+    let watched: Vec<Watched<'_>> = watched_src
+        .iter()
+        .map(|(s, a)| Watched {
+            vdev: s.as_ref(),
+            ashift: *a,
+        })
+        .collect();
+    liveness::check(&watched, opts.liveness_interval)
+        .map(Some)
+        .map_err(nothing_written("liveness"))
+}
+
+/// Step 4: the files (key files), each kept or refused as it says.
+fn write_files(files: Vec<NewFile<'_>>) -> Result<Vec<FileOutcome>> {
+    let mut done_files: Vec<FileOutcome> = Vec::new();
+    for f in files {
+        let mut kept = None;
+        if let Existing::KeepAs(old) = &f.existing
+            && f.path.symlink_metadata().is_ok()
+        {
+            std::fs::rename(&f.path, old).map_err(|e| {
+                let e = Error::io(
+                    format!(
+                        "keep the old {} {} as {}",
+                        f.what,
+                        f.path.display(),
+                        old.display()
+                    ),
+                    e,
+                );
+                append(at_step(e, "files"), &written_note(&done_files, &[]))
+            })?;
+            kept = Some(old.clone());
+        }
+        let what = f.what.clone();
+        let path = f.path.clone();
+        (f.write)(&path).map_err(|e| {
+            let mut note = written_note(&done_files, &[]);
+            if let Some(k) = &kept {
+                note.push_str(&format!(
+                    "; the old {what} was moved to {} (move it back: mv {} {})",
+                    k.display(),
+                    k.display(),
+                    path.display()
+                ));
+            }
+            append(at_step(e, "files"), &note)
+        })?;
+        done_files.push(FileOutcome {
+            what,
+            path,
+            kept_old_as: kept,
+        });
+    }
+    Ok(done_files)
+}
+
+/// Step 5: per group, its journal and its writes.
+fn write_groups(
+    groups: &[Group],
+    purpose: &str,
+    done_files: &[FileOutcome],
+) -> Result<Vec<GroupOutcome>> {
+    let mut done: Vec<GroupOutcome> = Vec::new();
+    for g in groups {
+        let before = written_note(done_files, &done);
+        let outcome = match (&g.journal, &g.rerun) {
+            (Some(j), _) => apply::apply(&g.plans, j, purpose).map_err(|e| {
+                let step = if j.exists() { "write" } else { "journal" };
+                append(at_step(e, step), &before)
+            })?,
+            (None, rerun) => {
+                let (writes, bytes) =
+                    apply::apply_unjournalled(&g.plans, rerun.as_deref().unwrap_or(""))
+                        .map_err(|e| append(at_step(e, "write"), &before))?;
+                if writes == 0 {
+                    Outcome::Unchanged
+                } else {
+                    done.push(GroupOutcome {
+                        label: g.label.clone(),
+                        journal: None,
+                        writes,
+                        bytes,
+                    });
+                    continue;
+                }
+            }
+        };
+        done.push(match outcome {
+            Outcome::Unchanged => GroupOutcome {
+                label: g.label.clone(),
+                journal: None,
+                writes: 0,
+                bytes: 0,
+            },
+            Outcome::Applied {
+                journal,
+                writes,
+                bytes,
+            } => GroupOutcome {
+                label: g.label.clone(),
+                journal: Some(journal),
+                writes,
+                bytes,
+            },
+        });
+    }
+    Ok(done)
+}
+
+/// Refuses `reopened` (the target `spec` opened again) unless it is the
+/// object `planned` (what the plan was read from): same identity and size.
+fn same_object(
+    spec: &str,
+    reopened: &dyn crate::source::Source,
+    planned: &dyn crate::source::Source,
+) -> Result<()> {
+    if reopened.identity() != planned.identity() || reopened.size() != planned.size() {
+        return Err(Error::Refused(format!(
+            "{spec} opened again is not the object the plan was read from \
+             (identity {} size {} ≠ {} size {})",
+            reopened.identity(),
+            reopened.size(),
+            planned.identity(),
+            planned.size()
+        )));
+    }
+    Ok(())
 }
 
 fn check_paths(groups: &[Group], files: &[NewFile<'_>]) -> Result<()> {

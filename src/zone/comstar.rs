@@ -364,9 +364,86 @@ pub fn plan(req: &RouteRequest) -> Result<Route> {
     let zone_cfg = req.zone.as_ref().map(|z| format!("{z}.zonecfg"));
     let maps: Vec<String> = lus.iter().map(|l| l.map.clone()).collect();
 
-    use Machine::{RescueMachine as R, SolarisHost as H};
+    let zone_args: Vec<String> = match (&req.zone, &zone_cfg) {
+        (Some(z), Some(c)) => vec![
+            "--zone-config".into(),
+            c.clone(),
+            "--zone".into(),
+            z.clone(),
+        ],
+        _ => Vec::new(),
+    };
+    let c = Ctx {
+        req,
+        zone_args,
+        portal,
+        authority,
+        lus,
+        group,
+        tpg,
+        target,
+        zone_cfg,
+        maps,
+    };
     let mut b = Builder { steps: Vec::new() };
+    stop_zone(&mut b, &c)?;
+    export(&mut b, &c)?;
+    inspect(&mut b, &c)?;
+    write_access(&mut b, &c)?;
+    teardown(&mut b, &c)?;
+    boot_zone(&mut b, &c)?;
+    let Ctx {
+        portal,
+        lus,
+        group,
+        tpg,
+        target,
+        ..
+    } = c;
+    Ok(Route {
+        schema: SCHEMA,
+        zone: req.zone.clone(),
+        portal,
+        initiator: req.initiator.clone(),
+        host_group: group,
+        tpg,
+        target,
+        lus,
+        steps: b.steps,
+    })
+}
 
+/// What every phase of the route is built from.
+struct Ctx<'a> {
+    req: &'a RouteRequest,
+    /// The zone's `diagnose`/`repair` arguments (none without a zone).
+    zone_args: Vec<String>,
+    portal: String,
+    authority: String,
+    lus: Vec<ZvolLu>,
+    group: String,
+    tpg: String,
+    target: String,
+    zone_cfg: Option<String>,
+    maps: Vec<String>,
+}
+
+/// The zone must not run meanwhile.
+#[allow(unused_variables, unused_imports)]
+fn stop_zone(b: &mut Builder, c: &Ctx<'_>) -> Result<()> {
+    use Machine::{RescueMachine as R, SolarisHost as H};
+    let Ctx {
+        req,
+        zone_args,
+        portal,
+        authority,
+        lus,
+        group,
+        tpg,
+        target,
+        zone_cfg,
+        maps,
+    } = c;
     // 1. The zone must not run meanwhile.
     if let Some(z) = &req.zone {
         b.push(
@@ -411,7 +488,25 @@ pub fn plan(req: &RouteRequest) -> Result<Route> {
             doc::ZONECFG,
         );
     }
+    Ok(())
+}
 
+/// Export, write-protected, to one initiator.
+#[allow(unused_variables, unused_imports)]
+fn export(b: &mut Builder, c: &Ctx<'_>) -> Result<()> {
+    use Machine::{RescueMachine as R, SolarisHost as H};
+    let Ctx {
+        req,
+        zone_args,
+        portal,
+        authority,
+        lus,
+        group,
+        tpg,
+        target,
+        zone_cfg,
+        maps,
+    } = c;
     // 2. Export, write-protected, to one initiator.
     b.push(
         "services",
@@ -471,7 +566,7 @@ pub fn plan(req: &RouteRequest) -> Result<Route> {
         None,
         Phase::Export,
         H,
-        &["stmfadm", "create-hg", &group],
+        &["stmfadm", "create-hg", group],
         None,
         "A host group for the rescue machine alone.".into(),
         doc::STMFADM,
@@ -481,7 +576,7 @@ pub fn plan(req: &RouteRequest) -> Result<Route> {
         None,
         Phase::Export,
         H,
-        &["stmfadm", "add-hg-member", "-g", &group, &req.initiator],
+        &["stmfadm", "add-hg-member", "-g", group, &req.initiator],
         None,
         "Its only member: the rescue machine's initiator name. (An initiator can belong to \
          one host group only; if this name is already in another, add-hg-member says so.)"
@@ -498,7 +593,7 @@ pub fn plan(req: &RouteRequest) -> Result<Route> {
                 "stmfadm",
                 "add-view",
                 "-h",
-                &group,
+                group,
                 &format!("${}", l.guid_var),
             ],
             None,
@@ -513,7 +608,7 @@ pub fn plan(req: &RouteRequest) -> Result<Route> {
         None,
         Phase::Export,
         H,
-        &["itadm", "create-tpg", &tpg, &portal],
+        &["itadm", "create-tpg", tpg, portal],
         None,
         format!(
             "A target portal group: the target listens on {portal} only, the address the \
@@ -526,14 +621,32 @@ pub fn plan(req: &RouteRequest) -> Result<Route> {
         None,
         Phase::Export,
         H,
-        &["itadm", "create-target", "-n", &target, "-t", &tpg],
+        &["itadm", "create-target", "-n", target, "-t", tpg],
         None,
         "The iSCSI target on that portal group; the rescue machine finds the LU behind it \
          by the LU's name."
             .into(),
         doc::ITADM,
     );
+    Ok(())
+}
 
+/// Read it from the rescue machine.
+#[allow(unused_variables, unused_imports)]
+fn inspect(b: &mut Builder, c: &Ctx<'_>) -> Result<()> {
+    use Machine::{RescueMachine as R, SolarisHost as H};
+    let Ctx {
+        req,
+        zone_args,
+        portal,
+        authority,
+        lus,
+        group,
+        tpg,
+        target,
+        zone_cfg,
+        maps,
+    } = c;
     // 3. Read it from the rescue machine.
     b.push(
         "rescue-initiator",
@@ -566,19 +679,10 @@ pub fn plan(req: &RouteRequest) -> Result<Route> {
         );
     }
     let mut diag: Vec<&str> = vec!["kzrescue"];
-    let zone_args: Vec<String> = match (&req.zone, &zone_cfg) {
-        (Some(z), Some(c)) => vec![
-            "--zone-config".into(),
-            c.clone(),
-            "--zone".into(),
-            z.clone(),
-        ],
-        _ => Vec::new(),
-    };
     if req.zone.is_some() {
         diag.push("diagnose");
         diag.extend(zone_args.iter().map(String::as_str));
-        for m in &maps {
+        for m in maps {
             diag.push("--map");
             diag.push(m);
         }
@@ -611,7 +715,25 @@ pub fn plan(req: &RouteRequest) -> Result<Route> {
             );
         }
     }
+    Ok(())
+}
 
+/// Only when a repair writes.
+#[allow(unused_variables, unused_imports)]
+fn write_access(b: &mut Builder, c: &Ctx<'_>) -> Result<()> {
+    use Machine::{RescueMachine as R, SolarisHost as H};
+    let Ctx {
+        req,
+        zone_args,
+        portal,
+        authority,
+        lus,
+        group,
+        tpg,
+        target,
+        zone_cfg,
+        maps,
+    } = c;
     // 4. Only when a repair writes.
     for (i, l) in lus.iter().enumerate() {
         b.push(
@@ -636,7 +758,7 @@ pub fn plan(req: &RouteRequest) -> Result<Route> {
     if req.zone.is_some() {
         let mut rep: Vec<&str> = vec!["kzrescue", "repair"];
         rep.extend(zone_args.iter().map(String::as_str));
-        for m in &maps {
+        for m in maps {
             rep.push("--map");
             rep.push(m);
         }
@@ -673,7 +795,25 @@ pub fn plan(req: &RouteRequest) -> Result<Route> {
             doc::STMFADM,
         );
     }
+    Ok(())
+}
 
+/// Teardown, keeping the zvol.
+#[allow(unused_variables, unused_imports)]
+fn teardown(b: &mut Builder, c: &Ctx<'_>) -> Result<()> {
+    use Machine::{RescueMachine as R, SolarisHost as H};
+    let Ctx {
+        req,
+        zone_args,
+        portal,
+        authority,
+        lus,
+        group,
+        tpg,
+        target,
+        zone_cfg,
+        maps,
+    } = c;
     // 5. Teardown, keeping the zvol.
     for (i, l) in lus.iter().enumerate() {
         b.push(
@@ -716,7 +856,7 @@ pub fn plan(req: &RouteRequest) -> Result<Route> {
         None,
         Phase::Teardown,
         H,
-        &["itadm", "delete-target", "-f", &target],
+        &["itadm", "delete-target", "-f", target],
         None,
         "Removes the target (-f takes it offline first should a session still be open).".into(),
         doc::ITADM,
@@ -726,7 +866,7 @@ pub fn plan(req: &RouteRequest) -> Result<Route> {
         None,
         Phase::Teardown,
         H,
-        &["itadm", "delete-tpg", &tpg],
+        &["itadm", "delete-tpg", tpg],
         None,
         "Removes its portal group.".into(),
         doc::ITADM,
@@ -736,12 +876,30 @@ pub fn plan(req: &RouteRequest) -> Result<Route> {
         None,
         Phase::Teardown,
         H,
-        &["stmfadm", "delete-hg", &group],
+        &["stmfadm", "delete-hg", group],
         None,
         "Removes the host group. The target service stays enabled (other LUs may use it).".into(),
         doc::STMFADM,
     );
+    Ok(())
+}
 
+/// The zone runs again.
+#[allow(unused_variables, unused_imports)]
+fn boot_zone(b: &mut Builder, c: &Ctx<'_>) -> Result<()> {
+    use Machine::{RescueMachine as R, SolarisHost as H};
+    let Ctx {
+        req,
+        zone_args,
+        portal,
+        authority,
+        lus,
+        group,
+        tpg,
+        target,
+        zone_cfg,
+        maps,
+    } = c;
     // 6. The zone runs again.
     if let Some(z) = &req.zone {
         b.push(
@@ -755,18 +913,7 @@ pub fn plan(req: &RouteRequest) -> Result<Route> {
             doc::ZONEADM,
         );
     }
-
-    Ok(Route {
-        schema: SCHEMA,
-        zone: req.zone.clone(),
-        portal,
-        initiator: req.initiator.clone(),
-        host_group: group,
-        tpg,
-        target,
-        lus,
-        steps: b.steps,
-    })
+    Ok(())
 }
 
 impl Builder {

@@ -1,10 +1,9 @@
-//! `kzrescue diagnose`, `kzrescue repair` and `kzrescue demo`: the one-shot
-//! rescue of a kernel zone from its configuration.
+//! `kzrescue diagnose`: every check of a kernel zone's boot devices, from
+//! its configuration, as findings with stable codes.
 
+use kzrescue::Result;
 use kzrescue::diagnose::{self, DiagnoseOptions, Diagnosis, Severity};
-use kzrescue::rescue::{self, RepairOptions};
 use kzrescue::zone::zvblk::UnitRadix;
-use kzrescue::{Error, Result};
 use std::path::PathBuf;
 
 /// What identifies the zone and its devices (shared by diagnose and repair).
@@ -33,9 +32,6 @@ pub struct ZoneArgs {
     /// Write unit addresses of device ids ≥ 10 in decimal (default hex).
     #[arg(long)]
     decimal_unit: bool,
-    /// Seconds between the two uberblock reads of the liveness check (0 skips it).
-    #[arg(long, value_name = "SECS", default_value_t = 3.0, value_parser = super::bounds::parse_interval)]
-    liveness_interval: f64,
     /// Logical sector size of the disks (512 or 4096) when it cannot be detected.
     #[arg(long, value_name = "BYTES")]
     sector_size: Option<u32>,
@@ -67,9 +63,10 @@ fn parse_map(s: &str) -> std::result::Result<(String, String), String> {
 }
 
 impl ZoneArgs {
-    fn options(&self) -> Result<DiagnoseOptions> {
-        let liveness_interval =
-            kzrescue::repair::liveness::interval_from_secs(self.liveness_interval)?;
+    /// The diagnosis options these arguments give, the liveness check
+    /// waiting `liveness_secs` between its two reads.
+    pub fn options(&self, liveness_secs: f64) -> Result<DiagnoseOptions> {
+        let liveness_interval = kzrescue::repair::liveness::interval_from_secs(liveness_secs)?;
         Ok(DiagnoseOptions {
             config_file: self.zone_config.display().to_string(),
             zone: self.zone.clone(),
@@ -90,7 +87,8 @@ impl ZoneArgs {
         })
     }
 
-    fn config(&self) -> Result<kzrescue::zone::ZoneConfig> {
+    /// The zone configuration, parsed.
+    pub fn config(&self) -> Result<kzrescue::zone::ZoneConfig> {
         let text = kzrescue::input::read_text(
             &self.zone_config,
             "zone configuration",
@@ -106,41 +104,11 @@ impl ZoneArgs {
 pub struct DiagnoseArgs {
     #[command(flatten)]
     zone: ZoneArgs,
-    /// Print the diagnosis as JSON (schema kzrescue.diagnose/1).
-    #[arg(long)]
-    json: bool,
-}
-
-/// `kzrescue repair`.
-#[derive(clap::Args, Debug)]
-pub struct RepairArgs {
-    #[command(flatten)]
-    zone: ZoneArgs,
-    /// Show the plan (every field of every label, every host-data copy); write nothing.
-    #[arg(long, conflicts_with = "write")]
-    dry_run: bool,
-    /// Apply the plan (nothing is written without it).
-    #[arg(long, short = 'y', alias = "yes")]
-    write: bool,
-    /// Also make a new key and new host data (Solaris `attach -x
-    /// initialize-hostdata`). Defeats the in-use protection: be sure the zone
-    /// runs nowhere else.
-    #[arg(long, conflicts_with = "takeover")]
-    reinit_hostdata: bool,
-    /// Also make this host the owner in the host data, keeping the key
-    /// (Solaris `attach -x force-takeover`). Defeats the in-use protection.
-    #[arg(long)]
-    takeover: bool,
-    /// Owner host name to record with --reinit-hostdata / --takeover.
-    #[arg(long, value_name = "NAME")]
-    hostname: Option<String>,
-    /// Directory for the undo journals (one per device and kind of repair).
-    #[arg(long, value_name = "DIR", default_value = ".")]
-    journal_dir: PathBuf,
-    /// Rewrite labels even with a single valid label or txg skew.
-    #[arg(long)]
-    force: bool,
-    /// Print JSON (the plan/report and the diagnoses before and after).
+    /// Seconds between the two uberblock reads of the liveness check (0 skips it).
+    #[arg(long, value_name = "SECS", default_value_t = 3.0, value_parser = super::bounds::parse_interval)]
+    liveness_interval: f64,
+    /// Print the diagnosis as JSON (schema kzrescue.diagnose/2: every
+    /// finding with its stable `code`).
     #[arg(long)]
     json: bool,
 }
@@ -165,9 +133,15 @@ pub fn print_diagnosis(d: &Diagnosis) {
     );
     let print_findings = |dev: Option<u32>| {
         for f in d.findings.iter().filter(|f| f.device == dev) {
-            println!("  [{}] {:<10} {}", tag(f.severity), f.check, f.message);
+            println!(
+                "  [{}] {:<10} {} {}",
+                tag(f.severity),
+                f.check,
+                f.code,
+                f.message
+            );
             if let Some(fix) = &f.fix {
-                println!("         {:<10} fix: {fix}", "");
+                println!("         {:<10} {:<12} fix: {fix}", "", "");
             }
         }
     };
@@ -231,152 +205,15 @@ pub fn print_diagnosis(d: &Diagnosis) {
     println!("verdict: {verdict} (exit {})", d.exit_code);
 }
 
-fn json<T: serde::Serialize>(v: &T) -> Result<String> {
-    serde_json::to_string_pretty(v).map_err(|e| Error::Usage(format!("JSON: {e}")))
-}
-
 /// Runs `kzrescue diagnose`.
 pub fn run_diagnose(a: &DiagnoseArgs) -> Result<u8> {
-    let opts = a.zone.options()?;
+    let opts = a.zone.options(a.liveness_interval)?;
     let cfg = a.zone.config()?;
     let s = diagnose::diagnose(&cfg, &opts)?;
     if a.json {
-        println!("{}", json(&s.diagnosis)?);
+        super::out::print_json(diagnose::SCHEMA, &s.diagnosis)?;
     } else {
         print_diagnosis(&s.diagnosis);
     }
     Ok(s.diagnosis.exit_code)
-}
-
-/// Runs `kzrescue repair`: diagnose, plan, apply, diagnose again.
-pub fn run_repair(a: &RepairArgs) -> Result<u8> {
-    let opts = a.zone.options()?;
-    let cfg = a.zone.config()?;
-    let ropts = RepairOptions {
-        dry_run: a.dry_run,
-        write: a.write,
-        reinit_hostdata: a.reinit_hostdata,
-        takeover: a.takeover,
-        hostname: a.hostname.clone(),
-        journal_dir: a.journal_dir.clone(),
-        force: a.force,
-    };
-    repair_and_report(&cfg, &opts, &ropts, a.json)
-}
-
-/// Diagnoses, repairs and diagnoses again, printing each step.
-pub fn repair_and_report(
-    cfg: &kzrescue::zone::ZoneConfig,
-    opts: &DiagnoseOptions,
-    ropts: &RepairOptions,
-    as_json: bool,
-) -> Result<u8> {
-    let before = diagnose::diagnose(cfg, opts)?;
-    if !as_json {
-        println!("== diagnosis");
-        print_diagnosis(&before.diagnosis);
-    }
-    if before.diagnosis.exit_code == diagnose::EXIT_HEALTHY {
-        if as_json {
-            println!(
-                "{}",
-                json(&serde_json::json!({
-                    "schema": "kzrescue.repair/1",
-                    "before": before.diagnosis,
-                    "report": rescue::Report::default(),
-                    "after": before.diagnosis,
-                }))?
-            );
-        } else {
-            println!("\nnothing to repair.");
-        }
-        return Ok(0);
-    }
-    if (ropts.reinit_hostdata || ropts.takeover) && !as_json {
-        println!(
-            "\nnote: --{} defeats Solaris's in-use protection of the zone's storage: \
-             two hosts running the same zone corrupt it beyond repair.",
-            if ropts.reinit_hostdata {
-                "reinit-hostdata"
-            } else {
-                "takeover"
-            }
-        );
-    }
-    let report = rescue::repair(&before, opts, ropts)?;
-    if !as_json {
-        println!(
-            "\n== {}",
-            if ropts.dry_run {
-                "plan (dry run: nothing written)"
-            } else {
-                "repair"
-            }
-        );
-        for s in &report.steps {
-            let who = s.device.map_or("zone".into(), |d| format!("device {d}"));
-            let state = if s.applied {
-                "done".to_string()
-            } else {
-                s.skipped.clone().unwrap_or_else(|| "not done".into())
-            };
-            println!("{who}: {} — {state}", s.kind);
-            for c in &s.changes {
-                println!("    {c}");
-            }
-            if let Some(j) = &s.journal {
-                println!(
-                    "    undo journal: {} (kzrescue undo {} --write)",
-                    j.display(),
-                    j.display()
-                );
-            }
-        }
-    }
-    if !as_json {
-        for w in &report.warnings {
-            println!("warning: {w}");
-        }
-        if !report.liveness.is_empty() {
-            println!("liveness: the uberblock rings did not change while watched");
-            for d in &report.liveness {
-                println!("  {} read by {}", d.name, d.read_detail);
-                for e in d.evidence(opts.hostid) {
-                    println!("  note: {e}");
-                }
-            }
-        }
-    }
-    if ropts.dry_run {
-        if as_json {
-            println!(
-                "{}",
-                json(&serde_json::json!({
-                    "schema": "kzrescue.repair/1",
-                    "before": before.diagnosis,
-                    "report": report,
-                }))?
-            );
-        }
-        return Ok(before.diagnosis.exit_code);
-    }
-    // Diagnose again with what was just written (the new key included).
-    let before_diag = before.diagnosis.clone();
-    drop(before);
-    let after = diagnose::diagnose(cfg, opts)?;
-    if as_json {
-        println!(
-            "{}",
-            json(&serde_json::json!({
-                "schema": "kzrescue.repair/1",
-                "before": before_diag,
-                "report": report,
-                "after": after.diagnosis,
-            }))?
-        );
-    } else {
-        println!("\n== diagnosis after the repair");
-        print_diagnosis(&after.diagnosis);
-    }
-    Ok(after.diagnosis.exit_code)
 }

@@ -1,0 +1,311 @@
+//! The per-device checks of `diagnose`: open the boot device (or its
+//! `--map` copy), its partition table and the pool's slice, its four
+//! labels, the pool's state.
+
+use super::{
+    Code, DeviceReport, DiagnoseOptions, Finding, OpenedDevice, Severity, first_valid, sh,
+};
+use crate::error::Error;
+use crate::recovery::{self, Advice};
+use crate::repair::plan;
+use crate::target::{self, TargetOptions, Vdev};
+use crate::zfs::label::{self, LabelRead, LabelStatus};
+use crate::zone::Device;
+use crate::zone::zvblk;
+
+/// What checking one boot device gave.
+pub(super) struct Checked {
+    /// The report.
+    pub report: DeviceReport,
+    /// The device, when it opened and carries labels.
+    pub opened: Option<OpenedDevice>,
+    /// Its findings, in check order.
+    pub findings: Vec<Finding>,
+}
+
+/// Checks boot device `dev`: opens it, then the partition, label and pool
+/// checks. `index` is its place in the diagnosis's device list.
+pub(super) fn check_device(
+    dev: &Device,
+    index: usize,
+    zone: Option<&str>,
+    opts: &DiagnoseOptions,
+) -> Checked {
+    let mut c = Checked {
+        report: DeviceReport {
+            id: dev.id,
+            bootpri: dev.bootpri,
+            ..Default::default()
+        },
+        opened: None,
+        findings: Vec::new(),
+    };
+    let id = dev.id;
+    let storage = match dev.expanded_storage(zone, &opts.global_rootzpool) {
+        Ok(s) => s,
+        Err(e) => {
+            c.findings.push(
+                Finding::new(Code::ConfStorage, Severity::Unrepairable, e.to_string()).on(id),
+            );
+            return c;
+        }
+    };
+    c.report.storage = storage.clone();
+    let Some(id_num) = id else {
+        c.findings.push(Finding::new(
+            Code::ConfNoId,
+            Severity::Unrepairable,
+            format!(
+                "boot device {storage} has no id, so its guest path /zvnex/zvblk@<id> is unknown"
+            ),
+        ));
+        return c;
+    };
+    let spec = opts.open_spec(&storage);
+    c.report.opened = Some(spec.clone());
+    let vdev = match open(&spec, &storage, id_num, opts) {
+        Ok(v) => v,
+        Err(f) => {
+            c.findings.extend(f.into_iter().map(|f| f.on(id)));
+            return c;
+        }
+    };
+    c.findings.extend(
+        check_partition(&vdev, id_num, &spec, opts, &mut c.report)
+            .into_iter()
+            .map(|f| f.on(id)),
+    );
+    let labels = label::read_labels(vdev.source.as_ref());
+    let (findings, usable) = check_labels(&vdev, &labels, &spec, &mut c.report);
+    c.findings.extend(findings.into_iter().map(|f| f.on(id)));
+    if !usable {
+        return c;
+    }
+    pool_facts(&labels, &mut c.report);
+    c.findings
+        .extend(check_pool_state(&c.report).map(|f| f.on(id)));
+    c.opened = Some(OpenedDevice {
+        index,
+        id: id_num,
+        spec,
+        vdev,
+        labels,
+    });
+    c
+}
+
+/// Opens `spec` read-only as a vdev; on failure, the open finding and what
+/// a scan of the device advises.
+fn open(spec: &str, storage: &str, id: u32, opts: &DiagnoseOptions) -> Result<Vdev, Vec<Finding>> {
+    let topts = TargetOptions {
+        slice: None,
+        sector_size: opts.sector_size,
+        write: false,
+        access: opts.access.clone(),
+    };
+    target::open_vdev(spec, &topts).map_err(|e| {
+        let map_hint = if spec == storage {
+            format!(" (to use a copy, add --map {}=PATH)", sh(storage))
+        } else {
+            String::new()
+        };
+        let mut out = vec![Finding::new(
+            Code::OpenFailed,
+            Severity::Unrepairable,
+            format!("boot device {id} ({storage}) cannot be used: {e}{map_hint}"),
+        )];
+        // A damaged table: what a scan of the device finds, and the fix.
+        if matches!(e, Error::Corrupt { .. } | Error::Usage(_)) {
+            out.extend(recovery_findings(spec, opts));
+        }
+        out
+    })
+}
+
+/// What `recovery::advise` says about `spec`, as findings.
+pub(super) fn recovery_findings(spec: &str, opts: &DiagnoseOptions) -> Vec<Finding> {
+    recovery::advise(spec, opts.sector_size, &opts.access)
+        .into_iter()
+        .map(|a| {
+            let code = recovery_code(&a);
+            Finding::new(code, Severity::Unrepairable, a.message).fix(a.fix)
+        })
+        .collect()
+}
+
+/// The code of a piece of recovery advice, from the command it gives.
+fn recovery_code(a: &Advice) -> Code {
+    match a.fix.as_deref() {
+        Some(f) if f.starts_with("kzrescue partitions restore ") => Code::RecovRestoreTable,
+        Some(f) if f.starts_with("kzrescue label repair ") => Code::RecovRepairLabels,
+        Some(_) => Code::RecovScan,
+        None => Code::RecovNote,
+    }
+}
+
+/// The partition finding; fills in the slice, letter and expected phys_path.
+fn check_partition(
+    vdev: &Vdev,
+    id: u32,
+    spec: &str,
+    opts: &DiagnoseOptions,
+    rep: &mut DeviceReport,
+) -> Vec<Finding> {
+    rep.table = Some(format!("{:?}", vdev.table.kind));
+    let Some(p) = &vdev.partition else {
+        let mut out = vec![Finding::new(
+            Code::PartNone,
+            Severity::Warning,
+            format!(
+                "{spec} has no partition table: a kernel zone's boot disk is GPT-labelled with the pool in a slice, so the guest path cannot be derived"
+            ),
+        )];
+        out.extend(recovery_findings(spec, opts));
+        return out;
+    };
+    rep.slice = Some(p.slice);
+    rep.letter = Some(p.letter);
+    rep.expected_phys_path = Some(zvblk::phys_path(u64::from(id), p.letter, opts.radix));
+    vec![Finding::new(
+        Code::PartOk,
+        Severity::Ok,
+        format!(
+            "{} partition table; the pool is in slice {} (minor {})",
+            format!("{:?}", vdev.table.kind).to_uppercase(),
+            p.slice,
+            p.letter
+        ),
+    )]
+}
+
+/// The label findings; `false` when no label is valid (nothing more to
+/// check on this device).
+fn check_labels(
+    vdev: &Vdev,
+    labels: &[LabelRead],
+    spec: &str,
+    rep: &mut DeviceReport,
+) -> (Vec<Finding>, bool) {
+    let valid: Vec<usize> = labels
+        .iter()
+        .filter(|l| l.status == LabelStatus::Valid)
+        .map(|l| l.index)
+        .collect();
+    rep.valid_labels = valid.clone();
+    let bad: Vec<String> = labels
+        .iter()
+        .filter(|l| l.status != LabelStatus::Valid)
+        .map(|l| format!("L{} {}", l.index, l.status.name()))
+        .collect();
+    let repair = Some(recovery::label_repair_command(spec));
+    let f = match valid.len() {
+        0 => {
+            let f = Finding::new(
+                Code::LabelNone,
+                Severity::Unrepairable,
+                format!(
+                    "no valid ZFS label on {}: this is not (or no longer) a pool disk",
+                    vdev.describe()
+                ),
+            );
+            return (vec![f], false);
+        }
+        4 => Finding::new(Code::LabelOk, Severity::Ok, "all 4 labels are valid"),
+        1 => Finding::new(
+            Code::LabelTooFew,
+            Severity::Unrepairable,
+            format!(
+                "only label {} of 4 is valid; ZFS can still import, but kzrescue will not rewrite a pool with a single good label unless forced (kzrescue label {} shows why)",
+                valid[0],
+                sh(spec)
+            ),
+        )
+        .fix(repair),
+        n if n >= plan::MIN_VALID_LABELS => Finding::new(
+            Code::LabelSomeBad,
+            Severity::Warning,
+            format!("{n} of 4 labels are valid ({})", bad.join(", ")),
+        )
+        .fix(repair),
+        n => Finding::new(
+            Code::LabelTooFew,
+            Severity::Unrepairable,
+            format!(
+                "only {n} of 4 labels are valid ({}); ZFS can still import, but kzrescue rewrites labels only with --force when fewer than {} are valid (kzrescue label {} shows why)",
+                bad.join(", "),
+                plan::MIN_VALID_LABELS,
+                sh(spec)
+            ),
+        )
+        .fix(repair),
+    };
+    let mut out = vec![f];
+    out.extend(label::compare(labels).disagreements.iter().map(|d| {
+        Finding::new(
+            Code::LabelDisagree,
+            Severity::Warning,
+            format!("valid labels disagree: {d:?}"),
+        )
+    }));
+    (out, true)
+}
+
+/// Fills the report's pool facts from the first valid label.
+fn pool_facts(labels: &[LabelRead], rep: &mut DeviceReport) {
+    let Some(c) = first_valid(labels).and_then(|l| l.config.as_ref()) else {
+        return;
+    };
+    rep.pool = c.get_str("name").map(str::to_string);
+    rep.pool_guid = c.get_u64("pool_guid");
+    rep.guid = c.get_u64("guid");
+    rep.pool_state = c.get_u64("state");
+    rep.hostid = c.get_u64("hostid");
+    rep.hostname = c.get_str("hostname").map(str::to_string);
+    rep.label_txg = labels
+        .iter()
+        .filter(|l| l.status == LabelStatus::Valid)
+        .filter_map(|l| l.u64("txg"))
+        .max();
+    if let (Some(tree), Some(g)) = (c.get_list("vdev_tree"), rep.guid)
+        && let Some(leaf) = crate::zfs::vdev_tree::find_guid(tree, g)
+    {
+        rep.phys_path = leaf.phys_path().map(str::to_string);
+        rep.path = leaf.path().map(str::to_string);
+        rep.devid = leaf.devid().map(str::to_string);
+    }
+}
+
+/// The pool-state finding (from the labels' `state`, `hostid`, `hostname`).
+fn check_pool_state(rep: &DeviceReport) -> Option<Finding> {
+    let pool = rep.pool.as_deref().unwrap_or("?");
+    let s = rep.pool_state?;
+    if s == 2 {
+        return Some(Finding::new(
+            Code::PoolDestroyed,
+            Severity::Unrepairable,
+            format!("pool {pool} is marked DESTROYED in the labels"),
+        ));
+    }
+    let who = match (&rep.hostname, rep.hostid) {
+        (Some(h), Some(i)) => format!(", last imported by {h} (hostid {i:08x})"),
+        (Some(h), None) => format!(", last imported by {h}"),
+        (None, Some(i)) => format!(", last imported by hostid {i:08x}"),
+        _ => String::new(),
+    };
+    let state = match s {
+        0 => "ACTIVE",
+        1 => "EXPORTED",
+        3 => "SPARE",
+        4 => "L2CACHE",
+        _ => "unknown",
+    };
+    Some(Finding::new(
+        Code::PoolState,
+        Severity::Info,
+        format!(
+            "pool {pool} (guid {}) is {state} at label txg {}{who}",
+            rep.pool_guid.unwrap_or(0),
+            rep.label_txg.unwrap_or(0)
+        ),
+    ))
+}

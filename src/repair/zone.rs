@@ -1,0 +1,537 @@
+//! The repair of a diagnosed kernel zone: phys_path on every boot device
+//! (mirror-aware), and host data only when explicitly asked.
+//!
+//! Every byte goes through one [`Transaction`]: the preflight opens every
+//! device for writing and checks the journal directory and the key
+//! directory before anything is written; one undo journal per device and
+//! per kind of repair; each write flushed and read back from the device.
+//! Without `write` the same transaction is built and its dry-run preflight
+//! run ([`Transaction::dry_run`]), so a dry run fails for the reasons the
+//! write would.
+
+use crate::diagnose::{self, Code, OpenedDevice, Session, Severity};
+use crate::error::{Error, Result};
+use crate::hostdata::{self, HostKey, InitOptions, keyfile, store};
+use crate::repair::apply::TargetPlan;
+use crate::repair::journal;
+use crate::repair::liveness::DeviceLiveness;
+use crate::repair::plan;
+use crate::repair::transaction::{Existing, NewFile, Transaction, TxOptions};
+use crate::zone::zvblk::UnitRadix;
+use serde::Serialize;
+use std::path::PathBuf;
+
+/// What the admin allowed.
+#[derive(Debug, Clone, Default)]
+pub struct RepairOptions {
+    /// Actually write (otherwise: the plan, checked by the dry-run preflight).
+    pub write: bool,
+    /// Make a new key and new host data (Solaris `attach -x initialize-hostdata`).
+    pub reinit_hostdata: bool,
+    /// Keep the key, make this host the owner (Solaris `attach -x force-takeover`).
+    pub takeover: bool,
+    /// Owner host name written into host data by `reinit_hostdata`/`takeover`.
+    pub hostname: Option<String>,
+    /// Directory for the undo journals (named by
+    /// [`journal::default_file_name`]).
+    pub journal_dir: PathBuf,
+    /// Accept labels the planner would otherwise refuse (one valid label, txg skew).
+    pub force: bool,
+    /// Rebuild missing or damaged labels from a valid label of the same
+    /// vdev (`kzrescue label repair`), journalled like every write. The
+    /// phys_path repair then follows in a second run ([`Report::again`]),
+    /// so that it reads the rebuilt labels.
+    pub repair_labels: bool,
+    /// The transaction's options (liveness interval, storage access).
+    pub tx: TxOptions,
+    /// How to spell unit addresses of ids ≥ 10.
+    pub radix: UnitRadix,
+    /// The hostid of the host that will run the zone (host-data owner).
+    pub hostid: Option<u32>,
+}
+
+/// One thing the repair did (or would do).
+#[derive(Debug, Clone, Serialize)]
+pub struct Step {
+    /// Device id, `None` for zone-wide steps (the key file).
+    pub device: Option<u32>,
+    /// `labels`, `phys_path`, `hostdata` or `key`.
+    pub kind: &'static str,
+    /// What changes, one line each.
+    pub changes: Vec<String>,
+    /// The undo journal written before the first byte.
+    pub journal: Option<PathBuf>,
+    /// Whether it was carried out (false in a dry run or when refused).
+    pub applied: bool,
+    /// Why it was not done, when it was not.
+    pub skipped: Option<String>,
+}
+
+/// Everything the repair did.
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct Report {
+    /// The steps, in order.
+    pub steps: Vec<Step>,
+    /// Things the admin should know that did not stop the repair.
+    pub warnings: Vec<String>,
+    /// How the transaction's liveness check read each device, and what the
+    /// labels say (empty in a dry run).
+    pub liveness: Vec<DeviceLiveness>,
+    /// Labels were rebuilt and what depends on them (phys_path) was left
+    /// for a second run on the rebuilt labels: diagnose and repair again.
+    pub again: bool,
+}
+
+/// Whether `session` holds damaged labels that `--repair-labels` rebuilds.
+pub fn labels_to_repair(session: &Session) -> bool {
+    session.opened.iter().any(|o| needs_labels(session, o))
+}
+
+fn needs_labels(session: &Session, o: &OpenedDevice) -> bool {
+    o.vdev.partition.is_some()
+        && session.diagnosis.findings.iter().any(|f| {
+            f.device == Some(o.id) && matches!(f.code, Code::LabelSomeBad | Code::LabelTooFew)
+        })
+}
+
+/// Refuses a repair the diagnosis forbids: a live pool always; labels,
+/// phys_path, mirror or configuration problems kzrescue cannot fix unless
+/// forced.
+fn refuse_blocking(session: &Session, r: &RepairOptions) -> Result<()> {
+    let d = &session.diagnosis;
+    if let Some(f) = d.findings.iter().find(|f| f.code == Code::LiveActive) {
+        return Err(Error::Refused(f.message.clone()));
+    }
+    if !r.force
+        && let Some(f) = d.findings.iter().find(|f| {
+            f.severity == Severity::Unrepairable
+                && matches!(f.check, "labels" | "phys_path" | "mirror" | "config")
+                && !(r.repair_labels && f.code == Code::LabelTooFew)
+        })
+    {
+        return Err(Error::Refused(format!(
+            "{} — kzrescue will not write while this stands",
+            f.message
+        )));
+    }
+    if r.reinit_hostdata && r.takeover {
+        return Err(Error::Usage(
+            "--reinit-hostdata and --takeover exclude each other".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// Carries out (or, without `write`, plans and preflights) the repair of a
+/// diagnosed zone.
+pub fn repair(session: &Session, r: &RepairOptions) -> Result<Report> {
+    refuse_blocking(session, r)?;
+    let mut b = Builder::new(session, r);
+    if r.repair_labels && labels_to_repair(session) {
+        b.labels()?;
+    } else {
+        b.physpath()?;
+    }
+    b.hostdata()?;
+    b.finish()
+}
+
+/// The repair being assembled: the report's steps and the transaction
+/// groups behind them.
+struct Builder<'s> {
+    session: &'s Session,
+    r: &'s RepairOptions,
+    zone: String,
+    stamp: u64,
+    report: Report,
+    tx: Transaction<'s>,
+    /// Which transaction group each step became (None: nothing to write).
+    groups: Vec<Option<usize>>,
+    /// Number of groups added so far.
+    n_groups: usize,
+}
+
+impl<'s> Builder<'s> {
+    fn new(session: &'s Session, r: &'s RepairOptions) -> Builder<'s> {
+        let zone = session
+            .diagnosis
+            .zone
+            .clone()
+            .unwrap_or_else(|| "zone".into());
+        Builder {
+            session,
+            r,
+            stamp: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |t| t.as_secs()),
+            report: Report::default(),
+            tx: Transaction::new(format!("kzrescue repair of zone {zone}"), r.tx.clone()),
+            zone,
+            groups: Vec::new(),
+            n_groups: 0,
+        }
+    }
+
+    /// `kzrescue-repair-<zone>-dev<id>-<what>-<secs>.kzj` in the journal directory.
+    fn journal(&self, id: u32, what: &str) -> PathBuf {
+        self.r.journal_dir.join(journal::default_file_name(
+            "repair",
+            &format!("{}-dev{id}-{what}", self.zone),
+            self.stamp,
+        ))
+    }
+
+    /// Adds a step, and the group that carries it out (if any).
+    fn add(&mut self, step: Step, group: Option<(String, PathBuf, Vec<TargetPlan>)>) {
+        match group {
+            Some((label, journal, plans)) => {
+                self.tx.group(label, Some(journal), plans);
+                self.groups.push(Some(self.n_groups));
+                self.n_groups += 1;
+            }
+            None => self.groups.push(None),
+        }
+        self.report.steps.push(step);
+    }
+
+    fn step(&self, device: Option<u32>, kind: &'static str, changes: Vec<String>) -> Step {
+        Step {
+            device,
+            kind,
+            changes,
+            journal: None,
+            applied: false,
+            skipped: (!self.r.write).then(|| "dry run".into()),
+        }
+    }
+
+    /// The labels of every device whose label check failed, rebuilt from
+    /// its own valid labels (never another disk's); one journal per device.
+    /// phys_path is left for the second run.
+    fn labels(&mut self) -> Result<()> {
+        let session = self.session;
+        for o in session.opened.iter().filter(|o| needs_labels(session, o)) {
+            let size = o.vdev.source.size();
+            let raw: [Vec<u8>; 4] = {
+                let offs = crate::zfs::label::label_offsets(size);
+                std::array::from_fn(|i| {
+                    crate::source::read_vec(
+                        o.vdev.source.as_ref(),
+                        offs[i],
+                        crate::zfs::label::LABEL_SIZE as usize,
+                    )
+                    .unwrap_or_default()
+                })
+            };
+            let p = crate::zfs::relabel::plan(&raw, size, Default::default())
+                .map_err(|e| super::annotate(e, &format!("{}: ", o.spec), ""))?;
+            let mut changes: Vec<String> = p
+                .repaired
+                .iter()
+                .map(|(l, why, what)| format!("label {l}: {why} → {what}"))
+                .collect();
+            changes.extend(
+                p.left
+                    .iter()
+                    .map(|(l, why)| format!("label {l} left alone: {why}")),
+            );
+            let base = o.vdev.partition.as_ref().map_or(0, |x| x.start);
+            let w = |e: &crate::zfs::relabel::LabelEdit| crate::repair::apply::Write {
+                offset: base + e.offset,
+                what: format!("{} {}", o.spec, e.what),
+                old: e.old.clone(),
+                new: e.new.clone(),
+            };
+            let k = crate::zfs::relabel::second_phase_start(&p.edits);
+            let plan = TargetPlan {
+                path: o.spec.clone(),
+                source: o.vdev.disk.clone(),
+                phases: vec![
+                    p.edits[..k].iter().map(w).collect(),
+                    p.edits[k..].iter().map(w).collect(),
+                ],
+            };
+            let step = self.step(Some(o.id), "labels", changes);
+            let journal = self.journal(o.id, "labels");
+            self.add(
+                step,
+                Some((format!("labels of device {}", o.id), journal, vec![plan])),
+            );
+        }
+        let d = &session.diagnosis;
+        if d.findings
+            .iter()
+            .any(|f| f.check == "phys_path" && f.severity == Severity::Repairable)
+        {
+            let mut step = self.step(None, "phys_path", Vec::new());
+            step.skipped = Some("after the labels are rebuilt (a second run reads them)".into());
+            self.add(step, None);
+        }
+        self.report.again = true;
+        Ok(())
+    }
+
+    /// phys_path, all boot devices of the pool at once (mirror-aware),
+    /// planned on the read-only views diagnose opened; one journal per device.
+    fn physpath(&mut self) -> Result<()> {
+        let d = &self.session.diagnosis;
+        let needs = d
+            .findings
+            .iter()
+            .any(|f| f.check == "phys_path" && f.severity == Severity::Repairable);
+        if !needs {
+            return Ok(());
+        }
+        let disks: Vec<&OpenedDevice> = self
+            .session
+            .opened
+            .iter()
+            .filter(|o| o.vdev.partition.is_some())
+            .collect();
+        let p = diagnose::physpath_plan(&disks, self.r.radix, self.r.force)?;
+        self.report.warnings.extend(p.warnings.iter().cloned());
+        let sources: Vec<_> = disks.iter().map(|o| o.vdev.disk.clone()).collect();
+        let plans = p.target_plans(&sources);
+        for (i, (o, tp)) in disks.iter().zip(plans).enumerate() {
+            let step = self.step(Some(o.id), "phys_path", describe_changes(&p, i));
+            let journal = self.journal(o.id, "physpath");
+            self.add(
+                step,
+                Some((format!("phys_path of device {}", o.id), journal, vec![tp])),
+            );
+        }
+        Ok(())
+    }
+
+    /// Host data, only when asked.
+    fn hostdata(&mut self) -> Result<()> {
+        let d = &self.session.diagnosis;
+        let hd: Vec<&'s OpenedDevice> = self
+            .session
+            .opened
+            .iter()
+            .filter(|o| {
+                d.findings.iter().any(|f| {
+                    f.check == "hostdata"
+                        && f.severity == Severity::Repairable
+                        && f.device == Some(o.id)
+                })
+            })
+            .collect();
+        if hd.is_empty() {
+            Ok(())
+        } else if self.r.reinit_hostdata {
+            self.reinit(&hd)
+        } else if self.r.takeover {
+            self.takeover(&hd)
+        } else {
+            for o in &hd {
+                let mut step = self.step(Some(o.id), "hostdata", Vec::new());
+                step.skipped = Some(
+                    "host data is left alone: pass --reinit-hostdata (new key, new host data) \
+                     or --takeover (keep the key, this host becomes the owner); both defeat \
+                     Solaris's in-use protection, so be sure the zone runs nowhere else"
+                        .into(),
+                );
+                self.add(step, None);
+            }
+            Ok(())
+        }
+    }
+
+    /// New key and new host data on every device that needs it.
+    fn reinit(&mut self, hd: &[&'s OpenedDevice]) -> Result<()> {
+        let key_path = self.session.key_path.clone().ok_or_else(|| {
+            Error::Usage(
+                "--reinit-hostdata writes the new key to <keys dir>/<zone>: give --keys DIR (and the zone name)"
+                    .into(),
+            )
+        })?;
+        let key = HostKey::generate()?;
+        let init = InitOptions {
+            hostid: self.r.hostid.unwrap_or(0),
+            hostname: self.r.hostname.clone().unwrap_or_default(),
+            ..Default::default()
+        };
+        // Plan every device first: a refusal stops the repair before
+        // anything, the key file included, is written.
+        let mut planned = Vec::new();
+        for o in hd {
+            let a = assess(o, Some(&key))?;
+            self.report
+                .warnings
+                .extend(store::refuse_unknown(&a, &o.spec, self.r.force)?);
+            let (data, writes) = hostdata::plan_init(&a, &key, &self.zone, &init, hostdata::now())?;
+            let owner = if data.owner_hostid == 0 {
+                "no owner (give --hostid and --hostname to record this host)".to_string()
+            } else {
+                format!(
+                    "owner hostid {:08x} ({})",
+                    data.owner_hostid, data.owner_hostname
+                )
+            };
+            let changes = vec![format!(
+                "new host data for zone {}: {owner}, state {}, generation {}, both copies",
+                self.zone, data.state, data.generation
+            )];
+            planned.push((*o, writes, changes));
+        }
+        self.key_file(key_path, key);
+        for (o, writes, changes) in planned {
+            self.hostdata_group(o, &writes, changes);
+        }
+        Ok(())
+    }
+
+    /// The key file, written before any host data (the transaction writes
+    /// files first): new host data sealed under a lost key would be lost.
+    fn key_file(&mut self, key_path: PathBuf, key: HostKey) {
+        let backup = key_path.with_file_name(format!(
+            "{}.kzrescue-{}.old",
+            key_path
+                .file_name()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+            self.stamp
+        ));
+        let mut changes = vec![format!(
+            "new key id {} written to {} (mode 0600)",
+            key.id(),
+            key_path.display()
+        )];
+        if key_path.exists() {
+            changes.push(format!("previous key file kept as {}", backup.display()));
+        }
+        let mut step = self.step(None, "key", changes);
+        step.applied = self.r.write;
+        self.add(step, None);
+        let zone_name = self.zone.clone();
+        self.tx.file(NewFile {
+            path: key_path,
+            what: format!("key file of zone {}", self.zone),
+            existing: Existing::KeepAs(backup),
+            write: Box::new(move |p: &std::path::Path| {
+                keyfile::write_keyfile(p, &zone_name, &key, false)
+            }),
+        });
+    }
+
+    /// Keeps the key, makes this host the owner.
+    fn takeover(&mut self, hd: &[&'s OpenedDevice]) -> Result<()> {
+        let key = self.session.key.as_ref().ok_or_else(|| {
+            Error::Refused(
+                "--takeover keeps the zone's key, but no key was found (--keys DIR); \
+                 --reinit-hostdata makes a new one"
+                    .into(),
+            )
+        })?;
+        let hostid = self
+            .r
+            .hostid
+            .ok_or_else(|| Error::Usage("--takeover needs --hostid (the new owner)".into()))?;
+        let hostname =
+            self.r.hostname.clone().ok_or_else(|| {
+                Error::Usage("--takeover needs --hostname (the new owner)".into())
+            })?;
+        for o in hd {
+            let a = assess(o, Some(key))?;
+            self.report
+                .warnings
+                .extend(store::refuse_unknown(&a, &o.spec, self.r.force)?);
+            let (data, writes) =
+                hostdata::plan_takeover(&a, key, hostid, &hostname, hostdata::now())?;
+            let changes = vec![format!(
+                "owner → hostid {:08x} ({}), generation {}, both copies",
+                data.owner_hostid, data.owner_hostname, data.generation
+            )];
+            self.hostdata_group(o, &writes, changes);
+        }
+        Ok(())
+    }
+
+    fn hostdata_group(
+        &mut self,
+        o: &OpenedDevice,
+        writes: &[store::CopyWrite],
+        changes: Vec<String>,
+    ) {
+        let step = self.step(Some(o.id), "hostdata", changes);
+        let journal = self.journal(o.id, "hostdata");
+        let plan = TargetPlan {
+            path: o.spec.clone(),
+            source: o.vdev.disk.clone(),
+            phases: hostdata::to_phases(writes),
+        };
+        self.add(
+            step,
+            Some((format!("host data of device {}", o.id), journal, vec![plan])),
+        );
+    }
+
+    /// Runs the transaction (or, without `write`, its dry-run preflight).
+    fn finish(mut self) -> Result<Report> {
+        if !self.r.write {
+            self.tx.dry_run()?;
+            return Ok(self.report);
+        }
+        if self.n_groups == 0 {
+            return Ok(self.report);
+        }
+        // Every boot device's pool slice is watched, written or not.
+        for o in &self.session.opened {
+            let (start, len) = o
+                .vdev
+                .partition
+                .as_ref()
+                .map_or((0, o.vdev.disk.size()), |p| (p.start, p.len));
+            let ashift = o.labels.iter().find_map(|l| l.ashift());
+            self.tx.watch(&o.spec, start, len, ashift);
+        }
+        let done = self.tx.commit()?;
+        if let Some(q) = done.liveness {
+            self.report.liveness = q.devices;
+        }
+        for (step, g) in self.report.steps.iter_mut().zip(&self.groups) {
+            let Some(g) = g.and_then(|i| done.groups.get(i)) else {
+                continue;
+            };
+            step.applied = g.writes > 0;
+            step.journal = g.journal.clone();
+            if g.writes == 0 {
+                step.skipped = Some("already as expected".into());
+            }
+        }
+        Ok(self.report)
+    }
+}
+
+fn describe_changes(p: &plan::Plan, i: usize) -> Vec<String> {
+    p.changes
+        .iter()
+        .filter(|c| c.disk == i)
+        .map(|c| {
+            format!(
+                "label {} leaf {} {}: {} → {}",
+                c.label,
+                c.leaf_guid,
+                c.field,
+                c.before
+                    .as_deref()
+                    .map_or("(absent)".into(), |v| format!("{v:?}")),
+                c.after
+                    .as_deref()
+                    .map_or("(removed)".into(), |v| format!("{v:?}"))
+            )
+        })
+        .collect()
+}
+
+fn assess(o: &OpenedDevice, key: Option<&HostKey>) -> Result<store::Assessment> {
+    let p = diagnose::reserved_partition(&o.vdev).ok_or_else(|| {
+        Error::Refused(format!(
+            "{} has no Solaris reserved partition: no place for host data",
+            o.spec
+        ))
+    })?;
+    store::assess(o.vdev.disk.as_ref(), p.start, p.len, key)
+}
