@@ -1048,7 +1048,7 @@ fn damaged_labels_are_rebuilt_only_with_repair_labels() {
         let disk = std::fs::read(&z.disks[0].0).unwrap();
         let slice = &disk[p.start as usize..(p.start + p.len) as usize];
         assert_eq!(
-            physpath_util::labels_that_import_alone(slice, "v15-pool", &z.dir),
+            common::physpath::labels_that_import_alone(slice, "v15-pool", &z.dir),
             vec![0, 1, 2, 3]
         );
     }
