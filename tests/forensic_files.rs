@@ -80,7 +80,7 @@ fn expected(entries: &[Value]) -> BTreeMap<String, BTreeMap<&'static str, Value>
 }
 
 fn manifest(img: &Path, name: &str) -> Value {
-    let (code, out, err) = kzrescue(&["manifest", img.to_str().unwrap(), name]);
+    let (code, out, err) = kzrescue(&["manifest", "--json-int", img.to_str().unwrap(), name]);
     assert_eq!(code, 0, "manifest {name}: {err}");
     serde_json::from_str(&out).unwrap()
 }
@@ -175,8 +175,14 @@ fn snapshot_against_head_diff_equals_what_changed() {
                 content.insert(p.clone());
             }
         }
-        let (code, out, err) =
-            kzrescue(&["manifest", img.to_str().unwrap(), ds, "--against", "@clean"]);
+        let (code, out, err) = kzrescue(&[
+            "manifest",
+            "--json-int",
+            img.to_str().unwrap(),
+            ds,
+            "--against",
+            "@clean",
+        ]);
         assert_eq!(code, 1, "{ds}: differences exit 1; {err}");
         let d: Value = serde_json::from_str(&out).unwrap();
         let strs = |v: &Value| -> Vec<String> {
@@ -223,6 +229,7 @@ fn snapshot_against_head_diff_equals_what_changed() {
     let (code, d1, _) = kzrescue(&["manifest", "diff", a.to_str().unwrap(), b.to_str().unwrap()]);
     let (_, d2, _) = kzrescue(&[
         "manifest",
+        "--json-int",
         img.to_str().unwrap(),
         "kzpool",
         "--against",
@@ -321,7 +328,7 @@ fn recursive_manifest_is_every_descendant_in_one_walk() {
         .cloned()
         .collect();
     assert!(all.len() >= 3, "{all:?}");
-    let (code, out, err) = kzrescue(&["manifest", imgs, "kzpool", "-r"]);
+    let (code, out, err) = kzrescue(&["manifest", "--json-int", imgs, "kzpool", "-r"]);
     assert_eq!(code, 0, "{err}");
     let m: Value = serde_json::from_str(&out).unwrap();
     assert_eq!(m["recursive"], true);
@@ -368,12 +375,20 @@ fn recursive_manifest_is_every_descendant_in_one_walk() {
     );
 
     // -r --against @clean = the union of each dataset's --against
-    let (code, out, err) = kzrescue(&["manifest", imgs, "kzpool", "-r", "--against", "@clean"]);
+    let (code, out, err) = kzrescue(&[
+        "manifest",
+        "--json-int",
+        imgs,
+        "kzpool",
+        "-r",
+        "--against",
+        "@clean",
+    ]);
     assert_eq!(code, 1, "{err}");
     let rd: Value = serde_json::from_str(&out).unwrap();
     let mut want_added = BTreeSet::new();
     for ds in &seen {
-        let (code, out, _) = kzrescue(&["manifest", imgs, ds, "--against", "@clean"]);
+        let (code, out, _) = kzrescue(&["manifest", "--json-int", imgs, ds, "--against", "@clean"]);
         // a dataset made after @clean (the clone) is added whole
         let added: Vec<Value> = if code == 2 {
             manifest(&img, ds)["entries"]
@@ -405,7 +420,7 @@ fn recursive_manifest_is_every_descendant_in_one_walk() {
     assert_eq!(got_added, want_added);
     // and manifest diff of the two recursive documents says the same
     let (a, b) = (tmp.path().join("ra.json"), tmp.path().join("rb.json"));
-    let (_, base, _) = kzrescue(&["manifest", imgs, "kzpool@clean", "-r"]);
+    let (_, base, _) = kzrescue(&["manifest", "--json-int", imgs, "kzpool@clean", "-r"]);
     std::fs::write(&a, base).unwrap();
     std::fs::write(&b, out_of(imgs)).unwrap();
     let (code, d, err) = kzrescue(&["manifest", "diff", a.to_str().unwrap(), b.to_str().unwrap()]);
@@ -417,5 +432,5 @@ fn recursive_manifest_is_every_descendant_in_one_walk() {
 }
 
 fn out_of(img: &str) -> String {
-    kzrescue(&["manifest", img, "kzpool", "-r"]).1
+    kzrescue(&["manifest", "--json-int", img, "kzpool", "-r"]).1
 }

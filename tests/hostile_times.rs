@@ -58,8 +58,8 @@ fn time_before_1970_reads_signed_everywhere() {
     let text = String::from_utf8_lossy(&o.stdout);
     assert!(text.contains(&format!(" {Y1960} hello.txt")), "{text}");
 
-    let o = run(&["manifest", &img, "synth"]);
-    no_crash("manifest", &o);
+    let o = run(&["manifest", "--json-int", &img, "synth"]);
+    no_crash("manifest", "--json-int", &o);
     assert_eq!(o.code, 0, "{}", o.out());
     let e = hello_entry(&o.stdout);
     assert_eq!(e["mtime"].as_i64(), Some(Y1960), "{e}");
@@ -123,7 +123,7 @@ fn times_near_2_pow_64_never_panic() {
             text.contains(&format!(" {} hello.txt", sec as i64)),
             "{what}: {text}"
         );
-        let o = run(&["manifest", &img, "synth"]);
+        let o = run(&["manifest", "--json-int", &img, "synth"]);
         no_crash(&format!("{what}: manifest"), &o);
         let e = hello_entry(&o.stdout);
         assert_eq!(e["mtime"].as_i64(), Some(sec as i64), "{what}: {e}");

@@ -81,7 +81,6 @@ pub fn get() -> &'static Context {
 
 impl Context {
     /// Whether JSON integers are printed as numbers (`--json-int`).
-    #[allow(dead_code)] // adopted command by command (issue 14)
     pub fn json_int(&self) -> bool {
         self.args.json_int
     }

@@ -82,7 +82,8 @@ pub struct DatasetsArgs {
     pub targets: Vec<String>,
     #[command(flatten)]
     pub pool: PoolArgs,
-    /// Print JSON (schema `kzrescue.datasets/1`).
+    /// Print JSON (schema `kzrescue.datasets/2`; integers as strings unless
+    /// --json-int).
     #[arg(long)]
     pub json: bool,
 }
@@ -133,7 +134,6 @@ struct DatasetJson<'a> {
 
 #[derive(Serialize)]
 struct Doc<'a> {
-    schema: &'static str,
     pool: &'a str,
     pool_guid: u64,
     version: u64,
@@ -189,7 +189,6 @@ pub fn run(args: &DatasetsArgs) -> Result<u8> {
     }
     if args.json {
         let doc = Doc {
-            schema: "kzrescue.datasets/1",
             pool: &o.pool.name,
             pool_guid: o.pool.guid,
             version: o.pool.version,
@@ -218,7 +217,7 @@ pub fn run(args: &DatasetsArgs) -> Result<u8> {
             errors: errors.clone(),
             notes: &o.notes,
         };
-        emit(&serde_json::to_string_pretty(&doc).map_err(|e| Error::Usage(e.to_string()))?)?;
+        super::out::print_json("kzrescue.datasets/2", &doc)?;
     } else {
         emit(&format!(
             "Dataset mos [META], ID 0, cr_txg 4, {}, {} objects",

@@ -1,6 +1,6 @@
 //! `kzrescue label <target>`: the four vdev labels, as `zdb -l` shows them,
 //! plus each label's checksum verdict; `--json` for scripts
-//! (schema `kzrescue.label/1`, see `formats/json-schema.md`).
+//! (schema `kzrescue.label/2`, see `formats/json-schema.md`).
 
 use super::target::TargetArgs;
 use super::zdbfmt;
@@ -12,6 +12,10 @@ use kzrescue::zfs::nvlist::{NvList, NvValue};
 use serde::Serialize;
 use serde::ser::{SerializeMap, SerializeSeq, Serializer};
 
+/// The `schema` of `kzrescue label --json` (2: integers are strings
+/// unless `--json-int`).
+pub const SCHEMA: &str = "kzrescue.label/2";
+
 /// Arguments of `kzrescue label`.
 #[derive(clap::Args, Debug)]
 #[command(
@@ -21,7 +25,8 @@ pub struct LabelArgs {
     /// The disk or vdev (`disk.img`, `disk.img --slice 1`, a bare pool file).
     #[command(flatten)]
     pub target: TargetArgs,
-    /// Print JSON (schema `kzrescue.label/1`) instead of zdb-style text.
+    /// Print JSON (schema `kzrescue.label/2`; integers as strings unless
+    /// --json-int) instead of zdb-style text.
     #[arg(long)]
     pub json: bool,
 }
@@ -117,7 +122,7 @@ pub fn run(args: &LabelArgs) -> Result<u8> {
     let code = labels_exit(&labels, &cmp);
     if args.json {
         let doc = LabelDoc::new(&t, &labels, &cmp, code);
-        println!("{}", to_json(&doc));
+        super::out::print_json(SCHEMA, &doc)?;
     } else {
         print!(
             "{}",
@@ -128,7 +133,8 @@ pub fn run(args: &LabelArgs) -> Result<u8> {
     Ok(code)
 }
 
-/// Pretty JSON text of a serialisable document.
+/// Pretty JSON text of a serialisable document (integers as numbers; the
+/// read-path commands print through `out::print_json`).
 pub fn to_json<T: Serialize>(doc: &T) -> String {
     serde_json::to_string_pretty(doc).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
 }
@@ -251,8 +257,6 @@ pub struct LabelValue {
 /// The `kzrescue label --json` document.
 #[derive(Serialize)]
 pub struct LabelDoc<'a> {
-    /// `kzrescue.label/1`.
-    pub schema: &'static str,
     /// The target as opened (disk, slice, byte range).
     pub target: String,
     /// Byte offset of the vdev on the disk (0 for a whole-device vdev);
@@ -277,7 +281,6 @@ impl<'a> LabelDoc<'a> {
     pub fn new(t: &Opened, labels: &'a [LabelRead], cmp: &LabelComparison, exit: u8) -> Self {
         let size = t.src.size();
         LabelDoc {
-            schema: "kzrescue.label/1",
             target: t.describe.clone(),
             vdev_start: t.vdev_start,
             vdev_size: size,
