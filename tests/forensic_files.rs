@@ -266,6 +266,53 @@ fn cat_ls_and_tar_agree_with_the_mount() {
     let (code, out, _) = kzrescue(&["ls", i, "kzpool/lzjb:/links"]);
     assert_eq!(code, 0);
     assert!(out.contains("short -> ../hello.txt"), "{out}");
+    // cat of a symlink names it (exit 2) unless --follow, which resolves
+    // it inside the dataset
+    let (code, _, err) = kzrescue(&["cat", i, "kzpool/lzjb:/links/short"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("is a symbolic link to ../hello.txt") && err.contains("--follow"),
+        "{err}"
+    );
+    let out = std::process::Command::new(common::kzrescue_bin())
+        .args(["cat", i, "kzpool/lzjb:/links/short", "--follow"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    {
+        use sha2::Digest;
+        let h = hex::encode(sha2::Sha256::digest(&out.stdout));
+        assert_eq!(Value::from(h), head["/hello.txt"]["sha256"], "cat --follow");
+    }
+    // ls --json keeps the raw seconds (the mount's) and nanoseconds (which
+    // the FUSE layer rounds away); the text is `ls -l
+    // --time-style=full-iso` in UTC, as GNU date writes that instant
+    let (_, out, _) = kzrescue(&["ls", i, "kzpool/lzjb:/hello.txt", "--json", "--json-int"]);
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["schema"], "kzrescue.ls/1");
+    assert_eq!(v["entries"][0]["mtime"], head["/hello.txt"]["mtime"]);
+    let secs = v["entries"][0]["mtime"].as_i64().unwrap();
+    let nsec = v["entries"][0]["mtime_nsec"].as_u64().unwrap();
+    let date = std::process::Command::new("date")
+        .env("TZ", "UTC")
+        .args([
+            "-d",
+            &format!("@{secs}.{nsec:09}"),
+            "+%Y-%m-%d %H:%M:%S.%N %z",
+        ])
+        .output()
+        .unwrap();
+    let when = String::from_utf8_lossy(&date.stdout).trim().to_string();
+    let (code, out, err) = kzrescue(&["ls", i, "kzpool/lzjb:/hello.txt"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains(&format!(" {when} /hello.txt")),
+        "{when:?} in {out}"
+    );
     // tar: every regular file's bytes
     let tarp = tmp.path().join("x.tar");
     let (code, _, err) = kzrescue(&["export", i, "kzpool/lzjb", "--tar", tarp.to_str().unwrap()]);
@@ -307,6 +354,10 @@ fn cat_ls_and_tar_agree_with_the_mount() {
         std::fs::read_link(dir.join("short")).unwrap(),
         Path::new("../hello.txt")
     );
+    // with the symlink's own mtime (as tar keeps it)
+    use std::os::unix::fs::MetadataExt;
+    let m = std::fs::symlink_metadata(dir.join("short")).unwrap();
+    assert_eq!(Value::from(m.mtime()), head["/links/short"]["mtime"]);
 }
 
 /// `manifest -r`: one pass over a dataset and every file system below it

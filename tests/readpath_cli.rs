@@ -62,6 +62,14 @@ fn guids_and_txgs_are_exact_strings_unless_json_int() {
     let v = json(&["partitions", img, "--json"]);
     assert!(v["disk_size"].is_string(), "{v}");
 
+    // a read of an older txg says which uberblock it used, and its time
+    let (code, _, err) = common::kzrescue(&["ls", img, "rpool/ROOT/solaris:/", "--txg", &txg]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        err.contains(&format!("reading txg {txg} (uberblock in label ")) && err.contains(" UTC)"),
+        "{err}"
+    );
+
     // a manifest streams the same way, and `manifest diff` reads both
     let (code, strings, err) = common::kzrescue(&["manifest", img, "rpool/ROOT/solaris"]);
     assert_eq!(code, 0, "{err}");

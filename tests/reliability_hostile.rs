@@ -119,11 +119,7 @@ fn synthetic_pool_reads_correctly() {
     assert_eq!(o.stdout, b"hello, synthetic pool\n");
     let o = ok("cat child", &["cat", &img, "synth/home:/readme"]);
     assert_eq!(o.stdout, b"child dataset\n");
-    let o = ok(
-        "manifest",
-        "--json-int",
-        &["manifest", "--json-int", &img, "synth"],
-    );
+    let o = ok("manifest", &["manifest", "--json-int", &img, "synth"]);
     let paths = manifest_paths(&o.stdout);
     assert_eq!(
         paths,

@@ -38,11 +38,7 @@ fn disk_names_cannot_drive_the_terminal() {
         ("physpath", vec!["physpath", &img]),
         ("datasets", vec!["datasets", &img]),
         ("ls", vec!["ls", &img, &root]),
-        (
-            "manifest",
-            "--json-int",
-            vec!["manifest", "--json-int", &img, POOL],
-        ),
+        ("manifest", vec!["manifest", "--json-int", &img, POOL]),
         ("missing file", vec!["cat", &img, &missing]),
     ];
     for (what, args) in runs {

@@ -35,6 +35,16 @@ impl PoolArgs {
         for n in &opened.notes {
             eprintln!("kzrescue: note: {n}");
         }
+        if self.txg.is_some() {
+            let u = &opened.uberblock;
+            eprintln!(
+                "kzrescue: note: reading txg {} (uberblock in label {} slot {}, written {})",
+                u.txg,
+                u.label,
+                u.slot,
+                kzrescue::time::utc_unsigned(u.timestamp)
+            );
+        }
         Ok(opened)
     }
 }
