@@ -97,3 +97,92 @@ fn guids_and_txgs_are_exact_strings_unless_json_int() {
     let d: Value = serde_json::from_str(&out).unwrap();
     assert_eq!(d["changed"].as_array().unwrap().len(), 0, "{d}");
 }
+
+/// An image shorter than its partition table (copied incompletely, a LUN
+/// that shrank): the read commands read what is there with one warning
+/// naming both sizes; labels 2 and 3 are reported missing; no write
+/// touches it.
+#[test]
+fn a_truncated_image_reads_as_far_as_it_goes() {
+    let dir = tempfile::tempdir().unwrap();
+    let img = common::unpack_fixture("gptdisk-x86-512.img", dir.path());
+    let layout: Value = serde_json::from_slice(
+        &std::fs::read(common::root().join("testimages/gptdisk-x86-512.img.layout.json")).unwrap(),
+    )
+    .unwrap();
+    let s1 = &layout["partitions"][1];
+    let end = s1["offset"].as_u64().unwrap() + s1["size"].as_u64().unwrap();
+    // the last 512 KiB of the slice (labels 2 and 3) and everything after
+    let short = end - 512 * 1024;
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&img)
+        .unwrap()
+        .set_len(short)
+        .unwrap();
+    let img = img.to_str().unwrap();
+    let warning = format!("is {short} bytes but its partition table puts slice s1 at");
+
+    let (code, out, err) = common::kzrescue(&["label", img]);
+    assert_eq!(code, 1, "{err}");
+    assert_eq!(err.matches(&warning).count(), 1, "{err}");
+    assert!(err.contains(&format!("ending at byte {end}")), "{err}");
+    assert!(
+        out.contains("labels = 0 1 \n") && out.contains("failed to read label 2"),
+        "{out}"
+    );
+    for l in [2, 3] {
+        assert!(
+            err.contains(&format!("label {l} at byte offset")) && err.contains("unreadable"),
+            "{err}"
+        );
+    }
+    let v = json(&["label", img, "--json"]);
+    assert_eq!(v["labels"][0]["status"], "valid");
+    assert_eq!(v["labels"][1]["status"], "valid");
+    assert_ne!(v["labels"][2]["status"], "valid");
+    assert_ne!(v["labels"][3]["status"], "valid");
+
+    let zdb =
+        std::fs::read_to_string(common::root().join("testimages/gptdisk-x86-512.img.zdb-d.txt"))
+            .unwrap();
+    let (code, out, err) = common::kzrescue(&["datasets", img]);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains(&warning), "{err}");
+    for l in zdb.lines().filter(|l| l.starts_with("Dataset ")) {
+        assert!(out.contains(l), "{l} missing from\n{out}");
+    }
+    let (code, out, err) = common::kzrescue(&["ls", img, "rpool/ROOT/solaris:/"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains(" bigfile"), "{out}");
+
+    // no write: refused before the first byte, and the bytes are unchanged
+    let before = std::fs::read(img).unwrap();
+    let (code, _, err) = common::kzrescue(&[
+        "physpath",
+        "set",
+        img,
+        "--device-id",
+        "0",
+        "--write",
+        "--liveness-interval",
+        "0",
+    ]);
+    assert_eq!(code, 3, "{err}");
+    let (code, _, err) = common::kzrescue(&[
+        "physpath",
+        "set",
+        img,
+        "--device-id",
+        "0",
+        "--write",
+        "--liveness-interval",
+        "0",
+        "--force",
+    ]);
+    assert_ne!(code, 0, "{err}");
+    assert!(
+        std::fs::read(img).unwrap() == before,
+        "the short image was written"
+    );
+}

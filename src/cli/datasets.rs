@@ -65,6 +65,9 @@ pub fn open_sources(
     let mut sources = Vec::new();
     for t in targets {
         let v = open_vdev(t, &opts)?;
+        if let Some(w) = v.shortfall() {
+            eprintln!("kzrescue: warning: {w}");
+        }
         // Regular image files are re-opened for positioned reads so that
         // scanning a whole image does not count against resident memory.
         let path = std::path::Path::new(t);
