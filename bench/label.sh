@@ -56,6 +56,12 @@ with open(dst, "wb") as f:
 EOF
 IMG=$WORK/pool-1g.dat
 echo "image: $(stat -c %s "$IMG") bytes (1 GiB), zfs-pool-v15 grown"
+# How the binary is linked decides most of the start-up (.cargo/config.toml).
+if readelf -l "$BIN" 2>/dev/null | grep -q 'Requesting program interpreter'; then
+  echo "binary: dynamically linked (ld.so runs before main)"
+else
+  echo "binary: statically linked (no dynamic loader)"
+fi
 "$BIN" label "$IMG" > "$WORK/k.txt" || { echo "kzrescue label failed"; exit 1; }
 grep -q 'checksums = 0:valid(big) 1:valid(big) 2:valid(big) 3:valid(big)' "$WORK/k.txt" \
   || { echo "expected four valid labels"; cat "$WORK/k.txt"; exit 1; }

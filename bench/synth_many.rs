@@ -1,11 +1,11 @@
-//! Writes a synthetic pool (tests/synthpool) whose head file system holds
+//! Writes a synthetic pool (tests/common/synthpool.rs) whose head file system holds
 //! N small files in directories of 1000, for bench/manifest-many.sh:
 //!
 //!     cargo run --release --example synth-many -- OUT.img N
 //!
 //! Every file is 100–500 bytes of its own content in one 512-byte-record
 //! block (so each is read, checksum-verified and hashed).
-#[path = "../tests/synthpool/mod.rs"]
+#[path = "../tests/common/synthpool.rs"]
 #[allow(clippy::all)]
 mod synthpool;
 

@@ -48,7 +48,7 @@ pub mod dnode {
     //! pointers) in both byte orders, and object-set headers built around the
     //! dnode: never a panic, and a decoded dnode's parts stay inside it.
 
-    use kzrescue::zfs::blkptr::ByteOrder;
+    use kzrescue::zfs::ByteOrder;
     use kzrescue::zfs::dnode::Dnode;
 
     pub fn run(data: &[u8]) {
@@ -268,7 +268,8 @@ pub mod label {
     //! config.
 
     use kzrescue::source::MemSource as Mem;
-    use kzrescue::zfs::eck::{self, Endian};
+    use kzrescue::zfs::ByteOrder;
+    use kzrescue::zfs::eck;
     use kzrescue::zfs::label::{self, LabelStatus, VDEV_PHYS_SIZE};
 
     fn check(l: &label::LabelRead) {
@@ -302,9 +303,9 @@ pub mod label {
         let off = u64::from(mode) * 0x40000;
         check(&label::decode_label(1, off, phys.clone()));
         let e = if mode & 1 == 0 {
-            Endian::Big
+            ByteOrder::Big
         } else {
-            Endian::Little
+            ByteOrder::Little
         };
         eck::seal(&mut phys, off + label::VDEV_PHYS_OFFSET, e);
         check(&label::decode_label(1, off, phys));
@@ -330,7 +331,8 @@ pub mod scan {
 
     use kzrescue::scan::{self, ScanOptions};
     use kzrescue::source::MemSource as Mem;
-    use kzrescue::zfs::eck::{self, Endian};
+    use kzrescue::zfs::ByteOrder;
+    use kzrescue::zfs::eck;
     use kzrescue::zfs::label::{self, LABEL_SIZE, VDEV_PHYS_OFFSET, VDEV_PHYS_SIZE};
     use kzrescue::zfs::relabel::{self, RelabelOptions};
 
@@ -353,9 +355,9 @@ pub mod scan {
         let at = sector + verifier.unwrap_or(0);
         if let Some(v) = verifier {
             let e = if mode & 1 == 0 {
-                Endian::Big
+                ByteOrder::Big
             } else {
-                Endian::Little
+                ByteOrder::Little
             };
             eck::seal(&mut phys, v, e);
         }
@@ -392,7 +394,7 @@ pub mod scan {
             let mut l = vec![0u8; LABEL_SIZE as usize];
             let mut p = phys.clone();
             if mode & (2 << i) != 0 {
-                eck::seal(&mut p, offs[i] + VDEV_PHYS_OFFSET, Endian::Little);
+                eck::seal(&mut p, offs[i] + VDEV_PHYS_OFFSET, ByteOrder::Little);
             }
             l[VDEV_PHYS_OFFSET as usize..][..VDEV_PHYS_SIZE].copy_from_slice(&p);
             l
@@ -404,6 +406,42 @@ pub mod scan {
                     let rel = e.offset - offs[e.label];
                     assert!(rel + e.new.len() as u64 <= LABEL_SIZE);
                 }
+            }
+        }
+        // The first 512 bytes as a sealed Sun label (big-endian SPARC or,
+        // with bit 0, little-endian x86 with the VTOC sanity word) at five
+        // odd sectors of a device: the Sun-label recogniser and both VTOC
+        // restore planners end in a plan or a refusal, their writes inside
+        // the device.
+        let mut lab = [0u8; 512];
+        lab.copy_from_slice(&phys[..512]);
+        if mode & 1 == 1 {
+            lab[12..16].copy_from_slice(&0x600d_deeeu32.to_le_bytes());
+            lab[508..510].copy_from_slice(&0xdabeu16.to_le_bytes());
+        } else {
+            lab[508..510].copy_from_slice(&0xdabeu16.to_be_bytes());
+        }
+        let x = lab[..510]
+            .chunks_exact(2)
+            .fold(0u16, |a, w| a ^ u16::from_be_bytes([w[0], w[1]]));
+        lab[510..512].copy_from_slice(&x.to_be_bytes());
+        let mut dev = vec![0u8; 1 << 20];
+        let first = 1 + 2 * usize::from(mode & 0x3f);
+        for k in 0..5 {
+            let at = (first + 2 * k) * 512;
+            dev[at..at + 512].copy_from_slice(&lab);
+        }
+        let src = Mem::new(&dev);
+        let r = scan::scan(&src, ScanOptions::default(), &mut |_, _| {}).expect("scan of memory");
+        for plan in [
+            kzrescue::partition::restore::vtoc_from_backup(&src, &r.sun_labels),
+            kzrescue::partition::restore::x86_vtoc_from_backup(&src, &r.sun_labels, &r.vdevs),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            for w in &plan.writes {
+                assert!(w.offset + w.new.len() as u64 <= dev.len() as u64);
             }
         }
     }
@@ -550,6 +588,7 @@ pub mod uberblock {
     //! the ring, and the chosen uberblock must be a checksum-valid one with
     //! txg > 0 that no other valid slot beats.
 
+    use kzrescue::zfs::ByteOrder;
     use kzrescue::zfs::eck;
     use kzrescue::zfs::uberblock::{self, RING_SIZE, SlotStatus, UBERBLOCK_MAGIC};
 
@@ -572,9 +611,9 @@ pub mod uberblock {
             for (i, s) in ring.chunks_exact_mut(size).enumerate() {
                 let m: [u8; 8] = s[..8].try_into().unwrap();
                 let e = if m == UBERBLOCK_MAGIC.to_be_bytes() {
-                    Some(eck::Endian::Big)
+                    Some(ByteOrder::Big)
                 } else if m == UBERBLOCK_MAGIC.to_le_bytes() {
-                    Some(eck::Endian::Little)
+                    Some(ByteOrder::Little)
                 } else {
                     None
                 };
@@ -673,7 +712,7 @@ pub mod zap {
     //! next power-of-two size, in both byte orders. Errors are fine, panics and
     //! unbounded loops are not.
 
-    use kzrescue::zfs::blkptr::ByteOrder;
+    use kzrescue::zfs::ByteOrder;
     use kzrescue::zfs::zap;
 
     pub fn run(data: &[u8]) {

@@ -41,4 +41,4 @@ pub mod zone;
 // --- modules: forensic history (timeline, changes, deleted)
 pub mod forensic;
 
-pub use error::{Error, Result};
+pub use error::{Error, ErrorKind, Result};

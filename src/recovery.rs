@@ -87,7 +87,7 @@ pub fn advise(
     let last = gpt::last_lba(src.as_ref(), r.sector_size).unwrap_or(0);
     let primary = header_ok(src.as_ref(), ss, 1);
     let backup = last > 1 && header_ok(src.as_ref(), ss, last);
-    let sun_backup = r.sun_labels.iter().any(|l| l.backup_position);
+    let sun_backup = r.sun_labels.iter().any(|l| l.backup_position || l.x86);
     let described = matches!(v.table, TableMatch::Matches { .. });
     let found = format!(
         "a scan finds pool {} (vdev guid {}) at byte {:#x}, {} bytes, labels {:?}",

@@ -26,7 +26,8 @@
 use crate::error::Result;
 use crate::partition::{self, PartitionTable, TableKind, solaris, vtoc};
 use crate::source::Source;
-use crate::zfs::eck::{self, Endian};
+use crate::zfs::ByteOrder;
+use crate::zfs::eck;
 use crate::zfs::label::{LABEL_SIZE, NVLIST_MAX, VDEV_PHYS_OFFSET, VDEV_PHYS_SIZE};
 use crate::zfs::nvlist::{NvList, xdr};
 use crate::zfs::vdev_tree;
@@ -189,7 +190,7 @@ pub enum Recognised {
         /// SHA-256 of the packed nvlist bytes.
         digest: [u8; 32],
         /// Byte order of the trailer.
-        endian: Endian,
+        endian: ByteOrder,
     },
 }
 
@@ -210,7 +211,7 @@ pub fn recognise(phys: &[u8], at: u64, hints: &[u64], budget: &mut u64) -> Recog
     let n = VDEV_PHYS_SIZE - 32;
     let mut stored = [0u8; 32];
     for i in 0..4 {
-        let w = endian.u64_at(block, n + 8 * i).unwrap_or(0);
+        let w = endian.u64(block, n + 8 * i).unwrap_or(0);
         stored[8 * i..8 * i + 8].copy_from_slice(&w.to_be_bytes());
     }
     let mut prefix = Sha256::new();
@@ -218,7 +219,7 @@ pub fn recognise(phys: &[u8], at: u64, hints: &[u64], budget: &mut u64) -> Recog
     let matches = |v: u64, budget: &mut u64| -> bool {
         *budget = budget.saturating_sub(1);
         let mut h = prefix.clone();
-        h.update(endian.bytes(v));
+        h.update(endian.put_u64(v));
         h.update([0u8; 24]);
         h.finalize()[..] == stored[..]
     };
@@ -267,12 +268,16 @@ pub fn recognise(phys: &[u8], at: u64, hints: &[u64], budget: &mut u64) -> Recog
     Recognised::Unverified
 }
 
-/// A Sun disk label (SMI, VTOC_8) found on the device: big-endian magic
-/// `0xDABE` at byte 508 and the XOR of all 16-bit words zero.
+/// A Sun disk label found on the device: magic `0xDABE` at byte 508 and the
+/// XOR of all 16-bit words zero; big-endian VTOC_8 (SPARC SMI, in sector 0
+/// of the disk) or little-endian VTOC_16 (x86, in sector 1 of the Solaris
+/// fdisk partition, with the VTOC sanity word at byte 12).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct SunLabel {
     /// Absolute byte offset.
     pub at: u64,
+    /// Whether this is an x86 (little-endian VTOC_16) label.
+    pub x86: bool,
     /// Physical cylinders, heads, sectors per track the label declares.
     pub pcyl: u32,
     /// Data cylinders.
@@ -283,8 +288,12 @@ pub struct SunLabel {
     pub nhead: u32,
     /// Sectors per track.
     pub nsect: u32,
+    /// Alternate sectors per cylinder (SCSI; 0 on every disk seen).
+    pub apc: u32,
     /// Whether this is where Solaris keeps a backup label for this geometry
-    /// (odd sectors 1–9 of the last track of the last cylinder).
+    /// (odd sectors 1–9 of the last track of the last cylinder). Always
+    /// false for x86 labels: their backups are counted from the start of
+    /// the fdisk partition, which only the restore can infer.
     pub backup_position: bool,
     /// Whether it is sector 0.
     pub primary: bool,
@@ -297,46 +306,103 @@ pub struct SunLabel {
 pub fn is_sun_label(sector: &[u8]) -> bool {
     sector.len() >= vtoc::LABEL_SIZE
         && sector[vtoc::MAGIC_OFFSET..vtoc::MAGIC_OFFSET + 2] == vtoc::DKL_MAGIC.to_be_bytes()
-        && sector[..vtoc::LABEL_SIZE]
-            .chunks_exact(2)
-            .fold(0u16, |a, w| a ^ u16::from_be_bytes([w[0], w[1]]))
-            == 0
+        && xor_zero(sector)
+}
+
+/// Whether `sector` is a sealed little-endian (x86 VTOC_16) Sun label with
+/// the VTOC sanity word.
+pub fn is_x86_sun_label(sector: &[u8]) -> bool {
+    sector.len() >= vtoc::LABEL_SIZE
+        && sector[vtoc::MAGIC_OFFSET..vtoc::MAGIC_OFFSET + 2] == vtoc::DKL_MAGIC.to_le_bytes()
+        && vtoc::is_x86_vtoc(sector)
+        && xor_zero(sector)
+}
+
+/// The XOR of all 16-bit words of the 512-byte label is zero (in either
+/// byte order, since swapping bytes commutes with XOR).
+fn xor_zero(sector: &[u8]) -> bool {
+    sector[..vtoc::LABEL_SIZE]
+        .chunks_exact(2)
+        .fold(0u16, |a, w| a ^ u16::from_be_bytes([w[0], w[1]]))
+        == 0
 }
 
 /// Decodes the geometry of a Sun label at `at` and says whether `at` is a
 /// backup-label position for it.
 pub fn sun_label(sector: &[u8], at: u64) -> Option<SunLabel> {
-    if !is_sun_label(sector) {
+    let x86 = if is_sun_label(sector) {
+        false
+    } else if is_x86_sun_label(sector) {
+        true
+    } else {
         return None;
-    }
+    };
     let u16be = |o: usize| u32::from(u16::from_be_bytes([sector[o], sector[o + 1]]));
-    let (pcyl, ncyl, acyl, nhead, nsect) =
-        (u16be(422), u16be(432), u16be(434), u16be(436), u16be(438));
-    let backup_position = backup_label_sectors(ncyl, acyl, nhead, nsect)
-        .is_some_and(|s| s.iter().any(|&x| x * vtoc::LABEL_SIZE as u64 == at));
+    let u16le = |o: usize| u32::from(u16::from_le_bytes([sector[o], sector[o + 1]]));
+    let u32le =
+        |o: usize| u32::from_le_bytes([sector[o], sector[o + 1], sector[o + 2], sector[o + 3]]);
+    let (pcyl, ncyl, acyl, nhead, nsect, apc) = if x86 {
+        // VTOC_16: dk_vtoc (456 bytes), then pcyl, ncyl (u32), acyl, bcyl
+        // (u16), nhead, nsect (u32), intrlv, skew, apc (u16).
+        (
+            u32le(456),
+            u32le(460),
+            u16le(464),
+            u32le(468),
+            u32le(472),
+            u16le(480),
+        )
+    } else {
+        // VTOC_8: rpm, pcyl, apc, obs1, obs2, intrlv, ncyl, acyl, nhead,
+        // nsect (u16) from byte 420.
+        (
+            u16be(422),
+            u16be(432),
+            u16be(434),
+            u16be(436),
+            u16be(438),
+            u16be(424),
+        )
+    };
+    let backup_position = !x86
+        && backup_label_sectors(ncyl, acyl, nhead, nsect, apc)
+            .is_some_and(|s| s.iter().any(|&x| x * vtoc::LABEL_SIZE as u64 == at));
     Some(SunLabel {
         at,
+        x86,
         pcyl,
         ncyl,
         acyl,
         nhead,
         nsect,
+        apc,
         backup_position,
         primary: at == 0,
         bytes: sector[..vtoc::LABEL_SIZE].to_vec(),
     })
 }
 
-/// The sectors where Solaris writes the five backup copies of a Sun label:
-/// sectors 1, 3, 5, 7, 9 of the last track (head `nhead − 1`) of the last
-/// cylinder (`ncyl + acyl − 1`).
-pub fn backup_label_sectors(ncyl: u32, acyl: u32, nhead: u32, nsect: u32) -> Option<[u64; 5]> {
-    if nhead == 0 || nsect < 10 || ncyl + acyl == 0 {
+/// The sectors where Solaris writes the five backup copies of a Sun label,
+/// counted from the start of the labelled area (the disk on SPARC, the
+/// Solaris fdisk partition on x86): sectors 1, 3, 5, 7, 9 of the last track
+/// (head `nhead − 1`) of the last cylinder (`ncyl + acyl − 1`), cylinders
+/// being `nhead × nsect − apc` sectors long (illumos cmlb, `cmlb_set_vtoc`).
+pub fn backup_label_sectors(
+    ncyl: u32,
+    acyl: u32,
+    nhead: u32,
+    nsect: u32,
+    apc: u32,
+) -> Option<[u64; 5]> {
+    let spc = u64::from(nhead) * u64::from(nsect);
+    if nhead == 0 || nsect < 10 || u64::from(ncyl) + u64::from(acyl) == 0 || u64::from(apc) >= spc {
         return None;
     }
-    let cyl = u64::from(ncyl + acyl - 1);
-    let track = cyl * u64::from(nhead) + u64::from(nhead - 1);
-    let base = track * u64::from(nsect);
+    let cyl = u64::from(ncyl) + u64::from(acyl) - 1;
+    let base = cyl
+        .checked_mul(spc - u64::from(apc))?
+        .checked_add(u64::from(nhead - 1) * u64::from(nsect))
+        .filter(|b| b.checked_add(9).is_some())?;
     Some([base + 1, base + 3, base + 5, base + 7, base + 9])
 }
 
@@ -545,8 +611,10 @@ pub fn scan(
                 let at = base + off as u64;
                 let sector = &buf[off..have];
                 if sector.len() >= vtoc::LABEL_SIZE
-                    && sector[vtoc::MAGIC_OFFSET] == 0xda
-                    && sector[vtoc::MAGIC_OFFSET + 1] == 0xbe
+                    && matches!(
+                        (sector[vtoc::MAGIC_OFFSET], sector[vtoc::MAGIC_OFFSET + 1]),
+                        (0xda, 0xbe) | (0xbe, 0xda)
+                    )
                     && let Some(l) = sun_label(sector, at)
                 {
                     if rep.sun_labels.len() < MAX_SUN_LABELS {
@@ -889,7 +957,7 @@ mod tests {
         let mut d = vec![0u8; (start + psize + (1 << 20)) as usize];
         let c = config(asize);
         for off in crate::zfs::label::label_offsets(psize) {
-            let p = encode_vdev_phys([1, 1, 0, 0], &c, Endian::Little, off).unwrap();
+            let p = encode_vdev_phys([1, 1, 0, 0], &c, ByteOrder::Little, off).unwrap();
             let at = (start + off + VDEV_PHYS_OFFSET) as usize;
             d[at..at + p.len()].copy_from_slice(&p);
         }
@@ -926,7 +994,7 @@ mod tests {
     #[test]
     fn unsealed_header_is_a_candidate_but_not_a_label() {
         let mut d = vec![0u8; 4 << 20];
-        let mut p = encode_vdev_phys([1, 1, 0, 0], &config(1 << 20), Endian::Little, 0).unwrap();
+        let mut p = encode_vdev_phys([1, 1, 0, 0], &config(1 << 20), ByteOrder::Little, 0).unwrap();
         let n = p.len();
         p[n - 1] ^= 1;
         d[1 << 20..(1 << 20) + n].copy_from_slice(&p);
@@ -939,9 +1007,14 @@ mod tests {
     fn backup_sectors_of_a_geometry() {
         // 2 cylinders of 2 heads × 16 sectors: last track starts at 48.
         assert_eq!(
-            backup_label_sectors(1, 1, 2, 16),
+            backup_label_sectors(1, 1, 2, 16, 0),
             Some([49, 51, 53, 55, 57])
         );
-        assert_eq!(backup_label_sectors(0, 0, 2, 16), None);
+        assert_eq!(backup_label_sectors(0, 0, 2, 16, 0), None);
+        // One alternate sector per cylinder shortens each cylinder.
+        assert_eq!(
+            backup_label_sectors(1, 1, 2, 16, 1),
+            Some([48, 50, 52, 54, 56])
+        );
     }
 }

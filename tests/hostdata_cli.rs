@@ -3,10 +3,9 @@
 //! on a disk image built around a real ZFS pool (checked with `zdb -l`).
 
 mod common;
-mod hostdata_util;
 
+use common::hostdata::*;
 use common::{kzrescue, require_tool, unpack_fixture};
-use hostdata_util::*;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 

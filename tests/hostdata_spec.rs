@@ -4,7 +4,6 @@
 //! AES-CCM) reads what kzrescue writes and writes what kzrescue reads.
 
 mod common;
-mod hostdata_util;
 
 use common::{kzrescue, require_tool, root, unpack_fixture};
 use kzrescue::hostdata::{self, HostData, HostKey, SuspendInfo, container};
@@ -591,7 +590,7 @@ fn key_file_syntax() {
 
 /// A disk whose GPT has the given reserved partitions (slot, first, last LBA).
 fn disk_with_reserved(path: &Path, reserved: &[(usize, u64, u64)]) {
-    use hostdata_util::{RESERVED, SECTOR, USR};
+    use common::hostdata::{RESERVED, SECTOR, USR};
     let sectors = 16 * 1024 * 1024 / SECTOR;
     let mut entries = vec![common::gpt::Entry {
         slot: 0,

@@ -3,9 +3,8 @@
 //! crash matrices with the fault-injecting source.
 
 mod common;
-mod hostdata_util;
 
-use hostdata_util::*;
+use common::hostdata::*;
 use kzrescue::hostdata::store::{self, CopyId, CopyState};
 use kzrescue::hostdata::{self, HostKey, InitOptions, Verdict, container};
 use kzrescue::repair::apply::{TargetPlan, apply};

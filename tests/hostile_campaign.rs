@@ -30,12 +30,11 @@
 //! `tests/FUZZING.md` records one.
 
 mod common;
-mod synthpool;
 
+use common::synthpool::{Dn, Fs, Hooks, Node, ROOT, Spec, Writer, ot};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use synthpool::{Dn, Fs, Hooks, Node, ROOT, Spec, Writer, ot};
 
 /// A small deterministic generator (xorshift64*).
 struct Rng(u64);
@@ -325,12 +324,19 @@ fn documented(rng: &mut Rng) -> Case {
             let v = [0u64, 64, 1 << 32, u64::MAX][rng.below(4) as usize];
             let mut hook = |w: &mut Writer, o: u64, dn: &mut Dn| {
                 if o == 1 {
-                    let z = synthpool::micro_zap(&[
+                    let z = common::synthpool::micro_zap(&[
                         ("VERSION", v),
                         ("ROOT", ROOT),
                         ("DELETE_QUEUE", 2),
                     ]);
-                    *dn = synthpool::object(w, ot::MASTER_NODE, z.len() as u32, &z, 0, vec![]);
+                    *dn = common::synthpool::object(
+                        w,
+                        ot::MASTER_NODE,
+                        z.len() as u32,
+                        &z,
+                        0,
+                        vec![],
+                    );
                 }
             };
             Case {
@@ -425,7 +431,7 @@ fn round(seed: u64, images: usize, work: &Path) -> Counts {
     std::fs::write(parent.join("bystander"), b"x").unwrap();
     for i in 0..images {
         let case = generate(&mut rng);
-        let img = synthpool::save(work, "campaign.img", &case.img);
+        let img = common::synthpool::save(work, "campaign.img", &case.img);
         let dest = parent.join(format!("export-{i}"));
         let tar = work.join("campaign.tar");
         let before = listing(&parent, &dest);

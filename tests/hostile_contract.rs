@@ -6,10 +6,9 @@
 //! every numeric flag is tried at its extremes.
 
 mod common;
-mod synthpool;
 
 use common::bounded::{Outcome, run};
-use synthpool::{Dn, Hooks, Spec, Writer};
+use common::synthpool::{Dn, Hooks, Spec, Writer};
 
 fn check_failure(what: &str, o: &Outcome) {
     assert!(o.code >= 0, "{what}: killed by signal {}", -o.code);
@@ -48,7 +47,7 @@ fn check_failure(what: &str, o: &Outcome) {
 fn bad_objdir() -> Vec<u8> {
     let mut hook = |w: &mut Writer, o: u64, dn: &mut Dn| {
         if o == 1 {
-            *dn = synthpool::object(w, 1, 512, &[0x5au8; 512], 0, vec![]);
+            *dn = common::synthpool::object(w, 1, 512, &[0x5au8; 512], 0, vec![]);
         }
     };
     Spec::default().build_with(Hooks {
@@ -67,7 +66,7 @@ fn every_read_command_fails_with_one_line_and_a_real_offset() {
         .unwrap()
         .set_len(10 << 20)
         .unwrap();
-    let objdir = synthpool::save(dir.path(), "objdir.img", &bad_objdir());
+    let objdir = common::synthpool::save(dir.path(), "objdir.img", &bad_objdir());
     // no valid uberblock anywhere: every active slot destroyed
     let mut img = Spec::default().build();
     let size = img.len();
@@ -75,7 +74,7 @@ fn every_read_command_fails_with_one_line_and_a_real_offset() {
         let at = base + (128 << 10) + 10 * 1024;
         img[at..at + 8].copy_from_slice(&[0xee; 8]);
     }
-    let noub = synthpool::save(dir.path(), "noub.img", &img);
+    let noub = common::synthpool::save(dir.path(), "noub.img", &img);
     let images = [
         p("missing.img"),
         p("empty.img"),
@@ -112,7 +111,7 @@ fn every_read_command_fails_with_one_line_and_a_real_offset() {
         }
     }
     // lookups name what was looked up and where
-    let good = synthpool::save(dir.path(), "good.img", &Spec::default().build());
+    let good = common::synthpool::save(dir.path(), "good.img", &Spec::default().build());
     for (args, needle) in [
         (
             vec!["ls", &good, "synth:/nothing/here"],
@@ -190,7 +189,7 @@ fn input_files_must_be_regular_and_bounded() {
 #[test]
 fn numeric_flags_at_their_extremes() {
     let dir = tempfile::tempdir().unwrap();
-    let img = synthpool::save(dir.path(), "good.img", &Spec::default().build());
+    let img = common::synthpool::save(dir.path(), "good.img", &Spec::default().build());
     let out = dir.path().join("x");
     let out = out.to_str().unwrap();
     let huge = "18446744073709551616";
@@ -339,7 +338,7 @@ fn documented_garbage_warns_and_exits_1() {
     let mut img = Spec::default().build();
     let at = (256 << 10) + (128 << 10) + 10 * 1024;
     img[at..at + 8].copy_from_slice(&[0xee; 8]);
-    let p = synthpool::save(dir.path(), "ub.img", &img);
+    let p = common::synthpool::save(dir.path(), "ub.img", &img);
     let o = run(&["uberblocks", &p]);
     assert_eq!(o.code, 1, "{}", o.out());
     assert!(
@@ -352,14 +351,14 @@ fn documented_garbage_warns_and_exits_1() {
     let cases: Vec<(&str, Vec<u8>, &str)> = vec![
         (
             "root dnode retyped as a plain file",
-            with_fs(synthpool::ROOT, |_, dn| {
-                dn.dtype = synthpool::ot::PLAIN_FILE
+            with_fs(common::synthpool::ROOT, |_, dn| {
+                dn.dtype = common::synthpool::ot::PLAIN_FILE
             }),
             "has dnode type 19, not 20 (directory contents)",
         ),
         (
             "root znode mode a regular file",
-            with_fs(synthpool::ROOT, |_, dn| {
+            with_fs(common::synthpool::ROOT, |_, dn| {
                 dn.bonus[72..80].copy_from_slice(&0o100644u64.to_le_bytes())
             }),
             "the root directory (master node ROOT) is a File",
@@ -367,18 +366,25 @@ fn documented_garbage_warns_and_exits_1() {
         (
             "ZPL version 2^64-1",
             with_fs(1, |w, dn| {
-                let z = synthpool::micro_zap(&[
+                let z = common::synthpool::micro_zap(&[
                     ("VERSION", u64::MAX),
-                    ("ROOT", synthpool::ROOT),
+                    ("ROOT", common::synthpool::ROOT),
                     ("DELETE_QUEUE", 2),
                 ]);
-                *dn = synthpool::object(w, synthpool::ot::MASTER_NODE, 512, &z, 0, vec![]);
+                *dn = common::synthpool::object(
+                    w,
+                    common::synthpool::ot::MASTER_NODE,
+                    512,
+                    &z,
+                    0,
+                    vec![],
+                );
             }),
             "VERSION at byte offset 0x",
         ),
     ];
     for (what, img, needle) in cases {
-        let p = synthpool::save(dir.path(), "g.img", &img);
+        let p = common::synthpool::save(dir.path(), "g.img", &img);
         for args in [
             vec!["ls", &p, "synth:/"],
             vec!["manifest", "--json-int", &p, "synth"],

@@ -9,12 +9,11 @@
 //! laid out by `tests/synthpool/`.
 
 mod common;
-mod synthpool;
 
 use common::bounded::{Outcome, run};
+use common::synthpool::{Fs, Node, ROOT, Spec};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use synthpool::{Fs, Node, ROOT, Spec};
 
 /// Every path under `dir` (not following symlinks) → "type size target".
 fn listing(dir: &Path) -> BTreeMap<PathBuf, String> {
@@ -204,7 +203,7 @@ fn hostile_layouts_stay_inside_the_destination() {
             fs,
             ..Spec::default()
         };
-        let img = synthpool::save(tmp.path(), &format!("l{i}.img"), &spec.build());
+        let img = common::synthpool::save(tmp.path(), &format!("l{i}.img"), &spec.build());
         // ls and manifest report hostile names and duplicates
         let o = run(&["ls", &img, "synth:/"]);
         no_crash(&format!("{what}: ls"), &o);
@@ -283,7 +282,7 @@ fn refused_and_escaped_names_are_reported_and_duplicates_keep_the_first() {
     let outside = tmp.path().join("outside");
     let ls = layouts(outside.to_str().unwrap());
     // ../escaped and ok
-    let img = synthpool::save(
+    let img = common::synthpool::save(
         tmp.path(),
         "a.img",
         &Spec {
@@ -319,7 +318,7 @@ fn refused_and_escaped_names_are_reported_and_duplicates_keep_the_first() {
     );
     assert_eq!(std::fs::read(d.join("..%2Fescaped")).unwrap(), b"evil\n");
     // . .. and empty, escaped
-    let img = synthpool::save(
+    let img = common::synthpool::save(
         tmp.path(),
         "b.img",
         &Spec {
@@ -340,7 +339,7 @@ fn refused_and_escaped_names_are_reported_and_duplicates_keep_the_first() {
     assert_eq!(std::fs::read(d.join("%2E")).unwrap(), b"dot\n");
     assert_eq!(std::fs::read(d.join("%2E%2E")).unwrap(), b"dotdot\n");
     // an empty name and one with a NUL byte (a fat ZAP holds them), escaped
-    let img = synthpool::save(
+    let img = common::synthpool::save(
         tmp.path(),
         "e.img",
         &Spec {
@@ -372,7 +371,7 @@ fn refused_and_escaped_names_are_reported_and_duplicates_keep_the_first() {
     );
     // a symlink then a directory of the same name: the symlink stays, the
     // directory is reported and not merged through it
-    let img = synthpool::save(
+    let img = common::synthpool::save(
         tmp.path(),
         "c.img",
         &Spec {
@@ -400,7 +399,7 @@ fn refused_and_escaped_names_are_reported_and_duplicates_keep_the_first() {
         o.stderr
     );
     // the hard link whose first name was refused is written once, whole
-    let img = synthpool::save(
+    let img = common::synthpool::save(
         tmp.path(),
         "d.img",
         &Spec {

@@ -5,12 +5,11 @@
 //! reported when it cannot. Pools are laid out by `tests/synthpool/`.
 
 mod common;
-mod synthpool;
 
 use common::bounded::{Outcome, run};
+use common::synthpool::{Dn, Hooks, Spec, Writer};
 use serde_json::Value;
 use std::os::unix::fs::MetadataExt;
-use synthpool::{Dn, Hooks, Spec, Writer};
 
 /// 1960-01-01 00:00:00 UTC.
 const Y1960: i64 = -315_619_200;
@@ -51,7 +50,7 @@ fn hello_entry(json: &[u8]) -> Value {
 #[test]
 fn time_before_1970_reads_signed_everywhere() {
     let dir = tempfile::tempdir().unwrap();
-    let img = synthpool::save(dir.path(), "t1960.img", &hello_times(Y1960 as u64, 5));
+    let img = common::synthpool::save(dir.path(), "t1960.img", &hello_times(Y1960 as u64, 5));
     let o = run(&["ls", &img, "synth:/"]);
     no_crash("ls", &o);
     assert_eq!(o.code, 0, "{}", o.out());
@@ -117,7 +116,7 @@ fn times_near_2_pow_64_never_panic() {
     .enumerate()
     {
         let what = format!("sec {sec:#x} nsec {nsec:#x}");
-        let img = synthpool::save(dir.path(), "t.img", &hello_times(sec, nsec));
+        let img = common::synthpool::save(dir.path(), "t.img", &hello_times(sec, nsec));
         let o = run(&["ls", &img, "synth:/"]);
         no_crash(&format!("{what}: ls"), &o);
         assert_eq!(o.code, 0, "{what}: {}", o.out());

@@ -2,9 +2,8 @@
 //! backing file: the `Source` seam makes a LUN look like any disk.
 
 mod common;
-mod iscsi_support;
 
-use iscsi_support::Tgt;
+use common::iscsi::Tgt;
 use kzrescue::source::iscsi::{IscsiSource, LuSelector, SessionConfig};
 use kzrescue::source::{FileSource, OpenMode, Source};
 use kzrescue::zfs::label;

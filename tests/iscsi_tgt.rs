@@ -1,9 +1,8 @@
 //! The initiator against a real target: Debian's user-space `tgtd`.
 
 mod common;
-mod iscsi_support;
 
-use iscsi_support::{Tgt, pattern};
+use common::iscsi::{Tgt, pattern};
 use kzrescue::Error;
 use kzrescue::source::Source;
 use kzrescue::source::iscsi::login::{ChapCredentials, DigestPref};

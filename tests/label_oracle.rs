@@ -10,9 +10,8 @@
 //! one (txg, timestamp, guid_sum).
 
 mod common;
-mod label_common;
 
-use label_common::*;
+use common::label::*;
 use serde_json::Value;
 use std::path::Path;
 

@@ -6,10 +6,8 @@
 //! set --write` refuses with nothing written, saying how it read.
 
 mod common;
-mod iscsi_support;
-mod physpath_util;
 
-use physpath_util::{Placement, gpt_disk, label_offsets, testsuite_image};
+use common::physpath::{Placement, gpt_disk, label_offsets, testsuite_image};
 use std::os::unix::fs::FileExt;
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -155,7 +153,7 @@ fn loop_device_written_through_its_backing_file_is_refused() {
         let now = std::fs::read(&img).unwrap();
         let slice = &now[p.start as usize..(p.start + p.len) as usize];
         assert_eq!(
-            physpath_util::labels_that_import_alone(slice, "v15-pool", dir.path()),
+            common::physpath::labels_that_import_alone(slice, "v15-pool", dir.path()),
             vec![0, 1, 2, 3]
         );
     }
@@ -185,7 +183,7 @@ fn image_file_written_by_another_writer_is_refused() {
 fn iscsi_lu_written_through_a_second_session_is_refused() {
     let t = "iscsi_lu_written_through_a_second_session_is_refused";
     let Some((dir, img, p)) = disk(t) else { return };
-    let Some(tgt) = iscsi_support::Tgt::start(t) else {
+    let Some(tgt) = common::iscsi::Tgt::start(t) else {
         return;
     };
     tgt.target(1, "iqn.2026-12.org.kzrescue.test:live");
@@ -231,7 +229,7 @@ fn iscsi_lu_written_through_a_second_session_is_refused() {
         let now = std::fs::read(&img).unwrap();
         let slice = &now[p.start as usize..(p.start + p.len) as usize];
         assert_eq!(
-            physpath_util::labels_that_import_alone(slice, "v15-pool", dir.path()),
+            common::physpath::labels_that_import_alone(slice, "v15-pool", dir.path()),
             vec![0, 1, 2, 3]
         );
     }

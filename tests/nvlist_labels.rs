@@ -5,7 +5,6 @@
 //! ours, pair by pair.
 
 mod common;
-mod nvlist_common;
 
 use std::io::Read;
 use std::path::PathBuf;
@@ -128,7 +127,7 @@ fn label_nvlists_round_trip_exactly() {
             let f = tmp.path().join(format!("{checked}.nvlist"));
             std::fs::write(&f, &region[..packed.len]).unwrap();
             packed_files.push(f);
-            ours.push((name, nvlist_common::to_json(&packed.list)));
+            ours.push((name, common::nvlist::to_json(&packed.list)));
             match packed.header[1] {
                 0 => sparc += 1,
                 _ => x86 += 1,
@@ -143,10 +142,10 @@ fn label_nvlists_round_trip_exactly() {
     assert!(failures.is_empty(), "{failures:#?}");
     assert!(checked > 0);
 
-    if !nvlist_common::have_libnvpair("label_nvlists_round_trip_exactly (libnvpair part)") {
+    if !common::nvlist::have_libnvpair("label_nvlists_round_trip_exactly (libnvpair part)") {
         return;
     }
-    let theirs = nvlist_common::libnvpair_dump_many(&packed_files);
+    let theirs = common::nvlist::libnvpair_dump_many(&packed_files);
     assert_eq!(theirs.len(), ours.len());
     let mut agree = 0;
     for ((name, o), t) in ours.iter().zip(&theirs) {
@@ -161,7 +160,7 @@ fn label_nvlists_round_trip_exactly() {
         .iter()
         .map(|f| (f.clone(), f.with_extension("native")))
         .collect();
-    nvlist_common::libnvpair_repack_native(&jobs);
+    common::nvlist::libnvpair_repack_native(&jobs);
     let mut native_same = 0;
     for ((xf, nf), (name, _)) in jobs.iter().zip(&ours) {
         let x = decode_packed(&std::fs::read(xf).unwrap()).unwrap();

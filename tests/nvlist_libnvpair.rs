@@ -7,14 +7,12 @@
 //!   unpacks it and reads back every value we wrote.
 
 mod common;
-#[path = "nvlist_common/mod.rs"]
-mod nvlist_common;
 
 use std::path::Path;
 use std::process::Command;
 
+use common::nvlist::{have_libnvpair, libnvpair_dump, script, to_json};
 use kzrescue::zfs::nvlist::{NvList, NvValue, XdrStyle, decode_packed, native, xdr};
-use nvlist_common::{have_libnvpair, libnvpair_dump, script, to_json};
 
 fn all_type_codes(l: &NvList, seen: &mut Vec<i32>) {
     for p in &l.pairs {

@@ -5,10 +5,9 @@
 //! written, and undo restores the device. Needs root and losetup.
 
 mod common;
-mod physpath_util;
 
+use common::physpath::sha;
 use common::{kzrescue, root, unpack_fixture};
-use physpath_util::sha;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 use std::process::Command;

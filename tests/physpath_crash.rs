@@ -10,13 +10,12 @@
 //! from the half-written disk, and `undo` restores every byte.
 
 mod common;
-mod physpath_util;
 
+use common::physpath::*;
 use kzrescue::repair::apply;
 use kzrescue::repair::journal::Journal;
 use kzrescue::repair::plan::{self, DevidChange, DiskInput, LeafFields, PlanOptions};
 use kzrescue::source::{Fault, FaultSource, FileSource, OpenMode, SharedSource, Window};
-use physpath_util::*;
 use std::path::Path;
 use std::sync::Arc;
 

@@ -12,13 +12,12 @@
 //! is installed, its `zdb -l` of the results is compared with the goldens.
 
 mod common;
-mod physpath_util;
 
+use common::physpath::*;
 use common::{kzrescue, root, unpack_fixture};
 use kzrescue::repair::apply;
 use kzrescue::repair::journal::Journal;
 use kzrescue::source::{Fault, FaultSource, FileSource, OpenMode, SharedSource};
-use physpath_util::*;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 

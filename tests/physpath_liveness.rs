@@ -1,11 +1,10 @@
 //! The liveness check: two reads of every uberblock ring, an interval apart.
 
 mod common;
-mod physpath_util;
 
+use common::physpath::*;
 use kzrescue::repair::liveness::{self, Watched};
 use kzrescue::source::{FileSource, OpenMode, Source};
-use physpath_util::*;
 use std::os::unix::process::CommandExt;
 use std::time::Duration;
 

@@ -3,10 +3,9 @@
 //! unchanged and no journal is left behind).
 
 mod common;
-mod physpath_util;
 
 use common::kzrescue;
-use physpath_util::*;
+use common::physpath::*;
 use std::path::{Path, PathBuf};
 
 const V15: &str = "zpool_upgrade/blockfiles/zfs-pool-v15.dat.bz2";

@@ -13,10 +13,9 @@
 //! again is a no-op; undo restores each step byte for byte.
 
 mod common;
-mod physpath_util;
 
 use common::kzrescue;
-use physpath_util::*;
+use common::physpath::*;
 use std::path::{Path, PathBuf};
 
 const WWN: &str = "600144f0a613c900000054521d550001";

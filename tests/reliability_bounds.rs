@@ -8,7 +8,8 @@
 mod common;
 
 use common::bounded::{MAX_CPU_S, MAX_RSS_KIB, run};
-use kzrescue::zfs::eck::{self, Endian};
+use kzrescue::zfs::ByteOrder;
+use kzrescue::zfs::eck;
 use kzrescue::zfs::label::{VDEV_PHYS_OFFSET, VDEV_PHYS_SIZE};
 use sha2::{Digest, Sha256};
 use std::path::Path;
@@ -84,7 +85,7 @@ fn vdev_with_nvlist(dir: &Path, name: &str, nvlist: &[u8]) -> String {
         let phys = &mut img[off..off + VDEV_PHYS_SIZE];
         let n = nvlist.len().min(VDEV_PHYS_SIZE - 40);
         phys[..n].copy_from_slice(&nvlist[..n]);
-        eck::seal(phys, off as u64, Endian::Little);
+        eck::seal(phys, off as u64, ByteOrder::Little);
     }
     let p = dir.join(name);
     std::fs::write(&p, img).unwrap();

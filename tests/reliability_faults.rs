@@ -21,16 +21,15 @@
 //!   completion: byte-identical to the disk before the repair.
 
 mod common;
-mod physpath_util;
 
+use common::physpath::{
+    Placement, fixture_placement, label_checksum_ok, slice_of, zdb_imports_vdevs, zone_plan,
+};
 use kzrescue::hostdata::store::{self, Assessment};
 use kzrescue::hostdata::{self, HostData, HostKey, InitOptions};
 use kzrescue::repair::apply::{self, TargetPlan};
 use kzrescue::repair::journal::Journal;
 use kzrescue::source::{Fault, FaultSource, FileSource, OpenMode, SharedSource};
-use physpath_util::{
-    Placement, fixture_placement, label_checksum_ok, slice_of, zdb_imports_vdevs, zone_plan,
-};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 

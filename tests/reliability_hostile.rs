@@ -9,12 +9,11 @@
 //! killed after 120 s.
 
 mod common;
-mod synthpool;
 
 use common::bounded::{MAX_CPU_S, MAX_RSS_KIB, Outcome, run, run_limited};
+use common::synthpool::{Bp, Dn, Hooks, Node, ROOT, Spec, Writer, mos, ot};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
-use synthpool::{Bp, Dn, Hooks, Node, ROOT, Spec, Writer, mos, ot};
 
 /// Asserts the bounds and that the run did not crash; returns the outcome.
 fn bounded(what: &str, args: &[&str]) -> Outcome {
@@ -87,7 +86,7 @@ fn manifest_paths(json: &[u8]) -> Vec<String> {
 #[test]
 fn synthetic_pool_reads_correctly() {
     let dir = tempfile::tempdir().unwrap();
-    let img = synthpool::save(dir.path(), "synth.img", &Spec::default().build());
+    let img = common::synthpool::save(dir.path(), "synth.img", &Spec::default().build());
     let o = ok("datasets", &["datasets", &img]);
     let text = String::from_utf8_lossy(&o.stdout).into_owned();
     for l in [
@@ -112,7 +111,7 @@ fn synthetic_pool_reads_correctly() {
     let text = String::from_utf8_lossy(&o.stdout).into_owned();
     assert!(text.contains(" a\n") && text.contains(" b\n"), "{text}");
     let o = ok("cat big", &["cat", &img, "synth:/dir/big.bin"]);
-    assert_eq!(o.stdout, synthpool::big_bytes());
+    assert_eq!(o.stdout, common::synthpool::big_bytes());
     let o = ok("cat deep", &["cat", &img, "synth:/dir/sub/deep.txt"]);
     assert_eq!(o.stdout, b"deep\n");
     let o = ok("cat snapshot", &["cat", &img, "synth@s1:/hello.txt"]);
@@ -145,7 +144,7 @@ fn synthetic_pool_reads_correctly() {
         .unwrap();
     assert_eq!(
         big["sha256"].as_str().unwrap(),
-        hex::encode(Sha256::digest(synthpool::big_bytes()))
+        hex::encode(Sha256::digest(common::synthpool::big_bytes()))
     );
     let out = dir.path().join("export");
     ok(
@@ -154,7 +153,7 @@ fn synthetic_pool_reads_correctly() {
     );
     assert_eq!(
         std::fs::read(out.join("dir/big.bin")).unwrap(),
-        synthpool::big_bytes()
+        common::synthpool::big_bytes()
     );
     assert_eq!(
         std::fs::read_link(out.join("link")).unwrap().to_str(),
@@ -230,7 +229,7 @@ fn directory_loops_end_in_warnings() {
     if let Some(Node::Dir(e)) = spec.fs.objects.get_mut(&ROOT) {
         e.push(("loop".into(), ROOT));
     }
-    let img = synthpool::save(dir.path(), "selfdir.img", &spec.build());
+    let img = common::synthpool::save(dir.path(), "selfdir.img", &spec.build());
     let runs = walk_all("root contains itself", &img, dir.path());
     for o in &runs[2..] {
         assert_eq!(o.code, 1, "{}", o.out());
@@ -256,7 +255,7 @@ fn directory_loops_end_in_warnings() {
     if let Some(Node::Dir(e)) = spec.fs.objects.get_mut(&7) {
         e.push(("up".into(), 5));
     }
-    let img = synthpool::save(dir.path(), "cycle.img", &spec.build());
+    let img = common::synthpool::save(dir.path(), "cycle.img", &spec.build());
     let runs = walk_all("dir/sub/up -> dir", &img, dir.path());
     for o in &runs[2..] {
         assert_eq!(o.code, 1, "{}", o.out());
@@ -272,7 +271,7 @@ fn directory_loops_end_in_warnings() {
     if let Some(Node::FatDir(e)) = spec.fs.objects.get_mut(&10) {
         e.push(("parent".into(), ROOT));
     }
-    let img = synthpool::save(dir.path(), "fatcycle.img", &spec.build());
+    let img = common::synthpool::save(dir.path(), "fatcycle.img", &spec.build());
     let runs = walk_all("fat/parent -> /", &img, dir.path());
     for o in &runs[2..] {
         assert_eq!(o.code, 1, "{}", o.out());
@@ -296,7 +295,7 @@ fn indirect_points_at_itself(level: u8) -> Vec<u8> {
         assert_eq!(dn.nlevels, 2);
         let l1 = dn.blkptrs[0];
         let first = w.get(l1.offset(), 512).to_vec();
-        let back = synthpool::bp_for(l1.offset(), &first, ot::PLAIN_FILE, level, 1);
+        let back = common::synthpool::bp_for(l1.offset(), &first, ot::PLAIN_FILE, level, 1);
         dn.blkptrs[0] = w.set_child(&l1, 10, &back);
     })
 }
@@ -315,7 +314,7 @@ fn indirect_points_at_ancestor(level: u8) -> Vec<u8> {
         let l2 = tops[0];
         let l1 = w.child(&l2, 4);
         let first = w.get(l2.offset(), 512).to_vec();
-        let back = synthpool::bp_for(l2.offset(), &first, ot::PLAIN_FILE, level, 1);
+        let back = common::synthpool::bp_for(l2.offset(), &first, ot::PLAIN_FILE, level, 1);
         let l1 = w.set_child(&l1, 2, &back);
         dn.blkptrs[0] = w.set_child(&l2, 4, &l1);
         dn.nlevels = 3;
@@ -332,7 +331,7 @@ fn gang_header(w: &mut Writer, off: u64, member: &Bp) {
     let mut hdr = vec![0u8; 512];
     hdr[..128].copy_from_slice(&member.bytes());
     hdr[472..480].copy_from_slice(&0x0210_da7a_b10c_7a11u64.to_le_bytes());
-    for (i, v) in [0, off, synthpool::TXG, 0].iter().enumerate() {
+    for (i, v) in [0, off, common::synthpool::TXG, 0].iter().enumerate() {
         hdr[480 + 8 * i..488 + 8 * i].copy_from_slice(&v.to_le_bytes());
     }
     let d = Sha256::digest(&hdr);
@@ -345,7 +344,7 @@ fn gang_header(w: &mut Writer, off: u64, member: &Bp) {
 
 /// A gang block pointer to the header at `off`.
 fn gang_bp(off: u64) -> Bp {
-    let mut bp = synthpool::bp_for(off, &[0u8; 512], ot::PLAIN_FILE, 0, 1).with_gang();
+    let mut bp = common::synthpool::bp_for(off, &[0u8; 512], ot::PLAIN_FILE, 0, 1).with_gang();
     bp.0[0] = 1; // asize: one sector (the header)
     bp
 }
@@ -417,7 +416,7 @@ fn looping_block_trees_end_in_errors() {
         ),
     ];
     for (what, img, path, needles) in cases {
-        let img = synthpool::save(dir.path(), "tree.img", &img);
+        let img = common::synthpool::save(dir.path(), "tree.img", &img);
         let spec = format!("synth:{path}");
         let out = bounded_error(&format!("{what}: cat"), &["cat", &img, &spec], needles);
         println!("{}", out.lines().last().unwrap_or(""));
@@ -436,8 +435,8 @@ fn looping_block_trees_end_in_errors() {
 /// Replaces MOS object `obj` with a micro ZAP of type `dtype` holding `entries`.
 fn mos_zap(spec: &Spec, obj: u64, dtype: u8, entries: &[(&str, u64)]) -> Vec<u8> {
     with_mos_object(spec, obj, |w, dn| {
-        let z = synthpool::micro_zap(entries);
-        *dn = synthpool::object(w, dtype, z.len() as u32, &z, 0, vec![]);
+        let z = common::synthpool::micro_zap(entries);
+        *dn = common::synthpool::object(w, dtype, z.len() as u32, &z, 0, vec![]);
     })
 }
 
@@ -484,7 +483,7 @@ fn looping_dsl_trees_end_in_errors() {
         ),
     ];
     for (what, img, needle) in loops {
-        let img = synthpool::save(dir.path(), "dsl.img", &img);
+        let img = common::synthpool::save(dir.path(), "dsl.img", &img);
         let out = bounded_error(
             what,
             &["datasets", &img],
@@ -550,7 +549,7 @@ fn looping_dsl_trees_end_in_errors() {
         Some("object's bonus has DMU type 12, not 16"),
     ];
     for ((what, img), problem) in chains.into_iter().zip(expect) {
-        let img = synthpool::save(dir.path(), "snap.img", &img);
+        let img = common::synthpool::save(dir.path(), "snap.img", &img);
         let o = bounded(what, &["datasets", &img]);
         let text = String::from_utf8_lossy(&o.stdout);
         assert!(
@@ -586,10 +585,11 @@ fn looping_dsl_trees_end_in_errors() {
 /// chunk 1, its value chunk 2; "b" is chunks 3–5).
 fn fat_dir(edit: impl Fn(&mut Vec<Vec<u8>>)) -> Vec<u8> {
     with_fs_object(10, |w, dn| {
-        let mut blocks = synthpool::fat_zap(&[("a", (8 << 60) | 11), ("b", (8 << 60) | 12)], 4096);
+        let mut blocks =
+            common::synthpool::fat_zap(&[("a", (8 << 60) | 11), ("b", (8 << 60) | 12)], 4096);
         edit(&mut blocks);
         let data = blocks.concat();
-        *dn = synthpool::object(w, ot::DIRECTORY, 4096, &data, ot::ZNODE, dn.bonus.clone());
+        *dn = common::synthpool::object(w, ot::DIRECTORY, 4096, &data, ot::ZNODE, dn.bonus.clone());
     })
 }
 
@@ -611,7 +611,8 @@ fn put16(b: &mut [u8], at: usize, v: u16) {
 /// table blocks, so the first block met twice is an indirect block.
 fn fat_dir_shared_table(distinct_leaves: bool) -> Vec<u8> {
     with_fs_object(10, |w, dn| {
-        let mut blocks = synthpool::fat_zap(&[("a", (8 << 60) | 11), ("b", (8 << 60) | 12)], 4096);
+        let mut blocks =
+            common::synthpool::fat_zap(&[("a", (8 << 60) | 11), ("b", (8 << 60) | 12)], 4096);
         put64(&mut blocks[0], 16, 4096); // zt_blk
         put64(&mut blocks[0], 24, 1 << 35); // zt_numblks
         put64(&mut blocks[0], 32, 44); // zt_shift
@@ -745,7 +746,7 @@ fn hostile_zaps_end_in_errors() {
         ),
     ];
     for (what, img, needles) in cases {
-        let img = synthpool::save(dir.path(), "zap.img", &img);
+        let img = common::synthpool::save(dir.path(), "zap.img", &img);
         bounded_error(&format!("{what}: ls"), &["ls", &img, "synth:/fat"], needles);
         bounded_error(
             &format!("{what}: cat"),
@@ -789,7 +790,7 @@ fn absurd_sizes_end_in_errors_or_stream_bounded() {
     // a dnode whose data block size is beyond ZFS's 16 MiB (the largest
     // datablkszsec can say: 65535 sectors) on a micro-ZAP directory
     let img = with_fs_object(5, |_, dn| dn.datablksz = 0xffff * 512);
-    let img = synthpool::save(dir.path(), "bigzap.img", &img);
+    let img = common::synthpool::save(dir.path(), "bigzap.img", &img);
     let needles: &[&str] = &[
         "dnode of object 5",
         "data block size 33553920 exceeds ZFS's largest block (16777216 bytes)",
@@ -805,13 +806,13 @@ fn absurd_sizes_end_in_errors_or_stream_bounded() {
     }
     // 16 MiB is allowed (large_microzap): read in bounded memory
     let img = with_fs_object(5, |_, dn| dn.datablksz = 16 << 20);
-    let img = synthpool::save(dir.path(), "zap16.img", &img);
+    let img = common::synthpool::save(dir.path(), "zap16.img", &img);
     let o = ok("micro ZAP of 16 MiB: ls", &["ls", &img, "synth:/dir"]);
     assert!(String::from_utf8_lossy(&o.stdout).contains("big.bin"));
 
     // maxblkid 2^62 of 512-byte blocks: 2^71 bytes
     let img = sparse_hello(1 << 62, 1 << 62, 1);
-    let img = synthpool::save(dir.path(), "maxblkid.img", &img);
+    let img = common::synthpool::save(dir.path(), "maxblkid.img", &img);
     let needles: &[&str] = &[
         "dnode of object 4",
         "maxblkid 4611686018427387904 of 512-byte blocks reaches past the 2^64 bytes",
@@ -830,7 +831,7 @@ fn absurd_sizes_end_in_errors_or_stream_bounded() {
     // levels of indirect blocks, one block allocated
     let size = 1u64 << 50;
     let img = sparse_hello(size, (1 << 41) - 1, 7);
-    let img = synthpool::save(dir.path(), "sparse.img", &img);
+    let img = common::synthpool::save(dir.path(), "sparse.img", &img);
     let o = ok("1 PiB sparse file: ls", &["ls", &img, "synth:/"]);
     assert!(
         String::from_utf8_lossy(&o.stdout).contains(" 1125899906842624 1700000000 hello.txt"),
@@ -915,7 +916,7 @@ fn absurd_sizes_end_in_errors_or_stream_bounded() {
     }
     assert_eq!(
         std::fs::read(out.join("dir/big.bin")).unwrap(),
-        synthpool::big_bytes()
+        common::synthpool::big_bytes()
     );
 }
 
@@ -933,7 +934,7 @@ fn sparse_files_read_exactly() {
     data.truncate(40000 * 512 + 100);
     let mut spec = Spec::default();
     spec.fs.objects.insert(4, Node::File(data.clone(), 512));
-    let img = synthpool::save(dir.path(), "sparse.img", &spec.build());
+    let img = common::synthpool::save(dir.path(), "sparse.img", &spec.build());
     let o = ok("sparse: cat", &["cat", &img, "synth:/hello.txt"]);
     assert!(o.stdout == data, "cat differs");
     let o = ok(
@@ -980,7 +981,7 @@ fn many_names_for_one_file_are_exported_once() {
     spec.fs
         .objects
         .insert(13, Node::File(data.clone(), 128 << 10));
-    let img = synthpool::save(dir.path(), "names.img", &spec.build());
+    let img = common::synthpool::save(dir.path(), "names.img", &spec.build());
     let out = dir.path().join("x");
     let o = ok(
         "2000 names: export --to",

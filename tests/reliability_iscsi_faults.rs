@@ -30,17 +30,14 @@
 //!   relay), restores every backing file byte-identical.
 
 mod common;
-mod iscsi_proxy;
-mod iscsi_support;
-mod physpath_util;
 
-use iscsi_proxy::{After, Cut, Proxy};
-use iscsi_support::Tgt;
+use common::iscsi::Tgt;
+use common::iscsi_proxy::{After, Cut, Proxy};
+use common::physpath::{Placement, fixture_placement, label_checksum_ok};
 use kzrescue::hostdata::store;
 use kzrescue::hostdata::{HostData, HostKey, keyfile};
 use kzrescue::source::{FileSource, OpenMode, Source, Window};
 use kzrescue::zfs::label::{self, LabelStatus};
-use physpath_util::{Placement, fixture_placement, label_checksum_ok};
 use std::collections::HashMap;
 use std::io::{Read, Seek, Write};
 use std::path::{Path, PathBuf};
@@ -247,7 +244,12 @@ fn check_failure(r: &Run, cut: Cut, after: After, seq: Seq, what: &str) {
 }
 
 /// The checks of a run that must succeed after a re-login.
-fn check_success(r: &Run, cut: Cut, seen: &iscsi_proxy::Counts, clean: &iscsi_proxy::Counts) {
+fn check_success(
+    r: &Run,
+    cut: Cut,
+    seen: &common::iscsi_proxy::Counts,
+    clean: &common::iscsi_proxy::Counts,
+) {
     assert_eq!(r.code, Some(0), "{cut:?} Back: {}{}", r.out, r.err);
     assert!(
         seen.connections > clean.connections,
@@ -284,8 +286,8 @@ fn target_addr(t: &Tgt) -> std::net::SocketAddr {
 fn label_view(disk: &Path, at: Placement) -> Vec<u8> {
     let src = FileSource::open(disk, OpenMode::ReadOnly).unwrap();
     let mut vdev = vec![0u8; at.len as usize];
-    for o in physpath_util::label_offsets(at.len) {
-        let l = physpath_util::LABEL as usize;
+    for o in common::physpath::label_offsets(at.len) {
+        let l = common::physpath::LABEL as usize;
         src.read_at(at.start + o, &mut vdev[o as usize..o as usize + l])
             .unwrap();
     }
@@ -336,10 +338,10 @@ impl Zdb {
         let mut key = Vec::new();
         for (d, at) in disks {
             let v = label_view(d, *at);
-            for o in physpath_util::label_offsets(at.len) {
-                let s = (o + physpath_util::PHYS_OFF) as usize;
-                key.extend_from_slice(&physpath_util::sha(
-                    &v[s..s + physpath_util::PHYS_LEN as usize],
+            for o in common::physpath::label_offsets(at.len) {
+                let s = (o + common::physpath::PHYS_OFF) as usize;
+                key.extend_from_slice(&common::physpath::sha(
+                    &v[s..s + common::physpath::PHYS_LEN as usize],
                 ));
             }
         }
@@ -353,7 +355,7 @@ impl Zdb {
             let v = &b[at.start as usize..(at.start + at.len) as usize];
             std::fs::write(self.dir.join(format!("vdev{i}")), v).unwrap();
         }
-        let ok = physpath_util::zdb_imports(&self.dir, pool);
+        let ok = common::physpath::zdb_imports(&self.dir, pool);
         self.runs += 1;
         self.seen.insert(key, ok);
         ok
@@ -367,7 +369,7 @@ struct Disk {
 }
 
 fn label_ranges(at: Placement) -> Vec<(u64, u64)> {
-    physpath_util::phys_ranges(at)
+    common::physpath::phys_ranges(at)
 }
 
 /// phys_path repair over iSCSI: `fixtures` are the disks of one pool (one,
@@ -485,7 +487,7 @@ fn physpath_matrix(test: &str, fixtures: &[&str]) {
                     );
                 }
                 assert!(
-                    physpath_util::equal_outside(&now[i], &d.original, &label_ranges(d.at)),
+                    common::physpath::equal_outside(&now[i], &d.original, &label_ranges(d.at)),
                     "{cut:?} {after:?}: disk {i} changed outside its label nvlists"
                 );
                 let v = valid_labels(&d.path, d.at);
@@ -807,7 +809,7 @@ fn hostdata_init_and_takeover_over_dropping_target() {
                 }
                 let now = std::fs::read(&disk).unwrap();
                 assert!(
-                    physpath_util::equal_outside(&now, &original, &outside),
+                    common::physpath::equal_outside(&now, &original, &outside),
                     "{op} {cut:?} {after:?}: bytes outside the reserved partition changed"
                 );
                 let old_ok = best(&disk, &ka).as_ref() == Some(&old);

@@ -7,9 +7,8 @@
 //! names.
 
 mod common;
-mod synthpool;
 
-use synthpool::{Node, ROOT, Spec};
+use common::synthpool::{Node, ROOT, Spec};
 
 const POOL: &str = "ev\u{1b}[2Jil";
 const FILE: &str = "x\u{1b}]0;owned\u{7}\u{9b}31m\u{7f}.txt";
@@ -30,7 +29,7 @@ fn disk_names_cannot_drive_the_terminal() {
     if let Some(Node::Dir(e)) = spec.fs.objects.get_mut(&ROOT) {
         e.push((FILE.into(), 4));
     }
-    let img = synthpool::save(dir.path(), "names.img", &spec.build());
+    let img = common::synthpool::save(dir.path(), "names.img", &spec.build());
     let root = format!("{POOL}:/");
     let missing = format!("{POOL}:/{FILE}/nope");
     let runs: Vec<(&str, Vec<&str>)> = vec![

@@ -7,10 +7,8 @@
 //! view of the labels afterwards.
 
 mod common;
-#[path = "physpath_util/mod.rs"]
-mod physpath_util;
 
-use physpath_util::{Placement, gpt_disk, testsuite_image};
+use common::physpath::{Placement, gpt_disk, testsuite_image};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -211,7 +209,7 @@ fn zdb_slice(z: &Zone, i: usize, test: &str) -> Option<String> {
     let p = z.disks[i].1;
     let s = z.dir.join(format!("slice{i}.vdev"));
     std::fs::write(&s, &disk[p.start as usize..(p.start + p.len) as usize]).unwrap();
-    Some(physpath_util::zdb_l(&s))
+    Some(common::physpath::zdb_l(&s))
 }
 
 fn v15(test: &str) -> Option<Vec<u8>> {
@@ -853,7 +851,7 @@ fn repair_preflight_failures_write_nothing() {
         let p = z.disks[0].1;
         let slice = &disk[p.start as usize..(p.start + p.len) as usize];
         assert_eq!(
-            physpath_util::labels_that_import_alone(slice, "v15-pool", &z.dir),
+            common::physpath::labels_that_import_alone(slice, "v15-pool", &z.dir),
             vec![0, 1, 2, 3]
         );
     }

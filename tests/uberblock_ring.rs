@@ -3,13 +3,13 @@
 //! active uberblock.
 
 mod common;
-mod label_common;
 
+use common::label::*;
 use kzrescue::source::{FileSource, OpenMode};
-use kzrescue::zfs::eck::{self, Endian};
+use kzrescue::zfs::ByteOrder;
+use kzrescue::zfs::eck;
 use kzrescue::zfs::label::{label_offsets, read_labels};
 use kzrescue::zfs::uberblock::{self, RING_OFFSET, SlotStatus, decode_ring};
-use label_common::*;
 use proptest::prelude::*;
 use serde_json::Value;
 use std::os::unix::fs::FileExt;
@@ -58,7 +58,7 @@ fn rings_holding_both_byte_orders() {
 #[test]
 fn damaged_active_slot_falls_back_like_zfs() {
     let dir = tempfile::tempdir().unwrap();
-    for e in [Endian::Big, Endian::Little] {
+    for e in [ByteOrder::Big, ByteOrder::Little] {
         let p = dir.path().join(format!("pool-{}", e.name()));
         synthetic_pool(&p, e, 40);
         let (code, v) = ub_json(&p);
@@ -117,7 +117,7 @@ fn slot_geometry_from_ashift_and_uncapped_rule() {
         (14, 16384),
     ] {
         let p = dir.path().join(format!("a{ashift}-{slot}"));
-        synthetic_pool_with(&p, Endian::Little, 20, ashift, slot);
+        synthetic_pool_with(&p, ByteOrder::Little, 20, ashift, slot);
         let src = FileSource::open(&p, OpenMode::ReadOnly).unwrap();
         let labels = read_labels(&src);
         let ring = uberblock::read_ring(&src, &labels[0], None);
@@ -158,7 +158,7 @@ proptest! {
     fn seal_then_verify_and_any_flip_fails(data in proptest::collection::vec(any::<u8>(), 40..3000),
                                            off in any::<u64>(), big in any::<bool>(),
                                            bit in any::<usize>()) {
-        let e = if big { Endian::Big } else { Endian::Little };
+        let e = if big { ByteOrder::Big } else { ByteOrder::Little };
         let mut b = data.clone();
         eck::seal(&mut b, off, e);
         prop_assert_eq!(eck::verify(&b, off).unwrap(), e);
@@ -178,7 +178,7 @@ fn solaris_pool_versions_are_accepted() {
     let dir = tempfile::tempdir().unwrap();
     for version in [1u64, 28, 35, 44, 46, 5000] {
         let p = dir.path().join(format!("v{version}"));
-        synthetic_pool(&p, Endian::Big, 3);
+        synthetic_pool(&p, ByteOrder::Big, 3);
         let size = std::fs::metadata(&p).unwrap().len();
         let src = FileSource::open(&p, OpenMode::ReadOnly).unwrap();
         let labels = read_labels(&src);
@@ -191,13 +191,13 @@ fn solaris_pool_versions_are_accepted() {
         for l in &labels {
             let mut cfg = l.config.clone().unwrap();
             cfg.set("version", NvValue::UInt64(version));
-            let phys = encode_vdev_phys(l.header.unwrap(), &cfg, Endian::Big, l.offset).unwrap();
+            let phys = encode_vdev_phys(l.header.unwrap(), &cfg, ByteOrder::Big, l.offset).unwrap();
             f.write_all_at(&phys, l.offset + VDEV_PHYS_OFFSET).unwrap();
             let at = label_offsets(size)[l.index] + RING_OFFSET + 3 * 1024;
             let mut slot = vec![0u8; 1024];
             f.read_exact_at(&mut slot, at).unwrap();
             slot[8..16].copy_from_slice(&version.to_be_bytes());
-            eck::seal(&mut slot, at, Endian::Big);
+            eck::seal(&mut slot, at, ByteOrder::Big);
             f.write_all_at(&slot, at).unwrap();
         }
         drop(f);

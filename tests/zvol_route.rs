@@ -7,10 +7,8 @@
 //! each label alone, and undo over iSCSI restores every byte.
 
 mod common;
-mod iscsi_support;
-mod physpath_util;
 
-use iscsi_support::Tgt;
+use common::iscsi::Tgt;
 use kzrescue::Error;
 use kzrescue::source::Source;
 use kzrescue::source::iscsi::{IscsiSource, LuSelector, SessionConfig};
@@ -230,7 +228,7 @@ fn diagnose_points_an_unopenable_zvol_at_the_route() {
 }
 
 fn sha(p: &Path) -> Vec<u8> {
-    physpath_util::sha(&std::fs::read(p).unwrap())
+    common::physpath::sha(&std::fs::read(p).unwrap())
 }
 
 fn set_readonly(t: &Tgt, on: bool) {
@@ -356,7 +354,7 @@ fn tgt_read_only_lu_then_read_write_repair_zdb_and_undo() {
             s1["len"].as_u64().unwrap() as usize,
         );
         let vdev = &repaired[start..start + len];
-        let alone = physpath_util::labels_that_import_alone(vdev, "rpool", tmp.path());
+        let alone = common::physpath::labels_that_import_alone(vdev, "rpool", tmp.path());
         assert_eq!(alone, vec![0, 1, 2, 3], "labels importing alone");
     }
 
@@ -383,7 +381,7 @@ fn data_protect_on_write_is_a_clean_refusal() {
     let Some(t) = Tgt::start(test) else {
         return;
     };
-    let data = iscsi_support::pattern(4 << 20, 3);
+    let data = common::iscsi::pattern(4 << 20, 3);
     let img = t.file("lu.img", &data);
     serve(&t, &img);
     let mut cfg = SessionConfig::new(&t.portal(), None);
@@ -403,7 +401,7 @@ fn data_protect_on_write_is_a_clean_refusal() {
         other => panic!("write to a protected LU: {other:?}"),
     }
     assert!(t0.elapsed() < Duration::from_secs(5), "the refusal waited");
-    assert!(sha(&img) == physpath_util::sha(&data), "a byte changed");
+    assert!(sha(&img) == common::physpath::sha(&data), "a byte changed");
     drop(src);
 
     // Opening it for writing now is refused before any write; reading works.

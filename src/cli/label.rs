@@ -16,19 +16,42 @@ use serde::ser::{SerializeMap, SerializeSeq, Serializer};
 /// unless `--json-int`).
 pub const SCHEMA: &str = "kzrescue.label/2";
 
-/// Arguments of `kzrescue label`.
+/// Arguments of `kzrescue label`: show the labels of TARGET, or, with the
+/// `repair` subcommand, rebuild them. A target file literally named `repair`
+/// is reached as `./repair`.
 #[derive(clap::Args, Debug)]
 #[command(
-    after_help = "Also: `kzrescue label repair TARGET… [--dry-run|--write] [--reseal-only]` rebuilds missing or bad labels from a valid label of the same vdev (see `kzrescue label repair --help`)."
+    args_conflicts_with_subcommands = true,
+    subcommand_negates_reqs = true,
+    after_help = "A target file literally named `repair` is given as `./repair`."
 )]
 pub struct LabelArgs {
-    /// The disk or vdev (`disk.img`, `disk.img --slice 1`, a bare pool file).
-    #[command(flatten)]
-    pub target: TargetArgs,
+    #[command(subcommand)]
+    pub action: Option<LabelCommand>,
+    /// Image file, block device or storage URI (file:, dev:, lu:, iscsi:,
+    /// nfs:): a whole disk (the ZFS slice is found in its GPT or VTOC) or a
+    /// bare vdev.
+    #[arg(required = true)]
+    pub target: Option<String>,
+    /// Use this Solaris slice (GPT entry N+1, VTOC slice N) instead of the
+    /// one ZFS slice.
+    #[arg(long, value_name = "N", value_parser = super::bounds::parse_slice)]
+    pub slice: Option<u32>,
+    /// Logical sector size of the disk (512 or 4096); detected by default.
+    #[arg(long, value_name = "BYTES", value_parser = super::target::parse_sector_size)]
+    pub sector_size: Option<u32>,
     /// Print JSON (schema `kzrescue.label/2`; integers as strings unless
     /// --json-int) instead of zdb-style text.
     #[arg(long)]
     pub json: bool,
+}
+
+/// The writers under `kzrescue label`.
+#[derive(clap::Subcommand, Debug)]
+pub enum LabelCommand {
+    /// Rebuild vdev labels that are missing or fail their checksum from a
+    /// valid label of the same vdev (journalled; dry run by default).
+    Repair(super::recover::LabelRepairArgs),
 }
 
 /// The vdev a target resolves to, opened read-only.
@@ -76,12 +99,8 @@ pub fn report_labels(describe: &str, labels: &[LabelRead], cmp: &LabelComparison
             l.phys_offset(),
             l.status.name()
         );
-        match (&l.status, &l.problem) {
-            (LabelStatus::Undecodable(p) | LabelStatus::Unreadable(p), _) => {
-                s.push_str(&format!(" ({p})"))
-            }
-            (_, Some(p)) => s.push_str(&format!(" ({p})")),
-            _ => {}
+        if let Some(p) = &l.problem {
+            s.push_str(&format!(" ({p})"));
         }
         s
     };
@@ -115,7 +134,16 @@ pub fn report_labels(describe: &str, labels: &[LabelRead], cmp: &LabelComparison
 
 /// Runs the subcommand.
 pub fn run(args: &LabelArgs) -> Result<u8> {
-    let t = open_target(&args.target)?;
+    let target = match (&args.action, &args.target) {
+        (Some(LabelCommand::Repair(a)), _) => return super::recover::run_label_repair(a),
+        (None, Some(t)) => TargetArgs {
+            target: t.clone(),
+            slice: args.slice,
+            sector_size: args.sector_size,
+        },
+        (None, None) => return Err(kzrescue::Error::Usage("label: a TARGET is required".into())),
+    };
+    let t = open_target(&target)?;
     let src = &t.src;
     let labels = label::read_labels(src.as_ref());
     let cmp = label::compare(&labels);

@@ -6,8 +6,10 @@
 use super::datasets::{PoolArgs, open_fs};
 use indicatif::{ProgressBar, ProgressStyle};
 use kzrescue::manifest::build::{Options, Summary, stream};
-use kzrescue::manifest::diff::{Diff, diff, stream_files};
-use kzrescue::manifest::{BlockCounts, Entry, Manifest, SCHEMA, descendants};
+use kzrescue::manifest::diff::{Diff, diff, merge, stream_files};
+use kzrescue::manifest::{
+    BlockCounts, Entry, Manifest, SCHEMA, descendants, path_order, relative_dataset,
+};
 use kzrescue::zfs::spa::Opened;
 use kzrescue::{Error, Result};
 use serde::ser::{Error as _, SerializeSeq, SerializeStruct};
@@ -96,7 +98,75 @@ fn stream_all(
     Ok(total)
 }
 
-/// A whole manifest in memory (for `--against`).
+/// What `--against` found: the difference and each side's summary.
+struct Against {
+    diff: Diff,
+    base: Summary,
+    now: Summary,
+}
+
+/// `--against`: the baseline's and the current manifest built at once, half
+/// the jobs each, their entries merged in walk order as they are finished,
+/// so memory holds the differences, not the manifests. `None` when a side's
+/// entries are not in walk order (two names made equal by lossy UTF-8): the
+/// caller then compares whole manifests.
+fn against(
+    o: &Opened,
+    base_spec: &str,
+    now_spec: &str,
+    recursive: bool,
+    opts: &Options,
+) -> Result<Option<Against>> {
+    // datasets in the order of the merge's key: relative name, walk order
+    let ordered = |spec: &str| -> Result<Vec<String>> {
+        let mut names = covered(o, spec, recursive)?;
+        names.sort_by(|a, b| path_order(&relative_dataset(spec, a), &relative_dataset(spec, b)));
+        Ok(names)
+    };
+    let (base_names, now_names) = (ordered(base_spec)?, ordered(now_spec)?);
+    let half = Options {
+        jobs: (opts.jobs / 2).max(1),
+        ..opts.clone()
+    };
+    let bar = progress_bar();
+    let r = std::thread::scope(|s| {
+        let side = |names: Vec<String>| {
+            let (tx, rx) = std::sync::mpsc::sync_channel::<Entry>(1024);
+            let (half, bar) = (&half, &bar);
+            let h = s.spawn(move || {
+                stream_all(o, &names, recursive, half, bar, &mut |e| {
+                    // the merge stopped early (out of order): stop too
+                    tx.send(e)
+                        .map_err(|_| Error::Usage("manifest merge stopped".into()))
+                })
+            });
+            (rx, h)
+        };
+        let (rb, hb) = side(base_names);
+        let (rn, hn) = side(now_names);
+        let merged = merge(base_spec, now_spec, rb.iter().map(Ok), rn.iter().map(Ok));
+        // dropping the receivers stops a side the merge did not finish
+        drop((rb, rn));
+        let join = |h: std::thread::ScopedJoinHandle<'_, Result<Summary>>| {
+            h.join()
+                .unwrap_or_else(|_| Err(Error::Usage("a manifest thread panicked".into())))
+        };
+        let (sb, sn) = (join(hb), join(hn));
+        match merged? {
+            Ok(diff) => Ok(Some(Against {
+                diff,
+                base: sb?,
+                now: sn?,
+            })),
+            Err(_) => Ok(None),
+        }
+    });
+    bar.finish_and_clear();
+    r
+}
+
+/// A whole manifest in memory (for `--against` when a side is not in walk
+/// order).
 fn collect(o: &Opened, spec: &str, recursive: bool, opts: &Options) -> Result<Manifest> {
     let names = covered(o, spec, recursive)?;
     let bar = progress_bar();
@@ -239,7 +309,17 @@ pub fn run(args: &ManifestArgs) -> Result<u8> {
         Some(snap) => {
             let head = ds.split('@').next().unwrap_or(ds);
             let snap = snap.trim_start_matches('@');
-            let base = collect(&o, &format!("{head}@{snap}"), args.recursive, &opts)?;
+            let base_spec = format!("{head}@{snap}");
+            if let Some(a) = against(&o, &base_spec, ds, args.recursive, &opts)? {
+                for e in a.base.errors.iter().chain(a.now.errors.iter()) {
+                    eprintln!("kzrescue: {e}");
+                }
+                warn_unverified(&base_spec, a.base.blocks);
+                warn_unverified(ds, a.now.blocks);
+                print_json(&a.diff)?;
+                return Ok(diff_exit(&a.diff));
+            }
+            let base = collect(&o, &base_spec, args.recursive, &opts)?;
             let now = collect(&o, ds, args.recursive, &opts)?;
             for e in base.errors.iter().chain(now.errors.iter()) {
                 eprintln!("kzrescue: {e}");

@@ -82,9 +82,11 @@ pub struct Cli {
 #[command(defer = true)]
 enum Command {
     // --- commands: read path
-    /// List the partition table (GPT, SMI or x86 VTOC) with Solaris slices and minor letters.
+    /// List the partition table (GPT, SMI or x86 VTOC) with Solaris slices and minor letters;
+    /// `partitions restore` rebuilds a lost one.
     Partitions(partitions::PartitionsArgs),
-    /// Show the four vdev labels as `zdb -l` does, with checksum verdicts.
+    /// Show the four vdev labels as `zdb -l` does, with checksum verdicts; `label repair`
+    /// rebuilds damaged ones.
     Label(label::LabelArgs),
     /// Show the uberblock rings as `zdb -lu` does, with the active one marked.
     Uberblocks(uberblocks::UberblocksArgs),
@@ -208,16 +210,10 @@ pub fn command() -> clap::Command {
 
 /// Parses arguments, runs the subcommand, maps errors to exit codes.
 pub fn run() -> u8 {
-    // --- intercept: recovery writers (`label repair`, `partitions restore`)
-    let result: Result<u8, kzrescue::Error> = match recover::intercept() {
-        Some(r) => r,
-        None => {
-            use clap::FromArgMatches;
-            match Cli::from_arg_matches(&command().get_matches()) {
-                Ok(c) => dispatch(c),
-                Err(e) => e.exit(),
-            }
-        }
+    use clap::FromArgMatches;
+    let result = match Cli::from_arg_matches(&command().get_matches()) {
+        Ok(c) => dispatch(c),
+        Err(e) => e.exit(),
     };
     match result {
         Ok(code) => code,

@@ -19,31 +19,63 @@
 //! first_lba, last_lba, type_guid, unique_guid, tag, flags, type_name, name}
 //! (bytes for start/len, sectors of `sector_size` for the LBAs).
 
-use super::target::TargetArgs;
 use super::{EXIT_OK, EXIT_PROBLEMS};
 use kzrescue::Result;
 use kzrescue::partition::{self, PartitionTable, TableKind};
 use kzrescue::target::open_source;
 use serde_json::json;
 
-/// Arguments of `kzrescue partitions`.
+/// Arguments of `kzrescue partitions`: list the table of TARGET, or, with
+/// the `restore` subcommand, rebuild it. A target file literally named
+/// `restore` is reached as `./restore`.
 #[derive(clap::Args, Debug)]
 #[command(
-    after_help = "Also: `kzrescue partitions restore TARGET --from backup|primary|scan [--dry-run|--write]` rebuilds a lost table (see `kzrescue partitions restore --help`)."
+    args_conflicts_with_subcommands = true,
+    subcommand_negates_reqs = true,
+    after_help = "A target file literally named `restore` is given as `./restore`."
 )]
 pub struct PartitionsArgs {
-    #[command(flatten)]
-    target: TargetArgs,
+    #[command(subcommand)]
+    action: Option<PartitionsCommand>,
+    /// Image file or block device: a whole disk (the ZFS slice is found in its
+    /// GPT or VTOC) or a bare vdev file.
+    #[arg(required = true)]
+    target: Option<String>,
+    /// Use this Solaris slice (GPT entry N+1, VTOC slice N) instead of the
+    /// one ZFS slice.
+    #[arg(long, value_name = "N", value_parser = super::bounds::parse_slice)]
+    slice: Option<u32>,
+    /// Logical sector size of the disk (512 or 4096); detected by default.
+    #[arg(long, value_name = "BYTES", value_parser = super::target::parse_sector_size)]
+    sector_size: Option<u32>,
     /// Print JSON (schema in the command's documentation) instead of text.
     #[arg(long)]
     json: bool,
 }
 
+/// The writer under `kzrescue partitions`.
+#[derive(clap::Subcommand, Debug)]
+enum PartitionsCommand {
+    /// Rebuild a lost partition table: the primary GPT from the backup, the
+    /// backup from the primary, a fresh Solaris GPT from a scan, or a VTOC
+    /// from its backup labels (journalled; dry run by default).
+    Restore(super::recover::RestoreArgs),
+}
+
 /// Runs the subcommand; exits 1 when the table has notes (damage worked around).
 pub fn run(args: &PartitionsArgs) -> Result<u8> {
-    let disk = open_source(&args.target.target, false, &super::context::get().access()?)?;
-    let table = partition::read(disk.as_ref(), args.target.sector_size)?;
-    let pool = match (table.kind, args.target.slice) {
+    let target = match (&args.action, &args.target) {
+        (Some(PartitionsCommand::Restore(a)), _) => return super::recover::run_restore(a),
+        (None, Some(t)) => t,
+        (None, None) => {
+            return Err(kzrescue::Error::Usage(
+                "partitions: a TARGET is required".into(),
+            ));
+        }
+    };
+    let disk = open_source(target, false, &super::context::get().access()?)?;
+    let table = partition::read(disk.as_ref(), args.sector_size)?;
+    let pool = match (table.kind, args.slice) {
         (TableKind::None, _) => Ok(None),
         (_, Some(n)) => table.slice(n).map(|p| Some(p.slice)),
         (_, None) => table.zfs_slice().map(|p| Some(p.slice)),

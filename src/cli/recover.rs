@@ -20,51 +20,6 @@ use kzrescue::{Error, Result};
 use serde_json::json;
 use std::path::PathBuf;
 
-/// `kzrescue label repair` and `kzrescue partitions restore` are parsed
-/// here, before the main parser: `label` and `partitions` take a target as
-/// their first argument, so these two words after them name the writers.
-pub fn intercept() -> Option<Result<u8>> {
-    use clap::Parser;
-    let argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
-    let word = |i: usize| argv.get(i).and_then(|a| a.to_str());
-    match (word(1), word(2)) {
-        (Some("label"), Some("repair")) => {
-            let rest = argv[3..].iter().cloned();
-            let a = LabelRepairCli::parse_from(
-                std::iter::once("kzrescue label repair".into()).chain(rest),
-            );
-            Some(run_label_repair(&a.args))
-        }
-        (Some("partitions"), Some("restore")) => {
-            let rest = argv[3..].iter().cloned();
-            let a = RestoreCli::parse_from(
-                std::iter::once("kzrescue partitions restore".into()).chain(rest),
-            );
-            Some(run_restore(&a.args))
-        }
-        _ => None,
-    }
-}
-
-/// Rebuild vdev labels that are missing or fail their checksum from a valid
-/// label of the same vdev (journalled; dry run by default).
-#[derive(clap::Parser, Debug)]
-#[command(name = "kzrescue label repair")]
-struct LabelRepairCli {
-    #[command(flatten)]
-    args: LabelRepairArgs,
-}
-
-/// Rebuild a lost partition table: the primary GPT from the backup, the
-/// backup from the primary, a fresh Solaris GPT from a scan, or an SMI
-/// disk's VTOC from its backup labels (journalled; dry run by default).
-#[derive(clap::Parser, Debug)]
-#[command(name = "kzrescue partitions restore")]
-struct RestoreCli {
-    #[command(flatten)]
-    args: RestoreArgs,
-}
-
 /// Arguments of `kzrescue label repair`.
 #[derive(clap::Args, Debug)]
 pub struct LabelRepairArgs {
@@ -445,9 +400,11 @@ pub fn run_restore(a: &RestoreArgs) -> Result<u8> {
                 restore::from_backup(disk.as_ref(), ss)?
             } else if r.sun_labels.iter().any(|l| l.backup_position) {
                 restore::vtoc_from_backup(disk.as_ref(), &r.sun_labels)?
+            } else if r.sun_labels.iter().any(|l| l.x86) {
+                restore::x86_vtoc_from_backup(disk.as_ref(), &r.sun_labels, &r.vdevs)?
             } else {
                 return Err(Error::Refused(format!(
-                    "no backup GPT header in the last LBA ({ss}-byte sectors) and no backup Sun label: nothing to restore from (try --from scan{})",
+                    "no backup GPT header in the last LBA ({ss}-byte sectors) and no backup Sun or x86 VTOC label: nothing to restore from (try --from scan{})",
                     if a.sector_size.is_none() {
                         ", or --sector-size 4096 for a 4Kn disk"
                     } else {

@@ -187,7 +187,8 @@ fn print_text(target: &str, r: &ScanReport) {
     }
     for s in &r.sun_labels {
         println!(
-            "Sun label at {:#x}: {} cylinders ({} data + {} alternate) × {} heads × {} sectors{}",
+            "{} label at {:#x}: {} cylinders ({} data + {} alternate) × {} heads × {} sectors{}",
+            if s.x86 { "x86 VTOC" } else { "Sun" },
             s.at,
             s.pcyl,
             s.ncyl,
@@ -198,6 +199,8 @@ fn print_text(target: &str, r: &ScanReport) {
                 " (primary, sector 0)"
             } else if s.backup_position {
                 " (backup copy, where Solaris keeps one)"
+            } else if s.x86 {
+                " (in a Solaris fdisk partition: the primary in its sector 1, or a backup on its last track)"
             } else {
                 ""
             }

@@ -167,8 +167,18 @@ impl History {
         for (ub, copies) in groups {
             states.push(open_state(&pool, ub, copies));
         }
+        // Reported where the newest uberblock says its MOS lies: the first
+        // place a reader would look.
         let head = states.iter().position(|s| s.readable()).ok_or_else(|| {
-            Error::corrupt("uberblock rings", 0, "no uberblock leads to a readable MOS")
+            let at = states
+                .first()
+                .and_then(|s| s.rootbp.phys_offset())
+                .unwrap_or(uberblock::RING_OFFSET);
+            Error::corrupt(
+                "uberblock rings",
+                at,
+                "no uberblock leads to a readable MOS",
+            )
         })?;
         Ok(History {
             pool,

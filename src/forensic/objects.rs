@@ -182,7 +182,9 @@ pub fn dnodes_of_block(blkid: u64, bp: &BlkPtr, data: &[u8]) -> Vec<Result<Dnode
     while i < per {
         let obj = blkid.saturating_mul(per).saturating_add(i);
         let off = i as usize * DNODE_SIZE;
-        match Dnode::decode(&data[off..], bp.byteorder, obj) {
+        // a dnode block always has a DVA (it is never embedded or a hole)
+        let phys = bp.phys_offset().unwrap_or_default() + off as u64;
+        match Dnode::decode_at(&data[off..], bp.byteorder, obj, phys) {
             Ok(dn) => {
                 i += 1 + dn.extra_slots as u64;
                 out.push(Ok(dn));

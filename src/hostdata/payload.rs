@@ -176,6 +176,9 @@ impl HostData {
     /// Validates and decodes a payload nvlist. Every known pair must be
     /// present once with its type; unknown pairs are kept in `extra`.
     pub fn from_nvlist(l: &NvList) -> Result<Self> {
+        // A decoded nvlist keeps no byte positions: these errors name the
+        // pair and point at the start of the decrypted packed list (offset
+        // 0 of the plaintext) that holds it.
         let bad = |detail: String| Error::corrupt("host data payload", 0, detail);
         unique_names(l, "")?;
         let get = |name: &str| {
@@ -333,8 +336,10 @@ pub(crate) mod tests {
         for name in FIELD_NAMES {
             let mut m = l.clone();
             m.remove(name);
-            let e = HostData::from_nvlist(&m).unwrap_err().to_string();
-            assert!(e.contains(name), "{e}");
+            let e = HostData::from_nvlist(&m).unwrap_err();
+            assert_eq!(e.kind(), crate::ErrorKind::Corrupt, "{e}");
+            // the missing pair is what the message is about
+            assert!(e.detail().unwrap().contains(name), "{e}");
         }
         let mut dup = l.clone();
         dup.pairs
@@ -342,8 +347,9 @@ pub(crate) mod tests {
         assert!(HostData::from_nvlist(&dup).is_err());
         let mut typed = l.clone();
         typed.set("owner_hostid", NvValue::UInt64(1));
-        let e = HostData::from_nvlist(&typed).unwrap_err().to_string();
-        assert!(e.contains("UINT32"), "{e}");
+        let e = HostData::from_nvlist(&typed).unwrap_err();
+        assert_eq!(e.kind(), crate::ErrorKind::Corrupt, "{e}");
+        assert_eq!(e.structure(), Some("host data payload"));
         let mut uuid = l.clone();
         uuid.set("be_uuid", NvValue::String("not-a-uuid".into()));
         assert!(HostData::from_nvlist(&uuid).is_err());

@@ -7,7 +7,9 @@
 //! only 9 entries (slices s0–s8) where other systems write 128; the header
 //! says how many there are and the array CRC covers just those.
 //!
-//! The crate decodes headers and entries and checks both CRCs. This module
+//! The crate decodes headers and entries and checks the header CRC; this
+//! module checks the entry array CRC itself (so a mismatch is typed, not
+//! read from the crate's message),
 //! checks the header fields the crate trusts (entry size, entry count, array
 //! bounds) *before* handing a header to it, reads the backup header itself
 //! through the crate's header API when the primary is bad, and turns the
@@ -15,7 +17,7 @@
 
 use super::{Partition, solaris};
 use crate::error::{Error, Result};
-use crate::source::Source;
+use crate::source::{Source, read_vec};
 use gpt::disk::LogicalBlockSize;
 use gpt::header::{Header, HeaderError};
 use serde::Serialize;
@@ -112,8 +114,34 @@ pub fn read(
         _ => last,
     };
     let backup = read_copy(src, lb, backup_lba, last);
+    let (used, used_backup) = choose(primary, backup, backup_lba, ss, notes)?;
+    let h = &used.header;
+    note_header(h, last, notes);
+    let info = GptInfo {
+        disk_guid: h.disk_guid.to_string().to_uppercase(),
+        used_backup,
+        header_lba: h.current_lba,
+        alternate_lba: h.backup_lba,
+        first_usable_lba: h.first_usable,
+        last_usable_lba: h.last_usable,
+        entries_lba: h.part_start,
+        num_entries: h.num_parts,
+        entry_size: h.part_size,
+        revision: h.revision,
+    };
+    let parts = partitions(src, &used, ss, notes)?;
+    Ok((info, parts))
+}
 
-    let (used, used_backup) = match (primary, backup) {
+/// The copy to use, primary first; notes what differs or was bad.
+fn choose(
+    primary: Result<Copy>,
+    backup: Result<Copy>,
+    backup_lba: u64,
+    ss: u64,
+    notes: &mut Vec<String>,
+) -> Result<(Copy, bool)> {
+    Ok(match (primary, backup) {
         (Ok(p), Ok(b)) => {
             if p.entries != b.entries {
                 notes.push(format!(
@@ -146,9 +174,11 @@ pub fn read(
                 format!("primary and backup are both bad: primary: {pe}; backup: {be}"),
             ));
         }
-    };
+    })
+}
 
-    let h = &used.header;
+/// Notes header fields that are odd but not fatal.
+fn note_header(h: &Header, last: u64, notes: &mut Vec<String>) {
     if h.last_usable > last || h.backup_lba.max(h.current_lba) > last {
         notes.push(format!(
             "the GPT describes a disk of at least {} LBAs but the device has {}: truncated image or wrong device?",
@@ -162,19 +192,16 @@ pub fn read(
             h.revision.0, h.revision.1
         ));
     }
-    let info = GptInfo {
-        disk_guid: h.disk_guid.to_string().to_uppercase(),
-        used_backup,
-        header_lba: h.current_lba,
-        alternate_lba: h.backup_lba,
-        first_usable_lba: h.first_usable,
-        last_usable_lba: h.last_usable,
-        entries_lba: h.part_start,
-        num_entries: h.num_parts,
-        entry_size: h.part_size,
-        revision: h.revision,
-    };
+}
 
+/// The used entries of `used` as partitions with Solaris slice numbers.
+fn partitions(
+    src: &dyn Source,
+    used: &Copy,
+    ss: u64,
+    notes: &mut Vec<String>,
+) -> Result<Vec<Partition>> {
+    let h = &used.header;
     let mut parts = Vec::new();
     for (&number, e) in &used.entries {
         if !e.is_used() {
@@ -246,7 +273,7 @@ pub fn read(
             name: e.name.clone(),
         });
     }
-    Ok((info, parts))
+    Ok(parts)
 }
 
 /// One header with its entry array, both checked.
@@ -285,22 +312,29 @@ fn read_copy(src: &dyn Source, lb: LogicalBlockSize, lba: u64, last: u64) -> Res
         )
     })?;
     check_header(&header, structure, lba, last, src.size(), ss)?;
-    let mut dev = Device::new(src, 0);
-    let entries = gpt::partition::file_read_partitions(&mut dev, &header, lb).map_err(|e| {
-        let detail = if e.to_string().contains("CRC") {
+    // The array's CRC is checked here, before the crate decodes it, so that
+    // a mismatch is told from other damage by where it is found, not by the
+    // crate's message.
+    let array_structure = || format!("GPT entry array of the {structure}");
+    let array_at = header.part_start * ss;
+    let array = read_vec(
+        src,
+        array_at,
+        header.num_parts as usize * ENTRY_SIZE as usize,
+    )?;
+    if crc32fast::hash(&array) != header.crc32_parts {
+        return Err(Error::corrupt(
+            array_structure(),
+            array_at,
             format!(
                 "CRC32 of {} entries does not match the header's {:#010x}",
                 header.num_parts, header.crc32_parts
-            )
-        } else {
-            e.to_string()
-        };
-        Error::corrupt(
-            format!("GPT entry array of the {structure}"),
-            header.part_start * ss,
-            detail,
-        )
-    })?;
+            ),
+        ));
+    }
+    let mut dev = Device::new(src, 0);
+    let entries = gpt::partition::file_read_partitions(&mut dev, &header, lb)
+        .map_err(|e| Error::corrupt(array_structure(), array_at, e))?;
     Ok(Copy { header, entries })
 }
 

@@ -286,48 +286,9 @@ pub fn read(src: &dyn Source, sector_size: Option<u32>) -> Result<PartitionTable
                 ),
             ));
         }
-        let solaris: Vec<&mbr::FdiskEntry> = entries
-            .iter()
-            .filter(|e| e.kind == mbr::TYPE_SOLARIS2 || e.kind == mbr::TYPE_SOLARIS_LEGACY)
-            .collect();
-        let mut candidates = Vec::new();
-        for e in solaris {
-            let off = (u64::from(e.start_lba) + vtoc::X86_LABEL_SECTOR) * vtoc::LABEL_SIZE as u64;
-            let Ok(buf) = read_vec(src, off, vtoc::LABEL_SIZE) else {
-                if e.kind == mbr::TYPE_SOLARIS2 {
-                    return Err(Error::corrupt(
-                        "x86 VTOC label",
-                        off,
-                        format!(
-                            "fdisk partition p{} (Solaris) starts past the end of the device",
-                            e.number
-                        ),
-                    ));
-                }
-                continue;
-            };
-            // A legacy 0x82 partition is Linux swap unless a VTOC is in it.
-            if e.kind == mbr::TYPE_SOLARIS2 || vtoc::is_x86_vtoc(&buf) {
-                candidates.push((e, buf));
-            }
-        }
-        // As Solaris (cmlb) does: the last active Solaris partition, else the
-        // first one.
-        let chosen = candidates
-            .iter()
-            .rev()
-            .find(|(e, _)| e.active)
-            .or(candidates.first());
-        if let Some((e, buf)) = chosen {
-            if candidates.len() > 1 {
-                notes.push(format!(
-                    "{} Solaris fdisk partitions; used p{}",
-                    candidates.len(),
-                    e.number
-                ));
-            }
+        if let Some((e, buf)) = solaris_partition(src, &entries, &mut notes)? {
             let mut label = [0u8; vtoc::LABEL_SIZE];
-            label.copy_from_slice(buf);
+            label.copy_from_slice(&buf);
             let (info, parts) = vtoc::decode_x86(&label, e, disk_size, &mut notes)?;
             return Ok(table(
                 TableKind::X86Vtoc,
@@ -350,4 +311,50 @@ pub fn read(src: &dyn Source, sector_size: Option<u32>) -> Result<PartitionTable
         }
     }
     Ok(table(TableKind::None, ss, Vec::new(), notes, None, None))
+}
+
+/// The fdisk partition Solaris would take its x86 VTOC from, as cmlb does
+/// (the last active Solaris partition, else the first), with the label
+/// sector read from it.
+fn solaris_partition<'a>(
+    src: &dyn Source,
+    entries: &'a [mbr::FdiskEntry],
+    notes: &mut Vec<String>,
+) -> Result<Option<(&'a mbr::FdiskEntry, Vec<u8>)>> {
+    let solaris = entries
+        .iter()
+        .filter(|e| e.kind == mbr::TYPE_SOLARIS2 || e.kind == mbr::TYPE_SOLARIS_LEGACY);
+    let mut candidates = Vec::new();
+    for e in solaris {
+        let off = (u64::from(e.start_lba) + vtoc::X86_LABEL_SECTOR) * vtoc::LABEL_SIZE as u64;
+        let Ok(buf) = read_vec(src, off, vtoc::LABEL_SIZE) else {
+            if e.kind == mbr::TYPE_SOLARIS2 {
+                return Err(Error::corrupt(
+                    "x86 VTOC label",
+                    off,
+                    format!(
+                        "fdisk partition p{} (Solaris) starts past the end of the device",
+                        e.number
+                    ),
+                ));
+            }
+            continue;
+        };
+        // A legacy 0x82 partition is Linux swap unless a VTOC is in it.
+        if e.kind == mbr::TYPE_SOLARIS2 || vtoc::is_x86_vtoc(&buf) {
+            candidates.push((e, buf));
+        }
+    }
+    let n = candidates.len();
+    let chosen = match candidates.iter().rposition(|(e, _)| e.active) {
+        Some(i) => Some(candidates.swap_remove(i)),
+        None if n > 0 => Some(candidates.swap_remove(0)),
+        None => None,
+    };
+    if let Some((e, _)) = &chosen
+        && n > 1
+    {
+        notes.push(format!("{n} Solaris fdisk partitions; used p{}", e.number));
+    }
+    Ok(chosen)
 }

@@ -14,14 +14,17 @@
 //!   16 KiB, both headers and arrays with their CRCs, and a protective MBR;
 //!   512- or 4096-byte sectors;
 //! * for Sun (SMI) disks, **a backup Sun label** from the last track of the
-//!   last cylinder → sector 0.
+//!   last cylinder → sector 0;
+//! * for x86 VTOC disks, **a backup x86 VTOC** from the last track of the
+//!   last cylinder of the Solaris fdisk partition → the partition's sector 1,
+//!   and, when the MBR is gone too, a fresh MBR naming that partition.
 //!
 //! Every plan is checked against the vdevs a scan found: a write that would
 //! land on a vdev (other than the first 8 KiB of a label 0, which ZFS leaves
 //! to the disk label) is refused.
 
 use crate::error::{Error, Result};
-use crate::partition::{gpt, mbr, solaris};
+use crate::partition::{gpt, mbr, solaris, vtoc};
 use crate::scan::{FoundVdev, SunLabel};
 use crate::source::{Source, read_vec};
 use sha2::{Digest, Sha256};
@@ -626,6 +629,304 @@ pub fn vtoc_from_backup(src: &dyn Source, labels: &[SunLabel]) -> Result<Restore
     })
 }
 
+/// Where an x86 VTOC's fdisk partition starts, as its backup labels show
+/// it: each backup sits at `start + backup_label_sectors(…)[k]`, so every
+/// surviving copy names candidate starts; the start the most copies agree
+/// on wins (all five agree on the true one, at most four on any other).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct X86Backups {
+    /// First sector of the Solaris fdisk partition.
+    pub start: u64,
+    /// The label (one copy; all the agreeing copies are identical).
+    pub label: Vec<u8>,
+    /// Byte offsets of the copies found at this start's backup positions.
+    pub copies: Vec<u64>,
+    /// Cylinders (`ncyl + acyl`) × sectors per cylinder (`nhead × nsect − apc`):
+    /// the sectors of the partition the label describes.
+    pub sectors: u64,
+    /// Heads and sectors per track (for the MBR's CHS fields).
+    pub nhead: u32,
+    /// Sectors per track.
+    pub nsect: u32,
+}
+
+/// Infers the Solaris fdisk partition of an x86 VTOC disk from the backup
+/// labels a scan found (see [`X86Backups`]). `known_start`: the start an
+/// intact MBR names (then only that start is considered). `Ok(None)` when
+/// no copy is at a backup position of any admissible start.
+pub fn x86_backups(labels: &[SunLabel], known_start: Option<u64>) -> Result<Option<X86Backups>> {
+    let ls = vtoc::LABEL_SIZE as u64;
+    let x86: Vec<&SunLabel> = labels.iter().filter(|l| l.x86 && l.at % ls == 0).collect();
+    // (start, label bytes) → copies.
+    let mut votes: Vec<(u64, &[u8], Vec<u64>)> = Vec::new();
+    for l in &x86 {
+        let Some(rel) = crate::scan::backup_label_sectors(l.ncyl, l.acyl, l.nhead, l.nsect, l.apc)
+        else {
+            continue;
+        };
+        for r in rel {
+            let Some(start) = (l.at / ls).checked_sub(r) else {
+                continue;
+            };
+            if known_start.is_some_and(|k| k != start) {
+                continue;
+            }
+            match votes
+                .iter_mut()
+                .find(|(s, b, _)| *s == start && *b == &l.bytes[..])
+            {
+                Some(v) => v.2.push(l.at),
+                None => votes.push((start, &l.bytes, vec![l.at])),
+            }
+        }
+    }
+    let Some(best) = votes.iter().map(|v| v.2.len()).max() else {
+        return Ok(None);
+    };
+    let top: Vec<&(u64, &[u8], Vec<u64>)> = votes.iter().filter(|v| v.2.len() == best).collect();
+    if top.len() > 1 {
+        return Err(Error::Refused(format!(
+            "the x86 VTOC backup labels fit {} different fdisk partition starts equally well (sectors {}); nothing planned",
+            top.len(),
+            top.iter()
+                .map(|v| v.0.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )));
+    }
+    let (start, bytes, copies) = top[0];
+    let l = x86
+        .iter()
+        .find(|l| l.at == copies[0])
+        .ok_or_else(|| Error::Refused("internal: backup copy vanished".into()))?;
+    let spc = u64::from(l.nhead) * u64::from(l.nsect) - u64::from(l.apc);
+    Ok(Some(X86Backups {
+        start: *start,
+        label: bytes.to_vec(),
+        copies: copies.clone(),
+        sectors: (u64::from(l.ncyl) + u64::from(l.acyl)).saturating_mul(spc),
+        nhead: l.nhead,
+        nsect: l.nsect,
+    }))
+}
+
+/// The CHS triple of an MBR entry for `lba` under a geometry; `FE FF FF`
+/// (cylinder 1023, the customary "use the LBA" marker) past what CHS holds.
+fn chs(lba: u64, nhead: u32, nsect: u32) -> [u8; 3] {
+    if nhead == 0 || nhead > 255 || nsect == 0 || nsect > 63 {
+        return [0xfe, 0xff, 0xff];
+    }
+    let (h, s) = (u64::from(nhead), u64::from(nsect));
+    let c = lba / (h * s);
+    if c > 1023 {
+        return [0xfe, 0xff, 0xff];
+    }
+    let head = (lba / s) % h;
+    let sec = lba % s + 1;
+    [head as u8, (sec as u8) | (((c >> 8) as u8) << 6), c as u8]
+}
+
+/// An MBR with one active Solaris2 (0xBF) partition and no boot code.
+pub fn solaris_mbr(start: u64, sectors: u64, nhead: u32, nsect: u32) -> Result<[u8; 512]> {
+    let (Ok(s32), Ok(n32)) = (u32::try_from(start), u32::try_from(sectors)) else {
+        return Err(Error::Refused(format!(
+            "an fdisk partition at sector {start} of {sectors} sectors does not fit an MBR entry (32-bit); nothing planned"
+        )));
+    };
+    let mut m = [0u8; 512];
+    let e = &mut m[mbr::TABLE_OFFSET..mbr::TABLE_OFFSET + mbr::ENTRY_SIZE];
+    e[0] = 0x80;
+    e[1..4].copy_from_slice(&chs(start, nhead, nsect));
+    e[4] = mbr::TYPE_SOLARIS2;
+    e[5..8].copy_from_slice(&chs(start + sectors - 1, nhead, nsect));
+    e[8..12].copy_from_slice(&s32.to_le_bytes());
+    e[12..16].copy_from_slice(&n32.to_le_bytes());
+    m[510] = 0x55;
+    m[511] = 0xaa;
+    Ok(m)
+}
+
+/// An x86 VTOC disk's label from its backups (illumos cmlb keeps five on
+/// the last track of the last cylinder *of the Solaris fdisk partition*):
+/// when the MBR still names a Solaris partition, only the VTOC in its
+/// sector 1 is written; when the MBR is gone too, the partition start is
+/// inferred from where the backups sit, confirmed by a vdev the scan found
+/// exactly at a slice's start, and a fresh MBR with that one partition is
+/// written as well (its other entries and boot code cannot be known).
+pub fn x86_vtoc_from_backup(
+    src: &dyn Source,
+    labels: &[SunLabel],
+    vdevs: &[FoundVdev],
+) -> Result<RestorePlan> {
+    let ls = vtoc::LABEL_SIZE as u64;
+    let s0 = read_vec(src, 0, 512)?;
+    let mbr_entries = mbr::parse(&s0).unwrap_or_default();
+    let solaris: Vec<&mbr::FdiskEntry> = mbr_entries
+        .iter()
+        .filter(|e| e.kind == mbr::TYPE_SOLARIS2 || e.kind == mbr::TYPE_SOLARIS_LEGACY)
+        .collect();
+    let mut notes = Vec::new();
+    // An intact MBR: its Solaris partition(s) fix the start.
+    let mut found = None;
+    for e in &solaris {
+        if let Some(b) = x86_backups(labels, Some(u64::from(e.start_lba)))? {
+            found = Some((b, Some((*e).clone())));
+            break;
+        }
+    }
+    if found.is_none() {
+        if !mbr_entries.is_empty() {
+            return Err(Error::Refused(format!(
+                "sector 0 holds an fdisk table (types {}) but no backup x86 VTOC sits at the backup positions of a Solaris partition in it; nothing planned (a foreign MBR is not replaced)",
+                mbr_entries
+                    .iter()
+                    .map(|e| format!("p{}={:#04x}@{}", e.number, e.kind, e.start_lba))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            )));
+        }
+        found = x86_backups(labels, None)?.map(|b| (b, None));
+    }
+    let Some((b, entry)) = found else {
+        return Err(Error::Refused(
+            "no x86 VTOC backup label on the last track of a Solaris fdisk partition: nothing to restore the VTOC from".into(),
+        ));
+    };
+    let mut label = [0u8; vtoc::LABEL_SIZE];
+    label.copy_from_slice(&b.label);
+    let disk_sectors = src.size() / ls;
+    let entry = match entry {
+        Some(e) => e,
+        None => {
+            // Partition length: what the label describes, or to the end of
+            // the disk when less than one cylinder is left over (what a
+            // "100 %" Solaris partition leaves).
+            let spc = u64::from(b.nhead) * u64::from(b.nsect);
+            let rest = disk_sectors.saturating_sub(b.start);
+            if rest < b.sectors {
+                return Err(Error::Refused(format!(
+                    "the x86 VTOC backups imply a Solaris partition at sector {} of {} sectors, past the end of the device ({disk_sectors} sectors); nothing planned",
+                    b.start, b.sectors
+                )));
+            }
+            let len = if rest - b.sectors < spc {
+                rest
+            } else {
+                b.sectors
+            };
+            let (Ok(start_lba), Ok(sectors)) = (u32::try_from(b.start), u32::try_from(len)) else {
+                return Err(Error::Refused(format!(
+                    "the x86 VTOC backups imply a Solaris partition at sector {} of {len} sectors, which an MBR entry (32-bit) cannot hold; nothing planned",
+                    b.start
+                )));
+            };
+            mbr::FdiskEntry {
+                number: 1,
+                active: true,
+                kind: mbr::TYPE_SOLARIS2,
+                start_lba,
+                sectors,
+            }
+        }
+    };
+    let mut tnotes = Vec::new();
+    let (_, parts) = vtoc::decode_x86(&label, &entry, src.size(), &mut tnotes)?;
+    notes.extend(tnotes);
+    let rebuild_mbr = solaris.is_empty();
+    if rebuild_mbr {
+        // Without an MBR the start is an inference: a vdev must sit exactly
+        // at the start of a slice of the restored VTOC.
+        let confirmed = parts.iter().find(|p| {
+            vdevs
+                .iter()
+                .any(|v| v.facts.pool_guid.is_some() && v.start == p.start)
+        });
+        match confirmed {
+            Some(p) => notes.push(format!(
+                "the fdisk partition start (sector {}) is inferred from {} backup label(s); a scan found a vdev exactly at slice {}'s start ({:#x})",
+                b.start,
+                b.copies.len(),
+                p.slice,
+                p.start
+            )),
+            None => {
+                return Err(Error::Refused(format!(
+                    "the x86 VTOC backups imply a Solaris partition at sector {}, but no vdev the scan found starts at a slice of that VTOC: the start is not confirmed; nothing planned",
+                    b.start
+                )));
+            }
+        }
+        if s0.iter().any(|&x| x != 0) {
+            notes.push("sector 0 is not blank and holds no fdisk table; it is replaced".into());
+        }
+        notes.push(
+            "the MBR is rebuilt with the Solaris partition only: other fdisk partitions and the boot code of the lost MBR cannot be known (reinstall the boot loader before booting from this disk)".into(),
+        );
+    }
+    let vtoc_at = (u64::from(entry.start_lba) + vtoc::X86_LABEL_SECTOR) * ls;
+    let old = read_vec(src, vtoc_at, vtoc::LABEL_SIZE)?;
+    if old.iter().any(|&x| x != 0) && old != b.label {
+        notes.push(format!(
+            "sector {} (the VTOC's place) is not blank; it is replaced",
+            vtoc_at / ls
+        ));
+    }
+    let entries = parts
+        .iter()
+        .map(|p| {
+            format!(
+                "s{} {} sectors {}..{}",
+                p.slice,
+                p.type_name,
+                p.start / ls,
+                (p.start + p.len) / ls - 1
+            )
+        })
+        .collect();
+    // The VTOC first, the MBR (which makes the disk an x86 VTOC disk to
+    // every reader) last.
+    let mut writes = vec![write(
+        src,
+        vtoc_at,
+        b.label.clone(),
+        format!("x86 VTOC label (sector {})", vtoc_at / ls),
+    )?];
+    if rebuild_mbr {
+        let m = solaris_mbr(
+            u64::from(entry.start_lba),
+            u64::from(entry.sectors),
+            b.nhead,
+            b.nsect,
+        )?;
+        writes.push(write(
+            src,
+            0,
+            m.to_vec(),
+            format!(
+                "MBR (p1 Solaris2 0xBF, active, sectors {}+{})",
+                entry.start_lba, entry.sectors
+            ),
+        )?);
+    }
+    Ok(RestorePlan {
+        summary: format!(
+            "the x86 VTOC of fdisk partition p{} (sector {}) from its backup label{} at {}{}",
+            entry.number,
+            entry.start_lba,
+            if b.copies.len() == 1 { "" } else { "s" },
+            b.copies
+                .iter()
+                .map(|c| format!("{c:#x}"))
+                .collect::<Vec<_>>()
+                .join(", "),
+            if rebuild_mbr { ", and the MBR" } else { "" }
+        ),
+        entries,
+        notes,
+        writes,
+    })
+}
+
 /// One line per used entry of a GPT array.
 fn entry_lines(array: &[u8]) -> Vec<String> {
     array
@@ -754,5 +1055,46 @@ mod tests {
             }],
         };
         assert!(matches!(check_accounted(&p, &[v]), Err(Error::Refused(_))));
+    }
+
+    fn x86_label(at: u64) -> SunLabel {
+        SunLabel {
+            at,
+            x86: true,
+            pcyl: 4,
+            ncyl: 3,
+            acyl: 1,
+            nhead: 2,
+            nsect: 16,
+            apc: 0,
+            backup_position: false,
+            primary: false,
+            bytes: vec![7; 512],
+        }
+    }
+
+    #[test]
+    fn x86_partition_start_is_the_one_every_backup_agrees_on() {
+        // Partition at sector 100; backups at 100 + 3×32 + 16 + k.
+        let copies: Vec<SunLabel> = [1u64, 3, 5, 7, 9]
+            .iter()
+            .map(|k| x86_label((100 + 112 + k) * 512))
+            .collect();
+        let b = x86_backups(&copies, None).unwrap().unwrap();
+        assert_eq!((b.start, b.copies.len(), b.sectors), (100, 5, 128));
+        // A known start admits only its own positions.
+        assert_eq!(
+            x86_backups(&copies, Some(98))
+                .unwrap()
+                .unwrap()
+                .copies
+                .len(),
+            4
+        );
+        // One copy alone fits five starts equally: refused.
+        assert!(matches!(
+            x86_backups(&copies[..1], None),
+            Err(Error::Refused(_))
+        ));
     }
 }

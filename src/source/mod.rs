@@ -1,7 +1,7 @@
 //! Sources: the one seam through which kzrescue reads and writes bytes.
 //!
 //! A [`Source`] is a flat array of bytes with a size: an image file, a block
-//! device, a window (partition) on another source, or (later) an iSCSI LUN.
+//! device, a window (partition) on another source, or an iSCSI logical unit.
 //! Reads past the end are errors naming the offset; nothing is silently padded.
 
 pub mod fault;

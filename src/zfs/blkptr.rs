@@ -14,49 +14,7 @@ use std::fmt;
 /// Size of an on-disk block pointer.
 pub const BLKPTR_SIZE: usize = 128;
 
-/// Byte order of an on-disk structure, chosen once from a magic or from a
-/// block pointer's byte-order bit and passed down.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum ByteOrder {
-    /// Written by a little-endian host (x86).
-    Little,
-    /// Written by a big-endian host (SPARC).
-    Big,
-}
-
-impl ByteOrder {
-    /// Reads a u64 at `off` of `b` (caller guarantees bounds via `get`).
-    pub fn u64(self, b: &[u8], off: usize) -> Option<u64> {
-        let s: [u8; 8] = b.get(off..off.checked_add(8)?)?.try_into().ok()?;
-        Some(match self {
-            ByteOrder::Little => u64::from_le_bytes(s),
-            ByteOrder::Big => u64::from_be_bytes(s),
-        })
-    }
-    /// Reads a u32 at `off` of `b`.
-    pub fn u32(self, b: &[u8], off: usize) -> Option<u32> {
-        let s: [u8; 4] = b.get(off..off.checked_add(4)?)?.try_into().ok()?;
-        Some(match self {
-            ByteOrder::Little => u32::from_le_bytes(s),
-            ByteOrder::Big => u32::from_be_bytes(s),
-        })
-    }
-    /// Reads a u16 at `off` of `b`.
-    pub fn u16(self, b: &[u8], off: usize) -> Option<u16> {
-        let s: [u8; 2] = b.get(off..off.checked_add(2)?)?.try_into().ok()?;
-        Some(match self {
-            ByteOrder::Little => u16::from_le_bytes(s),
-            ByteOrder::Big => u16::from_be_bytes(s),
-        })
-    }
-    /// Encodes a u64 in this byte order.
-    pub fn put_u64(self, v: u64) -> [u8; 8] {
-        match self {
-            ByteOrder::Little => v.to_le_bytes(),
-            ByteOrder::Big => v.to_be_bytes(),
-        }
-    }
-}
+pub use crate::zfs::byteorder::ByteOrder;
 
 /// A data virtual address: which top-level vdev, where, how much.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]

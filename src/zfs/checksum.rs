@@ -9,7 +9,7 @@
 //! above 10 in Oracle's pools, whose meaning is not public) are reported as
 //! unverified rather than failed.
 
-use crate::zfs::blkptr::ByteOrder;
+use crate::zfs::ByteOrder;
 use sha2::{Digest, Sha256, Sha512_256};
 
 /// `ZIO_CHECKSUM_*` numbers used on disk.

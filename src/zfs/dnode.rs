@@ -137,8 +137,10 @@ pub struct Dnode {
     pub phys: u64,
 }
 
-fn corrupt(object: u64, detail: impl std::fmt::Display) -> Error {
-    Error::corrupt(format!("dnode of object {object}"), 0, detail)
+/// An error about the dnode of `object`, at byte `field` of the dnode
+/// (the field found wrong); [`Dnode::decode_at`] adds the dnode's place.
+fn corrupt(object: u64, field: usize, detail: impl std::fmt::Display) -> Error {
+    Error::corrupt(format!("dnode of object {object}"), field as u64, detail)
 }
 
 impl Dnode {
@@ -146,7 +148,7 @@ impl Dnode {
     /// more for a large dnode), written in byte order `bo`.
     pub fn decode(raw: &[u8], bo: ByteOrder, object: u64) -> Result<Dnode> {
         if raw.len() < DNODE_SIZE {
-            return Err(corrupt(object, format!("{} bytes, need 512", raw.len())));
+            return Err(corrupt(object, 0, format!("{} bytes, need 512", raw.len())));
         }
         let b = |i: usize| raw[i];
         let dtype = b(0);
@@ -155,6 +157,7 @@ impl Dnode {
         if size > raw.len() {
             return Err(corrupt(
                 object,
+                12,
                 format!("{} extra slots run past the dnode block", extra_slots),
             ));
         }
@@ -184,58 +187,14 @@ impl Dnode {
         if dtype == otype::NONE {
             return Ok(dn);
         }
-        if !(1..=3).contains(&nblkptr) {
-            return Err(corrupt(object, format!("nblkptr {nblkptr} (must be 1–3)")));
-        }
-        if dn.nlevels == 0 {
-            return Err(corrupt(object, "nlevels 0 (must be at least 1)"));
-        }
-        if dn.nlevels > 1 {
-            if !(10..=17).contains(&dn.indblkshift) {
-                return Err(corrupt(
-                    object,
-                    format!("indirect block shift {} (must be 10–17)", dn.indblkshift),
-                ));
-            }
-            let max = max_levels(dn.indblkshift);
-            if dn.nlevels > max {
-                return Err(corrupt(
-                    object,
-                    format!(
-                        "nlevels {} (at most {max} with {}-byte indirect blocks)",
-                        dn.nlevels,
-                        1u32 << dn.indblkshift
-                    ),
-                ));
-            }
-        }
-        if dn.datablksz == 0 {
-            return Err(corrupt(object, "data block size 0"));
-        }
-        if dn.datablksz > MAX_BLOCK_SIZE {
-            return Err(corrupt(
-                object,
-                format!(
-                    "data block size {} exceeds ZFS's largest block ({MAX_BLOCK_SIZE} bytes)",
-                    dn.datablksz
-                ),
-            ));
-        }
-        if (u128::from(dn.maxblkid) + 1) * u128::from(dn.datablksz) > 1u128 << 64 {
-            return Err(corrupt(
-                object,
-                format!(
-                    "maxblkid {} of {}-byte blocks reaches past the 2^64 bytes an object can address",
-                    dn.maxblkid, dn.datablksz
-                ),
-            ));
-        }
+        check_fields(&dn, nblkptr)?;
         let spill = flags & FLAG_SPILL_BLKPTR != 0;
         let bonus_off = BLKPTR_OFFSET + nblkptr * BLKPTR_SIZE;
         let bonus_end = size - if spill { BLKPTR_SIZE } else { 0 };
         if bonus_off + bonuslen > bonus_end {
             return Err(corrupt(
                 object,
+                10,
                 format!("bonus of {bonuslen} bytes at {bonus_off} overruns the {size}-byte dnode"),
             ));
         }
@@ -263,6 +222,12 @@ impl Dnode {
         let mut dn = Dnode::decode(raw, bo, object).map_err(|e| e.shifted(phys))?;
         dn.phys = phys;
         Ok(dn)
+    }
+
+    /// Byte offset of the bonus buffer on disk (it follows the block
+    /// pointers in the dnode).
+    pub fn bonus_phys(&self) -> u64 {
+        self.phys + (BLKPTR_OFFSET + self.blkptrs.len() * BLKPTR_SIZE) as u64
     }
 
     /// An error about this object's attributes or contents, at the dnode's
@@ -528,6 +493,66 @@ fn max_levels(indblkshift: u8) -> u8 {
     (1 + (64 - 9u32).div_ceil(per_level)) as u8
 }
 
+/// Checks the fields of an allocated dnode that bound what may be read
+/// through it: pointer count, levels, indirect and data block sizes.
+fn check_fields(dn: &Dnode, nblkptr: usize) -> Result<()> {
+    if !(1..=3).contains(&nblkptr) {
+        return Err(corrupt(
+            dn.object,
+            3,
+            format!("nblkptr {nblkptr} (must be 1–3)"),
+        ));
+    }
+    if dn.nlevels == 0 {
+        return Err(corrupt(dn.object, 2, "nlevels 0 (must be at least 1)"));
+    }
+    if dn.nlevels > 1 {
+        if !(10..=17).contains(&dn.indblkshift) {
+            return Err(corrupt(
+                dn.object,
+                1,
+                format!("indirect block shift {} (must be 10–17)", dn.indblkshift),
+            ));
+        }
+        let max = max_levels(dn.indblkshift);
+        if dn.nlevels > max {
+            return Err(corrupt(
+                dn.object,
+                2,
+                format!(
+                    "nlevels {} (at most {max} with {}-byte indirect blocks)",
+                    dn.nlevels,
+                    1u32 << dn.indblkshift
+                ),
+            ));
+        }
+    }
+    if dn.datablksz == 0 {
+        return Err(corrupt(dn.object, 8, "data block size 0"));
+    }
+    if dn.datablksz > MAX_BLOCK_SIZE {
+        return Err(corrupt(
+            dn.object,
+            8,
+            format!(
+                "data block size {} exceeds ZFS's largest block ({MAX_BLOCK_SIZE} bytes)",
+                dn.datablksz
+            ),
+        ));
+    }
+    if (u128::from(dn.maxblkid) + 1) * u128::from(dn.datablksz) > 1u128 << 64 {
+        return Err(corrupt(
+            dn.object,
+            16,
+            format!(
+                "maxblkid {} of {}-byte blocks reaches past the 2^64 bytes an object can address",
+                dn.maxblkid, dn.datablksz
+            ),
+        ));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -545,14 +570,36 @@ mod tests {
     }
 
     #[test]
+    fn errors_name_the_field_on_disk() {
+        let bo = ByteOrder::Little;
+        let mut raw = file_dnode(12, 1);
+        raw[3] = 4; // nblkptr
+        let e = Dnode::decode_at(&raw, bo, 9, 0x1000).unwrap_err();
+        assert_eq!(
+            (e.kind(), e.offset()),
+            (crate::ErrorKind::Corrupt, Some(0x1003))
+        );
+        let mut raw = file_dnode(12, 1);
+        raw[8] = 0; // data block size
+        let e = Dnode::decode_at(&raw, bo, 9, 0x1000).unwrap_err();
+        assert_eq!(e.offset(), Some(0x1008), "{e}");
+        let e = Dnode::decode_at(&raw[..100], bo, 9, 0x1000).unwrap_err();
+        assert_eq!(e.offset(), Some(0x1000), "{e}");
+        let dn = Dnode::decode_at(&file_dnode(12, 1), bo, 9, 0x1000).unwrap();
+        assert_eq!(dn.bonus_phys(), 0x1000 + 64 + 128);
+    }
+
+    #[test]
     fn deep_trees_follow_the_indirect_block_size() {
         // ztest makes 12-level files (4 KiB indirect blocks, 2^64 offsets)
         let bo = ByteOrder::Little;
         assert!(Dnode::decode(&file_dnode(12, 12), bo, 77).is_ok());
-        let e = Dnode::decode(&file_dnode(12, 13), bo, 77)
-            .unwrap_err()
-            .to_string();
-        assert!(e.contains("at most 12"), "{e}");
+        let e = Dnode::decode(&file_dnode(12, 13), bo, 77).unwrap_err();
+        assert_eq!(e.kind(), crate::ErrorKind::Corrupt, "{e}");
+        assert_eq!(e.structure(), Some("dnode of object 77"));
+        // nlevels is byte 2 of the dnode, which lies at 0x4000 + 512
+        let e = Dnode::decode_at(&file_dnode(12, 13), bo, 77, 0x4200).unwrap_err();
+        assert_eq!(e.offset(), Some(0x4202), "{e}");
         assert!(Dnode::decode(&file_dnode(17, 7), bo, 77).is_ok());
         assert!(Dnode::decode(&file_dnode(17, 8), bo, 77).is_err());
         assert!(Dnode::decode(&file_dnode(10, 20), bo, 77).is_ok());

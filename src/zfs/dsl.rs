@@ -440,19 +440,9 @@ impl Mos {
         props: BTreeMap<String, String>,
     ) -> Result<DatasetInfo> {
         let dn = self.os.dnode(pool, id)?;
-        let ds = DslDataset::from_dnode(&dn).map_err(|e| match e {
-            // name the dataset, keep the structure's own offset
-            Error::Corrupt {
-                structure,
-                offset,
-                detail,
-            } => Error::Corrupt {
-                structure: format!("dataset {name}: {structure}"),
-                offset,
-                detail,
-            },
-            other => other,
-        })?;
+        // name the dataset, keep the structure's own offset
+        let ds = DslDataset::from_dnode(&dn)
+            .map_err(|e| e.renamed(|s| format!("dataset {name}: {s}")))?;
         let encrypted = ds.bp.crypt;
         let mut info = DatasetInfo {
             name: name.to_string(),

@@ -10,6 +10,7 @@
 //! in the block's byte order.
 
 use crate::error::{Error, Result};
+use crate::zfs::ByteOrder;
 use sha2::{Digest, Sha256};
 
 /// `ZEC_MAGIC`: the magic word of an embedded checksum trailer.
@@ -17,81 +18,11 @@ pub const ZEC_MAGIC: u64 = 0x0210_da7a_b10c_7a11;
 /// Size of the `zio_eck_t` trailer: magic + four checksum words.
 pub const ECK_SIZE: usize = 40;
 
-/// Byte order of a block, as told by its magic number.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Endian {
-    /// Little-endian (x86 writers).
-    Little,
-    /// Big-endian (SPARC writers).
-    Big,
-}
-
-impl Endian {
-    /// Decodes a u64 stored in this byte order.
-    pub fn u64(self, b: [u8; 8]) -> u64 {
-        match self {
-            Endian::Little => u64::from_le_bytes(b),
-            Endian::Big => u64::from_be_bytes(b),
-        }
-    }
-
-    /// Encodes a u64 in this byte order.
-    pub fn bytes(self, v: u64) -> [u8; 8] {
-        match self {
-            Endian::Little => v.to_le_bytes(),
-            Endian::Big => v.to_be_bytes(),
-        }
-    }
-
-    /// Reads the u64 at `off` of `buf`, if it lies inside.
-    pub fn u64_at(self, buf: &[u8], off: usize) -> Option<u64> {
-        let b: [u8; 8] = buf.get(off..off.checked_add(8)?)?.try_into().ok()?;
-        Some(self.u64(b))
-    }
-
-    /// The byte order in which the 8 bytes `b` read as `magic`, if any.
-    pub fn of_magic(b: [u8; 8], magic: u64) -> Option<Endian> {
-        if u64::from_le_bytes(b) == magic {
-            Some(Endian::Little)
-        } else if u64::from_be_bytes(b) == magic {
-            Some(Endian::Big)
-        } else {
-            None
-        }
-    }
-
-    /// `"little"` or `"big"`.
-    pub fn name(self) -> &'static str {
-        match self {
-            Endian::Little => "little",
-            Endian::Big => "big",
-        }
-    }
-
-    /// The byte order of the machine we run on.
-    pub fn native() -> Endian {
-        if cfg!(target_endian = "big") {
-            Endian::Big
-        } else {
-            Endian::Little
-        }
-    }
-}
-
-impl std::fmt::Display for Endian {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Endian::Little => "little-endian",
-            Endian::Big => "big-endian",
-        })
-    }
-}
-
 /// What checking one block's embedded checksum found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EckCheck {
     /// Byte order told by the trailer's magic; `None` when there is no magic.
-    pub endian: Option<Endian>,
+    pub endian: Option<ByteOrder>,
     /// The four checksum words stored in the trailer (decoded in `endian`).
     pub stored: [u64; 4],
     /// The four words the block should carry (when `endian` is known).
@@ -106,19 +37,19 @@ impl EckCheck {
 }
 
 /// Byte order of the trailer magic of `block`, if the magic is there.
-pub fn trailer_endian(block: &[u8]) -> Option<Endian> {
+pub fn trailer_endian(block: &[u8]) -> Option<ByteOrder> {
     let n = block.len().checked_sub(ECK_SIZE)?;
     let b: [u8; 8] = block.get(n..n + 8)?.try_into().ok()?;
-    Endian::of_magic(b, ZEC_MAGIC)
+    ByteOrder::of_magic(b, ZEC_MAGIC)
 }
 
 /// The checksum words `block` should carry at `abs_offset` in byte order
 /// `endian` (the magic bytes are hashed as they are in `block`).
-pub fn compute(block: &[u8], abs_offset: u64, endian: Endian) -> [u64; 4] {
+pub fn compute(block: &[u8], abs_offset: u64, endian: ByteOrder) -> [u64; 4] {
     let n = block.len().saturating_sub(32);
     let mut h = Sha256::new();
     h.update(&block[..n]);
-    h.update(endian.bytes(abs_offset));
+    h.update(endian.put_u64(abs_offset));
     h.update([0u8; 24]);
     let d = h.finalize();
     let mut words = [0u64; 4];
@@ -148,7 +79,7 @@ pub fn inspect(block: &[u8], abs_offset: u64) -> EckCheck {
     let base = block.len() - 32;
     let mut stored = [0u64; 4];
     for (i, w) in stored.iter_mut().enumerate() {
-        *w = e.u64_at(block, base + 8 * i).unwrap_or(0);
+        *w = e.u64(block, base + 8 * i).unwrap_or(0);
     }
     EckCheck {
         endian,
@@ -160,7 +91,7 @@ pub fn inspect(block: &[u8], abs_offset: u64) -> EckCheck {
 /// Verifies the embedded checksum of `block` at `abs_offset`; returns the
 /// block's byte order. `Corrupt` names the trailer's offset when the magic
 /// is missing or the checksum does not match.
-pub fn verify(block: &[u8], abs_offset: u64) -> Result<Endian> {
+pub fn verify(block: &[u8], abs_offset: u64) -> Result<ByteOrder> {
     let trailer = abs_offset.saturating_add(block.len().saturating_sub(ECK_SIZE) as u64);
     if block.len() < ECK_SIZE {
         return Err(Error::corrupt(
@@ -192,15 +123,15 @@ pub fn verify(block: &[u8], abs_offset: u64) -> Result<Endian> {
 /// Seals `block` (which will lie at `abs_offset`): writes the trailer magic
 /// in `endian`, then the checksum words. Blocks shorter than the trailer are
 /// left as they are.
-pub fn seal(block: &mut [u8], abs_offset: u64, endian: Endian) {
+pub fn seal(block: &mut [u8], abs_offset: u64, endian: ByteOrder) {
     let Some(n) = block.len().checked_sub(ECK_SIZE) else {
         return;
     };
-    block[n..n + 8].copy_from_slice(&endian.bytes(ZEC_MAGIC));
+    block[n..n + 8].copy_from_slice(&endian.put_u64(ZEC_MAGIC));
     let words = compute(block, abs_offset, endian);
     for (i, w) in words.iter().enumerate() {
         let at = n + 8 + 8 * i;
-        block[at..at + 8].copy_from_slice(&endian.bytes(*w));
+        block[at..at + 8].copy_from_slice(&endian.put_u64(*w));
     }
 }
 
@@ -218,7 +149,7 @@ mod tests {
     #[test]
     fn zero_pad2_little_endian_vector() {
         let mut b = vec![0u8; 8192];
-        seal(&mut b, 8192, Endian::Little);
+        seal(&mut b, 8192, ByteOrder::Little);
         let c = inspect(&b, 8192);
         assert_eq!(
             c.stored,
@@ -229,29 +160,30 @@ mod tests {
                 0x6ec692db0d465fab
             ]
         );
-        assert_eq!(verify(&b, 8192).unwrap(), Endian::Little);
+        assert_eq!(verify(&b, 8192).unwrap(), ByteOrder::Little);
     }
 
     #[test]
     fn zero_pad2_big_endian_vector() {
         let mut b = vec![0u8; 8192];
-        seal(&mut b, 8192, Endian::Big);
+        seal(&mut b, 8192, ByteOrder::Big);
         assert_eq!(
             hex::encode(&b[8192 - 32..]),
             "6f118554f2b8986482659e0928f7255ed9bf008cc84e819b37fd0eb6fc991501"
         );
-        assert_eq!(verify(&b, 8192).unwrap(), Endian::Big);
+        assert_eq!(verify(&b, 8192).unwrap(), ByteOrder::Big);
     }
 
     #[test]
     fn wrong_offset_or_flipped_bit_fails() {
         let mut b = vec![7u8; 1024];
-        seal(&mut b, 0x20000, Endian::Big);
+        seal(&mut b, 0x20000, ByteOrder::Big);
         assert!(verify(&b, 0x20000).is_ok());
         assert!(verify(&b, 0x20400).is_err());
         b[17] ^= 1;
-        let e = verify(&b, 0x20000).unwrap_err().to_string();
-        assert!(e.contains("0x203d8"), "{e}");
+        let e = verify(&b, 0x20000).unwrap_err();
+        assert_eq!(e.kind(), crate::ErrorKind::Corrupt, "{e}");
+        assert_eq!(e.offset(), Some(0x203d8), "{e}");
     }
 
     #[test]

@@ -10,7 +10,8 @@
 
 use crate::error::{Error, Result};
 use crate::source::{Source, read_vec};
-use crate::zfs::eck::{self, EckCheck, Endian};
+use crate::zfs::ByteOrder;
+use crate::zfs::eck::{self, EckCheck};
 use crate::zfs::nvlist::{NvList, NvValue, xdr};
 
 /// Size of one label (`vdev_label_t`).
@@ -48,10 +49,11 @@ pub enum LabelStatus {
     ChecksumBad,
     /// All 112 KiB of `vdev_phys` are zero: never written, or wiped.
     Blank,
-    /// Checksum verifies but the nvlist does not decode.
-    Undecodable(String),
-    /// The bytes could not be read (past the end, I/O error).
-    Unreadable(String),
+    /// Checksum verifies but the nvlist does not decode: the decode error,
+    /// at its place on the vdev.
+    Undecodable(Error),
+    /// The bytes could not be read (past the end, I/O error): why.
+    Unreadable(Error),
 }
 
 impl LabelStatus {
@@ -77,7 +79,7 @@ pub struct LabelRead {
     /// The verdict.
     pub status: LabelStatus,
     /// Byte order of the checksum trailer (when its magic was found).
-    pub endian: Option<Endian>,
+    pub endian: Option<ByteOrder>,
     /// The checksum words found and expected.
     pub eck: Option<EckCheck>,
     /// The 4 header bytes of the packed nvlist (encoding, writer's endian, 0, 0).
@@ -86,7 +88,8 @@ pub struct LabelRead {
     pub config: Option<NvList>,
     /// Bytes the packed nvlist occupies from the start of `vdev_phys`.
     pub packed_len: Option<usize>,
-    /// One-line reason when the checksum is bad or the nvlist does not decode.
+    /// One-line reason when the checksum is bad, the nvlist does not decode
+    /// or the label cannot be read (the text reports print).
     pub problem: Option<String>,
     /// The raw 112 KiB `vdev_phys` (empty when unreadable).
     pub phys: Vec<u8>,
@@ -156,6 +159,7 @@ pub fn decode_label(index: usize, label_offset: u64, phys: Vec<u8>) -> LabelRead
         Some(_) => None,
     };
     l.eck = Some(check);
+    let mut decode_error = None;
     let region = &l.phys[..NVLIST_MAX.min(l.phys.len())];
     match xdr::decode(region) {
         Ok(p) => {
@@ -169,6 +173,7 @@ pub fn decode_label(index: usize, label_offset: u64, phys: Vec<u8>) -> LabelRead
                 l.header = h.try_into().ok();
             }
             l.problem = Some(e.to_string());
+            decode_error = Some(e);
         }
     }
     match cksum_problem {
@@ -180,11 +185,10 @@ pub fn decode_label(index: usize, label_offset: u64, phys: Vec<u8>) -> LabelRead
             });
         }
         None => {
-            if let Some(p) = &l.problem {
-                l.status = LabelStatus::Undecodable(p.clone());
-            } else {
-                l.status = LabelStatus::Valid;
-            }
+            l.status = match decode_error {
+                Some(e) => LabelStatus::Undecodable(e),
+                None => LabelStatus::Valid,
+            };
         }
     }
     l
@@ -192,18 +196,7 @@ pub fn decode_label(index: usize, label_offset: u64, phys: Vec<u8>) -> LabelRead
 
 /// Prefixes the structure name of a decode error with the label number.
 fn relabel(e: Error, index: usize) -> Error {
-    match e {
-        Error::Corrupt {
-            structure,
-            offset,
-            detail,
-        } => Error::Corrupt {
-            structure: format!("vdev label {index} {structure}"),
-            offset,
-            detail,
-        },
-        other => other,
-    }
+    e.renamed(|s| format!("vdev label {index} {s}"))
 }
 
 /// Reads and checks all four labels of the vdev `src`. Never fails: each
@@ -214,26 +207,32 @@ pub fn read_labels(src: &dyn Source) -> Vec<LabelRead> {
     (0..LABEL_COUNT)
         .map(|i| {
             let off = offsets[i];
-            let unread = |why: String| LabelRead {
+            let unread = |why: Error, problem: String| LabelRead {
                 index: i,
                 offset: off,
-                status: LabelStatus::Unreadable(why.clone()),
+                status: LabelStatus::Unreadable(why),
                 endian: None,
                 eck: None,
                 header: None,
                 config: None,
                 packed_len: None,
-                problem: Some(why),
+                problem: Some(problem),
                 phys: Vec::new(),
             };
             if i >= 2 && psize(size) < 4 * LABEL_SIZE {
-                return unread(format!(
-                    "vdev label {i} at byte offset {off:#x}: the vdev ({size} bytes) is smaller than four labels"
-                ));
+                let e = Error::corrupt(
+                    format!("vdev label {i}"),
+                    off,
+                    format!("the vdev ({size} bytes) is smaller than four labels"),
+                );
+                return unread(e.clone(), e.to_string());
             }
             match read_vec(src, off + VDEV_PHYS_OFFSET, VDEV_PHYS_SIZE) {
                 Ok(phys) => decode_label(i, off, phys),
-                Err(e) => unread(format!("vdev label {i}: {e}")),
+                Err(e) => {
+                    let problem = format!("vdev label {i}: {e}");
+                    unread(e, problem)
+                }
             }
         })
         .collect()
@@ -246,7 +245,7 @@ pub fn read_labels(src: &dyn Source) -> Vec<LabelRead> {
 pub fn encode_vdev_phys(
     header: [u8; 4],
     config: &NvList,
-    endian: Endian,
+    endian: ByteOrder,
     label_offset: u64,
 ) -> Result<Vec<u8>> {
     let packed = xdr::encode(header, config)?;

@@ -1,6 +1,9 @@
 //! ZFS on-disk structures.
 
+pub mod byteorder;
 pub mod nvlist;
+
+pub use byteorder::ByteOrder;
 
 // --- read path: eck, label, uberblock, vdev_tree
 pub mod eck;
@@ -9,7 +12,6 @@ pub mod uberblock;
 pub mod vdev_tree;
 // --- modules: label rebuild (recovery)
 pub mod relabel;
-pub use eck::Endian;
 
 // --- forensics: blkptr, compress, dnode, zap, dsl, zpl, raidz, …
 pub mod blkptr;

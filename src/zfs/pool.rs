@@ -119,8 +119,15 @@ fn node_from_nvlist(
     leaves: &dyn Fn(u64) -> Option<SharedSource>,
     depth: u32,
 ) -> Result<Vdev> {
+    // A decoded nvlist keeps no byte positions: errors here name the level
+    // and are placed at 0 in the packed config; the caller, which knows where
+    // that config lies, shifts them (see `TopVdev::from_nvlist`).
     if depth > 8 {
-        return Err(Error::corrupt("vdev_tree", 0, "nested more than 8 levels"));
+        return Err(Error::corrupt(
+            format!("vdev_tree level {depth}"),
+            0,
+            "nested more than 8 levels",
+        ));
     }
     let kind = nv.get_str("type").unwrap_or("missing").to_string();
     let guid = nv.get_u64("guid").unwrap_or(0);
@@ -146,7 +153,7 @@ fn node_from_nvlist(
             let ch = children()?;
             if !(1..=3).contains(&nparity) || ch.len() <= nparity {
                 return Err(Error::corrupt(
-                    "vdev_tree",
+                    format!("vdev_tree level {depth}"),
                     0,
                     format!("raidz with {nparity} parity and {} children", ch.len()),
                 ));
@@ -162,15 +169,18 @@ fn node_from_nvlist(
 
 impl TopVdev {
     /// Builds a top-level vdev from its `vdev_tree` nvlist; `leaves` maps a
-    /// leaf guid to the source we hold for it.
+    /// leaf guid to the source we hold for it. `config_offset` is the byte
+    /// offset of the packed label config the tree was decoded from: errors
+    /// are reported there.
     pub fn from_nvlist(
         nv: &NvList,
         leaves: &dyn Fn(u64) -> Option<SharedSource>,
+        config_offset: u64,
     ) -> Result<TopVdev> {
         Ok(TopVdev {
             id: nv.get_u64("id").unwrap_or(0),
             ashift: nv.get_u64("ashift").unwrap_or(9).clamp(9, 17) as u32,
-            vdev: node_from_nvlist(nv, leaves, 0)?,
+            vdev: node_from_nvlist(nv, leaves, 0).map_err(|e| e.shifted(config_offset))?,
         })
     }
 }
@@ -450,7 +460,11 @@ fn read_vdev(
     depth: u32,
 ) -> Result<Vec<u8>> {
     if depth > 8 {
-        return Err(Error::corrupt("vdev_tree", 0, "nested too deep"));
+        return Err(Error::corrupt(
+            format!("vdev_tree level {depth}"),
+            offset,
+            "nested too deep",
+        ));
     }
     match v {
         Vdev::Leaf { source, path, guid } => {

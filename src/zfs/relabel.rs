@@ -15,7 +15,8 @@
 //! resealed) disagreeing about the pool or vdev guid.
 
 use crate::error::{Error, Result};
-use crate::zfs::eck::{self, Endian};
+use crate::zfs::ByteOrder;
+use crate::zfs::eck;
 use crate::zfs::label::{
     self, LABEL_SIZE, LabelRead, LabelStatus, VDEV_PHYS_OFFSET, VDEV_PHYS_SIZE,
 };
@@ -87,7 +88,11 @@ pub fn plan(labels: &[Vec<u8>; 4], vdev_size: u64, opts: RelabelOptions) -> Resu
                 None => LabelRead {
                     index: i,
                     offset: offsets[i],
-                    status: LabelStatus::Unreadable("not read".into()),
+                    status: LabelStatus::Unreadable(crate::error::Error::corrupt(
+                        format!("vdev label {i}"),
+                        offsets[i],
+                        "not read",
+                    )),
                     endian: None,
                     eck: None,
                     header: None,
@@ -163,7 +168,7 @@ pub fn plan(labels: &[Vec<u8>; 4], vdev_size: u64, opts: RelabelOptions) -> Resu
                     let endian = l
                         .endian
                         .or_else(|| l.header.map(|h| header_endian(h[1])))
-                        .unwrap_or(Endian::Big);
+                        .unwrap_or(ByteOrder::Big);
                     let mut new = l.phys.clone();
                     eck::seal(&mut new, l.phys_offset(), endian);
                     p.repaired.push((
@@ -227,7 +232,11 @@ pub fn plan(labels: &[Vec<u8>; 4], vdev_size: u64, opts: RelabelOptions) -> Resu
             s => s.name().to_string(),
         };
         let mut new = src.phys.clone();
-        eck::seal(&mut new, l.phys_offset(), src.endian.unwrap_or(Endian::Big));
+        eck::seal(
+            &mut new,
+            l.phys_offset(),
+            src.endian.unwrap_or(ByteOrder::Big),
+        );
         let old = match labels[i]
             .get(VDEV_PHYS_OFFSET as usize..VDEV_PHYS_OFFSET as usize + VDEV_PHYS_SIZE)
         {
@@ -301,8 +310,12 @@ pub fn plan(labels: &[Vec<u8>; 4], vdev_size: u64, opts: RelabelOptions) -> Resu
 }
 
 /// The byte order a packed nvlist header's second byte names.
-fn header_endian(b: u8) -> Endian {
-    if b == 1 { Endian::Little } else { Endian::Big }
+fn header_endian(b: u8) -> ByteOrder {
+    if b == 1 {
+        ByteOrder::Little
+    } else {
+        ByteOrder::Big
+    }
 }
 
 /// Sorts edits into ZFS's label order: 0 and 2 first, then 1 and 3; by
@@ -346,8 +359,8 @@ mod tests {
         let offs = label::label_offsets(SIZE);
         std::array::from_fn(|i| {
             let mut l = vec![0u8; LABEL_SIZE as usize];
-            let p =
-                label::encode_vdev_phys([1, 1, 0, 0], &config(7), Endian::Little, offs[i]).unwrap();
+            let p = label::encode_vdev_phys([1, 1, 0, 0], &config(7), ByteOrder::Little, offs[i])
+                .unwrap();
             l[VDEV_PHYS_OFFSET as usize..][..VDEV_PHYS_SIZE].copy_from_slice(&p);
             let k = 12usize;
             let at = RING_OFFSET as usize + k * 1024;
@@ -355,7 +368,7 @@ mod tests {
             for (w, v) in [UBERBLOCK_MAGIC, 23, 12, 99, 5].iter().enumerate() {
                 s[8 * w..8 * w + 8].copy_from_slice(&v.to_le_bytes());
             }
-            eck::seal(s, offs[i] + at as u64, Endian::Little);
+            eck::seal(s, offs[i] + at as u64, ByteOrder::Little);
             l
         })
     }
@@ -408,7 +421,8 @@ mod tests {
     fn disagreeing_guids_are_refused() {
         let mut l = vdev();
         let offs = label::label_offsets(SIZE);
-        let p = label::encode_vdev_phys([1, 1, 0, 0], &config(8), Endian::Little, offs[3]).unwrap();
+        let p =
+            label::encode_vdev_phys([1, 1, 0, 0], &config(8), ByteOrder::Little, offs[3]).unwrap();
         l[3][VDEV_PHYS_OFFSET as usize..][..VDEV_PHYS_SIZE].copy_from_slice(&p);
         let e = plan(&l, SIZE, RelabelOptions::default()).unwrap_err();
         assert!(matches!(e, Error::Refused(_)), "{e}");

@@ -9,9 +9,8 @@
 
 use crate::error::{Error, Result};
 use crate::source::SharedSource;
-use crate::zfs::blkptr::{BlkPtr, ByteOrder};
+use crate::zfs::blkptr::BlkPtr;
 use crate::zfs::dsl::Mos;
-use crate::zfs::eck::Endian;
 use crate::zfs::label::{self, LabelStatus};
 use crate::zfs::nvlist::NvList;
 use crate::zfs::pool::{Pool, TopVdev};
@@ -73,25 +72,50 @@ pub struct Opened {
     pub notes: Vec<String>,
 }
 
-/// Converts the label code's byte order to ours.
-pub fn byteorder(e: Endian) -> ByteOrder {
-    match e {
-        Endian::Little => ByteOrder::Little,
-        Endian::Big => ByteOrder::Big,
-    }
-}
-
 struct Device {
     src: SharedSource,
     config: NvList,
+    /// Byte offset of the packed config (the chosen label's `vdev_phys`).
+    config_at: u64,
     txg: u64,
 }
 
 /// Opens the pool on `sources` (each a whole vdev: the ZFS partition, not
 /// the disk). With `txg`, uses the newest uberblock whose txg is ≤ it.
 pub fn open(sources: &[SharedSource], txg: Option<u64>) -> Result<Opened> {
-    let mut devices = Vec::new();
     let mut notes = Vec::new();
+    let (devices, slots) = read_devices(sources, &mut notes);
+    let first = one_pool(&devices, &notes)?;
+    let pool_guid = first.config.get_u64("pool_guid").unwrap_or(0);
+    // newest label config of each top-level vdev
+    let newest = devices.iter().max_by_key(|d| d.txg).unwrap_or(first);
+    let name = newest.config.get_str("name").unwrap_or("?").to_string();
+    let version = newest.config.get_u64("version").unwrap_or(0);
+    let tops = top_vdevs(&devices)?;
+    note_config(&newest.config, &tops, version, &mut notes);
+    let ub = choose_uberblock(&slots, txg)?;
+    if let Some(t) = txg.filter(|t| *t != ub.txg) {
+        notes.push(format!("no uberblock with txg {t}; using txg {}", ub.txg));
+    }
+    let rootbp = BlkPtr::decode(&ub.rootbp, ub.endian)?;
+    let pool = Arc::new(Pool::new(name, pool_guid, version, tops));
+    let mos = Mos::open(&pool, &rootbp)?;
+    Ok(Opened {
+        pool,
+        uberblock: ub,
+        rootbp,
+        mos,
+        notes,
+    })
+}
+
+/// Reads every source's labels: the devices that belong to a pool, and the
+/// uberblock slots of all their labels. Sources skipped are noted.
+fn read_devices(
+    sources: &[SharedSource],
+    notes: &mut Vec<String>,
+) -> (Vec<Device>, Vec<uberblock::SlotRead>) {
+    let mut devices = Vec::new();
     let mut slots = Vec::new();
     for src in sources {
         let labels = label::read_labels(src.as_ref());
@@ -126,10 +150,16 @@ pub fn open(sources: &[SharedSource], txg: Option<u64>) -> Result<Opened> {
         }
         devices.push(Device {
             src: src.clone(),
+            config_at: l.phys_offset(),
             txg: config.get_u64("txg").unwrap_or(0),
             config,
         });
     }
+    (devices, slots)
+}
+
+/// The first device, once every device is known to be of its pool.
+fn one_pool<'a>(devices: &'a [Device], notes: &[String]) -> Result<&'a Device> {
     let first = devices.first().ok_or_else(|| {
         // where label 0's config should be, on the (first) device
         Error::corrupt(
@@ -142,7 +172,7 @@ pub fn open(sources: &[SharedSource], txg: Option<u64>) -> Result<Opened> {
         )
     })?;
     let pool_guid = first.config.get_u64("pool_guid").unwrap_or(0);
-    for d in &devices {
+    for d in devices {
         let g = d.config.get_u64("pool_guid").unwrap_or(0);
         if g != pool_guid {
             return Err(Error::Usage(format!(
@@ -154,40 +184,45 @@ pub fn open(sources: &[SharedSource], txg: Option<u64>) -> Result<Opened> {
         }
     }
     // newest label config of each top-level vdev
-    let newest = devices.iter().max_by_key(|d| d.txg).unwrap_or(first);
-    let name = newest.config.get_str("name").unwrap_or("?").to_string();
-    let version = newest.config.get_u64("version").unwrap_or(0);
+    Ok(first)
+}
+
+/// The top-level vdevs, each from the newest label config that holds it.
+fn top_vdevs(devices: &[Device]) -> Result<Vec<TopVdev>> {
     let mut leaves: HashMap<u64, SharedSource> = HashMap::new();
-    for d in &devices {
+    for d in devices {
         if let Some(g) = d.config.get_u64("guid") {
             leaves.insert(g, d.src.clone());
         }
     }
-    let mut trees: BTreeMap<u64, (u64, NvList)> = BTreeMap::new();
-    for d in &devices {
+    let mut trees: BTreeMap<u64, (u64, NvList, u64)> = BTreeMap::new();
+    for d in devices {
         if let Some(t) = d.config.get_list("vdev_tree") {
             let id = t.get_u64("id").unwrap_or(0);
-            if trees.get(&id).is_none_or(|(txg, _)| d.txg > *txg) {
-                trees.insert(id, (d.txg, t.clone()));
+            if trees.get(&id).is_none_or(|(txg, _, _)| d.txg > *txg) {
+                trees.insert(id, (d.txg, t.clone(), d.config_at));
             }
         }
     }
     let lookup = |g: u64| leaves.get(&g).cloned();
     let mut tops = Vec::new();
-    for (_, t) in trees.values() {
-        tops.push(TopVdev::from_nvlist(t, &lookup)?);
+    for (_, t, at) in trees.values() {
+        tops.push(TopVdev::from_nvlist(t, &lookup, *at)?);
     }
-    let children = newest
-        .config
-        .get_u64("vdev_children")
-        .unwrap_or(tops.len() as u64);
+    Ok(tops)
+}
+
+/// Notes about the newest label config: top-level vdevs or leaves not
+/// given, an Oracle pool version, read features kzrescue lacks.
+fn note_config(config: &NvList, tops: &[TopVdev], version: u64, notes: &mut Vec<String>) {
+    let children = config.get_u64("vdev_children").unwrap_or(tops.len() as u64);
     if (tops.len() as u64) < children {
         let have: Vec<u64> = tops.iter().map(|t| t.id).collect();
         notes.push(format!(
             "pool has {children} top-level vdevs but the devices given hold only {have:?}: blocks on the others cannot be read"
         ));
     }
-    for t in &tops {
+    for t in tops {
         let mut missing = Vec::new();
         missing_leaves(&t.vdev, &mut missing);
         if !missing.is_empty() {
@@ -205,7 +240,7 @@ pub fn open(sources: &[SharedSource], txg: Option<u64>) -> Result<Opened> {
              features (e.g. its encryption, newer compression or dedup formats) are not understood"
         ));
     }
-    if let Some(f) = newest.config.get_list("features_for_read") {
+    if let Some(f) = config.get_list("features_for_read") {
         let unknown: Vec<&str> = f
             .pairs
             .iter()
@@ -219,36 +254,25 @@ pub fn open(sources: &[SharedSource], txg: Option<u64>) -> Result<Opened> {
             ));
         }
     }
-    let ub = {
-        let valid = slots.iter().filter(|s| {
-            s.uberblock
-                .as_ref()
-                .is_some_and(|u| txg.is_none_or(|t| u.txg <= t))
-        });
-        uberblock::best(valid).cloned().ok_or_else(|| {
-            // label 0's ring, the first of the rings read
-            Error::corrupt(
-                "uberblock ring of label 0",
-                crate::zfs::uberblock::RING_OFFSET,
-                match txg {
-                    Some(t) => format!("no valid uberblock with txg ≤ {t}"),
-                    None => "no valid uberblock on any device".into(),
-                },
-            )
-        })?
-    };
-    if let Some(t) = txg.filter(|t| *t != ub.txg) {
-        notes.push(format!("no uberblock with txg {t}; using txg {}", ub.txg));
-    }
-    let rootbp = BlkPtr::decode(&ub.rootbp, byteorder(ub.endian))?;
-    let pool = Arc::new(Pool::new(name, pool_guid, version, tops));
-    let mos = Mos::open(&pool, &rootbp)?;
-    Ok(Opened {
-        pool,
-        uberblock: ub,
-        rootbp,
-        mos,
-        notes,
+}
+
+/// The newest valid uberblock over all slots (at most `txg` when given).
+fn choose_uberblock(slots: &[uberblock::SlotRead], txg: Option<u64>) -> Result<Uberblock> {
+    let valid = slots.iter().filter(|s| {
+        s.uberblock
+            .as_ref()
+            .is_some_and(|u| txg.is_none_or(|t| u.txg <= t))
+    });
+    uberblock::best(valid).cloned().ok_or_else(|| {
+        // label 0's ring, the first of the rings read
+        Error::corrupt(
+            "uberblock ring of label 0",
+            crate::zfs::uberblock::RING_OFFSET,
+            match txg {
+                Some(t) => format!("no valid uberblock with txg ≤ {t}"),
+                None => "no valid uberblock on any device".into(),
+            },
+        )
     })
 }
 

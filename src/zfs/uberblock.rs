@@ -10,8 +10,9 @@
 
 use crate::error::Error;
 use crate::source::{Source, read_vec};
+use crate::zfs::ByteOrder;
 use crate::zfs::blkptr::BlkPtr;
-use crate::zfs::eck::{self, Endian};
+use crate::zfs::eck;
 use crate::zfs::label::{LABEL_SIZE, LabelRead};
 
 /// `UBERBLOCK_MAGIC`.
@@ -103,7 +104,7 @@ pub struct Uberblock {
     /// Slot size in bytes.
     pub slot_size: usize,
     /// Byte order of this slot (told by `ub_magic`).
-    pub endian: Endian,
+    pub endian: ByteOrder,
     /// `ub_magic` (always [`UBERBLOCK_MAGIC`] once decoded).
     pub magic: u64,
     /// `ub_version`: the SPA version.
@@ -166,7 +167,7 @@ impl Uberblock {
             self.timestamp,
         ];
         for i in 0..16 {
-            v.push(self.endian.u64_at(&self.rootbp, 8 * i).unwrap_or(0));
+            v.push(self.endian.u64(&self.rootbp, 8 * i).unwrap_or(0));
         }
         v.extend([
             self.software_version,
@@ -182,11 +183,11 @@ impl Uberblock {
     /// order); `None` if there is no uberblock magic.
     pub fn decode(label: usize, index: usize, offset: u64, slot: &[u8]) -> Option<Uberblock> {
         let m: [u8; 8] = slot.get(0..8)?.try_into().ok()?;
-        let e = Endian::of_magic(m, UBERBLOCK_MAGIC)?;
+        let e = ByteOrder::of_magic(m, UBERBLOCK_MAGIC)?;
         if slot.len() < UBERBLOCK_STRUCT_SIZE + eck::ECK_SIZE {
             return None;
         }
-        let w = |off: usize| e.u64_at(slot, off).unwrap_or(0);
+        let w = |off: usize| e.u64(slot, off).unwrap_or(0);
         let mut rootbp = [0u8; BLKPTR_SIZE];
         rootbp.copy_from_slice(&slot[40..40 + BLKPTR_SIZE]);
         let end = slot.len() - eck::ECK_SIZE;
@@ -407,10 +408,10 @@ const _: () = assert!(RING_OFFSET as usize + RING_SIZE == LABEL_SIZE as usize);
 mod tests {
     use super::*;
 
-    fn sealed_slot(e: Endian, txg: u64, ts: u64, off: u64) -> Vec<u8> {
+    fn sealed_slot(e: ByteOrder, txg: u64, ts: u64, off: u64) -> Vec<u8> {
         let mut s = vec![0u8; 1024];
         for (i, v) in [UBERBLOCK_MAGIC, 28, txg, 99, ts].iter().enumerate() {
-            s[8 * i..8 * i + 8].copy_from_slice(&e.bytes(*v));
+            s[8 * i..8 * i + 8].copy_from_slice(&e.put_u64(*v));
         }
         eck::seal(&mut s, off, e);
         s
@@ -420,21 +421,29 @@ mod tests {
     fn mixed_byte_orders_and_best() {
         let at = 0x20000u64;
         let mut ring = vec![0u8; RING_SIZE];
-        ring[5 * 1024..6 * 1024].copy_from_slice(&sealed_slot(Endian::Big, 5, 50, at + 5 * 1024));
+        ring[5 * 1024..6 * 1024].copy_from_slice(&sealed_slot(
+            ByteOrder::Big,
+            5,
+            50,
+            at + 5 * 1024,
+        ));
         ring[6 * 1024..7 * 1024].copy_from_slice(&sealed_slot(
-            Endian::Little,
+            ByteOrder::Little,
             6,
             40,
             at + 6 * 1024,
         ));
         // txg 7 but sealed for the wrong place: must not win.
-        ring[7 * 1024..8 * 1024].copy_from_slice(&sealed_slot(Endian::Little, 7, 1, at));
+        ring[7 * 1024..8 * 1024].copy_from_slice(&sealed_slot(ByteOrder::Little, 7, 1, at));
         ring[9 * 1024] = 0x55;
         let slots = decode_ring(0, at, &ring, 10);
         assert_eq!(slots.len(), 128);
         assert_eq!(slots[5].status, SlotStatus::Valid);
-        assert_eq!(slots[5].uberblock.as_ref().unwrap().endian, Endian::Big);
-        assert_eq!(slots[6].uberblock.as_ref().unwrap().endian, Endian::Little);
+        assert_eq!(slots[5].uberblock.as_ref().unwrap().endian, ByteOrder::Big);
+        assert_eq!(
+            slots[6].uberblock.as_ref().unwrap().endian,
+            ByteOrder::Little
+        );
         assert!(matches!(slots[7].status, SlotStatus::ChecksumBad(_)));
         assert_eq!(slots[9].status, SlotStatus::Garbage);
         assert_eq!(slots[0].status, SlotStatus::Empty);

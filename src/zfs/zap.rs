@@ -10,7 +10,7 @@
 //! of 1-, 2-, 4- or 8-byte integers stored big-endian. See `formats/zap.md`.
 
 use crate::error::{Error, Result};
-use crate::zfs::blkptr::ByteOrder;
+use crate::zfs::ByteOrder;
 use crate::zfs::dnode::Dnode;
 use crate::zfs::dnode::TreeGuard;
 use crate::zfs::pool::Pool;
@@ -65,40 +65,25 @@ impl Entry {
     }
 }
 
-fn corrupt(obj: u64, what: &str, detail: impl std::fmt::Display) -> Error {
-    Error::corrupt(format!("ZAP object {obj} {what}"), 0, detail)
+/// An error about ZAP object `obj`'s `what`, found at byte `at` on disk.
+fn corrupt(obj: u64, what: &str, at: u64, detail: impl std::fmt::Display) -> Error {
+    Error::corrupt(format!("ZAP object {obj} {what}"), at, detail)
 }
 
-/// Places an error of this module (made at offset 0) at `at`, the byte
-/// offset of the ZAP's first block (or its dnode); errors from below keep
-/// their own offsets.
-fn placed(e: Error, at: u64) -> Error {
-    match e {
-        Error::Corrupt {
-            structure,
-            offset: 0,
-            detail,
-        } if structure.starts_with("ZAP object") => Error::Corrupt {
-            structure,
-            offset: at,
-            detail,
-        },
-        other => other,
-    }
+/// Byte offset on disk of block `blkid` of `dn` (its first DVA), or of
+/// the dnode when the block has no DVA.
+fn block_at(pool: &Pool, dn: &Dnode, blkid: u64) -> u64 {
+    dn.block_ptr(pool, blkid)
+        .ok()
+        .flatten()
+        .and_then(|b| b.phys_offset())
+        .unwrap_or(dn.phys)
 }
 
 /// Reads every entry of the ZAP object `dn`.
 pub fn entries(pool: &Pool, dn: &Dnode) -> Result<Vec<Entry>> {
-    let at = dn
-        .blkptrs
-        .first()
-        .and_then(|b| b.phys_offset())
-        .unwrap_or(dn.phys);
-    entries_at(pool, dn).map_err(|e| placed(e, at))
-}
-
-fn entries_at(pool: &Pool, dn: &Dnode) -> Result<Vec<Entry>> {
     let b0 = dn.read_block_cached(pool, 0)?;
+    let at0 = block_at(pool, dn, 0);
     let bo = dn
         .blkptrs
         .first()
@@ -106,11 +91,12 @@ fn entries_at(pool: &Pool, dn: &Dnode) -> Result<Vec<Entry>> {
         .unwrap_or(dn.byteorder);
     let kind = bo.u64(&b0, 0).unwrap_or(0);
     match kind {
-        ZBT_MICRO => micro(&b0, bo, dn.object),
-        ZBT_HEADER => fat(pool, dn, &b0, bo),
+        ZBT_MICRO => micro(&b0, bo, dn.object).map_err(|e| e.shifted(at0)),
+        ZBT_HEADER => fat(pool, dn, &b0, at0, bo),
         other => Err(corrupt(
             dn.object,
             "block 0",
+            at0,
             format!("block type {other:#x} is not a ZAP"),
         )),
     }
@@ -128,7 +114,7 @@ pub fn lookup_u64(pool: &Pool, dn: &Dnode, name: &str) -> Result<Option<u64>> {
     Ok(lookup(pool, dn, name)?.and_then(|e| e.as_u64()))
 }
 
-/// Decodes a micro ZAP block.
+/// Decodes a micro ZAP block (errors are placed relative to the block).
 pub fn micro(b: &[u8], bo: ByteOrder, obj: u64) -> Result<Vec<Entry>> {
     let mut out = Vec::new();
     let n = (b.len() / MZAP_ENT_LEN).saturating_sub(1);
@@ -145,7 +131,7 @@ pub fn micro(b: &[u8], bo: ByteOrder, obj: u64) -> Result<Vec<Entry>> {
             .unwrap_or(MZAP_NAME_LEN);
         let value = bo
             .u64(ent, 0)
-            .ok_or_else(|| corrupt(obj, "micro entry", "short"))?;
+            .ok_or_else(|| corrupt(obj, "micro entry", off as u64, "short"))?;
         out.push(Entry {
             name: name_raw[..len].to_vec(),
             int_len: 8,
@@ -155,10 +141,11 @@ pub fn micro(b: &[u8], bo: ByteOrder, obj: u64) -> Result<Vec<Entry>> {
     Ok(out)
 }
 
-fn fat(pool: &Pool, dn: &Dnode, b0: &[u8], bo: ByteOrder) -> Result<Vec<Entry>> {
+/// Decodes a fat ZAP whose header block `b0` lies at byte `at0`.
+fn fat(pool: &Pool, dn: &Dnode, b0: &[u8], at0: u64, bo: ByteOrder) -> Result<Vec<Entry>> {
     let obj = dn.object;
     if bo.u64(b0, 8) != Some(ZAP_MAGIC) {
-        return Err(corrupt(obj, "header", "bad magic"));
+        return Err(corrupt(obj, "header", at0 + 8, "bad magic"));
     }
     let bs = dn.datablksz as usize;
     let shift = bs.trailing_zeros();
@@ -166,6 +153,7 @@ fn fat(pool: &Pool, dn: &Dnode, b0: &[u8], bo: ByteOrder) -> Result<Vec<Entry>> 
         return Err(corrupt(
             obj,
             "header",
+            dn.phys + 8,
             format!("block size {bs} is not a power of two 512..128K"),
         ));
     }
@@ -181,10 +169,18 @@ fn fat(pool: &Pool, dn: &Dnode, b0: &[u8], bo: ByteOrder) -> Result<Vec<Entry>> 
     // tree be walked again and again without end.
     let mut guard = TreeGuard::new();
     let mut placed: HashMap<(u32, u64), u64> = HashMap::new();
-    let mut read = |blkid: u64, what: &str| -> Result<Arc<Vec<u8>>> {
+    // Reads block `blkid` and says where it lies.
+    let mut read = |blkid: u64, what: &str| -> Result<(Arc<Vec<u8>>, u64)> {
         let Some(bp) = dn.block_ptr_guarded(pool, blkid, Some(&mut guard))? else {
-            return Err(corrupt(obj, what, format!("block {blkid} is a hole")));
+            // a hole has no place of its own: name the dnode that lists it
+            return Err(corrupt(
+                obj,
+                what,
+                dn.phys,
+                format!("block {blkid} is a hole"),
+            ));
         };
+        let at = bp.phys_offset().unwrap_or(dn.phys);
         if let Some(d) = bp.dvas().first() {
             if let Some(&prev) = placed.get(&(d.vdev, d.offset))
                 && prev != blkid
@@ -192,6 +188,7 @@ fn fat(pool: &Pool, dn: &Dnode, b0: &[u8], bo: ByteOrder) -> Result<Vec<Entry>> 
                 return Err(corrupt(
                     obj,
                     what,
+                    at,
                     format!(
                         "block {blkid} is the same block as block {prev} (DVA {})",
                         bp.where_()
@@ -200,13 +197,15 @@ fn fat(pool: &Pool, dn: &Dnode, b0: &[u8], bo: ByteOrder) -> Result<Vec<Entry>> 
             }
             placed.insert((d.vdev, d.offset), blkid);
         }
-        dn.read_block_cached(pool, blkid)
+        Ok((dn.read_block_cached(pool, blkid)?, at))
     };
-    let leaf_ok = |v: u64| -> Result<u64> {
+    // `v` is the pointer-table entry at byte `at`.
+    let leaf_ok = |v: u64, at: u64| -> Result<u64> {
         if v == 0 || v > limit {
             return Err(corrupt(
                 obj,
                 "pointer table",
+                at,
                 format!("points at block {v} of {}", limit.saturating_add(1)),
             ));
         }
@@ -222,99 +221,124 @@ fn fat(pool: &Pool, dn: &Dnode, b0: &[u8], bo: ByteOrder) -> Result<Vec<Entry>> 
             .min(n as u64) as usize;
         for i in 0..ents {
             if let Some(v) = bo.u64(b0, bs / 2 + i * 8) {
-                leaves.insert(leaf_ok(v)?);
+                leaves.insert(leaf_ok(v, at0 + (bs / 2 + i * 8) as u64)?);
             }
         }
     } else {
-        // ZFS grows the table only while the hash has bits left to index it
-        // with (48 with ZAP_FLAG_HASH64, else 28), and an external table
-        // fills its blocks exactly: 2^zt_shift entries of 8 bytes.
-        let hashbits = if flags & ZAP_FLAG_HASH64 != 0 { 48 } else { 28 };
-        let fits = zt_shift <= hashbits && zt_numblks == (8u64 << zt_shift) >> shift;
-        if !fits {
-            return Err(corrupt(
-                obj,
-                "pointer table",
-                format!(
-                    "{zt_numblks} blocks of {bs} bytes for 2^{zt_shift} entries (at most 2^{hashbits})"
-                ),
-            ));
-        }
-        if zt_blk
-            .checked_add(zt_numblks)
-            .is_none_or(|end| end > limit.saturating_add(1))
-        {
-            return Err(corrupt(
-                obj,
-                "pointer table",
-                format!(
-                    "blocks {zt_blk}+{zt_numblks} run past the object's {} blocks",
-                    limit.saturating_add(1)
-                ),
-            ));
-        }
+        check_table(obj, at0, b0, bo, bs, limit)?;
         for k in 0..zt_numblks {
-            let blk = read(zt_blk + k, "pointer table")?;
+            let (blk, at) = read(zt_blk + k, "pointer table")?;
             for i in 0..bs / 8 {
                 if let Some(v) = bo.u64(&blk, i * 8) {
-                    leaves.insert(leaf_ok(v)?);
+                    leaves.insert(leaf_ok(v, at + (i * 8) as u64)?);
                 }
             }
         }
     }
     let mut out = Vec::new();
     for leaf in leaves {
-        let b = read(leaf, "leaf")?;
-        leaf_entries(&b, bo, uint64_key, &mut out)
-            .map_err(|e| corrupt(obj, &format!("leaf block {leaf}"), e))?;
+        let (b, at) = read(leaf, "leaf")?;
+        leaf_entries(&b, bo, uint64_key, &mut out).map_err(|e| {
+            let off = e.offset().unwrap_or(0);
+            let detail = match &e {
+                Error::Corrupt { detail, .. } => detail.clone(),
+                other => other.to_string(),
+            };
+            corrupt(obj, &format!("leaf block {leaf}"), at + off, detail)
+        })?;
     }
     Ok(out)
 }
 
-/// Decodes the entries of one fat-ZAP leaf block.
-pub fn leaf_entries(
-    b: &[u8],
-    bo: ByteOrder,
-    uint64_key: bool,
-    out: &mut Vec<Entry>,
-) -> std::result::Result<(), String> {
+/// Checks the external pointer table that the fat-ZAP header `b0` (at
+/// byte `at0`, blocks of `bs` bytes, `limit` the last block id) describes.
+fn check_table(obj: u64, at0: u64, b0: &[u8], bo: ByteOrder, bs: usize, limit: u64) -> Result<()> {
+    let zt_blk = bo.u64(b0, 16).unwrap_or(0);
+    let zt_numblks = bo.u64(b0, 24).unwrap_or(0);
+    let zt_shift = bo.u64(b0, 32).unwrap_or(0);
+    let flags = bo.u64(b0, 96).unwrap_or(0);
+    let shift = bs.trailing_zeros();
+    // ZFS grows the table only while the hash has bits left to index it
+    // with (48 with ZAP_FLAG_HASH64, else 28), and an external table
+    // fills its blocks exactly: 2^zt_shift entries of 8 bytes.
+    let hashbits = if flags & ZAP_FLAG_HASH64 != 0 { 48 } else { 28 };
+    let fits = zt_shift <= hashbits && zt_numblks == (8u64 << zt_shift) >> shift;
+    if !fits {
+        return Err(corrupt(
+            obj,
+            "pointer table",
+            at0 + 16,
+            format!(
+                "{zt_numblks} blocks of {bs} bytes for 2^{zt_shift} entries (at most 2^{hashbits})"
+            ),
+        ));
+    }
+    if zt_blk
+        .checked_add(zt_numblks)
+        .is_none_or(|end| end > limit.saturating_add(1))
+    {
+        return Err(corrupt(
+            obj,
+            "pointer table",
+            at0 + 16,
+            format!(
+                "blocks {zt_blk}+{zt_numblks} run past the object's {} blocks",
+                limit.saturating_add(1)
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Decodes the entries of one fat-ZAP leaf block. Errors name the
+/// structure "ZAP leaf" at their byte offset in the block.
+pub fn leaf_entries(b: &[u8], bo: ByteOrder, uint64_key: bool, out: &mut Vec<Entry>) -> Result<()> {
+    let bad = |at: usize, detail: String| Error::corrupt("ZAP leaf", at as u64, detail);
     if bo.u64(b, 0) != Some(ZBT_LEAF) {
-        return Err("not a leaf block".into());
+        return Err(bad(0, "not a leaf block".into()));
     }
     if bo.u32(b, 24) != Some(ZAP_LEAF_MAGIC) {
-        return Err("bad leaf magic".into());
+        return Err(bad(24, "bad leaf magic".into()));
     }
     let bs = b.len();
     let hash_ents = bs / 32;
     let chunk0 = 48 + 2 * hash_ents;
     let nchunks = ((bs - 2 * hash_ents) / CHUNK).saturating_sub(2);
+    let chunk_at = |i: usize| chunk0 + i * CHUNK;
     let chunk = |i: usize| -> Option<&[u8]> {
         if i >= nchunks {
             return None;
         }
-        b.get(chunk0 + i * CHUNK..chunk0 + (i + 1) * CHUNK)
+        b.get(chunk_at(i)..chunk_at(i + 1))
     };
-    // Reads `n` bytes from the array chain starting at chunk `first`.
-    let read_array = |first: u16, nbytes: usize| -> std::result::Result<Vec<u8>, String> {
+    // Reads `n` bytes from the array chain starting at chunk `first`,
+    // named by the entry chunk `from`.
+    let read_array = |from: usize, first: u16, nbytes: usize| -> Result<Vec<u8>> {
         let mut bytes = Vec::with_capacity(nbytes.min(bs));
         let mut c = first as usize;
+        let mut prev = from;
         let mut hops = 0;
         let mut visited: Vec<usize> = Vec::new();
         while bytes.len() < nbytes {
             if visited.contains(&c) {
-                return Err(format!("array chain loops back to chunk {c}"));
+                return Err(bad(
+                    chunk_at(prev),
+                    format!("array chain loops back to chunk {c}"),
+                ));
             }
             visited.push(c);
-            let ch = chunk(c).ok_or_else(|| format!("array chunk {c} out of range"))?;
+            let ch = chunk(c)
+                .ok_or_else(|| bad(chunk_at(prev), format!("array chunk {c} out of range")))?;
             if ch[0] != CHUNK_ARRAY {
-                return Err(format!("chunk {c} is not an array chunk"));
+                return Err(bad(chunk_at(c), format!("chunk {c} is not an array chunk")));
             }
             let take = (nbytes - bytes.len()).min(ARRAY_BYTES);
             bytes.extend_from_slice(&ch[1..1 + take]);
+            prev = c;
             c = bo.u16(ch, 22).unwrap_or(0xffff) as usize;
             hops += 1;
             if hops > nchunks {
-                return Err("array chain loops".into());
+                return Err(bad(chunk_at(prev), "array chain loops".into()));
             }
         }
         Ok(bytes)
@@ -330,18 +354,21 @@ pub fn leaf_entries(
         let value_chunk = bo.u16(ch, 8).unwrap_or(0);
         let value_numints = bo.u16(ch, 10).unwrap_or(0) as usize;
         if !matches!(int_len, 1 | 2 | 4 | 8) {
-            return Err(format!("entry chunk {i} has integer length {int_len}"));
+            return Err(bad(
+                chunk_at(i),
+                format!("entry chunk {i} has integer length {int_len}"),
+            ));
         }
         let name_len = if uint64_key {
             name_numints * 8
         } else {
             name_numints
         };
-        let mut name = read_array(name_chunk, name_len)?;
+        let mut name = read_array(i, name_chunk, name_len)?;
         if !uint64_key && name.last() == Some(&0) {
             name.pop();
         }
-        let raw = read_array(value_chunk, value_numints * int_len as usize)?;
+        let raw = read_array(i, value_chunk, value_numints * int_len as usize)?;
         let values = raw
             .chunks_exact(int_len as usize)
             .map(|c| c.iter().fold(0u64, |acc, &x| (acc << 8) | x as u64))
@@ -360,6 +387,17 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
+    #[test]
+    fn a_bad_leaf_magic_is_at_byte_24() {
+        let mut raw = vec![0u8; 512];
+        raw[..8].copy_from_slice(&ByteOrder::Little.put_u64(ZBT_LEAF));
+        let e = leaf_entries(&raw, ByteOrder::Little, false, &mut Vec::new()).unwrap_err();
+        assert_eq!((e.structure(), e.offset()), (Some("ZAP leaf"), Some(24)));
+        raw[..8].fill(0);
+        let e = leaf_entries(&raw, ByteOrder::Little, false, &mut Vec::new()).unwrap_err();
+        assert_eq!(e.offset(), Some(0));
+    }
+
     proptest! {
         #[test]
         fn leaf_never_panics(mut raw in proptest::collection::vec(any::<u8>(), 512..4096), be in any::<bool>()) {
@@ -371,6 +409,15 @@ mod tests {
             match bo { ByteOrder::Little => raw[24..28].copy_from_slice(&m[..4]), ByteOrder::Big => raw[24..28].copy_from_slice(&m[4..]) }
             let mut out = Vec::new();
             let _ = leaf_entries(&raw, bo, false, &mut out);
+        }
+
+        #[test]
+        fn leaf_errors_are_placed_in_the_block(raw in proptest::collection::vec(any::<u8>(), 512..1024)) {
+            let mut out = Vec::new();
+            if let Err(e) = leaf_entries(&raw, ByteOrder::Little, false, &mut out) {
+                prop_assert_eq!(e.kind(), crate::ErrorKind::Corrupt);
+                prop_assert!(e.offset().unwrap() < raw.len() as u64);
+            }
         }
 
         #[test]

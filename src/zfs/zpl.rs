@@ -364,15 +364,24 @@ impl Zpl {
             .ok_or_else(|| zpl_err(dn, "SA bonus but no SA_ATTRS in the master node"))?;
         let mut vals: HashMap<String, Vec<u8>> = HashMap::new();
         let mut bo = dn.byteorder;
+        // an SA error names this object, at its place in the bonus or spill
+        let sa_err = |e: Error, at: u64, prefix: &str| {
+            Error::corrupt(
+                format!("ZPL object {}", dn.object),
+                at + e.offset().unwrap_or(0),
+                format!("{prefix}{}", e.detail().unwrap_or_default()),
+            )
+        };
         if !dn.bonus.is_empty() {
             bo = tables
                 .parse(&dn.bonus, &mut vals)
-                .map_err(|e| zpl_err(dn, e))?;
+                .map_err(|e| sa_err(e, dn.bonus_phys(), ""))?;
         }
         if let Some(spill) = dn.read_spill(&self.pool)? {
+            let at = dn.spill.as_ref().and_then(|b| b.phys_offset());
             tables
                 .parse(&spill, &mut vals)
-                .map_err(|e| zpl_err(dn, format!("spill: {e}")))?;
+                .map_err(|e| sa_err(e, at.unwrap_or(dn.phys), "spill: "))?;
         }
         let u = |n: &str| vals.get(n).and_then(|v| bo.u64(v, 0)).unwrap_or(0);
         let t = |n: &str| {

@@ -92,7 +92,27 @@ pub fn parse_xml(text: &str) -> Result<ZoneConfig> {
         }
     }
     if !seen_zone {
-        return Err(Error::corrupt("zone XML", 0, "no <zone> element"));
+        // Found missing at the end of the document: report where it ended.
+        return Err(Error::corrupt(
+            "zone XML",
+            text.len() as u64,
+            "no <zone> element",
+        ));
     }
     Ok(cfg)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_document_without_a_zone_is_placed_at_its_end() {
+        let text = "<?xml version=\"1.0\"?>\n";
+        let e = parse_xml(text).unwrap_err();
+        assert_eq!(e.kind(), crate::ErrorKind::Corrupt, "{e}");
+        assert_eq!(e.offset(), Some(text.len() as u64), "{e}");
+        let e = parse_xml("<zonepath/>").unwrap_err();
+        assert_eq!((e.structure(), e.offset()), (Some("zone XML"), Some(0)));
+    }
 }

@@ -4,8 +4,8 @@
 //! SendTargets discovery.
 //!
 //! Synchronous, std networking only. Reads are split into READ(16)
-//! commands (128 KiB, 32 outstanding by default); data lands directly in
-//! the caller's buffer. A read that loses the connection is retried
+//! commands (128 KiB, 32 outstanding by default, sent in batches); data
+//! lands directly in the caller's buffer. A read that loses the connection is retried
 //! once on a fresh login. Writes are never retried: a lost connection
 //! during a write is reported with the exact byte ranges that were
 //! acknowledged, in flight, and not sent.
@@ -402,17 +402,17 @@ impl IscsiSource {
     /// Reads whole blocks `[lba, lba + buf.len()/block)` into `buf`.
     fn read_blocks(&self, lba: u64, buf: &mut [u8]) -> Result<()> {
         let bl = self.capacity.block_len as usize;
-        let per = (self.cfg.read_io_bytes.clamp(512, 16 << 20) / bl).max(1) * bl;
-        let mut cmds = Vec::new();
-        let mut pos = 0usize;
-        while pos < buf.len() {
-            let n = per.min(buf.len() - pos);
-            let l = lba + (pos / bl) as u64;
-            cmds.push((scsi::read16(l, (n / bl) as u32), pos, n));
-            pos += n;
-        }
         let lun = self.lun_field;
         let run = |s: &mut Session, buf: &mut [u8]| -> Result<()> {
+            let per = (self.cfg.read_io_bytes.clamp(512, 16 << 20) / bl).max(1) * bl;
+            let mut cmds = Vec::with_capacity(buf.len().div_ceil(per));
+            let mut pos = 0usize;
+            while pos < buf.len() {
+                let n = per.min(buf.len() - pos);
+                let l = lba + (pos / bl) as u64;
+                cmds.push((scsi::read16(l, (n / bl) as u32), pos, n));
+                pos += n;
+            }
             let st = s.run_reads(lun, &cmds, buf)?;
             for (i, st) in st.iter().enumerate() {
                 let (_, start, len) = cmds[i];
@@ -454,6 +454,26 @@ impl IscsiSource {
             }
             r => r,
         }
+    }
+
+    /// The whole logical blocks under `len` bytes at `offset`, after the
+    /// bounds check; `None` for an empty range.
+    fn span(&self, offset: u64, len: usize) -> Result<Option<Span>> {
+        check_bounds(&|| self.name.clone(), offset, len, self.size)?;
+        if len == 0 {
+            return Ok(None);
+        }
+        let bl = u64::from(self.capacity.block_len);
+        let end = offset + len as u64;
+        let lba = offset / bl;
+        let blocks = end.div_ceil(bl) - lba;
+        Ok(Some(Span {
+            lba,
+            blocks: blocks as usize,
+            block_len: bl as usize,
+            skip: (offset - lba * bl) as usize,
+            exact: offset.is_multiple_of(bl) && end.is_multiple_of(bl),
+        }))
     }
 
     fn session_lost(&self) -> bool {
@@ -530,6 +550,20 @@ impl IscsiSource {
     }
 }
 
+/// A byte range widened to whole logical blocks.
+struct Span {
+    /// First block.
+    lba: u64,
+    /// Blocks covered.
+    blocks: usize,
+    /// Bytes per block.
+    block_len: usize,
+    /// Where the range starts in the first block.
+    skip: usize,
+    /// Whether the range is exactly these blocks.
+    exact: bool,
+}
+
 fn poisoned() -> Error {
     Error::io(
         "iSCSI session lock",
@@ -591,21 +625,15 @@ impl Source for IscsiSource {
         self.size
     }
     fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<()> {
-        check_bounds(&|| self.name.clone(), offset, buf.len(), self.size)?;
-        if buf.is_empty() {
+        let Some(span) = self.span(offset, buf.len())? else {
             return Ok(());
+        };
+        if span.exact {
+            return self.read_blocks(span.lba, buf);
         }
-        let bl = self.capacity.block_len as u64;
-        let end = offset + buf.len() as u64;
-        if offset.is_multiple_of(bl) && end.is_multiple_of(bl) {
-            return self.read_blocks(offset / bl, buf);
-        }
-        let a = offset / bl * bl;
-        let b = end.div_ceil(bl) * bl;
-        let mut tmp = vec![0u8; (b - a) as usize];
-        self.read_blocks(a / bl, &mut tmp)?;
-        let s = (offset - a) as usize;
-        buf.copy_from_slice(&tmp[s..s + buf.len()]);
+        let mut tmp = vec![0u8; span.blocks * span.block_len];
+        self.read_blocks(span.lba, &mut tmp)?;
+        buf.copy_from_slice(&tmp[span.skip..span.skip + buf.len()]);
         Ok(())
     }
     fn write_at(&self, offset: u64, buf: &[u8]) -> Result<()> {
@@ -615,27 +643,22 @@ impl Source for IscsiSource {
                 self.name
             )));
         }
-        check_bounds(&|| self.name.clone(), offset, buf.len(), self.size)?;
-        if buf.is_empty() {
+        let Some(span) = self.span(offset, buf.len())? else {
             return Ok(());
-        }
-        let bl = self.capacity.block_len as u64;
-        let end = offset + buf.len() as u64;
-        if offset.is_multiple_of(bl) && end.is_multiple_of(bl) {
-            return self.write_blocks(offset / bl, buf);
+        };
+        if span.exact {
+            return self.write_blocks(span.lba, buf);
         }
         // Read-modify-write of the partial blocks at either end.
-        let a = offset / bl * bl;
-        let b = end.div_ceil(bl) * bl;
-        let mut tmp = vec![0u8; (b - a) as usize];
-        self.read_blocks(a / bl, &mut tmp[..bl as usize])?;
-        let tail = tmp.len() - bl as usize;
-        if b - bl > a {
-            self.read_blocks((b - bl) / bl, &mut tmp[tail..])?;
+        let bl = span.block_len;
+        let mut tmp = vec![0u8; span.blocks * bl];
+        self.read_blocks(span.lba, &mut tmp[..bl])?;
+        if span.blocks > 1 {
+            let tail = tmp.len() - bl;
+            self.read_blocks(span.lba + span.blocks as u64 - 1, &mut tmp[tail..])?;
         }
-        let s = (offset - a) as usize;
-        tmp[s..s + buf.len()].copy_from_slice(buf);
-        self.write_blocks(a / bl, &tmp)
+        tmp[span.skip..span.skip + buf.len()].copy_from_slice(buf);
+        self.write_blocks(span.lba, &tmp)
     }
     fn flush(&self) -> Result<()> {
         if !self.write {

@@ -226,6 +226,14 @@ impl Pdu {
     /// Serializes the PDU (filling in TotalAHSLength and DataSegmentLength),
     /// with padding and the digests that are on.
     pub fn encode(&self, digests: Digests) -> Result<Vec<u8>> {
+        let mut out = Vec::with_capacity(BHS_LEN + self.ahs.len() + padded(self.data.len()) + 8);
+        self.encode_into(&mut out, digests)?;
+        Ok(out)
+    }
+
+    /// [`Pdu::encode`], appended to `out` (several PDUs then leave in one
+    /// write).
+    pub fn encode_into(&self, out: &mut Vec<u8>, digests: Digests) -> Result<()> {
         if self.data.len() > MAX_DSL
             || !self.ahs.len().is_multiple_of(4)
             || self.ahs.len() > 255 * 4
@@ -237,7 +245,7 @@ impl Pdu {
                 self.ahs.len()
             )));
         }
-        let mut out = Vec::with_capacity(BHS_LEN + self.ahs.len() + padded(self.data.len()) + 8);
+        let begin = out.len();
         let mut bhs = self.bhs;
         bhs[4] = (self.ahs.len() / 4) as u8;
         let n = self.data.len();
@@ -247,7 +255,7 @@ impl Pdu {
         out.extend_from_slice(&bhs);
         out.extend_from_slice(&self.ahs);
         if digests.header {
-            let d = digest(&out);
+            let d = digest(&out[begin..]);
             out.extend_from_slice(&d);
         }
         if n > 0 {
@@ -259,7 +267,7 @@ impl Pdu {
                 out.extend_from_slice(&d);
             }
         }
-        Ok(out)
+        Ok(())
     }
 
     /// Decodes one PDU from a complete byte slice (used by tests and the

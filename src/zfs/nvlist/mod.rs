@@ -11,6 +11,7 @@
 //! order (1 little-endian, 0 big-endian), bytes 2–3 reserved.
 //! [`decode_packed`] dispatches on byte 0. See `formats/nvlist.md`.
 
+use crate::zfs::ByteOrder;
 use crate::{Error, Result};
 
 pub mod native;
@@ -35,6 +36,8 @@ pub const MAX_DEPTH: usize = 20;
 pub const MAX_NAME_LEN: usize = i16::MAX as usize - 1;
 
 /// Decodes a packed nvlist of either encoding, chosen by header byte 0.
+/// Error offsets are relative to `buf`; a caller that knows where `buf`
+/// lies adds that with [`Error::shifted`].
 pub fn decode_packed(buf: &[u8]) -> Result<Packed> {
     match buf.first() {
         Some(&NV_ENCODE_NATIVE) => native::decode(buf),
@@ -44,7 +47,12 @@ pub fn decode_packed(buf: &[u8]) -> Result<Packed> {
             0,
             format!("unknown encoding {b} (0 = native, 1 = XDR)"),
         )),
-        None => Err(Error::corrupt("nvlist header", 0, "empty buffer")),
+        // the header byte was expected where the (empty) buffer ends
+        None => Err(Error::corrupt(
+            "nvlist header",
+            buf.len() as u64,
+            "empty buffer",
+        )),
     }
 }
 
@@ -280,6 +288,110 @@ pub fn type_name(code: i32) -> &'static str {
         .and_then(|i| NAMES.get(i))
         .copied()
         .unwrap_or("?")
+}
+
+/// What both nvlist writers share: the bytes so far, the byte order of the
+/// integers (big for XDR, the header's for native), the dotted path of the
+/// pair being written (for refusals), and the rules every list and pair
+/// must keep before any of its bytes are written.
+pub(crate) struct Encoder {
+    pub(crate) out: Vec<u8>,
+    pub(crate) order: ByteOrder,
+    pub(crate) path: String,
+}
+
+impl Encoder {
+    /// An encoder that starts after the 4 header bytes.
+    pub(crate) fn new(header: [u8; 4], order: ByteOrder) -> Self {
+        Encoder {
+            out: header.to_vec(),
+            order,
+            path: String::new(),
+        }
+    }
+
+    /// A refusal naming the pair being written.
+    pub(crate) fn refuse(&self, detail: impl std::fmt::Display) -> Error {
+        Error::Refused(format!("cannot encode {}: {detail}", structure(&self.path)))
+    }
+
+    pub(crate) fn u16(&mut self, v: u16) {
+        self.out.extend_from_slice(&self.order.put_u16(v));
+    }
+
+    pub(crate) fn u32(&mut self, v: u32) {
+        self.out.extend_from_slice(&self.order.put_u32(v));
+    }
+
+    pub(crate) fn u64(&mut self, v: u64) {
+        self.out.extend_from_slice(&self.order.put_u64(v));
+    }
+
+    /// Zero-fills the output up to `end`.
+    pub(crate) fn zero_to(&mut self, end: usize) {
+        if self.out.len() < end {
+            self.out.resize(end, 0);
+        }
+    }
+
+    /// Checks a list's header fields: an embedded list has version 0, and
+    /// no list has unknown `nvflag` bits.
+    pub(crate) fn check_list(&self, l: &NvList, embedded: bool) -> Result<()> {
+        if embedded && l.version != NV_VERSION {
+            return Err(self.refuse(format!(
+                "embedded list version {} (must be {NV_VERSION})",
+                l.version
+            )));
+        }
+        if l.nvflag > 3 {
+            return Err(self.refuse(format!("nvflag {:#x} has unknown bits", l.nvflag)));
+        }
+        Ok(())
+    }
+
+    /// Enters `pair`: extends the path and checks its name and uniqueness.
+    /// Returns the mark to hand to [`Encoder::leave`].
+    pub(crate) fn enter(&mut self, unique: &mut Unique, pair: &NvPair) -> Result<usize> {
+        let mark = self.path.len();
+        path_push(&mut self.path, &pair.name);
+        if let Some(why) = check_name(pair.name.as_bytes()) {
+            return Err(self.refuse(why));
+        }
+        if !unique.insert(&pair.name, pair.value.type_code()) {
+            return Err(self.refuse("duplicate pair name"));
+        }
+        Ok(mark)
+    }
+
+    /// Enters element `i` of a list array; returns the mark.
+    pub(crate) fn enter_index(&mut self, i: usize) -> usize {
+        let mark = self.path.len();
+        self.path.push_str(&format!("[{i}]"));
+        mark
+    }
+
+    /// Leaves what was entered at `mark`.
+    pub(crate) fn leave(&mut self, mark: usize) {
+        self.path.truncate(mark);
+    }
+
+    /// Refuses a list nested one level below `depth` when that is too deep.
+    pub(crate) fn deeper(&self, depth: usize) -> Result<()> {
+        if depth + 1 > MAX_DEPTH {
+            return Err(self.refuse(format!("lists nested deeper than {MAX_DEPTH} levels")));
+        }
+        Ok(())
+    }
+
+    /// The finished bytes, refused past the 2 GiB a packed size can say.
+    pub(crate) fn finish(self) -> Result<Vec<u8>> {
+        if self.out.len() > i32::MAX as usize {
+            return Err(Error::Refused(
+                "cannot encode nvlist: packed size exceeds 2 GiB".into(),
+            ));
+        }
+        Ok(self.out)
+    }
 }
 
 /// Tracks the names seen in one list to enforce `nvl_nvflag` uniqueness.

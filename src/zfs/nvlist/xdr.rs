@@ -12,9 +12,10 @@
 //! to the very bytes it came from.
 
 use super::{
-    MAX_DEPTH, NV_ENCODE_XDR, NV_VERSION, NvList, NvPair, NvValue, Unique, align4, check_name,
-    decoded_size, path_push, structure,
+    Encoder, MAX_DEPTH, NV_ENCODE_XDR, NV_VERSION, NvList, NvPair, NvValue, Unique, align4,
+    check_name, decoded_size, path_push, structure,
 };
+use crate::zfs::ByteOrder;
 use crate::{Error, Result};
 
 /// A decoded packed nvlist.
@@ -101,22 +102,17 @@ pub fn encode_with(header: [u8; 4], list: &NvList, style: XdrStyle) -> Result<Ve
         )));
     }
     let mut w = Writer {
-        out: header.to_vec(),
-        path: String::new(),
+        enc: Encoder::new(header, ByteOrder::Big),
         style,
     };
     let empties = w.list(list, 0)?;
     if style.empty_array_quirk {
         // libnvpair sizes its buffer with the phantom count words included.
         let extra = usize::try_from(empties.saturating_mul(4)).unwrap_or(usize::MAX);
-        w.out.resize(w.out.len().saturating_add(extra), 0);
+        let end = w.enc.out.len().saturating_add(extra);
+        w.enc.zero_to(end);
     }
-    if w.out.len() > i32::MAX as usize {
-        return Err(Error::Refused(
-            "cannot encode nvlist: packed size exceeds 2 GiB".into(),
-        ));
-    }
-    Ok(w.out)
+    w.enc.finish()
 }
 
 /// Whether `type_code` is an array coded with `xdr_array` (count word first).
@@ -475,39 +471,27 @@ impl Reader<'_> {
     }
 }
 
-/// Output buffer with the path of the pair being encoded.
+/// The XDR writer: the shared [`Encoder`] (big-endian words) and the
+/// libnvpair quirks to reproduce.
 struct Writer {
-    out: Vec<u8>,
-    path: String,
+    enc: Encoder,
     style: XdrStyle,
 }
 
 impl Writer {
-    fn refuse(&self, detail: impl std::fmt::Display) -> Error {
-        Error::Refused(format!("cannot encode {}: {detail}", structure(&self.path)))
-    }
-
-    fn u32(&mut self, v: u32) {
-        self.out.extend_from_slice(&v.to_be_bytes());
-    }
-
-    fn u64(&mut self, v: u64) {
-        self.out.extend_from_slice(&v.to_be_bytes());
-    }
-
     fn pad(&mut self) {
-        while !self.out.len().is_multiple_of(4) {
-            self.out.push(0);
+        while !self.enc.out.len().is_multiple_of(4) {
+            self.enc.out.push(0);
         }
     }
 
     fn string(&mut self, s: &str) -> Result<()> {
         if s.as_bytes().contains(&0) {
-            return Err(self.refuse("NUL byte inside a string"));
+            return Err(self.enc.refuse("NUL byte inside a string"));
         }
-        let len = u32::try_from(s.len()).map_err(|_| self.refuse("string too long"))?;
-        self.u32(len);
-        self.out.extend_from_slice(s.as_bytes());
+        let len = u32::try_from(s.len()).map_err(|_| self.enc.refuse("string too long"))?;
+        self.enc.u32(len);
+        self.enc.out.extend_from_slice(s.as_bytes());
         self.pad();
         Ok(())
     }
@@ -518,7 +502,7 @@ impl Writer {
         } else {
             b as u32
         };
-        self.u32(w);
+        self.enc.u32(w);
     }
 
     fn short_word(&mut self, v: u16, unsigned: bool) {
@@ -527,93 +511,78 @@ impl Writer {
         } else {
             v as u32
         };
-        self.u32(w);
+        self.enc.u32(w);
     }
 
     /// Writes one list; returns the number of empty xdr_array pairs in it.
     fn list(&mut self, list: &NvList, depth: usize) -> Result<u64> {
-        if depth > 0 && list.version != NV_VERSION {
-            return Err(self.refuse(format!(
-                "embedded list version {} (must be {NV_VERSION})",
-                list.version
-            )));
-        }
-        if list.nvflag > 3 {
-            return Err(self.refuse(format!("nvflag {:#x} has unknown bits", list.nvflag)));
-        }
-        self.u32(list.version as u32);
-        self.u32(list.nvflag);
+        self.enc.check_list(list, depth > 0)?;
+        self.enc.u32(list.version as u32);
+        self.enc.u32(list.nvflag);
         let mut unique = Unique::new(list.nvflag);
         let mut empties = 0u64;
         for pair in &list.pairs {
-            let mark = self.path.len();
-            path_push(&mut self.path, &pair.name);
-            if let Some(why) = check_name(pair.name.as_bytes()) {
-                return Err(self.refuse(why));
-            }
-            if !unique.insert(&pair.name, pair.value.type_code()) {
-                return Err(self.refuse("duplicate pair name"));
-            }
-            let start = self.out.len();
-            self.u64(0); // sizes, patched below
+            let mark = self.enc.enter(&mut unique, pair)?;
+            let start = self.enc.out.len();
+            self.enc.u64(0); // sizes, patched below
             self.string(&pair.name)?;
             let e = self.value(&pair.value, depth)?;
-            let mut enc = (self.out.len() - start) as u64;
+            let mut enc = (self.enc.out.len() - start) as u64;
             if self.style.empty_array_quirk {
                 enc += 4 * e;
             }
             let dec = decoded_size(&pair.name, &pair.value);
             if enc > i32::MAX as u64 || dec > i32::MAX as u64 {
-                return Err(self.refuse("pair larger than 2 GiB"));
+                return Err(self.enc.refuse("pair larger than 2 GiB"));
             }
-            self.out[start..start + 4].copy_from_slice(&(enc as u32).to_be_bytes());
-            self.out[start + 4..start + 8].copy_from_slice(&(dec as u32).to_be_bytes());
+            self.enc.out[start..start + 4].copy_from_slice(&(enc as u32).to_be_bytes());
+            self.enc.out[start + 4..start + 8].copy_from_slice(&(dec as u32).to_be_bytes());
             empties += e;
-            self.path.truncate(mark);
+            self.enc.leave(mark);
         }
-        self.u64(0);
+        self.enc.u64(0);
         Ok(empties)
     }
 
     fn value(&mut self, v: &NvValue, depth: usize) -> Result<u64> {
         let code = v.type_code();
         let n = v.nelem();
-        let nelem = i32::try_from(n).map_err(|_| self.refuse("too many elements"))?;
-        self.u32(code as u32);
-        self.u32(nelem as u32);
+        let nelem = i32::try_from(n).map_err(|_| self.enc.refuse("too many elements"))?;
+        self.enc.u32(code as u32);
+        self.enc.u32(nelem as u32);
         if n == 0 {
             return Ok(u64::from(is_xdr_array(code)));
         }
         if is_xdr_array(code) {
-            self.u32(nelem as u32);
+            self.enc.u32(nelem as u32);
         }
         let mut empties = 0;
         match v {
             NvValue::Boolean => {}
-            NvValue::BooleanValue(b) => self.u32(*b as u32),
+            NvValue::BooleanValue(b) => self.enc.u32(*b as u32),
             NvValue::Byte(b) | NvValue::UInt8(b) => self.char_word(*b),
             NvValue::Int8(b) => self.char_word(*b as u8),
             NvValue::Int16(x) => self.short_word(*x as u16, false),
             NvValue::UInt16(x) => self.short_word(*x, true),
-            NvValue::Int32(x) => self.u32(*x as u32),
-            NvValue::UInt32(x) => self.u32(*x),
-            NvValue::Int64(x) | NvValue::HrTime(x) => self.u64(*x as u64),
-            NvValue::UInt64(x) => self.u64(*x),
-            NvValue::Double(x) => self.u64(x.to_bits()),
+            NvValue::Int32(x) => self.enc.u32(*x as u32),
+            NvValue::UInt32(x) => self.enc.u32(*x),
+            NvValue::Int64(x) | NvValue::HrTime(x) => self.enc.u64(*x as u64),
+            NvValue::UInt64(x) => self.enc.u64(*x),
+            NvValue::Double(x) => self.enc.u64(x.to_bits()),
             NvValue::String(s) => self.string(s)?,
             NvValue::ByteArray(b) => {
-                self.out.extend_from_slice(b);
+                self.enc.out.extend_from_slice(b);
                 self.pad();
             }
-            NvValue::BooleanArray(a) => a.iter().for_each(|b| self.u32(*b as u32)),
+            NvValue::BooleanArray(a) => a.iter().for_each(|b| self.enc.u32(*b as u32)),
             NvValue::Int8Array(a) => a.iter().for_each(|b| self.char_word(*b as u8)),
             NvValue::UInt8Array(a) => a.iter().for_each(|b| self.char_word(*b)),
             NvValue::Int16Array(a) => a.iter().for_each(|x| self.short_word(*x as u16, false)),
             NvValue::UInt16Array(a) => a.iter().for_each(|x| self.short_word(*x, true)),
-            NvValue::Int32Array(a) => a.iter().for_each(|x| self.u32(*x as u32)),
-            NvValue::UInt32Array(a) => a.iter().for_each(|x| self.u32(*x)),
-            NvValue::Int64Array(a) => a.iter().for_each(|x| self.u64(*x as u64)),
-            NvValue::UInt64Array(a) => a.iter().for_each(|x| self.u64(*x)),
+            NvValue::Int32Array(a) => a.iter().for_each(|x| self.enc.u32(*x as u32)),
+            NvValue::UInt32Array(a) => a.iter().for_each(|x| self.enc.u32(*x)),
+            NvValue::Int64Array(a) => a.iter().for_each(|x| self.enc.u64(*x as u64)),
+            NvValue::UInt64Array(a) => a.iter().for_each(|x| self.enc.u64(*x)),
             NvValue::StringArray(a) => {
                 for s in a {
                     self.string(s)?;
@@ -622,10 +591,9 @@ impl Writer {
             NvValue::NvList(l) => empties = self.embedded(l, depth)?,
             NvValue::NvListArray(a) => {
                 for (i, l) in a.iter().enumerate() {
-                    let mark = self.path.len();
-                    self.path.push_str(&format!("[{i}]"));
+                    let mark = self.enc.enter_index(i);
                     empties += self.embedded(l, depth)?;
-                    self.path.truncate(mark);
+                    self.enc.leave(mark);
                 }
             }
         }
@@ -633,9 +601,7 @@ impl Writer {
     }
 
     fn embedded(&mut self, l: &NvList, depth: usize) -> Result<u64> {
-        if depth + 1 > MAX_DEPTH {
-            return Err(self.refuse(format!("lists nested deeper than {MAX_DEPTH} levels")));
-        }
+        self.enc.deeper(depth)?;
         self.list(l, depth + 1)
     }
 }

@@ -10,11 +10,10 @@
 //! hostile variants change the model, or replace a dnode through a hook
 //! that gets the [`Writer`] (so it can place blocks that point at each
 //! other, at itself or at an ancestor, with checksums that verify).
-#![allow(dead_code)]
 
-use kzrescue::zfs::blkptr::ByteOrder;
+use kzrescue::zfs::ByteOrder;
 use kzrescue::zfs::checksum;
-use kzrescue::zfs::eck::{self, Endian};
+use kzrescue::zfs::eck;
 use kzrescue::zfs::label::{self, LABEL_SIZE};
 use kzrescue::zfs::nvlist::{NvList, NvValue};
 use std::collections::BTreeMap;
@@ -826,7 +825,7 @@ impl Spec {
         c.set("vdev_children", NvValue::UInt64(1));
         c.set("vdev_tree", NvValue::NvList(tree));
         for off in label::label_offsets(size) {
-            let phys = label::encode_vdev_phys([1, 1, 0, 0], &c, Endian::Little, off).unwrap();
+            let phys = label::encode_vdev_phys([1, 1, 0, 0], &c, ByteOrder::Little, off).unwrap();
             let at = (off + label::VDEV_PHYS_OFFSET) as usize;
             img[at..at + phys.len()].copy_from_slice(&phys);
             // uberblock in slot txg mod 128 of the 1 KiB-slot ring
@@ -843,7 +842,7 @@ impl Spec {
                 ub[i * 8..i * 8 + 8].copy_from_slice(&v.to_le_bytes());
             }
             ub[40..168].copy_from_slice(&rootbp.bytes());
-            eck::seal(&mut ub, slot_off, Endian::Little);
+            eck::seal(&mut ub, slot_off, ByteOrder::Little);
             img[slot_off as usize..slot_off as usize + 1024].copy_from_slice(&ub);
         }
     }

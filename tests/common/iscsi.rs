@@ -1,7 +1,6 @@
 //! A private `tgtd` for one test: 127.0.0.1 only, a free port, its own
 //! control port; stopped by pid (tgtadm --op delete --mode system, then
 //! wait, then SIGKILL if it lingers).
-#![allow(dead_code)]
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -41,8 +40,7 @@ pub fn pattern(len: usize, seed: u64) -> Vec<u8> {
 impl Tgt {
     /// Starts tgtd, or returns None (after a SKIPPED line) when it is missing.
     pub fn start(test: &str) -> Option<Tgt> {
-        if !crate::common::require_tool("tgtd", "tgt", test)
-            || !crate::common::require_tool("tgtadm", "tgt", test)
+        if !super::require_tool("tgtd", "tgt", test) || !super::require_tool("tgtadm", "tgt", test)
         {
             return None;
         }

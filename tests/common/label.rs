@@ -1,12 +1,12 @@
 //! Helpers for the label and uberblock tests: the zfs-test pool images, zdb
 //! runs, parsing zdb's `-l`/`-lu` text, and a small pool made from scratch.
-#![allow(dead_code)]
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use kzrescue::zfs::eck::{self, Endian};
+use kzrescue::zfs::ByteOrder;
+use kzrescue::zfs::eck;
 use kzrescue::zfs::label::{LABEL_SIZE, encode_vdev_phys, label_offsets};
 use kzrescue::zfs::nvlist::{NvList, NvValue};
 use kzrescue::zfs::uberblock::{RING_OFFSET, UBERBLOCK_MAGIC};
@@ -20,8 +20,8 @@ pub const BLOCKFILE_DIRS: [&str; 2] = [
 /// The zfs-test pool images (`*.dat.bz2`), or `None` (with a SKIPPED line;
 /// a panic under CI) when the package or the tools are missing.
 pub fn zfs_test_images(test: &str) -> Option<Vec<PathBuf>> {
-    if !super::common::require_tool("zdb", "zfsutils-linux", test)
-        || !super::common::require_tool("bzip2", "bzip2", test)
+    if !super::require_tool("zdb", "zfsutils-linux", test)
+        || !super::require_tool("bzip2", "bzip2", test)
     {
         return None;
     }
@@ -34,7 +34,7 @@ pub fn zfs_test_images(test: &str) -> Option<Vec<PathBuf>> {
         .collect();
     v.sort();
     if v.is_empty() {
-        if super::common::in_ci() {
+        if super::in_ci() {
             panic!("{test}: no zfs-test pool images (Debian package zfs-test) and CI=true");
         }
         println!("SKIPPED {test}: no pool images (install Debian package zfs-test)");
@@ -293,13 +293,13 @@ pub fn file_pool_config(pool_guid: u64, guid: u64, txg: u64, path: &str) -> NvLi
 
 /// Writes a 64 MiB pool-shaped file built by kzrescue itself: four labels
 /// in byte order `e`, uberblocks for txg 1..=txg in every ring.
-pub fn synthetic_pool(path: &Path, e: Endian, txg: u64) {
+pub fn synthetic_pool(path: &Path, e: ByteOrder, txg: u64) {
     synthetic_pool_with(path, e, txg, 9, 1024);
 }
 
 /// [`synthetic_pool`] with a given top-level `ashift` in the config and
 /// uberblock slots of `slot` bytes.
-pub fn synthetic_pool_with(path: &Path, e: Endian, txg: u64, ashift: u64, slot: usize) {
+pub fn synthetic_pool_with(path: &Path, e: ByteOrder, txg: u64, ashift: u64, slot: usize) {
     let size = 64u64 << 20;
     let f = std::fs::File::create(path).unwrap();
     f.set_len(size).unwrap();
@@ -310,7 +310,7 @@ pub fn synthetic_pool_with(path: &Path, e: Endian, txg: u64, ashift: u64, slot: 
         t.set("ashift", NvValue::UInt64(ashift));
     }
     let count = (128 * 1024 / slot) as u64;
-    let header = [1, u8::from(e == Endian::Little), 0, 0];
+    let header = [1, u8::from(e == ByteOrder::Little), 0, 0];
     for off in label_offsets(size) {
         let phys = encode_vdev_phys(header, &cfg, e, off).unwrap();
         f.write_all_at(&phys, off + 16 * 1024).unwrap();
@@ -325,7 +325,7 @@ pub fn synthetic_pool_with(path: &Path, e: Endian, txg: u64, ashift: u64, slot: 
                 1_700_000_000 + t,
             ];
             for (i, w) in words.iter().enumerate() {
-                b[8 * i..8 * i + 8].copy_from_slice(&e.bytes(*w));
+                b[8 * i..8 * i + 8].copy_from_slice(&e.put_u64(*w));
             }
             eck::seal(&mut b, at, e);
             f.write_all_at(&b, at).unwrap();

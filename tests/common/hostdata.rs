@@ -1,7 +1,6 @@
 //! Test helpers for the host-data tests: Solaris-style GPT disk images.
-#![allow(dead_code)]
 
-use crate::common::gpt;
+use super::gpt;
 use std::io::Write;
 use std::path::Path;
 

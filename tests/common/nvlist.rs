@@ -1,6 +1,5 @@
 //! Helpers of the nvlist tests: the libnvpair oracle script
 //! (`tests/nvlist_libnvpair.py`) and our lists in its JSON shape.
-#![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -10,12 +9,12 @@ use serde_json::{Value, json};
 
 /// The libnvpair driver script.
 pub fn script() -> PathBuf {
-    super::common::root().join("tests/nvlist_libnvpair.py")
+    super::root().join("tests/nvlist_libnvpair.py")
 }
 
 /// Whether python3 and libnvpair are usable (SKIPPED line / CI failure if not).
 pub fn have_libnvpair(test: &str) -> bool {
-    if !super::common::require_tool("python3", "python3", test) {
+    if !super::require_tool("python3", "python3", test) {
         return false;
     }
     let st = Command::new("python3")
@@ -24,7 +23,7 @@ pub fn have_libnvpair(test: &str) -> bool {
         .output()
         .expect("run python3");
     if st.status.code() == Some(77) {
-        if super::common::in_ci() {
+        if super::in_ci() {
             panic!("{test}: libnvpair.so.3 missing (Debian package libnvpair3linux) and CI=true");
         }
         println!(

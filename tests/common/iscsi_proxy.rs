@@ -16,7 +16,6 @@
 //! target's Login Responses (`HeaderDigest=CRC32C`, `DataDigest=CRC32C`)
 //! and apply from the first PDU after the final one; login PDUs never
 //! carry digests.
-#![allow(dead_code)]
 
 use std::collections::HashMap;
 use std::io::{Read, Write};

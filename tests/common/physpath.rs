@@ -2,9 +2,8 @@
 //! an independent label checksum check (written here from the spec, not
 //! shared with the crate), hashes of everything outside the label nvlists,
 //! and wrappers around zdb.
-#![allow(dead_code)]
 
-use crate::common::gpt;
+use super::gpt;
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -164,7 +163,7 @@ pub const BLOCKFILES: &str = "/usr/share/zfs/zfs-tests/tests/functional/cli_root
 pub fn testsuite_image(rel: &str, test: &str) -> Option<Vec<u8>> {
     let p = PathBuf::from(BLOCKFILES).join(rel);
     if !p.exists() {
-        if super::common::in_ci() {
+        if super::in_ci() {
             panic!("{test}: {} missing (Debian package zfs-test)", p.display());
         }
         println!(
@@ -173,7 +172,7 @@ pub fn testsuite_image(rel: &str, test: &str) -> Option<Vec<u8>> {
         );
         return None;
     }
-    if !super::common::require_tool("bzip2", "bzip2", test) {
+    if !super::require_tool("bzip2", "bzip2", test) {
         return None;
     }
     let out = Command::new("bzip2").arg("-dc").arg(&p).output().unwrap();
@@ -244,7 +243,7 @@ pub fn equal_outside(a: &[u8], b: &[u8], ranges: &[(u64, u64)]) -> bool {
 /// Where the pool slice of committed fixture `fixture` lies, from
 /// `testimages/SLICES` (written by the fixture scripts).
 pub fn fixture_placement(fixture: &str) -> Placement {
-    let slices = std::fs::read_to_string(crate::common::root().join("testimages/SLICES")).unwrap();
+    let slices = std::fs::read_to_string(super::root().join("testimages/SLICES")).unwrap();
     let line = slices
         .lines()
         .find(|l| l.split_whitespace().next() == Some(fixture))
