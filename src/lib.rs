@@ -19,6 +19,7 @@ pub mod zfs;
 // --- modules: read path (partition, target)
 pub mod partition;
 pub mod target;
+pub mod time;
 
 // --- modules: physpath repair (repair, zone::zvblk)
 pub mod repair;

@@ -54,6 +54,40 @@ impl Vdev {
             None => format!("{} (whole device)", self.disk.name()),
         }
     }
+
+    /// When the disk is shorter than its partition table says (an image
+    /// copied incompletely, a LUN shrunk), the warning to give: the
+    /// expected and actual sizes and what is missing. The vdev is then read
+    /// as far as the disk goes: labels 0 and 1 and what they reach; reads
+    /// past the end fail with the usual out-of-bounds error.
+    pub fn shortfall(&self) -> Option<String> {
+        let p = self.partition.as_ref()?;
+        short_message(self.disk.name().as_str(), p, self.disk.size())
+    }
+}
+
+/// The shortfall warning for slice `p` on a disk of `size` bytes, if the
+/// slice ends past the disk's end.
+fn short_message(disk: &str, p: &Partition, size: u64) -> Option<String> {
+    let end = p.start.saturating_add(p.len);
+    if end <= size {
+        return None;
+    }
+    let missing = end - size;
+    let labels = if size <= p.start.saturating_add(p.len / 2) {
+        "labels 2 and 3 (and more than half the slice)"
+    } else {
+        "labels 2 and 3"
+    };
+    Some(format!(
+        "{disk} is {size} bytes but its partition table puts slice {} at bytes {:#x}+{:#x}, \
+         ending at byte {end} ({missing} bytes past the end: an image copied incompletely or \
+         a LUN that shrank); reading what is there — {labels} missing, reads past the end fail, \
+         writing refused",
+        p.label(),
+        p.start,
+        p.len
+    ))
 }
 
 /// Opens the disk `spec` names: a path to an image file or a block device,
@@ -91,8 +125,7 @@ pub fn open_vdev(spec: &str, opts: &TargetOptions) -> Result<Vdev> {
     };
     let source: SharedSource = match &partition {
         Some(p) => {
-            let end = p.start.saturating_add(p.len);
-            if end > disk.size() {
+            if p.start >= disk.size() {
                 return Err(Error::OutOfBounds {
                     what: format!("{} slice {}", disk.name(), p.label()),
                     offset: p.start,
@@ -100,6 +133,13 @@ pub fn open_vdev(spec: &str, opts: &TargetOptions) -> Result<Vdev> {
                     size: disk.size(),
                 });
             }
+            if opts.write
+                && let Some(m) = short_message(disk.name().as_str(), p, disk.size())
+            {
+                return Err(Error::Refused(format!("not writing: {m}")));
+            }
+            // a short disk keeps the slice's size: the labels at its end
+            // are missing (reads there fail), not found at the wrong place
             Arc::new(Window::new(disk.clone(), p.start, p.len, p.label()))
         }
         None => disk.clone(),

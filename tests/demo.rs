@@ -28,7 +28,7 @@ fn demo_runs_from_the_binary_alone() {
     }
     // The repaired disk, read back by kzrescue and (where installed) by zdb.
     let disk = dir.join("kz1-disk0.img").display().to_string();
-    let (c, o, e) = common::kzrescue(&["label", &disk, "--json"]);
+    let (c, o, e) = common::kzrescue(&["label", &disk, "--json", "--json-int"]);
     assert_eq!(c, 0, "{o}{e}");
     assert_eq!(o.matches("/zvnex/zvblk@0:b").count(), 4, "{o}");
     assert!(!o.contains("scsi_vhci"));
@@ -43,7 +43,7 @@ fn demo_runs_from_the_binary_alone() {
     assert_eq!(journals.len(), 2, "{journals:?}");
     if common::require_tool("zdb", "zfsutils-linux", "demo_runs_from_the_binary_alone") {
         // Slice 1 of the demo disk, extracted, read by zdb.
-        let (c, o, _) = common::kzrescue(&["partitions", &disk, "--json"]);
+        let (c, o, _) = common::kzrescue(&["partitions", &disk, "--json", "--json-int"]);
         assert_eq!(c, 0);
         let v: serde_json::Value = serde_json::from_str(&o).unwrap();
         let s1 = v["partitions"]
@@ -73,7 +73,7 @@ fn demo_runs_from_the_binary_alone() {
         let (c, o, e) = common::kzrescue(&["undo", &j.display().to_string(), "--write"]);
         assert_eq!(c, 0, "{o}{e}");
     }
-    let (c, o, _) = common::kzrescue(&["label", &disk, "--json"]);
+    let (c, o, _) = common::kzrescue(&["label", &disk, "--json", "--json-int"]);
     assert_eq!(c, 0);
     assert_eq!(o.matches("scsi_vhci").count(), 4, "{o}");
 }

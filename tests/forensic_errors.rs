@@ -52,7 +52,7 @@ fn damaged_file_block_is_named_and_the_rest_still_listed() {
     let Some(img) = unpack(tmp.path()) else {
         return;
     };
-    let (code, good, _) = kzrescue(&["manifest", img.to_str().unwrap(), "v1-pool"]);
+    let (code, good, _) = kzrescue(&["manifest", "--json-int", img.to_str().unwrap(), "v1-pool"]);
     assert_eq!(code, 0);
     let good: serde_json::Value = serde_json::from_str(&good).unwrap();
     let n = good["entries"].as_array().unwrap().len();
@@ -61,7 +61,7 @@ fn damaged_file_block_is_named_and_the_rest_still_listed() {
     let mut bytes = std::fs::read(&img).unwrap();
     bytes[at as usize] ^= 0xff;
     std::fs::write(&img, &bytes).unwrap();
-    let (code, out, err) = kzrescue(&["manifest", img.to_str().unwrap(), "v1-pool"]);
+    let (code, out, err) = kzrescue(&["manifest", "--json-int", img.to_str().unwrap(), "v1-pool"]);
     assert_eq!(code, 1, "stderr: {err}");
     let m: serde_json::Value = serde_json::from_str(&out).unwrap();
     let entries = m["entries"].as_array().unwrap();

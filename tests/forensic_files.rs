@@ -80,7 +80,7 @@ fn expected(entries: &[Value]) -> BTreeMap<String, BTreeMap<&'static str, Value>
 }
 
 fn manifest(img: &Path, name: &str) -> Value {
-    let (code, out, err) = kzrescue(&["manifest", img.to_str().unwrap(), name]);
+    let (code, out, err) = kzrescue(&["manifest", "--json-int", img.to_str().unwrap(), name]);
     assert_eq!(code, 0, "manifest {name}: {err}");
     serde_json::from_str(&out).unwrap()
 }
@@ -175,8 +175,14 @@ fn snapshot_against_head_diff_equals_what_changed() {
                 content.insert(p.clone());
             }
         }
-        let (code, out, err) =
-            kzrescue(&["manifest", img.to_str().unwrap(), ds, "--against", "@clean"]);
+        let (code, out, err) = kzrescue(&[
+            "manifest",
+            "--json-int",
+            img.to_str().unwrap(),
+            ds,
+            "--against",
+            "@clean",
+        ]);
         assert_eq!(code, 1, "{ds}: differences exit 1; {err}");
         let d: Value = serde_json::from_str(&out).unwrap();
         let strs = |v: &Value| -> Vec<String> {
@@ -223,6 +229,7 @@ fn snapshot_against_head_diff_equals_what_changed() {
     let (code, d1, _) = kzrescue(&["manifest", "diff", a.to_str().unwrap(), b.to_str().unwrap()]);
     let (_, d2, _) = kzrescue(&[
         "manifest",
+        "--json-int",
         img.to_str().unwrap(),
         "kzpool",
         "--against",
@@ -259,6 +266,53 @@ fn cat_ls_and_tar_agree_with_the_mount() {
     let (code, out, _) = kzrescue(&["ls", i, "kzpool/lzjb:/links"]);
     assert_eq!(code, 0);
     assert!(out.contains("short -> ../hello.txt"), "{out}");
+    // cat of a symlink names it (exit 2) unless --follow, which resolves
+    // it inside the dataset
+    let (code, _, err) = kzrescue(&["cat", i, "kzpool/lzjb:/links/short"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("is a symbolic link to ../hello.txt") && err.contains("--follow"),
+        "{err}"
+    );
+    let out = std::process::Command::new(common::kzrescue_bin())
+        .args(["cat", i, "kzpool/lzjb:/links/short", "--follow"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    {
+        use sha2::Digest;
+        let h = hex::encode(sha2::Sha256::digest(&out.stdout));
+        assert_eq!(Value::from(h), head["/hello.txt"]["sha256"], "cat --follow");
+    }
+    // ls --json keeps the raw seconds (the mount's) and nanoseconds (which
+    // the FUSE layer rounds away); the text is `ls -l
+    // --time-style=full-iso` in UTC, as GNU date writes that instant
+    let (_, out, _) = kzrescue(&["ls", i, "kzpool/lzjb:/hello.txt", "--json", "--json-int"]);
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["schema"], "kzrescue.ls/1");
+    assert_eq!(v["entries"][0]["mtime"], head["/hello.txt"]["mtime"]);
+    let secs = v["entries"][0]["mtime"].as_i64().unwrap();
+    let nsec = v["entries"][0]["mtime_nsec"].as_u64().unwrap();
+    let date = std::process::Command::new("date")
+        .env("TZ", "UTC")
+        .args([
+            "-d",
+            &format!("@{secs}.{nsec:09}"),
+            "+%Y-%m-%d %H:%M:%S.%N %z",
+        ])
+        .output()
+        .unwrap();
+    let when = String::from_utf8_lossy(&date.stdout).trim().to_string();
+    let (code, out, err) = kzrescue(&["ls", i, "kzpool/lzjb:/hello.txt"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains(&format!(" {when} /hello.txt")),
+        "{when:?} in {out}"
+    );
     // tar: every regular file's bytes
     let tarp = tmp.path().join("x.tar");
     let (code, _, err) = kzrescue(&["export", i, "kzpool/lzjb", "--tar", tarp.to_str().unwrap()]);
@@ -300,6 +354,10 @@ fn cat_ls_and_tar_agree_with_the_mount() {
         std::fs::read_link(dir.join("short")).unwrap(),
         Path::new("../hello.txt")
     );
+    // with the symlink's own mtime (as tar keeps it)
+    use std::os::unix::fs::MetadataExt;
+    let m = std::fs::symlink_metadata(dir.join("short")).unwrap();
+    assert_eq!(Value::from(m.mtime()), head["/links/short"]["mtime"]);
 }
 
 /// `manifest -r`: one pass over a dataset and every file system below it
@@ -321,7 +379,7 @@ fn recursive_manifest_is_every_descendant_in_one_walk() {
         .cloned()
         .collect();
     assert!(all.len() >= 3, "{all:?}");
-    let (code, out, err) = kzrescue(&["manifest", imgs, "kzpool", "-r"]);
+    let (code, out, err) = kzrescue(&["manifest", "--json-int", imgs, "kzpool", "-r"]);
     assert_eq!(code, 0, "{err}");
     let m: Value = serde_json::from_str(&out).unwrap();
     assert_eq!(m["recursive"], true);
@@ -368,12 +426,20 @@ fn recursive_manifest_is_every_descendant_in_one_walk() {
     );
 
     // -r --against @clean = the union of each dataset's --against
-    let (code, out, err) = kzrescue(&["manifest", imgs, "kzpool", "-r", "--against", "@clean"]);
+    let (code, out, err) = kzrescue(&[
+        "manifest",
+        "--json-int",
+        imgs,
+        "kzpool",
+        "-r",
+        "--against",
+        "@clean",
+    ]);
     assert_eq!(code, 1, "{err}");
     let rd: Value = serde_json::from_str(&out).unwrap();
     let mut want_added = BTreeSet::new();
     for ds in &seen {
-        let (code, out, _) = kzrescue(&["manifest", imgs, ds, "--against", "@clean"]);
+        let (code, out, _) = kzrescue(&["manifest", "--json-int", imgs, ds, "--against", "@clean"]);
         // a dataset made after @clean (the clone) is added whole
         let added: Vec<Value> = if code == 2 {
             manifest(&img, ds)["entries"]
@@ -405,7 +471,7 @@ fn recursive_manifest_is_every_descendant_in_one_walk() {
     assert_eq!(got_added, want_added);
     // and manifest diff of the two recursive documents says the same
     let (a, b) = (tmp.path().join("ra.json"), tmp.path().join("rb.json"));
-    let (_, base, _) = kzrescue(&["manifest", imgs, "kzpool@clean", "-r"]);
+    let (_, base, _) = kzrescue(&["manifest", "--json-int", imgs, "kzpool@clean", "-r"]);
     std::fs::write(&a, base).unwrap();
     std::fs::write(&b, out_of(imgs)).unwrap();
     let (code, d, err) = kzrescue(&["manifest", "diff", a.to_str().unwrap(), b.to_str().unwrap()]);
@@ -417,5 +483,5 @@ fn recursive_manifest_is_every_descendant_in_one_walk() {
 }
 
 fn out_of(img: &str) -> String {
-    kzrescue(&["manifest", img, "kzpool", "-r"]).1
+    kzrescue(&["manifest", "--json-int", img, "kzpool", "-r"]).1
 }

@@ -325,7 +325,7 @@ fn history_of_a_zfs_fuse_pool() {
         .collect();
 
     // 2. the timeline
-    let tl = kz_json(&["timeline", "--json", imgs]);
+    let tl = kz_json(&["timeline", "--json", "--json-int", imgs]);
     let states = tl["states"].as_array().unwrap();
     let txgs: BTreeSet<u64> = states.iter().map(|s| s["txg"].as_u64().unwrap()).collect();
     // every uberblock zdb -lu shows, and no other; each step's txg with it
@@ -409,6 +409,7 @@ fn history_of_a_zfs_fuse_pool() {
         let r = kz_json(&[
             "changes",
             "--json",
+            "--json-int",
             imgs,
             &a,
             "--since",
@@ -487,6 +488,7 @@ fn history_of_a_zfs_fuse_pool() {
     let r = kz_json(&[
         "changes",
         "--json",
+        "--json-int",
         imgs,
         &a,
         "--since",
@@ -535,7 +537,7 @@ fn history_of_a_zfs_fuse_pool() {
 
     // 5. deleted (untouched image): every deleted file good, recovered exact
     let check_deleted = |expect_damaged: bool| {
-        let r = kz_json(&["deleted", "--json", imgs, &a]);
+        let r = kz_json(&["deleted", "--json", "--json-int", imgs, &a]);
         let del: BTreeMap<&str, &Value> = r["deleted"]
             .as_array()
             .unwrap()
@@ -621,7 +623,7 @@ fn history_of_a_zfs_fuse_pool() {
     // 7. the copy taken while a file was unlinked but open: an orphan in
     //    the delete queue, recovered exact by --object
     let lives = live.to_str().unwrap();
-    let r = kz_json(&["deleted", "--json", lives, &a]);
+    let r = kz_json(&["deleted", "--json", "--json-int", lives, &a]);
     let orphans = r["orphans"].as_array().unwrap();
     assert_eq!(orphans.len(), 1, "orphans: {orphans:?}");
     let o = &orphans[0];
@@ -726,7 +728,16 @@ fn fuse_v23_changes_and_deleted_match_the_golden_listings() {
                     want.insert(*o, "deleted");
                 }
             }
-            let r = kz_json(&["changes", "--json", "--hash", imgs, ds, "--since", snap]);
+            let r = kz_json(&[
+                "changes",
+                "--json",
+                "--json-int",
+                "--hash",
+                imgs,
+                ds,
+                "--since",
+                snap,
+            ]);
             assert!(
                 r["errors"].as_array().unwrap().is_empty(),
                 "{}",
@@ -778,7 +789,7 @@ fn fuse_v23_changes_and_deleted_match_the_golden_listings() {
                 }
             }
         }
-        let r = kz_json(&["deleted", "--json", imgs, ds]);
+        let r = kz_json(&["deleted", "--json", "--json-int", imgs, ds]);
         let got: BTreeMap<u64, &Value> = r["deleted"]
             .as_array()
             .unwrap()
@@ -856,7 +867,7 @@ fn ztest_timelines_agree_with_zdb_rewinds() {
                     .to_string()
             })
             .collect();
-        let mut args = vec!["timeline", "--json"];
+        let mut args = vec!["timeline", "--json", "--json-int"];
         args.extend(paths.iter().map(String::as_str));
         let tl = kz_json(&args);
         let states = tl["states"].as_array().unwrap();

@@ -444,7 +444,7 @@ fn round(seed: u64, images: usize, work: &Path) -> Counts {
             ("ls dir", vec!["ls", &img, "synth:/dir"]),
             ("cat", vec!["cat", &img, "synth:/hello.txt"]),
             ("cat big", vec!["cat", &img, "synth:/dir/big.bin"]),
-            ("manifest", vec!["manifest", &img, "synth"]),
+            ("manifest", vec!["manifest", "--json-int", &img, "synth"]),
             (
                 "export --to",
                 vec!["export", &img, "synth", "--to", dest.to_str().unwrap()],

@@ -92,7 +92,7 @@ fn every_read_command_fails_with_one_line_and_a_real_offset() {
             vec!["datasets", img],
             vec!["ls", img, "synth:/"],
             vec!["cat", img, "synth:/hello.txt"],
-            vec!["manifest", img, "synth"],
+            vec!["manifest", "--json-int", img, "synth"],
             vec!["export", img, "synth", "--to", &out],
             vec!["export", img, "synth", "--tar", &tar],
         ];
@@ -196,17 +196,46 @@ fn numeric_flags_at_their_extremes() {
     let max = "18446744073709551615";
     // (args, whether it may succeed)
     let cases: Vec<(Vec<&str>, bool)> = vec![
-        (vec!["manifest", &img, "synth", "--jobs", "2000"], true),
-        (vec!["manifest", &img, "synth", "--jobs", max], true),
-        (vec!["manifest", &img, "synth", "--jobs", huge], true),
-        (vec!["manifest", &img, "synth", "--jobs", "0"], false),
-        (vec!["manifest", &img, "synth", "--jobs", "-1"], false),
         (
-            vec!["manifest", &img, "synth", "--max-file-size", "0"],
+            vec!["manifest", "--json-int", &img, "synth", "--jobs", "2000"],
             true,
         ),
         (
-            vec!["manifest", &img, "synth", "--max-file-size", max],
+            vec!["manifest", "--json-int", &img, "synth", "--jobs", max],
+            true,
+        ),
+        (
+            vec!["manifest", "--json-int", &img, "synth", "--jobs", huge],
+            true,
+        ),
+        (
+            vec!["manifest", "--json-int", &img, "synth", "--jobs", "0"],
+            false,
+        ),
+        (
+            vec!["manifest", "--json-int", &img, "synth", "--jobs", "-1"],
+            false,
+        ),
+        (
+            vec![
+                "manifest",
+                "--json-int",
+                &img,
+                "synth",
+                "--max-file-size",
+                "0",
+            ],
+            true,
+        ),
+        (
+            vec![
+                "manifest",
+                "--json-int",
+                &img,
+                "synth",
+                "--max-file-size",
+                max,
+            ],
             false,
         ),
         (
@@ -280,7 +309,7 @@ fn numeric_flags_at_their_extremes() {
         let _ = std::fs::remove_dir_all(out);
     }
     // --jobs is clamped, with a note
-    let o = run(&["manifest", &img, "synth", "--jobs", "2000"]);
+    let o = run(&["manifest", "--json-int", &img, "synth", "--jobs", "2000"]);
     assert_eq!(o.code, 0, "{}", o.out());
     assert!(
         o.stderr.contains("--jobs 2000 lowered to 256"),
@@ -356,7 +385,10 @@ fn documented_garbage_warns_and_exits_1() {
     ];
     for (what, img, needle) in cases {
         let p = common::synthpool::save(dir.path(), "g.img", &img);
-        for args in [vec!["ls", &p, "synth:/"], vec!["manifest", &p, "synth"]] {
+        for args in [
+            vec!["ls", &p, "synth:/"],
+            vec!["manifest", "--json-int", &p, "synth"],
+        ] {
             let o = run(&args);
             assert_eq!(o.code, 1, "{what}: {args:?}\n{}", o.out());
             assert!(o.stderr.contains(needle), "{what}: {args:?}\n{}", o.stderr);

@@ -214,7 +214,7 @@ fn hostile_layouts_stay_inside_the_destination() {
             "{what}: ls\n{}",
             o.out()
         );
-        let o = run(&["manifest", &img, "synth"]);
+        let o = run(&["manifest", "--json-int", &img, "synth"]);
         no_crash(&format!("{what}: manifest"), &o);
         assert_eq!(o.code, 1, "{what}: manifest\n{}", o.out());
         for (mode, extra) in [("refuse", None), ("escape", Some("--escape-names"))] {

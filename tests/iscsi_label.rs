@@ -73,8 +73,9 @@ fn labels_and_partitions_over_iscsi_equal_file() {
             t.portal(),
             id.to_uppercase()
         );
-        let (c1, o1, e1) = common::kzrescue(&["partitions", "--json", &uri]);
-        let (c2, o2, e2) = common::kzrescue(&["partitions", "--json", img.to_str().unwrap()]);
+        let (c1, o1, e1) = common::kzrescue(&["partitions", "--json", "--json-int", &uri]);
+        let (c2, o2, e2) =
+            common::kzrescue(&["partitions", "--json", "--json-int", img.to_str().unwrap()]);
         assert_eq!((c1, c2), (0, 0), "{e1}\n{e2}");
         assert_eq!(
             strip_target(&o1),
@@ -89,8 +90,8 @@ fn labels_and_partitions_over_iscsi_equal_file() {
         t.portal()
     );
     for cmd in ["label", "uberblocks"] {
-        let (c1, o1, e1) = common::kzrescue(&[cmd, "--json", &uri]);
-        let (c2, o2, e2) = common::kzrescue(&[cmd, "--json", pool.to_str().unwrap()]);
+        let (c1, o1, e1) = common::kzrescue(&[cmd, "--json", "--json-int", &uri]);
+        let (c2, o2, e2) = common::kzrescue(&[cmd, "--json", "--json-int", pool.to_str().unwrap()]);
         assert_eq!(c1, c2, "{cmd}: {e1}\n{e2}");
         assert!(!o1.is_empty(), "{cmd}: {e1}");
         assert_eq!(

@@ -56,7 +56,8 @@ fn copy(img: &Path, dir: &Path, tag: &str) -> PathBuf {
 }
 
 fn label_json(img: &Path) -> (i32, Value, String) {
-    let (code, out, err) = common::kzrescue(&["label", img.to_str().unwrap(), "--json"]);
+    let (code, out, err) =
+        common::kzrescue(&["label", img.to_str().unwrap(), "--json", "--json-int"]);
     (code, serde_json::from_str(&out).expect("json"), err)
 }
 
@@ -333,7 +334,8 @@ fn garbage_and_empty_inputs_do_not_panic() {
             let (code, out, err) = common::kzrescue(&[cmd, p.to_str().unwrap()]);
             assert_eq!(code, 2, "{cmd} {n}: {out} {err}");
             assert!(!err.contains("panicked"), "{err}");
-            let (code, out, _) = common::kzrescue(&[cmd, p.to_str().unwrap(), "--json"]);
+            let (code, out, _) =
+                common::kzrescue(&[cmd, p.to_str().unwrap(), "--json", "--json-int"]);
             assert_eq!(code, 2);
             let v: Value = serde_json::from_str(&out).unwrap();
             assert_eq!(v["labels"].as_array().unwrap().len(), 4);
@@ -364,8 +366,8 @@ fn four_kn_disk_read_as_512_byte_sectors() {
     drop(f);
     let path = img.to_str().unwrap();
     for args in [
-        vec!["label", path, "--json"],
-        vec!["label", path, "--slice", "0", "--json"],
+        vec!["label", path, "--json", "--json-int"],
+        vec!["label", path, "--slice", "0", "--json", "--json-int"],
     ] {
         let (code, out, err) = common::kzrescue(&args);
         assert_eq!(code, 0, "{args:?}: {err}");

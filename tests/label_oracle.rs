@@ -48,7 +48,7 @@ impl Target<'_> {
 }
 
 fn run_json(cmd: &str, t: &Target) -> (i32, Value) {
-    let (code, out, err) = t.run(cmd, &["--json"]);
+    let (code, out, err) = t.run(cmd, &["--json", "--json-int"]);
     let v: Value = serde_json::from_str(&out)
         .unwrap_or_else(|e| panic!("{cmd} --json {}: {e}\n{out}\n{err}", t.img.display()));
     (code, v)
@@ -81,7 +81,7 @@ fn compare_image(tg: &Target, zl: &str, zu: &str, t: &mut Tally) {
     }
     // 2. Every label zdb prints, field for field.
     let (_, lj) = run_json("label", tg);
-    assert_eq!(lj["schema"], "kzrescue.label/1");
+    assert_eq!(lj["schema"], "kzrescue.label/2");
     let zp = parse_zdb(zl);
     let labels = lj["labels"].as_array().unwrap();
     let mut ours_groups: Vec<Vec<usize>> = serde_json::from_value(lj["groups"].clone()).unwrap();
@@ -115,7 +115,7 @@ fn compare_image(tg: &Target, zl: &str, zu: &str, t: &mut Tally) {
     }
     // 3. Uberblocks.
     let (_, uj) = run_json("uberblocks", tg);
-    assert_eq!(uj["schema"], "kzrescue.uberblocks/1");
+    assert_eq!(uj["schema"], "kzrescue.uberblocks/2");
     let zup = parse_zdb(zu);
     for zub in &zup.ubers {
         for &m in &zub.group {

@@ -110,7 +110,7 @@ fn cli_partitions_text_and_json() {
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("4096-byte sectors"), "{out}");
     assert!(out.contains("* s1     b"), "{out}");
-    let (code, out, _) = kzrescue(&["partitions", spec, "--json"]);
+    let (code, out, _) = kzrescue(&["partitions", spec, "--json", "--json-int"]);
     assert_eq!(code, 0);
     let v: Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v["kind"], "gpt");

@@ -138,11 +138,11 @@ fn read_commands_never_write_or_open_for_writing() {
         let c = cfg.display().to_string();
         let commands: Vec<Vec<&str>> = vec![
             vec!["partitions", &i],
-            vec!["partitions", &i, "--json"],
+            vec!["partitions", &i, "--json", "--json-int"],
             vec!["label", &i],
-            vec!["label", &i, "--json"],
+            vec!["label", &i, "--json", "--json-int"],
             vec!["uberblocks", &i],
-            vec!["uberblocks", &i, "--json"],
+            vec!["uberblocks", &i, "--json", "--json-int"],
             vec!["physpath", &i],
             vec![
                 "physpath",

@@ -34,7 +34,7 @@ fn s(p: &Path) -> &str {
 
 /// path → sha256 (files) from a kzrescue manifest.
 fn manifest(disks: &[&Path]) -> BTreeMap<String, String> {
-    let mut args: Vec<&str> = vec!["manifest"];
+    let mut args: Vec<&str> = vec!["manifest", "--json-int"];
     args.extend(disks.iter().map(|d| s(d)));
     args.push(DATASET);
     let (code, out, err) = kzrescue(&args);
@@ -125,7 +125,7 @@ fn slice(disk: &[u8], p: Placement) -> Vec<u8> {
 
 /// The pool slice kzrescue reads from a disk now (start, len).
 fn table_slice(disk: &Path) -> Placement {
-    let (code, out, err) = kzrescue(&["partitions", s(disk), "--json"]);
+    let (code, out, err) = kzrescue(&["partitions", s(disk), "--json", "--json-int"]);
     assert!(code == 0 || code == 1, "{err}");
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     let n = v["pool_slice"].as_u64().expect("a pool slice");

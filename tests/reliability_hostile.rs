@@ -118,7 +118,7 @@ fn synthetic_pool_reads_correctly() {
     assert_eq!(o.stdout, b"hello, synthetic pool\n");
     let o = ok("cat child", &["cat", &img, "synth/home:/readme"]);
     assert_eq!(o.stdout, b"child dataset\n");
-    let o = ok("manifest", &["manifest", &img, "synth"]);
+    let o = ok("manifest", &["manifest", "--json-int", &img, "synth"]);
     let paths = manifest_paths(&o.stdout);
     assert_eq!(
         paths,
@@ -204,7 +204,10 @@ fn walk_all(what: &str, img: &str, dir: &std::path::Path) -> Vec<Outcome> {
     vec![
         bounded(&format!("{what}: datasets"), &["datasets", img]),
         bounded(&format!("{what}: ls /"), &["ls", img, "synth:/"]),
-        bounded(&format!("{what}: manifest"), &["manifest", img, "synth"]),
+        bounded(
+            &format!("{what}: manifest"),
+            &["manifest", "--json-int", img, "synth"],
+        ),
         bounded(
             &format!("{what}: export --to"),
             &["export", img, "synth", "--to", out.to_str().unwrap()],
@@ -487,7 +490,7 @@ fn looping_dsl_trees_end_in_errors() {
             &[needle, "already listed as synth: the dataset tree loops"],
         );
         assert!(out.contains("Dataset synth/home [ZPL]"), "{what}: {out}");
-        let o = run(&["datasets", "--json", &img]);
+        let o = run(&["datasets", "--json", "--json-int", &img]);
         check_bounds(what, &o);
         let v: Value = serde_json::from_slice(&o.stdout).unwrap();
         assert_eq!(v["datasets"].as_array().unwrap().len(), 3, "{what}");
@@ -499,7 +502,7 @@ fn looping_dsl_trees_end_in_errors() {
             &["ls", &img, "synth/home/up/home:/"],
             &["no dataset named"],
         );
-        bounded(what, &["manifest", &img, "synth"]);
+        bounded(what, &["manifest", "--json-int", &img, "synth"]);
     }
     // snapshot chains that loop: prev_snap of the snapshot is itself, and
     // head <-> snapshot; snapshot names that name the head itself
@@ -564,9 +567,12 @@ fn looping_dsl_trees_end_in_errors() {
                 assert!(o.stderr.contains(p), "{what}: {}", o.stderr);
             }
         }
-        let o = bounded(what, &["manifest", &img, "synth@s1"]);
+        let o = bounded(what, &["manifest", "--json-int", &img, "synth@s1"]);
         assert_eq!(o.code, 0, "{what}: {}", o.out());
-        let o = bounded(what, &["manifest", &img, "synth", "--against", "@s1"]);
+        let o = bounded(
+            what,
+            &["manifest", "--json-int", &img, "synth", "--against", "@s1"],
+        );
         assert_eq!(o.code, 0, "{what}: {}", o.out());
     }
 }
@@ -839,7 +845,10 @@ fn absurd_sizes_end_in_errors_or_stream_bounded() {
         &["cat", &img, "synth:/hello.txt"],
         &["claims 1125899906842624 bytes, more than --max-file-size 68719476736"],
     );
-    let o = bounded("1 PiB sparse file: manifest", &["manifest", &img, "synth"]);
+    let o = bounded(
+        "1 PiB sparse file: manifest",
+        &["manifest", "--json-int", &img, "synth"],
+    );
     assert_eq!(o.code, 1, "{}", o.out());
     assert!(
         o.out().contains(
@@ -928,7 +937,10 @@ fn sparse_files_read_exactly() {
     let img = common::synthpool::save(dir.path(), "sparse.img", &spec.build());
     let o = ok("sparse: cat", &["cat", &img, "synth:/hello.txt"]);
     assert!(o.stdout == data, "cat differs");
-    let o = ok("sparse: manifest", &["manifest", &img, "synth"]);
+    let o = ok(
+        "sparse: manifest",
+        &["manifest", "--json-int", &img, "synth"],
+    );
     let v: Value = serde_json::from_slice(&o.stdout).unwrap();
     let e = v["entries"]
         .as_array()
@@ -1009,6 +1021,9 @@ fn many_names_for_one_file_are_exported_once() {
         kinds.iter().filter(|k| **k == tar::EntryType::Link).count(),
         1999
     );
-    let o = ok("2000 names: manifest", &["manifest", &img, "synth"]);
+    let o = ok(
+        "2000 names: manifest",
+        &["manifest", "--json-int", &img, "synth"],
+    );
     assert_eq!(manifest_paths(&o.stdout).len(), 2001);
 }

@@ -37,7 +37,7 @@ fn disk_names_cannot_drive_the_terminal() {
         ("physpath", vec!["physpath", &img]),
         ("datasets", vec!["datasets", &img]),
         ("ls", vec!["ls", &img, &root]),
-        ("manifest", vec!["manifest", &img, POOL]),
+        ("manifest", vec!["manifest", "--json-int", &img, POOL]),
         ("missing file", vec!["cat", &img, &missing]),
     ];
     for (what, args) in runs {
@@ -59,11 +59,11 @@ fn disk_names_cannot_drive_the_terminal() {
         out.contains("x\\x1b]0;owned\\x07\\u009b31m\\u007f.txt"),
         "{out}"
     );
-    let (_, json, _) = common::kzrescue(&["datasets", &img, "--json"]);
+    let (_, json, _) = common::kzrescue(&["datasets", &img, "--json", "--json-int"]);
     let v: serde_json::Value = serde_json::from_str(&json).unwrap();
     assert!(json.contains(&POOL.replace('\u{1b}', "\\u001b")), "{json}");
     assert!(v.to_string().contains("ev\\u001b[2Jil"), "{v}");
-    let (_, json, _) = common::kzrescue(&["manifest", &img, POOL]);
+    let (_, json, _) = common::kzrescue(&["manifest", "--json-int", &img, POOL]);
     let m: serde_json::Value = serde_json::from_str(&json).unwrap();
     let paths: Vec<&str> = m["entries"]
         .as_array()

@@ -16,7 +16,8 @@ use std::os::unix::fs::FileExt;
 use std::path::Path;
 
 fn ub_json(img: &Path) -> (i32, Value) {
-    let (code, out, err) = common::kzrescue(&["uberblocks", img.to_str().unwrap(), "--json"]);
+    let (code, out, err) =
+        common::kzrescue(&["uberblocks", img.to_str().unwrap(), "--json", "--json-int"]);
     (
         code,
         serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out} {err}")),
@@ -200,7 +201,8 @@ fn solaris_pool_versions_are_accepted() {
             f.write_all_at(&slot, at).unwrap();
         }
         drop(f);
-        let (code, out, err) = common::kzrescue(&["label", p.to_str().unwrap(), "--json"]);
+        let (code, out, err) =
+            common::kzrescue(&["label", p.to_str().unwrap(), "--json", "--json-int"]);
         assert_eq!(code, 0, "v{version}: {err}");
         let v: Value = serde_json::from_str(&out).unwrap();
         assert_eq!(v["labels"][3]["config"]["version"], version);

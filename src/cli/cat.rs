@@ -1,9 +1,10 @@
 //! `kzrescue cat <targets…> DATASET[@SNAP]:/path/file`: a file's bytes on
-//! stdout (symlinks print their target), read offline.
+//! stdout, read offline. A symlink is named as one (exit 2) unless
+//! `--follow`, which resolves it inside the dataset only.
 
 use super::datasets::{PoolArgs, open_fs, split_spec};
 use super::ls::targets_and_spec;
-use kzrescue::zfs::zpl::FileType;
+use kzrescue::zfs::zpl::{FileType, Zpl};
 use kzrescue::{Error, Result};
 use std::io::Write;
 
@@ -21,6 +22,41 @@ pub struct CatArgs {
     #[arg(long, value_name = "BYTES", default_value = "64G",
           value_parser = super::bounds::parse_size)]
     pub max_file_size: u64,
+    /// Read what a symlink points to, resolved inside the dataset (an
+    /// absolute target from the dataset's root, `..` never above it, at
+    /// most 40 links) — never a file of the machine running kzrescue.
+    #[arg(long)]
+    pub follow: bool,
+}
+
+/// Links followed at most (Linux's and illumos' `MAXSYMLINKS`).
+const MAX_HOPS: usize = 40;
+
+/// Resolves `path` through symlinks inside the dataset: the object and the
+/// path it was found at.
+fn follow(fs: &Zpl, path: &str) -> Result<(u64, String)> {
+    let mut cur = path.to_string();
+    for _ in 0..=MAX_HOPS {
+        let obj = fs.lookup(&cur)?;
+        let (dn, z) = fs.znode(obj)?;
+        if z.file_type() != FileType::Symlink {
+            return Ok((obj, cur));
+        }
+        let t = String::from_utf8_lossy(&fs.readlink(&dn, &z)?).into_owned();
+        let next = if t.starts_with('/') {
+            t.clone()
+        } else {
+            let dir = cur.rsplit_once('/').map_or("", |(d, _)| d);
+            format!("{dir}/{t}")
+        };
+        eprintln!(
+            "kzrescue: note: {cur} is a symbolic link to {t}; following it inside the dataset"
+        );
+        cur = next;
+    }
+    Err(Error::Usage(format!(
+        "{path}: more than {MAX_HOPS} symbolic links (a loop?)"
+    )))
 }
 
 /// Runs the subcommand.
@@ -30,7 +66,11 @@ pub fn run(args: &CatArgs) -> Result<u8> {
     let o = args.pool.open(targets)?;
     let fs = open_fs(&o, &ds)?;
     let warned = super::datasets::warn_fs(&fs);
-    let obj = fs.lookup(&path)?;
+    let (obj, path) = if args.follow {
+        follow(&fs, &path)?
+    } else {
+        (fs.lookup(&path)?, path)
+    };
     let (dn, z) = fs.znode(obj)?;
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::with_capacity(1 << 20, stdout.lock());
@@ -45,8 +85,11 @@ pub fn run(args: &CatArgs) -> Result<u8> {
         FileType::File => fs.read_file(&dn, z.size, |b| out.write_all(b))?,
         FileType::Symlink => {
             let t = fs.readlink(&dn, &z)?;
-            out.write_all(&t)
-                .map_err(|e| Error::io("write stdout", e))?;
+            return Err(Error::Usage(format!(
+                "{path} is a symbolic link to {}; pass --follow to read what it points to \
+                 (resolved inside the dataset)",
+                String::from_utf8_lossy(&t)
+            )));
         }
         t => return Err(Error::Usage(format!("{path} is a {t:?}, not a file"))),
     }

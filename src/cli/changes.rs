@@ -23,7 +23,8 @@ pub struct ChangesArgs {
     /// SHA-256 of each changed file's contents (before and after).
     #[arg(long)]
     pub hash: bool,
-    /// Print JSON (schema `kzrescue.changes/1`).
+    /// Print JSON (schema `kzrescue.changes/2`; integers as strings unless
+    /// --json-int).
     #[arg(long)]
     pub json: bool,
 }

@@ -35,6 +35,16 @@ impl PoolArgs {
         for n in &opened.notes {
             eprintln!("kzrescue: note: {n}");
         }
+        if self.txg.is_some() {
+            let u = &opened.uberblock;
+            eprintln!(
+                "kzrescue: note: reading txg {} (uberblock in label {} slot {}, written {})",
+                u.txg,
+                u.label,
+                u.slot,
+                kzrescue::time::utc_unsigned(u.timestamp)
+            );
+        }
         Ok(opened)
     }
 }
@@ -55,6 +65,9 @@ pub fn open_sources(
     let mut sources = Vec::new();
     for t in targets {
         let v = open_vdev(t, &opts)?;
+        if let Some(w) = v.shortfall() {
+            eprintln!("kzrescue: warning: {w}");
+        }
         // Regular image files are re-opened for positioned reads so that
         // scanning a whole image does not count against resident memory.
         let path = std::path::Path::new(t);
@@ -82,7 +95,8 @@ pub struct DatasetsArgs {
     pub targets: Vec<String>,
     #[command(flatten)]
     pub pool: PoolArgs,
-    /// Print JSON (schema `kzrescue.datasets/1`).
+    /// Print JSON (schema `kzrescue.datasets/2`; integers as strings unless
+    /// --json-int).
     #[arg(long)]
     pub json: bool,
 }
@@ -133,7 +147,6 @@ struct DatasetJson<'a> {
 
 #[derive(Serialize)]
 struct Doc<'a> {
-    schema: &'static str,
     pool: &'a str,
     pool_guid: u64,
     version: u64,
@@ -189,7 +202,6 @@ pub fn run(args: &DatasetsArgs) -> Result<u8> {
     }
     if args.json {
         let doc = Doc {
-            schema: "kzrescue.datasets/1",
             pool: &o.pool.name,
             pool_guid: o.pool.guid,
             version: o.pool.version,
@@ -218,7 +230,7 @@ pub fn run(args: &DatasetsArgs) -> Result<u8> {
             errors: errors.clone(),
             notes: &o.notes,
         };
-        emit(&serde_json::to_string_pretty(&doc).map_err(|e| Error::Usage(e.to_string()))?)?;
+        super::out::print_json("kzrescue.datasets/2", &doc)?;
     } else {
         emit(&format!(
             "Dataset mos [META], ID 0, cr_txg 4, {}, {} objects",

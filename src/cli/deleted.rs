@@ -19,7 +19,8 @@ pub struct DeletedArgs {
     /// Only older states from this txg, or this snapshot `@SNAP`, on.
     #[arg(long, value_name = "TXG|@SNAP")]
     pub since: Option<String>,
-    /// Print JSON (schema `kzrescue.deleted/1`).
+    /// Print JSON (schema `kzrescue.deleted/2`; integers as strings unless
+    /// --json-int).
     #[arg(long)]
     pub json: bool,
 }

@@ -1,6 +1,6 @@
 //! `kzrescue label <target>`: the four vdev labels, as `zdb -l` shows them,
 //! plus each label's checksum verdict; `--json` for scripts
-//! (schema `kzrescue.label/1`, see `formats/json-schema.md`).
+//! (schema `kzrescue.label/2`, see `formats/json-schema.md`).
 
 use super::target::TargetArgs;
 use super::zdbfmt;
@@ -11,6 +11,10 @@ use kzrescue::zfs::label::{self, LabelComparison, LabelRead, LabelStatus};
 use kzrescue::zfs::nvlist::{NvList, NvValue};
 use serde::Serialize;
 use serde::ser::{SerializeMap, SerializeSeq, Serializer};
+
+/// The `schema` of `kzrescue label --json` (2: integers are strings
+/// unless `--json-int`).
+pub const SCHEMA: &str = "kzrescue.label/2";
 
 /// Arguments of `kzrescue label`: show the labels of TARGET, or, with the
 /// `repair` subcommand, rebuild them. A target file literally named `repair`
@@ -24,8 +28,9 @@ use serde::ser::{SerializeMap, SerializeSeq, Serializer};
 pub struct LabelArgs {
     #[command(subcommand)]
     pub action: Option<LabelCommand>,
-    /// Image file or block device: a whole disk (the ZFS slice is found in its
-    /// GPT or VTOC) or a bare vdev file.
+    /// Image file, block device or storage URI (file:, dev:, lu:, iscsi:,
+    /// nfs:): a whole disk (the ZFS slice is found in its GPT or VTOC) or a
+    /// bare vdev.
     #[arg(required = true)]
     pub target: Option<String>,
     /// Use this Solaris slice (GPT entry N+1, VTOC slice N) instead of the
@@ -35,7 +40,8 @@ pub struct LabelArgs {
     /// Logical sector size of the disk (512 or 4096); detected by default.
     #[arg(long, value_name = "BYTES", value_parser = super::target::parse_sector_size)]
     pub sector_size: Option<u32>,
-    /// Print JSON (schema `kzrescue.label/1`) instead of zdb-style text.
+    /// Print JSON (schema `kzrescue.label/2`; integers as strings unless
+    /// --json-int) instead of zdb-style text.
     #[arg(long)]
     pub json: bool,
 }
@@ -144,7 +150,7 @@ pub fn run(args: &LabelArgs) -> Result<u8> {
     let code = labels_exit(&labels, &cmp);
     if args.json {
         let doc = LabelDoc::new(&t, &labels, &cmp, code);
-        println!("{}", to_json(&doc));
+        super::out::print_json(SCHEMA, &doc)?;
     } else {
         print!(
             "{}",
@@ -155,7 +161,8 @@ pub fn run(args: &LabelArgs) -> Result<u8> {
     Ok(code)
 }
 
-/// Pretty JSON text of a serialisable document.
+/// Pretty JSON text of a serialisable document (integers as numbers; the
+/// read-path commands print through `out::print_json`).
 pub fn to_json<T: Serialize>(doc: &T) -> String {
     serde_json::to_string_pretty(doc).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
 }
@@ -278,8 +285,6 @@ pub struct LabelValue {
 /// The `kzrescue label --json` document.
 #[derive(Serialize)]
 pub struct LabelDoc<'a> {
-    /// `kzrescue.label/1`.
-    pub schema: &'static str,
     /// The target as opened (disk, slice, byte range).
     pub target: String,
     /// Byte offset of the vdev on the disk (0 for a whole-device vdev);
@@ -304,7 +309,6 @@ impl<'a> LabelDoc<'a> {
     pub fn new(t: &Opened, labels: &'a [LabelRead], cmp: &LabelComparison, exit: u8) -> Self {
         let size = t.src.size();
         LabelDoc {
-            schema: "kzrescue.label/1",
             target: t.describe.clone(),
             vdev_start: t.vdev_start,
             vdev_size: size,

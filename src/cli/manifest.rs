@@ -15,7 +15,6 @@ use kzrescue::{Error, Result};
 use serde::ser::{Error as _, SerializeSeq, SerializeStruct};
 use serde::{Serialize, Serializer};
 use std::cell::RefCell;
-use std::io::Write;
 
 /// Arguments of `kzrescue manifest`.
 #[derive(clap::Args, Debug)]
@@ -253,66 +252,10 @@ impl Serialize for Entries<'_, '_> {
     }
 }
 
+/// Prints a document that carries its own `schema` (a manifest is
+/// streamed as it is built; integers as strings unless `--json-int`).
 fn print_json<T: Serialize>(v: &T) -> Result<()> {
-    let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
-    let mut ser = serde_json::Serializer::with_formatter(&mut out, SafeFormatter::default());
-    v.serialize(&mut ser)
-        .map_err(|e| Error::io("write stdout", std::io::Error::other(e.to_string())))?;
-    writeln!(out)
-        .and_then(|_| out.flush())
-        .map_err(|e| Error::io("write stdout", e))
-}
-
-/// serde_json's pretty printer, streaming, that also writes DEL and the C1
-/// controls as `\u00NN` (serde_json escapes only C0), as the rest of the
-/// CLI's output does (see `out.rs`): a manifest of a hostile disk holds file
-/// names an intruder chose.
-#[derive(Default)]
-struct SafeFormatter(serde_json::ser::PrettyFormatter<'static>);
-
-impl serde_json::ser::Formatter for SafeFormatter {
-    fn write_string_fragment<W: ?Sized + Write>(
-        &mut self,
-        w: &mut W,
-        fragment: &str,
-    ) -> std::io::Result<()> {
-        w.write_all(super::out::escape(fragment).as_bytes())
-    }
-    fn begin_array<W: ?Sized + Write>(&mut self, w: &mut W) -> std::io::Result<()> {
-        self.0.begin_array(w)
-    }
-    fn end_array<W: ?Sized + Write>(&mut self, w: &mut W) -> std::io::Result<()> {
-        self.0.end_array(w)
-    }
-    fn begin_array_value<W: ?Sized + Write>(
-        &mut self,
-        w: &mut W,
-        first: bool,
-    ) -> std::io::Result<()> {
-        self.0.begin_array_value(w, first)
-    }
-    fn end_array_value<W: ?Sized + Write>(&mut self, w: &mut W) -> std::io::Result<()> {
-        self.0.end_array_value(w)
-    }
-    fn begin_object<W: ?Sized + Write>(&mut self, w: &mut W) -> std::io::Result<()> {
-        self.0.begin_object(w)
-    }
-    fn end_object<W: ?Sized + Write>(&mut self, w: &mut W) -> std::io::Result<()> {
-        self.0.end_object(w)
-    }
-    fn begin_object_key<W: ?Sized + Write>(
-        &mut self,
-        w: &mut W,
-        first: bool,
-    ) -> std::io::Result<()> {
-        self.0.begin_object_key(w, first)
-    }
-    fn begin_object_value<W: ?Sized + Write>(&mut self, w: &mut W) -> std::io::Result<()> {
-        self.0.begin_object_value(w)
-    }
-    fn end_object_value<W: ?Sized + Write>(&mut self, w: &mut W) -> std::io::Result<()> {
-        self.0.end_object_value(w)
-    }
+    super::out::stream_json(v)
 }
 
 /// Says on stderr when some blocks could not be checksum-verified: their

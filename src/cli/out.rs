@@ -36,28 +36,126 @@ pub fn escape(s: &str) -> Cow<'_, str> {
 }
 
 /// A `--json` document as every command prints it: the value with its
-/// `schema` key (`kzrescue.<command>/<version>`), integers as decimal
+/// `schema` key (`kzrescue.<command>/<version>`) first, integers as decimal
 /// strings unless `--json-int` (as OpenZFS 2.3's `-j` does: a guid, txg,
 /// size or nanosecond time can exceed 2^53, which many JSON readers round),
-/// pretty-printed. Floats, booleans and strings are kept.
+/// pretty-printed, fields in the order the document declares them. Floats,
+/// booleans and strings are kept. `doc` serializes as a JSON object.
 pub fn json_doc(schema: &str, doc: &impl serde::Serialize) -> kzrescue::Result<String> {
-    let mut v = serde_json::to_value(doc)
-        .map_err(|e| kzrescue::Error::Usage(format!("JSON output: {e}")))?;
-    if let serde_json::Value::Object(m) = &mut v {
-        m.insert("schema".into(), schema.into());
-    }
-    if !super::context::get().json_int() {
-        stringify_integers(&mut v);
-    }
-    serde_json::to_string_pretty(&v)
-        .map_err(|e| kzrescue::Error::Usage(format!("JSON output: {e}")))
+    let mut out = Vec::new();
+    write_json(&mut out, &WithSchema { schema, doc })?;
+    String::from_utf8(out).map_err(|e| kzrescue::Error::Usage(format!("JSON output: {e}")))
 }
 
 /// Prints [`json_doc`] on stdout (escaped like all text output).
 pub fn print_json(schema: &str, doc: &impl serde::Serialize) -> kzrescue::Result<()> {
-    let s = json_doc(schema, doc)?;
-    ::std::println!("{}", escape(&s));
-    Ok(())
+    stream_json(&WithSchema { schema, doc })
+}
+
+/// Streams a document that carries its own `schema` key to stdout as
+/// [`print_json`] prints (integers as strings unless `--json-int`, control
+/// characters escaped), without building it in memory first: a manifest of
+/// millions of paths is written as it is read.
+pub fn stream_json(doc: &impl serde::Serialize) -> kzrescue::Result<()> {
+    use std::io::Write;
+    let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
+    write_json(&mut out, doc)?;
+    writeln!(out)
+        .and_then(|_| out.flush())
+        .map_err(|e| kzrescue::Error::io("write stdout", e))
+}
+
+/// Serializes `doc` to `w` with [`JsonFormatter`] under the global `--json-int`.
+pub fn write_json<W: std::io::Write>(w: W, doc: &impl serde::Serialize) -> kzrescue::Result<()> {
+    let f = JsonFormatter::new(!super::context::get().json_int());
+    let mut ser = serde_json::Serializer::with_formatter(w, f);
+    doc.serialize(&mut ser).map_err(|e| {
+        if e.is_io() {
+            kzrescue::Error::io("write stdout", std::io::Error::other(e.to_string()))
+        } else {
+            kzrescue::Error::Usage(format!("JSON output: {e}"))
+        }
+    })
+}
+
+/// A document with a `schema` key put first.
+#[derive(serde::Serialize)]
+struct WithSchema<'a, T: serde::Serialize> {
+    schema: &'a str,
+    #[serde(flatten)]
+    doc: &'a T,
+}
+
+/// serde_json's pretty printer that writes integers as decimal strings
+/// (unless told to keep numbers) and DEL and the C1 controls as `\u00NN`
+/// (serde_json escapes only C0), as the rest of the CLI's output does: a
+/// document about a hostile disk holds names an intruder chose.
+pub struct JsonFormatter {
+    pretty: serde_json::ser::PrettyFormatter<'static>,
+    ints_as_strings: bool,
+    /// Inside a string (an integer map key is written between
+    /// `begin_string` and `end_string`: already quoted).
+    in_string: bool,
+}
+
+impl JsonFormatter {
+    /// A formatter; `ints_as_strings` quotes every integer.
+    pub fn new(ints_as_strings: bool) -> Self {
+        JsonFormatter {
+            pretty: serde_json::ser::PrettyFormatter::new(),
+            ints_as_strings,
+            in_string: false,
+        }
+    }
+
+    fn int<W: ?Sized + std::io::Write>(&mut self, w: &mut W, digits: &str) -> std::io::Result<()> {
+        if self.ints_as_strings && !self.in_string {
+            w.write_all(b"\"")?;
+            w.write_all(digits.as_bytes())?;
+            w.write_all(b"\"")
+        } else {
+            w.write_all(digits.as_bytes())
+        }
+    }
+}
+
+macro_rules! int_writers {
+    ($($name:ident: $t:ty),*) => {$(
+        fn $name<W: ?Sized + std::io::Write>(&mut self, w: &mut W, v: $t) -> std::io::Result<()> {
+            self.int(w, &v.to_string())
+        }
+    )*};
+}
+
+macro_rules! delegate {
+    ($($name:ident($($a:ident: $t:ty),*)),*) => {$(
+        fn $name<W: ?Sized + std::io::Write>(&mut self, w: &mut W $(, $a: $t)*) -> std::io::Result<()> {
+            self.pretty.$name(w $(, $a)*)
+        }
+    )*};
+}
+
+impl serde_json::ser::Formatter for JsonFormatter {
+    int_writers!(write_i8: i8, write_i16: i16, write_i32: i32, write_i64: i64, write_i128: i128,
+        write_u8: u8, write_u16: u16, write_u32: u32, write_u64: u64, write_u128: u128);
+    delegate!(begin_array(), end_array(), begin_array_value(first: bool), end_array_value(),
+        begin_object(), end_object(), begin_object_key(first: bool), begin_object_value(),
+        end_object_value());
+    fn begin_string<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.in_string = true;
+        w.write_all(b"\"")
+    }
+    fn end_string<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.in_string = false;
+        w.write_all(b"\"")
+    }
+    fn write_string_fragment<W: ?Sized + std::io::Write>(
+        &mut self,
+        w: &mut W,
+        fragment: &str,
+    ) -> std::io::Result<()> {
+        w.write_all(escape(fragment).as_bytes())
+    }
 }
 
 /// Replaces every integer in `v` by its decimal string.
@@ -92,5 +190,45 @@ mod tests {
         assert_eq!(v["n"][1], "-2");
         assert_eq!(v["f"], 0.5);
         assert_eq!(v["b"], true);
+    }
+
+    #[test]
+    fn streamed_documents_quote_integers_but_not_keys() {
+        #[derive(serde::Serialize)]
+        struct D {
+            guid: u64,
+            t: i64,
+            f: f64,
+            m: std::collections::BTreeMap<u32, u8>,
+            s: &'static str,
+        }
+        let d = D {
+            guid: 6622861629752014398,
+            t: -5,
+            f: 0.5,
+            m: [(7, 9)].into_iter().collect(),
+            s: "a\u{9b}",
+        };
+        let text = |ints| {
+            let mut out = Vec::new();
+            let mut ser =
+                serde_json::Serializer::with_formatter(&mut out, super::JsonFormatter::new(ints));
+            serde::Serialize::serialize(&d, &mut ser).unwrap();
+            String::from_utf8(out).unwrap()
+        };
+        let v: serde_json::Value = serde_json::from_str(&text(true)).unwrap();
+        assert_eq!(v["guid"], "6622861629752014398");
+        assert_eq!(v["t"], "-5");
+        assert_eq!(v["f"], 0.5);
+        assert_eq!(v["m"]["7"], "9");
+        assert_eq!(v["s"], "a\u{9b}");
+        let v: serde_json::Value = serde_json::from_str(&text(false)).unwrap();
+        assert_eq!(v["guid"], 6622861629752014398u64);
+        assert_eq!(v["m"]["7"], 9);
+        let doc = super::json_doc("kzrescue.x/1", &d).unwrap();
+        assert!(
+            doc.starts_with("{\n  \"schema\": \"kzrescue.x/1\""),
+            "{doc}"
+        );
     }
 }

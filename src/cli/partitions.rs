@@ -81,7 +81,10 @@ pub fn run(args: &PartitionsArgs) -> Result<u8> {
         (_, None) => table.zfs_slice().map(|p| Some(p.slice)),
     };
     if args.json {
-        println!("{:#}", to_json(&disk.name(), &table, &pool));
+        super::out::print_json(
+            "kzrescue.partitions/1",
+            &to_json(&disk.name(), &table, &pool),
+        )?;
     } else {
         print_text(&disk.name(), &table, &pool);
     }

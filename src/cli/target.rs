@@ -34,7 +34,11 @@ impl TargetArgs {
 
     /// Opens the target and resolves its vdev.
     pub fn open(&self, write: bool) -> Result<Vdev> {
-        open_vdev(&self.target, &self.options(write)?)
+        let v = open_vdev(&self.target, &self.options(write)?)?;
+        if let Some(w) = v.shortfall() {
+            eprintln!("kzrescue: warning: {w}");
+        }
+        Ok(v)
     }
 }
 

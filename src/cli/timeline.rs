@@ -3,8 +3,8 @@
 //! `deleted` summaries share.
 
 use super::datasets::{emit, open_sources};
+use kzrescue::Result;
 use kzrescue::forensic::{History, When, timeline};
-use kzrescue::{Error, Result};
 
 /// The devices of a pool (every state of which is read).
 #[derive(clap::Args, Debug, Clone)]
@@ -37,7 +37,8 @@ pub struct TimelineArgs {
     pub targets: Vec<String>,
     #[command(flatten)]
     pub dev: DeviceArgs,
-    /// Print JSON (schema `kzrescue.timeline/1`).
+    /// Print JSON (schema `kzrescue.timeline/2`; integers as strings unless
+    /// --json-int).
     #[arg(long)]
     pub json: bool,
 }
@@ -45,28 +46,12 @@ pub struct TimelineArgs {
 /// A UNIX time (seconds, UTC; negative before 1970) as
 /// `YYYY-MM-DD hh:mm:ss UTC`.
 pub fn utc_signed(t: i64) -> String {
-    let (days, secs) = (t.div_euclid(86_400), t.rem_euclid(86_400));
-    // civil date of a day count (proleptic Gregorian, 400-year eras)
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02} UTC",
-        secs / 3600,
-        secs / 60 % 60,
-        secs % 60
-    )
+    kzrescue::time::utc(t)
 }
 
 /// An uberblock or DSL time (unsigned seconds) as [`utc_signed`] does.
 pub fn utc(t: u64) -> String {
-    utc_signed(i64::try_from(t).unwrap_or(i64::MAX))
+    kzrescue::time::utc_unsigned(t)
 }
 
 /// A txg's time as known: exact, or bracketed.
@@ -80,9 +65,10 @@ pub fn when(w: &When) -> String {
     }
 }
 
-/// Prints `doc` as pretty JSON.
+/// Prints a forensic document (which carries its own `schema`) as every
+/// `--json` is printed: integers as strings unless `--json-int`.
 pub fn json<T: serde::Serialize>(doc: &T) -> Result<()> {
-    emit(&serde_json::to_string_pretty(doc).map_err(|e| Error::Usage(e.to_string()))?)
+    super::out::stream_json(doc)
 }
 
 /// Runs the subcommand.

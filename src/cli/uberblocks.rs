@@ -1,8 +1,8 @@
 //! `kzrescue uberblocks <target>`: the `zdb -lu` view (labels and their
 //! uberblock rings) with each slot's checksum and the active uberblock
-//! marked; `--json` gives schema `kzrescue.uberblocks/1`.
+//! marked; `--json` gives schema `kzrescue.uberblocks/2`.
 
-use super::label::{Opened, labels_exit, open_target, report_labels, to_json};
+use super::label::{Opened, labels_exit, open_target, report_labels};
 use super::target::TargetArgs;
 use super::zdbfmt;
 use kzrescue::Result;
@@ -19,7 +19,8 @@ pub struct UberblocksArgs {
     /// The disk or vdev (`disk.img`, `disk.img --slice 1`, a bare pool file).
     #[command(flatten)]
     pub target: TargetArgs,
-    /// Print JSON (schema `kzrescue.uberblocks/1`) instead of zdb-style text.
+    /// Print JSON (schema `kzrescue.uberblocks/2`; integers as strings
+    /// unless --json-int) instead of zdb-style text.
     #[arg(long)]
     pub json: bool,
 }
@@ -51,7 +52,7 @@ pub fn run(args: &UberblocksArgs) -> Result<u8> {
     }
     if args.json {
         let doc = UberblocksDoc::new(&t, &labels, &rings, active, code);
-        println!("{}", to_json(&doc));
+        super::out::print_json("kzrescue.uberblocks/2", &doc)?;
     } else {
         let zr = zdbfmt::zdb_rings(src.as_ref(), &labels);
         print!(
@@ -360,7 +361,7 @@ pub struct RingJson {
     pub index: usize,
     /// Offset of the label.
     pub offset: u64,
-    /// The label's status (see `kzrescue.label/1`).
+    /// The label's status (see `kzrescue.label/2`).
     pub label_status: &'static str,
     /// The top-level ashift from this label's config.
     pub ashift: Option<u64>,
@@ -400,8 +401,6 @@ pub struct ActiveJson {
 /// The `kzrescue uberblocks --json` document.
 #[derive(Serialize)]
 pub struct UberblocksDoc {
-    /// `kzrescue.uberblocks/1`.
-    pub schema: &'static str,
     /// The target as opened (disk, slice, byte range).
     pub target: String,
     /// Byte offset of the vdev on the disk (0 for a whole-device vdev).
@@ -467,7 +466,6 @@ impl UberblocksDoc {
             })
             .collect();
         UberblocksDoc {
-            schema: "kzrescue.uberblocks/1",
             target: t.describe.clone(),
             vdev_start: t.vdev_start,
             vdev_size: t.src.size(),

@@ -97,33 +97,7 @@ pub fn dump_nvlist(out: &mut String, list: &NvList, indent: usize) {
 
 /// `asctime()` of a UNIX time, in UTC: `Wed Jun  7 13:14:58 2006`.
 pub fn asctime_utc(t: u64) -> String {
-    const DAY: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
-    const MON: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
-    let t = t as i64;
-    let days = t.div_euclid(86_400);
-    let secs = t.rem_euclid(86_400);
-    // Civil date from a day count (proleptic Gregorian, era-based).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{} {}{:3} {:02}:{:02}:{:02} {}",
-        DAY[days.rem_euclid(7) as usize],
-        MON[(m - 1) as usize],
-        d,
-        secs / 3600,
-        secs / 60 % 60,
-        secs % 60,
-        y
-    )
+    kzrescue::time::asctime(i64::try_from(t).unwrap_or(i64::MAX))
 }
 
 /// One label's checksum verdict in a word or two.

@@ -143,7 +143,7 @@ pub struct ChangeCounts {
 /// The answer to `changes`.
 #[derive(Debug, Clone, Serialize)]
 pub struct ChangesReport {
-    /// `kzrescue.changes/1`.
+    /// `kzrescue.changes/2`.
     pub schema: &'static str,
     /// Pool name.
     pub pool: String,
@@ -543,7 +543,7 @@ pub fn changes(h: &History, q: &ChangesQuery) -> Result<ChangesReport> {
         }
     }
     Ok(ChangesReport {
-        schema: "kzrescue.changes/1",
+        schema: "kzrescue.changes/2",
         pool: h.pool.name.clone(),
         devices: h.devices.clone(),
         dataset: q.dataset.clone(),

@@ -148,7 +148,7 @@ pub struct DeletedCounts {
 /// The answer to `deleted`.
 #[derive(Debug, Clone, Serialize)]
 pub struct DeletedReport {
-    /// `kzrescue.deleted/1`.
+    /// `kzrescue.deleted/2`.
     pub schema: &'static str,
     /// Pool name.
     pub pool: String,
@@ -440,7 +440,7 @@ pub fn deleted(h: &History, q: &DeletedQuery) -> Result<DeletedReport> {
         ));
     }
     Ok(DeletedReport {
-        schema: "kzrescue.deleted/1",
+        schema: "kzrescue.deleted/2",
         pool: h.pool.name.clone(),
         devices: h.devices.clone(),
         dataset: q.dataset.clone(),

@@ -71,7 +71,7 @@ pub struct OlderSnapshot {
 /// The timeline of a pool.
 #[derive(Debug, Clone, Serialize)]
 pub struct Timeline {
-    /// `kzrescue.timeline/1`.
+    /// `kzrescue.timeline/2`.
     pub schema: &'static str,
     /// Pool name.
     pub pool: String,
@@ -211,7 +211,7 @@ pub fn timeline(h: &History) -> Timeline {
         .collect();
     older_snapshots.sort_by_key(|s| std::cmp::Reverse(s.created.txg));
     Timeline {
-        schema: "kzrescue.timeline/1",
+        schema: "kzrescue.timeline/2",
         pool: h.pool.name.clone(),
         pool_guid: h.pool.guid,
         version: h.pool.version,

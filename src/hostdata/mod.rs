@@ -298,33 +298,7 @@ pub fn to_phases(writes: &[store::CopyWrite]) -> Vec<Vec<crate::repair::apply::W
 /// Formats a time in seconds since 1970 UTC like Solaris `date` does
 /// ("Sun Apr 13 20:08:13 2014", in UTC).
 pub fn format_time(secs: i64) -> String {
-    let days = secs.div_euclid(86400);
-    let rem = secs.rem_euclid(86400);
-    let (h, m, s) = (rem / 3600, rem % 3600 / 60, rem % 60);
-    // Civil-from-days (proleptic Gregorian).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let mo = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(mo <= 2);
-    const WD: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
-    const MO: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
-    format!(
-        "{} {} {:2} {:02}:{:02}:{:02} {}",
-        WD[days.rem_euclid(7) as usize],
-        MO[(mo - 1) as usize],
-        d,
-        h,
-        m,
-        s,
-        y
-    )
+    crate::time::asctime(secs)
 }
 
 /// The message Solaris prints when another host owns the zone, in its shape

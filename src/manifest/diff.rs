@@ -351,7 +351,7 @@ impl<'de> Visitor<'de> for Doc<'_> {
             match k.as_str() {
                 "schema" => {
                     let s: String = map.next_value()?;
-                    if s != super::SCHEMA {
+                    if !super::SCHEMAS_READ.contains(&s.as_str()) {
                         return Err(serde::de::Error::custom(format!("schema {s:?}")));
                     }
                     schema_ok = true;

@@ -25,8 +25,70 @@ use serde::{Deserialize, Serialize};
 use std::cmp::Ordering;
 use std::collections::BTreeMap;
 
-/// The `schema` of a manifest document.
-pub const SCHEMA: &str = "kzrescue.manifest/1";
+/// The `schema` of a manifest document (2: integers are written as decimal
+/// strings unless `--json-int`).
+pub const SCHEMA: &str = "kzrescue.manifest/2";
+
+/// The schemas [`diff`] reads: version 1 wrote integers as JSON numbers;
+/// every integer field is read from a number or a decimal string.
+pub const SCHEMAS_READ: [&str; 2] = ["kzrescue.manifest/1", SCHEMA];
+
+/// Integers as JSON numbers or decimal strings.
+mod int {
+    use serde::Deserialize;
+    use serde::de::{Deserializer, Error, Visitor};
+    use std::marker::PhantomData;
+
+    /// One integer of type `T`, from either spelling.
+    pub struct Int<T>(pub T);
+
+    impl<'de, T: TryFrom<u64> + TryFrom<i64> + std::str::FromStr> Deserialize<'de> for Int<T> {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            struct V<T>(PhantomData<T>);
+            impl<T: TryFrom<u64> + TryFrom<i64> + std::str::FromStr> Visitor<'_> for V<T> {
+                type Value = Int<T>;
+                fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                    f.write_str("an integer (a number or a decimal string)")
+                }
+                fn visit_u64<E: Error>(self, v: u64) -> Result<Int<T>, E> {
+                    T::try_from(v)
+                        .map(Int)
+                        .map_err(|_| E::custom(format!("{v} out of range")))
+                }
+                fn visit_i64<E: Error>(self, v: i64) -> Result<Int<T>, E> {
+                    T::try_from(v)
+                        .map(Int)
+                        .map_err(|_| E::custom(format!("{v} out of range")))
+                }
+                fn visit_str<E: Error>(self, v: &str) -> Result<Int<T>, E> {
+                    v.parse()
+                        .map(Int)
+                        .map_err(|_| E::custom(format!("{v:?} is not an integer")))
+                }
+            }
+            d.deserialize_any(V(PhantomData))
+        }
+    }
+
+    /// An integer field.
+    pub fn one<'de, D, T>(d: D) -> Result<T, D::Error>
+    where
+        D: Deserializer<'de>,
+        T: TryFrom<u64> + TryFrom<i64> + std::str::FromStr,
+    {
+        Int::<T>::deserialize(d).map(|i| i.0)
+    }
+
+    /// An optional integer field.
+    pub fn opt<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+        Option::<Int<u64>>::deserialize(d).map(|o| o.map(|i| i.0))
+    }
+
+    /// An optional pair of integers (a device number).
+    pub fn pair<'de, D: Deserializer<'de>>(d: D) -> Result<Option<[u64; 2]>, D::Error> {
+        Option::<[Int<u64>; 2]>::deserialize(d).map(|o| o.map(|[a, b]| [a.0, b.0]))
+    }
+}
 
 /// One path of a manifest.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
@@ -42,18 +104,25 @@ pub struct Entry {
     /// Permission bits (octal text).
     pub mode: String,
     /// Owner.
+    #[serde(deserialize_with = "int::one")]
     pub uid: u64,
     /// Group.
+    #[serde(deserialize_with = "int::one")]
     pub gid: u64,
     /// Size in bytes.
+    #[serde(deserialize_with = "int::one")]
     pub size: u64,
     /// Modification time, seconds since the epoch (signed: negative before 1970).
+    #[serde(deserialize_with = "int::one")]
     pub mtime: i64,
     /// Modification time, nanoseconds.
+    #[serde(deserialize_with = "int::one")]
     pub mtime_nsec: u64,
     /// Link count.
+    #[serde(deserialize_with = "int::one")]
     pub links: u64,
     /// Object number.
+    #[serde(deserialize_with = "int::one")]
     pub object: u64,
     /// SHA-256 of the contents (regular files).
     #[serde(skip_serializing_if = "Option::is_none", default)]
@@ -62,7 +131,11 @@ pub struct Entry {
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub target: Option<String>,
     /// Device number (device nodes): major, minor.
-    #[serde(skip_serializing_if = "Option::is_none", default)]
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        default,
+        deserialize_with = "int::pair"
+    )]
     pub rdev: Option<[u64; 2]>,
     /// Extended attributes: name → SHA-256.
     #[serde(skip_serializing_if = "BTreeMap::is_empty", default)]
@@ -86,6 +159,7 @@ pub struct Manifest {
     #[serde(skip_serializing_if = "std::ops::Not::not", default)]
     pub recursive: bool,
     /// Txg of the uberblock read.
+    #[serde(deserialize_with = "int::one")]
     pub txg: u64,
     /// Every path, in walk order.
     pub entries: Vec<Entry>,
@@ -95,7 +169,11 @@ pub struct Manifest {
     #[serde(default)]
     pub blocks: BlockCounts,
     /// Files claiming more bytes than this were not hashed (`--max-file-size`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "int::opt"
+    )]
     pub max_file_size: Option<u64>,
 }
 
@@ -107,10 +185,13 @@ pub struct Manifest {
 #[derive(Serialize, Deserialize, Debug, Default, Clone, Copy, PartialEq)]
 pub struct BlockCounts {
     /// Read and checksum-verified.
+    #[serde(deserialize_with = "int::one")]
     pub verified: u64,
     /// Read without verification.
+    #[serde(deserialize_with = "int::one")]
     pub unverified: u64,
     /// Verified after a bad copy was passed over.
+    #[serde(deserialize_with = "int::one")]
     pub repaired: u64,
 }
 
