@@ -161,12 +161,6 @@ pub fn run(args: &LabelArgs) -> Result<u8> {
     Ok(code)
 }
 
-/// Pretty JSON text of a serialisable document (integers as numbers; the
-/// read-path commands print through `out::print_json`).
-pub fn to_json<T: Serialize>(doc: &T) -> String {
-    serde_json::to_string_pretty(doc).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
-}
-
 /// An nvlist serialised as a JSON object in stored pair order.
 pub struct NvJson<'a>(pub &'a NvList);
 

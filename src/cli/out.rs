@@ -35,19 +35,13 @@ pub fn escape(s: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
-/// A `--json` document as every command prints it: the value with its
+/// Prints a `--json` document as every command prints it: the value with its
 /// `schema` key (`kzrescue.<command>/<version>`) first, integers as decimal
 /// strings unless `--json-int` (as OpenZFS 2.3's `-j` does: a guid, txg,
 /// size or nanosecond time can exceed 2^53, which many JSON readers round),
 /// pretty-printed, fields in the order the document declares them. Floats,
 /// booleans and strings are kept. `doc` serializes as a JSON object.
-pub fn json_doc(schema: &str, doc: &impl serde::Serialize) -> kzrescue::Result<String> {
-    let mut out = Vec::new();
-    write_json(&mut out, &WithSchema { schema, doc })?;
-    String::from_utf8(out).map_err(|e| kzrescue::Error::Usage(format!("JSON output: {e}")))
-}
-
-/// Prints [`json_doc`] on stdout (escaped like all text output).
+/// Escaped like all text output.
 pub fn print_json(schema: &str, doc: &impl serde::Serialize) -> kzrescue::Result<()> {
     stream_json(&WithSchema { schema, doc })
 }
@@ -158,17 +152,6 @@ impl serde_json::ser::Formatter for JsonFormatter {
     }
 }
 
-/// Replaces every integer in `v` by its decimal string.
-pub fn stringify_integers(v: &mut serde_json::Value) {
-    use serde_json::Value;
-    match v {
-        Value::Number(n) if n.is_i64() || n.is_u64() => *v = Value::String(n.to_string()),
-        Value::Array(a) => a.iter_mut().for_each(stringify_integers),
-        Value::Object(m) => m.values_mut().for_each(stringify_integers),
-        _ => {}
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::escape;
@@ -179,17 +162,6 @@ mod tests {
         assert_eq!(escape("evil\u{1b}[2Jpool"), "evil\\x1b[2Jpool");
         assert_eq!(escape("a\u{7f}b\u{9b}c\u{0}"), "a\\u007fb\\u009bc\\x00");
         assert_eq!(escape("naïve ✓"), "naïve ✓");
-    }
-
-    #[test]
-    fn integers_become_strings_and_keep_every_digit() {
-        let mut v =
-            serde_json::json!({"guid": 6622861629752014398u64, "n": [1, -2], "f": 0.5, "b": true});
-        super::stringify_integers(&mut v);
-        assert_eq!(v["guid"], "6622861629752014398");
-        assert_eq!(v["n"][1], "-2");
-        assert_eq!(v["f"], 0.5);
-        assert_eq!(v["b"], true);
     }
 
     #[test]
@@ -225,7 +197,16 @@ mod tests {
         let v: serde_json::Value = serde_json::from_str(&text(false)).unwrap();
         assert_eq!(v["guid"], 6622861629752014398u64);
         assert_eq!(v["m"]["7"], 9);
-        let doc = super::json_doc("kzrescue.x/1", &d).unwrap();
+        let mut out = Vec::new();
+        super::write_json(
+            &mut out,
+            &super::WithSchema {
+                schema: "kzrescue.x/1",
+                doc: &d,
+            },
+        )
+        .unwrap();
+        let doc = String::from_utf8(out).unwrap();
         assert!(
             doc.starts_with("{\n  \"schema\": \"kzrescue.x/1\""),
             "{doc}"

@@ -4,7 +4,6 @@
 //! prints them and hands them to the one repair pipeline (`repair::apply`:
 //! preflight, journal, write in order, flush, read back).
 
-use super::label::to_json;
 use super::target::parse_sector_size;
 use super::{EXIT_OK, EXIT_PROBLEMS};
 use kzrescue::partition;
@@ -134,7 +133,7 @@ pub fn run_label_repair(a: &LabelRepairArgs) -> Result<u8> {
     let (vdevs, plans) = (&planned.vdevs, &planned.plans);
     let nedits = planned.edits();
     let mut report = json!({
-        "schema": "kzrescue.label-repair/1",
+        "schema": "kzrescue.label-repair/2",
         "reseal_only": a.reseal_only,
         "targets": a.targets.iter().zip(vdevs).zip(plans).map(|((t, v), p)| json!({
             "target": t,
@@ -213,10 +212,10 @@ pub fn run_label_repair(a: &LabelRepairArgs) -> Result<u8> {
     if !a.write {
         // (Transaction::dry_run is not called: its plan check refuses
         // sources opened read-only, which every dry run's are.)
-        text.push_str("dry run: nothing written (add --write to apply)\n");
         report["result"] = json!("dry-run");
         finish(a.json, &report, &text);
-        return Ok(EXIT_PROBLEMS);
+        eprintln!("kzrescue: dry run: nothing written; add --write (-y) to write");
+        return Ok(EXIT_OK);
     }
     drop(planned);
     let done = tx.commit()?;
@@ -249,7 +248,9 @@ pub fn run_label_repair(a: &LabelRepairArgs) -> Result<u8> {
 
 fn finish(as_json: bool, report: &serde_json::Value, text: &str) {
     if as_json {
-        println!("{}", to_json(report));
+        if let Err(e) = super::out::stream_json(report) {
+            eprintln!("kzrescue: {e}");
+        }
     } else {
         print!("{text}");
     }
@@ -281,7 +282,7 @@ pub fn run_restore(a: &RestoreArgs) -> Result<u8> {
         ));
     }
     let mut report = json!({
-        "schema": "kzrescue.partitions-restore/1",
+        "schema": "kzrescue.partitions-restore/2",
         "target": a.target, "from": a.from, "sector_size": ss,
         "summary": plan.summary, "entries": plan.entries, "notes": plan.notes,
         "writes": writes.iter().map(|w| json!({
@@ -308,10 +309,10 @@ pub fn run_restore(a: &RestoreArgs) -> Result<u8> {
     if !a.write {
         // (Transaction::dry_run is not called: its plan check refuses
         // sources opened read-only, which every dry run's are.)
-        text.push_str("dry run: nothing written (add --write to apply)\n");
         report["result"] = json!("dry-run");
         finish(a.json, &report, &text);
-        return Ok(EXIT_PROBLEMS);
+        eprintln!("kzrescue: dry run: nothing written; add --write (-y) to write");
+        return Ok(EXIT_OK);
     }
     drop(writes);
     drop(planned);

@@ -1,13 +1,12 @@
 //! `kzrescue scan <device>`: every ZFS vdev on a device, found by its
 //! labels rather than by the partition table (see `kzrescue::scan` and
 //! `formats/scan.md`). Text by default; `--json` prints the library's report
-//! (schema `kzrescue.scan/1`). A progress bar goes to stderr on a terminal.
+//! (schema `kzrescue.scan/2`). A progress bar goes to stderr on a terminal.
 //!
 //! Exit status: 0 every vdev found is described by the table and has four
 //! labels; 1 something to repair (no table, a disagreeing table, missing
 //! labels, a bound hit); 2 an error.
 
-use super::label::to_json;
 use super::target::parse_sector_size;
 use super::{EXIT_OK, EXIT_PROBLEMS};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -25,7 +24,7 @@ pub struct ScanArgs {
     /// default the device's, else the one its GPT remnants use, else 512.
     #[arg(long, value_name = "BYTES", value_parser = parse_sector_size)]
     pub sector_size: Option<u32>,
-    /// Print JSON (schema `kzrescue.scan/1`) instead of text.
+    /// Print JSON (schema `kzrescue.scan/2`) instead of text.
     #[arg(long)]
     pub json: bool,
 }
@@ -66,9 +65,8 @@ pub fn run(a: &ScanArgs) -> Result<u8> {
     let r = run_scan(&a.target, a.sector_size)?;
     if a.json {
         let mut doc = serde_json::to_value(&r).unwrap_or_else(|_| json!({}));
-        doc["schema"] = json!("kzrescue.scan/1");
         doc["target"] = json!(a.target);
-        println!("{}", to_json(&doc));
+        super::out::print_json("kzrescue.scan/2", &doc)?;
     } else {
         print_text(&a.target, &r);
     }
