@@ -347,26 +347,6 @@ pub fn plan_restore(
     })
 }
 
-/// A name for an undo journal in the current directory:
-/// `kzrescue-undo-KIND-NAME-SECONDS.kzj`.
-pub fn default_journal(kind: &str, name: &str) -> PathBuf {
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
-    let name: String = name
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    PathBuf::from(format!("kzrescue-undo-{kind}-{name}-{secs}.kzj"))
-}
-
 fn canonical(t: &str) -> String {
     std::fs::canonicalize(t)
         .map(|p| p.display().to_string())

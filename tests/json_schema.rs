@@ -105,6 +105,12 @@ fn check(args: &[&str], code: i32, name: &str) -> Value {
     assert_eq!(c, code, "{args:?}: {out}{err}");
     let v: Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{args:?}: {e}: {out}"));
     assert_eq!(v["schema"], name, "{args:?}");
+    // one `schema` key (a parser keeps only the last of duplicated keys)
+    assert_eq!(
+        out.matches(&format!("\"schema\": \"{name}\"")).count(),
+        1,
+        "{args:?}: {out}"
+    );
     let mut errs = Vec::new();
     validate(&schema_of(name), &v, "", &mut errs);
     assert!(
@@ -314,18 +320,43 @@ fn uri_documents() {
     );
 }
 
-/// The read-path commands, whose documents move to `out::print_json` in
-/// other branches: their schemas follow the conventions (integers as
-/// strings, `exit`). Run with `--ignored` once they have landed.
+/// The read-path commands' documents.
 #[test]
-#[ignore = "label/uberblocks/partitions/datasets/scan/timeline adopt out::print_json on other branches"]
 fn read_path_documents() {
     let dir = tempfile::tempdir().unwrap();
     let d = unpack_fixture("gptdisk-x86-512.img", dir.path());
     check(&["label", s(&d), "--json"], 0, "kzrescue.label/2");
     check(&["uberblocks", s(&d), "--json"], 0, "kzrescue.uberblocks/2");
     check(&["partitions", s(&d), "--json"], 0, "kzrescue.partitions/1");
-    check(&["datasets", s(&d), "--json"], 0, "kzrescue.datasets/1");
+    check(&["datasets", s(&d), "--json"], 0, "kzrescue.datasets/2");
     check(&["scan", s(&d), "--json"], 0, "kzrescue.scan/2");
     check(&["timeline", s(&d), "--json"], 0, "kzrescue.timeline/2");
+}
+
+/// The examiner's documents, on the bundled demo zone disk.
+#[test]
+fn forensic_documents() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = unpack_fixture("demo-kz1.img", dir.path());
+    let fs = "rpool/ROOT/solaris";
+    check(&["datasets", s(&d), "--json"], 0, "kzrescue.datasets/2");
+    check(&["scan", s(&d), "--json"], 0, "kzrescue.scan/2");
+    check(&["partitions", s(&d), "--json"], 0, "kzrescue.partitions/1");
+    check(
+        &["ls", s(&d), &format!("{fs}:/"), "--json"],
+        0,
+        "kzrescue.ls/1",
+    );
+    check(
+        &["ls", s(&d), &format!("{fs}:/etc"), "--json"],
+        0,
+        "kzrescue.ls/1",
+    );
+    check(
+        &["changes", s(&d), fs, "--since", "@install", "--json"],
+        0,
+        "kzrescue.changes/2",
+    );
+    check(&["deleted", s(&d), fs, "--json"], 0, "kzrescue.deleted/2");
+    check(&["manifest", s(&d), fs], 0, "kzrescue.manifest/2");
 }

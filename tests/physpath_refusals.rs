@@ -131,7 +131,10 @@ fn fewer_than_two_valid_labels_needs_force() {
         j.to_str().unwrap(),
     ]);
     assert_eq!(c, 0, "{out}{err}");
-    assert!(out.contains("label 1 is left alone (blank)"), "{out}");
+    assert!(
+        format!("{out}{err}").contains("label 1 is left alone (blank)"),
+        "{out}{err}"
+    );
     let now = slice_of(&std::fs::read(&disk).unwrap(), at);
     assert!(label_checksum_ok(&now, 0));
     assert!(

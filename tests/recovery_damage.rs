@@ -254,7 +254,7 @@ fn run_case(c: &Case, tmp: &Path, base: &mut BTreeMap<String, BTreeMap<String, S
         let before: Vec<Vec<u8>> = disks.iter().map(|d| std::fs::read(d).unwrap()).collect();
         let (code, out, err) = run(&a[..a.len() - 3]);
         assert_eq!(code, 0, "{}: dry run {out}{err}", c.name);
-        assert!(out.contains("dry run"), "{out}");
+        assert!(err.contains("dry run: nothing written"), "{err}");
         for (d, b) in disks.iter().zip(&before) {
             assert!(std::fs::read(d).unwrap() == *b, "dry run wrote");
         }

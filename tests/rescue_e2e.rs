@@ -975,7 +975,10 @@ fn unknown_slot_bytes_are_refused_unless_forced() {
 
     let (c, o, e) = init(&["--force"]);
     assert_eq!(c, 0, "{o}{e}");
-    assert!(o.contains("overwriting it (--force)"), "{o}");
+    assert!(
+        format!("{o}{e}").contains("overwriting it (--force)"),
+        "{o}{e}"
+    );
     let written = std::fs::read(disk).unwrap();
     assert!(written != bytes);
     let (c, o, e) = kz(&z.dir, &["undo", j.to_str().unwrap(), "--write"]);

@@ -339,8 +339,12 @@ fn tgt_read_only_lu_then_read_write_repair_zdb_and_undo() {
 
     // zdb imports the repaired pool from each label alone.
     if common::require_tool("zdb", "zfsutils-linux", test) {
-        let (code, out, _) =
-            common::kzrescue(&["partitions", &img.display().to_string(), "--json"]);
+        let (code, out, _) = common::kzrescue(&[
+            "partitions",
+            &img.display().to_string(),
+            "--json",
+            "--json-int",
+        ]);
         assert_eq!(code, 0);
         let v: serde_json::Value = serde_json::from_str(&out).unwrap();
         let s1 = v["partitions"]

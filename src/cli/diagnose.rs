@@ -211,7 +211,7 @@ pub fn run_diagnose(a: &DiagnoseArgs) -> Result<u8> {
     let cfg = a.zone.config()?;
     let s = diagnose::diagnose(&cfg, &opts)?;
     if a.json {
-        super::out::print_json(diagnose::SCHEMA, &s.diagnosis)?;
+        super::out::stream_json(&s.diagnosis)?;
     } else {
         print_diagnosis(&s.diagnosis);
     }

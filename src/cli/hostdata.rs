@@ -715,6 +715,7 @@ fn init(args: &InitArgs) -> Result<u8> {
         write: Box::new(move |p: &Path| keyfile::write_keyfile(p, &zone, &key, force)),
     });
     if !writing {
+        tx.dry_run()?;
         println!(
             "the new key would go to {} (mode 0600); no key file made",
             args.key_out.display()
@@ -769,6 +770,7 @@ fn takeover(args: &TakeoverArgs) -> Result<u8> {
         "hostdata takeover",
     )?;
     if !writing {
+        tx.dry_run()?;
         eprintln!("{}", args.w.w.dry_run_note());
         return Ok(0);
     }

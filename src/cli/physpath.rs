@@ -542,6 +542,7 @@ fn set(a: SetArgs) -> Result<u8> {
         tx.watch(&d.name, d.vdev_start, v.source.size(), *ashift);
     }
     if !a.w.writing() {
+        tx.dry_run()?;
         report["result"] = json!("dry-run");
         finish(&a, &report, "")?;
         eprintln!("{}", a.w.dry_run_note());

@@ -8,7 +8,7 @@ use super::target::parse_sector_size;
 use super::{EXIT_OK, EXIT_PROBLEMS};
 use kzrescue::partition;
 use kzrescue::recovery::{self, RestoreFrom};
-use kzrescue::repair::transaction::{Committed, TxOptions};
+use kzrescue::repair::transaction::Committed;
 use kzrescue::target::{TargetOptions, open_source, open_vdev};
 use kzrescue::zfs::label::{self, LabelStatus};
 use kzrescue::zfs::relabel::RelabelOptions;
@@ -32,19 +32,12 @@ pub struct LabelRepairArgs {
     /// Only recompute the checksum of labels whose nvlist is intact.
     #[arg(long)]
     pub reseal_only: bool,
-    /// Show the exact edits without writing (the default).
-    #[arg(long, conflicts_with = "write")]
-    pub dry_run: bool,
-    /// Write (journalled; `kzrescue undo JOURNAL --write` reverts).
-    #[arg(long)]
-    pub write: bool,
-    /// Where to save the undo journal (must not exist).
+    /// The undo journal's exact path (must not exist); default: a name in
+    /// --journal-dir.
     #[arg(long, value_name = "PATH")]
     pub journal: Option<PathBuf>,
-    /// Seconds between the two reads of the uberblock rings that must show
-    /// the pool quiet before writing.
-    #[arg(long, value_name = "SECONDS", default_value_t = 3.0, value_parser = super::bounds::parse_interval)]
-    pub liveness_interval: f64,
+    #[command(flatten)]
+    pub w: super::write::WriteArgs,
     /// Print JSON.
     #[arg(long)]
     pub json: bool,
@@ -68,19 +61,12 @@ pub struct RestoreArgs {
     /// of the one to lay the table around.
     #[arg(long, value_name = "BYTES")]
     pub vdev_start: Option<u64>,
-    /// Show the exact edits without writing (the default).
-    #[arg(long, conflicts_with = "write")]
-    pub dry_run: bool,
-    /// Write (journalled; `kzrescue undo JOURNAL --write` reverts).
-    #[arg(long)]
-    pub write: bool,
-    /// Where to save the undo journal (must not exist).
+    /// The undo journal's exact path (must not exist); default: a name in
+    /// --journal-dir.
     #[arg(long, value_name = "PATH")]
     pub journal: Option<PathBuf>,
-    /// Seconds between the two reads of the uberblock rings of every vdev
-    /// the scan found, which must show their pools quiet before writing.
-    #[arg(long, value_name = "SECONDS", default_value_t = 3.0, value_parser = super::bounds::parse_interval)]
-    pub liveness_interval: f64,
+    #[command(flatten)]
+    pub w: super::write::WriteArgs,
     /// Print JSON.
     #[arg(long)]
     pub json: bool,
@@ -117,8 +103,7 @@ fn changed(old: &[u8], new: &[u8]) -> usize {
 
 /// Runs `kzrescue label repair`.
 pub fn run_label_repair(a: &LabelRepairArgs) -> Result<u8> {
-    let txo = TxOptions::from_interval_secs(a.liveness_interval)?
-        .with_access(&super::context::get().access()?);
+    let txo = a.w.tx_options()?;
     let access = super::context::get().access()?;
     let opts = |write| TargetOptions {
         slice: a.slice,
@@ -198,8 +183,8 @@ pub fn run_label_repair(a: &LabelRepairArgs) -> Result<u8> {
         });
     }
     let journal = a.journal.clone().unwrap_or_else(|| {
-        recovery::default_journal(
-            "labels",
+        a.w.journal_path(
+            "label-repair",
             plans
                 .first()
                 .and_then(|p| p.pool.as_deref())
@@ -209,12 +194,11 @@ pub fn run_label_repair(a: &LabelRepairArgs) -> Result<u8> {
     let Some(tx) = recovery::label_repair_transaction(&planned, journal, txo) else {
         return Ok(EXIT_OK);
     };
-    if !a.write {
-        // (Transaction::dry_run is not called: its plan check refuses
-        // sources opened read-only, which every dry run's are.)
+    if !a.w.writing() {
+        tx.dry_run()?;
         report["result"] = json!("dry-run");
         finish(a.json, &report, &text);
-        eprintln!("kzrescue: dry run: nothing written; add --write (-y) to write");
+        eprintln!("{}", a.w.dry_run_note());
         return Ok(EXIT_OK);
     }
     drop(planned);
@@ -295,23 +279,20 @@ pub fn run_restore(a: &RestoreArgs) -> Result<u8> {
         finish(a.json, &report, &text);
         return Ok(EXIT_OK);
     }
-    let journal = a
-        .journal
-        .clone()
-        .unwrap_or_else(|| recovery::default_journal("table", &a.from));
-    let Some(tx) = recovery::restore_transaction(
-        &planned,
-        journal,
-        TxOptions::from_interval_secs(a.liveness_interval)?.with_access(&access),
-    ) else {
+    let journal = a.journal.clone().unwrap_or_else(|| {
+        let disk = std::path::Path::new(&a.target)
+            .file_name()
+            .map_or_else(|| a.target.clone(), |n| n.to_string_lossy().into_owned());
+        a.w.journal_path("partitions-restore", &disk)
+    });
+    let Some(tx) = recovery::restore_transaction(&planned, journal, a.w.tx_options()?) else {
         return Ok(EXIT_OK);
     };
-    if !a.write {
-        // (Transaction::dry_run is not called: its plan check refuses
-        // sources opened read-only, which every dry run's are.)
+    if !a.w.writing() {
+        tx.dry_run()?;
         report["result"] = json!("dry-run");
         finish(a.json, &report, &text);
-        eprintln!("kzrescue: dry run: nothing written; add --write (-y) to write");
+        eprintln!("{}", a.w.dry_run_note());
         return Ok(EXIT_OK);
     }
     drop(writes);

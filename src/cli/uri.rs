@@ -254,7 +254,7 @@ pub fn run_uri(a: &UriArgs) -> Result<u8> {
             };
             let route = comstar::plan(&req)?;
             if *json {
-                super::out::print_json(comstar::SCHEMA, &route)?;
+                super::out::stream_json(&route)?;
             } else {
                 print!("{}", comstar::render_text(&route));
             }

@@ -42,7 +42,7 @@
 //! use std::path::PathBuf;
 //! # fn main() -> kzrescue::Result<()> {
 //! // 1. Read the target read-only and plan the edit (old bytes as read).
-//! let disk = kzrescue::target::open_source("disk.img", false)?;
+//! let disk = kzrescue::target::open_source("disk.img", false, &Default::default())?;
 //! let mut old = vec![0u8; 512];
 //! disk.read_at(0x4000, &mut old)?;
 //! let plan = TargetPlan {
