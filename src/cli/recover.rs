@@ -195,11 +195,7 @@ pub fn run_label_repair(a: &LabelRepairArgs) -> Result<u8> {
         return Ok(EXIT_OK);
     };
     if !a.w.writing() {
-        tx.dry_run()?;
-        report["result"] = json!("dry-run");
-        finish(a.json, &report, &text);
-        eprintln!("{}", a.w.dry_run_note());
-        return Ok(EXIT_OK);
+        return dry_run(&a.w, &tx, a.json, &mut report, &text);
     }
     drop(planned);
     let done = tx.commit()?;
@@ -228,6 +224,21 @@ pub fn run_label_repair(a: &LabelRepairArgs) -> Result<u8> {
     } else {
         EXIT_PROBLEMS
     })
+}
+
+/// Ends a dry run: the transaction's preflight, the plan, the note on stderr.
+fn dry_run(
+    w: &super::write::WriteArgs,
+    tx: &kzrescue::repair::transaction::Transaction<'_>,
+    as_json: bool,
+    report: &mut serde_json::Value,
+    text: &str,
+) -> Result<u8> {
+    tx.dry_run()?;
+    report["result"] = json!("dry-run");
+    finish(as_json, report, text);
+    eprintln!("{}", w.dry_run_note());
+    Ok(EXIT_OK)
 }
 
 fn finish(as_json: bool, report: &serde_json::Value, text: &str) {
@@ -289,11 +300,7 @@ pub fn run_restore(a: &RestoreArgs) -> Result<u8> {
         return Ok(EXIT_OK);
     };
     if !a.w.writing() {
-        tx.dry_run()?;
-        report["result"] = json!("dry-run");
-        finish(a.json, &report, &text);
-        eprintln!("{}", a.w.dry_run_note());
-        return Ok(EXIT_OK);
+        return dry_run(&a.w, &tx, a.json, &mut report, &text);
     }
     drop(writes);
     drop(planned);
