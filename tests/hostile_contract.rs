@@ -318,19 +318,6 @@ fn numeric_flags_at_their_extremes() {
     );
 }
 
-/// The standard pool with ZPL object `obj` of the head file system changed.
-fn with_fs(obj: u64, mut f: impl FnMut(&mut Writer, &mut Dn)) -> Vec<u8> {
-    let mut hook = |w: &mut Writer, o: u64, dn: &mut Dn| {
-        if o == obj {
-            f(w, dn)
-        }
-    };
-    Spec::default().build_with(Hooks {
-        fs: Some(&mut hook),
-        mos: None,
-    })
-}
-
 #[test]
 fn documented_garbage_warns_and_exits_1() {
     let dir = tempfile::tempdir().unwrap();
@@ -351,21 +338,21 @@ fn documented_garbage_warns_and_exits_1() {
     let cases: Vec<(&str, Vec<u8>, &str)> = vec![
         (
             "root dnode retyped as a plain file",
-            with_fs(common::synthpool::ROOT, |_, dn| {
+            common::synthpool::with_fs_object(common::synthpool::ROOT, |_, dn| {
                 dn.dtype = common::synthpool::ot::PLAIN_FILE
             }),
             "has dnode type 19, not 20 (directory contents)",
         ),
         (
             "root znode mode a regular file",
-            with_fs(common::synthpool::ROOT, |_, dn| {
+            common::synthpool::with_fs_object(common::synthpool::ROOT, |_, dn| {
                 dn.bonus[72..80].copy_from_slice(&0o100644u64.to_le_bytes())
             }),
             "the root directory (master node ROOT) is a File",
         ),
         (
             "ZPL version 2^64-1",
-            with_fs(1, |w, dn| {
+            common::synthpool::with_fs_object(1, |w, dn| {
                 let z = common::synthpool::micro_zap(&[
                     ("VERSION", u64::MAX),
                     ("ROOT", common::synthpool::ROOT),

@@ -363,10 +363,11 @@ fn json_commands() -> BTreeSet<String> {
                 inside = true;
             } else if inside && l.trim().is_empty() {
                 inside = false;
-            } else if inside && let Some(w) = l.split_whitespace().next() {
-                if w != "help" {
-                    subs.push(w.to_string());
-                }
+            } else if inside
+                && let Some(w) = l.split_whitespace().next()
+                && w != "help"
+            {
+                subs.push(w.to_string());
             }
         }
         for w in subs {
@@ -463,6 +464,25 @@ fn every_json_command_has_a_schema() {
             if w.starts_with("kzrescue.") && w.contains('/') {
                 assert!(schemas.iter().any(|n| n == w), "`{cmd} --help` names {w}");
             }
+        }
+    }
+    // every schema the document names is a file
+    for w in doc.split(|c: char| c == '`' || c.is_whitespace() || c == ',') {
+        let w = w.trim_end_matches(|c: char| !c.is_ascii_digit());
+        let name_like = w
+            .strip_prefix("kzrescue.")
+            .and_then(|r| r.split_once('/'))
+            .is_some_and(|(c, n)| {
+                !c.is_empty()
+                    && c.bytes().all(|b| b.is_ascii_lowercase() || b == b'-')
+                    && !n.is_empty()
+                    && n.bytes().all(|b| b.is_ascii_digit())
+            });
+        if name_like {
+            assert!(
+                files.contains_key(w),
+                "json-schema.md names {w}: no schema file"
+            );
         }
     }
     for (n, v) in &files {

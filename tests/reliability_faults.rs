@@ -98,24 +98,6 @@ fn opts(hostid: u32) -> InitOptions {
     }
 }
 
-/// Every fault for a run of `writes` writes and `flushes` flushes.
-fn faults(writes: u64, flushes: u64) -> Vec<Fault> {
-    let mut f: Vec<Fault> = (0..writes + flushes).map(Fault::StopAfterOps).collect();
-    for nth in 1..=writes {
-        f.push(Fault::TearWrite { nth, bytes: 512 });
-        f.push(Fault::FailWrite {
-            nth,
-            errno: libc::EIO,
-        });
-        f.push(Fault::FailWrite {
-            nth,
-            errno: libc::ENOSPC,
-        });
-    }
-    f.extend((1..=flushes).map(|nth| Fault::FailFlush { nth }));
-    f
-}
-
 #[derive(Clone, Copy, Debug)]
 enum Op {
     Init,
@@ -169,7 +151,7 @@ fn hostdata_init_and_takeover_fault_matrix() {
             writes >= 2 && flushes >= 2,
             "{op:?}: {writes} writes {flushes} flushes"
         );
-        let all = faults(writes, flushes);
+        let all = common::faults::every_fault(writes, flushes);
         for (i, fault) in all.iter().enumerate() {
             std::fs::write(&d.path, &original).unwrap();
             let (new, w, knew) = plan(&d, op);
@@ -237,7 +219,7 @@ fn interrupted_undo_can_be_rerun_to_completion() {
     assert!(std::fs::read(&d.path).unwrap() == before);
     let (writes, flushes) = (clean.writes(), clean.flushes());
     assert!(writes >= 1, "undo wrote nothing");
-    let all = faults(writes, flushes);
+    let all = common::faults::every_fault(writes, flushes);
     for fault in &all {
         std::fs::write(&d.path, &after).unwrap();
         let rw = d.rw();
@@ -295,7 +277,7 @@ fn physpath_single_and_mirror_fault_matrix() {
             apply::apply(&p.target_plans(&wrapped), &j, "t").unwrap();
             let (writes, flushes) = (clean.writes(), clean.flushes());
             assert_eq!((writes, flushes), (4, 2), "{names:?} disk {faulty}");
-            for fault in faults(writes, flushes) {
+            for fault in common::faults::every_fault(writes, flushes) {
                 for (d, o) in disks.iter().zip(&originals) {
                     std::fs::write(d, o).unwrap();
                 }

@@ -163,19 +163,6 @@ fn synthetic_pool_reads_correctly() {
     );
 }
 
-/// The standard pool with ZPL object `obj` of the head file system changed by `f`.
-fn with_fs_object(obj: u64, mut f: impl FnMut(&mut Writer, &mut Dn)) -> Vec<u8> {
-    let mut hook = |w: &mut Writer, o: u64, dn: &mut Dn| {
-        if o == obj {
-            f(w, dn)
-        }
-    };
-    Spec::default().build_with(Hooks {
-        fs: Some(&mut hook),
-        mos: None,
-    })
-}
-
 /// The standard pool with MOS object `obj` changed by `f`.
 fn with_mos_object(spec: &Spec, obj: u64, mut f: impl FnMut(&mut Writer, &mut Dn)) -> Vec<u8> {
     let mut hook = |w: &mut Writer, o: u64, dn: &mut Dn| {
@@ -293,7 +280,7 @@ fn directory_loops_end_in_warnings() {
 /// 512 bytes (entries 0–3), so its fletcher4 checksum is that of bytes it
 /// does not itself lie in: every checksum in the pool verifies.
 fn indirect_points_at_itself(level: u8) -> Vec<u8> {
-    with_fs_object(6, |w, dn| {
+    common::synthpool::with_fs_object(6, |w, dn| {
         assert_eq!(dn.nlevels, 2);
         let l1 = dn.blkptrs[0];
         let first = w.get(l1.offset(), 512).to_vec();
@@ -307,7 +294,7 @@ fn indirect_points_at_itself(level: u8) -> Vec<u8> {
 /// level-2 slot 4 points back at the level-2 block (its grandparent), with
 /// a checksum of the level-2 block's first 512 bytes (slots 0–3).
 fn indirect_points_at_ancestor(level: u8) -> Vec<u8> {
-    with_fs_object(6, |w, dn| {
+    common::synthpool::with_fs_object(6, |w, dn| {
         let blocks: Vec<Option<Vec<u8>>> = (0..40)
             .map(|i| (!(8..32).contains(&i)).then(|| vec![i as u8 + 1; 1024]))
             .collect();
@@ -355,7 +342,7 @@ fn gang_bp(off: u64) -> Bp {
 /// member is the gang block itself, or (`two`) a second gang block whose
 /// header's member is the first. The headers' embedded checksums are right.
 fn gang_loop(two: bool) -> Vec<u8> {
-    with_fs_object(4, |w, dn| {
+    common::synthpool::with_fs_object(4, |w, dn| {
         let a = w.reserve(512);
         if two {
             let b = w.reserve(512);
@@ -586,7 +573,7 @@ fn looping_dsl_trees_end_in_errors() {
 /// leaf, whose chunks start at byte 304: entry "a" is chunk 0, its name
 /// chunk 1, its value chunk 2; "b" is chunks 3–5).
 fn fat_dir(edit: impl Fn(&mut Vec<Vec<u8>>)) -> Vec<u8> {
-    with_fs_object(10, |w, dn| {
+    common::synthpool::with_fs_object(10, |w, dn| {
         let mut blocks =
             common::synthpool::fat_zap(&[("a", (8 << 60) | 11), ("b", (8 << 60) | 12)], 4096);
         edit(&mut blocks);
@@ -612,7 +599,7 @@ fn put16(b: &mut [u8], at: usize, v: u16) {
 /// `distinct_leaves`, the shared level-1 block points at eight different
 /// table blocks, so the first block met twice is an indirect block.
 fn fat_dir_shared_table(distinct_leaves: bool) -> Vec<u8> {
-    with_fs_object(10, |w, dn| {
+    common::synthpool::with_fs_object(10, |w, dn| {
         let mut blocks =
             common::synthpool::fat_zap(&[("a", (8 << 60) | 11), ("b", (8 << 60) | 12)], 4096);
         put64(&mut blocks[0], 16, 4096); // zt_blk
@@ -771,7 +758,7 @@ fn hostile_zaps_end_in_errors() {
 /// block 0, under a chain of 16 KiB indirect blocks `nlevels` high (all
 /// other pointers holes) and `maxblkid` as given.
 fn sparse_hello(size: u64, maxblkid: u64, nlevels: u8) -> Vec<u8> {
-    with_fs_object(4, |w, dn| {
+    common::synthpool::with_fs_object(4, |w, dn| {
         let mut top = dn.blkptrs[0];
         for level in 1..nlevels {
             let mut b = vec![0u8; 16 << 10];
@@ -791,7 +778,7 @@ fn absurd_sizes_end_in_errors_or_stream_bounded() {
     let dir = tempfile::tempdir().unwrap();
     // a dnode whose data block size is beyond ZFS's 16 MiB (the largest
     // datablkszsec can say: 65535 sectors) on a micro-ZAP directory
-    let img = with_fs_object(5, |_, dn| dn.datablksz = 0xffff * 512);
+    let img = common::synthpool::with_fs_object(5, |_, dn| dn.datablksz = 0xffff * 512);
     let img = common::synthpool::save(dir.path(), "bigzap.img", &img);
     let needles: &[&str] = &[
         "dnode of object 5",
@@ -807,7 +794,7 @@ fn absurd_sizes_end_in_errors_or_stream_bounded() {
         assert!(o.out().contains(needles[1]), "{}", o.out());
     }
     // 16 MiB is allowed (large_microzap): read in bounded memory
-    let img = with_fs_object(5, |_, dn| dn.datablksz = 16 << 20);
+    let img = common::synthpool::with_fs_object(5, |_, dn| dn.datablksz = 16 << 20);
     let img = common::synthpool::save(dir.path(), "zap16.img", &img);
     let o = ok("micro ZAP of 16 MiB: ls", &["ls", &img, "synth:/dir"]);
     assert!(String::from_utf8_lossy(&o.stdout).contains("big.bin"));

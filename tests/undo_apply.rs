@@ -194,20 +194,7 @@ fn crash_matrix_bytes() {
     apply::apply(&[plan_for(&a, clean.clone())], &dir.path().join("j0"), "t").unwrap();
     let total_ops = clean.ops();
     assert_eq!((clean.writes(), clean.flushes()), (4, 2));
-    let mut faults: Vec<Fault> = (0..total_ops).map(Fault::StopAfterOps).collect();
-    for nth in 1..=4 {
-        faults.push(Fault::TearWrite { nth, bytes: 512 });
-        faults.push(Fault::FailWrite {
-            nth,
-            errno: libc::EIO,
-        });
-        faults.push(Fault::FailWrite {
-            nth,
-            errno: libc::ENOSPC,
-        });
-    }
-    faults.push(Fault::FailFlush { nth: 1 });
-    faults.push(Fault::FailFlush { nth: 2 });
+    let faults = common::faults::every_fault(clean.writes(), clean.flushes());
     let mut runs = 0;
     for (i, fault) in faults.into_iter().enumerate() {
         std::fs::write(&a, &original).unwrap();

@@ -6,6 +6,7 @@
 #![allow(dead_code)]
 
 pub mod bounded;
+pub mod faults;
 pub mod gpt;
 pub mod hostdata;
 pub mod iscsi;

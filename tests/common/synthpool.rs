@@ -865,3 +865,17 @@ pub fn save(dir: &std::path::Path, name: &str, img: &[u8]) -> String {
     }
     p.to_string_lossy().into_owned()
 }
+
+/// The standard pool ([`Spec::default`]) with ZPL object `obj` of the head
+/// file system changed by `f`.
+pub fn with_fs_object(obj: u64, mut f: impl FnMut(&mut Writer, &mut Dn)) -> Vec<u8> {
+    let mut hook = |w: &mut Writer, o: u64, dn: &mut Dn| {
+        if o == obj {
+            f(w, dn)
+        }
+    };
+    Spec::default().build_with(Hooks {
+        fs: Some(&mut hook),
+        mos: None,
+    })
+}
