@@ -19,6 +19,7 @@ pub mod checksum;
 pub mod compress;
 pub mod dnode;
 pub mod dsl;
+pub mod leaf;
 pub mod objset;
 pub mod pool;
 pub mod raidz;
