@@ -688,7 +688,7 @@ fn live_pool_refuses_repair() {
     let dir = tmp.path();
     // ztest writes a real pool in its own process for as long as it runs.
     let mut child = Command::new("ztest")
-        .args(["-V", "-T", "90", "-f"])
+        .args(["-V", "-T", "240", "-f"])
         .arg(dir)
         .args([
             "-v", "1", "-m", "1", "-r", "1", "-R", "1", "-K", "raidz", "-s", "128m",
@@ -699,10 +699,22 @@ fn live_pool_refuses_repair() {
         .expect("start ztest");
     let vdev = dir.join("ztest.0a");
     let start = std::time::Instant::now();
-    while !vdev.exists() && start.elapsed().as_secs() < 30 {
+    while !vdev.exists() && start.elapsed().as_secs() < 60 {
         std::thread::sleep(std::time::Duration::from_millis(200));
     }
-    std::thread::sleep(std::time::Duration::from_secs(3));
+    // under load ztest can take a while before it writes steadily: wait
+    // until the file has been rewritten a few times
+    let mtime = || std::fs::metadata(&vdev).and_then(|m| m.modified()).ok();
+    let mut changes = 0;
+    let mut last = mtime();
+    while changes < 3 && start.elapsed().as_secs() < 90 {
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        let now = mtime();
+        if now != last {
+            changes += 1;
+            last = now;
+        }
+    }
     let cfg = dir.join("kz.cfg");
     std::fs::write(
         &cfg,
@@ -718,16 +730,17 @@ fn live_pool_refuses_repair() {
         "--map",
         &map,
         "--liveness-interval",
-        "3",
+        "5",
     ];
     // ztest writes in passes with pauses between them: ask a few times
-    // (each ask watches the rings for 3 s); a live pool must be caught.
+    // (each ask watches the rings for 5 s); a live pool must be caught.
     let mut d = vec!["diagnose", "--json", "--json-int"];
     d.extend_from_slice(&base);
     let mut r = vec!["repair", "--write"];
     r.extend_from_slice(&base);
     let mut seen = None;
-    for _ in 0..8 {
+    let asking = std::time::Instant::now();
+    while seen.is_none() && asking.elapsed().as_secs() < 120 {
         let (c, o, e) = kz(dir, &d);
         if c == 3 {
             let (rc, ro, re) = kz(dir, &r);
