@@ -18,6 +18,7 @@ pub mod zfs;
 
 // --- modules: read path (partition, target)
 pub mod partition;
+pub mod read;
 pub mod target;
 pub mod time;
 

@@ -42,7 +42,7 @@ fn kind_word(k: ChangeKind) -> &'static str {
 
 /// Runs the subcommand.
 pub fn run(args: &ChangesArgs) -> Result<u8> {
-    let (targets, dataset) = super::ls::targets_and_spec(&args.args);
+    let (targets, dataset) = kzrescue::read::split_targets(&args.args);
     let h = args.dev.history(targets)?;
     let r = changes(
         &h,

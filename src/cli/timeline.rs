@@ -2,7 +2,7 @@
 //! first, with what changed in each; plus the helpers the `changes` and
 //! `deleted` summaries share.
 
-use super::datasets::{emit, open_sources};
+use super::datasets::{emit, notice};
 use kzrescue::Result;
 use kzrescue::forensic::{History, When, timeline};
 
@@ -20,12 +20,13 @@ pub struct DeviceArgs {
 impl DeviceArgs {
     /// Opens every state of the pool on `targets`; notes go to stderr.
     pub fn history(&self, targets: &[String]) -> Result<History> {
-        let sources = open_sources(targets, self.slice, self.sector_size)?;
-        let h = History::open(&sources)?;
-        for n in &h.notes {
-            eprintln!("kzrescue: note: {n}");
-        }
-        Ok(h)
+        let opts = kzrescue::read::PoolOptions {
+            slice: self.slice,
+            sector_size: self.sector_size,
+            txg: None,
+            access: super::context::get().access()?,
+        };
+        History::open_targets(targets, &opts, &mut notice)
     }
 }
 
