@@ -21,6 +21,7 @@ pub mod partition;
 pub mod read;
 pub mod target;
 pub mod time;
+pub mod tz;
 
 // --- modules: physpath repair (repair, zone::zvblk)
 pub mod repair;

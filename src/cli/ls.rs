@@ -1,10 +1,11 @@
 //! `kzrescue ls <targets…> DATASET[@SNAP]:/path`: a directory listing (or
-//! one file's line) in `ls -l --time-style=full-iso` style, times in UTC,
-//! read offline; `--json` for the raw values.
+//! one file's line) in `ls -l --time-style=full-iso` style, times in UTC
+//! (or `--local`), read offline; `--json` for the raw values.
 
 use super::datasets::{PoolArgs, emit};
 use kzrescue::Result;
 use kzrescue::read::{Listed, list, open_place, split_targets};
+use kzrescue::tz::Zone;
 use kzrescue::zfs::walk::escape_name;
 use kzrescue::zfs::zpl::{FileType, Znode};
 use serde::Serialize;
@@ -20,6 +21,15 @@ pub struct LsArgs {
     /// Include the object number of each entry.
     #[arg(short = 'i', long)]
     pub inode: bool,
+    /// Print times in UTC (+0000), the default.
+    #[arg(long, overrides_with = "local")]
+    pub utc: bool,
+    /// Print times in local time: the zone of $TZ (a zone name such as
+    /// Europe/Berlin, a TZif file `:/path`, or a fixed offset such as
+    /// UTC-5:30; POSIX daylight-saving rules in $TZ are not supported), else
+    /// /etc/localtime.
+    #[arg(long, overrides_with = "utc")]
+    pub local: bool,
     /// Print JSON (schema `kzrescue.ls/1`): every entry's raw attributes,
     /// mtime as seconds and nanoseconds (integers as strings unless
     /// --json-int).
@@ -107,16 +117,41 @@ fn entry_json(l: &Listed) -> EntryJson {
     e
 }
 
-/// A modification time as `ls -l --time-style=full-iso` prints it, in UTC
-/// (a nanosecond field of a billion or more, which no system writes, as
-/// `?????????`).
-pub fn full_iso(t: &kzrescue::zfs::zpl::Time) -> String {
+/// A modification time as `ls -l --time-style=full-iso` prints it, in
+/// `zone` (a nanosecond field of a billion or more, which no system
+/// writes, as `?????????`).
+pub fn full_iso(t: &kzrescue::zfs::zpl::Time, zone: &Zone) -> String {
     if t.nsec < 1_000_000_000 {
-        kzrescue::time::full_iso(t.sec, t.nsec)
+        kzrescue::tz::full_iso(t.sec, t.nsec, zone)
     } else {
-        let c = kzrescue::time::Civil::from_unix(t.sec);
-        format!("{}.????????? +0000", c.iso())
+        let (c, off) = kzrescue::tz::local(t.sec, zone);
+        format!("{}.????????? {off}", c.iso())
     }
+}
+
+/// The zone `--local` means: $TZ (a zone name under $TZDIR or
+/// /usr/share/zoneinfo, `:FILE`, or a fixed-offset POSIX string), else
+/// /etc/localtime, else UTC.
+pub fn local_zone() -> Result<Zone> {
+    let read = |p: &std::path::Path| {
+        std::fs::read(p)
+            .map_err(|e| kzrescue::Error::io(format!("read {}", p.display()), e))
+            .and_then(|b| Zone::from_tzif(&b))
+    };
+    let Some(tz) = std::env::var_os("TZ").map(|v| v.to_string_lossy().into_owned()) else {
+        let p = std::path::Path::new("/etc/localtime");
+        return if p.exists() { read(p) } else { Ok(Zone::utc()) };
+    };
+    let name = tz.strip_prefix(':').unwrap_or(&tz);
+    if name.starts_with('/') {
+        return read(std::path::Path::new(name));
+    }
+    let dir = std::env::var_os("TZDIR").unwrap_or_else(|| "/usr/share/zoneinfo".into());
+    let file = std::path::Path::new(&dir).join(name);
+    if !name.is_empty() && !name.split('/').any(|c| c == "..") && file.is_file() {
+        return read(&file);
+    }
+    Zone::from_posix(name)
 }
 
 /// `ls -l`'s permission string.
@@ -147,7 +182,7 @@ pub fn mode_string(z: &Znode) -> String {
 }
 
 /// One `ls -l` line of entry `l`, shown as `name`.
-pub fn line(l: &Listed, name: &[u8], inode: bool) -> String {
+pub fn line(l: &Listed, name: &[u8], inode: bool, zone: &Zone) -> String {
     let z = match &l.znode {
         Ok(z) => z,
         Err(e) => {
@@ -176,7 +211,7 @@ pub fn line(l: &Listed, name: &[u8], inode: bool) -> String {
         z.uid,
         z.gid,
         size,
-        full_iso(&z.mtime),
+        full_iso(&z.mtime, zone),
         String::from_utf8_lossy(name)
     ));
     match &l.target {
@@ -213,6 +248,11 @@ fn name_warnings(path: &str, l: &Listed, shown: &[u8]) -> usize {
 
 /// Runs the subcommand.
 pub fn run(args: &LsArgs) -> Result<u8> {
+    let zone = if args.local {
+        local_zone()?
+    } else {
+        Zone::utc()
+    };
     let (targets, spec) = split_targets(&args.args);
     let p = open_place(
         targets,
@@ -257,7 +297,7 @@ pub fn run(args: &LsArgs) -> Result<u8> {
             );
             problems += 1;
         }
-        emit(&line(l, &shown, args.inode))?;
+        emit(&line(l, &shown, args.inode, &zone))?;
     }
     if args.json {
         super::out::print_json("kzrescue.ls/1", &doc)?;
