@@ -3,7 +3,7 @@
 //! `--follow`, which resolves it inside the dataset only.
 
 use super::datasets::{PoolArgs, notice};
-use kzrescue::read::{follow, open_place, split_targets};
+use kzrescue::read::follow;
 use kzrescue::zfs::zpl::FileType;
 use kzrescue::{Error, Result};
 use std::io::Write;
@@ -31,10 +31,8 @@ pub struct CatArgs {
 
 /// Runs the subcommand.
 pub fn run(args: &CatArgs) -> Result<u8> {
-    let (targets, spec) = split_targets(&args.args);
-    let p = open_place(targets, spec, &args.pool.options()?, &mut notice)?;
+    let (p, warned) = args.pool.place(&args.args)?;
     let (fs, path) = (&p.fs, &p.spec.path);
-    let warned = super::datasets::warn_fs(fs);
     let (obj, path) = if args.follow {
         follow(fs, path, &mut notice)?
     } else {

@@ -32,6 +32,16 @@ impl PoolArgs {
         })
     }
 
+    /// Opens the pool on the devices of `args` ("TARGET… SPEC") and the
+    /// file system SPEC names; notes and the file system's warnings go to
+    /// stderr (true in the second value when there were warnings).
+    pub fn place(&self, args: &[String]) -> Result<(kzrescue::read::Place, bool)> {
+        let (targets, spec) = kzrescue::read::split_targets(args);
+        let p = kzrescue::read::open_place(targets, spec, &self.options()?, &mut notice)?;
+        let warned = warn_fs(&p.fs);
+        Ok((p, warned))
+    }
+
     /// Opens every target read-only and assembles the pool; notes and
     /// warnings go to stderr.
     pub fn open(&self, targets: &[String]) -> Result<kzrescue::zfs::spa::Opened> {

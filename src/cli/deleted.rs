@@ -193,16 +193,7 @@ pub fn run(args: &DeletedArgs) -> Result<u8> {
             file(&r, d, &devs)?;
         }
         orphans(&r, &devs)?;
-        for n in &r.notes {
-            eprintln!("kzrescue: note: {n}");
-        }
-        for e in &r.errors {
-            eprintln!("kzrescue: {e}");
-        }
+        super::timeline::say(&r.notes, &r.errors);
     }
-    Ok(if r.errors.is_empty() {
-        super::EXIT_OK
-    } else {
-        super::EXIT_PROBLEMS
-    })
+    Ok(super::timeline::exit(&r.errors))
 }

@@ -9,7 +9,7 @@
 use super::datasets::PoolArgs;
 use indicatif::{ProgressBar, ProgressStyle};
 use kzrescue::export::{self, Destination, Names, Options, Request};
-use kzrescue::read::{open_place, split_targets};
+
 use kzrescue::{Error, Result};
 use std::fs::File;
 use std::io::Write;
@@ -80,14 +80,7 @@ fn am_root() -> bool {
 
 /// Runs the subcommand.
 pub fn run(args: &ExportArgs) -> Result<u8> {
-    let (targets, spec) = split_targets(&args.args);
-    let p = open_place(
-        targets,
-        spec,
-        &args.pool.options()?,
-        &mut super::datasets::notice,
-    )?;
-    let warned = super::datasets::warn_fs(&p.fs);
+    let (p, warned) = args.pool.place(&args.args)?;
     let req = Request {
         path: &p.spec.path,
         object: args.object,

@@ -4,7 +4,7 @@
 
 use super::datasets::{PoolArgs, emit};
 use kzrescue::Result;
-use kzrescue::read::{Listed, list, open_place, split_targets};
+use kzrescue::read::{Listed, list};
 use kzrescue::tz::Zone;
 use kzrescue::zfs::walk::escape_name;
 use kzrescue::zfs::zpl::{FileType, Znode};
@@ -253,14 +253,8 @@ pub fn run(args: &LsArgs) -> Result<u8> {
     } else {
         Zone::utc()
     };
-    let (targets, spec) = split_targets(&args.args);
-    let p = open_place(
-        targets,
-        spec,
-        &args.pool.options()?,
-        &mut super::datasets::notice,
-    )?;
-    let mut problems = usize::from(super::datasets::warn_fs(&p.fs));
+    let (p, warned) = args.pool.place(&args.args)?;
+    let mut problems = usize::from(warned);
     let path = &p.spec.path;
     let listing = list(&p.fs, path)?;
     let mut doc = LsDoc {

@@ -72,6 +72,25 @@ pub fn json<T: serde::Serialize>(doc: &T) -> Result<()> {
     super::out::stream_json(doc)
 }
 
+/// Says a forensic report's notes and read errors on stderr.
+pub fn say(notes: &[String], errors: &[String]) {
+    for n in notes {
+        eprintln!("kzrescue: note: {n}");
+    }
+    for e in errors {
+        eprintln!("kzrescue: {e}");
+    }
+}
+
+/// A forensic report's exit status: problems found when reads failed.
+pub fn exit(errors: &[String]) -> u8 {
+    if errors.is_empty() {
+        super::EXIT_OK
+    } else {
+        super::EXIT_PROBLEMS
+    }
+}
+
 /// Runs the subcommand.
 pub fn run(args: &TimelineArgs) -> Result<u8> {
     let h = args.dev.history(&args.targets)?;
