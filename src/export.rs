@@ -22,7 +22,7 @@
 //! streaming an intruder's 2^63-byte claim would stall the examination.
 
 use crate::error::{Error, Result};
-use crate::zfs::walk::{Node, escape_name};
+use crate::zfs::walk::{Node, escape_name, walk};
 use crate::zfs::zpl::{FileReader, FileType, Time, Znode, Zpl};
 use rustix::fs::{AtFlags, Mode, OFlags, Timespec, Timestamps};
 use std::collections::{HashMap, HashSet};
@@ -218,7 +218,12 @@ impl DirExport<'_> {
     /// The name node `n` (walk index `index`) is written under and whether
     /// it goes in the directory on top of the stack (else in the
     /// destination); None when it is not written (said in the report).
-    fn place(&mut self, index: usize, n: &Node, root_name: &[u8]) -> Result<Option<(Vec<u8>, bool)>> {
+    fn place(
+        &mut self,
+        index: usize,
+        n: &Node,
+        root_name: &[u8],
+    ) -> Result<Option<(Vec<u8>, bool)>> {
         let Some(p) = n.parent else {
             if n.znode.file_type() != FileType::Dir {
                 return Ok(Some((root_name.to_vec(), false)));
@@ -255,7 +260,9 @@ impl DirExport<'_> {
         match accepted_name(n, self.opts) {
             Ok((name, note)) => {
                 if let Some(note) = note {
-                    self.rep.problems.push(format!("{}: {note}", lossy(&n.path)));
+                    self.rep
+                        .problems
+                        .push(format!("{}: {note}", lossy(&n.path)));
                 }
                 Ok(Some((name, true)))
             }
@@ -503,7 +510,9 @@ impl TarExport<'_, '_> {
             return None;
         }
         if let Some(note) = note {
-            self.rep.problems.push(format!("{}: {note}", lossy(&n.path)));
+            self.rep
+                .problems
+                .push(format!("{}: {note}", lossy(&n.path)));
         }
         Some(if dir.as_slice() == b"." {
             nm
@@ -553,7 +562,7 @@ impl TarExport<'_, '_> {
             FileType::File => {
                 h.set_entry_type(tar::EntryType::Regular);
                 h.set_size(z.size);
-                let rd = Progress {
+                let rd = Counting {
                     inner: FileReader::new(self.fs, n.dnode.clone(), z.size),
                     progress: self.progress,
                 };
@@ -630,15 +639,121 @@ pub fn to_tar(
 }
 
 /// A reader that reports the bytes it hands out.
-struct Progress<'a, R> {
+struct Counting<'a, R> {
     inner: R,
     progress: &'a dyn Fn(u64),
 }
 
-impl<R: std::io::Read> std::io::Read for Progress<'_, R> {
+impl<R: std::io::Read> std::io::Read for Counting<'_, R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         let n = self.inner.read(buf)?;
         (self.progress)(n as u64);
         Ok(n)
     }
+}
+
+/// Where an export goes.
+pub enum Destination<'a> {
+    /// A directory (created if missing; must be empty).
+    Dir(&'a Path),
+    /// A tar archive written to the stream this opens (called once the
+    /// start of the export is found, so nothing is created for a path
+    /// that does not exist).
+    Tar(Box<dyn FnOnce() -> Result<Box<dyn Write>> + 'a>),
+}
+
+/// What to export from a file system.
+pub struct Request<'a> {
+    /// The path the export starts at (its last component names a single
+    /// file exported on its own).
+    pub path: &'a str,
+    /// Export this object instead of the path (it is named `object-N`): a
+    /// deleted file of an older state, or an orphan.
+    pub object: Option<u64>,
+    /// How names, owners and sizes are treated.
+    pub opts: Options,
+}
+
+/// Reports an export's progress: the bytes of file data to copy, once
+/// they are known, then each amount copied.
+pub trait Progress {
+    /// The total bytes of the regular files to copy (each object once).
+    fn total(&self, bytes: u64);
+    /// `bytes` more accounted for.
+    fn advance(&self, bytes: u64);
+}
+
+/// What an export of a request did: the [`Report`] (walk errors first in
+/// its problems) and the blocks read without a verified checksum.
+pub struct Outcome {
+    /// Objects written and problems.
+    pub report: Report,
+    /// Blocks of the pool read so far whose checksum was not verified.
+    pub unverified: u64,
+}
+
+/// The name a walk's root is written under when it is not a directory:
+/// `object-N` for `--object N`, else the path's last component (or `file`
+/// when it cannot be a file name).
+pub fn root_name(path: &str, object: Option<u64>) -> Vec<u8> {
+    if let Some(n) = object {
+        return format!("object-{n}").into_bytes();
+    }
+    path.rsplit('/')
+        .find(|c| !c.is_empty())
+        .map(|c| c.as_bytes().to_vec())
+        .filter(|c| name_problem(c).is_none())
+        .unwrap_or_else(|| b"file".to_vec())
+}
+
+/// Bytes of the regular files among `nodes`, each file object once.
+pub fn file_bytes(nodes: &[Node]) -> u64 {
+    let mut seen = HashSet::new();
+    nodes
+        .iter()
+        .filter(|n| n.znode.file_type() == FileType::File && seen.insert(n.znode.object))
+        .map(|n| n.znode.size)
+        .fold(0u64, u64::saturating_add)
+}
+
+/// Exports what `req` names from `fs` to `dest`: walks it, then writes
+/// the walk confined to the destination ([`to_dir`], [`to_tar`]).
+pub fn export(
+    fs: &Zpl,
+    req: &Request,
+    dest: Destination,
+    progress: &dyn Progress,
+) -> Result<Outcome> {
+    let start = match req.object {
+        Some(n) => n,
+        None => fs.lookup(req.path)?,
+    };
+    let mut problems = Vec::new();
+    let mut nodes = Vec::new();
+    walk(
+        fs,
+        start,
+        b"/",
+        |n| nodes.push(n),
+        |p, e| problems.push(format!("{}: {e}", lossy(&p))),
+    );
+    progress.total(file_bytes(&nodes));
+    let name = root_name(req.path, req.object);
+    let advance = |n: u64| progress.advance(n);
+    let rep = match dest {
+        Destination::Dir(dir) => to_dir(fs, &nodes, dir, &name, &req.opts, &advance)?,
+        Destination::Tar(open) => to_tar(fs, &nodes, &mut open()?, &name, &req.opts, &advance)?,
+    };
+    problems.extend(rep.problems);
+    Ok(Outcome {
+        report: Report {
+            written: rep.written,
+            problems,
+        },
+        unverified: fs
+            .pool
+            .stats
+            .unverified
+            .load(std::sync::atomic::Ordering::Relaxed),
+    })
 }

@@ -110,7 +110,12 @@ pub fn open_source(spec: &str, write: bool, access: &AccessOptions) -> Result<Sh
 /// Resolves `spec` to a vdev: opens it, reads the partition table and picks
 /// the slice (`opts.slice`, else the one ZFS slice; no table → whole device).
 pub fn open_vdev(spec: &str, opts: &TargetOptions) -> Result<Vdev> {
-    let disk = open_source(spec, opts.write, &opts.access)?;
+    vdev_of(open_source(spec, opts.write, &opts.access)?, opts)
+}
+
+/// Resolves an opened disk to a vdev as [`open_vdev`] does (`opts.access`
+/// is not used: the disk is open already).
+pub fn vdev_of(disk: SharedSource, opts: &TargetOptions) -> Result<Vdev> {
     let table = partition::read(disk.as_ref(), opts.sector_size)?;
     let partition = match (table.kind, opts.slice) {
         (TableKind::None, Some(n)) => {

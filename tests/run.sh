@@ -67,6 +67,7 @@ APT_PACKAGES=(
   gdisk fdisk                      # sgdisk/sfdisk: cross-check partition tables
   libfuse2 fuse                    # runtime of the unpacked zfs-fuse
   python3
+  tzdata                           # zone files (ls --local test)
   mount                            # losetup (4Kn loop-device tests)
   gcc libc6-dev                    # the linker rustc calls (a fresh Debian has none)
   curl ca-certificates             # only to fetch rustup when cargo is missing

@@ -2,9 +2,9 @@
 //! stdout, read offline. A symlink is named as one (exit 2) unless
 //! `--follow`, which resolves it inside the dataset only.
 
-use super::datasets::{PoolArgs, open_fs, split_spec};
-use super::ls::targets_and_spec;
-use kzrescue::zfs::zpl::{FileType, Zpl};
+use super::datasets::{PoolArgs, notice};
+use kzrescue::read::follow;
+use kzrescue::zfs::zpl::FileType;
 use kzrescue::{Error, Result};
 use std::io::Write;
 
@@ -29,47 +29,14 @@ pub struct CatArgs {
     pub follow: bool,
 }
 
-/// Links followed at most (Linux's and illumos' `MAXSYMLINKS`).
-const MAX_HOPS: usize = 40;
-
-/// Resolves `path` through symlinks inside the dataset: the object and the
-/// path it was found at.
-fn follow(fs: &Zpl, path: &str) -> Result<(u64, String)> {
-    let mut cur = path.to_string();
-    for _ in 0..=MAX_HOPS {
-        let obj = fs.lookup(&cur)?;
-        let (dn, z) = fs.znode(obj)?;
-        if z.file_type() != FileType::Symlink {
-            return Ok((obj, cur));
-        }
-        let t = String::from_utf8_lossy(&fs.readlink(&dn, &z)?).into_owned();
-        let next = if t.starts_with('/') {
-            t.clone()
-        } else {
-            let dir = cur.rsplit_once('/').map_or("", |(d, _)| d);
-            format!("{dir}/{t}")
-        };
-        eprintln!(
-            "kzrescue: note: {cur} is a symbolic link to {t}; following it inside the dataset"
-        );
-        cur = next;
-    }
-    Err(Error::Usage(format!(
-        "{path}: more than {MAX_HOPS} symbolic links (a loop?)"
-    )))
-}
-
 /// Runs the subcommand.
 pub fn run(args: &CatArgs) -> Result<u8> {
-    let (targets, spec) = targets_and_spec(&args.args);
-    let (ds, path) = split_spec(spec);
-    let o = args.pool.open(targets)?;
-    let fs = open_fs(&o, &ds)?;
-    let warned = super::datasets::warn_fs(&fs);
+    let (p, warned) = args.pool.place(&args.args)?;
+    let (fs, path) = (&p.fs, &p.spec.path);
     let (obj, path) = if args.follow {
-        follow(&fs, &path)?
+        follow(fs, path, &mut notice)?
     } else {
-        (fs.lookup(&path)?, path)
+        (fs.lookup(path)?, path.clone())
     };
     let (dn, z) = fs.znode(obj)?;
     let stdout = std::io::stdout();

@@ -42,7 +42,7 @@ fn kind_word(k: ChangeKind) -> &'static str {
 
 /// Runs the subcommand.
 pub fn run(args: &ChangesArgs) -> Result<u8> {
-    let (targets, dataset) = super::ls::targets_and_spec(&args.args);
+    let (targets, dataset) = kzrescue::read::split_targets(&args.args);
     let h = args.dev.history(targets)?;
     let r = changes(
         &h,
@@ -139,16 +139,7 @@ pub fn run(args: &ChangesArgs) -> Result<u8> {
                 emit(&format!("{:>26}error: {e}", ""))?;
             }
         }
-        for n in &r.notes {
-            eprintln!("kzrescue: note: {n}");
-        }
-        for e in &r.errors {
-            eprintln!("kzrescue: {e}");
-        }
+        super::timeline::say(&r.notes, &r.errors);
     }
-    Ok(if r.errors.is_empty() {
-        super::EXIT_OK
-    } else {
-        super::EXIT_PROBLEMS
-    })
+    Ok(super::timeline::exit(&r.errors))
 }

@@ -2,15 +2,10 @@
 //! like `zdb -d`, read offline; plus the pool-opening helpers the other
 //! forensic subcommands share.
 
-use kzrescue::source::{PreadFile, SharedSource, Window};
-use kzrescue::target::{TargetOptions, open_vdev};
+use kzrescue::read::{Notice, PoolOptions, open_pool};
 use kzrescue::zfs::dsl::DatasetInfo;
-use kzrescue::zfs::objset::ObjSet;
-use kzrescue::zfs::spa::{self, Opened};
-use kzrescue::zfs::zpl::Zpl;
 use kzrescue::{Error, Result};
 use serde::Serialize;
-use std::sync::Arc;
 
 /// How to find and open the pool: its devices and the state to read.
 #[derive(clap::Args, Debug, Clone)]
@@ -27,63 +22,40 @@ pub struct PoolArgs {
 }
 
 impl PoolArgs {
-    /// Opens every target read-only and assembles the pool; prints notes
-    /// (missing devices, unsupported features) on stderr.
-    pub fn open(&self, targets: &[String]) -> Result<Opened> {
-        let sources = open_sources(targets, self.slice, self.sector_size)?;
-        let opened = spa::open(&sources, self.txg)?;
-        for n in &opened.notes {
-            eprintln!("kzrescue: note: {n}");
-        }
-        if self.txg.is_some() {
-            let u = &opened.uberblock;
-            eprintln!(
-                "kzrescue: note: reading txg {} (uberblock in label {} slot {}, written {})",
-                u.txg,
-                u.label,
-                u.slot,
-                kzrescue::time::utc_unsigned(u.timestamp)
-            );
-        }
-        Ok(opened)
+    /// The library's options for these arguments.
+    pub fn options(&self) -> Result<PoolOptions> {
+        Ok(PoolOptions {
+            slice: self.slice,
+            sector_size: self.sector_size,
+            txg: self.txg,
+            access: super::context::get().access()?,
+        })
+    }
+
+    /// Opens the pool on the devices of `args` ("TARGET… SPEC") and the
+    /// file system SPEC names; notes and the file system's warnings go to
+    /// stderr (true in the second value when there were warnings).
+    pub fn place(&self, args: &[String]) -> Result<(kzrescue::read::Place, bool)> {
+        let (targets, spec) = kzrescue::read::split_targets(args);
+        let p = kzrescue::read::open_place(targets, spec, &self.options()?, &mut notice)?;
+        let warned = warn_fs(&p.fs);
+        Ok((p, warned))
+    }
+
+    /// Opens every target read-only and assembles the pool; notes and
+    /// warnings go to stderr.
+    pub fn open(&self, targets: &[String]) -> Result<kzrescue::zfs::spa::Opened> {
+        open_pool(targets, &self.options()?, &mut notice)
     }
 }
 
-/// Opens every target read-only as a vdev source (the ZFS slice of a
-/// disk, or a bare vdev).
-pub fn open_sources(
-    targets: &[String],
-    slice: Option<u32>,
-    sector_size: Option<u32>,
-) -> Result<Vec<SharedSource>> {
-    let opts = TargetOptions {
-        slice,
-        sector_size,
-        write: false,
-        access: super::context::get().access()?,
-    };
-    let mut sources = Vec::new();
-    for t in targets {
-        let v = open_vdev(t, &opts)?;
-        if let Some(w) = v.shortfall() {
-            eprintln!("kzrescue: warning: {w}");
-        }
-        // Regular image files are re-opened for positioned reads so that
-        // scanning a whole image does not count against resident memory.
-        let path = std::path::Path::new(t);
-        let src = match std::fs::metadata(path) {
-            Ok(m) if m.is_file() => {
-                let f: SharedSource = Arc::new(PreadFile::open(path)?);
-                match &v.partition {
-                    Some(p) => Arc::new(Window::new(f, p.start, p.len, p.label())) as SharedSource,
-                    None => f,
-                }
-            }
-            _ => v.source,
-        };
-        sources.push(src);
+/// Says a notice of the library on stderr.
+pub fn notice(n: Notice) {
+    match n {
+        Notice::Warning(w) => eprintln!("kzrescue: warning: {w}"),
+        Notice::Note(n) => eprintln!("kzrescue: note: {n}"),
+        Notice::Problem(e) => eprintln!("kzrescue: {e}"),
     }
-    Ok(sources)
 }
 
 /// Arguments of `kzrescue datasets`.
@@ -263,42 +235,14 @@ pub fn emit(line: &str) -> Result<()> {
         .map_err(|e| Error::io("write stdout", e))
 }
 
-/// A dataset spec `NAME[@SNAP][:/path]` split into (dataset, path).
-pub fn split_spec(spec: &str) -> (String, String) {
-    match spec.split_once(':') {
-        Some((ds, p)) => (
-            ds.to_string(),
-            if p.is_empty() {
-                "/".into()
-            } else {
-                p.to_string()
-            },
-        ),
-        None => (spec.to_string(), "/".into()),
-    }
-}
-
 /// Prints the file system's warnings (an impossible version, a root that
 /// is not a directory) on stderr; true when there were any (the command
 /// then ends with "problems found").
-pub fn warn_fs(fs: &Zpl) -> bool {
+pub fn warn_fs(fs: &kzrescue::zfs::zpl::Zpl) -> bool {
     for w in &fs.warnings {
         eprintln!("kzrescue: warning: {w}");
     }
     !fs.warnings.is_empty()
-}
-
-/// Opens the ZPL file system of dataset `name` (`pool/fs` or `pool/fs@snap`).
-pub fn open_fs(o: &Opened, name: &str) -> Result<Zpl> {
-    let d = o.mos.find(&o.pool, name)?;
-    if d.encrypted {
-        return Err(Error::unsupported(
-            "dataset",
-            format!("{name} is encrypted; kzrescue lists it but reads nothing inside"),
-        ));
-    }
-    let os = ObjSet::open(&o.pool, &d.ds.bp)?;
-    Zpl::open(o.pool.clone(), os)
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@
 use super::datasets::emit;
 use super::timeline::{DeviceArgs, json, when};
 use kzrescue::Result;
-use kzrescue::forensic::deleted::{DeletedQuery, StateRef, deleted};
+use kzrescue::forensic::deleted::{DeletedFile, DeletedQuery, DeletedReport, StateRef, deleted};
 use kzrescue::forensic::objects::{BlockCheck, Integrity};
 
 /// Arguments of `kzrescue deleted`.
@@ -61,9 +61,115 @@ fn quote(s: &str) -> String {
     }
 }
 
+/// The summary of a report: head, states examined, counts.
+fn summary(r: &DeletedReport) -> Result<()> {
+    emit(&format!(
+        "Deleted files of {} (pool {} on {})",
+        r.dataset,
+        r.pool,
+        r.devices.join(", ")
+    ))?;
+    emit(&format!("  head: {}", state(&r.head)))?;
+    let readable = r.states.iter().filter(|s| s.readable).count();
+    emit(&format!(
+        "  older states examined: {} ({} readable)",
+        r.states.len(),
+        readable
+    ))?;
+    for s in &r.states {
+        emit(&format!(
+            "    {}: {}",
+            state(&s.state),
+            match &s.problem {
+                Some(p) => format!("does not read: {p}"),
+                None => format!("{} deleted files first seen here", s.found),
+            }
+        ))?;
+    }
+    let c = &r.counts;
+    emit(&format!(
+        "  {} deleted: {} good, {} unverified, {} damaged; {} orphans",
+        c.deleted, c.good, c.unverified, c.damaged, c.orphans
+    ))?;
+    if !r.errors.is_empty() {
+        emit(&format!(
+            "  NOT VERIFIED: {} reads failed (on stderr); what they hide is not listed",
+            r.errors.len()
+        ))?;
+    }
+    Ok(())
+}
+
+/// One deleted file's lines, with the command that recovers it from the
+/// devices `devs`.
+fn file(r: &DeletedReport, d: &DeletedFile, devs: &str) -> Result<()> {
+    emit("")?;
+    emit(&format!(
+        "{} (object {}, {:?}, {} bytes, mode {}, uid {} gid {})",
+        d.path.as_deref().unwrap_or("(no path)"),
+        d.object,
+        d.kind,
+        d.size,
+        d.mode,
+        d.uid,
+        d.gid
+    ))?;
+    emit(&format!(
+        "  created txg {}, mtime {}, last seen {}, gone by {}",
+        d.generation,
+        super::timeline::utc_signed(d.mtime),
+        state(&d.last_seen),
+        state(&d.gone_by)
+    ))?;
+    emit(&format!("  {}", verdict(d.integrity, &d.blocks)))?;
+    let spec = match &d.last_seen.snapshot {
+        Some(s) => quote(s),
+        None => format!("{} --txg {}", quote(&r.dataset), d.last_seen.txg),
+    };
+    emit(&format!(
+        "  recover: kzrescue export {devs} {spec} --object {} --to DIR",
+        d.object
+    ))
+}
+
+/// The orphans' lines.
+fn orphans(r: &DeletedReport, devs: &str) -> Result<()> {
+    if r.orphans.is_empty() {
+        return Ok(());
+    }
+    emit("")?;
+    emit("Objects no directory reaches:")?;
+    for o in &r.orphans {
+        emit(&format!(
+            "  object {} ({:?}, {} bytes, {} links, parent {}){}{}: {}",
+            o.object,
+            o.kind,
+            o.size,
+            o.links,
+            o.parent,
+            if o.in_delete_queue {
+                ", in the delete queue"
+            } else {
+                ""
+            },
+            o.last_path
+                .as_ref()
+                .map(|p| format!(", was {p}"))
+                .unwrap_or_default(),
+            verdict(o.integrity, &o.blocks)
+        ))?;
+        emit(&format!(
+            "    recover: kzrescue export {devs} {} --object {} --to DIR",
+            quote(&r.dataset),
+            o.object
+        ))?;
+    }
+    Ok(())
+}
+
 /// Runs the subcommand.
 pub fn run(args: &DeletedArgs) -> Result<u8> {
-    let (targets, dataset) = super::ls::targets_and_spec(&args.args);
+    let (targets, dataset) = kzrescue::read::split_targets(&args.args);
     let h = args.dev.history(targets)?;
     let since = args
         .since
@@ -81,110 +187,13 @@ pub fn run(args: &DeletedArgs) -> Result<u8> {
         json(&r)?;
     } else {
         let devs: Vec<String> = targets.iter().map(|t| quote(t)).collect();
-        emit(&format!(
-            "Deleted files of {} (pool {} on {})",
-            r.dataset,
-            r.pool,
-            r.devices.join(", ")
-        ))?;
-        emit(&format!("  head: {}", state(&r.head)))?;
-        let readable = r.states.iter().filter(|s| s.readable).count();
-        emit(&format!(
-            "  older states examined: {} ({} readable)",
-            r.states.len(),
-            readable
-        ))?;
-        for s in &r.states {
-            emit(&format!(
-                "    {}: {}",
-                state(&s.state),
-                match &s.problem {
-                    Some(p) => format!("does not read: {p}"),
-                    None => format!("{} deleted files first seen here", s.found),
-                }
-            ))?;
-        }
-        let c = &r.counts;
-        emit(&format!(
-            "  {} deleted: {} good, {} unverified, {} damaged; {} orphans",
-            c.deleted, c.good, c.unverified, c.damaged, c.orphans
-        ))?;
-        if !r.errors.is_empty() {
-            emit(&format!(
-                "  NOT VERIFIED: {} reads failed (on stderr); what they hide is not listed",
-                r.errors.len()
-            ))?;
-        }
+        let devs = devs.join(" ");
+        summary(&r)?;
         for d in &r.deleted {
-            emit("")?;
-            emit(&format!(
-                "{} (object {}, {:?}, {} bytes, mode {}, uid {} gid {})",
-                d.path.as_deref().unwrap_or("(no path)"),
-                d.object,
-                d.kind,
-                d.size,
-                d.mode,
-                d.uid,
-                d.gid
-            ))?;
-            emit(&format!(
-                "  created txg {}, mtime {}, last seen {}, gone by {}",
-                d.generation,
-                super::timeline::utc_signed(d.mtime),
-                state(&d.last_seen),
-                state(&d.gone_by)
-            ))?;
-            emit(&format!("  {}", verdict(d.integrity, &d.blocks)))?;
-            let spec = match &d.last_seen.snapshot {
-                Some(s) => quote(s),
-                None => format!("{} --txg {}", quote(&r.dataset), d.last_seen.txg),
-            };
-            emit(&format!(
-                "  recover: kzrescue export {} {spec} --object {} --to DIR",
-                devs.join(" "),
-                d.object
-            ))?;
+            file(&r, d, &devs)?;
         }
-        if !r.orphans.is_empty() {
-            emit("")?;
-            emit("Objects no directory reaches:")?;
-            for o in &r.orphans {
-                emit(&format!(
-                    "  object {} ({:?}, {} bytes, {} links, parent {}){}{}: {}",
-                    o.object,
-                    o.kind,
-                    o.size,
-                    o.links,
-                    o.parent,
-                    if o.in_delete_queue {
-                        ", in the delete queue"
-                    } else {
-                        ""
-                    },
-                    o.last_path
-                        .as_ref()
-                        .map(|p| format!(", was {p}"))
-                        .unwrap_or_default(),
-                    verdict(o.integrity, &o.blocks)
-                ))?;
-                emit(&format!(
-                    "    recover: kzrescue export {} {} --object {} --to DIR",
-                    devs.join(" "),
-                    quote(&r.dataset),
-                    o.object
-                ))?;
-            }
-        }
-        for n in &r.notes {
-            eprintln!("kzrescue: note: {n}");
-        }
-        for e in &r.errors {
-            eprintln!("kzrescue: {e}");
-        }
+        orphans(&r, &devs)?;
+        super::timeline::say(&r.notes, &r.errors);
     }
-    Ok(if r.errors.is_empty() {
-        super::EXIT_OK
-    } else {
-        super::EXIT_PROBLEMS
-    })
+    Ok(super::timeline::exit(&r.errors))
 }

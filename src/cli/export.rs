@@ -6,11 +6,10 @@
 //! `--escape-names`), duplicates are not written over, symlinks are never
 //! followed.
 
-use super::datasets::{PoolArgs, open_fs, split_spec};
+use super::datasets::PoolArgs;
 use indicatif::{ProgressBar, ProgressStyle};
-use kzrescue::export::{self, Names, Options};
-use kzrescue::zfs::walk::{Node, walk};
-use kzrescue::zfs::zpl::{FileType, Zpl};
+use kzrescue::export::{self, Destination, Names, Options, Request};
+
 use kzrescue::{Error, Result};
 use std::fs::File;
 use std::io::Write;
@@ -51,35 +50,25 @@ pub struct ExportArgs {
     pub object: Option<u64>,
 }
 
-fn collect(fs: &Zpl, start: u64, errors: &mut Vec<String>) -> Vec<Node> {
-    let mut nodes = Vec::new();
-    walk(
-        fs,
-        start,
-        b"/",
-        |n| nodes.push(n),
-        |p, e| errors.push(format!("{}: {e}", String::from_utf8_lossy(&p))),
-    );
-    nodes
+/// The progress bar on stderr.
+struct Bar(ProgressBar);
+
+impl export::Progress for Bar {
+    fn total(&self, bytes: u64) {
+        self.0.set_length(bytes);
+    }
+    fn advance(&self, bytes: u64) {
+        self.0.inc(bytes);
+    }
 }
 
-/// Bytes of the regular files among `nodes`, each file object once.
-fn file_bytes(nodes: &[Node]) -> u64 {
-    let mut seen = std::collections::HashSet::new();
-    nodes
-        .iter()
-        .filter(|n| n.znode.file_type() == FileType::File && seen.insert(n.znode.object))
-        .map(|n| n.znode.size)
-        .fold(0u64, u64::saturating_add)
-}
-
-fn bar(total: u64) -> ProgressBar {
-    let b = ProgressBar::new(total);
+fn bar() -> Bar {
+    let b = ProgressBar::new(0);
     b.set_style(
         ProgressStyle::with_template("{bar:40} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}")
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
-    b
+    Bar(b)
 }
 
 /// Whether this process may give files away (chown).
@@ -91,70 +80,48 @@ fn am_root() -> bool {
 
 /// Runs the subcommand.
 pub fn run(args: &ExportArgs) -> Result<u8> {
-    let (targets, spec) = super::ls::targets_and_spec(&args.args);
-    let (ds, path) = split_spec(spec);
-    let o = args.pool.open(targets)?;
-    let fs = open_fs(&o, &ds)?;
-    let warned = super::datasets::warn_fs(&fs);
-    let start = match args.object {
-        Some(n) => n,
-        None => fs.lookup(&path)?,
-    };
-    let mut errors = Vec::new();
-    let nodes = collect(&fs, start, &mut errors);
-    let opts = Options {
-        names: if args.escape_names {
-            Names::Escape
-        } else {
-            Names::Refuse
+    let (p, warned) = args.pool.place(&args.args)?;
+    let req = Request {
+        path: &p.spec.path,
+        object: args.object,
+        opts: Options {
+            names: if args.escape_names {
+                Names::Escape
+            } else {
+                Names::Refuse
+            },
+            owners: am_root(),
+            max_file_size: args.max_file_size,
         },
-        owners: am_root(),
-        max_file_size: args.max_file_size,
     };
-    // a single file exported by its own name
-    let root_name: Vec<u8> = path
-        .rsplit('/')
-        .find(|c| !c.is_empty())
-        .map(|c| c.as_bytes().to_vec())
-        .filter(|c| export::name_problem(c).is_none())
-        .unwrap_or_else(|| b"file".to_vec());
-    let root_name = match args.object {
-        Some(n) => format!("object-{n}").into_bytes(),
-        None => root_name,
+    let pb = bar();
+    let dest = match (&args.to, &args.tar) {
+        (Some(dir), _) => Destination::Dir(dir),
+        (None, Some(tarpath)) => Destination::Tar(Box::new(move || {
+            Ok(if tarpath.as_os_str() == "-" {
+                Box::new(std::io::BufWriter::new(std::io::stdout())) as Box<dyn Write>
+            } else {
+                Box::new(std::io::BufWriter::new(File::create(tarpath).map_err(
+                    |e| Error::io(format!("create {}", tarpath.display()), e),
+                )?))
+            })
+        })),
+        (None, None) => return Err(Error::Usage("export needs --to DIR or --tar FILE".into())),
     };
-    let pb = bar(file_bytes(&nodes));
-    let progress = |n: u64| pb.inc(n);
-    let rep = if let Some(dir) = &args.to {
-        export::to_dir(&fs, &nodes, dir, &root_name, &opts, &progress)?
-    } else if let Some(tarpath) = &args.tar {
-        let mut out: Box<dyn Write> = if tarpath.as_os_str() == "-" {
-            Box::new(std::io::BufWriter::new(std::io::stdout()))
-        } else {
-            Box::new(std::io::BufWriter::new(File::create(tarpath).map_err(
-                |e| Error::io(format!("create {}", tarpath.display()), e),
-            )?))
-        };
-        export::to_tar(&fs, &nodes, &mut out, &root_name, &opts, &progress)?
-    } else {
-        return Err(Error::Usage("export needs --to DIR or --tar FILE".into()));
-    };
-    pb.finish_and_clear();
-    errors.extend(rep.problems);
-    for e in &errors {
+    let o = export::export(&p.fs, &req, dest, &pb)?;
+    pb.0.finish_and_clear();
+    let errors = &o.report.problems;
+    for e in errors {
         eprintln!("kzrescue: {e}");
     }
-    let unverified = fs
-        .pool
-        .stats
-        .unverified
-        .load(std::sync::atomic::Ordering::Relaxed);
     eprintln!(
         "kzrescue: exported {} paths, {} problems{}",
-        rep.written,
+        o.report.written,
         errors.len(),
-        if unverified > 0 {
+        if o.unverified > 0 {
             format!(
-                ", {unverified} blocks read unverified (a checksum kzrescue does not compute, or none)"
+                ", {} blocks read unverified (a checksum kzrescue does not compute, or none)",
+                o.unverified
             )
         } else {
             String::new()

@@ -1,11 +1,13 @@
 //! `kzrescue ls <targets…> DATASET[@SNAP]:/path`: a directory listing (or
-//! one file's line) in `ls -l --time-style=full-iso` style, times in UTC,
-//! read offline; `--json` for the raw values.
+//! one file's line) in `ls -l --time-style=full-iso` style, times in UTC
+//! (or `--local`), read offline; `--json` for the raw values.
 
-use super::datasets::{PoolArgs, open_fs, split_spec};
+use super::datasets::{PoolArgs, emit};
 use kzrescue::Result;
-use kzrescue::zfs::walk::{escape_name, name_problem};
-use kzrescue::zfs::zpl::{FileType, Znode, Zpl};
+use kzrescue::read::{Listed, list};
+use kzrescue::tz::Zone;
+use kzrescue::zfs::walk::escape_name;
+use kzrescue::zfs::zpl::{FileType, Znode};
 use serde::Serialize;
 
 /// Arguments of `kzrescue ls`.
@@ -19,6 +21,15 @@ pub struct LsArgs {
     /// Include the object number of each entry.
     #[arg(short = 'i', long)]
     pub inode: bool,
+    /// Print times in UTC (+0000), the default.
+    #[arg(long, overrides_with = "local")]
+    pub utc: bool,
+    /// Print times in local time: the zone of $TZ (a zone name such as
+    /// Europe/Berlin, a TZif file `:/path`, or a fixed offset such as
+    /// UTC-5:30; POSIX daylight-saving rules in $TZ are not supported), else
+    /// /etc/localtime.
+    #[arg(long, overrides_with = "utc")]
+    pub local: bool,
     /// Print JSON (schema `kzrescue.ls/1`): every entry's raw attributes,
     /// mtime as seconds and nanoseconds (integers as strings unless
     /// --json-int).
@@ -67,10 +78,10 @@ struct LsDoc {
 }
 
 /// One entry's raw attributes.
-fn entry_json(fs: &Zpl, obj: u64, name: &[u8]) -> EntryJson {
+fn entry_json(l: &Listed) -> EntryJson {
     let mut e = EntryJson {
-        name: String::from_utf8_lossy(name).into_owned(),
-        object: obj,
+        name: String::from_utf8_lossy(&l.name).into_owned(),
+        object: l.object,
         kind: None,
         mode: None,
         links: None,
@@ -83,8 +94,8 @@ fn entry_json(fs: &Zpl, obj: u64, name: &[u8]) -> EntryJson {
         target: None,
         error: None,
     };
-    match fs.znode(obj) {
-        Ok((dn, z)) => {
+    match &l.znode {
+        Ok(z) => {
             let t = z.file_type();
             e.kind = Some(t);
             e.mode = Some(format!("{:04o}", z.mode & 0o7777));
@@ -95,11 +106,10 @@ fn entry_json(fs: &Zpl, obj: u64, name: &[u8]) -> EntryJson {
                 let (ma, mi) = z.device();
                 e.rdev = Some([ma, mi]);
             }
-            if t == FileType::Symlink {
-                match fs.readlink(&dn, &z) {
-                    Ok(t) => e.target = Some(String::from_utf8_lossy(&t).into_owned()),
-                    Err(err) => e.error = Some(err.to_string()),
-                }
+            match &l.target {
+                Some(Ok(t)) => e.target = Some(String::from_utf8_lossy(t).into_owned()),
+                Some(Err(err)) => e.error = Some(err.to_string()),
+                None => {}
             }
         }
         Err(err) => e.error = Some(err.to_string()),
@@ -107,25 +117,41 @@ fn entry_json(fs: &Zpl, obj: u64, name: &[u8]) -> EntryJson {
     e
 }
 
-/// A modification time as `ls -l --time-style=full-iso` prints it, in UTC
-/// (a nanosecond field of a billion or more, which no system writes, as
-/// `?????????`).
-pub fn full_iso(t: &kzrescue::zfs::zpl::Time) -> String {
+/// A modification time as `ls -l --time-style=full-iso` prints it, in
+/// `zone` (a nanosecond field of a billion or more, which no system
+/// writes, as `?????????`).
+pub fn full_iso(t: &kzrescue::zfs::zpl::Time, zone: &Zone) -> String {
     if t.nsec < 1_000_000_000 {
-        kzrescue::time::full_iso(t.sec, t.nsec)
+        kzrescue::tz::full_iso(t.sec, t.nsec, zone)
     } else {
-        let c = kzrescue::time::Civil::from_unix(t.sec);
-        format!("{}.????????? +0000", c.iso())
+        let (c, off) = kzrescue::tz::local(t.sec, zone);
+        format!("{}.????????? {off}", c.iso())
     }
 }
 
-/// Splits "targets… spec".
-pub fn targets_and_spec(args: &[String]) -> (&[String], &str) {
-    let (last, rest) = args
-        .split_last()
-        .map(|(l, r)| (l.as_str(), r))
-        .unwrap_or(("", &[]));
-    (rest, last)
+/// The zone `--local` means: $TZ (a zone name under $TZDIR or
+/// /usr/share/zoneinfo, `:FILE`, or a fixed-offset POSIX string), else
+/// /etc/localtime, else UTC.
+pub fn local_zone() -> Result<Zone> {
+    let read = |p: &std::path::Path| {
+        std::fs::read(p)
+            .map_err(|e| kzrescue::Error::io(format!("read {}", p.display()), e))
+            .and_then(|b| Zone::from_tzif(&b))
+    };
+    let Some(tz) = std::env::var_os("TZ").map(|v| v.to_string_lossy().into_owned()) else {
+        let p = std::path::Path::new("/etc/localtime");
+        return if p.exists() { read(p) } else { Ok(Zone::utc()) };
+    };
+    let name = tz.strip_prefix(':').unwrap_or(&tz);
+    if name.starts_with('/') {
+        return read(std::path::Path::new(name));
+    }
+    let dir = std::env::var_os("TZDIR").unwrap_or_else(|| "/usr/share/zoneinfo".into());
+    let file = std::path::Path::new(&dir).join(name);
+    if !name.is_empty() && !name.split('/').any(|c| c == "..") && file.is_file() {
+        return read(&file);
+    }
+    Zone::from_posix(name)
 }
 
 /// `ls -l`'s permission string.
@@ -134,157 +160,138 @@ pub fn mode_string(z: &Znode) -> String {
     let mut s = String::new();
     s.push(z.file_type().letter());
     let bits = [
-        (0o400, 'r'),
-        (0o200, 'w'),
-        (0o100, 'x'),
-        (0o040, 'r'),
-        (0o020, 'w'),
-        (0o010, 'x'),
-        (0o004, 'r'),
-        (0o002, 'w'),
-        (0o001, 'x'),
+        0o400, 0o200, 0o100, 0o040, 0o020, 0o010, 0o004, 0o002, 0o001,
     ];
-    for (i, (b, c)) in bits.iter().enumerate() {
+    for (i, b) in bits.into_iter().enumerate() {
         let set = m & b != 0;
-        let ch = match i {
-            2 if m & 0o4000 != 0 => {
-                if set {
-                    's'
-                } else {
-                    'S'
-                }
-            }
-            5 if m & 0o2000 != 0 => {
-                if set {
-                    's'
-                } else {
-                    'S'
-                }
-            }
-            8 if m & 0o1000 != 0 => {
-                if set {
-                    't'
-                } else {
-                    'T'
-                }
-            }
-            _ => {
-                if set {
-                    *c
-                } else {
-                    '-'
-                }
-            }
+        // setuid, setgid and sticky show in the x column of their triple
+        let special = match i {
+            2 => (m & 0o4000 != 0).then_some('s'),
+            5 => (m & 0o2000 != 0).then_some('s'),
+            8 => (m & 0o1000 != 0).then_some('t'),
+            _ => None,
         };
-        s.push(ch);
+        s.push(match (special, set) {
+            (Some(c), true) => c,
+            (Some(c), false) => c.to_ascii_uppercase(),
+            (None, true) => ['r', 'w', 'x'][i % 3],
+            (None, false) => '-',
+        });
     }
     s
 }
 
-/// One `ls -l` line.
-pub fn line(fs: &Zpl, obj: u64, name: &[u8], inode: bool) -> String {
-    match fs.znode(obj) {
-        Ok((dn, z)) => {
-            let mut l = String::new();
-            if inode {
-                l.push_str(&format!("{obj:>8} "));
-            }
-            let size = match z.file_type() {
-                FileType::Chardev | FileType::Blockdev => {
-                    let (ma, mi) = z.device();
-                    format!("{ma},{mi}")
-                }
-                _ => z.size.to_string(),
-            };
-            l.push_str(&format!(
-                "{} {:>3} {:>5} {:>5} {:>10} {} {}",
-                mode_string(&z),
-                z.links,
-                z.uid,
-                z.gid,
-                size,
-                full_iso(&z.mtime),
-                String::from_utf8_lossy(name)
-            ));
-            if z.file_type() == FileType::Symlink {
-                match fs.readlink(&dn, &z) {
-                    Ok(t) => l.push_str(&format!(" -> {}", String::from_utf8_lossy(&t))),
-                    Err(e) => l.push_str(&format!(" -> (unreadable: {e})")),
-                }
-            }
-            l
+/// One `ls -l` line of entry `l`, shown as `name`.
+pub fn line(l: &Listed, name: &[u8], inode: bool, zone: &Zone) -> String {
+    let z = match &l.znode {
+        Ok(z) => z,
+        Err(e) => {
+            return format!(
+                "?????????? {} (object {}: {e})",
+                String::from_utf8_lossy(name),
+                l.object
+            );
         }
-        Err(e) => format!(
-            "?????????? {} (object {obj}: {e})",
-            String::from_utf8_lossy(name)
-        ),
+    };
+    let mut s = String::new();
+    if inode {
+        s.push_str(&format!("{:>8} ", l.object));
     }
+    let size = match z.file_type() {
+        FileType::Chardev | FileType::Blockdev => {
+            let (ma, mi) = z.device();
+            format!("{ma},{mi}")
+        }
+        _ => z.size.to_string(),
+    };
+    s.push_str(&format!(
+        "{} {:>3} {:>5} {:>5} {:>10} {} {}",
+        mode_string(z),
+        z.links,
+        z.uid,
+        z.gid,
+        size,
+        full_iso(&z.mtime, zone),
+        String::from_utf8_lossy(name)
+    ));
+    match &l.target {
+        Some(Ok(t)) => s.push_str(&format!(" -> {}", String::from_utf8_lossy(t))),
+        Some(Err(e)) => s.push_str(&format!(" -> (unreadable: {e})")),
+        None => {}
+    }
+    s
+}
+
+/// Says on stderr what is wrong with a directory entry's name; true when
+/// something was.
+fn name_warnings(path: &str, l: &Listed, shown: &[u8]) -> usize {
+    let mut problems = 0;
+    if let Some(p) = l.name_problem {
+        eprintln!(
+            "kzrescue: warning: {path}: entry {:?} (object {}): {p}; shown as {:?}",
+            String::from_utf8_lossy(&l.name),
+            l.object,
+            String::from_utf8_lossy(shown)
+        );
+        problems += 1;
+    }
+    if l.duplicate {
+        eprintln!(
+            "kzrescue: warning: {path}: entry {:?} (object {}): a second entry of this name in one directory",
+            String::from_utf8_lossy(&l.name),
+            l.object
+        );
+        problems += 1;
+    }
+    problems
 }
 
 /// Runs the subcommand.
 pub fn run(args: &LsArgs) -> Result<u8> {
-    let (targets, spec) = targets_and_spec(&args.args);
-    let (ds, path) = split_spec(spec);
-    let o = args.pool.open(targets)?;
-    let fs = open_fs(&o, &ds)?;
-    let mut problems = usize::from(super::datasets::warn_fs(&fs));
-    let obj = fs.lookup(&path)?;
-    let (dn, z) = fs.znode(obj)?;
+    let zone = if args.local {
+        local_zone()?
+    } else {
+        Zone::utc()
+    };
+    let (p, warned) = args.pool.place(&args.args)?;
+    let mut problems = usize::from(warned);
+    let path = &p.spec.path;
+    let listing = list(&p.fs, path)?;
     let mut doc = LsDoc {
-        pool: o.pool.name.clone(),
-        txg: o.uberblock.txg,
-        dataset: ds.clone(),
+        pool: p.opened.pool.name.clone(),
+        txg: p.opened.uberblock.txg,
+        dataset: p.spec.dataset.clone(),
         path: path.clone(),
         entries: Vec::new(),
     };
-    if z.file_type() == FileType::Dir {
-        let mut seen = std::collections::HashSet::new();
-        for e in fs.readdir(&dn)? {
-            // a name no directory can hold is shown escaped, and reported
-            let shown = escape_name(&e.name);
-            if let Some(p) = name_problem(&e.name) {
-                eprintln!(
-                    "kzrescue: warning: {path}: entry {:?} (object {}): {p}; shown as {:?}",
-                    String::from_utf8_lossy(&e.name),
-                    e.object,
-                    String::from_utf8_lossy(&shown)
-                );
-                problems += 1;
-            }
-            if !seen.insert(e.name.clone()) {
-                eprintln!(
-                    "kzrescue: warning: {path}: entry {:?} (object {}): a second entry of this name in one directory",
-                    String::from_utf8_lossy(&e.name),
-                    e.object
-                );
-                problems += 1;
-            }
-            if args.json {
-                // the raw name, lossy UTF-8 (JSON escapes what needs it)
-                let j = entry_json(&fs, e.object, &e.name);
-                if j.error.is_some() {
-                    problems += 1;
-                }
-                doc.entries.push(j);
-                continue;
-            }
-            let l = line(&fs, e.object, &shown, args.inode);
-            if l.starts_with('?') {
-                // the listing keeps its line; the failure is said on stderr too
-                if let Err(err) = fs.znode(e.object) {
-                    eprintln!(
-                        "kzrescue: {path}: entry {:?}: {err}",
-                        String::from_utf8_lossy(&shown)
-                    );
-                }
-                problems += 1;
-            }
-            super::datasets::emit(&l)?;
+    for l in &listing.entries {
+        // a name no directory can hold is shown escaped, and reported
+        let shown = if listing.dir {
+            escape_name(&l.name)
+        } else {
+            l.name.clone()
+        };
+        if listing.dir {
+            problems += name_warnings(path, l, &shown);
         }
-    } else if args.json {
-        doc.entries.push(entry_json(&fs, obj, path.as_bytes()));
-    } else {
-        super::datasets::emit(&line(&fs, obj, path.as_bytes(), args.inode))?;
+        if args.json {
+            // the raw name, lossy UTF-8 (JSON escapes what needs it)
+            let j = entry_json(l);
+            if listing.dir && j.error.is_some() {
+                problems += 1;
+            }
+            doc.entries.push(j);
+            continue;
+        }
+        if let (true, Err(err)) = (listing.dir, &l.znode) {
+            // the listing keeps its line; the failure is said on stderr too
+            eprintln!(
+                "kzrescue: {path}: entry {:?}: {err}",
+                String::from_utf8_lossy(&shown)
+            );
+            problems += 1;
+        }
+        emit(&line(l, &shown, args.inode, &zone))?;
     }
     if args.json {
         super::out::print_json("kzrescue.ls/1", &doc)?;

@@ -2,7 +2,7 @@
 //! first, with what changed in each; plus the helpers the `changes` and
 //! `deleted` summaries share.
 
-use super::datasets::{emit, open_sources};
+use super::datasets::{emit, notice};
 use kzrescue::Result;
 use kzrescue::forensic::{History, When, timeline};
 
@@ -20,12 +20,13 @@ pub struct DeviceArgs {
 impl DeviceArgs {
     /// Opens every state of the pool on `targets`; notes go to stderr.
     pub fn history(&self, targets: &[String]) -> Result<History> {
-        let sources = open_sources(targets, self.slice, self.sector_size)?;
-        let h = History::open(&sources)?;
-        for n in &h.notes {
-            eprintln!("kzrescue: note: {n}");
-        }
-        Ok(h)
+        let opts = kzrescue::read::PoolOptions {
+            slice: self.slice,
+            sector_size: self.sector_size,
+            txg: None,
+            access: super::context::get().access()?,
+        };
+        History::open_targets(targets, &opts, &mut notice)
     }
 }
 
@@ -69,6 +70,25 @@ pub fn when(w: &When) -> String {
 /// `--json` is printed: integers as strings unless `--json-int`.
 pub fn json<T: serde::Serialize>(doc: &T) -> Result<()> {
     super::out::stream_json(doc)
+}
+
+/// Says a forensic report's notes and read errors on stderr.
+pub fn say(notes: &[String], errors: &[String]) {
+    for n in notes {
+        eprintln!("kzrescue: note: {n}");
+    }
+    for e in errors {
+        eprintln!("kzrescue: {e}");
+    }
+}
+
+/// A forensic report's exit status: problems found when reads failed.
+pub fn exit(errors: &[String]) -> u8 {
+    if errors.is_empty() {
+        super::EXIT_OK
+    } else {
+        super::EXIT_PROBLEMS
+    }
 }
 
 /// Runs the subcommand.

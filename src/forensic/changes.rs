@@ -240,9 +240,9 @@ fn ends<'h>(h: &'h History, q: &ChangesQuery, notes: &mut Vec<String>) -> Result
             "no readable uberblock of txg {t}: the window ends at txg {until_txg}, the newest state before it"
         ));
     }
-    let new_ds = until_state.dataset(&q.dataset).ok_or_else(|| {
-        Error::Usage(format!("no dataset {} at txg {until_txg}", q.dataset))
-    })?;
+    let new_ds = until_state
+        .dataset(&q.dataset)
+        .ok_or_else(|| Error::Usage(format!("no dataset {} at txg {until_txg}", q.dataset)))?;
     let new_fs = open_fs(&h.pool, new_ds)?;
     let (since_txg, old_ds, since_label) = window_start(h, q, new_ds, notes)?;
     if since_txg >= until_txg {

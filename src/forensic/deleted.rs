@@ -450,7 +450,11 @@ pub fn deleted(h: &History, q: &DeletedQuery) -> Result<DeletedReport> {
     let mut found = Found::default();
     let mut examined = Vec::new();
     for (i, o) in older.iter().enumerate() {
-        let gone_by = if i == 0 { &head_ref } else { &older[i - 1].state };
+        let gone_by = if i == 0 {
+            &head_ref
+        } else {
+            &older[i - 1].state
+        };
         examined.push(examine(
             h,
             &head_fs,

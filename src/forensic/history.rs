@@ -6,11 +6,11 @@
 //! uberblock led to it, and the reader checks every block it returns.
 
 use crate::error::{Error, Result};
+use crate::read::{Notice, PoolOptions};
 use crate::source::SharedSource;
 use crate::zfs::blkptr::BlkPtr;
 use crate::zfs::dsl::{DatasetInfo, Mos};
 use crate::zfs::label::{self, LabelStatus};
-use crate::zfs::objset::ObjSet;
 use crate::zfs::pool::Pool;
 use crate::zfs::spa;
 use crate::zfs::uberblock::{self, SlotStatus, Uberblock};
@@ -40,8 +40,9 @@ pub struct State {
     pub rootbp: BlkPtr,
     /// Whether the block the root block pointer names read and verified.
     pub rootbp_verifies: bool,
-    /// The MOS, or why it could not be opened.
-    pub mos: std::result::Result<Mos, String>,
+    /// The MOS, or why it could not be opened (the error names the
+    /// structure and offset that failed).
+    pub mos: Result<Mos>,
     /// Every dataset and snapshot the MOS lists (empty when it did not open).
     pub datasets: Vec<DatasetInfo>,
     /// DSL objects that could not be read in this state.
@@ -90,6 +91,21 @@ pub struct History {
 }
 
 impl History {
+    /// Opens every target read-only (as [`crate::read::open_sources`]
+    /// does) and every state of the pool they hold; the pool's notes are
+    /// [`Notice::Note`]s too.
+    pub fn open_targets(
+        targets: &[String],
+        opts: &PoolOptions,
+        notice: &mut dyn FnMut(Notice),
+    ) -> Result<History> {
+        let h = History::open(&crate::read::open_sources(targets, opts, notice)?)?;
+        for n in &h.notes {
+            notice(Notice::Note(n.clone()));
+        }
+        Ok(h)
+    }
+
     /// Reads every label ring of `sources` (the pool's vdevs) and opens
     /// every state they hold.
     pub fn open(sources: &[SharedSource]) -> Result<History> {
@@ -226,28 +242,21 @@ impl History {
     }
 }
 
-/// Opens the ZPL file system of dataset `ds`.
+/// Opens the ZPL file system of dataset `ds` (an encrypted one is refused:
+/// [`crate::read::dataset_fs`]).
 pub fn open_fs(pool: &Arc<Pool>, ds: &DatasetInfo) -> Result<Zpl> {
-    if ds.encrypted {
-        return Err(Error::unsupported(
-            "dataset",
-            format!("{} is encrypted; nothing inside is read", ds.name),
-        ));
-    }
-    let os = ObjSet::open(pool, &ds.ds.bp)?;
-    Zpl::open(pool.clone(), os)
+    crate::read::dataset_fs(pool, ds)
 }
 
 fn open_state(pool: &Pool, ub: Uberblock, copies: Vec<UbCopy>) -> State {
     let rootbp = ub.rootbp_decoded.clone();
-    let rootbp_verifies = pool.read_block(&rootbp).is_ok();
-    let mos = if rootbp_verifies {
-        Mos::open(pool, &rootbp).map_err(|e| e.to_string())
-    } else {
-        Err(format!(
-            "the MOS object set block ({}) is unreadable or fails its checksum",
-            rootbp.where_()
-        ))
+    // the root block must read and verify before the MOS is decoded from it
+    let (rootbp_verifies, mos) = match pool.read_block(&rootbp) {
+        Ok(_) => (true, Mos::open(pool, &rootbp)),
+        Err(e) => (
+            false,
+            Err(e.renamed(|s| format!("MOS object set block {} ({s})", rootbp.where_()))),
+        ),
     };
     let mut datasets = Vec::new();
     let mut dataset_errors = Vec::new();

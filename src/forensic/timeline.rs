@@ -135,7 +135,7 @@ pub fn timeline(h: &History) -> Timeline {
                 .filter_map(|d| d.problem.as_ref().map(|p| format!("{}: {p}", d.name)))
                 .chain(s.dataset_errors.iter().cloned())
                 .collect(),
-            problem: s.mos.as_ref().err().cloned(),
+            problem: s.mos.as_ref().err().map(|e| e.to_string()),
             compared_with: None,
             changed: Vec::new(),
             datasets_created: Vec::new(),

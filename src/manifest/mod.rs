@@ -16,6 +16,7 @@
 
 pub mod build;
 pub mod diff;
+pub mod run;
 
 use crate::zfs::dsl::Mos;
 use crate::zfs::objset::ObjsetType;
