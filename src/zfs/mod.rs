@@ -17,6 +17,7 @@ pub mod checksum; // fletcher, SHA-256 and the other block checksums
 pub mod compress; // lz4, lzjb, gzip, zle, zstd decompression
 pub mod dnode; // dnodes: an object's type, size and block pointers
 pub mod dsl; // datasets, snapshots, their directory tree
+pub mod leaf; // a leaf vdev's layout (labels, boot area) and its block reads
 pub mod objset; // object sets (MOS, a dataset's objects)
 pub mod pool; // reading blocks from the pool's vdevs (mirror, raidz)
 pub mod raidz; // raidz geometry and reconstruction
