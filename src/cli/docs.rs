@@ -221,7 +221,7 @@ mod tests {
         }
         for r in super::table_rows(super::EXIT_CODES, "| command |") {
             for p in super::row_pages(&r[0]) {
-                let page = names.iter().any(|x| *x == p);
+                let page = names.contains(&p);
                 let form = names.iter().any(|x| p.starts_with(&format!("{x}-")));
                 assert!(page || form, "{p} is no command");
             }
