@@ -74,8 +74,11 @@ fn unpack_image(disk: &Path) -> Result<()> {
         inner: IMAGE,
         taken: 0,
     };
-    let mut dec = ruzstd::decoding::StreamingDecoder::new(&mut counted)
-        .map_err(|e| Error::corrupt(WHAT, 0, e))?;
+    let header = ruzstd::decoding::StreamingDecoder::new(&mut counted);
+    let mut dec = match header {
+        Ok(d) => d,
+        Err(e) => return Err(Error::corrupt(WHAT, counted.taken, e)),
+    };
     let mut out = std::fs::File::create(disk)
         .map_err(|e| Error::io(format!("create {}", disk.display()), e))?;
     let mut buf = vec![0u8; 1 << 20];

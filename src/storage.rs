@@ -6,7 +6,7 @@
 use crate::error::{Error, Result};
 use crate::source::Source;
 pub use crate::source::iscsi::login::{ChapCredentials, DigestPref, DiscoveredTarget};
-pub use crate::source::iscsi::scsi::device_type_name;
+pub use crate::source::iscsi::scsi::{Designator, device_type_name};
 use crate::source::iscsi::{self, LuSelector};
 pub use crate::source::iscsi::{IscsiOptions, LunInfo, parse_digest, parse_timeout};
 use crate::source::uri::{self, AccessOptions};
@@ -167,6 +167,27 @@ pub fn inquire(what: &str, access: &AccessOptions) -> Result<Vec<(String, LunInf
         let _ = s.logout();
     }
     Ok(found)
+}
+
+/// A VPD 0x83 designator in words: its type (`NAA`, `EUI-64`, …), what
+/// it identifies (`LU`, `port`, `device`) and its value (hex for binary).
+pub fn designator_text(d: &Designator) -> (&'static str, &'static str, String) {
+    let kind = match d.designator_type {
+        1 => "T10 vendor",
+        2 => "EUI-64",
+        3 => "NAA",
+        4 => "relative port",
+        5 => "port group",
+        8 => "SCSI name",
+        _ => "other",
+    };
+    let assoc = ["LU", "port", "device", "?"][(d.association & 3) as usize];
+    let val = if d.code_set == 1 {
+        hex::encode(&d.value)
+    } else {
+        String::from_utf8_lossy(&d.value).into_owned()
+    };
+    (kind, assoc, val)
 }
 
 /// The `iscsi inquiry --json` document's `lus`: each LU with its `target`.

@@ -20,243 +20,81 @@ pub struct ManpageArgs {
     out_dir: PathBuf,
 }
 
-/// The exit codes every command shares (cli/mod.rs).
-const EXIT_COMMON: &str = "0 success. 2 operational error: bad arguments, an unreadable or corrupt \
-input (one line on stderr naming the structure and its byte offset), a failed preflight step (\"nothing \
-written\"). 3 refused for safety: a write refused (a live pool, disagreeing labels, a target that \
-changed or is held by someone else, a journal or key file that exists), or an unsafe input refused \
-(a key file group or others can read: chmod 600, or --insecure-key-perms). Results go to stdout; \
-errors, warnings and notes to stderr.";
+/// The exit codes: the README's table (between its `exit-codes.md`
+/// markers) is this file, word for word; a test keeps them equal.
+pub const EXIT_CODES: &str = include_str!("exit-codes.md");
 
-/// What each command means by exit 1 (and its own codes), by man page name.
-pub const EXIT_TABLE: &[(&str, &str)] = &[
-    (
-        "kzrescue",
-        "1 the command ran and found problems (what that means is in each command's page).",
-    ),
-    (
-        "partitions",
-        "1 the table has a problem it worked around (a bad primary GPT, the backup used; notes printed). partitions restore: 1 the table still has notes after the restore; a dry run exits 0 when the plan is sound.",
-    ),
-    (
-        "label",
-        "1 a label is not valid, or the valid labels disagree. label repair: 1 a label is left bad after the repair (named); a dry run exits 0 when the plan is sound.",
-    ),
-    (
-        "uberblocks",
-        "1 a slot has a bad checksum, or there is no active uberblock.",
-    ),
-    ("physpath", "1 a label of one of the disks is not valid."),
-    (
-        "physpath-set",
-        "1 the disks of the mirror are out of sync (a label txg behind its sibling's); a dry run (without --write) exits 0 when the plan is sound.",
-    ),
-    (
-        "undo",
-        "0 also when ranges would be restored: without --write undo shows them and writes nothing. 1 is not used.",
-    ),
-    ("hostdata", "see the subcommands."),
-    (
-        "hostdata-show",
-        "0 when a valid copy serves; otherwise the code hostdata check gives.",
-    ),
-    (
-        "hostdata-check",
-        "0 healthy, 10 no host data, 11 key not available, 12 key incorrect, 13 corrupt or tampered, 14 owned by another host, 15 degraded (one copy serves).",
-    ),
-    (
-        "hostdata-init",
-        "0 written, or a sound dry run (without --write). 1 is not used.",
-    ),
-    (
-        "hostdata-takeover",
-        "0 written, or a sound dry run (without --write). 1 is not used.",
-    ),
-    ("uri", "1 is not used."),
-    ("iscsi", "1 is not used."),
-    (
-        "scan",
-        "1 the vdevs found disagree with the partition table (a vdev outside any slice, a slice without its vdev).",
-    ),
-    (
-        "datasets",
-        "1 a dataset or snapshot could not be read (named on stderr); the others are listed.",
-    ),
-    ("ls", "1 an entry could not be read (named on stderr)."),
-    (
-        "cat",
-        "1 the file was written, but a block could not be verified (warned on stderr).",
-    ),
-    (
-        "export",
-        "1 a file could not be read or verified (named on stderr); the others are copied.",
-    ),
-    (
-        "manifest",
-        "1 a file could not be read (listed under errors); manifest diff: 1 the manifests differ, as diff(1).",
-    ),
-    ("timeline", "1 is not used."),
-    (
-        "changes",
-        "1 an object could not be read (listed under errors).",
-    ),
-    (
-        "deleted",
-        "1 an object could not be read (listed under errors).",
-    ),
-    (
-        "diagnose",
-        "fsck-style: 0 healthy, 1 problems kzrescue repair can fix, 2 problems it cannot fix (or an error), 3 the pool is live.",
-    ),
-    (
-        "repair",
-        "as diagnose, after the repair: 1 problems remain; a dry run exits as diagnose does.",
-    ),
-    ("demo", "0 the walk-through ended healthy; 2 otherwise."),
-    ("completions", "1 is not used."),
-    ("manpage", "1 is not used."),
-];
+/// Examples per man page: `## page` lines, each followed by its commands.
+const EXAMPLES: &str = include_str!("examples.txt");
 
-/// Examples per man page name.
-pub const EXAMPLES: &[(&str, &[&str])] = &[
-    (
-        "kzrescue",
-        &[
-            "kzrescue demo",
-            "kzrescue diagnose --zone-config kz1.zonecfg",
-            "kzrescue label iscsi://192.0.2.10/luname.naa.600144f0dbf8af19000052e820d60003 --chap-user u --chap-secret-file f",
-        ],
-    ),
-    (
-        "partitions",
-        &[
-            "kzrescue partitions disk0.img",
-            "kzrescue partitions /dev/sdb --json",
-        ],
-    ),
-    (
-        "label",
-        &[
-            "kzrescue label disk0.img",
-            "kzrescue label disk0.img --slice 1 --json",
-        ],
-    ),
-    ("uberblocks", &["kzrescue uberblocks disk0.img"]),
-    (
-        "physpath",
-        &[
-            "kzrescue physpath disk0.img",
-            "kzrescue physpath kzm0.img kzm1.img",
-        ],
-    ),
-    (
-        "physpath-set",
-        &[
-            "kzrescue physpath set disk0.img --device-id 0",
-            "kzrescue physpath set kzm0.img kzm1.img --device-id 0 1 --write",
-            "kzrescue physpath set disk0.img --device-id 0 --write --journal-dir /var/tmp",
-        ],
-    ),
-    (
-        "undo",
-        &[
-            "kzrescue undo kzrescue-physpath-rpool-1796596044.kzj",
-            "kzrescue undo kzrescue-physpath-rpool-1796596044.kzj --write",
-        ],
-    ),
-    (
-        "hostdata-show",
-        &["kzrescue hostdata show disk0.img --key /etc/zones/keys/kz1"],
-    ),
-    (
-        "hostdata-check",
-        &["kzrescue hostdata check disk0.img --key /etc/zones/keys/kz1 --hostid 848611d4; echo $?"],
-    ),
-    (
-        "hostdata-init",
-        &[
-            "kzrescue hostdata init disk0.img --zone kz1 --key-out kz1.key",
-            "kzrescue hostdata init disk0.img --zone kz1 --key-out kz1.key -y",
-        ],
-    ),
-    (
-        "hostdata-takeover",
-        &[
-            "kzrescue hostdata takeover disk0.img --key kz1.key --hostid 848611d4 --hostname global2 --write",
-        ],
-    ),
-    (
-        "uri-parse",
-        &["kzrescue uri parse iscsi://zfssa/luname.naa.600144F0DBF8AF19000052E820D60003"],
-    ),
-    (
-        "uri-map",
-        &[
-            "kzrescue uri map dev:/dev/zvol/dsk/rpool/VARSHARE/zones/kz1/disk0 --via-iscsi --rescue-host 192.0.2.10 --zone kz1",
-        ],
-    ),
-    (
-        "iscsi-discover",
-        &["kzrescue iscsi discover 192.0.2.10 --chap-user u --chap-secret-file f"],
-    ),
-    (
-        "iscsi-inquiry",
-        &["kzrescue iscsi inquiry iscsi://192.0.2.10/luname.naa.600144f0dbf8af19000052e820d60003"],
-    ),
-    (
-        "iscsi-read",
-        &[
-            "kzrescue iscsi read iscsi://192.0.2.10/luname.naa.600144f0dbf8af19000052e820d60003 -o disk0.img",
-        ],
-    ),
-    ("scan", &["kzrescue scan disk0.img"]),
-    (
-        "datasets",
-        &[
-            "kzrescue datasets disk0.img",
-            "kzrescue datasets kzm0.img kzm1.img --json",
-        ],
-    ),
-    ("ls", &["kzrescue ls disk0.img rpool/ROOT/solaris:/etc"]),
-    (
-        "cat",
-        &["kzrescue cat disk0.img rpool/ROOT/solaris:/etc/passwd"],
-    ),
-    (
-        "export",
-        &["kzrescue export disk0.img rpool/ROOT/solaris:/etc --to /tmp/etc"],
-    ),
-    (
-        "manifest",
-        &[
-            "kzrescue manifest disk0.img rpool/ROOT/solaris > base.json",
-            "kzrescue manifest diff base.json now.json",
-        ],
-    ),
-    ("timeline", &["kzrescue timeline disk0.img"]),
-    (
-        "changes",
-        &["kzrescue changes disk0.img rpool/ROOT/solaris --since @install"],
-    ),
-    ("deleted", &["kzrescue deleted disk0.img rpool/export/home"]),
-    (
-        "diagnose",
-        &["kzrescue diagnose --zone-config kz1.zonecfg --keys /etc/zones/keys"],
-    ),
-    (
-        "repair",
-        &[
-            "kzrescue repair --zone-config kz1.zonecfg --dry-run",
-            "kzrescue repair --zone-config kz1.zonecfg --write",
-        ],
-    ),
-    ("demo", &["kzrescue demo"]),
-    (
-        "completions",
-        &["kzrescue completions bash > /etc/bash_completion.d/kzrescue"],
-    ),
-    ("manpage", &["kzrescue manpage /usr/local/share/man/man1"]),
-];
+/// The cells of the rows of the markdown table after `header` in `text`,
+/// markdown taken out (backticks, `\|`).
+fn table_rows(text: &str, header: &str) -> Vec<Vec<String>> {
+    let lines = text.lines().skip_while(|l| !l.starts_with(header)).skip(2);
+    lines
+        .take_while(|l| l.starts_with('|'))
+        .map(|l| {
+            let l = l.replace("\\|", "\u{1}");
+            let cells = l.trim().trim_matches('|').split('|');
+            cells
+                .map(|c| c.trim().replace('`', "").replace('\u{1}', "|"))
+                .collect()
+        })
+        .collect()
+}
+
+/// The page names a row of the command table is about: `label repair` →
+/// `label-repair`, `physpath DISK…` → `physpath` (words up to the first
+/// one not in lower case).
+fn row_pages(names: &str) -> Vec<String> {
+    names
+        .split(", ")
+        .map(|n| {
+            let words = n
+                .split(' ')
+                .take_while(|w| w.chars().all(|c| c.is_ascii_lowercase()));
+            words.collect::<Vec<_>>().join("-")
+        })
+        .collect()
+}
+
+/// The rows of the command table for page `name`: its own and those of
+/// forms without a page of their own (`manifest diff` on `manifest`), else
+/// its parent's (`uri-parse` → `uri`).
+fn command_rows(name: &str) -> Vec<(String, String)> {
+    let rows = table_rows(EXIT_CODES, "| command |");
+    let find = |page: &str| -> Vec<(String, String)> {
+        let prefix = format!("{page}-");
+        rows.iter()
+            .filter(|r| {
+                let pages = row_pages(&r[0]);
+                pages.iter().any(|p| p == page || p.starts_with(&prefix))
+            })
+            .map(|r| (r[0].clone(), r[1].clone()))
+            .collect()
+    };
+    let own = find(name);
+    match name.rsplit_once('-') {
+        Some((parent, _)) if own.is_empty() => find(parent),
+        _ => own,
+    }
+}
+
+/// The commands of page `name` in [`EXAMPLES`].
+fn examples(name: &str) -> Vec<&'static str> {
+    let header = format!("## {name}");
+    let mut lines = EXAMPLES.lines().skip_while(|l| *l != header).skip(1);
+    let mut out = Vec::new();
+    for l in lines.by_ref() {
+        if l.starts_with("## ") {
+            break;
+        }
+        if !l.is_empty() && !l.starts_with('#') {
+            out.push(l);
+        }
+    }
+    out
+}
 
 /// Prints the completion script for a shell.
 pub fn completions(a: &CompletionsArgs) -> Result<u8> {
@@ -277,28 +115,31 @@ fn roff(s: &str) -> String {
 }
 
 /// The EXIT STATUS and EXAMPLES sections of the page `name` (the command
-/// path without `kzrescue-`, or `kzrescue`).
+/// path without `kzrescue-`, or `kzrescue`), from [`EXIT_CODES`] and
+/// [`EXAMPLES`].
 pub fn extra_sections(name: &str) -> String {
     let mut s = String::from(".SH \"EXIT STATUS\"\n.PP\n");
-    s.push_str(&roff(EXIT_COMMON));
+    s.push_str(&roff(
+        &EXIT_CODES
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .replace('`', ""),
+    ));
     s.push('\n');
-    // the page's own line, else its parent's (`uri-parse` → `uri`)
-    let own = EXIT_TABLE
-        .iter()
-        .find(|(n, _)| *n == name)
-        .or_else(|| {
-            let parent = name.rsplit_once('-').map(|p| p.0)?;
-            EXIT_TABLE.iter().find(|(n, _)| *n == parent)
-        })
-        .map(|e| e.1);
-    if let Some(t) = own {
-        s.push_str(".PP\n");
-        s.push_str(&roff(t));
-        s.push('\n');
+    for r in table_rows(EXIT_CODES, "| code |") {
+        if r[0] != "1" || name == "kzrescue" {
+            s.push_str(&format!(".PP\n{}\n", roff(&format!("{} {}", r[0], r[1]))));
+        }
     }
-    if let Some((_, ex)) = EXAMPLES.iter().find(|(n, _)| *n == name) {
+    for (names, meaning) in command_rows(name) {
+        let line = format!("1 ({names}): {meaning}");
+        s.push_str(&format!(".PP\n{}\n", roff(&line)));
+    }
+    let ex = examples(name);
+    if !ex.is_empty() {
         s.push_str(".SH EXAMPLES\n");
-        for e in *ex {
+        for e in ex {
             s.push_str(".PP\n.nf\n");
             s.push_str(&roff(e));
             s.push_str("\n.fi\n");
@@ -341,9 +182,9 @@ pub fn manpage(a: &ManpageArgs) -> Result<u8> {
 #[cfg(test)]
 mod tests {
     /// Every command and subcommand has its exit line (its own or its
-    /// parent's) and every table entry names a real page.
+    /// parent's) and every example names a real page.
     #[test]
-    fn exit_table_covers_every_page() {
+    fn exit_codes_and_examples_cover_every_page() {
         let mut cmd = super::super::command();
         cmd.build();
         let mut names = vec!["kzrescue".to_string()];
@@ -364,20 +205,37 @@ mod tests {
             }
         }
         walk(&cmd, "", &mut names);
-        for n in &names {
+        for n in &names[1..] {
+            assert!(!super::command_rows(n).is_empty(), "{n} has no exit line");
             let s = super::extra_sections(n);
-            assert!(s.contains(".SH \"EXIT STATUS\""), "{n}");
-            assert!(
-                s.matches(".PP").count() >= 2,
-                "{n} has no exit line of its own"
+            let exit = s.split(".SH EXAMPLES").next().unwrap_or_default();
+            assert_eq!(
+                exit.matches(".PP").count(),
+                4 + super::command_rows(n).len(),
+                "{n}"
             );
         }
-        let listed = super::EXIT_TABLE
-            .iter()
-            .map(|e| e.0)
-            .chain(super::EXAMPLES.iter().map(|e| e.0));
-        for n in listed {
-            assert!(names.iter().any(|x| x == n), "{n} is no page");
+        assert!(super::extra_sections("kzrescue").contains("\n1 the command ran"));
+        for l in super::EXAMPLES.lines().filter(|l| l.starts_with("## ")) {
+            assert!(names.iter().any(|x| *x == l[3..]), "{l} is no page");
         }
+        for r in super::table_rows(super::EXIT_CODES, "| command |") {
+            for p in super::row_pages(&r[0]) {
+                let page = names.contains(&p);
+                let form = names.iter().any(|x| p.starts_with(&format!("{x}-")));
+                assert!(page || form, "{p} is no command");
+            }
+        }
+    }
+
+    /// The README's exit-code section is `exit-codes.md`, word for word.
+    #[test]
+    fn readme_exit_codes_are_the_same_text() {
+        let readme = include_str!("../../README.md");
+        let inner = readme
+            .split_once("<!-- exit-codes.md -->\n")
+            .and_then(|(_, r)| r.split_once("<!-- /exit-codes.md -->"))
+            .map(|(t, _)| t);
+        assert_eq!(inner, Some(super::EXIT_CODES));
     }
 }

@@ -287,21 +287,7 @@ fn print_lun(target: &str, i: &storage::LunInfo) {
         None => {}
     }
     for d in &i.designators {
-        let kind = match d.designator_type {
-            1 => "T10 vendor",
-            2 => "EUI-64",
-            3 => "NAA",
-            4 => "relative port",
-            5 => "port group",
-            8 => "SCSI name",
-            _ => "other",
-        };
-        let assoc = ["LU", "port", "device", "?"][(d.association & 3) as usize];
-        let val = if d.code_set == 1 {
-            hex::encode(&d.value)
-        } else {
-            String::from_utf8_lossy(&d.value).into_owned()
-        };
+        let (kind, assoc, val) = storage::designator_text(d);
         println!(
             "  id        {kind} ({assoc}, {} bytes): {val}",
             d.value.len()
