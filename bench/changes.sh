@@ -17,20 +17,14 @@ SIZE_MB=${SIZE_MB:-1200}
 RUNS=${RUNS:-3}
 POOL=kzchg$$
 HERE=$(cd "$(dirname "$0")/.." && pwd)
+. "$HERE/bench/lib.sh"
 KZ=${KZRESCUE:-$HERE/target/release/kzrescue}
-ZPOOL="$ROOT/sbin/zpool"; ZFS="$ROOT/sbin/zfs"; DAEMON="$ROOT/sbin/zfs-fuse"
-[ -x "$ZPOOL" ] || { echo "zfs-fuse not found in $ROOT (set ZFS_FUSE_ROOT)"; exit 2; }
-[ -x "$KZ" ] || (cd "$HERE" && cargo build --release -q)
 mkdir -p "$WORK"
-started=""
-if ! "$ZPOOL" list >/dev/null 2>&1; then
-  "$DAEMON" --no-daemon --pidfile "$WORK/zfs-fuse.pid" >"$WORK/zfs-fuse.log" 2>&1 &
-  started=$!
-  for _ in $(seq 50); do "$ZPOOL" list >/dev/null 2>&1 && break; sleep 0.2; done
-fi
+zfsfuse_start "$WORK" || exit 2
+[ -x "$KZ" ] || (cd "$HERE" && cargo build --release -q)
 cleanup() {
   "$ZPOOL" destroy -f "$POOL" 2>/dev/null || true
-  if [ -n "$started" ]; then kill "$started" 2>/dev/null; wait "$started" 2>/dev/null || true; fi
+  zfsfuse_stop
 }
 trap cleanup EXIT
 
@@ -40,24 +34,7 @@ truncate -s $(( (SIZE_MB * 3 / 2 + 256) * 1024 * 1024 )) "$IMG"
 "$ZFS" create -o compression=lzjb "$POOL/data"
 MNT="$WORK/mnt/data"
 echo "filling $MNT with ~${SIZE_MB} MiB"
-python3 - "$MNT" "$SIZE_MB" <<'PY'
-import os, sys
-root, total = sys.argv[1], int(sys.argv[2]) << 20
-rnd = open('/dev/urandom', 'rb')
-written, i = 0, 0
-sizes = [64 << 20, 8 << 20, 1 << 20, 128 << 10, 4 << 10]
-while written < total:
-    sz = sizes[i % len(sizes)]
-    d = os.path.join(root, f"d{i % 37}")
-    os.makedirs(d, exist_ok=True)
-    with open(os.path.join(d, f"f{i}"), 'wb') as f:
-        left = sz
-        while left:
-            n = min(left, 1 << 20)
-            f.write(rnd.read(n) if i % 2 else (b"kzrescue bench %d " % i) * (n // 20) + b"x" * (n % 20 if n >= 20 else n))
-            left -= n
-    written += sz; i += 1
-PY
+bench_fill "$MNT" "$SIZE_MB"
 # the baseline txg: a synced property change, then the newest uberblock
 "$ZFS" set kz:bench=base "$POOL"
 T0=$(zdb -lu "$IMG" | awk '$1 == "txg" {print $3}' | sort -n | tail -1)

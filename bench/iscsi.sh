@@ -5,29 +5,22 @@
 # The peer in each round is the faster of two iscsi-perf runs: 128 KiB and
 # 256 KiB requests (tgt's MaxBurstLength, the size kzrescue picks), 32 in
 # flight each.
-# Needs: tgt (tgtd, tgtadm), libiscsi-bin (iscsi-perf), a release build.
+# Each round also gives each client's CPU seconds (user + system, of the
+# process and its children) per GiB it moved: on a shared machine that is
+# steadier than throughput, which the load moves. For iscsi-perf the GiB are
+# its reported rate times the run's length. KZ_BEFORE=<binary> adds a second
+# kzrescue (an earlier build) to every round, against the same peer.
+# Needs: tgt (tgtd, tgtadm), libiscsi-bin (iscsi-perf), GNU time, a release build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 SECS=${1:-5}
 K=${KZRESCUE:-$PWD/target/release/kzrescue}
 [ -n "${KZRESCUE:-}" ] || cargo build --release --quiet
 W=$(mktemp -d)
-PORT=$(python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])')
-CTL=$((1000 + PORT % 31000))
-tgtd -f -C "$CTL" --iscsi "portal=127.0.0.1:$PORT" >"$W/tgtd.log" 2>&1 &
-TGTD=$!
-cleanup() {
-  kill -CONT "$TGTD" 2>/dev/null || true
-  tgtadm -C "$CTL" --lld iscsi --op delete --mode target --tid 1 --force >/dev/null 2>&1 || true
-  tgtadm -C "$CTL" --op delete --mode system >/dev/null 2>&1 || true
-  for _ in $(seq 50); do kill -0 "$TGTD" 2>/dev/null || break; sleep 0.1; done
-  kill -9 "$TGTD" 2>/dev/null || true
-  wait "$TGTD" 2>/dev/null || true
-  rm -rf "$W"
-}
-trap cleanup EXIT
-for _ in $(seq 100); do tgtadm -C "$CTL" --op show --mode system >/dev/null 2>&1 && break; sleep 0.1; done
-adm() { tgtadm -C "$CTL" --lld iscsi "$@"; }
+trap 'tgtd_stop; rm -rf "$W"' EXIT
+tgtd_start "$W"
+adm() { tgt_adm "$@"; }
 IQN=iqn.2026-11.org.kzrescue.bench:lun
 ID=600144f0a613c900000054521d55be01
 # 1 GiB of non-zero data (so nothing is a hole), cached after the first pass.
@@ -46,28 +39,52 @@ URI="iscsi://127.0.0.1:$PORT/luname.naa.$ID"
 cat "$W/lun.img" >/dev/null   # warm the page cache for both
 
 echo "== tgtd $(tgtd -V 2>/dev/null || true) on 127.0.0.1:$PORT, 1 GiB LUN, $(nproc) CPUs"
+# Each prints "MiB/s CPU-seconds-per-GiB".
 ours() {
   # Whole LUN, 64 MiB per read_at, kzrescue's own READ(16) size and depth.
-  "$K" iscsi read --discard --chunk 67108864 "$URI" 2>&1 | sed -n 's/.*(\(.*\) MiB\/s)/\1/p'
+  # $1: the binary (default $K).
+  local rate cpu
+  rate=$(/usr/bin/time -f "%U %S" -o "$W/cpu" "${1:-$K}" iscsi read --discard --chunk 67108864 "$URI" 2>&1 |
+    sed -n 's/.*(\(.*\) MiB\/s)/\1/p')
+  cpu=$(tail -1 "$W/cpu" | awk '{print $1 + $2}')  # GNU time may add an "exited with" line first
+  python3 -c "print('$rate', '%.3f' % $cpu)" 2>/dev/null || echo "nan nan"
 }
 theirs() {
   # $1 blocks (of 512 bytes) per request, 32 in flight, sequential, $SECS s.
   # iscsi-perf's "MB/s" is IOPS x request size / 2^20, i.e. MiB/s.
-  timeout -s INT "$SECS" iscsi-perf -b "$1" -m 32 "iscsi://127.0.0.1:$PORT/$IQN/1" 2>&1 |
+  local rate cpu
+  rate=$(/usr/bin/time -f "%U %S" -o "$W/cpu" timeout -s INT "$SECS" iscsi-perf -b "$1" -m 32 "iscsi://127.0.0.1:$PORT/$IQN/1" 2>&1 |
     tr '\r' '\n' | grep -o 'iops average [0-9]* ([0-9]* MB/s)' | tail -1 |
-    sed -n 's/.*(\([0-9]*\) MB.*/\1/p' || true
+    sed -n 's/.*(\([0-9]*\) MB.*/\1/p' || true)
+  cpu=$(tail -1 "$W/cpu" | awk '{print $1 + $2}')  # GNU time may add an "exited with" line first
+  python3 -c "print('$rate', '%.3f' % ($cpu / ($rate * $SECS / 1024)))" 2>/dev/null || echo "nan nan"
 }
 # The machine is shared: alternate the two, five rounds, report the median ratio.
 echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
-ratios=()
+ratios=(); cpu_ours=(); cpu_theirs=(); ratios_b=(); cpu_b=()
 for round in 1 2 3 4 5; do
-  o=$(ours); t1=$(theirs 256); t2=$(theirs 512)
+  if [ -n "${KZ_BEFORE:-}" ]; then
+    # another kzrescue (an earlier build) in the same round, same peer
+    read -r ob cb < <(ours "$KZ_BEFORE")
+  fi
+  read -r o co < <(ours); read -r t1 c1 < <(theirs 256); read -r t2 c2 < <(theirs 512)
   t=$(python3 -c "print(max($t1, $t2))" 2>/dev/null || echo nan)
+  ct=$(python3 -c "print($c1 if $t1 >= $t2 else $c2)" 2>/dev/null || echo nan)
   r=$(python3 -c "print('%.2f' % ($o / $t))" 2>/dev/null || echo nan)
-  ratios+=("$r")
-  echo "round $round: kzrescue $o MiB/s (whole 1 GiB LUN), iscsi-perf $t1 MiB/s (128 KiB) $t2 MiB/s (256 KiB) (${SECS}s each), ratio to the faster $r"
+  ratios+=("$r"); cpu_ours+=("$co"); cpu_theirs+=("$ct")
+  echo "round $round: kzrescue $o MiB/s (whole 1 GiB LUN, CPU $co s/GiB), iscsi-perf $t1 MiB/s (128 KiB, CPU $c1 s/GiB) $t2 MiB/s (256 KiB, CPU $c2 s/GiB) (${SECS}s each), ratio to the faster $r"
+  if [ -n "${KZ_BEFORE:-}" ]; then
+    rb=$(python3 -c "print('%.2f' % ($ob / $t))" 2>/dev/null || echo nan)
+    ratios_b+=("$rb"); cpu_b+=("$cb")
+    echo "         KZ_BEFORE $ob MiB/s (CPU $cb s/GiB), ratio to the same iscsi-perf $rb"
+  fi
 done
-python3 -c "import statistics,sys; v=[float(x) for x in sys.argv[1:] if x!='nan']; print('median ratio kzrescue/iscsi-perf = %.2f (min %.2f, max %.2f)' % (statistics.median(v), min(v), max(v)))" "${ratios[@]}"
+med() { python3 -c "import statistics,sys; v=[float(x) for x in sys.argv[1:] if x!='nan']; print('%.2f (min %.2f, max %.2f)' % (statistics.median(v), min(v), max(v)) if v else 'nan')" "$@"; }
+echo "median ratio kzrescue/iscsi-perf = $(med "${ratios[@]}")"
+echo "client CPU s/GiB, median: kzrescue $(med "${cpu_ours[@]}"); iscsi-perf (the faster run) $(med "${cpu_theirs[@]}")"
+if [ -n "${KZ_BEFORE:-}" ]; then
+  echo "KZ_BEFORE: median ratio $(med "${ratios_b[@]}"), CPU s/GiB $(med "${cpu_b[@]}")"
+fi
 echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 echo "== label read latency over iSCSI (login, discovery, VPD search, 4 labels)"

@@ -171,19 +171,8 @@ fn open_rel(root: &OwnedFd, rel: &[Vec<u8>]) -> rustix::io::Result<OwnedFd> {
     Ok(fd)
 }
 
-/// Writes `nodes` (a walk, directories before their contents) under the
-/// directory `dest`, which is created if missing and must be empty.
-/// `root_name` names the walk's root when it is not a directory (it is
-/// then written inside `dest` under that name). `progress` is called with
-/// the bytes of file data accounted for.
-pub fn to_dir(
-    fs: &Zpl,
-    nodes: &[Node],
-    dest: &Path,
-    root_name: &[u8],
-    opts: &Options,
-    progress: &dyn Fn(u64),
-) -> Result<Report> {
+/// Creates `dest` if missing, checks that it is empty and opens it.
+fn open_empty(dest: &Path) -> Result<OwnedFd> {
     let io = |what: &str, e: std::io::Error| Error::io(format!("{what} {}", dest.display()), e);
     std::fs::create_dir_all(dest).map_err(|e| io("create", e))?;
     let root = rustix::fs::open(
@@ -199,188 +188,257 @@ pub fn to_dir(
             return Err(Error::Refused(format!("{} is not empty", dest.display())));
         }
     }
-    let mut rep = Report::default();
-    // first name of each file object written: (directory, name), for hard links
-    let mut linked: HashMap<u64, (Vec<Vec<u8>>, Vec<u8>)> = HashMap::new();
-    let mut stack: Vec<Open> = Vec::new();
-    let close = |o: Open, rep: &mut Report| {
+    Ok(root)
+}
+
+/// An export to a directory in progress.
+struct DirExport<'a> {
+    fs: &'a Zpl,
+    opts: &'a Options,
+    progress: &'a dyn Fn(u64),
+    /// The destination, and its open handle.
+    dest: &'a Path,
+    root: OwnedFd,
+    /// The directories being filled, outermost first.
+    stack: Vec<Open>,
+    /// First name of each file object written: (directory, name), for hard links.
+    linked: HashMap<u64, (Vec<Vec<u8>>, Vec<u8>)>,
+    rep: Report,
+}
+
+impl DirExport<'_> {
+    /// Applies a finished directory's attributes.
+    fn close(&mut self, o: Open) {
         let f = File::from(o.fd);
-        if let Err(e) = finish(&f, &o.znode, opts) {
-            rep.problems.push(format!("{}: {e}", lossy(&o.path)));
+        if let Err(e) = finish(&f, &o.znode, self.opts) {
+            self.rep.problems.push(format!("{}: {e}", lossy(&o.path)));
         }
-    };
-    for (index, n) in nodes.iter().enumerate() {
-        let z = &n.znode;
-        // the directory this node goes in: the walk's root is the
-        // destination itself (a directory) or goes inside it
-        let (name, parent) = match n.parent {
-            None if z.file_type() == FileType::Dir => {
-                let fd = rustix::fs::openat(
-                    &root,
-                    ".",
-                    OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
-                    Mode::empty(),
-                )
-                .map_err(|e| io("open", e.into()))?;
-                stack.push(Open {
-                    index,
-                    fd,
-                    rel: Vec::new(),
-                    znode: z.clone(),
-                    path: n.path.clone(),
-                });
-                rep.written += 1;
-                continue;
+    }
+
+    /// The name node `n` (walk index `index`) is written under and whether
+    /// it goes in the directory on top of the stack (else in the
+    /// destination); None when it is not written (said in the report).
+    fn place(&mut self, index: usize, n: &Node, root_name: &[u8]) -> Result<Option<(Vec<u8>, bool)>> {
+        let Some(p) = n.parent else {
+            if n.znode.file_type() != FileType::Dir {
+                return Ok(Some((root_name.to_vec(), false)));
             }
-            None => (root_name.to_vec(), None),
-            Some(p) => {
-                while stack.last().is_some_and(|o| o.index != p) {
-                    let o = stack.pop().expect("checked");
-                    close(o, &mut rep);
-                }
-                if stack.is_empty() {
-                    rep.problems.push(format!(
-                        "{}: not written: its directory was not",
-                        lossy(&n.path)
-                    ));
-                    continue;
-                }
-                match accepted_name(n, opts) {
-                    Ok((name, note)) => {
-                        if let Some(note) = note {
-                            rep.problems.push(format!("{}: {note}", lossy(&n.path)));
-                        }
-                        (name, Some(p))
-                    }
-                    Err(why) => {
-                        rep.problems.push(format!("{}: {why}", lossy(&n.path)));
-                        continue;
-                    }
-                }
-            }
+            // the walk's root directory is the destination itself
+            let fd = rustix::fs::openat(
+                &self.root,
+                ".",
+                OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+                Mode::empty(),
+            )
+            .map_err(|e| Error::io(format!("open {}", self.dest.display()), e.into()))?;
+            self.stack.push(Open {
+                index,
+                fd,
+                rel: Vec::new(),
+                znode: n.znode.clone(),
+                path: n.path.clone(),
+            });
+            self.rep.written += 1;
+            return Ok(None);
         };
-        let (dirfd, dir_rel): (&OwnedFd, Vec<Vec<u8>>) = match parent {
-            Some(_) => {
-                let top = stack.last().expect("parent on the stack");
-                (&top.fd, top.rel.clone())
+        while self.stack.last().is_some_and(|o| o.index != p) {
+            let o = self.stack.pop().expect("checked");
+            self.close(o);
+        }
+        if self.stack.is_empty() {
+            self.rep.problems.push(format!(
+                "{}: not written: its directory was not",
+                lossy(&n.path)
+            ));
+            return Ok(None);
+        }
+        match accepted_name(n, self.opts) {
+            Ok((name, note)) => {
+                if let Some(note) = note {
+                    self.rep.problems.push(format!("{}: {note}", lossy(&n.path)));
+                }
+                Ok(Some((name, true)))
             }
-            None => (&root, Vec::new()),
+            Err(why) => {
+                self.rep.problems.push(format!("{}: {why}", lossy(&n.path)));
+                Ok(None)
+            }
+        }
+    }
+
+    /// Writes node `n` as `name` in its directory.
+    fn node(&mut self, index: usize, n: &Node, root_name: &[u8]) -> Result<()> {
+        let Some((name, in_dir)) = self.place(index, n, root_name)? else {
+            return Ok(());
         };
-        let r: std::result::Result<Option<Open>, String> = (|| {
-            match z.file_type() {
-                FileType::Dir => {
-                    rustix::fs::mkdirat(dirfd, name.as_slice(), Mode::from_raw_mode(0o700))
-                        .map_err(os_err)?;
-                    let fd = rustix::fs::openat(
-                        dirfd,
-                        name.as_slice(),
-                        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
-                        Mode::empty(),
-                    )
-                    .map_err(os_err)?;
-                    let mut rel = dir_rel.clone();
-                    rel.push(name.clone());
-                    return Ok(Some(Open {
-                        index,
-                        fd,
-                        rel,
-                        znode: z.clone(),
-                        path: n.path.clone(),
-                    }));
-                }
-                FileType::File if linked.contains_key(&z.object) => {
-                    let (first_dir, first_name) = &linked[&z.object];
-                    let from = open_rel(&root, first_dir).map_err(os_err)?;
-                    rustix::fs::linkat(
-                        &from,
-                        first_name.as_slice(),
-                        dirfd,
-                        name.as_slice(),
-                        AtFlags::empty(),
-                    )
-                    .map_err(os_err)?;
-                }
-                FileType::File => {
-                    let fd = rustix::fs::openat(
-                        dirfd,
-                        name.as_slice(),
-                        OFlags::WRONLY
-                            | OFlags::CREATE
-                            | OFlags::EXCL
-                            | OFlags::NOFOLLOW
-                            | OFlags::CLOEXEC,
-                        Mode::from_raw_mode(0o600),
-                    )
-                    .map_err(os_err)?;
-                    let f = File::from(fd);
-                    // Holes stay holes: only allocated blocks are written,
-                    // so a sparse file costs its data, not its size.
-                    let mut written = 0u64;
-                    fs.read_file_sparse(&n.dnode, z.size, |off, b| {
-                        progress(b.len() as u64);
-                        written += b.len() as u64;
-                        f.write_all_at(b, off)
-                    })
-                    .map_err(|e| e.to_string())?;
-                    f.set_len(z.size)
-                        .map_err(|e| format!("cannot make it {} bytes long here: {e}", z.size))?;
-                    progress(z.size.saturating_sub(written));
-                    linked.insert(z.object, (dir_rel.clone(), name.clone()));
-                    finish(&f, z, opts)?;
-                }
-                FileType::Symlink => {
-                    let t = fs.readlink(&n.dnode, z).map_err(|e| e.to_string())?;
-                    if t.contains(&0) {
-                        return Err("symlink target contains a NUL byte: not created".into());
-                    }
-                    // created, never resolved: nothing is ever opened through it
-                    rustix::fs::symlinkat(t.as_slice(), dirfd, name.as_slice()).map_err(os_err)?;
-                    if opts.owners {
-                        rustix::fs::chownat(
-                            dirfd,
-                            name.as_slice(),
-                            ugid(z.uid).map(rustix::fs::Uid::from_raw),
-                            ugid(z.gid).map(rustix::fs::Gid::from_raw),
-                            AtFlags::SYMLINK_NOFOLLOW,
-                        )
-                        .map_err(|e| format!("chown: {}", os_err(e)))?;
-                    }
-                    if let (Some(a), Some(m)) = (timespec(&z.atime), timespec(&z.mtime)) {
-                        let ts = Timestamps {
-                            last_access: a,
-                            last_modification: m,
-                        };
-                        rustix::fs::utimensat(
-                            dirfd,
-                            name.as_slice(),
-                            &ts,
-                            AtFlags::SYMLINK_NOFOLLOW,
-                        )
-                        .map_err(|e| format!("set times: {}", os_err(e)))?;
-                    }
-                }
-                other => {
-                    return Err(format!(
-                        "{other:?} (rdev {:#x}) not created: use --tar to keep special files",
-                        z.rdev
-                    ));
-                }
-            }
-            Ok(None)
-        })();
+        let r = self.create(index, n, &name, in_dir);
         match r {
             Ok(opened) => {
-                rep.written += 1;
-                stack.extend(opened);
+                self.rep.written += 1;
+                self.stack.extend(opened);
             }
-            Err(e) => rep.problems.push(format!("{}: {e}", lossy(&n.path))),
+            Err(e) => self.rep.problems.push(format!("{}: {e}", lossy(&n.path))),
         }
+        Ok(())
+    }
+
+    /// Creates the object of node `n` as `name`; a directory is returned
+    /// open, to be filled.
+    fn create(
+        &mut self,
+        index: usize,
+        n: &Node,
+        name: &[u8],
+        in_dir: bool,
+    ) -> std::result::Result<Option<Open>, String> {
+        let z = &n.znode;
+        let (dirfd, dir_rel): (&OwnedFd, Vec<Vec<u8>>) = match self.stack.last() {
+            Some(top) if in_dir => (&top.fd, top.rel.clone()),
+            _ => (&self.root, Vec::new()),
+        };
+        match z.file_type() {
+            FileType::Dir => {
+                rustix::fs::mkdirat(dirfd, name, Mode::from_raw_mode(0o700)).map_err(os_err)?;
+                let fd = rustix::fs::openat(
+                    dirfd,
+                    name,
+                    OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+                    Mode::empty(),
+                )
+                .map_err(os_err)?;
+                let mut rel = dir_rel;
+                rel.push(name.to_vec());
+                return Ok(Some(Open {
+                    index,
+                    fd,
+                    rel,
+                    znode: z.clone(),
+                    path: n.path.clone(),
+                }));
+            }
+            FileType::File if self.linked.contains_key(&z.object) => {
+                let (first_dir, first_name) = &self.linked[&z.object];
+                let from = open_rel(&self.root, first_dir).map_err(os_err)?;
+                rustix::fs::linkat(&from, first_name.as_slice(), dirfd, name, AtFlags::empty())
+                    .map_err(os_err)?;
+            }
+            FileType::File => {
+                write_file(self.fs, n, dirfd, name, self.opts, self.progress)?;
+                self.linked.insert(z.object, (dir_rel, name.to_vec()));
+            }
+            FileType::Symlink => write_symlink(self.fs, n, dirfd, name, self.opts)?,
+            other => {
+                return Err(format!(
+                    "{other:?} (rdev {:#x}) not created: use --tar to keep special files",
+                    z.rdev
+                ));
+            }
+        }
+        Ok(None)
+    }
+}
+
+/// Writes the regular file of node `n` as `name` in `dirfd`.
+fn write_file(
+    fs: &Zpl,
+    n: &Node,
+    dirfd: &OwnedFd,
+    name: &[u8],
+    opts: &Options,
+    progress: &dyn Fn(u64),
+) -> std::result::Result<(), String> {
+    let z = &n.znode;
+    let fd = rustix::fs::openat(
+        dirfd,
+        name,
+        OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+        Mode::from_raw_mode(0o600),
+    )
+    .map_err(os_err)?;
+    let f = File::from(fd);
+    // Holes stay holes: only allocated blocks are written, so a sparse
+    // file costs its data, not its size.
+    let mut written = 0u64;
+    fs.read_file_sparse(&n.dnode, z.size, |off, b| {
+        progress(b.len() as u64);
+        written += b.len() as u64;
+        f.write_all_at(b, off)
+    })
+    .map_err(|e| e.to_string())?;
+    f.set_len(z.size)
+        .map_err(|e| format!("cannot make it {} bytes long here: {e}", z.size))?;
+    progress(z.size.saturating_sub(written));
+    finish(&f, z, opts)
+}
+
+/// Creates the symlink of node `n` as `name` in `dirfd` (never resolved),
+/// with its owner and times.
+fn write_symlink(
+    fs: &Zpl,
+    n: &Node,
+    dirfd: &OwnedFd,
+    name: &[u8],
+    opts: &Options,
+) -> std::result::Result<(), String> {
+    let z = &n.znode;
+    let t = fs.readlink(&n.dnode, z).map_err(|e| e.to_string())?;
+    if t.contains(&0) {
+        return Err("symlink target contains a NUL byte: not created".into());
+    }
+    // created, never resolved: nothing is ever opened through it
+    rustix::fs::symlinkat(t.as_slice(), dirfd, name).map_err(os_err)?;
+    if opts.owners {
+        rustix::fs::chownat(
+            dirfd,
+            name,
+            ugid(z.uid).map(rustix::fs::Uid::from_raw),
+            ugid(z.gid).map(rustix::fs::Gid::from_raw),
+            AtFlags::SYMLINK_NOFOLLOW,
+        )
+        .map_err(|e| format!("chown: {}", os_err(e)))?;
+    }
+    if let (Some(a), Some(m)) = (timespec(&z.atime), timespec(&z.mtime)) {
+        let ts = Timestamps {
+            last_access: a,
+            last_modification: m,
+        };
+        rustix::fs::utimensat(dirfd, name, &ts, AtFlags::SYMLINK_NOFOLLOW)
+            .map_err(|e| format!("set times: {}", os_err(e)))?;
+    }
+    Ok(())
+}
+
+/// Writes `nodes` (a walk, directories before their contents) under the
+/// directory `dest`, which is created if missing and must be empty.
+/// `root_name` names the walk's root when it is not a directory (it is
+/// then written inside `dest` under that name). `progress` is called with
+/// the bytes of file data accounted for.
+pub fn to_dir(
+    fs: &Zpl,
+    nodes: &[Node],
+    dest: &Path,
+    root_name: &[u8],
+    opts: &Options,
+    progress: &dyn Fn(u64),
+) -> Result<Report> {
+    let mut x = DirExport {
+        fs,
+        opts,
+        progress,
+        dest,
+        root: open_empty(dest)?,
+        stack: Vec::new(),
+        linked: HashMap::new(),
+        rep: Report::default(),
+    };
+    for (index, n) in nodes.iter().enumerate() {
+        x.node(index, n, root_name)?;
     }
     // directory attributes last, deepest first, once their contents are written
-    while let Some(o) = stack.pop() {
-        close(o, &mut rep);
+    while let Some(o) = x.stack.pop() {
+        x.close(o);
     }
-    Ok(rep)
+    Ok(x.rep)
 }
 
 /// A tar header's mtime: octal or GNU base-256 for large values, and
@@ -393,6 +451,149 @@ fn set_tar_mtime(h: &mut tar::Header, sec: i64) {
         let mut f = [0xffu8; 12];
         f[4..].copy_from_slice(&sec.to_be_bytes());
         g.mtime = f;
+    }
+}
+
+/// An export to a tar archive in progress.
+struct TarExport<'a, 'w> {
+    fs: &'a Zpl,
+    opts: &'a Options,
+    progress: &'a dyn Fn(u64),
+    t: tar::Builder<&'w mut dyn Write>,
+    /// Walk index of each directory in the archive → its archive path.
+    dirs: HashMap<usize, Vec<u8>>,
+    /// (directory, name) of every entry archived.
+    names: HashSet<(usize, Vec<u8>)>,
+    /// Further names of one file object are stored as hard links to the first.
+    linked: HashMap<u64, Vec<u8>>,
+    rep: Report,
+}
+
+impl TarExport<'_, '_> {
+    /// The archive path of node `n`, or None when it is not archived (said
+    /// in the report).
+    fn name(&mut self, n: &Node, root_name: &[u8]) -> Option<Vec<u8>> {
+        let Some(p) = n.parent else {
+            return Some(if n.znode.file_type() == FileType::Dir {
+                b".".to_vec()
+            } else {
+                root_name.to_vec()
+            });
+        };
+        let Some(dir) = self.dirs.get(&p) else {
+            self.rep.problems.push(format!(
+                "{}: not archived: its directory was not",
+                lossy(&n.path)
+            ));
+            return None;
+        };
+        let (nm, note) = match accepted_name(n, self.opts) {
+            Ok(x) => x,
+            Err(why) => {
+                self.rep.problems.push(format!("{}: {why}", lossy(&n.path)));
+                return None;
+            }
+        };
+        if !self.names.insert((p, nm.clone())) {
+            self.rep.problems.push(format!(
+                "{}: the name already exists in this directory (an escaped name \
+                 meeting a real one): not archived",
+                lossy(&n.path)
+            ));
+            return None;
+        }
+        if let Some(note) = note {
+            self.rep.problems.push(format!("{}: {note}", lossy(&n.path)));
+        }
+        Some(if dir.as_slice() == b"." {
+            nm
+        } else {
+            [dir.as_slice(), b"/", nm.as_slice()].concat()
+        })
+    }
+
+    /// Archives node `n` (walk index `index`); a failed file body is an
+    /// error (it leaves the archive inconsistent), other failures are
+    /// reported.
+    fn node(&mut self, index: usize, n: &Node, root_name: &[u8]) -> Result<()> {
+        let Some(name) = self.name(n, root_name) else {
+            return Ok(());
+        };
+        let z = &n.znode;
+        let path = Path::new(std::ffi::OsStr::from_bytes(&name));
+        let mut h = tar::Header::new_gnu();
+        h.set_mode((z.mode & 0o7777) as u32);
+        h.set_uid(z.uid);
+        h.set_gid(z.gid);
+        set_tar_mtime(&mut h, z.mtime.sec);
+        h.set_size(0);
+        let r = match z.file_type() {
+            FileType::Dir => {
+                h.set_entry_type(tar::EntryType::Directory);
+                let r = self.t.append_data(&mut h, path, std::io::empty());
+                if r.is_ok() {
+                    self.dirs.insert(index, name.clone());
+                }
+                r
+            }
+            FileType::File if self.linked.contains_key(&z.object) => {
+                h.set_entry_type(tar::EntryType::Link);
+                let first = Path::new(std::ffi::OsStr::from_bytes(&self.linked[&z.object]));
+                self.t.append_link(&mut h, path, first)
+            }
+            FileType::File if z.size > self.opts.max_file_size => {
+                self.rep.problems.push(format!(
+                    "{}: claimed size {} exceeds --max-file-size {}: contents not archived",
+                    lossy(&n.path),
+                    z.size,
+                    self.opts.max_file_size
+                ));
+                return Ok(());
+            }
+            FileType::File => {
+                h.set_entry_type(tar::EntryType::Regular);
+                h.set_size(z.size);
+                let rd = Progress {
+                    inner: FileReader::new(self.fs, n.dnode.clone(), z.size),
+                    progress: self.progress,
+                };
+                self.t
+                    .append_data(&mut h, path, rd)
+                    .map_err(|e| n.dnode.error(format!("file {}", lossy(&n.path)), e))?;
+                self.linked.insert(z.object, name.clone());
+                Ok(())
+            }
+            FileType::Symlink => match self.fs.readlink(&n.dnode, z) {
+                Ok(target) if target.contains(&0) => Err(std::io::Error::other(
+                    "symlink target contains a NUL byte: not archived",
+                )),
+                Ok(target) => {
+                    h.set_entry_type(tar::EntryType::Symlink);
+                    let target = Path::new(std::ffi::OsStr::from_bytes(&target));
+                    self.t.append_link(&mut h, path, target)
+                }
+                Err(e) => Err(std::io::Error::other(e.to_string())),
+            },
+            t @ (FileType::Chardev | FileType::Blockdev | FileType::Fifo) => {
+                h.set_entry_type(match t {
+                    FileType::Chardev => tar::EntryType::Char,
+                    FileType::Blockdev => tar::EntryType::Block,
+                    _ => tar::EntryType::Fifo,
+                });
+                let (ma, mi) = z.device();
+                let _ = h.set_device_major(ma as u32);
+                let _ = h.set_device_minor(mi as u32);
+                self.t.append_data(&mut h, path, std::io::empty())
+            }
+            other => Err(std::io::Error::other(format!(
+                "{other:?} cannot be stored in tar"
+            ))),
+        };
+        match r {
+            Ok(()) => self.rep.written += 1,
+            Err(e) => self.rep.problems.push(format!("{}: {e}", lossy(&n.path))),
+        }
+        Ok(())
     }
 }
 
@@ -409,140 +610,23 @@ pub fn to_tar(
 ) -> Result<Report> {
     let mut t = tar::Builder::new(out);
     t.mode(tar::HeaderMode::Complete);
-    let mut rep = Report::default();
-    // walk index of each directory in the archive → its archive path
-    let mut dirs: HashMap<usize, Vec<u8>> = HashMap::new();
-    let mut names: HashSet<(usize, Vec<u8>)> = HashSet::new();
-    // further names of one file object are stored as hard links to the first
-    let mut linked: HashMap<u64, Vec<u8>> = HashMap::new();
+    let mut x = TarExport {
+        fs,
+        opts,
+        progress,
+        t,
+        dirs: HashMap::new(),
+        names: HashSet::new(),
+        linked: HashMap::new(),
+        rep: Report::default(),
+    };
     for (index, n) in nodes.iter().enumerate() {
-        let z = &n.znode;
-        let name: Vec<u8> = match n.parent {
-            None if z.file_type() == FileType::Dir => b".".to_vec(),
-            None => root_name.to_vec(),
-            Some(p) => {
-                let Some(dir) = dirs.get(&p) else {
-                    rep.problems.push(format!(
-                        "{}: not archived: its directory was not",
-                        lossy(&n.path)
-                    ));
-                    continue;
-                };
-                let (nm, note) = match accepted_name(n, opts) {
-                    Ok(x) => x,
-                    Err(why) => {
-                        rep.problems.push(format!("{}: {why}", lossy(&n.path)));
-                        continue;
-                    }
-                };
-                if !names.insert((p, nm.clone())) {
-                    rep.problems.push(format!(
-                        "{}: the name already exists in this directory (an escaped name \
-                         meeting a real one): not archived",
-                        lossy(&n.path)
-                    ));
-                    continue;
-                }
-                if let Some(note) = note {
-                    rep.problems.push(format!("{}: {note}", lossy(&n.path)));
-                }
-                if dir.as_slice() == b"." {
-                    nm
-                } else {
-                    [dir.as_slice(), b"/", nm.as_slice()].concat()
-                }
-            }
-        };
-        let path = Path::new(std::ffi::OsStr::from_bytes(&name));
-        let mut h = tar::Header::new_gnu();
-        h.set_mode((z.mode & 0o7777) as u32);
-        h.set_uid(z.uid);
-        h.set_gid(z.gid);
-        set_tar_mtime(&mut h, z.mtime.sec);
-        let r = match z.file_type() {
-            FileType::Dir => {
-                h.set_entry_type(tar::EntryType::Directory);
-                h.set_size(0);
-                let r = t.append_data(&mut h, path, std::io::empty());
-                if r.is_ok() {
-                    dirs.insert(index, name.clone());
-                }
-                r
-            }
-            FileType::File if linked.contains_key(&z.object) => {
-                h.set_entry_type(tar::EntryType::Link);
-                h.set_size(0);
-                let first = Path::new(std::ffi::OsStr::from_bytes(&linked[&z.object]));
-                t.append_link(&mut h, path, first)
-            }
-            FileType::File if z.size > opts.max_file_size => {
-                rep.problems.push(format!(
-                    "{}: claimed size {} exceeds --max-file-size {}: contents not archived",
-                    lossy(&n.path),
-                    z.size,
-                    opts.max_file_size
-                ));
-                continue;
-            }
-            FileType::File => {
-                h.set_entry_type(tar::EntryType::Regular);
-                h.set_size(z.size);
-                let rd = Progress {
-                    inner: FileReader::new(fs, n.dnode.clone(), z.size),
-                    progress,
-                };
-                let r = t.append_data(&mut h, path, rd);
-                match r {
-                    Ok(()) => {
-                        linked.insert(z.object, name.clone());
-                    }
-                    // a failed file body leaves the archive inconsistent: stop
-                    Err(e) => {
-                        return Err(n.dnode.error(format!("file {}", lossy(&n.path)), e));
-                    }
-                }
-                Ok(())
-            }
-            FileType::Symlink => match fs.readlink(&n.dnode, z) {
-                Ok(target) if target.contains(&0) => Err(std::io::Error::other(
-                    "symlink target contains a NUL byte: not archived",
-                )),
-                Ok(target) => {
-                    h.set_entry_type(tar::EntryType::Symlink);
-                    h.set_size(0);
-                    t.append_link(
-                        &mut h,
-                        path,
-                        Path::new(std::ffi::OsStr::from_bytes(&target)),
-                    )
-                }
-                Err(e) => Err(std::io::Error::other(e.to_string())),
-            },
-            FileType::Chardev | FileType::Blockdev | FileType::Fifo => {
-                h.set_entry_type(match z.file_type() {
-                    FileType::Chardev => tar::EntryType::Char,
-                    FileType::Blockdev => tar::EntryType::Block,
-                    _ => tar::EntryType::Fifo,
-                });
-                let (ma, mi) = z.device();
-                let _ = h.set_device_major(ma as u32);
-                let _ = h.set_device_minor(mi as u32);
-                h.set_size(0);
-                t.append_data(&mut h, path, std::io::empty())
-            }
-            other => Err(std::io::Error::other(format!(
-                "{other:?} cannot be stored in tar"
-            ))),
-        };
-        match r {
-            Ok(()) => rep.written += 1,
-            Err(e) => rep.problems.push(format!("{}: {e}", lossy(&n.path))),
-        }
+        x.node(index, n, root_name)?;
     }
-    t.into_inner()
+    x.t.into_inner()
         .and_then(|w| w.flush())
         .map_err(|e| Error::io("finish tar", e))?;
-    Ok(rep)
+    Ok(x.rep)
 }
 
 /// A reader that reports the bytes it hands out.

@@ -10,34 +10,30 @@
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 
-pub mod error;
-pub mod export;
-pub mod input;
-pub mod source;
-pub mod zfs;
-
-// --- modules: read path (partition, target)
-pub mod partition;
-pub mod target;
-pub mod time;
-
-// --- modules: physpath repair (repair, zone::zvblk)
-pub mod repair;
-
-// --- modules: hostdata
-pub mod hostdata;
-
-// --- modules: manifests
-pub mod manifest;
-
-// --- modules: zone config / diagnose
-pub mod diagnose;
-// --- modules: recovery below the labels (scan, label repair, table restore)
-pub mod recovery;
-pub mod scan;
-pub mod zone;
-
-// --- modules: forensic history (timeline, changes, deleted)
+// Layers, lowest first; no module imports from a layer above its own.
+// Shared by every layer.
+pub mod error; // the one error type: structure, real offset, kind
+pub mod input; // the small files a user hands kzrescue (journals, keys)
+pub mod time; // calendar arithmetic for on-disk times
+// Bytes: images, block devices, storage URIs, iSCSI LUs.
+pub mod source; // the one seam through which bytes are read and written
+pub mod storage; // storage URIs and iSCSI LUs as `uri` and `iscsi` show them
+// Disks: partition tables, and from a target to one vdev's bytes.
+pub mod partition; // GPT, Sun SMI/VTOC, or none
+pub mod target; // what the user typed → the vdev's bytes
+pub mod zone; // kernel-zone configuration, naming, the COMSTAR route
+// ZFS: on-disk structures and what reads them.
+pub mod export; // files out to a directory or tar archive
 pub mod forensic;
+pub mod manifest; // integrity manifests of ZPL file systems
+pub mod scan; // vdevs found by their labels, not the partition table
+pub mod zfs; // labels, uberblocks, nvlists, block pointers, the object layer // a pool's history: timeline, changes, deleted
+// Writers: every byte through one journalled transaction.
+pub mod hostdata; // kernel-zone host data (kzrescue's own container)
+pub mod recovery;
+pub mod repair; // plan, journal, apply, verify // below the labels: label rebuild, table restore
+// Workflows over whole zones.
+pub mod demo;
+pub mod diagnose; // a kernel zone's boot devices, findings with stable codes // the bundled demonstration disk, unpacked for diagnose and repair
 
 pub use error::{Error, ErrorKind, Result};

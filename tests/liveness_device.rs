@@ -7,6 +7,7 @@
 
 mod common;
 
+use common::loopdev::Loop;
 use common::physpath::{Placement, gpt_disk, label_offsets, testsuite_image};
 use std::os::unix::fs::FileExt;
 use std::path::Path;
@@ -15,37 +16,6 @@ use std::time::Duration;
 
 const V15: &str = "zpool_upgrade/blockfiles/zfs-pool-v15.dat.bz2";
 const RING: u64 = 128 * 1024;
-
-/// A loop device over `file`, detached on drop (by its own name).
-struct Loop(String);
-
-impl Loop {
-    fn new(file: &Path, test: &str) -> Option<Loop> {
-        if !common::require_tool("losetup", "mount", test) {
-            return None;
-        }
-        let out = Command::new("losetup")
-            .args(["-f", "--show"])
-            .arg(file)
-            .output()
-            .unwrap();
-        if !out.status.success() {
-            let why = String::from_utf8_lossy(&out.stderr);
-            assert!(!common::in_ci(), "{test}: losetup failed under CI: {why}");
-            println!("SKIPPED {test}: cannot create a loop device (needs root): {why}");
-            return None;
-        }
-        Some(Loop(
-            String::from_utf8_lossy(&out.stdout).trim().to_string(),
-        ))
-    }
-}
-
-impl Drop for Loop {
-    fn drop(&mut self) {
-        let _ = Command::new("losetup").args(["-d", &self.0]).status();
-    }
-}
 
 /// The disk offset of a byte in label 2's uberblock ring (its last slot, so
 /// it is not the active uberblock) of the pool slice at `p`.
@@ -114,18 +84,18 @@ fn disk(test: &str) -> Option<(tempfile::TempDir, std::path::PathBuf, Placement)
 fn loop_device_written_through_its_backing_file_is_refused() {
     let t = "loop_device_written_through_its_backing_file_is_refused";
     let Some((dir, img, p)) = disk(t) else { return };
-    let Some(dev) = Loop::new(&img, t) else {
+    let Some(dev) = Loop::attach_or_skip(&img, None, t) else {
         return;
     };
     // Fill this host's page cache of the device, as any earlier read would.
-    let _ = std::fs::read(&dev.0).unwrap();
+    let _ = std::fs::read(&dev.dev).unwrap();
     let at = ring_byte(p);
     let mut expect = std::fs::read(&img).unwrap();
     expect[at as usize] ^= 0xff;
     let b = expect[at as usize];
     let j = dir.path().join("j.kzj");
     let backing = img.clone();
-    let (c, o, e) = set_while_written(&dev.0, &j, &[], move || poke(&backing, at, b));
+    let (c, o, e) = set_while_written(&dev.dev, &j, &[], move || poke(&backing, at, b));
     assert_eq!(c, 3, "{o}{e}");
     assert!(e.contains("imported somewhere"), "{e}");
     assert!(e.contains("liveness") && e.contains("read direct"), "{e}");
@@ -138,7 +108,7 @@ fn loop_device_written_through_its_backing_file_is_refused() {
     let (c, o, e) = common::kzrescue(&[
         "physpath",
         "set",
-        &dev.0,
+        &dev.dev,
         "--device-id",
         "0",
         "--write",

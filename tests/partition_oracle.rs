@@ -8,6 +8,7 @@
 
 mod common;
 
+use common::loopdev::Loop;
 use common::{require_tool, root, unpack_fixture};
 use kzrescue::partition::{self, PartitionTable, TableKind};
 use kzrescue::source::{FileSource, OpenMode};
@@ -161,19 +162,14 @@ fn sfdisk_live_4kn_through_loop_device() {
     }
     for n in ["gpt-sparc-4k", "gpt-x86-efi-4k"] {
         let (_d, img) = unpack(&format!("{n}.img"));
-        let out = Command::new("losetup")
-            .args(["-f", "--show", "-r", "-b", "4096"])
-            .arg(&img)
-            .output()
-            .unwrap();
-        if !out.status.success() {
-            println!(
-                "SKIPPED sfdisk_live_4kn_through_loop_device: no loop device ({})",
-                String::from_utf8_lossy(&out.stderr).trim()
-            );
-            return;
-        }
-        let dev = String::from_utf8(out.stdout).unwrap().trim().to_string();
+        let lo = match Loop::attach(&img, Some(4096), true) {
+            Ok(l) => l,
+            Err(why) => {
+                println!("SKIPPED sfdisk_live_4kn_through_loop_device: no loop device ({why})");
+                return;
+            }
+        };
+        let dev = lo.dev.clone();
         let live = Command::new("sfdisk").args(["--json", &dev]).output();
         // The block device itself: its sector size comes from sysfs.
         let on_device = FileSource::open(Path::new(&dev), OpenMode::ReadOnly).and_then(|src| {
@@ -183,7 +179,7 @@ fn sfdisk_live_4kn_through_loop_device() {
             );
             partition::read(&src, None)
         });
-        let _ = Command::new("losetup").args(["-d", &dev]).status();
+        drop(lo);
         let live = String::from_utf8(live.unwrap().stdout)
             .unwrap()
             .replace(&dev, &format!("{n}.img"));
@@ -197,15 +193,10 @@ fn sfdisk_live_4kn_through_loop_device() {
         assert_eq!(on_device.partitions, table_of(&img, None).partitions);
         // The same image behind a 512-byte loop device: the GPT is still
         // found where it is, and the mismatch is noted.
-        let out = Command::new("losetup")
-            .args(["-f", "--show", "-r"])
-            .arg(&img)
-            .output()
-            .unwrap();
-        let dev = String::from_utf8(out.stdout).unwrap().trim().to_string();
-        let t = FileSource::open(Path::new(&dev), OpenMode::ReadOnly)
+        let lo = Loop::attach(&img, None, true).unwrap();
+        let t = FileSource::open(Path::new(&lo.dev), OpenMode::ReadOnly)
             .and_then(|src| partition::read(&src, None));
-        let _ = Command::new("losetup").args(["-d", &dev]).status();
+        drop(lo);
         let t = t.unwrap();
         assert_eq!(t.sector_size, 4096);
         assert!(

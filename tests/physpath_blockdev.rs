@@ -6,44 +6,10 @@
 
 mod common;
 
+use common::loopdev::Loop;
 use common::physpath::sha;
 use common::{kzrescue, root, unpack_fixture};
 use std::os::unix::fs::OpenOptionsExt;
-use std::path::Path;
-use std::process::Command;
-
-/// A loop device over `file`, detached on drop (by its own name).
-struct Loop(String);
-
-impl Loop {
-    fn new(file: &Path, sector: u32, test: &str) -> Option<Loop> {
-        if !common::require_tool("losetup", "mount", test) {
-            return None;
-        }
-        let out = Command::new("losetup")
-            .args(["-f", "--show", "-b", &sector.to_string()])
-            .arg(file)
-            .output()
-            .unwrap();
-        if !out.status.success() {
-            let why = String::from_utf8_lossy(&out.stderr);
-            if common::in_ci() {
-                panic!("{test}: losetup failed under CI: {why}");
-            }
-            println!("SKIPPED {test}: cannot create a loop device (needs root): {why}");
-            return None;
-        }
-        Some(Loop(
-            String::from_utf8_lossy(&out.stdout).trim().to_string(),
-        ))
-    }
-}
-
-impl Drop for Loop {
-    fn drop(&mut self) {
-        let _ = Command::new("losetup").args(["-d", &self.0]).status();
-    }
-}
 
 fn golden_sha(name: &str) -> String {
     std::fs::read_to_string(root().join("tests/physpath_golden").join(name))
@@ -56,14 +22,14 @@ fn case(fixture: &str, sector: u32, golden: &str, test: &str) {
     let dir = tempfile::tempdir().unwrap();
     let img = unpack_fixture(fixture, dir.path());
     let original = std::fs::read(&img).unwrap();
-    let Some(dev) = Loop::new(&img, sector, test) else {
+    let Some(dev) = Loop::attach_or_skip(&img, Some(sector), test) else {
         return;
     };
     let j = dir.path().join("j.kzj");
     let args = [
         "physpath",
         "set",
-        &dev.0,
+        &dev.dev,
         "--device-id",
         "0",
         "--write",
@@ -77,7 +43,7 @@ fn case(fixture: &str, sector: u32, golden: &str, test: &str) {
     let holder = std::fs::OpenOptions::new()
         .read(true)
         .custom_flags(libc::O_EXCL)
-        .open(&dev.0)
+        .open(&dev.dev)
         .unwrap();
     let (code, out, err) = kzrescue(&args);
     drop(holder);
@@ -89,13 +55,13 @@ fn case(fixture: &str, sector: u32, golden: &str, test: &str) {
     // The repair through the block device.
     let (code, out, err) = kzrescue(&args);
     assert_eq!(code, 0, "{out}{err}");
-    assert!(out.contains(&format!("{dev} s", dev = dev.0)), "{out}");
+    assert!(out.contains(&format!("{dev} s", dev = dev.dev)), "{out}");
     let now = std::fs::read(&img).unwrap();
     assert_eq!(
         hex::encode(sha(&now)),
         golden_sha(golden),
         "{fixture} via {}",
-        dev.0
+        dev.dev
     );
 
     // Undo through the block device.

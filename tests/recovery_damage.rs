@@ -157,21 +157,19 @@ fn sgdisk_ok(disk: &Path, ss: u64) {
 
 /// `sgdisk -v` through a read-only loop device with 4096-byte sectors.
 fn sgdisk_4k(disk: &Path) -> Option<String> {
-    let o = Command::new("losetup")
-        .args(["--show", "-f", "-r", "-b", "4096"])
-        .arg(disk)
+    let lo = match common::loopdev::Loop::attach(disk, Some(4096), true) {
+        Ok(l) => l,
+        Err(why) => {
+            println!("NOTE: no 4096-byte loop device ({why}); sgdisk -v of the 4Kn copy skipped");
+            return None;
+        }
+    };
+    let v = Command::new("sgdisk")
+        .arg("-v")
+        .arg(&lo.dev)
         .output()
-        .ok()?;
-    if !o.status.success() {
-        println!(
-            "NOTE: no 4096-byte loop device ({}); sgdisk -v of the 4Kn copy skipped",
-            String::from_utf8_lossy(&o.stderr).trim()
-        );
-        return None;
-    }
-    let dev = String::from_utf8_lossy(&o.stdout).trim().to_string();
-    let v = Command::new("sgdisk").arg("-v").arg(&dev).output().unwrap();
-    let _ = Command::new("losetup").args(["-d", &dev]).status();
+        .unwrap();
+    drop(lo);
     Some(String::from_utf8_lossy(&v.stdout).into_owned())
 }
 

@@ -112,7 +112,7 @@ impl Zone {
         e.extend_from_slice(extra);
         let (c, o, err) = self.run("diagnose", &e);
         let v: Value = serde_json::from_str(&o).unwrap_or_else(|x| panic!("{x}: {o}\n{err}"));
-        assert_eq!(v["exit_code"].as_i64(), Some(i64::from(c)), "{o}");
+        assert_eq!(v["exit"].as_i64(), Some(i64::from(c)), "{o}");
         (c, v)
     }
 
@@ -277,7 +277,7 @@ fn global_zone_import_is_diagnosed_and_repaired() {
     // Without --json-int every integer of the JSON is a string.
     let (_, o, _) = z.run("diagnose", &["--json"]);
     let s: Value = serde_json::from_str(&o).unwrap();
-    assert_eq!(s["exit_code"], "1", "{o}");
+    assert_eq!(s["exit"], "1", "{o}");
     assert!(s["devices"][0]["guid"].is_string(), "{o}");
 
     // A dry run changes nothing, exits 0 (the plan is sound) and writes no
@@ -741,7 +741,7 @@ fn live_pool_refuses_repair() {
     let _ = child.wait();
     let (o, _e, _ro, re) = seen.expect("a pool that ztest is writing was never seen live");
     let v: Value = serde_json::from_str(&o).unwrap();
-    assert_eq!(v["exit_code"], 3);
+    assert_eq!(v["exit"], 3);
     assert_eq!(findings(&v, "liveness")[0]["code"], "KZ-LIVE-001");
     assert!(re.contains("refused"), "{re}");
 }

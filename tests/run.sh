@@ -37,6 +37,9 @@ summary() {
   local log=$1
   grep -E '^SKIPPED' "$log" | sort | uniq || true
   grep -E '^test .* \.\.\. FAILED$' "$log" || true
+  # why each failed: the panic line and the assertion text that follows it
+  # (at most 12 lines per panic), so a CI tail shows the cause
+  awk '/panicked at/ { n = 12 } n > 0 { if ($0 ~ /^note: run with/ || $0 ~ /^---- /) { n = 0; next } print "  | " $0; n-- }' "$log" | head -120
   awk '/^test result:/ { for (i=2;i<=NF;i++) { if ($(i)~/^passed;?$/) p+=$(i-1); if ($(i)~/^failed;?$/) f+=$(i-1); if ($(i)~/^ignored;?$/) g+=$(i-1) } }
        END { printf "TOTAL: %d passed, %d failed, %d ignored\n", p, f, g }' "$log"
   echo "SKIPPED: $(grep -c '^SKIPPED' "$log" || true)"

@@ -6,8 +6,7 @@
 //! `KZRESCUE_*` environment fallbacks; the library never reads the
 //! environment itself and gets [`AccessOptions`] passed down.
 
-use kzrescue::source::iscsi::{self, IscsiOptions, login::ChapCredentials};
-use kzrescue::source::uri::NfsMount;
+use kzrescue::storage::{self, ChapCredentials, IscsiOptions, NfsMount};
 use kzrescue::target::AccessOptions;
 use kzrescue::{Error, Result};
 use std::path::PathBuf;
@@ -33,12 +32,12 @@ pub struct GlobalArgs {
     pub initiator_name: Option<String>,
     /// Seconds to wait on every iSCSI socket read and write; connecting
     /// waits at most 10 of them (also KZRESCUE_ISCSI_TIMEOUT; default 30).
-    #[arg(long, global = true, value_name = "SECS", value_parser = iscsi::parse_timeout)]
+    #[arg(long, global = true, value_name = "SECS", value_parser = storage::parse_timeout)]
     pub iscsi_timeout: Option<std::time::Duration>,
     /// iSCSI header and data digests: none, crc32c (required) or prefer
     /// (also KZRESCUE_ISCSI_DIGEST; default none).
-    #[arg(long, global = true, value_name = "DIGEST", value_parser = iscsi::parse_digest)]
-    pub iscsi_digest: Option<iscsi::login::DigestPref>,
+    #[arg(long, global = true, value_name = "DIGEST", value_parser = storage::parse_digest)]
+    pub iscsi_digest: Option<storage::DigestPref>,
     /// Portal for host-less `iscsi:///…` URIs (also KZRESCUE_ISCSI_PORTAL).
     #[arg(long, global = true, value_name = "HOST[:PORT]")]
     pub iscsi_portal: Option<String>,

@@ -1,9 +1,8 @@
 //! Command-line interface: argument parsing, text and JSON output.
 //!
 //! The library returns data; only code below `src/cli/` prints. Each
-//! subcommand lives in its own file. Add a subcommand by adding a variant in
-//! its capability's region of [`Command`] and a match arm in [`run`]; keep the
-//! region markers so that parallel work merges cleanly.
+//! subcommand lives in its own file. Add a subcommand with a variant of
+//! [`Command`], its line in [`deferred`] and a match arm in `dispatch`.
 
 use clap::{Parser, Subcommand};
 
@@ -20,42 +19,39 @@ macro_rules! eprintln {
     () => { ::std::eprintln!() };
     ($($t:tt)*) => { ::std::eprintln!("{}", $crate::cli::out::escape(&format!($($t)*))) };
 }
+// Shared by every command.
 mod bounds;
 pub mod context;
 mod out;
+pub mod target;
 pub mod write;
 
-// --- modules: read path
+// Inspecting a disk: partition table, labels, uberblocks, storage URIs.
 mod label;
 mod partitions;
-pub mod target;
 mod uberblocks;
-mod zdbfmt;
-// --- modules: physpath / undo
-mod physpath;
-mod undo;
-// --- modules: hostdata
-mod hostdata;
-// --- modules: iscsi / uri
 mod uri;
-// --- modules: forensics
+// Repairing a disk: leaf paths, host data, undo, zone diagnose/repair,
+// recovery below the labels.
+mod diagnose;
+mod hostdata;
+mod physpath;
+mod recover;
+mod repair;
+mod scan;
+mod undo;
+// Reading a pool's files and history.
 mod cat;
+mod changes;
 mod datasets;
+mod deleted;
 mod export;
 mod ls;
 mod manifest;
-// --- modules: forensic history
-mod changes;
-mod deleted;
 mod timeline;
-// --- modules: zone config / diagnose / repair / demo
+// About the program: the demo, completions and man pages.
 mod demo;
-mod diagnose;
 mod docs;
-mod repair;
-// --- modules: recovery below the labels
-mod recover;
-mod scan;
 
 /// Exit status: success, nothing wrong found.
 pub const EXIT_OK: u8 = 0;
@@ -82,7 +78,6 @@ pub struct Cli {
 #[derive(Subcommand)]
 #[command(defer = true)]
 enum Command {
-    // --- commands: read path
     /// List the partition table (GPT, SMI or x86 VTOC) with Solaris slices and minor letters;
     /// `partitions restore` rebuilds a lost one.
     Partitions(partitions::PartitionsArgs),
@@ -91,20 +86,16 @@ enum Command {
     Label(label::LabelArgs),
     /// Show the uberblock rings as `zdb -lu` does, with the active one marked.
     Uberblocks(uberblocks::UberblocksArgs),
-    // --- commands: physpath / undo
     /// Show or rewrite the leaf paths (phys_path, path, devid) in a disk's vdev labels.
     Physpath(physpath::PhysPathArgs),
     /// Restore the bytes a repair overwrote, from its undo journal.
     Undo(undo::UndoArgs),
-    // --- commands: hostdata
     /// Kernel-zone host data (kzrescue's own format): show, check, init, takeover.
     Hostdata(hostdata::HostdataArgs),
-    // --- commands: iscsi / uri
     /// Storage URIs (suri): parse, normalize, map to a local device or iSCSI LU.
     Uri(uri::UriArgs),
     /// The built-in iSCSI initiator: SendTargets discovery, INQUIRY of LUs.
     Iscsi(uri::IscsiArgs),
-    // --- commands: forensics
     /// List every dataset and snapshot of a pool, like `zdb -d`, offline.
     Datasets(datasets::DatasetsArgs),
     /// List a directory of a dataset or snapshot (`DATASET[@SNAP]:/path`).
@@ -115,7 +106,6 @@ enum Command {
     Export(export::ExportArgs),
     /// Integrity manifest of a dataset (paths, modes, owners, SHA-256), or `manifest diff BASE NOW`.
     Manifest(manifest::ManifestArgs),
-    // --- commands: forensic history
     /// Every pool state still on disk (each distinct uberblock), newest first,
     /// with the datasets and snapshots each changed.
     Timeline(timeline::TimelineArgs),
@@ -123,7 +113,6 @@ enum Command {
     Changes(changes::ChangesArgs),
     /// Files an older state (uberblock or snapshot) holds and the head does not; orphans.
     Deleted(deleted::DeletedArgs),
-    // --- commands: zone config / diagnose / repair / demo
     /// Diagnose a kernel zone from its configuration: every boot device's
     /// labels, phys_path, pool, liveness and host data, with the fixing command.
     Diagnose(diagnose::DiagnoseArgs),
@@ -137,7 +126,6 @@ enum Command {
     Completions(docs::CompletionsArgs),
     /// Write man pages generated from the CLI definition.
     Manpage(docs::ManpageArgs),
-    // --- commands: recovery below the labels
     /// Find every ZFS vdev on a device by its labels, without trusting the partition table.
     Scan(scan::ScanArgs),
 }
@@ -165,35 +153,27 @@ fn deferred(cmd: clap::Command) -> clap::Command {
     }
     type Augment = fn(C) -> C;
     let table: &[(&str, Augment)] = &[
-        // --- deferred: read path
         ("partitions", args::<partitions::PartitionsArgs>),
         ("label", args::<label::LabelArgs>),
         ("uberblocks", args::<uberblocks::UberblocksArgs>),
-        // --- deferred: physpath / undo
         ("physpath", args::<physpath::PhysPathArgs>),
         ("undo", args::<undo::UndoArgs>),
-        // --- deferred: hostdata
         ("hostdata", args::<hostdata::HostdataArgs>),
-        // --- deferred: iscsi / uri
         ("uri", args::<uri::UriArgs>),
         ("iscsi", args::<uri::IscsiArgs>),
-        // --- deferred: forensics
         ("datasets", args::<datasets::DatasetsArgs>),
         ("ls", args::<ls::LsArgs>),
         ("cat", args::<cat::CatArgs>),
         ("export", args::<export::ExportArgs>),
         ("manifest", args::<manifest::ManifestArgs>),
-        // --- deferred: forensic history
         ("timeline", args::<timeline::TimelineArgs>),
         ("changes", args::<changes::ChangesArgs>),
         ("deleted", args::<deleted::DeletedArgs>),
-        // --- deferred: zone config / diagnose / repair / demo
         ("diagnose", args::<diagnose::DiagnoseArgs>),
         ("repair", args::<repair::RepairArgs>),
         ("demo", args::<demo::DemoArgs>),
         ("completions", args::<docs::CompletionsArgs>),
         ("manpage", args::<docs::ManpageArgs>),
-        // --- deferred: recovery below the labels
         ("scan", args::<scan::ScanArgs>),
     ];
     cmd.mut_subcommands(|s| match table.iter().find(|(n, _)| *n == s.get_name()) {
@@ -231,35 +211,27 @@ pub fn run() -> u8 {
 fn dispatch(cli: Cli) -> Result<u8, kzrescue::Error> {
     context::init(cli.global);
     match cli.command {
-        // --- dispatch: read path
         Command::Partitions(a) => partitions::run(&a),
         Command::Label(a) => label::run(&a),
         Command::Uberblocks(a) => uberblocks::run(&a),
-        // --- dispatch: physpath / undo
         Command::Physpath(a) => physpath::run(a),
         Command::Undo(a) => undo::run(a),
-        // --- dispatch: hostdata
         Command::Hostdata(a) => hostdata::run(&a),
-        // --- dispatch: iscsi / uri
         Command::Uri(a) => uri::run_uri(&a),
         Command::Iscsi(a) => uri::run_iscsi(&a),
-        // --- dispatch: forensics
         Command::Datasets(a) => datasets::run(&a),
         Command::Ls(a) => ls::run(&a),
         Command::Cat(a) => cat::run(&a),
         Command::Manifest(a) => manifest::run(&a),
         Command::Export(a) => export::run(&a),
-        // --- dispatch: forensic history
         Command::Timeline(a) => timeline::run(&a),
         Command::Changes(a) => changes::run(&a),
         Command::Deleted(a) => deleted::run(&a),
-        // --- dispatch: zone config / diagnose / repair / demo
         Command::Diagnose(a) => diagnose::run_diagnose(&a),
         Command::Repair(a) => repair::run_repair(&a),
         Command::Demo(a) => demo::run(&a),
         Command::Completions(a) => docs::completions(&a),
         Command::Manpage(a) => docs::manpage(&a),
-        // --- dispatch: recovery below the labels
         Command::Scan(a) => scan::run(&a),
     }
 }

@@ -21,9 +21,8 @@
 
 use super::{EXIT_OK, EXIT_PROBLEMS};
 use kzrescue::Result;
-use kzrescue::partition::{self, PartitionTable, TableKind};
+use kzrescue::partition::report::TableReport;
 use kzrescue::target::open_source;
-use serde_json::json;
 
 /// Arguments of `kzrescue partitions`: list the table of TARGET, or, with
 /// the `restore` subcommand, rebuild it. A target file literally named
@@ -74,68 +73,21 @@ pub fn run(args: &PartitionsArgs) -> Result<u8> {
         }
     };
     let disk = open_source(target, false, &super::context::get().access()?)?;
-    let table = partition::read(disk.as_ref(), args.sector_size)?;
-    let pool = match (table.kind, args.slice) {
-        (TableKind::None, _) => Ok(None),
-        (_, Some(n)) => table.slice(n).map(|p| Some(p.slice)),
-        (_, None) => table.zfs_slice().map(|p| Some(p.slice)),
-    };
+    let report = TableReport::read(disk.as_ref(), args.sector_size, args.slice)?;
     if args.json {
-        super::out::print_json(
-            "kzrescue.partitions/1",
-            &to_json(&disk.name(), &table, &pool),
-        )?;
+        super::out::print_json("kzrescue.partitions/1", &report.json())?;
     } else {
-        print_text(&disk.name(), &table, &pool);
+        print_text(&report);
     }
-    Ok(if table.notes.is_empty() {
-        EXIT_OK
-    } else {
+    Ok(if report.has_notes() {
         EXIT_PROBLEMS
+    } else {
+        EXIT_OK
     })
 }
 
-fn to_json(name: &str, t: &PartitionTable, pool: &Result<Option<u32>>) -> serde_json::Value {
-    let ss = t.sector_size;
-    let parts: Vec<_> = t
-        .partitions
-        .iter()
-        .map(|p| {
-            json!({
-                "index": p.index,
-                "slice": p.slice,
-                "letter": p.letter.to_string(),
-                "start": p.start,
-                "len": p.len,
-                "first_lba": p.first_lba(ss),
-                "last_lba": p.last_lba(ss),
-                "type_guid": p.type_guid,
-                "unique_guid": p.unique_guid,
-                "tag": p.tag,
-                "flags": p.flags,
-                "type_name": p.type_name,
-                "name": p.name,
-            })
-        })
-        .collect();
-    let mut v = json!({
-        "target": name,
-        "kind": t.kind,
-        "sector_size": ss,
-        "disk_size": t.disk_size,
-        "notes": t.notes,
-        "gpt": t.gpt,
-        "vtoc": t.vtoc,
-        "pool_slice": pool.as_ref().ok().copied().flatten(),
-        "partitions": parts,
-    });
-    if let Err(e) = pool {
-        v["pool_slice_error"] = json!(e.to_string());
-    }
-    v
-}
-
-fn print_text(name: &str, t: &PartitionTable, pool: &Result<Option<u32>>) {
+fn print_text(r: &TableReport) {
+    let (name, t, pool) = (&r.target, &r.table, &r.pool_slice);
     let ss = t.sector_size;
     println!(
         "{name}: {}, {ss}-byte sectors, {} bytes ({})",
@@ -192,11 +144,7 @@ fn print_text(name: &str, t: &PartitionTable, pool: &Result<Option<u32>>) {
         "slice", "minor", "start LBA", "end LBA", "size", "type", "type GUID / tag"
     );
     for p in &t.partitions {
-        let mark = if matches!(pool, Ok(Some(s)) if *s == p.slice) {
-            "*"
-        } else {
-            " "
-        };
+        let mark = if r.is_pool_slice(p.slice) { "*" } else { " " };
         let ty = match &p.type_guid {
             Some(g) => g.clone(),
             None => format!("tag {:#04x} flags {:#04x}", p.tag, p.flags),

@@ -7,8 +7,7 @@
 //! `KZRESCUE_CHAP_USER`, `KZRESCUE_CHAP_SECRET_FILE` / `KZRESCUE_CHAP_SECRET`),
 //! never a secret on the command line.
 
-use kzrescue::source::iscsi::{self, LuSelector, SessionConfig};
-use kzrescue::source::uri::{self, IscsiLu, Mapped, StorageUri};
+use kzrescue::storage::{self, StorageUri};
 use kzrescue::zone::comstar;
 use kzrescue::{Error, Result};
 use std::path::PathBuf;
@@ -127,34 +126,20 @@ enum IscsiCmd {
     },
 }
 
-fn run_read(
-    uri: &str,
-    output: Option<&PathBuf>,
-    offset: u64,
-    length: Option<u64>,
-    chunk: usize,
-) -> Result<u8> {
-    use std::io::Write;
-    let src = kzrescue::target::open_source(uri, false, &super::context::get().access()?)?;
-    let size = src.size();
-    let end = match length {
-        Some(l) => offset
-            .checked_add(l)
-            .filter(|&e| e <= size)
-            .ok_or_else(|| {
-                Error::Usage(format!(
-                    "--offset {offset} --length {l} reaches past the end ({size} bytes)"
-                ))
-            })?,
-        None => size,
+fn run_read(a: &IscsiCmd) -> Result<u8> {
+    let IscsiCmd::Read {
+        uri,
+        output,
+        offset,
+        length,
+        chunk,
+        ..
+    } = a
+    else {
+        return Ok(super::EXIT_OK);
     };
-    if offset > end {
-        return Err(Error::Usage(format!(
-            "--offset {offset} is past the end ({size} bytes)"
-        )));
-    }
-    let chunk = chunk.clamp(512, 256 << 20);
-    let mut out: Option<Box<dyn Write>> = match output {
+    let src = kzrescue::target::open_source(uri, false, &super::context::get().access()?)?;
+    let mut out: Option<Box<dyn std::io::Write>> = match output {
         None => None,
         Some(p) if p.as_os_str() == "-" => Some(Box::new(std::io::stdout().lock())),
         Some(p) => Some(Box::new(std::io::BufWriter::new(
@@ -165,59 +150,27 @@ fn run_read(
                 .map_err(|e| Error::io(format!("create {}", p.display()), e))?,
         ))),
     };
-    let mut buf = vec![0u8; chunk];
-    let t = std::time::Instant::now();
-    let mut pos = offset;
-    while pos < end {
-        let n = ((end - pos) as usize).min(chunk);
-        src.read_at(pos, &mut buf[..n])?;
-        if let Some(w) = out.as_mut() {
-            w.write_all(&buf[..n])
-                .map_err(|e| Error::io("writing the output", e))?;
-        }
-        pos += n as u64;
-    }
-    if let Some(w) = out.as_mut() {
-        w.flush().map_err(|e| Error::io("writing the output", e))?;
-    }
-    let secs = t.elapsed().as_secs_f64();
-    let bytes = end - offset;
+    let out = out.as_mut().map(|w| w as &mut dyn std::io::Write);
+    let c = storage::copy(src.as_ref(), *offset, *length, *chunk, out)?;
+    let secs = c.elapsed.as_secs_f64();
     eprintln!(
-        "read {bytes} bytes in {secs:.3} s ({:.1} MiB/s)",
-        bytes as f64 / (1 << 20) as f64 / secs.max(1e-9)
+        "read {} bytes in {secs:.3} s ({:.1} MiB/s)",
+        c.bytes,
+        c.mib_per_s()
     );
     Ok(super::EXIT_OK)
 }
 
-fn portal_with_port(p: &str) -> String {
-    let has_port = if p.starts_with('[') {
-        p.contains("]:")
-    } else {
-        p.contains(':')
-    };
-    if has_port {
-        p.to_string()
-    } else {
-        format!("{p}:{}", uri::ISCSI_PORT)
-    }
-}
-
 /// Runs `kzrescue uri …`.
 pub fn run_uri(a: &UriArgs) -> Result<u8> {
+    let access = || super::context::get().access();
     match &a.cmd {
         UriCmd::Parse { uri: s, json } => {
             let u = StorageUri::parse(s)?;
             if *json {
-                let mut v = serde_json::to_value(&u).map_err(json_err)?;
-                if let Some(o) = v.as_object_mut() {
-                    o.insert("uri".into(), u.normalize().into());
-                    if let Some(p) = u.solaris_path() {
-                        o.insert("mapped-dev".into(), p.into());
-                    }
-                }
-                super::out::print_json(SCHEMA_PARSE, &v)?;
+                super::out::print_json(SCHEMA_PARSE, &storage::parse_doc(&u)?)?;
             } else {
-                for (k, v) in parse_rows(&u) {
+                for (k, v) in storage::parse_fields(&u) {
                     println!("{k:>12}: {v}");
                 }
             }
@@ -230,7 +183,6 @@ pub fn run_uri(a: &UriArgs) -> Result<u8> {
             initiator,
             zone,
             json,
-            ..
         } => {
             let host = rescue_host.clone().ok_or_else(|| {
                 Error::Usage(
@@ -244,11 +196,7 @@ pub fn run_uri(a: &UriArgs) -> Result<u8> {
                 rescue_host: host,
                 initiator: match initiator {
                     Some(i) => i.clone(),
-                    None => super::context::get()
-                        .access()?
-                        .iscsi
-                        .initiator_name
-                        .unwrap_or_else(iscsi::session::default_initiator_name),
+                    None => storage::initiator_name(&access()?),
                 },
                 zone: zone.clone(),
             };
@@ -267,113 +215,27 @@ pub fn run_uri(a: &UriArgs) -> Result<u8> {
                     "uri map takes one URI (several only with --via-iscsi)".into(),
                 ));
             };
-            let u = StorageUri::parse(s)?;
-            let m = uri::map(&u, &super::context::get().access()?)?;
+            let m = storage::map(&StorageUri::parse(s)?, &access()?)?;
             if *json {
                 super::out::print_json(SCHEMA_MAP, &m)?;
             } else {
-                match m {
-                    Mapped::Path { path } => println!("{}", path.display()),
-                    Mapped::Iscsi { portal, lu } => match lu {
-                        IscsiLu::Luname { luname } => {
-                            println!("iscsi {portal} luname {}", luname.normalized())
-                        }
-                        IscsiLu::TargetLun { target, lun } => {
-                            println!("iscsi {portal} target {target} lun {lun}")
-                        }
-                    },
-                }
+                println!("{}", storage::mapped_line(&m));
             }
         }
     }
     Ok(super::EXIT_OK)
 }
 
-fn parse_rows(u: &StorageUri) -> Vec<(&'static str, String)> {
-    let mut r = vec![
-        ("uri-type", u.uri_type().to_string()),
-        ("uri", u.normalize()),
-    ];
-    match u {
-        StorageUri::Dev { path } => r.push(("path", format!("/dev/{path}"))),
-        StorageUri::File { path } => r.push(("path", path.clone())),
-        StorageUri::Lu {
-            initiator,
-            target,
-            luname,
-        } => {
-            if let Some(i) = initiator {
-                r.push(("initiator", i.normalized()));
-            }
-            if let Some(t) = target {
-                r.push(("target", t.normalized()));
-            }
-            r.push(("luname", luname.normalized()));
-        }
-        StorageUri::Iscsi { host, port, lu } => {
-            if let Some(h) = host {
-                r.push(("hostname", h.clone()));
-                r.push(("port", port.unwrap_or(uri::ISCSI_PORT).to_string()));
-            }
-            match lu {
-                IscsiLu::Luname { luname } => r.push(("luname", luname.normalized())),
-                IscsiLu::TargetLun { target, lun } => {
-                    r.push(("target", target.clone()));
-                    r.push(("lun", lun.to_string()));
-                }
-            }
-        }
-        StorageUri::Nfs {
-            user,
-            group,
-            host,
-            port,
-            path,
-        } => {
-            r.push(("user", user.clone()));
-            r.push(("group", group.clone()));
-            r.push(("hostname", host.clone()));
-            if let Some(p) = port {
-                r.push(("port", p.to_string()));
-            }
-            r.push(("path", path.clone()));
-        }
-    }
-    if let Some(p) = u.solaris_path() {
-        r.push(("mapped-dev", format!("{p} (on Solaris)")));
-    }
-    r
-}
-
-fn json_err(e: serde_json::Error) -> Error {
-    Error::Usage(format!("JSON output: {e}"))
-}
-
-fn session_config(portal: &str) -> Result<SessionConfig> {
-    Ok(super::context::get().access()?.iscsi.session(portal, None))
-}
-
 /// Runs `kzrescue iscsi …`.
 pub fn run_iscsi(a: &IscsiArgs) -> Result<u8> {
+    let access = super::context::get().access()?;
     match &a.cmd {
-        IscsiCmd::Read {
-            uri,
-            output,
-            discard: _,
-            offset,
-            length,
-            chunk,
-        } => {
-            return run_read(uri, output.as_ref(), *offset, *length, *chunk);
-        }
+        IscsiCmd::Read { .. } => return run_read(&a.cmd),
         IscsiCmd::Discover { portal, json } => {
-            let cfg = session_config(&portal_with_port(portal))?;
-            let targets = iscsi::discover(&cfg)?;
+            let (with_port, targets) = storage::discover(portal, &access)?;
             if *json {
-                super::out::print_json(
-                    SCHEMA_DISCOVER,
-                    &serde_json::json!({ "portal": portal_with_port(portal), "targets": targets }),
-                )?;
+                let doc = serde_json::json!({ "portal": with_port, "targets": targets });
+                super::out::print_json(SCHEMA_DISCOVER, &doc)?;
             } else {
                 for t in &targets {
                     for addr in &t.addresses {
@@ -386,54 +248,9 @@ pub fn run_iscsi(a: &IscsiArgs) -> Result<u8> {
             }
         }
         IscsiCmd::Inquiry { what, json } => {
-            let mut found = Vec::new();
-            if uri::is_uri(what) {
-                let u = StorageUri::parse(what)?;
-                let Mapped::Iscsi { portal, lu } = uri::map(&u, &super::context::get().access()?)?
-                else {
-                    return Err(Error::Usage(format!("{what}: not an iscsi: URI")));
-                };
-                let cfg = session_config(&portal)?;
-                let sel = match lu {
-                    IscsiLu::Luname { luname } => LuSelector::Name(luname.normalized()),
-                    IscsiLu::TargetLun { target, lun } => LuSelector::TargetLun { target, lun },
-                };
-                let (mut s, lun, mut info) = iscsi::locate(&cfg, &sel)?;
-                info.write_protected = iscsi::write_protected(&mut s, lun)?;
-                let target = s.config().target.clone().unwrap_or_default();
-                let _ = s.logout();
-                found.push((target, info));
-            } else {
-                let cfg = session_config(&portal_with_port(what))?;
-                for t in iscsi::discover(&cfg)? {
-                    let mut c = cfg.clone();
-                    c.target = Some(t.name.clone());
-                    let mut s = iscsi::Session::login(&c)?;
-                    for lun in iscsi::report_luns(&mut s)? {
-                        let mut info = iscsi::lun_info(&mut s, lun)?;
-                        if info.inquiry.device_type == 0 && info.inquiry.qualifier == 0 {
-                            info.write_protected = iscsi::write_protected(&mut s, lun)?;
-                        }
-                        found.push((t.name.clone(), info));
-                    }
-                    let _ = s.logout();
-                }
-            }
+            let found = storage::inquire(what, &access)?;
             if *json {
-                let v: Vec<serde_json::Value> = found
-                    .iter()
-                    .map(|(t, i)| {
-                        let mut v = serde_json::to_value(i).unwrap_or_default();
-                        if let Some(o) = v.as_object_mut() {
-                            o.insert("target".into(), t.clone().into());
-                        }
-                        v
-                    })
-                    .collect();
-                super::out::print_json(
-                    SCHEMA_INQUIRY,
-                    &serde_json::json!({ "query": what, "lus": v }),
-                )?;
+                super::out::print_json(SCHEMA_INQUIRY, &storage::inquiry_doc(what, &found))?;
             } else {
                 for (t, i) in &found {
                     print_lun(t, i);
@@ -444,12 +261,11 @@ pub fn run_iscsi(a: &IscsiArgs) -> Result<u8> {
     Ok(super::EXIT_OK)
 }
 
-fn print_lun(target: &str, i: &iscsi::LunInfo) {
-    use kzrescue::source::iscsi::scsi;
+fn print_lun(target: &str, i: &storage::LunInfo) {
     println!("{target} LUN {}:", i.lun);
     println!(
         "  type      {} ({:#04x}), qualifier {}",
-        scsi::device_type_name(i.inquiry.device_type),
+        storage::device_type_name(i.inquiry.device_type),
         i.inquiry.device_type,
         i.inquiry.qualifier
     );

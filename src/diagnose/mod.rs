@@ -173,7 +173,9 @@ pub struct Diagnosis {
     /// on its Solaris host, step by step, filled in from the configuration
     /// (empty when the zone uses kzrescue's host data).
     pub post_rollback: Vec<ProcedureStep>,
-    /// The exit code (see [`Diagnosis::exit_code`]).
+    /// The exit code (see [`Diagnosis::exit_code`]); `exit` in JSON, the
+    /// one name every document uses for it.
+    #[serde(rename = "exit")]
     pub exit_code: u8,
 }
 

@@ -209,36 +209,76 @@ fn zpl_dnode(fs: &Zpl, obj: u64) -> Option<(Dnode, Znode)> {
     Some((dn, z))
 }
 
-/// Runs `changes`.
-pub fn changes(h: &History, q: &ChangesQuery) -> Result<ChangesReport> {
-    let clock = h.clock();
-    let mut notes = Vec::new();
-    let mut errors = Vec::new();
-    // the end of the window
+/// The two ends of the window, resolved, with their file systems.
+struct Ends<'h> {
+    /// The state the window ends at.
+    until_txg: u64,
+    /// The window's start (exclusive).
+    since_txg: u64,
+    /// How the start was read (`snapshot NAME`, `uberblock txg N`).
+    since_label: Option<String>,
+    /// The dataset at the window's end.
+    new_fs: Zpl,
+    /// The dataset at the window's start, when a state of it reads.
+    old_fs: Option<Zpl>,
+    /// The history read.
+    h: &'h History,
+}
+
+/// Resolves the window's ends of `q` in `h`; what was substituted or could
+/// not be read goes to `notes`.
+fn ends<'h>(h: &'h History, q: &ChangesQuery, notes: &mut Vec<String>) -> Result<Ends<'h>> {
     let until_state = match q.until {
         Some(t) => h
             .readable_at(t)
             .ok_or_else(|| Error::Usage(format!("no readable state at or before txg {t}")))?,
         None => h.head(),
     };
-    if let Some(t) = q.until.filter(|t| *t != until_state.txg()) {
+    let until_txg = until_state.txg();
+    if let Some(t) = q.until.filter(|t| *t != until_txg) {
         notes.push(format!(
-            "no readable uberblock of txg {t}: the window ends at txg {}, the newest state before it",
-            until_state.txg()
+            "no readable uberblock of txg {t}: the window ends at txg {until_txg}, the newest state before it"
         ));
     }
     let new_ds = until_state.dataset(&q.dataset).ok_or_else(|| {
-        Error::Usage(format!(
-            "no dataset {} at txg {}",
-            q.dataset,
-            until_state.txg()
-        ))
+        Error::Usage(format!("no dataset {} at txg {until_txg}", q.dataset))
     })?;
     let new_fs = open_fs(&h.pool, new_ds)?;
-    // the start of the window, and the state read for it
-    let (since_txg, old_ds, since_label): (u64, Option<&DatasetInfo>, Option<String>) = match &q
-        .since
-    {
+    let (since_txg, old_ds, since_label) = window_start(h, q, new_ds, notes)?;
+    if since_txg >= until_txg {
+        return Err(Error::Usage(format!(
+            "the window ({since_txg}, {until_txg}] is empty"
+        )));
+    }
+    let old_fs = match old_ds.map(|d| open_fs(&h.pool, d)) {
+        Some(Ok(fs)) => Some(fs),
+        Some(Err(e)) => {
+            notes.push(format!(
+                "the state at the window's start does not read ({e}): births alone are used"
+            ));
+            None
+        }
+        None => None,
+    };
+    Ok(Ends {
+        until_txg,
+        since_txg,
+        since_label,
+        new_fs,
+        old_fs,
+        h,
+    })
+}
+
+/// The start of the window: its txg, the dataset there when a state of it
+/// reads, and how that state was found.
+fn window_start<'h>(
+    h: &'h History,
+    q: &ChangesQuery,
+    new_ds: &DatasetInfo,
+    notes: &mut Vec<String>,
+) -> Result<(u64, Option<&'h DatasetInfo>, Option<String>)> {
+    Ok(match &q.since {
         Since::Snapshot(s) => {
             let snap = find_snapshot(h, &q.dataset, s)?;
             (
@@ -260,32 +300,32 @@ pub fn changes(h: &History, q: &ChangesQuery) -> Result<ChangesReport> {
                 (*t, None, None)
             }
         },
-    };
-    if since_txg >= until_state.txg() {
-        return Err(Error::Usage(format!(
-            "the window ({since_txg}, {}] is empty",
-            until_state.txg()
-        )));
-    }
-    let old_fs = match old_ds.map(|d| open_fs(&h.pool, d)) {
-        Some(Ok(fs)) => Some(fs),
-        Some(Err(e)) => {
-            notes.push(format!(
-                "the state at the window's start does not read ({e}): births alone are used"
-            ));
-            None
-        }
-        None => None,
-    };
-    let since_time = clock.upper(since_txg);
-    // 1. the walk
+    })
+}
+
+/// What the walk of the dnode array through blocks born in the window found.
+struct Walked {
+    /// Objects to look at: the dnode at the window's end (None when freed)
+    /// and the birth of its dnode block.
+    candidates: BTreeMap<u64, (Option<Dnode>, u64)>,
+    /// Dnode blocks born in the window.
+    dnode_blocks: u64,
+    /// Indirect blocks read.
+    indirect_blocks: u64,
+    /// Subtrees skipped as older than the window.
+    pruned: u64,
+}
+
+/// Walks the dnode array of the window's end through the block pointers
+/// born in the window and gathers the candidate objects.
+fn walk_window(w: &Ends, notes: &mut Vec<String>, errors: &mut Vec<String>) -> Walked {
     let mut blocks: Vec<(u64, crate::zfs::blkptr::BlkPtr)> = Vec::new();
     let mut holes: Vec<(u64, u64, u64)> = Vec::new();
-    let meta = &new_fs.os.meta;
+    let meta = &w.new_fs.os.meta;
     let stats = born_after(
-        &h.pool,
+        &w.h.pool,
         meta,
-        since_txg,
+        w.since_txg,
         &mut |b| match b {
             Born::Block { blkid, bp } => blocks.push((blkid, bp)),
             Born::Hole {
@@ -296,10 +336,9 @@ pub fn changes(h: &History, q: &ChangesQuery) -> Result<ChangesReport> {
         },
         &mut |e| errors.push(e.to_string()),
     );
-    // 2. candidates: (object, new dnode or None, dnode-block birth)
     let mut candidates: BTreeMap<u64, (Option<Dnode>, u64)> = BTreeMap::new();
     for (blkid, bp) in &blocks {
-        match h.pool.read_block_cached(bp) {
+        match w.h.pool.read_block_cached(bp) {
             Ok(data) => {
                 for dn in dnodes_of_block(*blkid, bp, &data) {
                     match dn {
@@ -315,56 +354,247 @@ pub fn changes(h: &History, q: &ChangesQuery) -> Result<ChangesReport> {
             Err(e) => errors.push(meta.block_error(0, *blkid, bp, e).to_string()),
         }
     }
-    // whole dnode blocks freed: what the old state had there
-    if let Some(old) = &old_fs {
-        let mut spans = holes.clone();
-        if old.os.meta.maxblkid > meta.maxblkid {
-            spans.push((meta.maxblkid + 1, old.os.meta.maxblkid - meta.maxblkid, 0));
+    freed_spans(w, &holes, &mut candidates, notes, errors);
+    Walked {
+        candidates,
+        dnode_blocks: blocks.len() as u64,
+        indirect_blocks: stats.indirect_blocks,
+        pruned: stats.pruned,
+    }
+}
+
+/// Whole dnode blocks freed in the window: the objects the old state had
+/// there become candidates (or a note says they cannot be listed).
+fn freed_spans(
+    w: &Ends,
+    holes: &[(u64, u64, u64)],
+    candidates: &mut BTreeMap<u64, (Option<Dnode>, u64)>,
+    notes: &mut Vec<String>,
+    errors: &mut Vec<String>,
+) {
+    let meta = &w.new_fs.os.meta;
+    let Some(old) = &w.old_fs else {
+        if !holes.is_empty() {
+            notes.push(format!(
+                "{} spans of the dnode array are holes whose birth is not recorded or falls in the window: \
+                 objects freed there cannot be listed without the state at the window's start",
+                holes.len()
+            ));
         }
-        for (first, count, birth) in spans {
-            // a hole without a recorded birth was punched by the window's end
-            let birth = if birth == 0 { until_state.txg() } else { birth };
-            match zpl_objects_in(old, first, count) {
-                Ok(objs) => {
-                    for dn in objs {
-                        candidates.entry(dn.object).or_insert((None, birth));
-                    }
+        return;
+    };
+    let mut spans = holes.to_vec();
+    if old.os.meta.maxblkid > meta.maxblkid {
+        spans.push((meta.maxblkid + 1, old.os.meta.maxblkid - meta.maxblkid, 0));
+    }
+    for (first, count, birth) in spans {
+        // a hole without a recorded birth was punched by the window's end
+        let birth = if birth == 0 { w.until_txg } else { birth };
+        match zpl_objects_in(old, first, count) {
+            Ok(objs) => {
+                for dn in objs {
+                    candidates.entry(dn.object).or_insert((None, birth));
                 }
-                Err(e) => errors.push(e.to_string()),
             }
+            Err(e) => errors.push(e.to_string()),
         }
-    } else if !holes.is_empty() {
+    }
+}
+
+/// Runs `changes`.
+pub fn changes(h: &History, q: &ChangesQuery) -> Result<ChangesReport> {
+    let clock = h.clock();
+    let mut notes = Vec::new();
+    let mut errors = Vec::new();
+    let w = ends(h, q, &mut notes)?;
+    let walked = walk_window(&w, &mut notes, &mut errors);
+    let mut c = Classifier {
+        w: &w,
+        clock: &clock,
+        hash: q.hash,
+        new_paths: Paths::new(&w.new_fs),
+        old_paths: w.old_fs.as_ref().map(Paths::new),
+        out: Vec::new(),
+        undetermined: 0,
+        errors: &mut errors,
+    };
+    for (obj, (new_dn, block_birth)) in walked.candidates {
+        c.object(obj, new_dn, block_birth);
+    }
+    let (mut out, undetermined) = (c.out, c.undetermined);
+    if undetermined > 0 {
         notes.push(format!(
-            "{} spans of the dnode array are holes whose birth is not recorded or falls in the window: \
-             objects freed there cannot be listed without the state at the window's start",
-            holes.len()
+            "{undetermined} objects share a dnode block written in the window but show no datable change \
+             (without the state at the window's start an attribute change is seen only through ctime)"
         ));
     }
-    // 3. classify
-    let mut new_paths = Paths::new(&new_fs);
-    let mut old_paths = old_fs.as_ref().map(Paths::new);
-    let mut out = Vec::new();
-    let mut undetermined = 0usize;
-    for (obj, (new_dn, block_birth)) in candidates {
+    out.sort_by(|a, b| {
+        let key = |c: &Change| c.path.clone().or(c.old_path.clone());
+        key(a)
+            .is_none()
+            .cmp(&key(b).is_none())
+            .then(key(a).cmp(&key(b)))
+            .then(a.object.cmp(&b.object))
+    });
+    Ok(ChangesReport {
+        schema: "kzrescue.changes/2",
+        pool: h.pool.name.clone(),
+        devices: h.devices.clone(),
+        dataset: q.dataset.clone(),
+        since: WindowEnd {
+            txg: w.since_txg,
+            when: clock.when(w.since_txg),
+            state: w.since_label.clone().filter(|_| w.old_fs.is_some()),
+        },
+        until: WindowEnd {
+            txg: w.until_txg,
+            when: clock.when(w.until_txg),
+            state: Some(format!("uberblock txg {}", w.until_txg)),
+        },
+        counts: ChangeCounts::of(&out),
+        changes: out,
+        dnode_blocks: walked.dnode_blocks,
+        indirect_blocks: walked.indirect_blocks,
+        pruned: walked.pruned,
+        errors,
+        notes,
+    })
+}
+
+impl ChangeCounts {
+    /// Counts the kinds of `changes`.
+    fn of(changes: &[Change]) -> ChangeCounts {
+        let mut counts = ChangeCounts::default();
+        for k in changes.iter().flat_map(|c| &c.what) {
+            match k {
+                ChangeKind::Created => counts.created += 1,
+                ChangeKind::Deleted => counts.deleted += 1,
+                ChangeKind::Content => counts.content += 1,
+                ChangeKind::Metadata => counts.metadata += 1,
+                ChangeKind::Renamed => counts.renamed += 1,
+                ChangeKind::Accessed => counts.accessed += 1,
+            }
+        }
+        counts
+    }
+}
+
+/// A ZPL object's dnode and znode, at one end of the window.
+type Version = (Dnode, Znode);
+
+/// Classifies candidate objects into changes.
+struct Classifier<'w, 'h, 'e> {
+    w: &'w Ends<'h>,
+    clock: &'w super::history::TxgClock,
+    hash: bool,
+    new_paths: Paths<'w>,
+    old_paths: Option<Paths<'w>>,
+    out: Vec<Change>,
+    /// Objects of a dnode block born in the window with no datable change.
+    undetermined: usize,
+    errors: &'e mut Vec<String>,
+}
+
+impl Classifier<'_, '_, '_> {
+    /// Classifies object `obj` (its dnode at the window's end, if any, and
+    /// the birth of that dnode block) and records its change.
+    fn object(&mut self, obj: u64, new_dn: Option<Dnode>, block_birth: u64) {
         let new = match new_dn {
-            Some(dn) if is_zpl(&dn) => match new_fs.znode_of(&dn) {
+            Some(dn) if is_zpl(&dn) => match self.w.new_fs.znode_of(&dn) {
                 Ok(z) => Some((dn, z)),
                 Err(e) => {
-                    errors.push(format!("object {obj}: {e}"));
-                    continue;
+                    self.errors.push(format!("object {obj}: {e}"));
+                    return;
                 }
             },
             _ => None,
         };
-        let old = old_fs.as_ref().and_then(|fs| zpl_dnode(fs, obj));
+        let old = self.w.old_fs.as_ref().and_then(|fs| zpl_dnode(fs, obj));
+        let Some((mut what, txg, exact)) = self.kinds(obj, &new, &old, block_birth) else {
+            return;
+        };
+        let kind = new
+            .as_ref()
+            .or(old.as_ref())
+            .map(|(_, z)| z.file_type())
+            .unwrap_or(FileType::Unknown);
+        let path = new.as_ref().and_then(|_| self.new_paths.path(obj));
+        let old_path = old
+            .as_ref()
+            .and_then(|_| self.old_paths.as_mut().and_then(|p| p.path(obj)));
+        // a file of several names has no one path to compare
+        let single = new
+            .as_ref()
+            .is_some_and(|(_, z)| z.links <= 1 || z.file_type() == FileType::Dir);
+        if single
+            && old.is_some()
+            && !what.contains(&ChangeKind::Created)
+            && let (Some(a), Some(b)) = (&path, &old_path)
+            && a != b
+        {
+            what.push(ChangeKind::Renamed);
+        }
+        let Some((dn_now, z_now)) = new.as_ref().or(old.as_ref()) else {
+            return;
+        };
+        let blocks_born = if new.is_some()
+            && what
+                .iter()
+                .any(|k| matches!(k, ChangeKind::Content | ChangeKind::Created))
+        {
+            self.blocks_born(dn_now)
+        } else {
+            0
+        };
+        what.sort();
+        let mut c = Change {
+            object: obj,
+            generation: z_now.gen_,
+            path,
+            old_path: match (&new, &old_path) {
+                (None, p) => p.clone(),
+                (Some(_), Some(p)) if what.contains(&ChangeKind::Renamed) => Some(p.clone()),
+                _ => None,
+            },
+            kind,
+            what,
+            txg,
+            txg_exact: exact,
+            when: self.clock.when(txg),
+            size: z_now.size,
+            old_size: old.as_ref().map(|(_, z)| z.size),
+            mtime: z_now.mtime.sec,
+            ctime: z_now.ctime.sec,
+            blocks_born,
+            sha256: None,
+            sha256_before: None,
+            error: None,
+        };
+        if self.hash && kind == FileType::File {
+            self.hash_contents(&mut c, &new, &old);
+        }
+        self.out.push(c);
+    }
+
+    /// What changed in object `obj` between `old` and `new`, the txg of the
+    /// latest change and whether it is exact; None when nothing datable did.
+    /// A reused object number records the old file's deletion.
+    fn kinds(
+        &mut self,
+        obj: u64,
+        new: &Option<Version>,
+        old: &Option<Version>,
+        block_birth: u64,
+    ) -> Option<(Vec<ChangeKind>, u64, bool)> {
         let mut what = Vec::new();
         let (mut txg, mut exact) = (block_birth, false);
-        match (&new, &old) {
-            (None, None) => continue,
+        let since_txg = self.w.since_txg;
+        match (new, old) {
+            (None, None) => return None,
             (None, Some(_)) => what.push(ChangeKind::Deleted),
             (Some((dn, z)), Some((odn, oz))) if z.gen_ == oz.gen_ => {
                 if same_dnode(dn, odn) {
-                    continue;
+                    return None;
                 }
                 if dn.blkptrs != odn.blkptrs || dn.maxblkid != odn.maxblkid {
                     what.push(ChangeKind::Content);
@@ -384,15 +614,11 @@ pub fn changes(h: &History, q: &ChangesQuery) -> Result<ChangesReport> {
             (Some((dn, z)), old) => {
                 if let Some((odn, oz)) = old {
                     // the object number was reused: the old file is gone
-                    out.push(deleted_change(
-                        &clock,
-                        odn,
-                        oz,
-                        old_paths.as_mut().and_then(|p| p.path(obj)),
-                        block_birth,
-                    ));
+                    let path = self.old_paths.as_mut().and_then(|p| p.path(obj));
+                    self.out
+                        .push(deleted_change(self.clock, odn, oz, path, block_birth));
                 }
-                if z.gen_ > since_txg || old.is_some() || old_fs.is_some() {
+                if z.gen_ > since_txg || old.is_some() || self.w.old_fs.is_some() {
                     what.push(ChangeKind::Created);
                     (txg, exact) = (z.gen_, true);
                     let cb = content_birth(dn);
@@ -407,164 +633,63 @@ pub fn changes(h: &History, q: &ChangesQuery) -> Result<ChangesReport> {
                         what.push(ChangeKind::Content);
                         (txg, exact) = (cb, true);
                     }
-                    match since_time {
+                    match self.clock.upper(since_txg) {
                         Some(t) if z.ctime.sec > t as i64 => what.push(ChangeKind::Metadata),
                         _ if what.is_empty() => {
-                            undetermined += 1;
-                            continue;
+                            self.undetermined += 1;
+                            return None;
                         }
                         _ => {}
                     }
                 }
             }
         }
-        let kind = new
-            .as_ref()
-            .or(old.as_ref())
-            .map(|(_, z)| z.file_type())
-            .unwrap_or(FileType::Unknown);
-        let path = new.as_ref().and_then(|_| new_paths.path(obj));
-        let old_path = old
-            .as_ref()
-            .and_then(|_| old_paths.as_mut().and_then(|p| p.path(obj)));
-        // a file of several names has no one path to compare
-        let single = new.as_ref().is_some_and(|(_, z)| z.links <= 1)
-            || new
-                .as_ref()
-                .is_some_and(|(_, z)| z.file_type() == FileType::Dir);
-        if single
-            && old.is_some()
-            && !what.contains(&ChangeKind::Created)
-            && let (Some(a), Some(b)) = (&path, &old_path)
-            && a != b
-        {
-            what.push(ChangeKind::Renamed);
-        }
-        let (z_now, dn_now) = match (&new, &old) {
-            (Some((dn, z)), _) => (z, dn),
-            (None, Some((dn, z))) => (z, dn),
-            (None, None) => continue,
-        };
-        let mut blocks_born = 0u64;
-        if new.is_some()
-            && what
-                .iter()
-                .any(|k| matches!(k, ChangeKind::Content | ChangeKind::Created))
-        {
-            born_after(
-                &h.pool,
-                dn_now,
-                since_txg,
-                &mut |b| {
-                    if let Born::Block { .. } = b {
-                        blocks_born += 1
-                    }
-                },
-                &mut |_| {},
-            );
-        }
-        let mut c = Change {
-            object: obj,
-            generation: z_now.gen_,
-            path,
-            old_path: match (&new, &old_path) {
-                (None, p) => p.clone(),
-                (Some(_), Some(p)) if what.contains(&ChangeKind::Renamed) => Some(p.clone()),
-                _ => None,
-            },
-            kind,
-            what: {
-                what.sort();
-                what
-            },
-            txg,
-            txg_exact: exact,
-            when: clock.when(txg),
-            size: z_now.size,
-            old_size: old.as_ref().map(|(_, z)| z.size),
-            mtime: z_now.mtime.sec,
-            ctime: z_now.ctime.sec,
-            blocks_born,
-            sha256: None,
-            sha256_before: None,
-            error: None,
-        };
-        if q.hash && kind == FileType::File {
-            let content = c.what.iter().any(|k| {
-                matches!(
-                    k,
-                    ChangeKind::Content | ChangeKind::Created | ChangeKind::Deleted
-                )
-            });
-            if content {
-                if let Some((dn, z)) = &new {
-                    match sha256(&new_fs, dn, z.size) {
-                        Ok(s) => c.sha256 = Some(s),
-                        Err(e) => c.error = Some(e.to_string()),
-                    }
+        Some((what, txg, exact))
+    }
+
+    /// Data blocks of `dn` born in the window.
+    fn blocks_born(&self, dn: &Dnode) -> u64 {
+        let mut n = 0u64;
+        born_after(
+            &self.w.h.pool,
+            dn,
+            self.w.since_txg,
+            &mut |b| {
+                if let Born::Block { .. } = b {
+                    n += 1
                 }
-                if let (Some((dn, z)), Some(fs)) = (&old, &old_fs) {
-                    match sha256(fs, dn, z.size) {
-                        Ok(s) => c.sha256_before = Some(s),
-                        Err(e) => {
-                            c.error.get_or_insert(format!("before: {e}"));
-                        }
-                    }
+            },
+            &mut |_| {},
+        );
+        n
+    }
+
+    /// `--hash`: the SHA-256 of a file whose contents changed, at both ends.
+    fn hash_contents(&self, c: &mut Change, new: &Option<Version>, old: &Option<Version>) {
+        let content = c.what.iter().any(|k| {
+            matches!(
+                k,
+                ChangeKind::Content | ChangeKind::Created | ChangeKind::Deleted
+            )
+        });
+        if !content {
+            return;
+        }
+        if let Some((dn, z)) = new {
+            match sha256(&self.w.new_fs, dn, z.size) {
+                Ok(s) => c.sha256 = Some(s),
+                Err(e) => c.error = Some(e.to_string()),
+            }
+        }
+        if let (Some((dn, z)), Some(fs)) = (old, &self.w.old_fs) {
+            match sha256(fs, dn, z.size) {
+                Ok(s) => c.sha256_before = Some(s),
+                Err(e) => {
+                    c.error.get_or_insert(format!("before: {e}"));
                 }
             }
         }
-        out.push(c);
     }
-    if undetermined > 0 {
-        notes.push(format!(
-            "{undetermined} objects share a dnode block written in the window but show no datable change \
-             (without the state at the window's start an attribute change is seen only through ctime)"
-        ));
-    }
-    out.sort_by(|a, b| {
-        let key = |c: &Change| c.path.clone().or(c.old_path.clone());
-        key(a)
-            .is_none()
-            .cmp(&key(b).is_none())
-            .then(key(a).cmp(&key(b)))
-            .then(a.object.cmp(&b.object))
-    });
-    let mut counts = ChangeCounts::default();
-    for c in &out {
-        for k in &c.what {
-            match k {
-                ChangeKind::Created => counts.created += 1,
-                ChangeKind::Deleted => counts.deleted += 1,
-                ChangeKind::Content => counts.content += 1,
-                ChangeKind::Metadata => counts.metadata += 1,
-                ChangeKind::Renamed => counts.renamed += 1,
-                ChangeKind::Accessed => counts.accessed += 1,
-            }
-        }
-    }
-    Ok(ChangesReport {
-        schema: "kzrescue.changes/2",
-        pool: h.pool.name.clone(),
-        devices: h.devices.clone(),
-        dataset: q.dataset.clone(),
-        since: WindowEnd {
-            txg: since_txg,
-            when: clock.when(since_txg),
-            state: since_label.filter(|_| old_fs.is_some()),
-        },
-        until: WindowEnd {
-            txg: until_state.txg(),
-            when: clock.when(until_state.txg()),
-            state: Some(format!("uberblock txg {}", until_state.txg())),
-        },
-        changes: out,
-        counts,
-        dnode_blocks: blocks.len() as u64,
-        indirect_blocks: stats.indirect_blocks,
-        pruned: stats.pruned,
-        errors,
-        notes,
-    })
 }
 
 fn deleted_change(

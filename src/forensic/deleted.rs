@@ -190,6 +190,232 @@ fn mode(z: &Znode) -> String {
     format!("{:04o}", z.mode & 0o7777)
 }
 
+/// The blocks of a regular file checked; other types hold no data to check.
+fn file_blocks(h: &History, dn: &Dnode, z: &Znode) -> BlockCheck {
+    if z.file_type() == FileType::File {
+        check_blocks(&h.pool, dn, z.size)
+    } else {
+        BlockCheck {
+            complete: true,
+            ..BlockCheck::default()
+        }
+    }
+}
+
+/// The key telling object-set trees apart: first DVA and birth.
+fn tree_key(bp: &BlkPtr) -> (u32, u64, u64) {
+    bp.dvas()
+        .first()
+        .map(|d| (d.vdev, d.offset, bp.birth))
+        .unwrap_or((u32::MAX, 0, bp.birth))
+}
+
+/// The older states of the dataset to compare with the head: uberblocks,
+/// then snapshots, from `since_txg` on, each tree once, newest first.
+fn older_states<'h>(
+    h: &'h History,
+    dataset: &str,
+    head_ds: &DatasetInfo,
+    since_txg: u64,
+    notes: &mut Vec<String>,
+) -> Vec<Older<'h>> {
+    let clock = h.clock();
+    let head_txg = h.head().txg();
+    let state_ref = |txg: u64, snapshot: Option<String>| StateRef {
+        txg,
+        when: clock.when(txg),
+        snapshot,
+    };
+    let mut older: Vec<Older> = Vec::new();
+    let mut trees: HashSet<(u32, u64, u64)> = HashSet::new();
+    trees.insert(tree_key(&head_ds.ds.bp));
+    let mut snap_seen = HashSet::new();
+    let prefix = format!("{dataset}@");
+    for s in h.states.iter().skip(h.head) {
+        if s.txg() < since_txg || !s.readable() {
+            continue;
+        }
+        if let Some(d) = s.dataset(dataset) {
+            if d.ds.guid != head_ds.ds.guid {
+                notes.push(format!(
+                    "at txg {} {dataset} is another dataset (guid {:#x}): not compared",
+                    s.txg(),
+                    d.ds.guid
+                ));
+            } else if s.txg() < head_txg && trees.insert(tree_key(&d.ds.bp)) {
+                older.push(Older {
+                    state: state_ref(s.txg(), None),
+                    ds: d,
+                });
+            }
+        }
+        for d in s
+            .datasets
+            .iter()
+            .filter(|d| d.snapshot && d.name.starts_with(&prefix))
+        {
+            if d.ds.creation_txg >= since_txg
+                && snap_seen.insert(d.ds.guid)
+                && trees.insert(tree_key(&d.ds.bp))
+            {
+                older.push(Older {
+                    state: state_ref(d.ds.creation_txg, Some(d.name.clone())),
+                    ds: d,
+                });
+            }
+        }
+    }
+    older.sort_by_key(|o| std::cmp::Reverse(o.state.txg));
+    older
+}
+
+/// What one walk of the head through everything born after `min_txg` found.
+#[derive(Default)]
+struct HeadWalk {
+    /// Object → (head dnode if a file-system object, birth of its dnode block).
+    cand: BTreeMap<u64, (Option<(Dnode, Znode)>, u64)>,
+    /// Spans of the dnode array that are holes: (first, count, birth).
+    holes: Vec<(u64, u64, u64)>,
+}
+
+/// Walks the head's dnode array through the blocks born after `min_txg`.
+fn walk_head(h: &History, head_fs: &Zpl, min_txg: u64, errors: &mut Vec<String>) -> HeadWalk {
+    let meta = &head_fs.os.meta;
+    let mut w = HeadWalk::default();
+    let mut blocks = Vec::new();
+    born_after(
+        &h.pool,
+        meta,
+        min_txg,
+        &mut |b| match b {
+            Born::Block { blkid, bp } => blocks.push((blkid, bp)),
+            Born::Hole {
+                first,
+                count,
+                birth,
+            } => w.holes.push((first, count, birth)),
+        },
+        &mut |e| errors.push(e.to_string()),
+    );
+    for (blkid, bp) in blocks {
+        match h.pool.read_block_cached(&bp) {
+            Ok(data) => {
+                for dn in dnodes_of_block(blkid, &bp, &data).into_iter().flatten() {
+                    let z = if is_zpl(&dn) {
+                        head_fs.znode_of(&dn).ok().map(|z| (dn.clone(), z))
+                    } else {
+                        None
+                    };
+                    w.cand.insert(dn.object, (z, bp.birth));
+                }
+            }
+            Err(e) => errors.push(meta.block_error(0, blkid, &bp, e).to_string()),
+        }
+    }
+    w
+}
+
+/// The files found deleted so far, each (object, generation) once.
+#[derive(Default)]
+struct Found {
+    seen: HashSet<(u64, u64)>,
+    files: Vec<DeletedFile>,
+}
+
+/// Compares older state `o` (gone by `gone_by`) with the head walk and
+/// records the files it holds that the head does not.
+fn examine(
+    h: &History,
+    head_fs: &Zpl,
+    walk: &HeadWalk,
+    o: &Older,
+    gone_by: &StateRef,
+    found: &mut Found,
+    errors: &mut Vec<String>,
+) -> Examined {
+    let fs = match open_fs(&h.pool, o.ds) {
+        Ok(fs) => fs,
+        Err(e) => {
+            return Examined {
+                state: o.state.clone(),
+                readable: false,
+                problem: Some(e.to_string()),
+                found: 0,
+            };
+        }
+    };
+    let mut paths = Paths::new(&fs);
+    let mut n = 0;
+    let mut consider = |dn: Dnode, z: Znode| {
+        let obj = dn.object;
+        if !found.seen.insert((obj, z.gen_)) {
+            return;
+        }
+        n += 1;
+        let blocks = file_blocks(h, &dn, &z);
+        found.files.push(DeletedFile {
+            object: obj,
+            generation: z.gen_,
+            path: paths.path(obj),
+            kind: z.file_type(),
+            size: z.size,
+            mode: mode(&z),
+            uid: z.uid,
+            gid: z.gid,
+            mtime: z.mtime.sec,
+            ctime: z.ctime.sec,
+            crtime: z.crtime.sec,
+            last_seen: o.state.clone(),
+            gone_by: gone_by.clone(),
+            integrity: blocks.integrity(),
+            blocks,
+        });
+    };
+    for (obj, (head, birth)) in &walk.cand {
+        if *birth <= o.state.txg {
+            continue;
+        }
+        let Ok(dn) = fs.dnode(*obj) else { continue };
+        if !is_zpl(&dn) {
+            continue;
+        }
+        let Ok(z) = fs.znode_of(&dn) else { continue };
+        if head.as_ref().is_some_and(|(_, hz)| hz.gen_ == z.gen_) {
+            continue;
+        }
+        consider(dn, z);
+    }
+    // spans of the head's dnode array that are holes now
+    let meta = &head_fs.os.meta;
+    let mut spans: Vec<(u64, u64)> = walk
+        .holes
+        .iter()
+        .filter(|(_, _, b)| *b == 0 || *b > o.state.txg)
+        .map(|(f, c, _)| (*f, *c))
+        .collect();
+    if fs.os.meta.maxblkid > meta.maxblkid {
+        spans.push((meta.maxblkid + 1, fs.os.meta.maxblkid - meta.maxblkid));
+    }
+    for (first, count) in spans {
+        match zpl_objects_in(&fs, first, count) {
+            Ok(objs) => {
+                for dn in objs {
+                    if let Ok(z) = fs.znode_of(&dn) {
+                        consider(dn, z);
+                    }
+                }
+            }
+            Err(e) => errors.push(e.to_string()),
+        }
+    }
+    Examined {
+        state: o.state.clone(),
+        readable: true,
+        problem: None,
+        found: n,
+    }
+}
+
 /// Runs `deleted`.
 pub fn deleted(h: &History, q: &DeletedQuery) -> Result<DeletedReport> {
     let clock = h.clock();
@@ -209,206 +435,34 @@ pub fn deleted(h: &History, q: &DeletedQuery) -> Result<DeletedReport> {
         Some(Since::Txg(t)) => *t,
         Some(Since::Snapshot(s)) => find_snapshot(h, &q.dataset, s)?.ds.creation_txg,
     };
-    // the older states: uberblocks, then snapshots, each tree once
-    let mut older: Vec<Older> = Vec::new();
-    let mut trees: HashSet<(u32, u64, u64)> = HashSet::new();
-    let key = |bp: &BlkPtr| {
-        bp.dvas()
-            .first()
-            .map(|d| (d.vdev, d.offset, bp.birth))
-            .unwrap_or((u32::MAX, 0, bp.birth))
-    };
-    trees.insert(key(&head_ds.ds.bp));
-    let mut snap_seen = HashSet::new();
-    let prefix = format!("{}@", q.dataset);
-    for s in h.states.iter().skip(h.head) {
-        if s.txg() < since_txg || !s.readable() {
-            continue;
-        }
-        if let Some(d) = s.dataset(&q.dataset) {
-            if d.ds.guid != head_ds.ds.guid {
-                notes.push(format!(
-                    "at txg {} {} is another dataset (guid {:#x}): not compared",
-                    s.txg(),
-                    q.dataset,
-                    d.ds.guid
-                ));
-            } else if s.txg() < head_state.txg() && trees.insert(key(&d.ds.bp)) {
-                older.push(Older {
-                    state: StateRef {
-                        txg: s.txg(),
-                        when: clock.when(s.txg()),
-                        snapshot: None,
-                    },
-                    ds: d,
-                });
-            }
-        }
-        for d in s
-            .datasets
-            .iter()
-            .filter(|d| d.snapshot && d.name.starts_with(&prefix))
-        {
-            if d.ds.creation_txg >= since_txg
-                && snap_seen.insert(d.ds.guid)
-                && trees.insert(key(&d.ds.bp))
-            {
-                older.push(Older {
-                    state: StateRef {
-                        txg: d.ds.creation_txg,
-                        when: clock.when(d.ds.creation_txg),
-                        snapshot: Some(d.name.clone()),
-                    },
-                    ds: d,
-                });
-            }
-        }
-    }
-    older.sort_by_key(|o| std::cmp::Reverse(o.state.txg));
+    let older = older_states(h, &q.dataset, head_ds, since_txg, &mut notes);
     let head_ref = StateRef {
         txg: head_state.txg(),
         when: clock.when(head_state.txg()),
         snapshot: None,
     };
     // one walk of the head through everything born after the oldest state
-    let min_txg = older.iter().map(|o| o.state.txg).min();
-    let meta = &head_fs.os.meta;
-    // object → (head dnode if a file-system object, birth of its dnode block)
-    let mut cand: BTreeMap<u64, (Option<(Dnode, Znode)>, u64)> = BTreeMap::new();
-    let mut holes: Vec<(u64, u64, u64)> = Vec::new();
-    if let Some(min_txg) = min_txg {
-        let mut blocks = Vec::new();
-        born_after(
-            &h.pool,
-            meta,
-            min_txg,
-            &mut |b| match b {
-                Born::Block { blkid, bp } => blocks.push((blkid, bp)),
-                Born::Hole {
-                    first,
-                    count,
-                    birth,
-                } => holes.push((first, count, birth)),
-            },
-            &mut |e| errors.push(e.to_string()),
-        );
-        for (blkid, bp) in blocks {
-            match h.pool.read_block_cached(&bp) {
-                Ok(data) => {
-                    for dn in dnodes_of_block(blkid, &bp, &data).into_iter().flatten() {
-                        let z = if is_zpl(&dn) {
-                            head_fs.znode_of(&dn).ok().map(|z| (dn.clone(), z))
-                        } else {
-                            None
-                        };
-                        cand.insert(dn.object, (z, bp.birth));
-                    }
-                }
-                Err(e) => errors.push(meta.block_error(0, blkid, &bp, e).to_string()),
-            }
-        }
-    }
+    let walk = match older.iter().map(|o| o.state.txg).min() {
+        Some(min_txg) => walk_head(h, &head_fs, min_txg, &mut errors),
+        None => HeadWalk::default(),
+    };
     // each older state, newest first
-    let mut found: HashMap<(u64, u64), usize> = HashMap::new();
-    let mut out: Vec<DeletedFile> = Vec::new();
+    let mut found = Found::default();
     let mut examined = Vec::new();
     for (i, o) in older.iter().enumerate() {
-        let gone_by = if i == 0 {
-            head_ref.clone()
-        } else {
-            older[i - 1].state.clone()
-        };
-        let fs = match open_fs(&h.pool, o.ds) {
-            Ok(fs) => fs,
-            Err(e) => {
-                examined.push(Examined {
-                    state: o.state.clone(),
-                    readable: false,
-                    problem: Some(e.to_string()),
-                    found: 0,
-                });
-                continue;
-            }
-        };
-        let mut paths = Paths::new(&fs);
-        let mut n = 0;
-        let mut consider = |obj: u64, old: (Dnode, Znode), out: &mut Vec<DeletedFile>| {
-            let (dn, z) = old;
-            if found.contains_key(&(obj, z.gen_)) {
-                return;
-            }
-            let blocks = if z.file_type() == FileType::File {
-                check_blocks(&h.pool, &dn, z.size)
-            } else {
-                BlockCheck {
-                    complete: true,
-                    ..BlockCheck::default()
-                }
-            };
-            found.insert((obj, z.gen_), out.len());
-            n += 1;
-            out.push(DeletedFile {
-                object: obj,
-                generation: z.gen_,
-                path: paths.path(obj),
-                kind: z.file_type(),
-                size: z.size,
-                mode: mode(&z),
-                uid: z.uid,
-                gid: z.gid,
-                mtime: z.mtime.sec,
-                ctime: z.ctime.sec,
-                crtime: z.crtime.sec,
-                last_seen: o.state.clone(),
-                gone_by: gone_by.clone(),
-                integrity: blocks.integrity(),
-                blocks,
-            });
-        };
-        for (obj, (head, birth)) in &cand {
-            if *birth <= o.state.txg {
-                continue;
-            }
-            let Ok(dn) = fs.dnode(*obj) else { continue };
-            if !is_zpl(&dn) {
-                continue;
-            }
-            let Ok(z) = fs.znode_of(&dn) else { continue };
-            if head.as_ref().is_some_and(|(_, hz)| hz.gen_ == z.gen_) {
-                continue;
-            }
-            consider(*obj, (dn, z), &mut out);
-        }
-        // spans of the head's dnode array that are holes now
-        let mut spans: Vec<(u64, u64)> = holes
-            .iter()
-            .filter(|(_, _, b)| *b == 0 || *b > o.state.txg)
-            .map(|(f, c, _)| (*f, *c))
-            .collect();
-        if fs.os.meta.maxblkid > meta.maxblkid {
-            spans.push((meta.maxblkid + 1, fs.os.meta.maxblkid - meta.maxblkid));
-        }
-        for (first, count) in spans {
-            match zpl_objects_in(&fs, first, count) {
-                Ok(objs) => {
-                    for dn in objs {
-                        if let Ok(z) = fs.znode_of(&dn) {
-                            consider(dn.object, (dn, z), &mut out);
-                        }
-                    }
-                }
-                Err(e) => errors.push(e.to_string()),
-            }
-        }
-        examined.push(Examined {
-            state: o.state.clone(),
-            readable: true,
-            problem: None,
-            found: n,
-        });
+        let gone_by = if i == 0 { &head_ref } else { &older[i - 1].state };
+        examined.push(examine(
+            h,
+            &head_fs,
+            &walk,
+            o,
+            gone_by,
+            &mut found,
+            &mut errors,
+        ));
     }
-    // orphans of the head
     let orphans = orphans(h, &head_fs, &older, &mut errors);
+    let mut out = found.files;
     out.sort_by(|a, b| {
         a.path
             .is_none()
@@ -539,14 +593,7 @@ fn orphans(h: &History, fs: &Zpl, older: &[Older], errors: &mut Vec<String>) -> 
                 break;
             }
         }
-        let blocks = if z.file_type() == FileType::File {
-            check_blocks(&h.pool, dn, z.size)
-        } else {
-            BlockCheck {
-                complete: true,
-                ..BlockCheck::default()
-            }
-        };
+        let blocks = file_blocks(h, dn, z);
         out.push(Orphan {
             object: *obj,
             generation: z.gen_,

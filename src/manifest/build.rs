@@ -9,7 +9,8 @@
 //!   hashed by its reader; a big one's blocks go through a short queue to a
 //!   **hasher**, so that the SHA-256 of one big file runs on one core while
 //!   its blocks are read on another. Holes are hashed from a static block of
-//!   zeros, never allocated.
+//!   zeros, never allocated. Hashed blocks go back to the pool
+//!   ([`crate::zfs::pool::Pool::recycle`]) for the next reads.
 //! * The caller's thread writes the entries out in walk order as soon as
 //!   the first one waiting is complete.
 //!
@@ -109,7 +110,7 @@ pub fn stream(
         let walker = s.spawn(|| walker(fs, dataset, opts.max_file_size, &shared));
         for _ in 0..jobs {
             s.spawn(|| reader(fs, &shared, progress));
-            s.spawn(|| hasher(&shared, progress));
+            s.spawn(|| hasher(fs, &shared, progress));
         }
         let r = writer(&shared, &mut summary, emit);
         if r.is_err() {
@@ -485,7 +486,9 @@ fn reader(fs: &Zpl, sh: &Shared, progress: &(dyn Fn(u64) + Sync)) {
                 let n = match c {
                     Chunk::Data(d) => {
                         h.update(&d);
-                        d.len() as u64
+                        let n = d.len() as u64;
+                        fs.pool.recycle(d);
+                        n
                     }
                     Chunk::Zeros(n) => {
                         hash_zeros(&mut h, n);
@@ -516,7 +519,7 @@ fn reader(fs: &Zpl, sh: &Shared, progress: &(dyn Fn(u64) + Sync)) {
 }
 
 /// A hasher thread: hashes big files' blocks as their readers send them.
-fn hasher(sh: &Shared, progress: &(dyn Fn(u64) + Sync)) {
+fn hasher(fs: &Zpl, sh: &Shared, progress: &(dyn Fn(u64) + Sync)) {
     loop {
         let next = {
             let mut q = lock(&sh.hand);
@@ -538,6 +541,7 @@ fn hasher(sh: &Shared, progress: &(dyn Fn(u64) + Sync)) {
                 Chunk::Data(d) => {
                     h.update(&d);
                     progress(d.len() as u64);
+                    fs.pool.recycle(d);
                 }
                 Chunk::Zeros(n) => {
                     hash_zeros(&mut h, n);

@@ -13,6 +13,7 @@
 
 pub mod gpt;
 pub mod mbr;
+pub mod report;
 pub mod restore;
 pub mod solaris;
 pub mod vtoc;

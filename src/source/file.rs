@@ -1,8 +1,9 @@
 //! Image files and block devices.
 //!
 //! This is kzrescue's one audited `unsafe` corner: memory-mapping a read-only
-//! image file, and `posix_fadvise` where `O_DIRECT` is refused. Everything
-//! else in the crate is `#![deny(unsafe_code)]`-clean.
+//! image file, `posix_fadvise` where `O_DIRECT` is refused, and `pread`
+//! into a vector's spare capacity ([`pread_into`], so that block reads skip
+//! a zero-fill). Everything else in the crate is `#![deny(unsafe_code)]`-clean.
 //!
 //! [`Source::read_uncached`] (the liveness check's and the read-back's way of
 //! reading) opens the same inode a second time with `O_DIRECT` and reads
@@ -221,6 +222,52 @@ impl FileSource {
     }
 }
 
+/// Replaces the contents of `v` with the `len` bytes at `offset` of
+/// `file`, read with `pread` straight into the vector's spare capacity: no
+/// zero-fill first. Short reads are continued; end of file before `len`
+/// bytes is `UnexpectedEof`.
+pub(super) fn pread_into(
+    file: &File,
+    offset: u64,
+    len: usize,
+    v: &mut Vec<u8>,
+) -> std::io::Result<()> {
+    use std::os::fd::AsRawFd;
+    v.clear();
+    v.reserve(len);
+    while v.len() < len {
+        let done = v.len();
+        let at = offset
+            .checked_add(done as u64)
+            .and_then(|o| libc::off_t::try_from(o).ok())
+            .ok_or_else(|| std::io::Error::from(std::io::ErrorKind::InvalidInput))?;
+        let spare = v.spare_capacity_mut();
+        // SAFETY: `spare` is the vector's unused capacity, `len - done`
+        // bytes long (capacity is at least `len`); pread writes at most that
+        // many bytes there and reads no memory of ours. The descriptor is
+        // owned by `file` for the whole call.
+        #[allow(unsafe_code)]
+        let n = unsafe { libc::pread(file.as_raw_fd(), spare.as_mut_ptr().cast(), len - done, at) };
+        if n < 0 {
+            let e = std::io::Error::last_os_error();
+            if e.kind() == std::io::ErrorKind::Interrupted {
+                continue;
+            }
+            return Err(e);
+        }
+        if n == 0 {
+            return Err(std::io::ErrorKind::UnexpectedEof.into());
+        }
+        // SAFETY: pread reported `n` (≤ len − done) bytes written at
+        // `done`: bytes 0..done + n are now initialised.
+        #[allow(unsafe_code)]
+        unsafe {
+            v.set_len(done + n as usize)
+        };
+    }
+    Ok(())
+}
+
 /// Reads the logical block size of a Linux block device from sysfs.
 fn sysfs_logical_block_size(rdev: u64) -> Option<u32> {
     let (major, minor) = (libc::major(rdev), libc::minor(rdev));
@@ -254,6 +301,24 @@ impl Source for FileSource {
             Backing::Positioned => self.file.read_exact_at(buf, offset).map_err(|e| {
                 Error::io(
                     format!("read {} bytes at {offset:#x} of {}", buf.len(), self.name()),
+                    e,
+                )
+            }),
+        }
+    }
+    fn read_into_vec(&self, offset: u64, len: usize, buf: &mut Vec<u8>) -> Result<()> {
+        buf.clear();
+        check_bounds(&|| self.name(), offset, len, self.size)?;
+        match &self.backing {
+            Backing::Mapped(map) => {
+                // Bounds checked above; `size` equals the map length.
+                let start = offset as usize;
+                buf.extend_from_slice(&map[start..start + len]);
+                Ok(())
+            }
+            Backing::Positioned => pread_into(&self.file, offset, len, buf).map_err(|e| {
+                Error::io(
+                    format!("read {len} bytes at {offset:#x} of {}", self.name()),
                     e,
                 )
             }),
@@ -328,5 +393,61 @@ impl Source for FileSource {
         drop(g);
         self.read_dropping_cache(offset, buf)?;
         Ok(ReadPath::CacheDropped(refused))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::ErrorKind;
+    use crate::source::PreadFile;
+    use std::io::Write;
+
+    fn image() -> (tempfile::NamedTempFile, Vec<u8>) {
+        let bytes: Vec<u8> = (0..300_000u32).map(|i| (i * 7 % 251) as u8).collect();
+        let mut f = tempfile::NamedTempFile::new().unwrap();
+        f.write_all(&bytes).unwrap();
+        f.flush().unwrap();
+        (f, bytes)
+    }
+
+    #[test]
+    fn pread_into_reads_into_spare_capacity() {
+        let (f, bytes) = image();
+        let file = File::open(f.path()).unwrap();
+        let mut v = vec![9u8; 7];
+        pread_into(&file, 0, 0, &mut v).unwrap();
+        assert_eq!(v, b"");
+        pread_into(&file, 1000, 131_072, &mut v).unwrap();
+        assert_eq!(v, &bytes[1000..1000 + 131_072]);
+        let reused = v.as_ptr();
+        pread_into(&file, 299_990, 10, &mut v).unwrap();
+        assert_eq!(v, &bytes[299_990..]);
+        assert_eq!(v.as_ptr(), reused, "the allocation is reused");
+        let eof = pread_into(&file, 299_990, 11, &mut v).unwrap_err();
+        assert_eq!(eof.kind(), std::io::ErrorKind::UnexpectedEof);
+        assert!(pread_into(&file, u64::MAX - 4, 8, &mut v).is_err());
+    }
+
+    #[test]
+    fn read_vec_at_agrees_with_read_at_on_every_backing() {
+        let (f, bytes) = image();
+        let mapped = FileSource::open(f.path(), OpenMode::ReadOnly).unwrap();
+        let positioned = FileSource::open(f.path(), OpenMode::ReadWrite).unwrap();
+        let pread = PreadFile::open(f.path()).unwrap();
+        let sources: [&dyn Source; 3] = [&mapped, &positioned, &pread];
+        for s in sources {
+            for (off, len) in [(0u64, 512usize), (4097, 65_536), (299_000, 1000)] {
+                let mut want = vec![0u8; len];
+                s.read_at(off, &mut want).unwrap();
+                assert_eq!(want, &bytes[off as usize..off as usize + len]);
+                assert_eq!(s.read_vec_at(off, len).unwrap(), want);
+                let mut reused = vec![1u8; 100_000];
+                s.read_into_vec(off, len, &mut reused).unwrap();
+                assert_eq!(reused, want);
+            }
+            let e = s.read_vec_at(299_000, 1001).unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::OutOfBounds, "{}", s.name());
+        }
     }
 }

@@ -30,4 +30,11 @@ impl Source for MemSource<'_> {
         buf.copy_from_slice(&self.bytes[o..o + buf.len()]);
         Ok(())
     }
+    fn read_into_vec(&self, offset: u64, len: usize, buf: &mut Vec<u8>) -> Result<()> {
+        buf.clear();
+        check_bounds(&|| self.name(), offset, len, self.size())?;
+        let o = offset as usize;
+        buf.extend_from_slice(&self.bytes[o..o + len]);
+        Ok(())
+    }
 }

@@ -33,6 +33,24 @@ pub trait Source: Send + Sync {
     fn size(&self) -> u64;
     /// Fills `buf` from `offset`. Errors if any byte lies past the end.
     fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<()>;
+    /// Replaces the contents of `buf` with the `len` bytes at `offset`,
+    /// reusing its allocation (after an error `buf` holds no useful bytes).
+    /// The default zeroes `len` bytes and fills them with
+    /// [`Source::read_at`]; a source that can read straight into a vector's
+    /// spare capacity (files) or copy from bytes it already holds (maps,
+    /// memory) overrides it to skip the zero-fill.
+    fn read_into_vec(&self, offset: u64, len: usize, buf: &mut Vec<u8>) -> Result<()> {
+        buf.clear();
+        buf.resize(len, 0);
+        self.read_at(offset, buf)
+    }
+    /// Reads `len` bytes at `offset` into a new vector (through
+    /// [`Source::read_into_vec`]).
+    fn read_vec_at(&self, offset: u64, len: usize) -> Result<Vec<u8>> {
+        let mut buf = Vec::new();
+        self.read_into_vec(offset, len, &mut buf)?;
+        Ok(buf)
+    }
     /// Writes `buf` at `offset`. Errors on a read-only source.
     fn write_at(&self, offset: u64, buf: &[u8]) -> Result<()> {
         let _ = buf;
@@ -133,7 +151,5 @@ pub fn check_bounds(name: &dyn Fn() -> String, offset: u64, len: usize, size: u6
 
 /// Reads `len` bytes at `offset` into a new vector.
 pub fn read_vec(src: &dyn Source, offset: u64, len: usize) -> Result<Vec<u8>> {
-    let mut buf = vec![0u8; len];
-    src.read_at(offset, &mut buf)?;
-    Ok(buf)
+    src.read_vec_at(offset, len)
 }

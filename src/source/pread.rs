@@ -43,4 +43,14 @@ impl Source for PreadFile {
             )
         })
     }
+    fn read_into_vec(&self, offset: u64, len: usize, buf: &mut Vec<u8>) -> Result<()> {
+        buf.clear();
+        check_bounds(&|| self.name.clone(), offset, len, self.size)?;
+        super::file::pread_into(&self.file, offset, len, buf).map_err(|e| {
+            Error::io(
+                format!("read {len} bytes at {offset:#x} of {}", self.name),
+                e,
+            )
+        })
+    }
 }

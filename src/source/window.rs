@@ -45,6 +45,11 @@ impl Source for Window {
         check_bounds(&|| self.name(), offset, buf.len(), self.len)?;
         self.parent.read_at(self.start + offset, buf)
     }
+    fn read_into_vec(&self, offset: u64, len: usize, buf: &mut Vec<u8>) -> Result<()> {
+        buf.clear();
+        check_bounds(&|| self.name(), offset, len, self.len)?;
+        self.parent.read_into_vec(self.start + offset, len, buf)
+    }
     fn write_at(&self, offset: u64, buf: &[u8]) -> Result<()> {
         check_bounds(&|| self.name(), offset, buf.len(), self.len)?;
         self.parent.write_at(self.start + offset, buf)

@@ -241,7 +241,7 @@ impl BlkPtr {
     pub fn phys_offset(&self) -> Option<u64> {
         self.dvas()
             .first()
-            .map(|d| d.offset.saturating_add(crate::zfs::pool::LABEL_START))
+            .map(|d| d.offset.saturating_add(crate::zfs::leaf::LABEL_START))
     }
 
     /// The DVAs as text (`vdev:offset:asize`, comma-separated), or "hole" /

@@ -137,6 +137,10 @@ pub struct Dnode {
     pub phys: u64,
 }
 
+/// Byte 0 of the dnode: the place of an error about the dnode as a whole
+/// ([`Dnode::decode_at`] makes it the dnode's offset on disk).
+const WHOLE: usize = 0;
+
 /// An error about the dnode of `object`, at byte `field` of the dnode
 /// (the field found wrong); [`Dnode::decode_at`] adds the dnode's place.
 fn corrupt(object: u64, field: usize, detail: impl std::fmt::Display) -> Error {
@@ -148,7 +152,11 @@ impl Dnode {
     /// more for a large dnode), written in byte order `bo`.
     pub fn decode(raw: &[u8], bo: ByteOrder, object: u64) -> Result<Dnode> {
         if raw.len() < DNODE_SIZE {
-            return Err(corrupt(object, 0, format!("{} bytes, need 512", raw.len())));
+            return Err(corrupt(
+                object,
+                WHOLE,
+                format!("{} bytes, need 512", raw.len()),
+            ));
         }
         let b = |i: usize| raw[i];
         let dtype = b(0);

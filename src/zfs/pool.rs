@@ -16,6 +16,7 @@ use crate::source::SharedSource;
 use crate::zfs::blkptr::{BlkPtr, ByteOrder, Dva, Payload};
 use crate::zfs::checksum::{self, Verdict};
 use crate::zfs::compress;
+use crate::zfs::leaf::{self, LABEL_START};
 use crate::zfs::nvlist::NvList;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -31,13 +32,19 @@ struct BlockCache {
     bytes: usize,
 }
 
-/// Bytes in front of a leaf's allocatable space: labels 0 and 1 (2 × 256 KiB)
-/// and the 3.5 MiB boot area.
-pub const LABEL_START: u64 = 4 << 20;
-/// Bytes behind it: labels 2 and 3.
-pub const LABEL_END: u64 = 512 << 10;
 /// Size of a gang header (`SPA_GANGBLOCKSIZE`).
 pub const GANG_HEADER_SIZE: usize = 512;
+/// Bytes of spent block buffers kept for reuse ([`Pool::recycle`]).
+const SPARE_BYTES: usize = 4 << 20;
+
+/// Block buffers given back by readers: their pages are already faulted in,
+/// so the next read into one neither faults nor zero-fills.
+#[derive(Default)]
+struct Spare {
+    bufs: Vec<Vec<u8>>,
+    bytes: usize,
+}
+
 /// Gang-header embedded-checksum magic (`ZEC_MAGIC`).
 const ZEC_MAGIC: u64 = 0x0210_da7a_b10c_7a11;
 /// Deepest gang nesting we follow.
@@ -112,6 +119,7 @@ pub struct Pool {
     /// Counters.
     pub stats: ReadStats,
     cache: Mutex<BlockCache>,
+    spare: Mutex<Spare>,
 }
 
 fn node_from_nvlist(
@@ -200,6 +208,36 @@ impl Pool {
             tops: tops.into_iter().map(|t| (t.id, t)).collect(),
             stats: ReadStats::default(),
             cache: Mutex::new(BlockCache::default()),
+            spare: Mutex::new(Spare::default()),
+        }
+    }
+
+    /// Gives a block buffer back once its bytes are used (hashed, copied
+    /// out): the next [`Pool::read_block`] reads into it instead of into
+    /// fresh memory. At most 4 MiB of buffers are kept; the rest are freed.
+    pub fn recycle(&self, buf: Vec<u8>) {
+        if buf.capacity() < 4096 {
+            return;
+        }
+        if let Ok(mut s) = self.spare.lock()
+            && s.bytes + buf.capacity() <= SPARE_BYTES
+        {
+            s.bytes += buf.capacity();
+            s.bufs.push(buf);
+        }
+    }
+
+    /// A buffer given back by [`Pool::recycle`], or an empty one.
+    fn spare_buffer(&self) -> Vec<u8> {
+        let Ok(mut s) = self.spare.lock() else {
+            return Vec::new();
+        };
+        match s.bufs.pop() {
+            Some(b) => {
+                s.bytes -= b.capacity();
+                b
+            }
+            None => Vec::new(),
         }
     }
 
@@ -254,7 +292,15 @@ impl Pool {
             }
             Payload::Dvas(_) => {
                 let phys = self.read_physical(bp, &[])?;
-                compress::decompress(bp.compress, &phys, lsize)
+                if compress::is_stored(bp.compress) {
+                    return compress::decompress_owned(bp.compress, phys, lsize);
+                }
+                let mut out = self.spare_buffer();
+                out.clear();
+                out.resize(lsize, 0);
+                let r = compress::decompress_into(bp.compress, &phys, &mut out);
+                self.recycle(phys);
+                r.map(|()| out)
             }
         }
     }
@@ -398,7 +444,7 @@ impl Pool {
                 ),
             )
         })?;
-        read_vdev(&top.vdev, top.ashift, dva.offset, size, ok, 0)
+        self.read_vdev(&top.vdev, top.ashift, dva.offset, size, ok, 0)
     }
 }
 
@@ -431,83 +477,78 @@ fn gang_header_ok(hdr: &[u8], dva: &Dva, birth: u64) -> bool {
     checksum::sha256(&copy).as_slice() == stored.as_slice()
 }
 
-fn read_leaf(src: &SharedSource, offset: u64, size: usize) -> Result<Vec<u8>> {
-    let phys = offset
-        .checked_add(LABEL_START)
-        .ok_or_else(|| Error::corrupt("DVA", offset, "offset overflows"))?;
-    let end = phys.saturating_add(size as u64);
-    if end > src.size().saturating_sub(LABEL_END) {
-        return Err(Error::corrupt(
-            "DVA",
-            phys,
-            format!(
-                "{size} bytes reach past the allocatable end of {}",
-                src.name()
-            ),
-        ));
-    }
-    let mut buf = vec![0u8; size];
-    src.read_at(phys, &mut buf)?;
-    Ok(buf)
-}
-
-fn read_vdev(
-    v: &Vdev,
-    ashift: u32,
-    offset: u64,
-    size: usize,
-    ok: &dyn Fn(&[u8]) -> bool,
-    depth: u32,
-) -> Result<Vec<u8>> {
-    if depth > 8 {
-        return Err(Error::corrupt(
-            format!("vdev_tree level {depth}"),
-            offset,
-            "nested too deep",
-        ));
-    }
-    match v {
-        Vdev::Leaf { source, path, guid } => {
-            let src = source.as_ref().ok_or_else(|| {
-                Error::unsupported(
-                    "vdev",
-                    format!("leaf {guid} ({path}) was not given as a target"),
-                )
-            })?;
-            let d = read_leaf(src, offset, size)?;
-            if ok(&d) {
-                Ok(d)
-            } else {
-                Err(Error::corrupt(
-                    "block",
-                    offset + LABEL_START,
-                    format!("checksum mismatch on {}", src.name()),
-                ))
-            }
+impl Pool {
+    /// Reads `size` bytes at `offset` of `v`'s allocatable space: a leaf's
+    /// copy, any mirror child's, or a RAID-Z reconstruction, whichever
+    /// first satisfies `ok`.
+    fn read_vdev(
+        &self,
+        v: &Vdev,
+        ashift: u32,
+        offset: u64,
+        size: usize,
+        ok: &dyn Fn(&[u8]) -> bool,
+        depth: u32,
+    ) -> Result<Vec<u8>> {
+        if depth > 8 {
+            return Err(Error::corrupt(
+                format!("vdev_tree level {depth}"),
+                offset,
+                "nested too deep",
+            ));
         }
-        Vdev::Mirror { children, kind } => {
-            let mut errs = Vec::new();
-            for c in children {
-                match read_vdev(c, ashift, offset, size, ok, depth + 1) {
-                    Ok(d) => return Ok(d),
-                    Err(e) => errs.push(e.to_string()),
+        match v {
+            Vdev::Leaf { source, path, guid } => {
+                let src = source.as_ref().ok_or_else(|| {
+                    Error::unsupported(
+                        "vdev",
+                        format!("leaf {guid} ({path}) was not given as a target"),
+                    )
+                })?;
+                let mut d = self.spare_buffer();
+                leaf::read_into(src.as_ref(), offset, size, &mut d)?;
+                if ok(&d) {
+                    Ok(d)
+                } else {
+                    self.recycle(d);
+                    Err(Error::corrupt(
+                        "block",
+                        offset + LABEL_START,
+                        format!("checksum mismatch on {}", src.name()),
+                    ))
                 }
             }
-            Err(Error::corrupt(
-                format!("{kind} block"),
-                offset + LABEL_START,
-                format!("no child has a good copy: {}", errs.join("; ")),
-            ))
+            Vdev::Mirror { children, kind } => {
+                let mut errs = Vec::new();
+                for c in children {
+                    match self.read_vdev(c, ashift, offset, size, ok, depth + 1) {
+                        Ok(d) => return Ok(d),
+                        Err(e) => errs.push(e.to_string()),
+                    }
+                }
+                Err(Error::corrupt(
+                    format!("{kind} block"),
+                    offset + LABEL_START,
+                    format!("no child has a good copy: {}", errs.join("; ")),
+                ))
+            }
+            Vdev::Raidz { nparity, children } => crate::zfs::raidz::read(
+                children.len(),
+                *nparity,
+                ashift,
+                offset,
+                size,
+                ok,
+                &|i, off, len| match children.get(i) {
+                    Some(c) => self.read_vdev(c, ashift, off, len, &|_| true, depth + 1),
+                    None => Err(Error::corrupt(
+                        "raidz block",
+                        offset + LABEL_START,
+                        format!("column on child {i} of {}", children.len()),
+                    )),
+                },
+            ),
+            Vdev::Other { kind } => Err(Error::unsupported("vdev", format!("type {kind}"))),
         }
-        Vdev::Raidz { nparity, children } => crate::zfs::raidz::read(
-            children,
-            *nparity,
-            ashift,
-            offset,
-            size,
-            ok,
-            &|c, off, len| read_vdev(c, ashift, off, len, &|_| true, depth + 1),
-        ),
-        Vdev::Other { kind } => Err(Error::unsupported("vdev", format!("type {kind}"))),
     }
 }

@@ -13,7 +13,7 @@
 //! counted as zero-padded.
 
 use crate::error::{Error, Result};
-use crate::zfs::pool::{LABEL_START, Vdev};
+use crate::zfs::leaf::LABEL_START;
 
 /// One column of a raidz block.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -230,14 +230,17 @@ fn subsets(n: usize, k: usize) -> Vec<Vec<usize>> {
     out
 }
 
-/// Reads one column: (child, offset on it, length) → bytes.
-pub type ColumnReader<'a> = dyn Fn(&Vdev, u64, usize) -> Result<Vec<u8>> + 'a;
+/// Reads one column: (child index, offset in its allocatable space,
+/// length) → bytes. The child may be a leaf or a vdev of its own (a
+/// "replacing" or "spare" under the raidz); the caller knows which.
+pub type ColumnReader<'a> = dyn Fn(usize, u64, usize) -> Result<Vec<u8>> + 'a;
 
-/// Reads `size` bytes at `offset` of a raidz vdev; tries the plain data
-/// columns first, then parity rebuilds, accepting the first result `ok`
-/// approves. `read_col(child, offset, len)` reads one column.
+/// Reads `size` bytes at `offset` of a raidz vdev of `children` children;
+/// tries the plain data columns first, then parity rebuilds, accepting the
+/// first result `ok` approves. `read_col(child, offset, len)` reads one
+/// column.
 pub fn read(
-    children: &[Vdev],
+    children: usize,
     nparity: usize,
     ashift: u32,
     offset: u64,
@@ -245,7 +248,7 @@ pub fn read(
     ok: &dyn Fn(&[u8]) -> bool,
     read_col: &ColumnReader<'_>,
 ) -> Result<Vec<u8>> {
-    let m = map(offset, size as u64, children.len(), nparity, ashift);
+    let m = map(offset, size as u64, children, nparity, ashift);
     let mut cols: Vec<Option<Vec<u8>>> = Vec::with_capacity(m.cols.len());
     let mut errs = Vec::new();
     for c in &m.cols {
@@ -253,11 +256,11 @@ pub fn read(
             cols.push(Some(Vec::new()));
             continue;
         }
-        let Some(child) = children.get(c.child) else {
+        if c.child >= children {
             cols.push(None);
             continue;
-        };
-        match read_col(child, c.offset, c.size) {
+        }
+        match read_col(c.child, c.offset, c.size) {
             Ok(d) => cols.push(Some(d)),
             Err(e) => {
                 errs.push(format!("child {}: {e}", c.child));

@@ -57,8 +57,13 @@ pub const READ_FEATURES: &[&str] = &[
     "com.datto:encryption",
 ];
 
+/// The former name of [`OpenPool`], kept until its last users (the
+/// `datasets` and `manifest` commands) say `OpenPool`.
+#[doc(hidden)]
+pub type Opened = OpenPool;
+
 /// A pool opened for reading.
-pub struct Opened {
+pub struct OpenPool {
     /// The block reader.
     pub pool: Arc<Pool>,
     /// The uberblock in use.
@@ -82,7 +87,7 @@ struct Device {
 
 /// Opens the pool on `sources` (each a whole vdev: the ZFS partition, not
 /// the disk). With `txg`, uses the newest uberblock whose txg is ≤ it.
-pub fn open(sources: &[SharedSource], txg: Option<u64>) -> Result<Opened> {
+pub fn open(sources: &[SharedSource], txg: Option<u64>) -> Result<OpenPool> {
     let mut notes = Vec::new();
     let (devices, slots) = read_devices(sources, &mut notes);
     let first = one_pool(&devices, &notes)?;
@@ -100,7 +105,7 @@ pub fn open(sources: &[SharedSource], txg: Option<u64>) -> Result<Opened> {
     let rootbp = BlkPtr::decode(&ub.rootbp, ub.endian)?;
     let pool = Arc::new(Pool::new(name, pool_guid, version, tops));
     let mos = Mos::open(&pool, &rootbp)?;
-    Ok(Opened {
+    Ok(OpenPool {
         pool,
         uberblock: ub,
         rootbp,

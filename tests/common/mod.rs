@@ -11,6 +11,7 @@ pub mod hostdata;
 pub mod iscsi;
 pub mod iscsi_proxy;
 pub mod label;
+pub mod loopdev;
 pub mod nvlist;
 pub mod physpath;
 pub mod synthpool;

@@ -35,13 +35,17 @@ pub fn decompress(src: &[u8], dst: &mut [u8]) -> bool {
             if off == 0 || off > d {
                 return false;
             }
-            for _ in 0..mlen {
-                if d >= dst.len() {
-                    break;
+            let n = mlen.min(dst.len() - d);
+            if off >= n {
+                // source and destination do not overlap: one block copy
+                dst.copy_within(d - off..d - off + n, d);
+            } else {
+                // a run repeating the last `off` bytes: byte by byte
+                for i in d..d + n {
+                    dst[i] = dst[i - off];
                 }
-                dst[d] = dst[d - off];
-                d += 1;
             }
+            d += n;
         } else {
             let Some(&b) = src.get(s) else { return false };
             dst[d] = b;

@@ -56,6 +56,25 @@ fn bad(algo: u8, detail: impl std::fmt::Display) -> Error {
     )
 }
 
+/// Whether blocks of `algo` are stored as they are: their physical bytes
+/// are their logical bytes (zero-extended to the logical size).
+pub fn is_stored(algo: u8) -> bool {
+    matches!(algo, kind::OFF | kind::INHERIT | kind::ON)
+}
+
+/// Like [`decompress`], for physical bytes the caller owns: a block stored
+/// uncompressed is returned as it is (cut or zero-extended to `lsize`)
+/// instead of copied.
+pub fn decompress_owned(algo: u8, src: Vec<u8>, lsize: usize) -> Result<Vec<u8>> {
+    if is_stored(algo) {
+        let mut v = src;
+        v.resize(lsize, 0);
+        Ok(v)
+    } else {
+        decompress(algo, &src, lsize)
+    }
+}
+
 /// Decompresses `src` into all of `dst`.
 pub fn decompress_into(algo: u8, src: &[u8], dst: &mut [u8]) -> Result<()> {
     match algo {
@@ -159,6 +178,28 @@ mod tests {
 
     fn sample() -> Vec<u8> {
         (0..8192u32).map(|i| (i / 7 % 13) as u8).collect()
+    }
+
+    #[test]
+    fn owned_uncompressed_is_kept_and_sized() {
+        let data = sample();
+        let ptr = data.as_ptr();
+        let same = decompress_owned(kind::OFF, data.clone(), data.len()).unwrap();
+        assert_eq!(same, data);
+        let kept = decompress_owned(kind::OFF, data, 8192).unwrap();
+        assert_eq!(kept.as_ptr(), ptr, "an uncompressed block is not copied");
+        assert_eq!(
+            decompress_owned(kind::ON, vec![7; 4], 6).unwrap(),
+            [7, 7, 7, 7, 0, 0]
+        );
+        assert_eq!(
+            decompress_owned(kind::INHERIT, vec![7; 4], 2).unwrap(),
+            [7, 7]
+        );
+        let body = lz4_flex::block::compress(&sample());
+        let mut src = (body.len() as u32).to_be_bytes().to_vec();
+        src.extend_from_slice(&body);
+        assert_eq!(decompress_owned(kind::LZ4, src, 8192).unwrap(), sample());
     }
 
     #[test]

@@ -14,6 +14,7 @@
 use crate::zfs::ByteOrder;
 use crate::{Error, Result};
 
+pub mod json;
 pub mod native;
 pub mod xdr;
 

@@ -1,0 +1,112 @@
+//! What `kzrescue partitions` reports about a disk: its partition table
+//! and the pool slice `kzrescue label` would use, or why none was chosen.
+
+use super::{PartitionTable, TableKind};
+use crate::error::Result;
+use crate::source::Source;
+use serde_json::json;
+
+/// A disk's partition table with the pool slice chosen.
+#[derive(Debug)]
+pub struct TableReport {
+    /// The disk's name.
+    pub target: String,
+    /// The table as read.
+    pub table: PartitionTable,
+    /// The slice holding the pool (`slice` when given, else the one ZFS
+    /// slice); `Ok(None)` without a partition table (a whole-device vdev);
+    /// the error says why none was chosen.
+    pub pool_slice: Result<Option<u32>>,
+}
+
+impl TableReport {
+    /// Reads the table of `disk` (`sector_size` assumed instead of
+    /// detected when given) and picks the pool slice.
+    pub fn read(disk: &dyn Source, sector_size: Option<u32>, slice: Option<u32>) -> Result<Self> {
+        let table = super::read(disk, sector_size)?;
+        let pool_slice = match (table.kind, slice) {
+            (TableKind::None, _) => Ok(None),
+            (_, Some(n)) => table.slice(n).map(|p| Some(p.slice)),
+            (_, None) => table.zfs_slice().map(|p| Some(p.slice)),
+        };
+        Ok(TableReport {
+            target: disk.name(),
+            table,
+            pool_slice,
+        })
+    }
+
+    /// Whether the table has a problem it worked around (notes).
+    pub fn has_notes(&self) -> bool {
+        !self.table.notes.is_empty()
+    }
+
+    /// Whether `slice` is the pool slice.
+    pub fn is_pool_slice(&self, slice: u32) -> bool {
+        matches!(self.pool_slice, Ok(Some(s)) if s == slice)
+    }
+
+    /// The `kzrescue.partitions/1` document (schema in `cli/partitions.rs`'s
+    /// documentation): LBAs in sectors of the table's sector size, starts
+    /// and lengths in bytes.
+    pub fn json(&self) -> serde_json::Value {
+        let t = &self.table;
+        let ss = t.sector_size;
+        let parts: Vec<_> = t
+            .partitions
+            .iter()
+            .map(|p| {
+                json!({
+                    "index": p.index,
+                    "slice": p.slice,
+                    "letter": p.letter.to_string(),
+                    "start": p.start,
+                    "len": p.len,
+                    "first_lba": p.first_lba(ss),
+                    "last_lba": p.last_lba(ss),
+                    "type_guid": p.type_guid,
+                    "unique_guid": p.unique_guid,
+                    "tag": p.tag,
+                    "flags": p.flags,
+                    "type_name": p.type_name,
+                    "name": p.name,
+                })
+            })
+            .collect();
+        let mut v = json!({
+            "target": self.target,
+            "kind": t.kind,
+            "sector_size": ss,
+            "disk_size": t.disk_size,
+            "notes": t.notes,
+            "gpt": t.gpt,
+            "vtoc": t.vtoc,
+            "pool_slice": self.pool_slice.as_ref().ok().copied().flatten(),
+            "partitions": parts,
+        });
+        if let Err(e) = &self.pool_slice {
+            v["pool_slice_error"] = json!(e.to_string());
+        }
+        v
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::source::MemSource;
+
+    #[test]
+    fn a_bare_vdev_has_no_table_and_the_whole_device_as_pool() {
+        let bytes = vec![0u8; 4 << 20];
+        let disk = MemSource::new(&bytes);
+        let r = TableReport::read(&disk, None, None).unwrap();
+        assert_eq!(r.table.kind, TableKind::None);
+        assert!(matches!(r.pool_slice, Ok(None)));
+        assert!(!r.is_pool_slice(0));
+        let v = r.json();
+        assert_eq!(v["kind"], "none");
+        assert_eq!(v["pool_slice"], serde_json::Value::Null);
+        assert_eq!(v["partitions"], json!([]));
+    }
+}
