@@ -4,11 +4,9 @@
 use super::target::parse_sector_size;
 use super::write::WriteArgs;
 use kzrescue::Result;
-use kzrescue::hostdata::inspect::{self, HostDataDisk, Report, host_data_text};
+use kzrescue::hostdata::inspect::{self, HostDataDisk, host_data_text};
 use kzrescue::hostdata::{self, HostData, InitOptions, Verdict, keyfile};
 use kzrescue::repair::hostdata::{self as writer, DiskRequest, HostDataWrite};
-use kzrescue::zfs::nvlist::NvList;
-use serde::Serialize;
 use std::path::PathBuf;
 
 /// Host data subcommands.
@@ -178,90 +176,6 @@ impl DiskArgs {
 /// (formats/json-schema.md): /2 prints integers as strings by default.
 pub const SCHEMA: &str = "kzrescue.hostdata/2";
 
-/// The JSON document: the report, then the decoded payload — every pair of
-/// formats/hostdata.md §5.2, unknown pairs under `other_pairs` (nvlist
-/// values mapped as in `kzrescue.label/1`).
-#[derive(Serialize)]
-struct Doc<'a> {
-    #[serde(flatten)]
-    report: &'a Report,
-    host_data: Option<HostDataJson<'a>>,
-}
-
-#[derive(Serialize)]
-struct HostDataJson<'a> {
-    payload_version: u32,
-    zonename: &'a str,
-    owner_hostid: u32,
-    owner_hostname: &'a str,
-    state: &'a str,
-    be_name: &'a str,
-    be_uuid: &'a str,
-    last_update: i64,
-    tod_offset_ns: i64,
-    suspend: SuspendJson<'a>,
-    /// OpenBoot variables (§5.2 `obp_vars`) in stored order, as {name, value}.
-    obp_vars: Vec<ObpVarJson<'a>>,
-    generation: u64,
-    other_pairs: super::label::NvJson<'a>,
-}
-
-#[derive(Serialize)]
-struct SuspendJson<'a> {
-    suspended: bool,
-    image: &'a str,
-    time: i64,
-    other_pairs: super::label::NvJson<'a>,
-}
-
-#[derive(Serialize)]
-struct ObpVarJson<'a> {
-    name: &'a str,
-    value: &'a str,
-}
-
-/// Prints the JSON document of `r`, whose unknown pairs `others` holds as
-/// nvlists (top level, `suspend`).
-fn print_doc(r: &Report) -> Result<()> {
-    let d = r.host_data();
-    let list = |pairs: &[kzrescue::zfs::nvlist::NvPair]| NvList {
-        pairs: pairs.to_vec(),
-        ..NvList::new()
-    };
-    let others = d.map(|d| (list(&d.extra), list(&d.suspend.extra)));
-    let host_data = d.zip(others.as_ref()).map(|(d, (top, sus))| HostDataJson {
-        payload_version: hostdata::payload::PAYLOAD_VERSION,
-        zonename: &d.zonename,
-        owner_hostid: d.owner_hostid,
-        owner_hostname: &d.owner_hostname,
-        state: &d.state,
-        be_name: &d.be_name,
-        be_uuid: &d.be_uuid,
-        last_update: d.last_update,
-        tod_offset_ns: d.tod_offset_ns,
-        suspend: SuspendJson {
-            suspended: d.suspend.suspended,
-            image: &d.suspend.image,
-            time: d.suspend.time,
-            other_pairs: super::label::NvJson(sus),
-        },
-        obp_vars: d
-            .obp_vars
-            .iter()
-            .map(|(name, value)| ObpVarJson { name, value })
-            .collect(),
-        generation: d.generation,
-        other_pairs: super::label::NvJson(top),
-    });
-    super::out::print_json(
-        SCHEMA,
-        &Doc {
-            report: r,
-            host_data,
-        },
-    )
-}
-
 fn show(args: &ShowArgs) -> Result<u8> {
     let key = keyfile::read_keyfile(&args.key, args.key_opts.insecure_key_perms)?.key;
     let mut r = inspect::inspect(&args.disk.open()?, Some(&key), None)?;
@@ -270,7 +184,7 @@ fn show(args: &ShowArgs) -> Result<u8> {
         if r.host_data().is_some() {
             r.exit = 0;
         }
-        print_doc(&r)?;
+        super::out::print_json(SCHEMA, &r)?;
         return Ok(r.exit);
     }
     println!(
@@ -298,7 +212,7 @@ fn check(args: &CheckArgs) -> Result<u8> {
     };
     let r = inspect::inspect(&args.disk.open()?, key.as_ref(), args.hostid)?;
     if args.json {
-        print_doc(&r)?;
+        super::out::print_json(SCHEMA, &r)?;
         return Ok(r.exit);
     }
     println!("{}: {}", r.verdict.name(), r.explanation);

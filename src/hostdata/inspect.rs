@@ -9,6 +9,8 @@ use crate::error::{Error, Result};
 use crate::partition::{self, Partition, PartitionTable};
 use crate::source::SharedSource;
 use crate::target::AccessOptions;
+use crate::zfs::nvlist::json::NvJson;
+use crate::zfs::nvlist::{NvList, NvPair};
 use serde::Serialize;
 use std::fmt::Write as _;
 
@@ -155,9 +157,89 @@ pub struct Report {
     pub copies: Vec<CopyDoc>,
     /// The copy that serves.
     pub serving: Option<CopyId>,
-    /// The judgement the report was made from.
-    #[serde(skip)]
+    /// The judgement the report was made from; in JSON, `host_data`: the
+    /// serving copy's payload ([`HostDataDoc`]).
+    #[serde(rename = "host_data", serialize_with = "serving_payload")]
     pub assessment: Option<Assessment>,
+}
+
+fn serving_payload<S: serde::Serializer>(
+    a: &Option<Assessment>,
+    s: S,
+) -> std::result::Result<S::Ok, S::Error> {
+    let best = a.as_ref().and_then(|a| a.best());
+    best.map(|(_, _, d)| HostDataDoc(d)).serialize(s)
+}
+
+/// A decoded payload as `kzrescue.hostdata/2` shows it: every pair of
+/// formats/hostdata.md §5.2 in stored order, the OpenBoot variables as
+/// `{name, value}`, unknown pairs under `other_pairs` (nvlist values mapped
+/// as in `kzrescue.label/1`).
+pub struct HostDataDoc<'a>(pub &'a HostData);
+
+#[derive(Serialize)]
+struct PayloadJson<'a> {
+    payload_version: u32,
+    zonename: &'a str,
+    owner_hostid: u32,
+    owner_hostname: &'a str,
+    state: &'a str,
+    be_name: &'a str,
+    be_uuid: &'a str,
+    last_update: i64,
+    tod_offset_ns: i64,
+    suspend: SuspendJson<'a>,
+    obp_vars: Vec<ObpVarJson<'a>>,
+    generation: u64,
+    other_pairs: NvJson<'a>,
+}
+
+#[derive(Serialize)]
+struct SuspendJson<'a> {
+    suspended: bool,
+    image: &'a str,
+    time: i64,
+    other_pairs: NvJson<'a>,
+}
+
+#[derive(Serialize)]
+struct ObpVarJson<'a> {
+    name: &'a str,
+    value: &'a str,
+}
+
+impl Serialize for HostDataDoc<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        let d = self.0;
+        let list = |pairs: &[NvPair]| NvList {
+            pairs: pairs.to_vec(),
+            ..NvList::new()
+        };
+        let (top, suspend) = (list(&d.extra), list(&d.suspend.extra));
+        PayloadJson {
+            payload_version: super::payload::PAYLOAD_VERSION,
+            zonename: &d.zonename,
+            owner_hostid: d.owner_hostid,
+            owner_hostname: &d.owner_hostname,
+            state: &d.state,
+            be_name: &d.be_name,
+            be_uuid: &d.be_uuid,
+            last_update: d.last_update,
+            tod_offset_ns: d.tod_offset_ns,
+            suspend: SuspendJson {
+                suspended: d.suspend.suspended,
+                image: &d.suspend.image,
+                time: d.suspend.time,
+                other_pairs: NvJson(&suspend),
+            },
+            obp_vars: (d.obp_vars.iter())
+                .map(|(name, value)| ObpVarJson { name, value })
+                .collect(),
+            generation: d.generation,
+            other_pairs: NvJson(&top),
+        }
+        .serialize(s)
+    }
 }
 
 fn verdict_name<S: serde::Serializer>(v: &Verdict, s: S) -> std::result::Result<S::Ok, S::Error> {
