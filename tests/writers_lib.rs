@@ -34,7 +34,9 @@ fn set_request(disk: &str) -> SetRequest {
 fn physpath_show_reads_every_label_and_names_the_slot() {
     let dir = tempfile::tempdir().unwrap();
     let disk = demo(dir.path());
-    let shown = kzrescue::zone::physpath::read(&[disk.clone()], &TargetOptions::default()).unwrap();
+    let shown =
+        kzrescue::zone::physpath::read(std::slice::from_ref(&disk), &TargetOptions::default())
+            .unwrap();
     assert!(shown.all_valid());
     let text = shown.text();
     assert_eq!(text.matches("<- this disk").count(), 4, "{text}");

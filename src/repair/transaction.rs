@@ -12,7 +12,8 @@
 //!    every target is opened for writing (exclusively where the OS allows:
 //!    `O_EXCL` on Linux block devices; an iSCSI LU that refuses writes fails
 //!    here) and must be the very object the plan was read from (same
-//!    identity and size); every journal must not exist and its directory
+//!    identity and size) and no shorter than its own partition table says
+//!    ([`check_table_fits`]); every journal must not exist and its directory
 //!    must accept a new file; every file to create (key file, its `.old`
 //!    copy) must be creatable; every plan is re-validated against the
 //!    target read from the device (the bytes it was made from are still
