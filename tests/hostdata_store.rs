@@ -64,7 +64,7 @@ impl Disk {
         let plan = TargetPlan {
             path: self.path.display().to_string(),
             source: src,
-            phases: hostdata::to_phases(writes),
+            phases: kzrescue::repair::hostdata::phases(writes),
         };
         apply(&[plan], &self.journal(), "hostdata test").map(|_| ())
     }

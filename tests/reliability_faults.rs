@@ -77,7 +77,7 @@ impl Disk {
         let plan = TargetPlan {
             path: self.path.display().to_string(),
             source: src,
-            phases: hostdata::to_phases(w),
+            phases: kzrescue::repair::hostdata::phases(w),
         };
         apply::apply(&[plan], j, "reliability").map(|_| ())
     }

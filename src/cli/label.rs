@@ -4,8 +4,6 @@
 
 use super::target::TargetArgs;
 use kzrescue::Result;
-/// The nvlist-as-JSON the host-data documents embed too.
-pub use kzrescue::zfs::nvlist::json::NvJson;
 use kzrescue::zfs::report::LabelReport;
 
 /// The `schema` of `kzrescue label --json` (2: integers are strings

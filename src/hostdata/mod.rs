@@ -11,6 +11,7 @@
 //! `kzrescue hostdata check` gives.
 
 pub mod container;
+pub mod inspect;
 pub mod keyfile;
 pub mod payload;
 pub mod store;
@@ -277,22 +278,6 @@ fn next_generation(a: &Assessment) -> Result<u64> {
             Error::Refused("host data generation is at its maximum (2^64 - 1)".into())
         }),
     }
-}
-
-/// The slot writes as phases of a [`crate::repair::apply`] plan: one slot per
-/// phase, so each is written, flushed and read back before the next.
-pub fn to_phases(writes: &[store::CopyWrite]) -> Vec<Vec<crate::repair::apply::Write>> {
-    writes
-        .iter()
-        .map(|w| {
-            vec![crate::repair::apply::Write {
-                offset: w.offset,
-                what: format!("host data {} slot", w.copy.name()),
-                old: w.old.clone(),
-                new: w.new.clone(),
-            }]
-        })
-        .collect()
 }
 
 /// Formats a time in seconds since 1970 UTC like Solaris `date` does

@@ -7,10 +7,14 @@
 //! [`journal`] first, then writes, flushes and read-backs phase by phase.
 
 pub mod apply;
+pub mod hostdata;
 pub mod journal;
 pub mod liveness;
+pub mod physpath;
 pub mod plan;
+pub mod report;
 pub mod transaction;
+pub mod undo;
 pub mod zone;
 
 use crate::error::Error;

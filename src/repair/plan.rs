@@ -216,6 +216,9 @@ pub struct Plan {
     pub changes: Vec<FieldChange>,
     /// Things the admin should know that do not stop the repair.
     pub warnings: Vec<String>,
+    /// Whether a disk's labels are behind its sibling's txg (a mirror out
+    /// of sync: `physpath set` exits 1).
+    pub out_of_sync: bool,
 }
 
 impl Plan {
@@ -300,20 +303,11 @@ fn u64_text(v: Option<u64>) -> String {
     v.map_or("absent".into(), |v| v.to_string())
 }
 
-fn read_disk(d: &DiskInput, opts: PlanOptions) -> Result<DiskLabels> {
-    let name = &d.name;
-    let size = d.vdev.size();
-    if label::psize(size) < 4 * label::LABEL_SIZE {
-        return Err(Error::Refused(format!(
-            "{name}: {} is {size} bytes, too small for four 256 KiB vdev labels: not the pool's \
-             slice",
-            d.vdev.name()
-        )));
-    }
-    let labels = label::read_labels(d.vdev.as_ref());
+/// The labels of a disk sorted into valid ones and the others (with why).
+fn sort_labels(labels: &[LabelRead]) -> (Vec<usize>, Vec<(usize, String)>) {
     let mut valid = Vec::new();
     let mut skipped = Vec::new();
-    for l in &labels {
+    for l in labels {
         match (&l.status, &l.config) {
             (LabelStatus::Valid, Some(_)) => valid.push(l.index),
             _ => skipped.push((
@@ -329,6 +323,18 @@ fn read_disk(d: &DiskInput, opts: PlanOptions) -> Result<DiskLabels> {
             )),
         }
     }
+    (valid, skipped)
+}
+
+/// Refuses a disk with no valid label, or (without `--force`) fewer than
+/// [`MIN_VALID_LABELS`].
+fn check_enough(
+    d: &DiskInput,
+    valid: &[usize],
+    skipped: &[(usize, String)],
+    opts: PlanOptions,
+) -> Result<()> {
+    let name = &d.name;
     if valid.is_empty() {
         return Err(Error::Refused(format!(
             "{name}: no valid vdev label on {} ({})",
@@ -358,8 +364,13 @@ fn read_disk(d: &DiskInput, opts: PlanOptions) -> Result<DiskLabels> {
              {MIN_VALID_LABELS} is risky (--force accepts it)"
         )));
     }
-    // Every label that decodes at all (even with a bad checksum: userland
-    // import does not check) must belong to the same pool and vdev.
+    Ok(())
+}
+
+/// Refuses labels of different pools or vdevs on one device: every label
+/// that decodes at all (even with a bad checksum: userland import does not
+/// check) must carry the same `pool_guid`, `guid` and `top_guid`.
+fn check_one_vdev(name: &str, labels: &[LabelRead]) -> Result<()> {
     for key in ["pool_guid", "guid", "top_guid"] {
         let vals: Vec<(usize, Option<u64>)> = labels
             .iter()
@@ -377,42 +388,44 @@ fn read_disk(d: &DiskInput, opts: PlanOptions) -> Result<DiskLabels> {
             )));
         }
     }
-    let first = &labels[valid[0]];
-    let missing = |k: &str| {
-        Error::Refused(format!(
-            "{name}: label {} has no {k}: not a pool member's label (a spare or cache device?)",
-            first.index
-        ))
-    };
-    let pool_guid = first.u64("pool_guid").ok_or_else(|| missing("pool_guid"))?;
-    let guid = first.u64("guid").ok_or_else(|| missing("guid"))?;
-    let top_guid = first.u64("top_guid").ok_or_else(|| missing("top_guid"))?;
-    let pool = first
-        .config
-        .as_ref()
-        .and_then(|c| c.get_str("name"))
-        .unwrap_or("")
-        .to_string();
-    // A slice shorter than the vdev ZFS recorded has its end labels in the
-    // wrong place: the partition table does not match the pool.
+    Ok(())
+}
+
+/// Refuses a slice shorter than the vdev ZFS recorded (`vdev_tree.asize`
+/// of label `first`): its end labels are in the wrong place, the partition
+/// table does not match the pool.
+fn check_room(d: &DiskInput, first: &LabelRead) -> Result<()> {
     let asize = first
         .config
         .as_ref()
         .and_then(|c| c.get_list("vdev_tree"))
         .and_then(|t| t.get_u64("asize"));
-    let room = label::psize(size).saturating_sub(VDEV_LABELS_AND_BOOT);
+    let room = label::psize(d.vdev.size()).saturating_sub(VDEV_LABELS_AND_BOOT);
     if let Some(asize) = asize
         && asize > room
     {
         return Err(Error::Refused(format!(
-            "{name}: {} holds {room} allocatable bytes but the pool's vdev_tree asize is {asize}: \
+            "{}: {} holds {room} allocatable bytes but the pool's vdev_tree asize is {asize}: \
              the slice is too small (truncated, or the wrong slice)",
+            d.name,
             d.vdev.name()
         )));
     }
+    Ok(())
+}
+
+/// The highest txg of the valid labels, and whether they all have it;
+/// labels of different txgs are refused without `--force`.
+fn check_txgs(
+    name: &str,
+    labels: &[LabelRead],
+    valid: &[usize],
+    opts: PlanOptions,
+) -> Result<(u64, bool)> {
     let txgs: Vec<(usize, Option<u64>)> =
         valid.iter().map(|&i| (i, labels[i].u64("txg"))).collect();
-    if txgs.iter().any(|t| t.1 != txgs[0].1) && !opts.force {
+    let same_txg = txgs.iter().all(|t| t.1 == txgs[0].1);
+    if !same_txg && !opts.force {
         return Err(Error::Refused(format!(
             "{name}: the valid labels disagree about txg ({}): the last sync was interrupted; \
              import and export the pool once, or --force to edit each label as it is",
@@ -422,11 +435,18 @@ fn read_disk(d: &DiskInput, opts: PlanOptions) -> Result<DiskLabels> {
                 .join(", ")
         )));
     }
-    let txg = txgs.iter().filter_map(|t| t.1).max().unwrap_or(0);
-    // Valid labels of one disk must say the same thing, apart from the
-    // fields the rewrite sets and, across txgs, what a sync legitimately
-    // changes.
-    let same_txg = txgs.iter().all(|t| t.1 == txgs[0].1);
+    Ok((txgs.iter().filter_map(|t| t.1).max().unwrap_or(0), same_txg))
+}
+
+/// Refuses valid labels of one disk that say different things, apart from
+/// the fields the rewrite sets and, across txgs, what a sync legitimately
+/// changes.
+fn check_consistent(
+    name: &str,
+    labels: &[LabelRead],
+    valid: &[usize],
+    same_txg: bool,
+) -> Result<()> {
     let base = &labels[valid[0]];
     for &i in &valid[1..] {
         let (Some(a), Some(b)) = (&base.config, &labels[i].config) else {
@@ -445,6 +465,42 @@ fn read_disk(d: &DiskInput, opts: PlanOptions) -> Result<DiskLabels> {
             )));
         }
     }
+    Ok(())
+}
+
+fn read_disk(d: &DiskInput, opts: PlanOptions) -> Result<DiskLabels> {
+    let name = &d.name;
+    let size = d.vdev.size();
+    if label::psize(size) < 4 * label::LABEL_SIZE {
+        return Err(Error::Refused(format!(
+            "{name}: {} is {size} bytes, too small for four 256 KiB vdev labels: not the pool's \
+             slice",
+            d.vdev.name()
+        )));
+    }
+    let labels = label::read_labels(d.vdev.as_ref());
+    let (valid, skipped) = sort_labels(&labels);
+    check_enough(d, &valid, &skipped, opts)?;
+    check_one_vdev(name, &labels)?;
+    let first = &labels[valid[0]];
+    let missing = |k: &str| {
+        Error::Refused(format!(
+            "{name}: label {} has no {k}: not a pool member's label (a spare or cache device?)",
+            first.index
+        ))
+    };
+    let pool_guid = first.u64("pool_guid").ok_or_else(|| missing("pool_guid"))?;
+    let guid = first.u64("guid").ok_or_else(|| missing("guid"))?;
+    let top_guid = first.u64("top_guid").ok_or_else(|| missing("top_guid"))?;
+    let pool = first
+        .config
+        .as_ref()
+        .and_then(|c| c.get_str("name"))
+        .unwrap_or("")
+        .to_string();
+    check_room(d, first)?;
+    let (txg, same_txg) = check_txgs(name, &labels, &valid, opts)?;
+    check_consistent(name, &labels, &valid, same_txg)?;
     Ok(DiskLabels {
         labels,
         valid,
@@ -549,11 +605,9 @@ fn edit_config(
     Ok(changes)
 }
 
-/// Builds the repair plan for `disks` (one disk, or every disk of a mirror).
-pub fn plan(disks: &[DiskInput], opts: PlanOptions) -> Result<Plan> {
-    if disks.is_empty() {
-        return Err(Error::Usage("no target given".into()));
-    }
+/// Checks the values asked for; a devid of an odd shape is refused, or
+/// (with `--force`) a warning.
+fn check_fields(disks: &[DiskInput], opts: PlanOptions) -> Result<Vec<String>> {
     let mut warnings = Vec::new();
     for d in disks {
         check_value("phys_path", &d.fields.phys_path, true)?;
@@ -574,14 +628,14 @@ pub fn plan(disks: &[DiskInput], opts: PlanOptions) -> Result<Plan> {
             }
         }
     }
-    let read: Vec<DiskLabels> = disks
-        .iter()
-        .map(|d| read_disk(d, opts))
-        .collect::<Result<_>>()?;
+    Ok(warnings)
+}
 
-    // The disks must be the leaves of one top-level vdev of one pool.
+/// Refuses disks that are not the leaves of one top-level vdev of one
+/// pool, or one disk given twice.
+fn check_one_mirror(disks: &[DiskInput], read: &[DiskLabels]) -> Result<()> {
     let r0 = &read[0];
-    for (d, r) in disks.iter().zip(&read).skip(1) {
+    for (d, r) in disks.iter().zip(read).skip(1) {
         if r.pool_guid != r0.pool_guid || r.top_guid != r0.top_guid {
             return Err(Error::Refused(format!(
                 "{} (pool {} guid {}, top-level {}) and {} (pool {} guid {}, top-level {}) are \
@@ -605,25 +659,99 @@ pub fn plan(disks: &[DiskInput], opts: PlanOptions) -> Result<Plan> {
             )));
         }
     }
+    Ok(())
+}
+
+/// A warning per disk whose labels are behind the newest sibling's txg.
+fn sync_warnings(disks: &[DiskInput], read: &[DiskLabels]) -> Vec<String> {
     let max_txg = read.iter().map(|r| r.txg).max().unwrap_or(0);
-    for (d, r) in disks.iter().zip(&read) {
-        if r.txg < max_txg {
-            let ahead: Vec<String> = disks
-                .iter()
-                .zip(&read)
-                .filter(|(_, o)| o.txg == max_txg)
-                .map(|(od, o)| format!("{} (txg {})", od.name, o.txg))
-                .collect();
-            warnings.push(format!(
+    let ahead: Vec<String> = disks
+        .iter()
+        .zip(read)
+        .filter(|(_, o)| o.txg == max_txg)
+        .map(|(od, o)| format!("{} (txg {})", od.name, o.txg))
+        .collect();
+    disks
+        .iter()
+        .zip(read)
+        .filter(|(_, r)| r.txg < max_txg)
+        .map(|(d, r)| {
+            format!(
                 "{} has label txg {}, behind {}: the mirror is out of sync. The repair keeps \
                  every txg as it is; Solaris will not boot from the stale disk while its \
                  sibling is newer",
                 d.name,
                 r.txg,
                 ahead.join(", ")
-            ));
-        }
+            )
+        })
+        .collect()
+}
+
+/// The new bytes of label `l` (of disk `d`) with `edits` made, checked the
+/// way a reader will check them; `None` when the label already says this.
+/// The encoder must first reproduce the label byte for byte before it is
+/// trusted to write an edited one.
+fn edit_label(
+    d: &DiskInput,
+    l: &LabelRead,
+    edits: &[(u64, &LeafFields)],
+) -> Result<Option<(Write, Vec<EditedField>)>> {
+    let li = l.index;
+    let where_ = format!("{} label {li}", d.name);
+    let (Some(cfg), Some(header), Some(endian), Some(packed_len)) =
+        (&l.config, l.header, l.endian, l.packed_len)
+    else {
+        return Ok(None);
+    };
+    let same = label::encode_vdev_phys(header, cfg, endian, l.offset)?;
+    if same.get(..packed_len) != l.phys.get(..packed_len) {
+        return Err(Error::Refused(format!(
+            "{where_}: re-encoding the unchanged config does not reproduce the label's \
+             bytes; refusing to rewrite it"
+        )));
     }
+    let mut edited = cfg.clone();
+    let found = edit_config(&mut edited, edits, &where_)?;
+    if found.is_empty() {
+        return Ok(None);
+    }
+    let new = label::encode_vdev_phys(header, &edited, endian, l.offset).map_err(|e| {
+        Error::Refused(format!(
+            "{where_}: the edited config does not fit the label ({e}); is the new \
+             phys_path too long?"
+        ))
+    })?;
+    let back = label::decode_label(li, l.offset, new.clone());
+    if back.status != LabelStatus::Valid || back.config.as_ref() != Some(&edited) {
+        return Err(Error::Refused(format!(
+            "{where_}: the re-encoded label does not read back as valid ({})",
+            back.problem.unwrap_or_else(|| back.status.name().into())
+        )));
+    }
+    let write = Write {
+        offset: d.vdev_start + l.offset + VDEV_PHYS_OFFSET,
+        what: format!("{} label {li} vdev_phys", d.vdev.name()),
+        old: l.phys.clone(),
+        new,
+    };
+    Ok(Some((write, found)))
+}
+
+/// Builds the repair plan for `disks` (one disk, or every disk of a mirror).
+pub fn plan(disks: &[DiskInput], opts: PlanOptions) -> Result<Plan> {
+    if disks.is_empty() {
+        return Err(Error::Usage("no target given".into()));
+    }
+    let mut warnings = check_fields(disks, opts)?;
+    let read: Vec<DiskLabels> = disks
+        .iter()
+        .map(|d| read_disk(d, opts))
+        .collect::<Result<_>>()?;
+    check_one_mirror(disks, &read)?;
+    let behind = sync_warnings(disks, &read);
+    let out_of_sync = !behind.is_empty();
+    warnings.extend(behind);
 
     let edits: Vec<(u64, &LeafFields)> = read
         .iter()
@@ -635,27 +763,9 @@ pub fn plan(disks: &[DiskInput], opts: PlanOptions) -> Result<Plan> {
     for (di, (d, r)) in disks.iter().zip(&read).enumerate() {
         let mut writes = Vec::new();
         for &li in &r.valid {
-            let l = &r.labels[li];
-            let where_ = format!("{} label {li}", d.name);
-            let (Some(cfg), Some(header), Some(endian), Some(packed_len)) =
-                (&l.config, l.header, l.endian, l.packed_len)
-            else {
+            let Some((write, found)) = edit_label(d, &r.labels[li], &edits)? else {
                 continue;
             };
-            // The encoder must reproduce this label byte for byte before we
-            // trust it to write an edited one.
-            let same = label::encode_vdev_phys(header, cfg, endian, l.offset)?;
-            if same.get(..packed_len) != l.phys.get(..packed_len) {
-                return Err(Error::Refused(format!(
-                    "{where_}: re-encoding the unchanged config does not reproduce the label's \
-                     bytes; refusing to rewrite it"
-                )));
-            }
-            let mut edited = cfg.clone();
-            let found = edit_config(&mut edited, &edits, &where_)?;
-            if found.is_empty() {
-                continue;
-            }
             for (leaf_guid, field, before, after) in found {
                 changes.push(FieldChange {
                     disk: di,
@@ -666,29 +776,7 @@ pub fn plan(disks: &[DiskInput], opts: PlanOptions) -> Result<Plan> {
                     after,
                 });
             }
-            let new = label::encode_vdev_phys(header, &edited, endian, l.offset).map_err(|e| {
-                Error::Refused(format!(
-                    "{where_}: the edited config does not fit the label ({e}); is the new \
-                     phys_path too long?"
-                ))
-            })?;
-            // Check the new bytes the way a reader will.
-            let back = label::decode_label(li, l.offset, new.clone());
-            if back.status != LabelStatus::Valid || back.config.as_ref() != Some(&edited) {
-                return Err(Error::Refused(format!(
-                    "{where_}: the re-encoded label does not read back as valid ({})",
-                    back.problem.unwrap_or_else(|| back.status.name().into())
-                )));
-            }
-            writes.push((
-                li,
-                Write {
-                    offset: d.vdev_start + l.offset + VDEV_PHYS_OFFSET,
-                    what: format!("{} label {li} vdev_phys", d.vdev.name()),
-                    old: l.phys.clone(),
-                    new,
-                },
-            ));
+            writes.push((li, write));
         }
         for (i, why) in &r.skipped {
             warnings.push(format!("{} label {i} is left alone ({why})", d.name));
@@ -709,6 +797,7 @@ pub fn plan(disks: &[DiskInput], opts: PlanOptions) -> Result<Plan> {
         disks: plans,
         changes,
         warnings,
+        out_of_sync,
     })
 }
 

@@ -12,7 +12,8 @@
 //!    every target is opened for writing (exclusively where the OS allows:
 //!    `O_EXCL` on Linux block devices; an iSCSI LU that refuses writes fails
 //!    here) and must be the very object the plan was read from (same
-//!    identity and size); every journal must not exist and its directory
+//!    identity and size) and no shorter than its own partition table says
+//!    ([`check_table_fits`]); every journal must not exist and its directory
 //!    must accept a new file; every file to create (key file, its `.old`
 //!    copy) must be creatable; every plan is re-validated against the
 //!    target read from the device (the bytes it was made from are still
@@ -395,6 +396,7 @@ impl<'a> Transaction<'a> {
                 let r = crate::target::open_source(&p.path, false, &self.opts.access)
                     .map_err(|e| pre(append(e, &format!(" (reopening {})", p.path))))?;
                 same_object(&p.path, r.as_ref(), p.source.as_ref()).map_err(pre)?;
+                check_table_fits(&p.path, r.as_ref()).map_err(pre)?;
                 reopened.push(TargetPlan {
                     path: p.path.clone(),
                     source: r,
@@ -470,6 +472,7 @@ fn open_targets(groups: &mut [Group], opener: &Opener) -> Result<Vec<(String, Sh
             let w =
                 find_handle(&handles, &p.path).ok_or_else(|| Error::Usage("lost handle".into()))?;
             same_object(&p.path, w.as_ref(), p.source.as_ref())?;
+            check_table_fits(&p.path, w.as_ref())?;
             p.source = w;
         }
         apply::check_plans(&g.plans)?;
@@ -631,6 +634,46 @@ fn same_object(
         )));
     }
     Ok(())
+}
+
+/// Refuses a target shorter than its own partition table says (an image
+/// copied incompletely, a LUN that shrank): the end of its last partition,
+/// or of a GPT's other header, lies past the device's end. Such a disk's
+/// end labels and backup table are missing; writing to it would make a
+/// pool (or a table) that no longer matches the disk it came from. A
+/// target without a readable table (a bare vdev) has nothing to check.
+pub fn check_table_fits(spec: &str, target: &dyn crate::source::Source) -> Result<()> {
+    let Ok(table) = crate::partition::read(target, None) else {
+        return Ok(());
+    };
+    let size = target.size();
+    let ss = u64::from(table.sector_size);
+    let past: Vec<(u64, String)> = table
+        .partitions
+        .iter()
+        .map(|p| {
+            (
+                p.start.saturating_add(p.len),
+                format!("slice {}", p.label()),
+            )
+        })
+        .chain(table.gpt.iter().map(|g| {
+            let lba = g.header_lba.max(g.alternate_lba);
+            let end = lba.saturating_add(1).saturating_mul(ss);
+            (end, format!("the GPT header at LBA {lba}"))
+        }))
+        .filter(|(end, _)| *end > size)
+        .collect();
+    let Some(end) = past.iter().map(|(end, _)| *end).max() else {
+        return Ok(());
+    };
+    let what: Vec<&str> = past.iter().map(|(_, w)| w.as_str()).collect();
+    Err(Error::Refused(format!(
+        "{spec} is {size} bytes but its partition table ends at byte {end} ({} past the \
+         device's end): an image copied incompletely or a LUN that shrank; kzrescue does not \
+         write to a disk shorter than its table",
+        what.join(", ")
+    )))
 }
 
 fn check_paths(groups: &[Group], files: &[NewFile<'_>]) -> Result<()> {

@@ -460,7 +460,7 @@ impl<'s> Builder<'s> {
         let plan = TargetPlan {
             path: o.spec.clone(),
             source: o.vdev.disk.clone(),
-            phases: hostdata::to_phases(writes),
+            phases: super::hostdata::phases(writes),
         };
         self.add(
             step,

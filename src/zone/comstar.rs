@@ -17,6 +17,7 @@
 
 use crate::error::{Error, Result};
 use crate::source::uri::{self, StorageUri};
+use Machine::{RescueMachine as R, SolarisHost as H};
 use serde::Serialize;
 
 /// JSON schema name of a [`Route`].
@@ -377,7 +378,6 @@ pub fn plan(req: &RouteRequest) -> Result<Route> {
         req,
         zone_args,
         portal,
-        authority,
         lus,
         group,
         tpg,
@@ -419,7 +419,6 @@ struct Ctx<'a> {
     /// The zone's `diagnose`/`repair` arguments (none without a zone).
     zone_args: Vec<String>,
     portal: String,
-    authority: String,
     lus: Vec<ZvolLu>,
     group: String,
     tpg: String,
@@ -429,21 +428,8 @@ struct Ctx<'a> {
 }
 
 /// The zone must not run meanwhile.
-#[allow(unused_variables, unused_imports)]
 fn stop_zone(b: &mut Builder, c: &Ctx<'_>) -> Result<()> {
-    use Machine::{RescueMachine as R, SolarisHost as H};
-    let Ctx {
-        req,
-        zone_args,
-        portal,
-        authority,
-        lus,
-        group,
-        tpg,
-        target,
-        zone_cfg,
-        maps,
-    } = c;
+    let Ctx { req, zone_cfg, .. } = c;
     // 1. The zone must not run meanwhile.
     if let Some(z) = &req.zone {
         b.push(
@@ -491,41 +477,8 @@ fn stop_zone(b: &mut Builder, c: &Ctx<'_>) -> Result<()> {
     Ok(())
 }
 
-/// Export, write-protected, to one initiator.
-#[allow(unused_variables, unused_imports)]
-fn export(b: &mut Builder, c: &Ctx<'_>) -> Result<()> {
-    use Machine::{RescueMachine as R, SolarisHost as H};
-    let Ctx {
-        req,
-        zone_args,
-        portal,
-        authority,
-        lus,
-        group,
-        tpg,
-        target,
-        zone_cfg,
-        maps,
-    } = c;
-    // 2. Export, write-protected, to one initiator.
-    b.push(
-        "services",
-        None,
-        Phase::Export,
-        H,
-        &[
-            "svcadm",
-            "enable",
-            "-r",
-            "-s",
-            "svc:/network/iscsi/target:default",
-        ],
-        None,
-        "Starts the iSCSI target service and what it depends on (the STMF framework); \
-         nothing changes when they already run."
-            .into(),
-        doc::SVCADM,
-    );
+/// Each zvol registered as a write-protected logical unit, and checked.
+fn create_lus(b: &mut Builder, lus: &[ZvolLu]) {
     for (i, l) in lus.iter().enumerate() {
         b.push_capture(
             "create-lu",
@@ -561,6 +514,39 @@ fn export(b: &mut Builder, c: &Ctx<'_>) -> Result<()> {
             doc::CREATE_LU,
         );
     }
+}
+
+/// Export, write-protected, to one initiator.
+fn export(b: &mut Builder, c: &Ctx<'_>) -> Result<()> {
+    let Ctx {
+        req,
+        portal,
+        lus,
+        group,
+        tpg,
+        target,
+        ..
+    } = c;
+    // 2. Export, write-protected, to one initiator.
+    b.push(
+        "services",
+        None,
+        Phase::Export,
+        H,
+        &[
+            "svcadm",
+            "enable",
+            "-r",
+            "-s",
+            "svc:/network/iscsi/target:default",
+        ],
+        None,
+        "Starts the iSCSI target service and what it depends on (the STMF framework); \
+         nothing changes when they already run."
+            .into(),
+        doc::SVCADM,
+    );
+    create_lus(b, lus);
     b.push(
         "create-hg",
         None,
@@ -632,20 +618,13 @@ fn export(b: &mut Builder, c: &Ctx<'_>) -> Result<()> {
 }
 
 /// Read it from the rescue machine.
-#[allow(unused_variables, unused_imports)]
 fn inspect(b: &mut Builder, c: &Ctx<'_>) -> Result<()> {
-    use Machine::{RescueMachine as R, SolarisHost as H};
     let Ctx {
         req,
         zone_args,
-        portal,
-        authority,
         lus,
-        group,
-        tpg,
-        target,
-        zone_cfg,
         maps,
+        ..
     } = c;
     // 3. Read it from the rescue machine.
     b.push(
@@ -719,20 +698,13 @@ fn inspect(b: &mut Builder, c: &Ctx<'_>) -> Result<()> {
 }
 
 /// Only when a repair writes.
-#[allow(unused_variables, unused_imports)]
 fn write_access(b: &mut Builder, c: &Ctx<'_>) -> Result<()> {
-    use Machine::{RescueMachine as R, SolarisHost as H};
     let Ctx {
         req,
         zone_args,
-        portal,
-        authority,
         lus,
-        group,
-        tpg,
-        target,
-        zone_cfg,
         maps,
+        ..
     } = c;
     // 4. Only when a repair writes.
     for (i, l) in lus.iter().enumerate() {
@@ -799,20 +771,13 @@ fn write_access(b: &mut Builder, c: &Ctx<'_>) -> Result<()> {
 }
 
 /// Teardown, keeping the zvol.
-#[allow(unused_variables, unused_imports)]
 fn teardown(b: &mut Builder, c: &Ctx<'_>) -> Result<()> {
-    use Machine::{RescueMachine as R, SolarisHost as H};
     let Ctx {
-        req,
-        zone_args,
-        portal,
-        authority,
         lus,
         group,
         tpg,
         target,
-        zone_cfg,
-        maps,
+        ..
     } = c;
     // 5. Teardown, keeping the zvol.
     for (i, l) in lus.iter().enumerate() {
@@ -885,21 +850,8 @@ fn teardown(b: &mut Builder, c: &Ctx<'_>) -> Result<()> {
 }
 
 /// The zone runs again.
-#[allow(unused_variables, unused_imports)]
 fn boot_zone(b: &mut Builder, c: &Ctx<'_>) -> Result<()> {
-    use Machine::{RescueMachine as R, SolarisHost as H};
-    let Ctx {
-        req,
-        zone_args,
-        portal,
-        authority,
-        lus,
-        group,
-        tpg,
-        target,
-        zone_cfg,
-        maps,
-    } = c;
+    let Ctx { req, .. } = c;
     // 6. The zone runs again.
     if let Some(z) = &req.zone {
         b.push(

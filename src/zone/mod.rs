@@ -1,6 +1,7 @@
 //! Kernel-zone configuration and naming.
 
-// --- zone: physpath (zvblk)
+// --- zone: physpath (zvblk, the leaf paths in the labels)
+pub mod physpath;
 pub mod zvblk;
 
 // --- zone: the zvol route (COMSTAR/iSCSI host commands)
