@@ -37,6 +37,12 @@ pub struct RepairArgs {
     /// rest of the repair then runs on the rebuilt labels.
     #[arg(long)]
     repair_labels: bool,
+    /// Also rebuild the partition table of a boot device whose table no
+    /// longer gives the pool's slice, as diagnose's scan advises (what
+    /// `kzrescue partitions restore` does; it writes outside the labels),
+    /// journalled; the rest of the repair then runs on the restored table.
+    #[arg(long)]
+    restore_partitions: bool,
     /// Print JSON (schema kzrescue.repair/2: the plan/report and the
     /// diagnoses before and after).
     #[arg(long)]
@@ -55,6 +61,7 @@ pub fn run_repair(a: &RepairArgs) -> Result<u8> {
         journal_dir: a.write.journal_dir(),
         force: a.force,
         repair_labels: a.repair_labels,
+        restore_partitions: a.restore_partitions,
         tx: a.write.tx_options()?,
         radix: opts.radix,
         hostid: opts.hostid,
@@ -131,42 +138,49 @@ pub fn repair_and_report(
     ropts: &RepairOptions,
     as_json: bool,
 ) -> Result<u8> {
-    let (code, again) = repair_round(cfg, opts, ropts, as_json)?;
-    if !(again && ropts.write) {
-        return Ok(code);
+    let mut round = ropts.clone();
+    loop {
+        let (code, report) = repair_round(cfg, opts, &round, as_json)?;
+        let Some(next) = report.and_then(|r| zone_repair::next_round(&round, &r)) else {
+            return Ok(code);
+        };
+        if !as_json {
+            println!(
+                "\n== the {} rebuilt: repairing the rest on them",
+                if round.restore_partitions && !next.restore_partitions {
+                    "partition table is"
+                } else {
+                    "labels are"
+                }
+            );
+        }
+        round = next;
     }
-    if !as_json {
-        println!("\n== the labels are rebuilt: repairing the rest on them");
-    }
-    let rest = RepairOptions {
-        repair_labels: false,
-        ..ropts.clone()
-    };
-    Ok(repair_round(cfg, opts, &rest, as_json)?.0)
 }
 
-/// One diagnose → repair → diagnose; also says whether labels were rebuilt
-/// and the rest is left for another round.
+/// One diagnose → repair → diagnose; also the report of a written repair
+/// (which says whether the rest is left for another round).
 fn repair_round(
     cfg: &kzrescue::zone::ZoneConfig,
     opts: &DiagnoseOptions,
     ropts: &RepairOptions,
     as_json: bool,
-) -> Result<(u8, bool)> {
+) -> Result<(u8, Option<zone_repair::Report>)> {
     let before = diagnose::diagnose(cfg, opts)?;
     if !as_json {
         println!("== diagnosis");
         print_diagnosis(&before.diagnosis);
     }
     let labels = ropts.repair_labels && zone_repair::labels_to_repair(&before);
-    if before.diagnosis.exit_code == diagnose::EXIT_HEALTHY && !labels {
+    let tables = ropts.restore_partitions && zone_repair::tables_to_restore(&before);
+    if before.diagnosis.exit_code == diagnose::EXIT_HEALTHY && !labels && !tables {
         if as_json {
             let r = zone_repair::Report::default();
             print_json(&before.diagnosis, &r, Some(&before.diagnosis))?;
         } else {
             println!("\nnothing to repair.");
         }
-        return Ok((0, false));
+        return Ok((0, None));
     }
     if (ropts.reinit_hostdata || ropts.takeover) && !as_json {
         println!(
@@ -186,7 +200,7 @@ fn repair_round(
         } else {
             print_report(&report, opts, false);
         }
-        return Ok((super::EXIT_OK, false));
+        return Ok((super::EXIT_OK, None));
     }
     if !as_json {
         print_report(&report, opts, true);
@@ -201,5 +215,5 @@ fn repair_round(
         println!("\n== diagnosis after the repair");
         print_diagnosis(&after.diagnosis);
     }
-    Ok((after.diagnosis.exit_code, report.again))
+    Ok((after.diagnosis.exit_code, Some(report)))
 }

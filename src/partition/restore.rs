@@ -25,9 +25,32 @@
 
 use crate::error::{Error, Result};
 use crate::partition::{gpt, mbr, solaris, vtoc};
-use crate::scan::{FoundVdev, SunLabel};
+pub mod sunlabel;
+
 use crate::source::{Source, read_vec};
 use sha2::{Digest, Sha256};
+pub use sunlabel::SunLabel;
+
+/// First LBA of the first slice on a Solaris GPT disk (`NEW_START_BLOCK`).
+pub const SOLARIS_FIRST_LBA: u64 = 256;
+
+/// A vdev found on the disk (by a scan of its labels), as much of it as a
+/// restore needs: where it lies, and whose it is.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct VdevExtent {
+    /// Absolute byte offset of the vdev's start.
+    pub start: u64,
+    /// Its size rounded down to 256 KiB, when known.
+    pub psize: Option<u64>,
+    /// `start + psize`, when known.
+    pub end: Option<u64>,
+    /// Pool name.
+    pub pool: Option<String>,
+    /// Pool guid (`None`: a label without a pool, e.g. a spare).
+    pub pool_guid: Option<u64>,
+    /// Vdev guid.
+    pub guid: Option<u64>,
+}
 
 /// One write of a restore plan (absolute device offset).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -206,7 +229,7 @@ fn write(src: &dyn Source, offset: u64, new: Vec<u8>, what: String) -> Result<Ta
 }
 
 /// Refuses writes that land on a found vdev (its first 8 KiB excepted).
-pub fn check_accounted(plan: &RestorePlan, vdevs: &[FoundVdev]) -> Result<()> {
+pub fn check_accounted(plan: &RestorePlan, vdevs: &[VdevExtent]) -> Result<()> {
     for w in &plan.writes {
         if w.old == w.new {
             continue;
@@ -220,7 +243,7 @@ pub fn check_accounted(plan: &RestorePlan, vdevs: &[FoundVdev]) -> Result<()> {
                     "the {} ({:#x}..{b:#x}) would overwrite the vdev of pool {} found at {:#x}..{ve:#x}; nothing written",
                     w.what,
                     a,
-                    v.facts.name.as_deref().unwrap_or("?"),
+                    v.pool.as_deref().unwrap_or("?"),
                     v.start
                 )));
             }
@@ -426,7 +449,7 @@ struct NewEntry {
 
 /// A fresh Solaris GPT around the vdev `v` found by a scan, for
 /// `ss`-byte sectors.
-pub fn from_scan(src: &dyn Source, ss: u64, v: &FoundVdev) -> Result<RestorePlan> {
+pub fn from_scan(src: &dyn Source, ss: u64, v: &VdevExtent) -> Result<RestorePlan> {
     let last = last_lba(src, ss)?;
     let area_lbas = ENTRY_AREA / ss;
     let first_usable = 2 + area_lbas;
@@ -467,15 +490,15 @@ pub fn from_scan(src: &dyn Source, ss: u64, v: &FoundVdev) -> Result<RestorePlan
     };
     let seed = format!(
         "kzrescue restore {} {} {}",
-        v.facts.pool_guid.unwrap_or(0),
-        v.facts.guid.unwrap_or(0),
+        v.pool_guid.unwrap_or(0),
+        v.guid.unwrap_or(0),
         v.start
     );
     let mut entries = Vec::new();
-    let zslot = if zfirst <= crate::scan::SOLARIS_FIRST_LBA {
+    let zslot = if zfirst <= SOLARIS_FIRST_LBA {
         0
     } else {
-        let boot = read_vec(src, crate::scan::SOLARIS_FIRST_LBA * ss, 512)?;
+        let boot = read_vec(src, SOLARIS_FIRST_LBA * ss, 512)?;
         let fat = boot[510] == 0x55
             && boot[511] == 0xaa
             && (boot[54..57] == *b"FAT" || boot[82..87] == *b"FAT32");
@@ -491,7 +514,7 @@ pub fn from_scan(src: &dyn Source, ss: u64, v: &FoundVdev) -> Result<RestorePlan
         entries.push(NewEntry {
             slot: 0,
             type_guid: ty,
-            first: crate::scan::SOLARIS_FIRST_LBA,
+            first: SOLARIS_FIRST_LBA,
             last: zfirst - 1,
             name,
         });
@@ -581,7 +604,7 @@ pub fn from_scan(src: &dyn Source, ss: u64, v: &FoundVdev) -> Result<RestorePlan
     Ok(RestorePlan {
         summary: format!(
             "a fresh Solaris GPT ({SOLARIS_ENTRIES} entries, {ss}-byte sectors) around the vdev of pool {} at {:#x}",
-            v.facts.name.as_deref().unwrap_or("?"),
+            v.pool.as_deref().unwrap_or("?"),
             v.start
         ),
         entries: entry_lines(&area[..n]),
@@ -660,7 +683,7 @@ pub fn x86_backups(labels: &[SunLabel], known_start: Option<u64>) -> Result<Opti
     // (start, label bytes) → copies.
     let mut votes: Vec<(u64, &[u8], Vec<u64>)> = Vec::new();
     for l in &x86 {
-        let Some(rel) = crate::scan::backup_label_sectors(l.ncyl, l.acyl, l.nhead, l.nsect, l.apc)
+        let Some(rel) = sunlabel::backup_label_sectors(l.ncyl, l.acyl, l.nhead, l.nsect, l.apc)
         else {
             continue;
         };
@@ -756,7 +779,7 @@ pub fn solaris_mbr(start: u64, sectors: u64, nhead: u32, nsect: u32) -> Result<[
 pub fn x86_vtoc_from_backup(
     src: &dyn Source,
     labels: &[SunLabel],
-    vdevs: &[FoundVdev],
+    vdevs: &[VdevExtent],
 ) -> Result<RestorePlan> {
     let ls = vtoc::LABEL_SIZE as u64;
     let s0 = read_vec(src, 0, 512)?;
@@ -839,7 +862,7 @@ pub fn x86_vtoc_from_backup(
         let confirmed = parts.iter().find(|p| {
             vdevs
                 .iter()
-                .any(|v| v.facts.pool_guid.is_some() && v.start == p.start)
+                .any(|v| v.pool_guid.is_some() && v.start == p.start)
         });
         match confirmed {
             Some(p) => notes.push(format!(
@@ -963,38 +986,16 @@ fn entry_lines(array: &[u8]) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::scan::{FoundVdev, LabelFacts, TableMatch};
     use crate::source::MemSource;
 
-    fn vdev(start: u64, psize: u64) -> FoundVdev {
-        FoundVdev {
+    fn vdev(start: u64, psize: u64) -> VdevExtent {
+        VdevExtent {
             start,
             psize: Some(psize),
-            size_from: Some("labels 2+3".into()),
             end: Some(start + psize),
-            labels: vec![0, 1, 2, 3],
-            back_labels_unplaced: 0,
-            label_offsets: vec![],
-            facts: LabelFacts {
-                name: Some("rpool".into()),
-                pool_guid: Some(1),
-                guid: Some(2),
-                top_guid: Some(2),
-                txg: Some(4),
-                state: Some(1),
-                version: Some(23),
-                hostid: None,
-                hostname: None,
-                vdev_type: Some("disk".into()),
-                asize: None,
-                ashift: Some(9),
-                path: None,
-                phys_path: None,
-                devid: None,
-            },
-            labels_agree: true,
-            table: TableMatch::NoTable,
-            proposed_gpt: None,
+            pool: Some("rpool".into()),
+            pool_guid: Some(1),
+            guid: Some(2),
         }
     }
 
