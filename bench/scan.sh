@@ -35,7 +35,7 @@ zstd -dqc testimages/gptdisk-x86-512.img.zst | dd of="$IMG" conv=notrunc status=
 zstd -dqc testimages/gptmirror-b.img.zst | dd of="$IMG" bs=512 seek=$(((1 << 21) + 7)) conv=notrunc status=none
 head -c $((1 << 30)) "$IMG" > "$HALF"
 head -c $((1 << 29)) "$IMG" > "$QUARTER"
-"$BIN" scan "$IMG" --json > "$WORK/scan.json" || true
+"$BIN" scan "$IMG" --json --json-int > "$WORK/scan.json" || true
 python3 - "$WORK/scan.json" <<'EOF'
 import json, sys
 r = json.load(open(sys.argv[1]))
@@ -135,7 +135,7 @@ adm --op update --mode logicalunit --tid 1 --lun 1 --params "scsi_id=$ID"
 adm --op bind --mode target --tid 1 -I ALL
 URI="iscsi://127.0.0.1:$PORT/luname.naa.$ID"
 cat "$HALF" >/dev/null # the LU file warm in the page cache for both
-"$BIN" scan "$URI" --json >"$WORK/iscsi-scan.json" || true
+"$BIN" scan "$URI" --json --json-int >"$WORK/iscsi-scan.json" || true
 python3 - "$WORK/iscsi-scan.json" <<'EOF'
 import json, sys
 r = json.load(open(sys.argv[1]))

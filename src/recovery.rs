@@ -486,6 +486,41 @@ impl PlannedRelabel {
     pub fn edits(&self) -> usize {
         self.plans.iter().map(|p| p.edits.len()).sum()
     }
+
+    /// The pool's name, as the first target's labels give it.
+    pub fn pool(&self) -> Option<&str> {
+        self.plans.first().and_then(|p| p.pool.as_deref())
+    }
+}
+
+/// The labels of `targets` that are not valid, read back through a fresh
+/// read-only open (after a label repair): `TARGET label N: STATUS` each.
+pub fn labels_not_valid(targets: &[String], topts: &TargetOptions) -> Result<Vec<String>> {
+    let ro = TargetOptions {
+        write: false,
+        ..topts.clone()
+    };
+    let mut out = Vec::new();
+    for t in targets {
+        let v = open_vdev(t, &ro)?;
+        for l in label::read_labels(v.source.as_ref()) {
+            if l.status != label::LabelStatus::Valid {
+                out.push(format!("{t} label {}: {}", l.index, l.status.name()));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The partition table of `spec` as it reads now (after a restore), with
+/// `ss`-byte sectors, through a fresh read-only open.
+pub fn table_now(
+    spec: &str,
+    ss: u32,
+    access: &crate::target::AccessOptions,
+) -> Result<crate::partition::PartitionTable> {
+    let src = open_source(spec, false, access)?;
+    crate::partition::read(src.as_ref(), Some(ss))
 }
 
 /// Reads the four labels of a vdev raw (empty when unreadable).

@@ -151,6 +151,65 @@ fn refuse_blocking(session: &Session, r: &RepairOptions) -> Result<()> {
     Ok(())
 }
 
+/// What [`repair_zone`] tells its caller as it goes.
+pub enum Event<'a> {
+    /// A round starts from this diagnosis.
+    Diagnosed(&'a diagnose::Diagnosis),
+    /// Nothing to repair: the zone is healthy.
+    Healthy,
+    /// The repair of the round is about to run.
+    Repairing,
+    /// The repair of the round (in a dry run: its plan, preflighted).
+    Repaired(&'a Report),
+    /// The diagnosis after a written repair.
+    After(&'a diagnose::Diagnosis),
+    /// Another round follows on what was just rebuilt: the partition
+    /// tables (`true`) or the labels (`false`).
+    Again(bool),
+}
+
+/// Diagnoses the zone, repairs (or, without `r.write`, plans and
+/// preflights) what the findings and options allow, and diagnoses again,
+/// telling `on` each step. When partition tables or labels were rebuilt,
+/// the rest of the repair runs again on them ([`next_round`]). Returns the
+/// exit code of the last diagnosis (0 for a sound dry run or a healthy
+/// zone).
+pub fn repair_zone(
+    cfg: &crate::zone::ZoneConfig,
+    opts: &diagnose::DiagnoseOptions,
+    r: &RepairOptions,
+    on: &mut dyn FnMut(Event<'_>),
+) -> Result<u8> {
+    let mut round = r.clone();
+    loop {
+        let before = diagnose::diagnose(cfg, opts)?;
+        on(Event::Diagnosed(&before.diagnosis));
+        let labels = round.repair_labels && labels_to_repair(&before);
+        let tables = round.restore_partitions && tables_to_restore(&before);
+        if before.diagnosis.exit_code == diagnose::EXIT_HEALTHY && !labels && !tables {
+            on(Event::Healthy);
+            return Ok(0);
+        }
+        on(Event::Repairing);
+        let report = repair(&before, &round)?;
+        on(Event::Repaired(&report));
+        if !round.write {
+            return Ok(0);
+        }
+        // Diagnose again with what was just written (the new key included).
+        drop(before);
+        let after = diagnose::diagnose(cfg, opts)?;
+        on(Event::After(&after.diagnosis));
+        let Some(next) = next_round(&round, &report) else {
+            return Ok(after.diagnosis.exit_code);
+        };
+        on(Event::Again(
+            round.restore_partitions && !next.restore_partitions,
+        ));
+        round = next;
+    }
+}
+
 /// The options of the run that follows a repair whose [`Report::again`] is
 /// set: what was just rebuilt (the partition tables, else the labels) is
 /// not asked for again. `None` when no run follows.
