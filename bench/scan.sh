@@ -7,6 +7,10 @@
 # initiator's own floor). Targets (issue 15): scan ≥ 0.9× the bandwidth of
 # its peer, peak RSS < 64 MiB, time linear in the device size.
 #
+# Wall time is sensitive to whatever else runs on the machine; the CPU time
+# (user + system) each tool spends per GiB, read from a warm page cache, is
+# much less so: it is printed for both sides too, with the load average.
+#
 # Usage: bench/scan.sh [RUNS]      (default 3 runs of each, alternating)
 # The iSCSI part needs tgt (tgtd, tgtadm) and root; it is skipped without.
 #
@@ -31,7 +35,7 @@ zstd -dqc testimages/gptdisk-x86-512.img.zst | dd of="$IMG" conv=notrunc status=
 zstd -dqc testimages/gptmirror-b.img.zst | dd of="$IMG" bs=512 seek=$(((1 << 21) + 7)) conv=notrunc status=none
 head -c $((1 << 30)) "$IMG" > "$HALF"
 head -c $((1 << 29)) "$IMG" > "$QUARTER"
-"$BIN" scan "$IMG" --json > "$WORK/scan.json" || true
+"$BIN" scan "$IMG" --json --json-int > "$WORK/scan.json" || true
 python3 - "$WORK/scan.json" <<'EOF'
 import json, sys
 r = json.load(open(sys.argv[1]))
@@ -43,7 +47,7 @@ print(f"scan found {len(starts)} vdevs at {starts} (4 labels each), {r['candidat
 EOF
 echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg); $(nproc) CPUs"
 python3 - "$RUNS" "$BIN" "$IMG" "$HALF" "$QUARTER" <<'EOF'
-import os, statistics, subprocess, sys, time
+import os, resource, statistics, subprocess, sys, time
 runs, binp, img, half, quarter = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5]
 def drop():
     try:
@@ -86,6 +90,19 @@ per = [med[k] / gib[k] for k in ("scan512m", "scan1g", "scan")]
 print(f"seconds per GiB at 0.5 / 1 / 2 GiB: {per[0]:.3f} / {per[1]:.3f} / {per[2]:.3f}; 2 GiB vs 0.5 GiB per-GiB ratio = {per[2] / per[0]:.2f} (linear: 1.0)")
 r = rss(scan)
 print(f"peak RSS of kzrescue scan (2 GiB): {r:.1f} MiB (target < 64 MiB); of cat: {rss(cat):.1f} MiB")
+def cpu(cmd):
+    """User + system seconds of `cmd` reading a warm page cache."""
+    subprocess.run(["sh", "-c", f"cat '{img}' > /dev/null"], check=False)
+    a = resource.getrusage(resource.RUSAGE_CHILDREN)
+    subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+    b = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return (b.ru_utime - a.ru_utime) + (b.ru_stime - a.ru_stime)
+c = {"cat": [], "scan": []}
+for _ in range(runs):
+    c["cat"].append(cpu(cat))
+    c["scan"].append(cpu(scan))
+cm = {k: statistics.median(v) / 2 for k, v in c.items()}
+print(f"CPU (user+sys) per GiB, warm page cache, medians: cat {cm['cat']:.3f} s, scan {cm['scan']:.3f} s; scan/cat = {cm['scan'] / cm['cat']:.2f} (runs cat: {', '.join(f'{x:.2f}' for x in c['cat'])}; scan: {', '.join(f'{x:.2f}' for x in c['scan'])})")
 print(f"load average after: {open('/proc/loadavg').read().split()[:3]}")
 EOF
 
@@ -118,7 +135,7 @@ adm --op update --mode logicalunit --tid 1 --lun 1 --params "scsi_id=$ID"
 adm --op bind --mode target --tid 1 -I ALL
 URI="iscsi://127.0.0.1:$PORT/luname.naa.$ID"
 cat "$HALF" >/dev/null # the LU file warm in the page cache for both
-"$BIN" scan "$URI" --json >"$WORK/iscsi-scan.json" || true
+"$BIN" scan "$URI" --json --json-int >"$WORK/iscsi-scan.json" || true
 python3 - "$WORK/iscsi-scan.json" <<'EOF'
 import json, sys
 r = json.load(open(sys.argv[1]))
@@ -127,7 +144,7 @@ assert starts == [1179648], f"scan over iSCSI found vdevs at {starts}"
 print(f"iSCSI: scan found the vdev at {starts[0]} over the LU")
 EOF
 python3 - "$RUNS" "$BIN" "$URI" <<'EOF'
-import statistics, subprocess, sys, time
+import resource, statistics, subprocess, sys, time
 runs, binp, uri = int(sys.argv[1]), sys.argv[2], sys.argv[3]
 def one(cmd):
     t = time.perf_counter()
@@ -149,5 +166,16 @@ for k, cmd in (("read", "kzrescue iscsi read --discard URI"), ("scan", "kzrescue
     print(f"  {cmd:36s} {med[k]:7.3f} s  {1024 / med[k]:8.1f} MiB/s  (runs: {', '.join(f'{x:.3f}' for x in t[k])})")
 print(f"scan bandwidth / iscsi read --discard bandwidth = {med['read'] / med['scan']:.2f} (target >= 0.9)")
 print(f"peak RSS of kzrescue scan URI: {rss(scan):.1f} MiB (target < 64 MiB)")
+def cpu(cmd):
+    a = resource.getrusage(resource.RUSAGE_CHILDREN)
+    subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
+    b = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return (b.ru_utime - a.ru_utime) + (b.ru_stime - a.ru_stime)
+c = {"read": [], "scan": []}
+for _ in range(runs):
+    c["read"].append(cpu(read))
+    c["scan"].append(cpu(scan))
+cm = {k: statistics.median(v) for k, v in c.items()}
+print(f"CPU (user+sys) per GiB of the initiator, medians: iscsi read --discard {cm['read']:.3f} s, scan {cm['scan']:.3f} s; scan/read = {cm['scan'] / cm['read']:.2f}")
 print(f"load average after: {open('/proc/loadavg').read().split()[:3]}")
 EOF

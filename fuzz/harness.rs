@@ -435,7 +435,11 @@ pub mod scan {
         let r = scan::scan(&src, ScanOptions::default(), &mut |_, _| {}).expect("scan of memory");
         for plan in [
             kzrescue::partition::restore::vtoc_from_backup(&src, &r.sun_labels),
-            kzrescue::partition::restore::x86_vtoc_from_backup(&src, &r.sun_labels, &r.vdevs),
+            kzrescue::partition::restore::x86_vtoc_from_backup(
+                &src,
+                &r.sun_labels,
+                &r.vdevs.iter().map(|v| v.extent()).collect::<Vec<_>>(),
+            ),
         ]
         .into_iter()
         .flatten()

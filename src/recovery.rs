@@ -10,9 +10,28 @@ use crate::partition::{gpt, restore::RawHeader};
 use crate::scan::{self, ScanOptions, TableMatch};
 use crate::source::{Source, read_vec};
 
+/// What a piece of [`Advice`] proposes: the kind of fix its command is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AdviceKind {
+    /// Look before changing anything: `kzrescue scan` (no verified label
+    /// was found, or the table disagrees with what a scan finds).
+    Scan,
+    /// Rebuild the partition table: `kzrescue partitions restore --from …`
+    /// ([`plan_restore`] + [`restore_transaction`]).
+    RestoreTable(RestoreFrom),
+    /// Rebuild the vdev's missing or damaged labels from its own valid
+    /// labels: `kzrescue label repair` ([`plan_label_repair`] +
+    /// [`label_repair_transaction`]).
+    RepairLabels,
+    /// Something worth knowing, with no command.
+    Note,
+}
+
 /// One piece of advice: what is wrong, and the command that fixes it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Advice {
+    /// What kind of fix the command is.
+    pub kind: AdviceKind,
     /// One sentence.
     pub message: String,
     /// The exact command, quoted for a POSIX shell.
@@ -26,8 +45,9 @@ pub struct Advice {
 }
 
 impl Advice {
-    fn new(message: String, argv: Option<Vec<String>>) -> Advice {
+    fn new(kind: AdviceKind, message: String, argv: Option<Vec<String>>) -> Advice {
         Advice {
+            kind,
             message,
             fix: argv.as_ref().map(|a| {
                 std::iter::once("kzrescue".to_string())
@@ -86,6 +106,7 @@ pub fn advise(
     match scan::open_for_scan(spec, access) {
         Ok(src) => advise_device(src.as_ref(), spec, sector_size),
         Err(e) => vec![Advice::new(
+            AdviceKind::Note,
             format!("{spec} cannot be opened to scan it: {e}"),
             None,
         )],
@@ -99,7 +120,11 @@ pub fn advise_device(src: &dyn Source, spec: &str, sector_size: Option<u32>) -> 
     let r = match scan::scan(src, ScanOptions { sector_size }, &mut |_, _| {}) {
         Ok(r) => r,
         Err(e) => {
-            return vec![Advice::new(format!("scanning {spec} failed: {e}"), None)];
+            return vec![Advice::new(
+                AdviceKind::Note,
+                format!("scanning {spec} failed: {e}"),
+                None,
+            )];
         }
     };
     let mut out = Vec::new();
@@ -110,6 +135,7 @@ pub fn advise_device(src: &dyn Source, spec: &str, sector_size: Option<u32>) -> 
         .collect();
     let Some(v) = pools.first() else {
         out.push(Advice::new(
+            AdviceKind::Scan,
             format!(
                 "a scan of {spec} found no verified ZFS label at any sector: the pool's labels are gone from this device"
             ),
@@ -134,29 +160,31 @@ pub fn advise_device(src: &dyn Source, spec: &str, sector_size: Option<u32>) -> 
     let from = if described {
         None
     } else if backup && !primary {
-        Some("backup")
+        Some(RestoreFrom::Backup)
     } else if primary && !backup {
-        Some("primary")
+        Some(RestoreFrom::Primary)
     } else if !primary && !backup && sun_backup {
-        Some("backup")
+        Some(RestoreFrom::Backup)
     } else if !primary && !backup {
-        Some("scan")
+        Some(RestoreFrom::Scan)
     } else {
         None
     };
     match from {
         Some(f) => {
-            let mut a = vec!["partitions", "restore", spec, "--from", f];
+            let mut a = vec!["partitions", "restore", spec, "--from", f.as_str()];
             if ss == 4096 {
                 a.extend(["--sector-size", "4096"]);
             }
             a.push("--write");
             out.push(Advice::new(
+                AdviceKind::RestoreTable(f),
                 format!("{found}; the partition table does not describe it"),
                 argv(&a),
             ))
         }
         None if !described => out.push(Advice::new(
+            AdviceKind::Scan,
             format!(
                 "{found}; the partition table disagrees with it and neither GPT copy is missing: compare `kzrescue scan {}` with `kzrescue partitions {}` before changing anything",
                 sh(spec),
@@ -168,6 +196,7 @@ pub fn advise_device(src: &dyn Source, spec: &str, sector_size: Option<u32>) -> 
     }
     if v.labels.len() < 4 {
         out.push(Advice::new(
+            AdviceKind::RepairLabels,
             format!(
                 "only labels {:?} of the vdev verify; the others can be rebuilt from them (after the table is restored)",
                 v.labels
@@ -177,6 +206,7 @@ pub fn advise_device(src: &dyn Source, spec: &str, sector_size: Option<u32>) -> 
     }
     if pools.len() > 1 {
         out.push(Advice::new(
+            AdviceKind::Note,
             format!(
                 "{} vdevs were found on the device; the advice above is for the first (see `kzrescue scan {}`)",
                 pools.len(),
@@ -314,7 +344,7 @@ pub fn plan_restore(
     let plan = match from {
         RestoreFrom::Primary => restore::from_primary(disk.as_ref(), ss)?,
         RestoreFrom::Scan => {
-            restore::from_scan(disk.as_ref(), ss, chosen_vdev(&scan, vdev_start)?)?
+            restore::from_scan(disk.as_ref(), ss, &chosen_vdev(&scan, vdev_start)?.extent())?
         }
         RestoreFrom::Backup => {
             let last = gpt::last_lba(disk.as_ref(), ss as u32);
@@ -323,7 +353,7 @@ pub fn plan_restore(
             } else if scan.sun_labels.iter().any(|l| l.backup_position) {
                 restore::vtoc_from_backup(disk.as_ref(), &scan.sun_labels)?
             } else if scan.sun_labels.iter().any(|l| l.x86) {
-                restore::x86_vtoc_from_backup(disk.as_ref(), &scan.sun_labels, &scan.vdevs)?
+                restore::x86_vtoc_from_backup(disk.as_ref(), &scan.sun_labels, &extents(&scan))?
             } else {
                 return Err(Error::Refused(format!(
                     "no backup GPT header in the last LBA ({ss}-byte sectors) and no backup Sun or x86 VTOC label: nothing to restore from (try --from scan{})",
@@ -336,7 +366,7 @@ pub fn plan_restore(
             }
         }
     };
-    restore::check_accounted(&plan, &scan.vdevs)?;
+    restore::check_accounted(&plan, &extents(&scan))?;
     Ok(PlannedRestore {
         target: spec.to_string(),
         from,
@@ -347,41 +377,87 @@ pub fn plan_restore(
     })
 }
 
+/// The scan's vdevs as a restore sees them.
+fn extents(scan: &ScanReport) -> Vec<restore::VdevExtent> {
+    scan.vdevs.iter().map(FoundVdev::extent).collect()
+}
+
 fn canonical(t: &str) -> String {
     std::fs::canonicalize(t)
         .map(|p| p.display().to_string())
         .unwrap_or_else(|_| t.to_string())
 }
 
+impl PlannedRestore {
+    /// The writes of the plan as one target of a repair transaction (`None`
+    /// when no byte changes): one phase per write, each flushed and read
+    /// back before the next, so the primary header, last, never points at
+    /// an unwritten array.
+    pub fn target_plan(&self) -> Option<TargetPlan> {
+        let writes = self.changing_writes();
+        if writes.is_empty() {
+            return None;
+        }
+        Some(TargetPlan {
+            path: canonical(&self.target),
+            source: self.disk.clone(),
+            phases: writes
+                .iter()
+                .map(|w| {
+                    vec![Write {
+                        offset: w.offset,
+                        what: format!("{} {}", self.target, w.what),
+                        old: w.old.clone(),
+                        new: w.new.clone(),
+                    }]
+                })
+                .collect(),
+        })
+    }
+
+    /// Has `tx` watch every vdev the scan found for a live pool.
+    pub fn watch(&self, tx: &mut Transaction<'_>) {
+        for v in &self.scan.vdevs {
+            if let Some(ps) = v.psize {
+                tx.watch(&canonical(&self.target), v.start, ps, v.facts.ashift);
+            }
+        }
+    }
+
+    /// What the plan changes, one line each: the summary, the entries, the
+    /// notes and every write that changes bytes.
+    pub fn describe(&self) -> Vec<String> {
+        let mut out = vec![self.plan.summary.clone()];
+        out.extend(self.plan.entries.iter().map(|e| format!("entry: {e}")));
+        out.extend(self.plan.notes.iter().map(|n| format!("note: {n}")));
+        out.extend(self.changing_writes().iter().map(|w| {
+            format!(
+                "write {:#x}+{:#x} ({} bytes change): {}",
+                w.offset,
+                w.new.len(),
+                bytes_changed(&w.old, &w.new),
+                w.what
+            )
+        }));
+        out
+    }
+}
+
+/// How many bytes differ between `old` and `new`.
+pub fn bytes_changed(old: &[u8], new: &[u8]) -> usize {
+    old.iter().zip(new).filter(|(a, b)| a != b).count()
+}
+
 /// The repair transaction that applies a planned restore (`None` when no
-/// byte changes): one phase per write, each flushed and read back before
-/// the next (so the primary header, last, never points at an unwritten
-/// array), journalled into `journal`, every vdev the scan found watched for
-/// a live pool. Commit it (or drop it for a dry run).
+/// byte changes): [`PlannedRestore::target_plan`], journalled into
+/// `journal`, every vdev the scan found watched for a live pool. Commit it
+/// (or drop it for a dry run).
 pub fn restore_transaction(
     p: &PlannedRestore,
     journal: PathBuf,
     txo: TxOptions,
 ) -> Option<Transaction<'static>> {
-    let writes = p.changing_writes();
-    if writes.is_empty() {
-        return None;
-    }
-    let tp = TargetPlan {
-        path: canonical(&p.target),
-        source: p.disk.clone(),
-        phases: writes
-            .iter()
-            .map(|w| {
-                vec![Write {
-                    offset: w.offset,
-                    what: format!("{} {}", p.target, w.what),
-                    old: w.old.clone(),
-                    new: w.new.clone(),
-                }]
-            })
-            .collect(),
-    };
+    let tp = p.target_plan()?;
     let mut tx = Transaction::new(
         format!(
             "kzrescue partitions restore {} --from {}",
@@ -391,11 +467,7 @@ pub fn restore_transaction(
         txo,
     );
     tx.group("partition table", Some(journal), vec![tp]);
-    for v in &p.scan.vdevs {
-        if let Some(ps) = v.psize {
-            tx.watch(&canonical(&p.target), v.start, ps, v.facts.ashift);
-        }
-    }
+    p.watch(&mut tx);
     Some(tx)
 }
 
@@ -414,6 +486,41 @@ impl PlannedRelabel {
     pub fn edits(&self) -> usize {
         self.plans.iter().map(|p| p.edits.len()).sum()
     }
+
+    /// The pool's name, as the first target's labels give it.
+    pub fn pool(&self) -> Option<&str> {
+        self.plans.first().and_then(|p| p.pool.as_deref())
+    }
+}
+
+/// The labels of `targets` that are not valid, read back through a fresh
+/// read-only open (after a label repair): `TARGET label N: STATUS` each.
+pub fn labels_not_valid(targets: &[String], topts: &TargetOptions) -> Result<Vec<String>> {
+    let ro = TargetOptions {
+        write: false,
+        ..topts.clone()
+    };
+    let mut out = Vec::new();
+    for t in targets {
+        let v = open_vdev(t, &ro)?;
+        for l in label::read_labels(v.source.as_ref()) {
+            if l.status != label::LabelStatus::Valid {
+                out.push(format!("{t} label {}: {}", l.index, l.status.name()));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The partition table of `spec` as it reads now (after a restore), with
+/// `ss`-byte sectors, through a fresh read-only open.
+pub fn table_now(
+    spec: &str,
+    ss: u32,
+    access: &crate::target::AccessOptions,
+) -> Result<crate::partition::PartitionTable> {
+    let src = open_source(spec, false, access)?;
+    crate::partition::read(src.as_ref(), Some(ss))
 }
 
 /// Reads the four labels of a vdev raw (empty when unreadable).

@@ -24,6 +24,10 @@
 //! made and [`MAX_LABELS`] labels kept; the report says when a bound was hit.
 
 use crate::error::Result;
+pub use crate::partition::restore::sunlabel::{
+    SunLabel, backup_label_sectors, is_sun_label, is_x86_sun_label, sun_label,
+};
+use crate::partition::restore::{SOLARIS_FIRST_LBA, VdevExtent};
 use crate::partition::{self, PartitionTable, TableKind, solaris, vtoc};
 use crate::source::Source;
 use crate::zfs::ByteOrder;
@@ -36,8 +40,10 @@ use sha2::{Digest, Sha256};
 
 /// Granularity of the search: every vdev starts on a 512-byte boundary.
 pub const STEP: u64 = 512;
-/// Bytes read per chunk.
-pub const CHUNK: usize = 8 << 20;
+/// Bytes read per chunk: small enough that the kernel's copy into the
+/// (recycled) buffer stays in the CPU cache, as `cat`'s does; the few
+/// candidates whose vdev_phys runs past a chunk are read whole on their own.
+pub const CHUNK: usize = 256 << 10;
 /// Most candidates whose checksum is computed in one scan.
 pub const MAX_HASHED: usize = 16_384;
 /// Most verifier tries (one 32-byte hash finalisation each) in one scan.
@@ -58,7 +64,14 @@ pub const LABEL_OVERHEAD: u64 = 4 * LABEL_SIZE + (7 << 19);
 /// 0–3 accepted), a first pair whose encoded size is 16.. bytes and fits the
 /// label, and the `zio_eck` magic in either byte order in the trailer.
 pub fn prefilter(phys: &[u8]) -> bool {
-    if phys.len() < VDEV_PHYS_SIZE {
+    phys.len() >= VDEV_PHYS_SIZE
+        && header_plausible(phys)
+        && eck::trailer_endian(&phys[..VDEV_PHYS_SIZE]).is_some()
+}
+
+/// The first half of [`prefilter`]: the 16 header bytes alone.
+fn header_plausible(phys: &[u8]) -> bool {
+    if phys.len() < 16 {
         return false;
     }
     let h = &phys[..16];
@@ -69,14 +82,11 @@ pub fn prefilter(phys: &[u8]) -> bool {
         return false;
     }
     let first = u32::from_be_bytes([h[12], h[13], h[14], h[15]]) as usize;
-    if !(16..=NVLIST_MAX).contains(&first) {
-        return false;
-    }
-    eck::trailer_endian(&phys[..VDEV_PHYS_SIZE]).is_some()
+    (16..=NVLIST_MAX).contains(&first)
 }
 
 /// The label fields the scan reports, taken from a verified `vdev_phys`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Default)]
 pub struct LabelFacts {
     /// Pool name.
     pub name: Option<String>,
@@ -268,142 +278,18 @@ pub fn recognise(phys: &[u8], at: u64, hints: &[u64], budget: &mut u64) -> Recog
     Recognised::Unverified
 }
 
-/// A Sun disk label found on the device: magic `0xDABE` at byte 508 and the
-/// XOR of all 16-bit words zero; big-endian VTOC_8 (SPARC SMI, in sector 0
-/// of the disk) or little-endian VTOC_16 (x86, in sector 1 of the Solaris
-/// fdisk partition, with the VTOC sanity word at byte 12).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct SunLabel {
-    /// Absolute byte offset.
-    pub at: u64,
-    /// Whether this is an x86 (little-endian VTOC_16) label.
-    pub x86: bool,
-    /// Physical cylinders, heads, sectors per track the label declares.
-    pub pcyl: u32,
-    /// Data cylinders.
-    pub ncyl: u32,
-    /// Alternate cylinders.
-    pub acyl: u32,
-    /// Heads.
-    pub nhead: u32,
-    /// Sectors per track.
-    pub nsect: u32,
-    /// Alternate sectors per cylinder (SCSI; 0 on every disk seen).
-    pub apc: u32,
-    /// Whether this is where Solaris keeps a backup label for this geometry
-    /// (odd sectors 1–9 of the last track of the last cylinder). Always
-    /// false for x86 labels: their backups are counted from the start of
-    /// the fdisk partition, which only the restore can infer.
-    pub backup_position: bool,
-    /// Whether it is sector 0.
-    pub primary: bool,
-    /// The label bytes.
-    #[serde(skip)]
-    pub bytes: Vec<u8>,
-}
-
-/// Whether `sector` is a sealed big-endian Sun label.
-pub fn is_sun_label(sector: &[u8]) -> bool {
-    sector.len() >= vtoc::LABEL_SIZE
-        && sector[vtoc::MAGIC_OFFSET..vtoc::MAGIC_OFFSET + 2] == vtoc::DKL_MAGIC.to_be_bytes()
-        && xor_zero(sector)
-}
-
-/// Whether `sector` is a sealed little-endian (x86 VTOC_16) Sun label with
-/// the VTOC sanity word.
-pub fn is_x86_sun_label(sector: &[u8]) -> bool {
-    sector.len() >= vtoc::LABEL_SIZE
-        && sector[vtoc::MAGIC_OFFSET..vtoc::MAGIC_OFFSET + 2] == vtoc::DKL_MAGIC.to_le_bytes()
-        && vtoc::is_x86_vtoc(sector)
-        && xor_zero(sector)
-}
-
-/// The XOR of all 16-bit words of the 512-byte label is zero (in either
-/// byte order, since swapping bytes commutes with XOR).
-fn xor_zero(sector: &[u8]) -> bool {
-    sector[..vtoc::LABEL_SIZE]
-        .chunks_exact(2)
-        .fold(0u16, |a, w| a ^ u16::from_be_bytes([w[0], w[1]]))
-        == 0
-}
-
-/// Decodes the geometry of a Sun label at `at` and says whether `at` is a
-/// backup-label position for it.
-pub fn sun_label(sector: &[u8], at: u64) -> Option<SunLabel> {
-    let x86 = if is_sun_label(sector) {
-        false
-    } else if is_x86_sun_label(sector) {
-        true
-    } else {
-        return None;
-    };
-    let u16be = |o: usize| u32::from(u16::from_be_bytes([sector[o], sector[o + 1]]));
-    let u16le = |o: usize| u32::from(u16::from_le_bytes([sector[o], sector[o + 1]]));
-    let u32le =
-        |o: usize| u32::from_le_bytes([sector[o], sector[o + 1], sector[o + 2], sector[o + 3]]);
-    let (pcyl, ncyl, acyl, nhead, nsect, apc) = if x86 {
-        // VTOC_16: dk_vtoc (456 bytes), then pcyl, ncyl (u32), acyl, bcyl
-        // (u16), nhead, nsect (u32), intrlv, skew, apc (u16).
-        (
-            u32le(456),
-            u32le(460),
-            u16le(464),
-            u32le(468),
-            u32le(472),
-            u16le(480),
-        )
-    } else {
-        // VTOC_8: rpm, pcyl, apc, obs1, obs2, intrlv, ncyl, acyl, nhead,
-        // nsect (u16) from byte 420.
-        (
-            u16be(422),
-            u16be(432),
-            u16be(434),
-            u16be(436),
-            u16be(438),
-            u16be(424),
-        )
-    };
-    let backup_position = !x86
-        && backup_label_sectors(ncyl, acyl, nhead, nsect, apc)
-            .is_some_and(|s| s.iter().any(|&x| x * vtoc::LABEL_SIZE as u64 == at));
-    Some(SunLabel {
-        at,
-        x86,
-        pcyl,
-        ncyl,
-        acyl,
-        nhead,
-        nsect,
-        apc,
-        backup_position,
-        primary: at == 0,
-        bytes: sector[..vtoc::LABEL_SIZE].to_vec(),
-    })
-}
-
-/// The sectors where Solaris writes the five backup copies of a Sun label,
-/// counted from the start of the labelled area (the disk on SPARC, the
-/// Solaris fdisk partition on x86): sectors 1, 3, 5, 7, 9 of the last track
-/// (head `nhead − 1`) of the last cylinder (`ncyl + acyl − 1`), cylinders
-/// being `nhead × nsect − apc` sectors long (illumos cmlb, `cmlb_set_vtoc`).
-pub fn backup_label_sectors(
-    ncyl: u32,
-    acyl: u32,
-    nhead: u32,
-    nsect: u32,
-    apc: u32,
-) -> Option<[u64; 5]> {
-    let spc = u64::from(nhead) * u64::from(nsect);
-    if nhead == 0 || nsect < 10 || u64::from(ncyl) + u64::from(acyl) == 0 || u64::from(apc) >= spc {
-        return None;
+impl FoundVdev {
+    /// What a partition-table restore needs to know of this vdev.
+    pub fn extent(&self) -> VdevExtent {
+        VdevExtent {
+            start: self.start,
+            psize: self.psize,
+            end: self.end,
+            pool: self.facts.name.clone(),
+            pool_guid: self.facts.pool_guid,
+            guid: self.facts.guid,
+        }
     }
-    let cyl = u64::from(ncyl) + u64::from(acyl) - 1;
-    let base = cyl
-        .checked_mul(spc - u64::from(apc))?
-        .checked_add(u64::from(nhead - 1) * u64::from(nsect))
-        .filter(|b| b.checked_add(9).is_some())?;
-    Some([base + 1, base + 3, base + 5, base + 7, base + 9])
 }
 
 /// One vdev the scan found.
@@ -511,6 +397,21 @@ pub struct ScanReport {
     pub sector_size: u32,
 }
 
+impl ScanReport {
+    /// Whether the report shows something to repair: a bound hit, no vdev,
+    /// or a vdev with fewer than four labels, labels that disagree, or a
+    /// table that does not describe it.
+    pub fn needs_work(&self) -> bool {
+        !self.limits_hit.is_empty()
+            || self.vdevs.is_empty()
+            || self.vdevs.iter().any(|v| {
+                v.labels.len() < 4
+                    || !matches!(v.table, TableMatch::Matches { .. })
+                    || !v.labels_agree
+            })
+    }
+}
+
 /// Options of [`scan`].
 #[derive(Debug, Clone, Copy, Default)]
 pub struct ScanOptions {
@@ -544,199 +445,247 @@ pub fn scan(
     progress: &mut dyn FnMut(u64, u64),
 ) -> Result<ScanReport> {
     let size = src.size();
-    let mut rep = ScanReport {
-        device_size: size,
-        bytes_read: 0,
-        candidates: 0,
-        hashed: 0,
-        unverified: 0,
-        labels: Vec::new(),
-        vdevs: Vec::new(),
-        sun_labels: Vec::new(),
-        table_kind: None,
-        table_error: None,
-        notes: Vec::new(),
-        limits_hit: Vec::new(),
-        sector_size: 512,
-    };
-    let mut budget = MAX_TRIES;
-    let mut skipped_hash = 0u64;
-    let mut skipped_labels = 0u64;
-    let over = VDEV_PHYS_SIZE;
-    // A reader thread keeps the device busy while chunks are examined: it
-    // reads ahead at most two chunks.
-    std::thread::scope(|scope| -> Result<()> {
-        let (tx, rx) = std::sync::mpsc::sync_channel::<Result<Vec<u8>>>(2);
-        scope.spawn(move || {
-            let mut pos = 0u64;
-            while pos < size {
-                let n = (CHUNK as u64).min(size - pos) as usize;
-                let mut v = vec![0u8; n];
-                let r = src.read_at(pos, &mut v).map(|()| v);
-                let failed = r.is_err();
-                if tx.send(r).is_err() || failed {
-                    return;
-                }
-                pos += n as u64;
-            }
-        });
-        let mut buf: Vec<u8> = Vec::with_capacity(CHUNK + over);
-        // `buf[..have]` holds device bytes from `base`.
-        let mut base = 0u64;
-        let mut have = 0usize;
-        // Verified vdev_phys regions end here: a candidate inside one is skipped.
-        let mut covered_until = 0u64;
-        loop {
-            if base + (have as u64) < size {
-                let chunk = rx.recv().map_err(|_| {
-                    crate::error::Error::io(
-                        format!("scan of {}", src.name()),
-                        std::io::Error::other("the reader thread stopped"),
-                    )
-                })??;
-                buf.truncate(have);
-                buf.extend_from_slice(&chunk);
-                have += chunk.len();
-                rep.bytes_read += chunk.len() as u64;
-            }
-            let end_of_device = base + have as u64 >= size;
-            // Candidates at offsets in [base, base + limit).
-            let limit = if end_of_device {
-                have
-            } else {
-                have.saturating_sub(over)
-            };
-            let mut off = 0usize;
-            while off < limit {
-                let at = base + off as u64;
-                let sector = &buf[off..have];
-                if sector.len() >= vtoc::LABEL_SIZE
-                    && matches!(
-                        (sector[vtoc::MAGIC_OFFSET], sector[vtoc::MAGIC_OFFSET + 1]),
-                        (0xda, 0xbe) | (0xbe, 0xda)
-                    )
-                    && let Some(l) = sun_label(sector, at)
-                {
-                    if rep.sun_labels.len() < MAX_SUN_LABELS {
-                        rep.sun_labels.push(l);
-                    } else if rep.sun_labels.len() == MAX_SUN_LABELS {
-                        rep.limits_hit.push(format!(
-                            "more than {MAX_SUN_LABELS} Sun labels; the rest ignored"
-                        ));
-                        rep.sun_labels.push(l);
-                    }
-                }
-                if sector[0] == 1 && at >= covered_until && prefilter(sector) {
-                    rep.candidates += 1;
-                    if rep.hashed as usize >= MAX_HASHED {
-                        skipped_hash += 1;
-                    } else {
-                        rep.hashed += 1;
-                        let hints: Vec<u64> = rep
-                            .labels
-                            .iter()
-                            .filter(|l| matches!(l.slot, LabelSlot::Front(_)))
-                            .map(|l| at - l.vdev_start)
-                            .filter(|v| v % LABEL_SIZE == VDEV_PHYS_OFFSET)
-                            .take(16)
-                            .collect();
-                        match recognise(sector, at, &hints, &mut budget) {
-                            Recognised::Verified {
-                                verifier,
-                                config,
-                                digest,
-                                endian,
-                            } => {
-                                covered_until = at + VDEV_PHYS_SIZE as u64;
-                                if rep.labels.len() >= MAX_LABELS {
-                                    skipped_labels += 1;
-                                } else {
-                                    let slot = if verifier == VDEV_PHYS_OFFSET {
-                                        LabelSlot::Front(0)
-                                    } else if verifier == LABEL_SIZE + VDEV_PHYS_OFFSET {
-                                        LabelSlot::Front(1)
-                                    } else {
-                                        LabelSlot::Back
-                                    };
-                                    rep.labels.push(FoundLabel {
-                                        phys_at: at,
-                                        verifier,
-                                        vdev_start: at - verifier,
-                                        slot,
-                                        endian: endian.name(),
-                                        facts: config.as_ref().map(LabelFacts::of).unwrap_or(
-                                            LabelFacts {
-                                                name: None,
-                                                pool_guid: None,
-                                                guid: None,
-                                                top_guid: None,
-                                                txg: None,
-                                                state: None,
-                                                version: None,
-                                                hostid: None,
-                                                hostname: None,
-                                                vdev_type: None,
-                                                asize: None,
-                                                ashift: None,
-                                                path: None,
-                                                phys_path: None,
-                                                devid: None,
-                                            },
-                                        ),
-                                        packed_digest: digest,
-                                    });
-                                }
-                            }
-                            Recognised::Unverified => rep.unverified += 1,
-                            Recognised::NotALabel => {}
-                        }
-                    }
-                }
-                off += STEP as usize;
-            }
-            progress((base + limit as u64).min(size), size);
-            if end_of_device {
-                break;
-            }
-            // Keep the unexamined tail; read on after it.
-            buf.copy_within(limit..have, 0);
-            base += limit as u64;
-            have -= limit;
-        }
-        Ok(())
+    let mut s = Scanner::new(size);
+    let read = read_chunks(src, &mut |base, chunk| {
+        s.examine(src, base, chunk);
+        progress(base + chunk.len() as u64, size);
     })?;
-    if skipped_hash > 0 {
-        rep.limits_hit.push(format!(
-            "{skipped_hash} further label-like candidates were not checked (limit of {MAX_HASHED} checksums per scan)"
-        ));
+    s.rep.bytes_read = read;
+    let mut rep = s.finish();
+    place(src, opts, &mut rep);
+    Ok(rep)
+}
+
+/// Reads `src` once, sequentially, in [`CHUNK`]-byte reads into one reused,
+/// page-aligned buffer (as `cat` does; the kernel's read-ahead keeps the
+/// device busy),
+/// and hands `f(base, chunk)` each chunk with its device offset. Returns
+/// the number of bytes read.
+fn read_chunks(src: &dyn Source, f: &mut dyn FnMut(u64, &[u8])) -> Result<u64> {
+    let size = src.size();
+    // Page-aligned: the kernel copies into an unaligned buffer several
+    // times slower (`rep movsb` with a misaligned destination).
+    let mut raw = vec![0u8; CHUNK + 4096];
+    let skip = raw.as_ptr().align_offset(4096).min(4096);
+    let buf = &mut raw[skip..skip + CHUNK];
+    let mut pos = 0u64;
+    while pos < size {
+        let n = (CHUNK as u64).min(size - pos) as usize;
+        src.read_at(pos, &mut buf[..n])?;
+        f(pos, &buf[..n]);
+        pos += n as u64;
     }
-    if skipped_labels > 0 {
-        rep.limits_hit.push(format!(
-            "{skipped_labels} further verified labels were not kept (limit {MAX_LABELS})"
-        ));
-    }
-    if budget == 0 {
-        rep.limits_hit.push(format!(
-            "the budget of {MAX_TRIES} checksum verifier tries ran out: some back labels may be reported as unverified"
-        ));
+    Ok(pos)
+}
+
+/// The state of one scan while the device streams past.
+struct Scanner {
+    rep: ScanReport,
+    /// Verifier tries left.
+    budget: u64,
+    skipped_hash: u64,
+    skipped_labels: u64,
+    /// Verified vdev_phys regions end here: a candidate inside one is skipped.
+    covered_until: u64,
+    /// Device bytes from an offset, read for candidates that straddle a
+    /// chunk's end.
+    extra: Option<(u64, Vec<u8>)>,
+}
+
+impl Scanner {
+    fn new(size: u64) -> Scanner {
+        Scanner {
+            rep: ScanReport {
+                device_size: size,
+                bytes_read: 0,
+                candidates: 0,
+                hashed: 0,
+                unverified: 0,
+                labels: Vec::new(),
+                vdevs: Vec::new(),
+                sun_labels: Vec::new(),
+                table_kind: None,
+                table_error: None,
+                notes: Vec::new(),
+                limits_hit: Vec::new(),
+                sector_size: 512,
+            },
+            budget: MAX_TRIES,
+            skipped_hash: 0,
+            skipped_labels: 0,
+            covered_until: 0,
+            extra: None,
+        }
     }
 
-    // The table as the device carries it, and the sector size for proposals.
-    let table = partition::read(src, opts.sector_size);
-    let mut table_ok = None;
-    match table {
+    /// Examines every sector start in `chunk` (device offset `base` of
+    /// `src`): a Sun label? a vdev_phys?
+    fn examine(&mut self, src: &dyn Source, base: u64, chunk: &[u8]) {
+        let mut off = 0usize;
+        while off < chunk.len() {
+            let at = base + off as u64;
+            let sector = &chunk[off..];
+            if sector.len() >= vtoc::LABEL_SIZE
+                && matches!(
+                    (sector[vtoc::MAGIC_OFFSET], sector[vtoc::MAGIC_OFFSET + 1]),
+                    (0xda, 0xbe) | (0xbe, 0xda)
+                )
+            {
+                self.sun(sector, at);
+            }
+            if sector[0] == 1 && at >= self.covered_until {
+                if sector.len() >= VDEV_PHYS_SIZE {
+                    if prefilter(sector) {
+                        self.candidate(sector, at);
+                    }
+                } else if header_plausible(sector) {
+                    self.straddling(src, at);
+                }
+            }
+            off += STEP as usize;
+        }
+    }
+
+    /// A candidate whose vdev_phys runs past the chunk: the bytes from
+    /// `at` are read on their own, two vdev_phys long, and kept for the
+    /// chunk's other such candidates (so hostile input costs at most one
+    /// such read per chunk). Unreadable or past the device's end: not a
+    /// label.
+    fn straddling(&mut self, src: &dyn Source, at: u64) {
+        let n = VDEV_PHYS_SIZE as u64;
+        if at + n > src.size() {
+            return;
+        }
+        let covered = |e: &(u64, Vec<u8>)| e.0 <= at && at + n <= e.0 + e.1.len() as u64;
+        if !self.extra.as_ref().is_some_and(covered) {
+            let len = (2 * n).min(src.size() - at) as usize;
+            let mut b = vec![0u8; len];
+            if src.read_at(at, &mut b).is_err() {
+                return;
+            }
+            self.extra = Some((at, b));
+        }
+        let Some((start, b)) = self.extra.take() else {
+            return;
+        };
+        let phys = &b[(at - start) as usize..];
+        if prefilter(phys) {
+            self.candidate(phys, at);
+        }
+        self.extra = Some((start, b));
+    }
+
+    /// Keeps the Sun label at `at`, if `sector` is one.
+    fn sun(&mut self, sector: &[u8], at: u64) {
+        let Some(l) = sun_label(sector, at) else {
+            return;
+        };
+        let rep = &mut self.rep;
+        if rep.sun_labels.len() < MAX_SUN_LABELS {
+            rep.sun_labels.push(l);
+        } else if rep.sun_labels.len() == MAX_SUN_LABELS {
+            rep.limits_hit.push(format!(
+                "more than {MAX_SUN_LABELS} Sun labels; the rest ignored"
+            ));
+            rep.sun_labels.push(l);
+        }
+    }
+
+    /// Verifies the candidate vdev_phys at `at` (it passed the prefilter).
+    fn candidate(&mut self, sector: &[u8], at: u64) {
+        self.rep.candidates += 1;
+        if self.rep.hashed as usize >= MAX_HASHED {
+            self.skipped_hash += 1;
+            return;
+        }
+        self.rep.hashed += 1;
+        let hints: Vec<u64> = self
+            .rep
+            .labels
+            .iter()
+            .filter(|l| matches!(l.slot, LabelSlot::Front(_)))
+            .map(|l| at - l.vdev_start)
+            .filter(|v| v % LABEL_SIZE == VDEV_PHYS_OFFSET)
+            .take(16)
+            .collect();
+        match recognise(sector, at, &hints, &mut self.budget) {
+            Recognised::Verified {
+                verifier,
+                config,
+                digest,
+                endian,
+            } => {
+                self.covered_until = at + VDEV_PHYS_SIZE as u64;
+                if self.rep.labels.len() >= MAX_LABELS {
+                    self.skipped_labels += 1;
+                    return;
+                }
+                let slot = if verifier == VDEV_PHYS_OFFSET {
+                    LabelSlot::Front(0)
+                } else if verifier == LABEL_SIZE + VDEV_PHYS_OFFSET {
+                    LabelSlot::Front(1)
+                } else {
+                    LabelSlot::Back
+                };
+                self.rep.labels.push(FoundLabel {
+                    phys_at: at,
+                    verifier,
+                    vdev_start: at - verifier,
+                    slot,
+                    endian: endian.name(),
+                    facts: config.as_ref().map(LabelFacts::of).unwrap_or_default(),
+                    packed_digest: digest,
+                });
+            }
+            Recognised::Unverified => self.rep.unverified += 1,
+            Recognised::NotALabel => {}
+        }
+    }
+
+    /// The report, with the bounds that were hit.
+    fn finish(mut self) -> ScanReport {
+        let rep = &mut self.rep;
+        if self.skipped_hash > 0 {
+            rep.limits_hit.push(format!(
+                "{} further label-like candidates were not checked (limit of {MAX_HASHED} checksums per scan)",
+                self.skipped_hash
+            ));
+        }
+        if self.skipped_labels > 0 {
+            rep.limits_hit.push(format!(
+                "{} further verified labels were not kept (limit {MAX_LABELS})",
+                self.skipped_labels
+            ));
+        }
+        if self.budget == 0 {
+            rep.limits_hit.push(format!(
+                "the budget of {MAX_TRIES} checksum verifier tries ran out: some back labels may be reported as unverified"
+            ));
+        }
+        self.rep
+    }
+}
+
+/// Reads the table the device carries, settles the sector size, groups the
+/// labels into vdevs and sets each against the table.
+fn place(src: &dyn Source, opts: ScanOptions, rep: &mut ScanReport) {
+    let size = src.size();
+    let table = match partition::read(src, opts.sector_size) {
         Ok(t) => {
             rep.table_kind = Some(t.kind);
             rep.notes.extend(t.notes.iter().cloned());
-            table_ok = Some(t);
+            Some(t)
         }
-        Err(e) => rep.table_error = Some(e.to_string()),
-    }
+        Err(e) => {
+            rep.table_error = Some(e.to_string());
+            None
+        }
+    };
     rep.sector_size = opts
         .sector_size
         .or(src.logical_sector_size())
         .or_else(|| {
-            table_ok
+            table
                 .as_ref()
                 .filter(|t| t.kind == TableKind::Gpt)
                 .map(|t| t.sector_size)
@@ -749,13 +698,12 @@ pub fn scan(
         .unwrap_or(512);
     rep.vdevs = group(&rep.labels, size);
     for v in &mut rep.vdevs {
-        v.table = match &table_ok {
+        v.table = match &table {
             Some(t) if t.kind != TableKind::None => table_match(t, v),
             _ => TableMatch::NoTable,
         };
         v.proposed_gpt = propose_gpt(v, rep.sector_size, size);
     }
-    Ok(rep)
 }
 
 /// Groups verified labels into vdevs by (pool guid, guid, start) and works
@@ -887,9 +835,6 @@ fn table_match(t: &PartitionTable, v: &FoundVdev) -> TableMatch {
     }
 }
 
-/// First LBA of the first slice on a Solaris GPT disk (`NEW_START_BLOCK`).
-pub const SOLARIS_FIRST_LBA: u64 = 256;
-
 /// The GPT slice that would describe `v` on a Solaris disk: slice 0 when
 /// the vdev starts at LBA 256 (the SPARC layout), else slice 1 (x86: s0 is
 /// the boot partition before it). Its last LBA ends the vdev's `psize`.
@@ -976,6 +921,22 @@ mod tests {
         assert_eq!(v.psize, Some((4 << 20) + LABEL_OVERHEAD));
         assert_eq!(v.labels, vec![0, 1, 2, 3]);
         assert_eq!(v.size_from.as_deref(), Some("labels 2+3"));
+    }
+
+    #[test]
+    fn finds_labels_that_straddle_chunk_boundaries() {
+        // Every vdev_phys starts 4 KiB before a chunk ends.
+        let start = CHUNK as u64 - VDEV_PHYS_OFFSET - 4096;
+        let d = device(start, 4 << 20);
+        let src = crate::source::MemSource::new(&d);
+        let r = scan(&src, ScanOptions::default(), &mut |_, _| {}).unwrap();
+        for l in &r.labels {
+            assert!(l.phys_at % CHUNK as u64 + VDEV_PHYS_SIZE as u64 > CHUNK as u64);
+        }
+        assert_eq!(r.vdevs.len(), 1, "{r:?}");
+        assert_eq!(r.vdevs[0].start, start);
+        assert_eq!(r.vdevs[0].labels, vec![0, 1, 2, 3]);
+        assert_eq!(r.bytes_read, d.len() as u64);
     }
 
     #[test]

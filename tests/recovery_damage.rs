@@ -936,3 +936,161 @@ fn x86_vtoc_is_restored_from_its_backups() {
         println!("{name}: undo restored the damaged bytes exactly");
     }
 }
+
+/// A one-disk kernel zone whose boot device is `disk` (device id 0).
+fn zone_config(dir: &Path, disk: &Path) -> Vec<String> {
+    let cfg = dir.join("kz1.cfg");
+    std::fs::write(
+        &cfg,
+        "create -b\nset brand=solaris-kz\nadd device\nset storage=dev:/dev/zvol/dsk/rpool/VARSHARE/zones/kz1/disk0\nset bootpri=0\nset id=0\nend\n",
+    )
+    .unwrap();
+    vec![
+        "--zone-config".into(),
+        s(&cfg).into(),
+        "--zone".into(),
+        "kz1".into(),
+        "--map".into(),
+        format!(
+            "dev:/dev/zvol/dsk/rpool/VARSHARE/zones/kz1/disk0={}",
+            disk.display()
+        ),
+        "--liveness-interval".into(),
+        "0.2".into(),
+        "--journal-dir".into(),
+        s(dir).into(),
+    ]
+}
+
+/// `repair` of a zone whose boot disk lost its partition table: refused
+/// without `--restore-partitions` (exit 3, nothing written); the dry run with
+/// it shows the table's writes; with `--write` the table comes back (the
+/// rest of the repair runs on it), diagnose is clean, the pool imports from
+/// each label alone, the files are equal, and undo (newest journal first)
+/// puts the damaged bytes back exactly.
+fn repair_restores(name: &str, dir: &Path, disk: &Path, p: Placement, gpt: bool) {
+    println!("=== repair-restore-partitions-{name}");
+    let zone = zone_config(dir, disk);
+    let kz = |verb: &str, extra: &[&str]| {
+        let mut a: Vec<&str> = vec![verb];
+        a.extend(zone.iter().map(String::as_str).filter(|_| true));
+        a.extend_from_slice(extra);
+        run(&a)
+    };
+    let diagnose = || {
+        let a: Vec<&str> = ["diagnose", "--json", "--json-int"]
+            .into_iter()
+            .chain(
+                zone.iter()
+                    .map(String::as_str)
+                    .filter(|x| *x != "--journal-dir"),
+            )
+            .collect();
+        // --journal-dir and its value are the last two: diagnose takes neither.
+        let a = &a[..a.len() - 1];
+        let (code, out, err) = run(a);
+        let v: serde_json::Value =
+            serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}{err}"));
+        (code, v)
+    };
+    let damaged = std::fs::read(disk).unwrap();
+    let (code, v) = diagnose();
+    assert_ne!(code, 0, "{v:#}");
+    let codes: Vec<&str> = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|f| f["code"].as_str())
+        .collect();
+    assert!(codes.contains(&"KZ-RECOV-002"), "{v:#}");
+
+    let (code, out, err) = kz("repair", &["--write"]);
+    assert_eq!(code, 3, "{out}{err}");
+    assert!(err.contains("--restore-partitions"), "{err}");
+    assert!(std::fs::read(disk).unwrap() == damaged);
+
+    let (code, out, err) = kz("repair", &["--restore-partitions"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("device 0: partitions — dry run"), "{out}");
+    assert!(out.contains("bytes change)"), "{out}");
+    assert!(std::fs::read(disk).unwrap() == damaged);
+
+    let (code, out, err) = kz("repair", &["--restore-partitions", "--write"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("the partition table is rebuilt"), "{out}");
+    let (code, v) = diagnose();
+    assert_eq!(code, 0, "{v:#}");
+    println!("{name}: repair --restore-partitions --write: exit 0, diagnose then exits 0");
+    let t = table_slice(disk);
+    assert_eq!((t.start, t.len), (p.start, p.len));
+    if gpt {
+        sgdisk_ok(disk, 512);
+        println!("{name}: sgdisk -v: no problems found");
+    }
+    let now = std::fs::read(disk).unwrap();
+    let ok = import_alone(&slice(&now, p), &[], &dir.join("zdb"));
+    assert_eq!(ok, vec![0, 1, 2, 3]);
+    println!("{name}: zdb -e imports from each label alone (labels 0 1 2 3)");
+
+    // Undo, newest journal first.
+    let mut journals: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            let n = p.file_name().unwrap().to_string_lossy().into_owned();
+            n.starts_with("kzrescue-repair-kz1-dev0-") && n.ends_with(".kzj")
+        })
+        .collect();
+    let rank = |p: &PathBuf| {
+        let n = p.file_name().unwrap().to_string_lossy().into_owned();
+        ["-partitions-", "-labels-", "-physpath-", "-hostdata-"]
+            .iter()
+            .position(|w| n.contains(w))
+            .unwrap_or(9)
+    };
+    journals.sort_by_key(|p| std::cmp::Reverse(rank(p)));
+    assert!(journals.iter().any(|j| rank(j) == 0), "{journals:?}");
+    for j in &journals {
+        let (code, out, err) = run(&["undo", s(j), "--write"]);
+        assert_eq!(code, 0, "{out}{err}");
+    }
+    assert!(std::fs::read(disk).unwrap() == damaged);
+    println!(
+        "{name}: undo of {} journal(s) restored the damaged bytes exactly",
+        journals.len()
+    );
+}
+
+#[test]
+fn repair_restores_partitions_only_with_the_flag() {
+    let t = "repair_restores_partitions_only_with_the_flag";
+    if !require_tool("zdb", "zfsutils-linux", t) || !require_tool("sgdisk", "gdisk", t) {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    // A real KZ disk with both GPT copies zeroed.
+    let dir = tmp.path().join("gpt");
+    std::fs::create_dir_all(&dir).unwrap();
+    let disk = unpack_fixture("gptdisk-x86-512.img", &dir);
+    let mut b = std::fs::read(&disk).unwrap();
+    zero_gpt_primary(&mut b, 512);
+    zero_gpt_backup(&mut b, 512);
+    std::fs::write(&disk, &b).unwrap();
+    let p = fixture_placement("gptdisk-x86-512.img");
+    repair_restores("x86-512-both-gpt-copies-zeroed", &dir, &disk, p, true);
+
+    // The SMI disk with its first cylinder zeroed.
+    let dir = tmp.path().join("smi");
+    std::fs::create_dir_all(&dir).unwrap();
+    let disk = make_smi(&dir);
+    let mut b = std::fs::read(&disk).unwrap();
+    zero(&mut b, 0, NHEAD * NSECT * 512);
+    std::fs::write(&disk, &b).unwrap();
+    repair_restores(
+        "smi-first-cylinder-zeroed",
+        &dir,
+        &disk,
+        smi_placement(),
+        false,
+    );
+}

@@ -6,11 +6,9 @@
 
 use super::target::parse_sector_size;
 use super::{EXIT_OK, EXIT_PROBLEMS};
-use kzrescue::partition;
-use kzrescue::recovery::{self, RestoreFrom};
+use kzrescue::recovery::{self, PlannedRelabel, RestoreFrom, bytes_changed};
 use kzrescue::repair::transaction::Committed;
-use kzrescue::target::{TargetOptions, open_source, open_vdev};
-use kzrescue::zfs::label::{self, LabelStatus};
+use kzrescue::target::TargetOptions;
 use kzrescue::zfs::relabel::RelabelOptions;
 use kzrescue::{Error, Result};
 use serde_json::json;
@@ -97,27 +95,10 @@ fn committed(c: &Committed, report: &mut serde_json::Value) -> String {
     text
 }
 
-fn changed(old: &[u8], new: &[u8]) -> usize {
-    old.iter().zip(new).filter(|(a, b)| a != b).count()
-}
-
-/// Runs `kzrescue label repair`.
-pub fn run_label_repair(a: &LabelRepairArgs) -> Result<u8> {
-    let txo = a.w.tx_options()?;
-    let access = super::context::get().access()?;
-    let opts = |write| TargetOptions {
-        slice: a.slice,
-        sector_size: a.sector_size,
-        write,
-        access: access.clone(),
-    };
-    let ropts = RelabelOptions {
-        reseal_only: a.reseal_only,
-    };
-    let planned = recovery::plan_label_repair(&a.targets, &opts(false), ropts)?;
+/// The plan of a label repair: its JSON report and its text.
+fn relabel_report(a: &LabelRepairArgs, planned: &PlannedRelabel) -> (serde_json::Value, String) {
     let (vdevs, plans) = (&planned.vdevs, &planned.plans);
-    let nedits = planned.edits();
-    let mut report = json!({
+    let report = json!({
         "schema": "kzrescue.label-repair/2",
         "reseal_only": a.reseal_only,
         "targets": a.targets.iter().zip(vdevs).zip(plans).map(|((t, v), p)| json!({
@@ -131,12 +112,13 @@ pub fn run_label_repair(a: &LabelRepairArgs) -> Result<u8> {
                 "label": e.label,
                 "disk_offset": v.partition.as_ref().map_or(0, |x| x.start) + e.offset,
                 "vdev_offset": e.offset, "len": e.new.len(),
-                "bytes_changed": changed(&e.old, &e.new), "what": e.what,
+                "bytes_changed": bytes_changed(&e.old, &e.new), "what": e.what,
             })).collect::<Vec<_>>(),
         })).collect::<Vec<_>>(),
     });
     let mut text = String::new();
-    for ((t, v), p) in a.targets.iter().zip(vdevs).zip(plans) {
+    for (v, p) in vdevs.iter().zip(plans) {
+        let valid: Vec<String> = p.valid.iter().map(|l| l.to_string()).collect();
         text.push_str(&format!(
             "{}: pool {} (pool_guid {}), vdev guid {}, txg {}; valid labels: {}\n",
             v.describe(),
@@ -144,17 +126,12 @@ pub fn run_label_repair(a: &LabelRepairArgs) -> Result<u8> {
             p.pool_guid.map_or("-".into(), |g| g.to_string()),
             p.guid.map_or("-".into(), |g| g.to_string()),
             p.txg.map_or("-".into(), |g| g.to_string()),
-            if p.valid.is_empty() {
+            if valid.is_empty() {
                 "none".to_string()
             } else {
-                p.valid
-                    .iter()
-                    .map(|l| l.to_string())
-                    .collect::<Vec<_>>()
-                    .join(" ")
+                valid.join(" ")
             }
         ));
-        let _ = t;
         for (l, why, what) in &p.repaired {
             text.push_str(&format!("  label {l}: {why} → {what}\n"));
         }
@@ -167,29 +144,41 @@ pub fn run_label_repair(a: &LabelRepairArgs) -> Result<u8> {
                 "  write {:#x}+{:#x} ({} bytes change): {}\n",
                 base + e.offset,
                 e.new.len(),
-                changed(&e.old, &e.new),
+                bytes_changed(&e.old, &e.new),
                 e.what
             ));
         }
     }
-    if nedits == 0 {
+    (report, text)
+}
+
+/// Runs `kzrescue label repair`.
+pub fn run_label_repair(a: &LabelRepairArgs) -> Result<u8> {
+    let txo = a.w.tx_options()?;
+    let access = super::context::get().access()?;
+    let topts = TargetOptions {
+        slice: a.slice,
+        sector_size: a.sector_size,
+        write: false,
+        access: access.clone(),
+    };
+    let ropts = RelabelOptions {
+        reseal_only: a.reseal_only,
+    };
+    let planned = recovery::plan_label_repair(&a.targets, &topts, ropts)?;
+    let (mut report, mut text) = relabel_report(a, &planned);
+    if planned.edits() == 0 {
         text.push_str("nothing to do: every label is valid (no journal, nothing written)\n");
         report["result"] = json!("unchanged");
         finish(a.json, &report, &text);
-        return Ok(if plans.iter().any(|p| !p.left.is_empty()) {
+        return Ok(if planned.plans.iter().any(|p| !p.left.is_empty()) {
             EXIT_PROBLEMS
         } else {
             EXIT_OK
         });
     }
     let journal = a.journal.clone().unwrap_or_else(|| {
-        a.w.journal_path(
-            "label-repair",
-            plans
-                .first()
-                .and_then(|p| p.pool.as_deref())
-                .unwrap_or("pool"),
-        )
+        a.w.journal_path("label-repair", planned.pool().unwrap_or("pool"))
     });
     let Some(tx) = recovery::label_repair_transaction(&planned, journal, txo) else {
         return Ok(EXIT_OK);
@@ -200,16 +189,7 @@ pub fn run_label_repair(a: &LabelRepairArgs) -> Result<u8> {
     drop(planned);
     let done = tx.commit()?;
     text.push_str(&committed(&done, &mut report));
-    // Read every label back through a fresh read-only open.
-    let mut still_bad = Vec::new();
-    for t in &a.targets {
-        let v = open_vdev(t, &opts(false))?;
-        for l in label::read_labels(v.source.as_ref()) {
-            if l.status != LabelStatus::Valid {
-                still_bad.push(format!("{t} label {}: {}", l.index, l.status.name()));
-            }
-        }
-    }
+    let still_bad = recovery::labels_not_valid(&a.targets, &topts)?;
     report["result"] = json!("written");
     report["labels_not_valid_after"] = json!(still_bad);
     if !still_bad.is_empty() {
@@ -260,28 +240,20 @@ pub fn run_restore(a: &RestoreArgs) -> Result<u8> {
     let planned = recovery::plan_restore(&a.target, r, from, a.sector_size, a.vdev_start, &access)?;
     let (plan, ss) = (&planned.plan, planned.sector_size);
     let writes = planned.changing_writes();
-    let mut text = format!("{}: {}\n", a.target, plan.summary);
-    for e in &plan.entries {
-        text.push_str(&format!("  entry: {e}\n"));
-    }
-    for n in &plan.notes {
-        text.push_str(&format!("  note: {n}\n"));
-    }
-    for w in &writes {
-        text.push_str(&format!(
-            "  write {:#x}+{:#x} ({} bytes change): {}\n",
-            w.offset,
-            w.new.len(),
-            changed(&w.old, &w.new),
-            w.what
-        ));
+    let mut text = String::new();
+    for (i, line) in planned.describe().iter().enumerate() {
+        text.push_str(&if i == 0 {
+            format!("{}: {line}\n", a.target)
+        } else {
+            format!("  {line}\n")
+        });
     }
     let mut report = json!({
         "schema": "kzrescue.partitions-restore/2",
         "target": a.target, "from": a.from, "sector_size": ss,
         "summary": plan.summary, "entries": plan.entries, "notes": plan.notes,
         "writes": writes.iter().map(|w| json!({
-            "offset": w.offset, "len": w.new.len(), "bytes_changed": changed(&w.old, &w.new), "what": w.what,
+            "offset": w.offset, "len": w.new.len(), "bytes_changed": bytes_changed(&w.old, &w.new), "what": w.what,
         })).collect::<Vec<_>>(),
     });
     if writes.is_empty() {
@@ -306,8 +278,7 @@ pub fn run_restore(a: &RestoreArgs) -> Result<u8> {
     drop(planned);
     let done = tx.commit()?;
     text.push_str(&committed(&done, &mut report));
-    let again = open_source(&a.target, false, &super::context::get().access()?)?;
-    let t = partition::read(again.as_ref(), Some(ss as u32))?;
+    let t = recovery::table_now(&a.target, ss as u32, &access)?;
     text.push_str(&format!(
         "table now: {} with {} slice(s){}\n",
         t.kind,

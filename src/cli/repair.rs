@@ -5,7 +5,7 @@ use super::diagnose::{ZoneArgs, print_diagnosis};
 use super::write::WriteArgs;
 use kzrescue::Result;
 use kzrescue::diagnose::{self, DiagnoseOptions};
-use kzrescue::repair::zone::{self as zone_repair, RepairOptions};
+use kzrescue::repair::zone::{self as zone_repair, Event, RepairOptions};
 
 /// The JSON schema of `repair --json`.
 pub const SCHEMA: &str = "kzrescue.repair/2";
@@ -37,6 +37,12 @@ pub struct RepairArgs {
     /// rest of the repair then runs on the rebuilt labels.
     #[arg(long)]
     repair_labels: bool,
+    /// Also rebuild the partition table of a boot device whose table no
+    /// longer gives the pool's slice, as diagnose's scan advises (what
+    /// `kzrescue partitions restore` does; it writes outside the labels),
+    /// journalled; the rest of the repair then runs on the restored table.
+    #[arg(long)]
+    restore_partitions: bool,
     /// Print JSON (schema kzrescue.repair/2: the plan/report and the
     /// diagnoses before and after).
     #[arg(long)]
@@ -55,6 +61,7 @@ pub fn run_repair(a: &RepairArgs) -> Result<u8> {
         journal_dir: a.write.journal_dir(),
         force: a.force,
         repair_labels: a.repair_labels,
+        restore_partitions: a.restore_partitions,
         tx: a.write.tx_options()?,
         radix: opts.radix,
         hostid: opts.hostid,
@@ -122,84 +129,81 @@ fn print_report(report: &zone_repair::Report, opts: &DiagnoseOptions, write: boo
 }
 
 /// Diagnoses, repairs (or, without `ropts.write`, plans and preflights)
-/// and diagnoses again, printing each step. Exit: the diagnosis after the
-/// repair; 0 for a sound dry run. When labels were rebuilt, the rest of the
-/// repair runs again on them (with `--json`: a second document follows).
+/// and diagnoses again ([`zone_repair::repair_zone`]), printing each step.
+/// Exit: the diagnosis after the repair; 0 for a sound dry run. When
+/// tables or labels were rebuilt, the rest of the repair runs again on them
+/// (with `--json`: a document per round).
 pub fn repair_and_report(
     cfg: &kzrescue::zone::ZoneConfig,
     opts: &DiagnoseOptions,
     ropts: &RepairOptions,
     as_json: bool,
 ) -> Result<u8> {
-    let (code, again) = repair_round(cfg, opts, ropts, as_json)?;
-    if !(again && ropts.write) {
-        return Ok(code);
-    }
-    if !as_json {
-        println!("\n== the labels are rebuilt: repairing the rest on them");
-    }
-    let rest = RepairOptions {
-        repair_labels: false,
-        ..ropts.clone()
-    };
-    Ok(repair_round(cfg, opts, &rest, as_json)?.0)
+    let mut before: Option<diagnose::Diagnosis> = None;
+    let mut report: Option<zone_repair::Report> = None;
+    let mut failed: Result<()> = Ok(());
+    let mut json =
+        |b: &diagnose::Diagnosis, r: &zone_repair::Report, a: Option<&diagnose::Diagnosis>| {
+            if failed.is_ok() {
+                failed = print_json(b, r, a);
+            }
+        };
+    let code = zone_repair::repair_zone(cfg, opts, ropts, &mut |e| match e {
+        Event::Diagnosed(d) => {
+            if !as_json {
+                println!("== diagnosis");
+                print_diagnosis(d);
+            }
+            before = Some(d.clone());
+        }
+        Event::Healthy if as_json => {
+            if let Some(b) = &before {
+                json(b, &zone_repair::Report::default(), Some(b));
+            }
+        }
+        Event::Healthy => println!("\nnothing to repair."),
+        Event::Repairing => {
+            if !as_json && (ropts.reinit_hostdata || ropts.takeover) {
+                in_use_note(ropts);
+            }
+        }
+        Event::Repaired(r) if as_json => match (&before, ropts.write) {
+            (Some(b), false) => json(b, r, None),
+            _ => report = Some(r.clone()),
+        },
+        Event::Repaired(r) => print_report(r, opts, ropts.write),
+        Event::After(a) if as_json => {
+            if let (Some(b), Some(r)) = (&before, &report) {
+                json(b, r, Some(a));
+            }
+        }
+        Event::After(a) => {
+            println!("\n== diagnosis after the repair");
+            print_diagnosis(a);
+        }
+        Event::Again(_) if as_json => {}
+        Event::Again(tables) => println!(
+            "\n== the {} rebuilt: repairing the rest on them",
+            if tables {
+                "partition table is"
+            } else {
+                "labels are"
+            }
+        ),
+    })?;
+    failed?;
+    Ok(code)
 }
 
-/// One diagnose → repair → diagnose; also says whether labels were rebuilt
-/// and the rest is left for another round.
-fn repair_round(
-    cfg: &kzrescue::zone::ZoneConfig,
-    opts: &DiagnoseOptions,
-    ropts: &RepairOptions,
-    as_json: bool,
-) -> Result<(u8, bool)> {
-    let before = diagnose::diagnose(cfg, opts)?;
-    if !as_json {
-        println!("== diagnosis");
-        print_diagnosis(&before.diagnosis);
-    }
-    let labels = ropts.repair_labels && zone_repair::labels_to_repair(&before);
-    if before.diagnosis.exit_code == diagnose::EXIT_HEALTHY && !labels {
-        if as_json {
-            let r = zone_repair::Report::default();
-            print_json(&before.diagnosis, &r, Some(&before.diagnosis))?;
+/// The warning before a repair that defeats the in-use protection.
+fn in_use_note(ropts: &RepairOptions) {
+    println!(
+        "\nnote: --{} defeats Solaris's in-use protection of the zone's storage: \
+         two hosts running the same zone corrupt it beyond repair.",
+        if ropts.reinit_hostdata {
+            "reinit-hostdata"
         } else {
-            println!("\nnothing to repair.");
+            "takeover"
         }
-        return Ok((0, false));
-    }
-    if (ropts.reinit_hostdata || ropts.takeover) && !as_json {
-        println!(
-            "\nnote: --{} defeats Solaris's in-use protection of the zone's storage: \
-             two hosts running the same zone corrupt it beyond repair.",
-            if ropts.reinit_hostdata {
-                "reinit-hostdata"
-            } else {
-                "takeover"
-            }
-        );
-    }
-    let report = zone_repair::repair(&before, ropts)?;
-    if !ropts.write {
-        if as_json {
-            print_json(&before.diagnosis, &report, None)?;
-        } else {
-            print_report(&report, opts, false);
-        }
-        return Ok((super::EXIT_OK, false));
-    }
-    if !as_json {
-        print_report(&report, opts, true);
-    }
-    // Diagnose again with what was just written (the new key included).
-    let before_diag = before.diagnosis.clone();
-    drop(before);
-    let after = diagnose::diagnose(cfg, opts)?;
-    if as_json {
-        print_json(&before_diag, &report, Some(&after.diagnosis))?;
-    } else {
-        println!("\n== diagnosis after the repair");
-        print_diagnosis(&after.diagnosis);
-    }
-    Ok((after.diagnosis.exit_code, report.again))
+    );
 }

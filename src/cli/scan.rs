@@ -51,15 +51,6 @@ pub fn run_scan(target: &str, sector_size: Option<u32>) -> Result<ScanReport> {
     r
 }
 
-/// Whether the report shows something to repair.
-pub fn needs_work(r: &ScanReport) -> bool {
-    !r.limits_hit.is_empty()
-        || r.vdevs.is_empty()
-        || r.vdevs.iter().any(|v| {
-            v.labels.len() < 4 || !matches!(v.table, TableMatch::Matches { .. }) || !v.labels_agree
-        })
-}
-
 /// Runs the subcommand.
 pub fn run(a: &ScanArgs) -> Result<u8> {
     let r = run_scan(&a.target, a.sector_size)?;
@@ -70,7 +61,7 @@ pub fn run(a: &ScanArgs) -> Result<u8> {
     } else {
         print_text(&a.target, &r);
     }
-    Ok(if needs_work(&r) {
+    Ok(if r.needs_work() {
         EXIT_PROBLEMS
     } else {
         EXIT_OK
@@ -101,87 +92,7 @@ fn print_text(target: &str, r: &ScanReport) {
         println!("no ZFS vdev label verified anywhere on the device");
     }
     for (i, v) in r.vdevs.iter().enumerate() {
-        let f = &v.facts;
-        println!();
-        println!(
-            "vdev {i}: start {:#x} ({} bytes), end {}, size {} (from {})",
-            v.start,
-            v.start,
-            v.end.map_or("unknown".into(), |e| format!("{e:#x}")),
-            opt(&v.psize),
-            v.size_from
-                .as_deref()
-                .unwrap_or("nothing: no back label, no asize")
-        );
-        let labels: Vec<String> = v.labels.iter().map(|l| l.to_string()).collect();
-        println!(
-            "  labels verified: {}{}{}",
-            if labels.is_empty() {
-                "-".to_string()
-            } else {
-                labels.join(" ")
-            },
-            if v.back_labels_unplaced > 0 {
-                format!(" (+{} back label(s) 2-or-3)", v.back_labels_unplaced)
-            } else {
-                String::new()
-            },
-            if v.labels_agree {
-                ""
-            } else {
-                " (their configs differ)"
-            }
-        );
-        println!(
-            "  pool {} guid {}  vdev guid {}  top guid {}",
-            opt(&f.name),
-            opt(&f.pool_guid),
-            opt(&f.guid),
-            opt(&f.top_guid)
-        );
-        println!(
-            "  txg {}  state {}  version {}  type {}  asize {}  ashift {}",
-            opt(&f.txg),
-            opt(&f.state),
-            opt(&f.version),
-            opt(&f.vdev_type),
-            opt(&f.asize),
-            opt(&f.ashift)
-        );
-        println!(
-            "  hostid {}  hostname {}",
-            f.hostid.map_or("-".into(), |h| format!("{h:#x}")),
-            opt(&f.hostname)
-        );
-        println!(
-            "  path {}  phys_path {}  devid {}",
-            opt(&f.path),
-            opt(&f.phys_path),
-            opt(&f.devid)
-        );
-        match &v.table {
-            TableMatch::Matches { slice, len } => {
-                println!("  table: s{slice} starts here ({len} bytes): agrees")
-            }
-            TableMatch::SizeDiffers { slice, len } => println!(
-                "  table: s{slice} starts here but is {len} bytes: DISAGREES with the labels"
-            ),
-            TableMatch::NoSliceHere { overlapping } => println!(
-                "  table: no slice starts here: DISAGREES (overlapping: {})",
-                if overlapping.is_empty() {
-                    "none".to_string()
-                } else {
-                    overlapping.join(", ")
-                }
-            ),
-            TableMatch::NoTable => println!("  table: none describes it"),
-        }
-        if let Some(p) = &v.proposed_gpt {
-            println!(
-                "  would be: GPT s{} {} ({}) LBAs {}..{} at {} bytes/sector — {}",
-                p.slice, p.type_name, p.type_guid, p.first_lba, p.last_lba, p.sector_size, p.why
-            );
-        }
+        print_vdev(i, v);
     }
     for s in &r.sun_labels {
         println!(
@@ -206,5 +117,90 @@ fn print_text(target: &str, r: &ScanReport) {
     }
     for l in &r.limits_hit {
         println!("LIMIT: {l}");
+    }
+}
+
+/// One vdev of the report, for a person.
+fn print_vdev(i: usize, v: &scan::FoundVdev) {
+    let f = &v.facts;
+    println!();
+    println!(
+        "vdev {i}: start {:#x} ({} bytes), end {}, size {} (from {})",
+        v.start,
+        v.start,
+        v.end.map_or("unknown".into(), |e| format!("{e:#x}")),
+        opt(&v.psize),
+        v.size_from
+            .as_deref()
+            .unwrap_or("nothing: no back label, no asize")
+    );
+    let labels: Vec<String> = v.labels.iter().map(|l| l.to_string()).collect();
+    println!(
+        "  labels verified: {}{}{}",
+        if labels.is_empty() {
+            "-".to_string()
+        } else {
+            labels.join(" ")
+        },
+        if v.back_labels_unplaced > 0 {
+            format!(" (+{} back label(s) 2-or-3)", v.back_labels_unplaced)
+        } else {
+            String::new()
+        },
+        if v.labels_agree {
+            ""
+        } else {
+            " (their configs differ)"
+        }
+    );
+    println!(
+        "  pool {} guid {}  vdev guid {}  top guid {}",
+        opt(&f.name),
+        opt(&f.pool_guid),
+        opt(&f.guid),
+        opt(&f.top_guid)
+    );
+    println!(
+        "  txg {}  state {}  version {}  type {}  asize {}  ashift {}",
+        opt(&f.txg),
+        opt(&f.state),
+        opt(&f.version),
+        opt(&f.vdev_type),
+        opt(&f.asize),
+        opt(&f.ashift)
+    );
+    println!(
+        "  hostid {}  hostname {}",
+        f.hostid.map_or("-".into(), |h| format!("{h:#x}")),
+        opt(&f.hostname)
+    );
+    println!(
+        "  path {}  phys_path {}  devid {}",
+        opt(&f.path),
+        opt(&f.phys_path),
+        opt(&f.devid)
+    );
+    match &v.table {
+        TableMatch::Matches { slice, len } => {
+            println!("  table: s{slice} starts here ({len} bytes): agrees")
+        }
+        TableMatch::SizeDiffers { slice, len } => {
+            println!("  table: s{slice} starts here but is {len} bytes: DISAGREES with the labels")
+        }
+        TableMatch::NoSliceHere { overlapping } => println!(
+            "  table: no slice starts here: DISAGREES (overlapping: {})",
+            if overlapping.is_empty() {
+                "none".to_string()
+            } else {
+                overlapping.join(", ")
+            }
+        ),
+        TableMatch::NoTable => println!("  table: none describes it"),
+    }
+    if let Some(p) = &v.proposed_gpt {
+        println!(
+            "  would be: GPT s{} {} ({}) LBAs {}..{} at {} bytes/sector — {}",
+            p.slice, p.type_name, p.type_guid, p.first_lba, p.last_lba, p.sector_size, p.why
+        );
     }
 }

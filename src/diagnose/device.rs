@@ -3,10 +3,11 @@
 //! labels, the pool's state.
 
 use super::{
-    Code, DeviceReport, DiagnoseOptions, Finding, OpenedDevice, Severity, first_valid, sh,
+    Code, DeviceAdvice, DeviceReport, DiagnoseOptions, Finding, OpenedDevice, Severity,
+    first_valid, sh,
 };
 use crate::error::Error;
-use crate::recovery::{self, Advice};
+use crate::recovery::{self, Advice, AdviceKind};
 use crate::repair::plan;
 use crate::target::{self, TargetOptions, Vdev};
 use crate::zfs::label::{self, LabelRead, LabelStatus};
@@ -21,6 +22,9 @@ pub(super) struct Checked {
     pub opened: Option<OpenedDevice>,
     /// Its findings, in check order.
     pub findings: Vec<Finding>,
+    /// What a scan of the device advised, when its table or labels could
+    /// not give the pool's slice.
+    pub recovery: Option<DeviceAdvice>,
 }
 
 /// Checks boot device `dev`: opens it, then the partition, label and pool
@@ -39,6 +43,7 @@ pub(super) fn check_device(
         },
         opened: None,
         findings: Vec::new(),
+        recovery: None,
     };
     let id = dev.id;
     let storage = match dev.expanded_storage(zone, &opts.global_rootzpool) {
@@ -65,16 +70,15 @@ pub(super) fn check_device(
     c.report.opened = Some(spec.clone());
     let vdev = match open(&spec, &storage, id_num, opts) {
         Ok(v) => v,
-        Err(f) => {
+        Err((f, advice)) => {
             c.findings.extend(f.into_iter().map(|f| f.on(id)));
+            c.recovery = advice;
             return c;
         }
     };
-    c.findings.extend(
-        check_partition(&vdev, id_num, &spec, opts, &mut c.report)
-            .into_iter()
-            .map(|f| f.on(id)),
-    );
+    let (f, advice) = check_partition(&vdev, id_num, &spec, opts, &mut c.report);
+    c.findings.extend(f.into_iter().map(|f| f.on(id)));
+    c.recovery = advice;
     let labels = label::read_labels(vdev.source.as_ref());
     let (findings, usable) = check_labels(&vdev, &labels, &spec, &mut c.report);
     c.findings.extend(findings.into_iter().map(|f| f.on(id)));
@@ -96,7 +100,12 @@ pub(super) fn check_device(
 
 /// Opens `spec` read-only as a vdev; on failure, the open finding and what
 /// a scan of the device advises.
-fn open(spec: &str, storage: &str, id: u32, opts: &DiagnoseOptions) -> Result<Vdev, Vec<Finding>> {
+fn open(
+    spec: &str,
+    storage: &str,
+    id: u32,
+    opts: &DiagnoseOptions,
+) -> Result<Vdev, (Vec<Finding>, Option<DeviceAdvice>)> {
     let topts = TargetOptions {
         slice: None,
         sector_size: opts.sector_size,
@@ -115,31 +124,53 @@ fn open(spec: &str, storage: &str, id: u32, opts: &DiagnoseOptions) -> Result<Vd
             format!("boot device {id} ({storage}) cannot be used: {e}{map_hint}"),
         )];
         // A damaged table: what a scan of the device finds, and the fix.
-        if matches!(e, Error::Corrupt { .. } | Error::Usage(_)) {
-            out.extend(recovery_findings(spec, opts));
+        let advice =
+            matches!(e, Error::Corrupt { .. } | Error::Usage(_)).then(|| advise(id, spec, opts));
+        if let Some(a) = &advice {
+            out.extend(a.findings());
         }
-        out
+        (out, advice)
     })
 }
 
-/// What `recovery::advise` says about `spec`, as findings.
-pub(super) fn recovery_findings(spec: &str, opts: &DiagnoseOptions) -> Vec<Finding> {
-    recovery::advise(spec, opts.sector_size, &opts.access)
-        .into_iter()
-        .map(|a| {
-            let code = recovery_code(&a);
-            Finding::new(code, Severity::Unrepairable, a.message).fix(a.fix)
-        })
-        .collect()
+/// What `recovery::advise` says about boot device `id`, opened as `spec`.
+fn advise(id: u32, spec: &str, opts: &DiagnoseOptions) -> DeviceAdvice {
+    DeviceAdvice {
+        id,
+        spec: spec.to_string(),
+        sector_size: opts.sector_size,
+        advice: recovery::advise(spec, opts.sector_size, &opts.access),
+    }
 }
 
-/// The code of a piece of recovery advice, from the command it gives.
+impl DeviceAdvice {
+    /// The advice as findings, each coded by its kind.
+    pub fn findings(&self) -> Vec<Finding> {
+        self.advice
+            .iter()
+            .map(|a| {
+                Finding::new(recovery_code(a), Severity::Unrepairable, a.message.clone())
+                    .fix(a.fix.clone())
+            })
+            .collect()
+    }
+
+    /// The table restore advised, if any.
+    pub fn restore_from(&self) -> Option<recovery::RestoreFrom> {
+        self.advice.iter().find_map(|a| match a.kind {
+            AdviceKind::RestoreTable(f) => Some(f),
+            _ => None,
+        })
+    }
+}
+
+/// The code of a piece of recovery advice: its kind.
 fn recovery_code(a: &Advice) -> Code {
-    match a.fix.as_deref() {
-        Some(f) if f.starts_with("kzrescue partitions restore ") => Code::RecovRestoreTable,
-        Some(f) if f.starts_with("kzrescue label repair ") => Code::RecovRepairLabels,
-        Some(_) => Code::RecovScan,
-        None => Code::RecovNote,
+    match a.kind {
+        AdviceKind::RestoreTable(_) => Code::RecovRestoreTable,
+        AdviceKind::RepairLabels => Code::RecovRepairLabels,
+        AdviceKind::Scan => Code::RecovScan,
+        AdviceKind::Note => Code::RecovNote,
     }
 }
 
@@ -150,7 +181,7 @@ fn check_partition(
     spec: &str,
     opts: &DiagnoseOptions,
     rep: &mut DeviceReport,
-) -> Vec<Finding> {
+) -> (Vec<Finding>, Option<DeviceAdvice>) {
     rep.table = Some(format!("{:?}", vdev.table.kind));
     let Some(p) = &vdev.partition else {
         let mut out = vec![Finding::new(
@@ -160,13 +191,14 @@ fn check_partition(
                 "{spec} has no partition table: a kernel zone's boot disk is GPT-labelled with the pool in a slice, so the guest path cannot be derived"
             ),
         )];
-        out.extend(recovery_findings(spec, opts));
-        return out;
+        let advice = advise(id, spec, opts);
+        out.extend(advice.findings());
+        return (out, Some(advice));
     };
     rep.slice = Some(p.slice);
     rep.letter = Some(p.letter);
     rep.expected_phys_path = Some(zvblk::phys_path(u64::from(id), p.letter, opts.radix));
-    vec![Finding::new(
+    let ok = Finding::new(
         Code::PartOk,
         Severity::Ok,
         format!(
@@ -175,7 +207,8 @@ fn check_partition(
             p.slice,
             p.letter
         ),
-    )]
+    );
+    (vec![ok], None)
 }
 
 /// The label findings; `false` when no label is valid (nothing more to

@@ -277,12 +277,30 @@ pub struct OpenedDevice {
     pub labels: Vec<LabelRead>,
 }
 
+/// What a scan advised for a boot device whose partition table (or
+/// labels) could not give the pool's slice.
+#[derive(Debug, Clone)]
+pub struct DeviceAdvice {
+    /// zonecfg id.
+    pub id: u32,
+    /// What was opened (path or URI).
+    pub spec: String,
+    /// The sector size diagnose was told to assume (the scan's own
+    /// detection otherwise).
+    pub sector_size: Option<u32>,
+    /// The advice, in order.
+    pub advice: Vec<crate::recovery::Advice>,
+}
+
 /// Everything [`diagnose`] learned, for the repair to act on.
 pub struct Session {
     /// The report.
     pub diagnosis: Diagnosis,
     /// Devices that opened and carry labels of the zone's pool.
     pub opened: Vec<OpenedDevice>,
+    /// Devices whose pool slice could not be found, with what a scan of
+    /// each advised.
+    pub recovery: Vec<DeviceAdvice>,
     /// The key used for the host-data checks, if one was found.
     pub key: Option<HostKey>,
     /// Where that key lives (or would live).
@@ -496,11 +514,13 @@ pub fn diagnose(cfg: &ZoneConfig, opts: &DiagnoseOptions) -> Result<Session> {
     let mut findings = check_config(cfg, boot.len());
     let mut devices = Vec::new();
     let mut opened: Vec<OpenedDevice> = Vec::new();
+    let mut recovery = Vec::new();
     for dev in &boot {
         let c = device::check_device(dev, devices.len(), zone.as_deref(), opts);
         devices.push(c.report);
         findings.extend(c.findings);
         opened.extend(c.opened);
+        recovery.extend(c.recovery);
     }
     findings.extend(check_zvol_route(zone.as_deref(), &devices, &findings));
     let mirror = check_same_pool(&opened, &devices);
@@ -551,6 +571,7 @@ pub fn diagnose(cfg: &ZoneConfig, opts: &DiagnoseOptions) -> Result<Session> {
     Ok(Session {
         diagnosis,
         opened,
+        recovery,
         key: key.key,
         key_path: key.path,
     })

@@ -25,9 +25,32 @@
 
 use crate::error::{Error, Result};
 use crate::partition::{gpt, mbr, solaris, vtoc};
-use crate::scan::{FoundVdev, SunLabel};
+pub mod sunlabel;
+
 use crate::source::{Source, read_vec};
 use sha2::{Digest, Sha256};
+pub use sunlabel::SunLabel;
+
+/// First LBA of the first slice on a Solaris GPT disk (`NEW_START_BLOCK`).
+pub const SOLARIS_FIRST_LBA: u64 = 256;
+
+/// A vdev found on the disk (by a scan of its labels), as much of it as a
+/// restore needs: where it lies, and whose it is.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct VdevExtent {
+    /// Absolute byte offset of the vdev's start.
+    pub start: u64,
+    /// Its size rounded down to 256 KiB, when known.
+    pub psize: Option<u64>,
+    /// `start + psize`, when known.
+    pub end: Option<u64>,
+    /// Pool name.
+    pub pool: Option<String>,
+    /// Pool guid (`None`: a label without a pool, e.g. a spare).
+    pub pool_guid: Option<u64>,
+    /// Vdev guid.
+    pub guid: Option<u64>,
+}
 
 /// One write of a restore plan (absolute device offset).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -206,7 +229,7 @@ fn write(src: &dyn Source, offset: u64, new: Vec<u8>, what: String) -> Result<Ta
 }
 
 /// Refuses writes that land on a found vdev (its first 8 KiB excepted).
-pub fn check_accounted(plan: &RestorePlan, vdevs: &[FoundVdev]) -> Result<()> {
+pub fn check_accounted(plan: &RestorePlan, vdevs: &[VdevExtent]) -> Result<()> {
     for w in &plan.writes {
         if w.old == w.new {
             continue;
@@ -220,7 +243,7 @@ pub fn check_accounted(plan: &RestorePlan, vdevs: &[FoundVdev]) -> Result<()> {
                     "the {} ({:#x}..{b:#x}) would overwrite the vdev of pool {} found at {:#x}..{ve:#x}; nothing written",
                     w.what,
                     a,
-                    v.facts.name.as_deref().unwrap_or("?"),
+                    v.pool.as_deref().unwrap_or("?"),
                     v.start
                 )));
             }
@@ -424,13 +447,99 @@ struct NewEntry {
     name: &'static str,
 }
 
-/// A fresh Solaris GPT around the vdev `v` found by a scan, for
-/// `ss`-byte sectors.
-pub fn from_scan(src: &dyn Source, ss: u64, v: &FoundVdev) -> Result<RestorePlan> {
-    let last = last_lba(src, ss)?;
-    let area_lbas = ENTRY_AREA / ss;
-    let first_usable = 2 + area_lbas;
-    let last_usable = last - 1 - area_lbas;
+/// The LBAs of a fresh Solaris GPT on a disk whose last LBA is `last`.
+struct GptFrame {
+    ss: u64,
+    last: u64,
+    first_usable: u64,
+    last_usable: u64,
+}
+
+impl GptFrame {
+    fn new(src: &dyn Source, ss: u64) -> Result<GptFrame> {
+        let last = last_lba(src, ss)?;
+        let area_lbas = ENTRY_AREA / ss;
+        Ok(GptFrame {
+            ss,
+            last,
+            first_usable: 2 + area_lbas,
+            last_usable: last - 1 - area_lbas,
+        })
+    }
+
+    /// The writes of both headers, both arrays and a protective MBR, in
+    /// the order they are made: the backup first, the primary header last.
+    fn writes(
+        &self,
+        src: &dyn Source,
+        area: &[u8],
+        disk_guid: [u8; 16],
+    ) -> Result<Vec<TableWrite>> {
+        let (ss, last) = (self.ss, self.last);
+        let n = (SOLARIS_ENTRIES * gpt::ENTRY_SIZE) as usize;
+        let primary = RawHeader {
+            revision: 0x0001_0000,
+            my_lba: 1,
+            alternate_lba: last,
+            first_usable: self.first_usable,
+            last_usable: self.last_usable,
+            disk_guid,
+            entries_lba: 2,
+            num_entries: SOLARIS_ENTRIES,
+            entry_size: gpt::ENTRY_SIZE,
+            entries_crc: crc32fast::hash(&area[..n]),
+        };
+        let backup = RawHeader {
+            my_lba: last,
+            alternate_lba: 1,
+            entries_lba: self.last_usable + 1,
+            ..primary.clone()
+        };
+        Ok(vec![
+            write(
+                src,
+                (self.last_usable + 1) * ss,
+                area.to_vec(),
+                format!(
+                    "backup GPT entry array (LBAs {}..{})",
+                    self.last_usable + 1,
+                    last - 1
+                ),
+            )?,
+            write(
+                src,
+                last * ss,
+                backup.encode(ss as usize),
+                format!("backup GPT header (LBA {last})"),
+            )?,
+            write(
+                src,
+                0,
+                protective_mbr(src.size() / ss).to_vec(),
+                "protective MBR (LBA 0)".into(),
+            )?,
+            write(
+                src,
+                2 * ss,
+                area.to_vec(),
+                format!(
+                    "primary GPT entry array (LBAs 2..{})",
+                    self.first_usable - 1
+                ),
+            )?,
+            write(
+                src,
+                ss,
+                primary.encode(ss as usize),
+                "primary GPT header (LBA 1)".into(),
+            )?,
+        ])
+    }
+}
+
+/// The LBAs the vdev `v` spans for `ss`-byte sectors, refused when its size
+/// is unknown or it does not sit on a sector.
+fn vdev_lbas(v: &VdevExtent, ss: u64) -> Result<(u64, u64)> {
     let psize = v.psize.ok_or_else(|| {
         Error::Refused(format!(
             "the vdev at {:#x} has no surviving back label and no asize: its size is unknown, so its slice cannot be laid out",
@@ -443,13 +552,61 @@ pub fn from_scan(src: &dyn Source, ss: u64, v: &FoundVdev) -> Result<RestorePlan
             v.start
         )));
     }
-    let zfirst = v.start / ss;
-    let zend = (v.start + psize) / ss - 1;
-    let resv = RESERVED_SIZE / ss;
-    let rfirst = last_usable + 1 - resv;
-    if zfirst < first_usable || zend >= rfirst {
+    Ok((v.start / ss, (v.start + psize) / ss - 1))
+}
+
+/// Slice 0 in front of a ZFS slice that starts after LBA 256: the EFI
+/// System slice when it holds a FAT file system, else BIOS boot.
+fn boot_entry(src: &dyn Source, ss: u64, zfirst: u64, notes: &mut Vec<String>) -> Result<NewEntry> {
+    let boot = read_vec(src, SOLARIS_FIRST_LBA * ss, 512)?;
+    let fat = boot[510] == 0x55
+        && boot[511] == 0xaa
+        && (boot[54..57] == *b"FAT" || boot[82..87] == *b"FAT32");
+    let (ty, name) = if fat {
+        (solaris::GUID_EFI_SYSTEM, "loader")
+    } else {
+        notes.push(
+            "s0 holds no FAT file system: typed BIOS_boot (an EFI System slice would hold one)"
+                .into(),
+        );
+        (solaris::GUID_BIOS_BOOT, "")
+    };
+    Ok(NewEntry {
+        slot: 0,
+        type_guid: ty,
+        first: SOLARIS_FIRST_LBA,
+        last: zfirst - 1,
+        name,
+    })
+}
+
+/// The entry array of a fresh table: `entries`, their unique GUIDs derived
+/// from `seed`.
+fn entry_area(entries: &[NewEntry], seed: &str) -> Vec<u8> {
+    let mut area = vec![0u8; ENTRY_AREA as usize];
+    for e in entries {
+        let b = &mut area[e.slot * 128..e.slot * 128 + 128];
+        b[..16].copy_from_slice(&guid_bytes(e.type_guid));
+        b[16..32].copy_from_slice(&derived_guid(&format!("{seed} slice {}", e.slot)));
+        b[32..40].copy_from_slice(&e.first.to_le_bytes());
+        b[40..48].copy_from_slice(&e.last.to_le_bytes());
+        for (j, c) in e.name.encode_utf16().enumerate() {
+            b[56 + 2 * j..58 + 2 * j].copy_from_slice(&c.to_le_bytes());
+        }
+    }
+    area
+}
+
+/// A fresh Solaris GPT around the vdev `v` found by a scan, for
+/// `ss`-byte sectors.
+pub fn from_scan(src: &dyn Source, ss: u64, v: &VdevExtent) -> Result<RestorePlan> {
+    let f = GptFrame::new(src, ss)?;
+    let (zfirst, zend) = vdev_lbas(v, ss)?;
+    let rfirst = f.last_usable + 1 - RESERVED_SIZE / ss;
+    if zfirst < f.first_usable || zend >= rfirst {
         return Err(Error::Refused(format!(
-            "the vdev (LBAs {zfirst}..{zend}) does not fit between the table (first usable LBA {first_usable}) and the 8 MiB reserved slice (LBA {rfirst}); nothing planned"
+            "the vdev (LBAs {zfirst}..{zend}) does not fit between the table (first usable LBA {}) and the 8 MiB reserved slice (LBA {rfirst}); nothing planned",
+            f.first_usable
         )));
     }
     let mut notes = Vec::new();
@@ -465,40 +622,12 @@ pub fn from_scan(src: &dyn Source, ss: u64, v: &FoundVdev) -> Result<RestorePlan
         ));
         zend
     };
-    let seed = format!(
-        "kzrescue restore {} {} {}",
-        v.facts.pool_guid.unwrap_or(0),
-        v.facts.guid.unwrap_or(0),
-        v.start
-    );
     let mut entries = Vec::new();
-    let zslot = if zfirst <= crate::scan::SOLARIS_FIRST_LBA {
-        0
-    } else {
-        let boot = read_vec(src, crate::scan::SOLARIS_FIRST_LBA * ss, 512)?;
-        let fat = boot[510] == 0x55
-            && boot[511] == 0xaa
-            && (boot[54..57] == *b"FAT" || boot[82..87] == *b"FAT32");
-        let (ty, name) = if fat {
-            (solaris::GUID_EFI_SYSTEM, "loader")
-        } else {
-            notes.push(
-                "s0 holds no FAT file system: typed BIOS_boot (an EFI System slice would hold one)"
-                    .into(),
-            );
-            (solaris::GUID_BIOS_BOOT, "")
-        };
-        entries.push(NewEntry {
-            slot: 0,
-            type_guid: ty,
-            first: crate::scan::SOLARIS_FIRST_LBA,
-            last: zfirst - 1,
-            name,
-        });
-        1
-    };
+    if zfirst > SOLARIS_FIRST_LBA {
+        entries.push(boot_entry(src, ss, zfirst, &mut notes)?);
+    }
     entries.push(NewEntry {
-        slot: zslot,
+        slot: entries.len(),
         type_guid: solaris::GUID_USR_ZFS,
         first: zfirst,
         last: zlast,
@@ -508,85 +637,26 @@ pub fn from_scan(src: &dyn Source, ss: u64, v: &FoundVdev) -> Result<RestorePlan
         slot: 8,
         type_guid: solaris::GUID_RESERVED,
         first: rfirst,
-        last: last_usable,
+        last: f.last_usable,
         name: "",
     });
-    let mut area = vec![0u8; ENTRY_AREA as usize];
-    for e in &entries {
-        let b = &mut area[e.slot * 128..e.slot * 128 + 128];
-        b[..16].copy_from_slice(&guid_bytes(e.type_guid));
-        b[16..32].copy_from_slice(&derived_guid(&format!("{seed} slice {}", e.slot)));
-        b[32..40].copy_from_slice(&e.first.to_le_bytes());
-        b[40..48].copy_from_slice(&e.last.to_le_bytes());
-        for (j, c) in e.name.encode_utf16().enumerate() {
-            b[56 + 2 * j..58 + 2 * j].copy_from_slice(&c.to_le_bytes());
-        }
-    }
+    let seed = format!(
+        "kzrescue restore {} {} {}",
+        v.pool_guid.unwrap_or(0),
+        v.guid.unwrap_or(0),
+        v.start
+    );
+    let area = entry_area(&entries, &seed);
     let n = (SOLARIS_ENTRIES * gpt::ENTRY_SIZE) as usize;
-    let crc = crc32fast::hash(&area[..n]);
-    let primary = RawHeader {
-        revision: 0x0001_0000,
-        my_lba: 1,
-        alternate_lba: last,
-        first_usable,
-        last_usable,
-        disk_guid: derived_guid(&format!("{seed} disk")),
-        entries_lba: 2,
-        num_entries: SOLARIS_ENTRIES,
-        entry_size: gpt::ENTRY_SIZE,
-        entries_crc: crc,
-    };
-    let backup = RawHeader {
-        my_lba: last,
-        alternate_lba: 1,
-        entries_lba: last_usable + 1,
-        ..primary.clone()
-    };
-    let writes = vec![
-        write(
-            src,
-            (last_usable + 1) * ss,
-            area.clone(),
-            format!(
-                "backup GPT entry array (LBAs {}..{})",
-                last_usable + 1,
-                last - 1
-            ),
-        )?,
-        write(
-            src,
-            last * ss,
-            backup.encode(ss as usize),
-            format!("backup GPT header (LBA {last})"),
-        )?,
-        write(
-            src,
-            0,
-            protective_mbr(src.size() / ss).to_vec(),
-            "protective MBR (LBA 0)".into(),
-        )?,
-        write(
-            src,
-            2 * ss,
-            area.clone(),
-            format!("primary GPT entry array (LBAs 2..{})", first_usable - 1),
-        )?,
-        write(
-            src,
-            ss,
-            primary.encode(ss as usize),
-            "primary GPT header (LBA 1)".into(),
-        )?,
-    ];
     Ok(RestorePlan {
         summary: format!(
             "a fresh Solaris GPT ({SOLARIS_ENTRIES} entries, {ss}-byte sectors) around the vdev of pool {} at {:#x}",
-            v.facts.name.as_deref().unwrap_or("?"),
+            v.pool.as_deref().unwrap_or("?"),
             v.start
         ),
         entries: entry_lines(&area[..n]),
         notes,
-        writes,
+        writes: f.writes(src, &area, derived_guid(&format!("{seed} disk")))?,
     })
 }
 
@@ -660,7 +730,7 @@ pub fn x86_backups(labels: &[SunLabel], known_start: Option<u64>) -> Result<Opti
     // (start, label bytes) → copies.
     let mut votes: Vec<(u64, &[u8], Vec<u64>)> = Vec::new();
     for l in &x86 {
-        let Some(rel) = crate::scan::backup_label_sectors(l.ncyl, l.acyl, l.nhead, l.nsect, l.apc)
+        let Some(rel) = sunlabel::backup_label_sectors(l.ncyl, l.acyl, l.nhead, l.nsect, l.apc)
         else {
             continue;
         };
@@ -746,6 +816,100 @@ pub fn solaris_mbr(start: u64, sectors: u64, nhead: u32, nsect: u32) -> Result<[
     Ok(m)
 }
 
+/// The backups an x86 VTOC is restored from, and the MBR's Solaris
+/// partition they belong to (`None`: no MBR; the start is inferred from
+/// where the backups sit). An intact MBR's Solaris partition(s) fix the
+/// start; a foreign MBR is refused.
+fn x86_source(
+    labels: &[SunLabel],
+    mbr_entries: &[mbr::FdiskEntry],
+    solaris: &[&mbr::FdiskEntry],
+) -> Result<(X86Backups, Option<mbr::FdiskEntry>)> {
+    for e in solaris {
+        if let Some(b) = x86_backups(labels, Some(u64::from(e.start_lba)))? {
+            return Ok((b, Some((*e).clone())));
+        }
+    }
+    if !mbr_entries.is_empty() {
+        return Err(Error::Refused(format!(
+            "sector 0 holds an fdisk table (types {}) but no backup x86 VTOC sits at the backup positions of a Solaris partition in it; nothing planned (a foreign MBR is not replaced)",
+            mbr_entries
+                .iter()
+                .map(|e| format!("p{}={:#04x}@{}", e.number, e.kind, e.start_lba))
+                .collect::<Vec<_>>()
+                .join(" ")
+        )));
+    }
+    match x86_backups(labels, None)? {
+        Some(b) => Ok((b, None)),
+        None => Err(Error::Refused(
+            "no x86 VTOC backup label on the last track of a Solaris fdisk partition: nothing to restore the VTOC from".into(),
+        )),
+    }
+}
+
+/// The Solaris fdisk partition the backups `b` imply on a disk of
+/// `disk_sectors`: from their start, as long as the label describes, or to
+/// the end of the disk when less than one cylinder is left over (what a
+/// "100 %" Solaris partition leaves).
+fn inferred_partition(b: &X86Backups, disk_sectors: u64) -> Result<mbr::FdiskEntry> {
+    let spc = u64::from(b.nhead) * u64::from(b.nsect);
+    let rest = disk_sectors.saturating_sub(b.start);
+    if rest < b.sectors {
+        return Err(Error::Refused(format!(
+            "the x86 VTOC backups imply a Solaris partition at sector {} of {} sectors, past the end of the device ({disk_sectors} sectors); nothing planned",
+            b.start, b.sectors
+        )));
+    }
+    let len = if rest - b.sectors < spc {
+        rest
+    } else {
+        b.sectors
+    };
+    let (Ok(start_lba), Ok(sectors)) = (u32::try_from(b.start), u32::try_from(len)) else {
+        return Err(Error::Refused(format!(
+            "the x86 VTOC backups imply a Solaris partition at sector {} of {len} sectors, which an MBR entry (32-bit) cannot hold; nothing planned",
+            b.start
+        )));
+    };
+    Ok(mbr::FdiskEntry {
+        number: 1,
+        active: true,
+        kind: mbr::TYPE_SOLARIS2,
+        start_lba,
+        sectors,
+    })
+}
+
+/// Without an MBR the partition start is an inference: a vdev the scan
+/// found must sit exactly at the start of a slice of the restored VTOC.
+fn confirm_inferred_start(
+    b: &X86Backups,
+    parts: &[crate::partition::Partition],
+    vdevs: &[VdevExtent],
+    notes: &mut Vec<String>,
+) -> Result<()> {
+    let confirmed = parts.iter().find(|p| {
+        vdevs
+            .iter()
+            .any(|v| v.pool_guid.is_some() && v.start == p.start)
+    });
+    let Some(p) = confirmed else {
+        return Err(Error::Refused(format!(
+            "the x86 VTOC backups imply a Solaris partition at sector {}, but no vdev the scan found starts at a slice of that VTOC: the start is not confirmed; nothing planned",
+            b.start
+        )));
+    };
+    notes.push(format!(
+        "the fdisk partition start (sector {}) is inferred from {} backup label(s); a scan found a vdev exactly at slice {}'s start ({:#x})",
+        b.start,
+        b.copies.len(),
+        p.slice,
+        p.start
+    ));
+    Ok(())
+}
+
 /// An x86 VTOC disk's label from its backups (illumos cmlb keeps five on
 /// the last track of the last cylinder *of the Solaris fdisk partition*):
 /// when the MBR still names a Solaris partition, only the VTOC in its
@@ -756,7 +920,7 @@ pub fn solaris_mbr(start: u64, sectors: u64, nhead: u32, nsect: u32) -> Result<[
 pub fn x86_vtoc_from_backup(
     src: &dyn Source,
     labels: &[SunLabel],
-    vdevs: &[FoundVdev],
+    vdevs: &[VdevExtent],
 ) -> Result<RestorePlan> {
     let ls = vtoc::LABEL_SIZE as u64;
     let s0 = read_vec(src, 0, 512)?;
@@ -765,97 +929,18 @@ pub fn x86_vtoc_from_backup(
         .iter()
         .filter(|e| e.kind == mbr::TYPE_SOLARIS2 || e.kind == mbr::TYPE_SOLARIS_LEGACY)
         .collect();
-    let mut notes = Vec::new();
-    // An intact MBR: its Solaris partition(s) fix the start.
-    let mut found = None;
-    for e in &solaris {
-        if let Some(b) = x86_backups(labels, Some(u64::from(e.start_lba)))? {
-            found = Some((b, Some((*e).clone())));
-            break;
-        }
-    }
-    if found.is_none() {
-        if !mbr_entries.is_empty() {
-            return Err(Error::Refused(format!(
-                "sector 0 holds an fdisk table (types {}) but no backup x86 VTOC sits at the backup positions of a Solaris partition in it; nothing planned (a foreign MBR is not replaced)",
-                mbr_entries
-                    .iter()
-                    .map(|e| format!("p{}={:#04x}@{}", e.number, e.kind, e.start_lba))
-                    .collect::<Vec<_>>()
-                    .join(" ")
-            )));
-        }
-        found = x86_backups(labels, None)?.map(|b| (b, None));
-    }
-    let Some((b, entry)) = found else {
-        return Err(Error::Refused(
-            "no x86 VTOC backup label on the last track of a Solaris fdisk partition: nothing to restore the VTOC from".into(),
-        ));
-    };
+    let (b, entry) = x86_source(labels, &mbr_entries, &solaris)?;
     let mut label = [0u8; vtoc::LABEL_SIZE];
     label.copy_from_slice(&b.label);
-    let disk_sectors = src.size() / ls;
     let entry = match entry {
         Some(e) => e,
-        None => {
-            // Partition length: what the label describes, or to the end of
-            // the disk when less than one cylinder is left over (what a
-            // "100 %" Solaris partition leaves).
-            let spc = u64::from(b.nhead) * u64::from(b.nsect);
-            let rest = disk_sectors.saturating_sub(b.start);
-            if rest < b.sectors {
-                return Err(Error::Refused(format!(
-                    "the x86 VTOC backups imply a Solaris partition at sector {} of {} sectors, past the end of the device ({disk_sectors} sectors); nothing planned",
-                    b.start, b.sectors
-                )));
-            }
-            let len = if rest - b.sectors < spc {
-                rest
-            } else {
-                b.sectors
-            };
-            let (Ok(start_lba), Ok(sectors)) = (u32::try_from(b.start), u32::try_from(len)) else {
-                return Err(Error::Refused(format!(
-                    "the x86 VTOC backups imply a Solaris partition at sector {} of {len} sectors, which an MBR entry (32-bit) cannot hold; nothing planned",
-                    b.start
-                )));
-            };
-            mbr::FdiskEntry {
-                number: 1,
-                active: true,
-                kind: mbr::TYPE_SOLARIS2,
-                start_lba,
-                sectors,
-            }
-        }
+        None => inferred_partition(&b, src.size() / ls)?,
     };
-    let mut tnotes = Vec::new();
-    let (_, parts) = vtoc::decode_x86(&label, &entry, src.size(), &mut tnotes)?;
-    notes.extend(tnotes);
+    let mut notes = Vec::new();
+    let (_, parts) = vtoc::decode_x86(&label, &entry, src.size(), &mut notes)?;
     let rebuild_mbr = solaris.is_empty();
     if rebuild_mbr {
-        // Without an MBR the start is an inference: a vdev must sit exactly
-        // at the start of a slice of the restored VTOC.
-        let confirmed = parts.iter().find(|p| {
-            vdevs
-                .iter()
-                .any(|v| v.facts.pool_guid.is_some() && v.start == p.start)
-        });
-        match confirmed {
-            Some(p) => notes.push(format!(
-                "the fdisk partition start (sector {}) is inferred from {} backup label(s); a scan found a vdev exactly at slice {}'s start ({:#x})",
-                b.start,
-                b.copies.len(),
-                p.slice,
-                p.start
-            )),
-            None => {
-                return Err(Error::Refused(format!(
-                    "the x86 VTOC backups imply a Solaris partition at sector {}, but no vdev the scan found starts at a slice of that VTOC: the start is not confirmed; nothing planned",
-                    b.start
-                )));
-            }
-        }
+        confirm_inferred_start(&b, &parts, vdevs, &mut notes)?;
         if s0.iter().any(|&x| x != 0) {
             notes.push("sector 0 is not blank and holds no fdisk table; it is replaced".into());
         }
@@ -963,38 +1048,16 @@ fn entry_lines(array: &[u8]) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::scan::{FoundVdev, LabelFacts, TableMatch};
     use crate::source::MemSource;
 
-    fn vdev(start: u64, psize: u64) -> FoundVdev {
-        FoundVdev {
+    fn vdev(start: u64, psize: u64) -> VdevExtent {
+        VdevExtent {
             start,
             psize: Some(psize),
-            size_from: Some("labels 2+3".into()),
             end: Some(start + psize),
-            labels: vec![0, 1, 2, 3],
-            back_labels_unplaced: 0,
-            label_offsets: vec![],
-            facts: LabelFacts {
-                name: Some("rpool".into()),
-                pool_guid: Some(1),
-                guid: Some(2),
-                top_guid: Some(2),
-                txg: Some(4),
-                state: Some(1),
-                version: Some(23),
-                hostid: None,
-                hostname: None,
-                vdev_type: Some("disk".into()),
-                asize: None,
-                ashift: Some(9),
-                path: None,
-                phys_path: None,
-                devid: None,
-            },
-            labels_agree: true,
-            table: TableMatch::NoTable,
-            proposed_gpt: None,
+            pool: Some("rpool".into()),
+            pool_guid: Some(1),
+            guid: Some(2),
         }
     }
 

@@ -12,6 +12,7 @@
 use crate::diagnose::{self, Code, OpenedDevice, Session, Severity};
 use crate::error::{Error, Result};
 use crate::hostdata::{self, HostKey, InitOptions, keyfile, store};
+use crate::recovery;
 use crate::repair::apply::TargetPlan;
 use crate::repair::journal;
 use crate::repair::liveness::DeviceLiveness;
@@ -42,6 +43,13 @@ pub struct RepairOptions {
     /// phys_path repair then follows in a second run ([`Report::again`]),
     /// so that it reads the rebuilt labels.
     pub repair_labels: bool,
+    /// Rebuild the partition table of a boot device whose table no longer
+    /// gives the pool's slice, as the scan diagnose ran advised
+    /// (`kzrescue partitions restore --from …`; it writes outside the
+    /// labels, hence its own flag), journalled like every write. What
+    /// depends on the table (labels, phys_path) follows in a second run
+    /// ([`Report::again`]).
+    pub restore_partitions: bool,
     /// The transaction's options (liveness interval, storage access).
     pub tx: TxOptions,
     /// How to spell unit addresses of ids ≥ 10.
@@ -55,7 +63,7 @@ pub struct RepairOptions {
 pub struct Step {
     /// Device id, `None` for zone-wide steps (the key file).
     pub device: Option<u32>,
-    /// `labels`, `phys_path`, `hostdata` or `key`.
+    /// `partitions`, `labels`, `phys_path`, `hostdata` or `key`.
     pub kind: &'static str,
     /// What changes, one line each.
     pub changes: Vec<String>,
@@ -80,6 +88,21 @@ pub struct Report {
     /// Labels were rebuilt and what depends on them (phys_path) was left
     /// for a second run on the rebuilt labels: diagnose and repair again.
     pub again: bool,
+}
+
+/// Whether `session` holds a boot device whose partition table
+/// `--restore-partitions` rebuilds.
+pub fn tables_to_restore(session: &Session) -> bool {
+    session.recovery.iter().any(|d| d.restore_from().is_some())
+}
+
+/// Whether the finding `f` is about a device whose table a scan says can be
+/// restored (what stands against the repair until the table is back).
+fn restorable(session: &Session, f: &diagnose::Finding) -> bool {
+    session
+        .recovery
+        .iter()
+        .any(|d| f.device == Some(d.id) && d.restore_from().is_some())
 }
 
 /// Whether `session` holds damaged labels that `--repair-labels` rebuilds.
@@ -107,10 +130,16 @@ fn refuse_blocking(session: &Session, r: &RepairOptions) -> Result<()> {
             f.severity == Severity::Unrepairable
                 && matches!(f.check, "labels" | "phys_path" | "mirror" | "config")
                 && !(r.repair_labels && f.code == Code::LabelTooFew)
+                && !(r.restore_partitions && restorable(session, f))
         })
     {
+        let hint = if restorable(session, f) {
+            " (its partition table can be restored first: add --restore-partitions)"
+        } else {
+            ""
+        };
         return Err(Error::Refused(format!(
-            "{} — kzrescue will not write while this stands",
+            "{} — kzrescue will not write while this stands{hint}",
             f.message
         )));
     }
@@ -122,11 +151,91 @@ fn refuse_blocking(session: &Session, r: &RepairOptions) -> Result<()> {
     Ok(())
 }
 
+/// What [`repair_zone`] tells its caller as it goes.
+pub enum Event<'a> {
+    /// A round starts from this diagnosis.
+    Diagnosed(&'a diagnose::Diagnosis),
+    /// Nothing to repair: the zone is healthy.
+    Healthy,
+    /// The repair of the round is about to run.
+    Repairing,
+    /// The repair of the round (in a dry run: its plan, preflighted).
+    Repaired(&'a Report),
+    /// The diagnosis after a written repair.
+    After(&'a diagnose::Diagnosis),
+    /// Another round follows on what was just rebuilt: the partition
+    /// tables (`true`) or the labels (`false`).
+    Again(bool),
+}
+
+/// Diagnoses the zone, repairs (or, without `r.write`, plans and
+/// preflights) what the findings and options allow, and diagnoses again,
+/// telling `on` each step. When partition tables or labels were rebuilt,
+/// the rest of the repair runs again on them ([`next_round`]). Returns the
+/// exit code of the last diagnosis (0 for a sound dry run or a healthy
+/// zone).
+pub fn repair_zone(
+    cfg: &crate::zone::ZoneConfig,
+    opts: &diagnose::DiagnoseOptions,
+    r: &RepairOptions,
+    on: &mut dyn FnMut(Event<'_>),
+) -> Result<u8> {
+    let mut round = r.clone();
+    loop {
+        let before = diagnose::diagnose(cfg, opts)?;
+        on(Event::Diagnosed(&before.diagnosis));
+        let labels = round.repair_labels && labels_to_repair(&before);
+        let tables = round.restore_partitions && tables_to_restore(&before);
+        if before.diagnosis.exit_code == diagnose::EXIT_HEALTHY && !labels && !tables {
+            on(Event::Healthy);
+            return Ok(0);
+        }
+        on(Event::Repairing);
+        let report = repair(&before, &round)?;
+        on(Event::Repaired(&report));
+        if !round.write {
+            return Ok(0);
+        }
+        // Diagnose again with what was just written (the new key included).
+        drop(before);
+        let after = diagnose::diagnose(cfg, opts)?;
+        on(Event::After(&after.diagnosis));
+        let Some(next) = next_round(&round, &report) else {
+            return Ok(after.diagnosis.exit_code);
+        };
+        on(Event::Again(
+            round.restore_partitions && !next.restore_partitions,
+        ));
+        round = next;
+    }
+}
+
+/// The options of the run that follows a repair whose [`Report::again`] is
+/// set: what was just rebuilt (the partition tables, else the labels) is
+/// not asked for again. `None` when no run follows.
+pub fn next_round(r: &RepairOptions, report: &Report) -> Option<RepairOptions> {
+    if !(report.again && r.write) {
+        return None;
+    }
+    let tables = report.steps.iter().any(|s| s.kind == "partitions");
+    Some(RepairOptions {
+        restore_partitions: false,
+        repair_labels: r.repair_labels && !tables,
+        ..r.clone()
+    })
+}
+
 /// Carries out (or, without `write`, plans and preflights) the repair of a
 /// diagnosed zone.
 pub fn repair(session: &Session, r: &RepairOptions) -> Result<Report> {
     refuse_blocking(session, r)?;
     let mut b = Builder::new(session, r);
+    if r.restore_partitions && tables_to_restore(session) {
+        // Labels, phys_path and host data are read through the table:
+        // they wait for the second run.
+        b.partitions()?;
+        return b.finish();
+    }
     if r.repair_labels && labels_to_repair(session) {
         b.labels()?;
     } else {
@@ -203,6 +312,41 @@ impl<'s> Builder<'s> {
             applied: false,
             skipped: (!self.r.write).then(|| "dry run".into()),
         }
+    }
+
+    /// The partition table of every boot device a scan says can be
+    /// restored, planned as `partitions restore` would (the same scan, the
+    /// same refusals); one journal per device, every vdev the scan found
+    /// watched. The rest is left for the second run on the restored table.
+    fn partitions(&mut self) -> Result<()> {
+        for d in &self.session.recovery {
+            let Some(from) = d.restore_from() else {
+                continue;
+            };
+            let access = &self.r.tx.access;
+            let annotate = |e| super::annotate(e, &format!("{}: ", d.spec), "");
+            let scan = recovery::scan_device(&d.spec, d.sector_size, access).map_err(annotate)?;
+            let p = recovery::plan_restore(&d.spec, scan, from, d.sector_size, None, access)
+                .map_err(annotate)?;
+            let mut step = self.step(Some(d.id), "partitions", p.describe());
+            let Some(plan) = p.target_plan() else {
+                step.skipped = Some("the table is already there".into());
+                self.add(step, None);
+                continue;
+            };
+            p.watch(&mut self.tx);
+            let journal = self.journal(d.id, "partitions");
+            self.add(
+                step,
+                Some((
+                    format!("partition table of device {}", d.id),
+                    journal,
+                    vec![plan],
+                )),
+            );
+        }
+        self.report.again = true;
+        Ok(())
     }
 
     /// The labels of every device whose label check failed, rebuilt from

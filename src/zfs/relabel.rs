@@ -78,71 +78,13 @@ pub fn plan(labels: &[Vec<u8>; 4], vdev_size: u64, opts: RelabelOptions) -> Resu
             "the vdev is {vdev_size} bytes, smaller than its four labels"
         )));
     }
-    let reads: Vec<LabelRead> = (0..4)
-        .map(|i| {
-            let phys = labels[i]
-                .get(VDEV_PHYS_OFFSET as usize..VDEV_PHYS_OFFSET as usize + VDEV_PHYS_SIZE)
-                .map(<[u8]>::to_vec);
-            match phys {
-                Some(p) => label::decode_label(i, offsets[i], p),
-                None => LabelRead {
-                    index: i,
-                    offset: offsets[i],
-                    status: LabelStatus::Unreadable(crate::error::Error::corrupt(
-                        format!("vdev label {i}"),
-                        offsets[i],
-                        "not read",
-                    )),
-                    endian: None,
-                    eck: None,
-                    header: None,
-                    config: None,
-                    packed_len: None,
-                    problem: Some("not read".into()),
-                    phys: Vec::new(),
-                },
-            }
-        })
-        .collect();
+    let reads: Vec<LabelRead> = (0..4).map(|i| read(i, &labels[i], offsets[i])).collect();
     let valid: Vec<usize> = reads
         .iter()
         .filter(|l| l.status == LabelStatus::Valid)
         .map(|l| l.index)
         .collect();
-    // Identity: every valid label, and every label that will be resealed,
-    // must name the same pool and vdev.
-    let ident = |l: &LabelRead| (l.u64("pool_guid"), l.u64("guid"));
-    let mut considered: Vec<&LabelRead> = reads
-        .iter()
-        .filter(|l| l.status == LabelStatus::Valid)
-        .collect();
-    if opts.reseal_only {
-        considered.extend(
-            reads
-                .iter()
-                .filter(|l| l.status == LabelStatus::ChecksumBad && l.config.is_some()),
-        );
-    }
-    if let Some(first) = considered.first()
-        && considered.iter().any(|l| ident(l) != ident(first))
-    {
-        let list: Vec<String> = considered
-            .iter()
-            .map(|l| {
-                let (p, g) = ident(l);
-                format!(
-                    "label {}: pool_guid {} guid {}",
-                    l.index,
-                    p.map_or("-".into(), |v| v.to_string()),
-                    g.map_or("-".into(), |v| v.to_string())
-                )
-            })
-            .collect();
-        return Err(Error::Refused(format!(
-            "the surviving labels disagree about the pool or the vdev ({}); nothing planned",
-            list.join("; ")
-        )));
-    }
+    same_identity(&reads, opts)?;
     let source = valid
         .iter()
         .copied()
@@ -161,103 +103,164 @@ pub fn plan(labels: &[Vec<u8>; 4], vdev_size: u64, opts: RelabelOptions) -> Resu
         edits: Vec::new(),
     };
     if opts.reseal_only {
-        for l in &reads {
-            match &l.status {
-                LabelStatus::Valid => {}
-                LabelStatus::ChecksumBad if l.config.is_some() => {
-                    let endian = l
-                        .endian
-                        .or_else(|| l.header.map(|h| header_endian(h[1])))
-                        .unwrap_or(ByteOrder::Big);
-                    let mut new = l.phys.clone();
-                    eck::seal(&mut new, l.phys_offset(), endian);
-                    p.repaired.push((
-                        l.index,
-                        "checksum does not match an intact nvlist".into(),
-                        "checksum recomputed for its offset".into(),
-                    ));
-                    p.edits.push(LabelEdit {
-                        label: l.index,
-                        offset: l.phys_offset(),
-                        what: format!("label {} vdev_phys checksum", l.index),
-                        old: l.phys.clone(),
-                        new,
-                    });
-                }
-                other => p.left.push((
-                    l.index,
-                    format!(
-                        "{}: its nvlist does not decode, so resealing cannot repair it (run without --reseal-only to rebuild it from a valid label)",
-                        other.name()
-                    ),
-                )),
-            }
-        }
-        order(&mut p.edits);
-        return Ok(p);
-    }
-    let Some(src) = src else {
-        let hint = if reads
-            .iter()
-            .any(|l| l.status == LabelStatus::ChecksumBad && l.config.is_some())
-        {
-            " (a label's nvlist decodes but its checksum is wrong: --reseal-only recomputes it)"
-        } else {
-            ""
+        reseal(&reads, &mut p);
+    } else {
+        let Some(src) = src else {
+            return Err(nothing_to_copy(&reads));
         };
-        return Err(Error::Refused(format!(
-            "no label of this vdev is valid, so there is nothing to rebuild from{hint}; a mirror child is never rebuilt from another disk"
-        )));
-    };
-    let shift = uberblock::slot_shift(src.ashift().unwrap_or(9));
-    let slot_size = 1usize << shift;
-    let nslots = RING_SIZE / slot_size;
-    // Every valid uberblock per slot, over all four rings.
-    let ring_of = |i: usize| -> Option<&[u8]> {
-        labels[i].get(RING_OFFSET as usize..RING_OFFSET as usize + RING_SIZE)
-    };
-    let decoded: Vec<Vec<uberblock::SlotRead>> = (0..4)
-        .map(|i| match ring_of(i) {
-            Some(r) => uberblock::decode_ring(i, offsets[i] + RING_OFFSET, r, shift),
-            None => Vec::new(),
+        rebuild(labels, &offsets, &reads, src, &mut p);
+    }
+    order(&mut p.edits);
+    Ok(p)
+}
+
+/// Label `i` (its raw 256 KiB, `offset` within the vdev) decoded.
+fn read(i: usize, raw: &[u8], offset: u64) -> LabelRead {
+    match raw.get(VDEV_PHYS_OFFSET as usize..VDEV_PHYS_OFFSET as usize + VDEV_PHYS_SIZE) {
+        Some(p) => label::decode_label(i, offset, p.to_vec()),
+        None => LabelRead {
+            index: i,
+            offset,
+            status: LabelStatus::Unreadable(crate::error::Error::corrupt(
+                format!("vdev label {i}"),
+                offset,
+                "not read",
+            )),
+            endian: None,
+            eck: None,
+            header: None,
+            config: None,
+            packed_len: None,
+            problem: Some("not read".into()),
+            phys: Vec::new(),
+        },
+    }
+}
+
+/// Refuses unless every valid label, and every label that will be
+/// resealed, names the same pool and vdev.
+fn same_identity(reads: &[LabelRead], opts: RelabelOptions) -> Result<()> {
+    let ident = |l: &LabelRead| (l.u64("pool_guid"), l.u64("guid"));
+    let considered: Vec<&LabelRead> = reads
+        .iter()
+        .filter(|l| {
+            l.status == LabelStatus::Valid
+                || (opts.reseal_only && l.status == LabelStatus::ChecksumBad && l.config.is_some())
         })
         .collect();
-    for l in &reads {
-        if l.status == LabelStatus::Valid {
-            continue;
-        }
-        let i = l.index;
-        let why = match &l.status {
-            LabelStatus::ChecksumBad => "checksum does not match".to_string(),
-            s => s.name().to_string(),
-        };
-        let mut new = src.phys.clone();
-        eck::seal(
-            &mut new,
-            l.phys_offset(),
-            src.endian.unwrap_or(ByteOrder::Big),
-        );
-        let old = match labels[i]
-            .get(VDEV_PHYS_OFFSET as usize..VDEV_PHYS_OFFSET as usize + VDEV_PHYS_SIZE)
-        {
-            Some(o) => o.to_vec(),
-            None => {
-                p.left.push((i, "unreadable: cannot be written".into()));
-                continue;
+    let Some(first) = considered.first() else {
+        return Ok(());
+    };
+    if considered.iter().all(|l| ident(l) == ident(first)) {
+        return Ok(());
+    }
+    let list: Vec<String> = considered
+        .iter()
+        .map(|l| {
+            let (p, g) = ident(l);
+            format!(
+                "label {}: pool_guid {} guid {}",
+                l.index,
+                p.map_or("-".into(), |v| v.to_string()),
+                g.map_or("-".into(), |v| v.to_string())
+            )
+        })
+        .collect();
+    Err(Error::Refused(format!(
+        "the surviving labels disagree about the pool or the vdev ({}); nothing planned",
+        list.join("; ")
+    )))
+}
+
+/// `--reseal-only`: the checksum of every label whose nvlist is intact
+/// recomputed for its offset; the others left, with the reason.
+fn reseal(reads: &[LabelRead], p: &mut RelabelPlan) {
+    for l in reads {
+        match &l.status {
+            LabelStatus::Valid => {}
+            LabelStatus::ChecksumBad if l.config.is_some() => {
+                let endian = l
+                    .endian
+                    .or_else(|| l.header.map(|h| header_endian(h[1])))
+                    .unwrap_or(ByteOrder::Big);
+                let mut new = l.phys.clone();
+                eck::seal(&mut new, l.phys_offset(), endian);
+                p.repaired.push((
+                    l.index,
+                    "checksum does not match an intact nvlist".into(),
+                    "checksum recomputed for its offset".into(),
+                ));
+                p.edits.push(LabelEdit {
+                    label: l.index,
+                    offset: l.phys_offset(),
+                    what: format!("label {} vdev_phys checksum", l.index),
+                    old: l.phys.clone(),
+                    new,
+                });
             }
-        };
-        p.edits.push(LabelEdit {
-            label: i,
-            offset: l.phys_offset(),
-            what: format!("label {i} vdev_phys (from label {})", src.index),
-            old,
-            new,
+            other => p.left.push((
+                l.index,
+                format!(
+                    "{}: its nvlist does not decode, so resealing cannot repair it (run without --reseal-only to rebuild it from a valid label)",
+                    other.name()
+                ),
+            )),
+        }
+    }
+}
+
+/// The refusal when no label is valid.
+fn nothing_to_copy(reads: &[LabelRead]) -> Error {
+    let hint = if reads
+        .iter()
+        .any(|l| l.status == LabelStatus::ChecksumBad && l.config.is_some())
+    {
+        " (a label's nvlist decodes but its checksum is wrong: --reseal-only recomputes it)"
+    } else {
+        ""
+    };
+    Error::Refused(format!(
+        "no label of this vdev is valid, so there is nothing to rebuild from{hint}; a mirror child is never rebuilt from another disk"
+    ))
+}
+
+/// The uberblock rings of one vdev's four labels, raw and decoded.
+struct Rings<'a> {
+    raw: [&'a [u8]; 4],
+    decoded: Vec<Vec<uberblock::SlotRead>>,
+    slot_size: usize,
+}
+
+impl<'a> Rings<'a> {
+    fn new(labels: &'a [Vec<u8>; 4], offsets: &[u64; 4], ashift: u64) -> Rings<'a> {
+        let shift = uberblock::slot_shift(ashift);
+        let raw: [&[u8]; 4] = std::array::from_fn(|i| {
+            labels[i]
+                .get(RING_OFFSET as usize..RING_OFFSET as usize + RING_SIZE)
+                .unwrap_or(&[])
         });
-        // The ring, slot by slot.
-        let mut copied = 0;
-        let ring = ring_of(i).unwrap_or(&[]);
-        for k in 0..nslots {
-            let best = decoded
+        let decoded = (0..4)
+            .map(|i| match raw[i].len() {
+                0 => Vec::new(),
+                _ => uberblock::decode_ring(i, offsets[i] + RING_OFFSET, raw[i], shift),
+            })
+            .collect();
+        Rings {
+            raw,
+            decoded,
+            slot_size: 1usize << shift,
+        }
+    }
+
+    /// The edits that give label `i` (at `base` in the vdev), slot by slot,
+    /// the newest valid uberblock any label holds in that slot, when its
+    /// own is not as new; resealed for its own offset.
+    fn edits_for(&self, i: usize, base: u64) -> Vec<LabelEdit> {
+        let ss = self.slot_size;
+        let mut out = Vec::new();
+        for k in 0..RING_SIZE / ss {
+            let best = self
+                .decoded
                 .iter()
                 .filter_map(|r| r.get(k))
                 .filter(|s| s.status == SlotStatus::Valid)
@@ -267,7 +270,7 @@ pub fn plan(labels: &[Vec<u8>; 4], vdev_size: u64, opts: RelabelOptions) -> Resu
             if s.label == i {
                 continue;
             }
-            let own = decoded[i].get(k);
+            let own = self.decoded[i].get(k);
             if own.is_some_and(|o| {
                 o.status == SlotStatus::Valid
                     && o.uberblock
@@ -276,14 +279,16 @@ pub fn plan(labels: &[Vec<u8>; 4], vdev_size: u64, opts: RelabelOptions) -> Resu
             }) {
                 continue;
             }
-            let from = &ring_of(s.label).unwrap_or(&[])[k * slot_size..(k + 1) * slot_size];
-            let at = offsets[i] + RING_OFFSET + (k * slot_size) as u64;
-            let mut bytes = from.to_vec();
-            eck::seal(&mut bytes, at, ub.endian);
-            let Some(old) = ring.get(k * slot_size..(k + 1) * slot_size) else {
+            let (Some(from), Some(old)) = (
+                self.raw[s.label].get(k * ss..(k + 1) * ss),
+                self.raw[i].get(k * ss..(k + 1) * ss),
+            ) else {
                 continue;
             };
-            p.edits.push(LabelEdit {
+            let at = base + RING_OFFSET + (k * ss) as u64;
+            let mut bytes = from.to_vec();
+            eck::seal(&mut bytes, at, ub.endian);
+            out.push(LabelEdit {
                 label: i,
                 offset: at,
                 what: format!(
@@ -293,8 +298,49 @@ pub fn plan(labels: &[Vec<u8>; 4], vdev_size: u64, opts: RelabelOptions) -> Resu
                 old: old.to_vec(),
                 new: bytes,
             });
-            copied += 1;
         }
+        out
+    }
+}
+
+/// Every label that is not valid rebuilt from `src`: its vdev_phys copied
+/// and resealed for its offset, its ring given the best uberblocks.
+fn rebuild(
+    labels: &[Vec<u8>; 4],
+    offsets: &[u64; 4],
+    reads: &[LabelRead],
+    src: &LabelRead,
+    p: &mut RelabelPlan,
+) {
+    let rings = Rings::new(labels, offsets, src.ashift().unwrap_or(9));
+    for l in reads.iter().filter(|l| l.status != LabelStatus::Valid) {
+        let i = l.index;
+        let why = match &l.status {
+            LabelStatus::ChecksumBad => "checksum does not match".to_string(),
+            s => s.name().to_string(),
+        };
+        let Some(old) =
+            labels[i].get(VDEV_PHYS_OFFSET as usize..VDEV_PHYS_OFFSET as usize + VDEV_PHYS_SIZE)
+        else {
+            p.left.push((i, "unreadable: cannot be written".into()));
+            continue;
+        };
+        let mut new = src.phys.clone();
+        eck::seal(
+            &mut new,
+            l.phys_offset(),
+            src.endian.unwrap_or(ByteOrder::Big),
+        );
+        p.edits.push(LabelEdit {
+            label: i,
+            offset: l.phys_offset(),
+            what: format!("label {i} vdev_phys (from label {})", src.index),
+            old: old.to_vec(),
+            new,
+        });
+        let ring = rings.edits_for(i, offsets[i]);
+        let copied = ring.len();
+        p.edits.extend(ring);
         p.uberblocks_copied.push((i, copied));
         p.repaired.push((
             i,
@@ -305,8 +351,6 @@ pub fn plan(labels: &[Vec<u8>; 4], vdev_size: u64, opts: RelabelOptions) -> Resu
             ),
         ));
     }
-    order(&mut p.edits);
-    Ok(p)
 }
 
 /// The byte order a packed nvlist header's second byte names.
