@@ -1086,4 +1086,35 @@ fn damaged_labels_are_rebuilt_only_with_repair_labels() {
         );
     }
     assert!(std::fs::read(&z.disks[0].0).unwrap() == bytes, "undo");
+
+    // The same two-round repair under --json is one document: the first
+    // diagnosis, both rounds' steps in order, the last diagnosis.
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let (c, o, e) = z.run(
+        "repair",
+        &["--repair-labels", "--write", "--json", "--json-int"],
+    );
+    assert_eq!(c, 0, "{o}{e}");
+    let v: Value = serde_json::from_str(&o).unwrap_or_else(|x| panic!("one document: {x}: {o}"));
+    assert_eq!(v["schema"], "kzrescue.repair/2");
+    let kinds: Vec<&str> = v["report"]["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["applied"] == true)
+        .map(|s| s["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["labels", "phys_path"], "{o}");
+    assert_eq!(
+        codes_of(&v["before"], "labels", Some(0)),
+        vec!["KZ-LABEL-002"]
+    );
+    assert_eq!(
+        codes_of(&v["after"], "labels", Some(0)),
+        vec!["KZ-LABEL-000"]
+    );
+    assert_eq!(
+        codes_of(&v["after"], "phys_path", Some(0)),
+        vec!["KZ-PHYS-000"]
+    );
 }

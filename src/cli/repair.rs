@@ -131,52 +131,38 @@ fn print_report(report: &zone_repair::Report, opts: &DiagnoseOptions, write: boo
 /// Diagnoses, repairs (or, without `ropts.write`, plans and preflights)
 /// and diagnoses again ([`zone_repair::repair_zone`]), printing each step.
 /// Exit: the diagnosis after the repair; 0 for a sound dry run. When
-/// tables or labels were rebuilt, the rest of the repair runs again on them
-/// (with `--json`: a document per round).
+/// tables or labels were rebuilt, the rest of the repair runs again on them.
+/// With `--json` one document: the first diagnosis, every round's steps in
+/// one report, and the last diagnosis.
 pub fn repair_and_report(
     cfg: &kzrescue::zone::ZoneConfig,
     opts: &DiagnoseOptions,
     ropts: &RepairOptions,
     as_json: bool,
 ) -> Result<u8> {
-    let mut before: Option<diagnose::Diagnosis> = None;
-    let mut report: Option<zone_repair::Report> = None;
-    let mut failed: Result<()> = Ok(());
-    let mut json =
-        |b: &diagnose::Diagnosis, r: &zone_repair::Report, a: Option<&diagnose::Diagnosis>| {
-            if failed.is_ok() {
-                failed = print_json(b, r, a);
-            }
-        };
+    let mut first: Option<diagnose::Diagnosis> = None;
+    let mut latest: Option<diagnose::Diagnosis> = None;
+    let mut report = zone_repair::Report::default();
+    let mut after: Option<diagnose::Diagnosis> = None;
     let code = zone_repair::repair_zone(cfg, opts, ropts, &mut |e| match e {
         Event::Diagnosed(d) => {
             if !as_json {
                 println!("== diagnosis");
                 print_diagnosis(d);
             }
-            before = Some(d.clone());
+            first.get_or_insert_with(|| d.clone());
+            latest = Some(d.clone());
         }
-        Event::Healthy if as_json => {
-            if let Some(b) = &before {
-                json(b, &zone_repair::Report::default(), Some(b));
-            }
-        }
+        Event::Healthy if as_json => after = latest.clone(),
         Event::Healthy => println!("\nnothing to repair."),
         Event::Repairing => {
             if !as_json && (ropts.reinit_hostdata || ropts.takeover) {
                 in_use_note(ropts);
             }
         }
-        Event::Repaired(r) if as_json => match (&before, ropts.write) {
-            (Some(b), false) => json(b, r, None),
-            _ => report = Some(r.clone()),
-        },
+        Event::Repaired(r) if as_json => report.absorb(r),
         Event::Repaired(r) => print_report(r, opts, ropts.write),
-        Event::After(a) if as_json => {
-            if let (Some(b), Some(r)) = (&before, &report) {
-                json(b, r, Some(a));
-            }
-        }
+        Event::After(a) if as_json => after = Some(a.clone()),
         Event::After(a) => {
             println!("\n== diagnosis after the repair");
             print_diagnosis(a);
@@ -191,7 +177,9 @@ pub fn repair_and_report(
             }
         ),
     })?;
-    failed?;
+    if let (true, Some(b)) = (as_json, &first) {
+        print_json(b, &report, after.as_ref())?;
+    }
     Ok(code)
 }
 

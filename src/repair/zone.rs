@@ -90,6 +90,18 @@ pub struct Report {
     pub again: bool,
 }
 
+impl Report {
+    /// Adds a later round's report to this one: its steps, warnings and
+    /// liveness readings after these; `again` is the later round's (one
+    /// report for a repair that ran in several rounds).
+    pub fn absorb(&mut self, later: &Report) {
+        self.steps.extend(later.steps.iter().cloned());
+        self.warnings.extend(later.warnings.iter().cloned());
+        self.liveness.extend(later.liveness.iter().cloned());
+        self.again = later.again;
+    }
+}
+
 /// Whether `session` holds a boot device whose partition table
 /// `--restore-partitions` rebuilds.
 pub fn tables_to_restore(session: &Session) -> bool {
