@@ -256,19 +256,17 @@ pub fn run_restore(a: &RestoreArgs) -> Result<u8> {
             "offset": w.offset, "len": w.new.len(), "bytes_changed": bytes_changed(&w.old, &w.new), "what": w.what,
         })).collect::<Vec<_>>(),
     });
-    if writes.is_empty() {
-        text.push_str("nothing to do: the table is already there (no journal, nothing written)\n");
-        report["result"] = json!("unchanged");
-        finish(a.json, &report, &text);
-        return Ok(EXIT_OK);
-    }
     let journal = a.journal.clone().unwrap_or_else(|| {
         let disk = std::path::Path::new(&a.target)
             .file_name()
             .map_or_else(|| a.target.clone(), |n| n.to_string_lossy().into_owned());
         a.w.journal_path("partitions-restore", &disk)
     });
+    // no transaction when no byte changes: say so, in text and JSON alike
     let Some(tx) = recovery::restore_transaction(&planned, journal, a.w.tx_options()?) else {
+        text.push_str("nothing to do: the table is already there (no journal, nothing written)\n");
+        report["result"] = json!("unchanged");
+        finish(a.json, &report, &text);
         return Ok(EXIT_OK);
     };
     if !a.w.writing() {
