@@ -331,10 +331,10 @@ fn validator_rejects_wrong_documents() {
     neg["targets"][0]["ranges"][0]["offset"] = (-1).into();
     assert!(ierrs(&neg)[0].contains("below 0"), "{:?}", ierrs(&neg));
 
-    // $ref into another file: repair/2 holds two diagnoses.
-    let d = serde_json::json!({"schema": "kzrescue.repair/2"});
+    // $ref into another file: repair/3 holds two diagnoses.
+    let d = serde_json::json!({"schema": "kzrescue.repair/3"});
     assert!(
-        errors_of("kzrescue.repair/2", false, &d)
+        errors_of("kzrescue.repair/3", false, &d)
             .iter()
             .any(|e| e.contains("required \"before\""))
     );
@@ -665,7 +665,7 @@ fn diagnose_codes_are_the_readme_table() {
         .map(str::to_string)
         .collect();
     assert_eq!(lib, codes, "src/diagnose/code.rs (left) vs README (right)");
-    let s = load("kzrescue.diagnose/2", false);
+    let s = load("kzrescue.diagnose/3", false);
     let f = &s["$defs"]["finding"]["properties"];
     let set = |v: &Value| -> BTreeSet<String> {
         v["enum"]
@@ -1093,7 +1093,7 @@ fn zone_documents() {
             let a: Vec<&str> = a.iter().map(String::as_str).collect();
             check_mode(&a, code, name, int)
         };
-        let healthy = run(&args("diagnose", &[]), 0, "kzrescue.diagnose/2");
+        let healthy = run(&args("diagnose", &[]), 0, "kzrescue.diagnose/3");
         assert!(codes(&healthy).contains(&"KZ-PHYS-000".to_string()));
         // put the broken state back: each journal, dry run then --write
         for j in &z.journals {
@@ -1139,14 +1139,14 @@ fn zone_documents() {
             "kzrescue.hostdata/2",
         );
         assert_eq!(hd["verdict"], "key-incorrect");
-        let broken = run(&args("diagnose", &[]), 1, "kzrescue.diagnose/2");
+        let broken = run(&args("diagnose", &[]), 1, "kzrescue.diagnose/3");
         let c = codes(&broken);
         assert!(
             c.contains(&"KZ-PHYS-001".into()) && c.contains(&"KZ-HOST-008".into()),
             "{c:?}"
         );
         let fix = &["--reinit-hostdata", "--hostname", "h"];
-        let dry = run(&args("repair", fix), 0, "kzrescue.repair/2");
+        let dry = run(&args("repair", fix), 0, "kzrescue.repair/3");
         assert!(dry.get("after").is_none_or(Value::is_null));
         let mut w = args("repair", fix);
         // journals of their own (the demo's, in its directory, may carry
@@ -1154,11 +1154,11 @@ fn zone_documents() {
         let jd = z.dir.join("j");
         std::fs::create_dir(&jd).unwrap();
         w.extend(["--write".into(), "--journal-dir".into(), s(&jd).into()]);
-        let done = run(&w, 0, "kzrescue.repair/2");
+        let done = run(&w, 0, "kzrescue.repair/3");
         assert!(codes(&done["after"]).contains(&"KZ-PHYS-000".into()));
         // again: nothing left to do
-        run(&w, 0, "kzrescue.repair/2");
-        run(&args("diagnose", &[]), 0, "kzrescue.diagnose/2");
+        run(&w, 0, "kzrescue.repair/3");
+        run(&args("diagnose", &[]), 0, "kzrescue.diagnose/3");
 
         // Oracle's host data (slice 8 holds nothing of kzrescue's), no key:
         // the post-rollback procedure; with the liveness check: best_txg
@@ -1177,7 +1177,7 @@ fn zone_documents() {
         a.drain(k..k + 2);
         let l = a.iter().position(|x| x == "--liveness-interval").unwrap();
         a[l + 1] = "0.1".into();
-        let o = run(&a, 0, "kzrescue.diagnose/2");
+        let o = run(&a, 0, "kzrescue.diagnose/3");
         assert!(!o["post_rollback"].as_array().unwrap().is_empty(), "{o}");
         assert!(!o["best_txg"].is_null(), "{o}");
     }

@@ -252,7 +252,7 @@ fn global_zone_import_is_diagnosed_and_repaired() {
     assert_eq!(codes_of(&v, "labels", Some(0)), vec!["KZ-LABEL-000"]);
     assert_eq!(codes_of(&v, "partition", Some(0)), vec!["KZ-PART-000"]);
     assert_eq!(codes_of(&v, "liveness", None), vec!["KZ-LIVE-000"]);
-    assert_eq!(v["schema"], "kzrescue.diagnose/2");
+    assert_eq!(v["schema"], "kzrescue.diagnose/3");
     let f = findings(&v, "phys_path")[0];
     let msg = f["message"].as_str().unwrap();
     assert!(
@@ -1096,7 +1096,7 @@ fn damaged_labels_are_rebuilt_only_with_repair_labels() {
     );
     assert_eq!(c, 0, "{o}{e}");
     let v: Value = serde_json::from_str(&o).unwrap_or_else(|x| panic!("one document: {x}: {o}"));
-    assert_eq!(v["schema"], "kzrescue.repair/2");
+    assert_eq!(v["schema"], "kzrescue.repair/3");
     let kinds: Vec<&str> = v["report"]["steps"]
         .as_array()
         .unwrap()

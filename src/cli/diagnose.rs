@@ -107,7 +107,7 @@ pub struct DiagnoseArgs {
     /// Seconds between the two uberblock reads of the liveness check (0 skips it).
     #[arg(long, value_name = "SECS", default_value_t = 3.0, value_parser = super::bounds::parse_interval)]
     liveness_interval: f64,
-    /// Print the diagnosis as JSON (schema kzrescue.diagnose/2: every
+    /// Print the diagnosis as JSON (schema kzrescue.diagnose/3: every
     /// finding with its stable `code`).
     #[arg(long)]
     json: bool,

@@ -8,7 +8,7 @@ use kzrescue::diagnose::{self, DiagnoseOptions};
 use kzrescue::repair::zone::{self as zone_repair, Event, RepairOptions};
 
 /// The JSON schema of `repair --json`.
-pub const SCHEMA: &str = "kzrescue.repair/2";
+pub const SCHEMA: &str = "kzrescue.repair/3";
 
 /// `kzrescue repair`.
 #[derive(clap::Args, Debug)]
@@ -43,7 +43,7 @@ pub struct RepairArgs {
     /// journalled; the rest of the repair then runs on the restored table.
     #[arg(long)]
     restore_partitions: bool,
-    /// Print JSON (schema kzrescue.repair/2: the plan/report and the
+    /// Print JSON (schema kzrescue.repair/3: the plan/report and the
     /// diagnoses before and after).
     #[arg(long)]
     json: bool,

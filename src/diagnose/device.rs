@@ -182,7 +182,7 @@ fn check_partition(
     opts: &DiagnoseOptions,
     rep: &mut DeviceReport,
 ) -> (Vec<Finding>, Option<DeviceAdvice>) {
-    rep.table = Some(format!("{:?}", vdev.table.kind));
+    rep.table = Some(vdev.table.kind.json_name().to_string());
     let Some(p) = &vdev.partition else {
         let mut out = vec![Finding::new(
             Code::PartNone,

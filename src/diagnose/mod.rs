@@ -35,7 +35,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 /// The JSON schema of a [`Diagnosis`].
-pub const SCHEMA: &str = "kzrescue.diagnose/2";
+pub const SCHEMA: &str = "kzrescue.diagnose/3";
 
 /// How bad a finding is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]

@@ -39,6 +39,19 @@ pub enum TableKind {
     None,
 }
 
+impl TableKind {
+    /// The kind as JSON spells it (`gpt`, `smi-vtoc`, `x86-vtoc`, `none`):
+    /// the serde name, for documents that carry it as a plain string.
+    pub fn json_name(self) -> &'static str {
+        match self {
+            TableKind::Gpt => "gpt",
+            TableKind::SmiVtoc => "smi-vtoc",
+            TableKind::X86Vtoc => "x86-vtoc",
+            TableKind::None => "none",
+        }
+    }
+}
+
 impl std::fmt::Display for TableKind {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {
