@@ -18,10 +18,11 @@ use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-fn make_pool(dir: &Path, disks: u32, parity: u32) -> Vec<PathBuf> {
+fn make_pool(dir: &Path, disks: u32, parity: u32, secs: u32) -> Vec<PathBuf> {
+    let secs = secs.to_string();
     let st = Command::new("ztest")
         .args([
-            "-T", "3", "-P", "3", "-v", "1", "-m", "1", "-K", "raidz", "-s", "64m", "-a", "9",
+            "-T", &secs, "-P", &secs, "-v", "1", "-m", "1", "-K", "raidz", "-s", "64m", "-a", "9",
         ])
         .args(["-r", &disks.to_string(), "-R", &parity.to_string(), "-f"])
         .arg(dir)
@@ -166,19 +167,31 @@ fn same_reads(
 }
 
 fn check(disks: u32, parity: u32) {
-    let tmp = tempfile::tempdir().unwrap();
-    let files = make_pool(tmp.path(), disks, parity);
-    assert!(files.len() >= disks as usize);
-    let want = zdb_lines(tmp.path());
-    assert!(!want.is_empty());
-    assert_eq!(our_lines(&files), want);
-    let good = digest_all(&files);
-    for (name, r) in &good {
-        if let Err(e) = &r.digest {
-            panic!("{name}: {e}");
+    // ztest writes for a fixed time; on a loaded machine 3 s may leave too
+    // few blocks to mean anything: then make the pool again, running longer
+    let mut secs = 3;
+    let (_tmp, files, want, good, blocks) = loop {
+        let tmp = tempfile::tempdir().unwrap();
+        let files = make_pool(tmp.path(), disks, parity, secs);
+        assert!(files.len() >= disks as usize);
+        let want = zdb_lines(tmp.path());
+        assert!(!want.is_empty());
+        assert_eq!(our_lines(&files), want);
+        let good = digest_all(&files);
+        for (name, r) in &good {
+            if let Err(e) = &r.digest {
+                panic!("{name}: {e}");
+            }
         }
-    }
-    let blocks: u64 = good.values().map(|r| r.blocks).sum();
+        let blocks: u64 = good.values().map(|r| r.blocks).sum();
+        if blocks > 100 || secs >= 24 {
+            break (tmp, files, want, good, blocks);
+        }
+        println!(
+            "raidz{parity} of {disks}: {blocks} blocks after {secs} s of ztest; again, longer"
+        );
+        secs *= 2;
+    };
     let unverified: u64 = good.values().map(|r| r.unverified).sum();
     println!(
         "raidz{parity} of {disks}: {} datasets agree with zdb -d; {blocks} blocks in {} object sets (MOS + unencrypted datasets), {unverified} under checksums we do not compute",
