@@ -164,16 +164,7 @@ fn combined(wrong: Vec<(u32, Finding)>) -> Finding {
 }
 
 fn change_text(c: &plan::FieldChange) -> String {
-    format!(
-        "{} {} → {}",
-        c.field,
-        c.before
-            .as_deref()
-            .map_or("(absent)".into(), |v| format!("{v:?}")),
-        c.after
-            .as_deref()
-            .map_or("(removed)".into(), |v| format!("{v:?}"))
-    )
+    format!("{} {}", c.field, c.before_after())
 }
 
 /// What the plan changes about disk `i`'s own leaf, as one finding

@@ -184,6 +184,21 @@ pub struct FieldChange {
     pub after: Option<String>,
 }
 
+impl FieldChange {
+    /// `"before" → "after"`, with `(absent)` / `(removed)` for a missing
+    /// value: how diagnose and repair show one change.
+    pub fn before_after(&self) -> String {
+        let quoted = |v: &Option<String>, none: &str| {
+            v.as_deref().map_or(none.to_string(), |v| format!("{v:?}"))
+        };
+        format!(
+            "{} → {}",
+            quoted(&self.before, "(absent)"),
+            quoted(&self.after, "(removed)")
+        )
+    }
+}
+
 /// What the plan found about one disk.
 #[derive(Debug, Clone)]
 pub struct DiskPlan {

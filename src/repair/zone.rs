@@ -667,16 +667,11 @@ fn describe_changes(p: &plan::Plan, i: usize) -> Vec<String> {
         .filter(|c| c.disk == i)
         .map(|c| {
             format!(
-                "label {} leaf {} {}: {} → {}",
+                "label {} leaf {} {}: {}",
                 c.label,
                 c.leaf_guid,
                 c.field,
-                c.before
-                    .as_deref()
-                    .map_or("(absent)".into(), |v| format!("{v:?}")),
-                c.after
-                    .as_deref()
-                    .map_or("(removed)".into(), |v| format!("{v:?}"))
+                c.before_after()
             )
         })
         .collect()
