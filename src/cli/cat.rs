@@ -11,7 +11,7 @@ use std::io::Write;
 /// Arguments of `kzrescue cat`.
 #[derive(clap::Args, Debug)]
 pub struct CatArgs {
-    /// The pool's devices, then `DATASET[@SNAP]:/path/file`.
+    /// The pool's devices (image files, block devices or storage URIs), then `DATASET[@SNAP]:/path/file`.
     #[arg(required = true, num_args = 2.., value_name = "TARGET… SPEC")]
     pub args: Vec<String>,
     #[command(flatten)]

@@ -9,7 +9,7 @@ use kzrescue::forensic::changes::{ChangeKind, ChangesQuery, Since, changes};
 /// Arguments of `kzrescue changes`.
 #[derive(clap::Args, Debug)]
 pub struct ChangesArgs {
-    /// The pool's devices, then the dataset (`pool/fs`).
+    /// The pool's devices (image files, block devices or storage URIs), then the dataset (`pool/fs`).
     #[arg(required = true, num_args = 2.., value_name = "TARGET… DATASET")]
     pub args: Vec<String>,
     #[command(flatten)]

@@ -62,7 +62,7 @@ pub fn notice(n: Notice) {
 #[derive(clap::Args, Debug)]
 pub struct DatasetsArgs {
     /// The pool's devices (mirror sides, raidz members, stripes): image
-    /// files or block devices.
+    /// files, block devices or storage URIs.
     #[arg(required = true, value_name = "TARGET")]
     pub targets: Vec<String>,
     #[command(flatten)]

@@ -11,7 +11,7 @@ use kzrescue::forensic::objects::{BlockCheck, Integrity};
 /// Arguments of `kzrescue deleted`.
 #[derive(clap::Args, Debug)]
 pub struct DeletedArgs {
-    /// The pool's devices, then the dataset (`pool/fs`).
+    /// The pool's devices (image files, block devices or storage URIs), then the dataset (`pool/fs`).
     #[arg(required = true, num_args = 2.., value_name = "TARGET… DATASET")]
     pub args: Vec<String>,
     #[command(flatten)]

@@ -18,7 +18,7 @@ use std::path::PathBuf;
 /// Arguments of `kzrescue export`.
 #[derive(clap::Args, Debug)]
 pub struct ExportArgs {
-    /// The pool's devices, then `DATASET[@SNAP][:/path]`.
+    /// The pool's devices (image files, block devices or storage URIs), then `DATASET[@SNAP][:/path]`.
     #[arg(required = true, num_args = 2.., value_name = "TARGET… SPEC")]
     pub args: Vec<String>,
     #[command(flatten)]

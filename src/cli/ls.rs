@@ -13,7 +13,7 @@ use serde::Serialize;
 /// Arguments of `kzrescue ls`.
 #[derive(clap::Args, Debug)]
 pub struct LsArgs {
-    /// The pool's devices, then `DATASET[@SNAP]:/path`.
+    /// The pool's devices (image files, block devices or storage URIs), then `DATASET[@SNAP]:/path`.
     #[arg(required = true, num_args = 2.., value_name = "TARGET… SPEC")]
     pub args: Vec<String>,
     #[command(flatten)]

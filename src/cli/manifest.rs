@@ -17,7 +17,7 @@ use serde::Serialize;
 #[derive(clap::Args, Debug)]
 #[command(after_help = "Also: kzrescue manifest diff BASE.json NOW.json")]
 pub struct ManifestArgs {
-    /// The pool's devices, then DATASET[@SNAP] (or: `diff BASE NOW`).
+    /// The pool's devices (image files, block devices or storage URIs), then DATASET[@SNAP] (or: `diff BASE NOW`).
     #[arg(required = true, num_args = 2.., value_name = "TARGET… DATASET")]
     pub args: Vec<String>,
     #[command(flatten)]

@@ -36,8 +36,9 @@ use kzrescue::target::open_source;
 pub struct PartitionsArgs {
     #[command(subcommand)]
     action: Option<PartitionsCommand>,
-    /// Image file or block device: a whole disk (the ZFS slice is found in its
-    /// GPT or VTOC) or a bare vdev file.
+    /// Image file, block device or storage URI (file:, dev:, lu:, iscsi:,
+    /// nfs:): a whole disk (the ZFS slice is found in its GPT or VTOC) or a
+    /// bare vdev file.
     #[arg(required = true)]
     target: Option<String>,
     /// Use this Solaris slice (GPT entry N+1, VTOC slice N) instead of the

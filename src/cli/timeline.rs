@@ -33,7 +33,8 @@ impl DeviceArgs {
 /// Arguments of `kzrescue timeline`.
 #[derive(clap::Args, Debug)]
 pub struct TimelineArgs {
-    /// The pool's devices (mirror sides, raidz members, stripes).
+    /// The pool's devices (mirror sides, raidz members, stripes): image
+    /// files, block devices or storage URIs.
     #[arg(required = true, value_name = "TARGET")]
     pub targets: Vec<String>,
     #[command(flatten)]
