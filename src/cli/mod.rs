@@ -139,7 +139,12 @@ fn deferred(cmd: clap::Command) -> clap::Command {
     // replace the variant's `about`; this keeps the variant's.
     fn args<T: clap::Args>(c: C) -> C {
         let (about, long) = (c.get_about().cloned(), c.get_long_about().cloned());
-        let c = T::augment_args(c)
+        // The global options join each subcommand here, when it is parsed,
+        // instead of clap copying all eight into every subcommand up front.
+        // (first, as clap's `global` would put them; then back to the
+        // default help heading for the subcommand's own)
+        let globals = <context::GlobalArgs as clap::Args>::augment_args(c);
+        let c = T::augment_args(globals.next_help_heading(None::<&str>))
             .about(None::<&str>)
             .long_about(None::<&str>);
         let c = match about {
@@ -185,14 +190,32 @@ fn deferred(cmd: clap::Command) -> clap::Command {
 /// The command-line definition: the top level and every subcommand's name
 /// and summary; a subcommand's arguments are declared when it is parsed.
 pub fn command() -> clap::Command {
-    use clap::CommandFactory;
-    deferred(Cli::command())
+    use clap::{Args, CommandFactory};
+    // At the top level the global options are plain options: each
+    // subcommand declares its own copy in [`deferred`] (clap's `global`
+    // would clone them into all twenty-two subcommands at start-up), and
+    // [`run`] merges the two.
+    let ids: Vec<_> = context::GlobalArgs::augment_args(clap::Command::new(""))
+        .get_arguments()
+        .map(|a| a.get_id().clone())
+        .collect();
+    ids.into_iter().fold(deferred(Cli::command()), |c, id| {
+        c.mut_arg(id, |a| a.global(false))
+    })
 }
 
 /// Parses arguments, runs the subcommand, maps errors to exit codes.
 pub fn run() -> u8 {
     use clap::FromArgMatches;
-    let result = match Cli::from_arg_matches(&command().get_matches()) {
+    let matches = command().get_matches();
+    let parsed = Cli::from_arg_matches(&matches).and_then(|mut c| {
+        // the global options given after the subcommand's name
+        if let Some((_, sub)) = matches.subcommand() {
+            c.global.merge(context::GlobalArgs::from_arg_matches(sub)?);
+        }
+        Ok(c)
+    });
+    let result = match parsed {
         Ok(c) => dispatch(c),
         Err(e) => e.exit(),
     };
