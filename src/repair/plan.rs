@@ -747,7 +747,7 @@ fn edit_label(
     let write = Write {
         offset: d.vdev_start + l.offset + VDEV_PHYS_OFFSET,
         what: format!("{} label {li} vdev_phys", d.vdev.name()),
-        old: l.phys.clone(),
+        old: l.phys.to_vec(),
         new,
     };
     Ok(Some((write, found)))

@@ -16,12 +16,13 @@
 //! with `posix_fadvise(POSIX_FADV_DONTNEED)` before a buffered read, and the
 //! caller is told which way was taken.
 
-use super::{ReadPath, Source, check_bounds};
+use super::{Bytes, ReadPath, Source, check_bounds};
 use crate::error::{Error, Result};
 use std::fs::{File, OpenOptions};
 use std::io::{Seek, SeekFrom};
 use std::os::unix::fs::{FileExt, FileTypeExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// How to open a file or device.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,8 +35,9 @@ pub enum OpenMode {
 }
 
 enum Backing {
-    /// A read-only regular file, memory-mapped.
-    Mapped(memmap2::Mmap),
+    /// A read-only regular file, memory-mapped (shared with the
+    /// [`Bytes`] handed out by [`Source::read_bytes`]).
+    Mapped(Arc<memmap2::Mmap>),
     /// A block device, a writable file, or an empty file: positioned I/O.
     Positioned,
 }
@@ -96,7 +98,7 @@ impl FileSource {
             #[allow(unsafe_code)]
             let map = unsafe { memmap2::Mmap::map(&file) }
                 .map_err(|e| Error::io(format!("mmap {shown}"), e))?;
-            Backing::Mapped(map)
+            Backing::Mapped(Arc::new(map))
         } else {
             Backing::Positioned
         };
@@ -324,6 +326,17 @@ impl Source for FileSource {
             }),
         }
     }
+    fn read_bytes(&self, offset: u64, len: usize) -> Result<Bytes> {
+        check_bounds(&|| self.name(), offset, len, self.size)?;
+        match &self.backing {
+            // Bounds checked above; `size` equals the map length.
+            Backing::Mapped(map) => Ok(Bytes::shared(
+                map.clone(),
+                offset as usize..offset as usize + len,
+            )),
+            Backing::Positioned => Ok(self.read_vec_at(offset, len)?.into()),
+        }
+    }
     fn write_at(&self, offset: u64, buf: &[u8]) -> Result<()> {
         if !self.writable {
             return Err(Error::Refused(format!(
@@ -445,9 +458,17 @@ mod tests {
                 let mut reused = vec![1u8; 100_000];
                 s.read_into_vec(off, len, &mut reused).unwrap();
                 assert_eq!(reused, want);
+                assert_eq!(&*s.read_bytes(off, len).unwrap(), &want[..]);
             }
             let e = s.read_vec_at(299_000, 1001).unwrap_err();
             assert_eq!(e.kind(), ErrorKind::OutOfBounds, "{}", s.name());
+            let e = s.read_bytes(299_000, 1001).unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::OutOfBounds, "{}", s.name());
         }
+        // a window over the map hands out the parent's bytes, within its own bounds
+        let w = crate::source::Window::new(Arc::new(mapped), 97, 1000, "w");
+        assert_eq!(&*w.read_bytes(3, 997).unwrap(), &bytes[100..1097]);
+        let e = w.read_bytes(3, 998).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::OutOfBounds);
     }
 }

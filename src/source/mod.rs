@@ -4,6 +4,7 @@
 //! device, a window (partition) on another source, or an iSCSI logical unit.
 //! Reads past the end are errors naming the offset; nothing is silently padded.
 
+mod bytes;
 pub mod fault;
 mod file;
 pub mod iscsi;
@@ -12,6 +13,7 @@ mod pread;
 pub mod uri;
 mod window;
 
+pub use bytes::Bytes;
 pub use fault::{Fault, FaultSource};
 pub use file::{FileSource, OpenMode};
 pub use mem::MemSource;
@@ -50,6 +52,13 @@ pub trait Source: Send + Sync {
         let mut buf = Vec::new();
         self.read_into_vec(offset, len, &mut buf)?;
         Ok(buf)
+    }
+    /// The `len` bytes at `offset`, as they are now. The default copies them
+    /// into a new vector; a read-only image file hands out the range of its
+    /// memory map instead (no copy, no fresh pages), so a caller that keeps
+    /// the bytes across a write of its own must copy them (`to_vec`).
+    fn read_bytes(&self, offset: u64, len: usize) -> Result<Bytes> {
+        Ok(self.read_vec_at(offset, len)?.into())
     }
     /// Writes `buf` at `offset`. Errors on a read-only source.
     fn write_at(&self, offset: u64, buf: &[u8]) -> Result<()> {

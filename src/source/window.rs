@@ -1,6 +1,6 @@
 //! A window on another source: a partition or slice.
 
-use super::{ReadPath, SharedSource, Source, check_bounds};
+use super::{Bytes, ReadPath, SharedSource, Source, check_bounds};
 use crate::error::Result;
 
 /// Bytes `[start, start + len)` of a parent source, addressed from 0.
@@ -49,6 +49,10 @@ impl Source for Window {
         buf.clear();
         check_bounds(&|| self.name(), offset, len, self.len)?;
         self.parent.read_into_vec(self.start + offset, len, buf)
+    }
+    fn read_bytes(&self, offset: u64, len: usize) -> Result<Bytes> {
+        check_bounds(&|| self.name(), offset, len, self.len)?;
+        self.parent.read_bytes(self.start + offset, len)
     }
     fn write_at(&self, offset: u64, buf: &[u8]) -> Result<()> {
         check_bounds(&|| self.name(), offset, buf.len(), self.len)?;

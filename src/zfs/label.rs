@@ -9,7 +9,7 @@
 //! the uberblock ring (see [`crate::zfs::uberblock`]).
 
 use crate::error::{Error, Result};
-use crate::source::{Source, read_vec};
+use crate::source::{Bytes, Source};
 use crate::zfs::ByteOrder;
 use crate::zfs::eck::{self, EckCheck};
 use crate::zfs::nvlist::{NvList, NvValue, xdr};
@@ -91,8 +91,9 @@ pub struct LabelRead {
     /// One-line reason when the checksum is bad, the nvlist does not decode
     /// or the label cannot be read (the text reports print).
     pub problem: Option<String>,
-    /// The raw 112 KiB `vdev_phys` (empty when unreadable).
-    pub phys: Vec<u8>,
+    /// The raw 112 KiB `vdev_phys` (empty when unreadable); of a read-only
+    /// image, a range of its map.
+    pub phys: Bytes,
 }
 
 impl LabelRead {
@@ -121,7 +122,8 @@ impl LabelRead {
 }
 
 /// Decodes one label's `vdev_phys` bytes, which lie at `phys_offset`.
-pub fn decode_label(index: usize, label_offset: u64, phys: Vec<u8>) -> LabelRead {
+pub fn decode_label(index: usize, label_offset: u64, phys: impl Into<Bytes>) -> LabelRead {
+    let phys = phys.into();
     let phys_offset = label_offset + VDEV_PHYS_OFFSET;
     let mut l = LabelRead {
         index,
@@ -217,7 +219,7 @@ pub fn read_labels(src: &dyn Source) -> Vec<LabelRead> {
                 config: None,
                 packed_len: None,
                 problem: Some(problem),
-                phys: Vec::new(),
+                phys: Bytes::empty(),
             };
             if i >= 2 && psize(size) < 4 * LABEL_SIZE {
                 let e = Error::corrupt(
@@ -227,7 +229,7 @@ pub fn read_labels(src: &dyn Source) -> Vec<LabelRead> {
                 );
                 return unread(e.clone(), e.to_string());
             }
-            match read_vec(src, off + VDEV_PHYS_OFFSET, VDEV_PHYS_SIZE) {
+            match src.read_bytes(off + VDEV_PHYS_OFFSET, VDEV_PHYS_SIZE) {
                 Ok(phys) => decode_label(i, off, phys),
                 Err(e) => {
                     let problem = format!("vdev label {i}: {e}");

@@ -132,7 +132,7 @@ fn read(i: usize, raw: &[u8], offset: u64) -> LabelRead {
             config: None,
             packed_len: None,
             problem: Some("not read".into()),
-            phys: Vec::new(),
+            phys: Default::default(),
         },
     }
 }
@@ -183,7 +183,7 @@ fn reseal(reads: &[LabelRead], p: &mut RelabelPlan) {
                     .endian
                     .or_else(|| l.header.map(|h| header_endian(h[1])))
                     .unwrap_or(ByteOrder::Big);
-                let mut new = l.phys.clone();
+                let mut new = l.phys.to_vec();
                 eck::seal(&mut new, l.phys_offset(), endian);
                 p.repaired.push((
                     l.index,
@@ -194,7 +194,7 @@ fn reseal(reads: &[LabelRead], p: &mut RelabelPlan) {
                     label: l.index,
                     offset: l.phys_offset(),
                     what: format!("label {} vdev_phys checksum", l.index),
-                    old: l.phys.clone(),
+                    old: l.phys.to_vec(),
                     new,
                 });
             }
@@ -325,7 +325,7 @@ fn rebuild(
             p.left.push((i, "unreadable: cannot be written".into()));
             continue;
         };
-        let mut new = src.phys.clone();
+        let mut new = src.phys.to_vec();
         eck::seal(
             &mut new,
             l.phys_offset(),
