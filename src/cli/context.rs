@@ -56,9 +56,10 @@ pub struct GlobalArgs {
 }
 
 impl GlobalArgs {
-    /// Adds the options given later on the command line (after the
-    /// subcommand's name): a later single value replaces an earlier one,
-    /// NFS mounts accumulate, `--json-int` holds if given anywhere.
+    /// Adds the options given after the subcommand's name: as with clap's
+    /// `global`, an option given there replaces the same option given
+    /// before it (all of `--nfs-mount`'s values together), and `--json-int`
+    /// holds if given anywhere.
     pub fn merge(&mut self, later: GlobalArgs) {
         fn over<T>(earlier: &mut Option<T>, later: Option<T>) {
             if later.is_some() {
@@ -71,7 +72,9 @@ impl GlobalArgs {
         over(&mut self.iscsi_timeout, later.iscsi_timeout);
         over(&mut self.iscsi_digest, later.iscsi_digest);
         over(&mut self.iscsi_portal, later.iscsi_portal);
-        self.nfs_mount.extend(later.nfs_mount);
+        if !later.nfs_mount.is_empty() {
+            self.nfs_mount = later.nfs_mount;
+        }
         self.json_int |= later.json_int;
     }
 }

@@ -206,16 +206,7 @@ pub fn command() -> clap::Command {
 
 /// Parses arguments, runs the subcommand, maps errors to exit codes.
 pub fn run() -> u8 {
-    use clap::FromArgMatches;
-    let matches = command().get_matches();
-    let parsed = Cli::from_arg_matches(&matches).and_then(|mut c| {
-        // the global options given after the subcommand's name
-        if let Some((_, sub)) = matches.subcommand() {
-            c.global.merge(context::GlobalArgs::from_arg_matches(sub)?);
-        }
-        Ok(c)
-    });
-    let result = match parsed {
+    let result = match parse(&command().get_matches()) {
         Ok(c) => dispatch(c),
         Err(e) => e.exit(),
     };
@@ -229,6 +220,18 @@ pub fn run() -> u8 {
             }
         }
     }
+}
+
+/// The parsed command line, with the global options given before and after
+/// the subcommand's name merged.
+fn parse(matches: &clap::ArgMatches) -> Result<Cli, clap::Error> {
+    use clap::FromArgMatches;
+    let mut cli = Cli::from_arg_matches(matches)?;
+    if let Some((_, sub)) = matches.subcommand() {
+        cli.global
+            .merge(context::GlobalArgs::from_arg_matches(sub)?);
+    }
+    Ok(cli)
 }
 
 fn dispatch(cli: Cli) -> Result<u8, kzrescue::Error> {
@@ -262,6 +265,56 @@ fn dispatch(cli: Cli) -> Result<u8, kzrescue::Error> {
 #[cfg(test)]
 mod tests {
     use clap::CommandFactory;
+
+    fn globals(argv: &[&str]) -> super::context::GlobalArgs {
+        let m = super::command().try_get_matches_from(argv).unwrap();
+        super::parse(&m).unwrap().global
+    }
+
+    /// The global options count wherever they are given: before the
+    /// subcommand, after it, after a nested one; given on both sides, the
+    /// later one wins (as with clap's `global`).
+    #[test]
+    fn global_options_before_and_after_the_subcommand_merge() {
+        let g = globals(&["kzrescue", "label", "d.img"]);
+        assert!(g.chap_user.is_none() && g.nfs_mount.is_empty() && !g.json_int);
+        let g = globals(&[
+            "kzrescue",
+            "--chap-user",
+            "a",
+            "--nfs-mount",
+            "h:/x=/m1",
+            "label",
+            "repair",
+            "d.img",
+            "--json-int",
+            "--nfs-mount",
+            "h:/y=/m2",
+        ]);
+        assert_eq!(g.chap_user.as_deref(), Some("a"));
+        assert_eq!(g.nfs_mount, ["h:/y=/m2"]);
+        assert!(g.json_int);
+        let g = globals(&[
+            "kzrescue",
+            "--iscsi-portal",
+            "p1",
+            "--nfs-mount",
+            "h:/x=/m1",
+            "datasets",
+            "d.img",
+            "--iscsi-portal",
+            "p2",
+            "--initiator-name",
+            "iqn.x",
+        ]);
+        assert_eq!(g.iscsi_portal.as_deref(), Some("p2"));
+        assert_eq!(g.initiator_name.as_deref(), Some("iqn.x"));
+        assert_eq!(g.nfs_mount, ["h:/x=/m1"]);
+        let e = super::command()
+            .try_get_matches_from(["kzrescue", "label", "d.img", "--iscsi-digest", "bogus"])
+            .unwrap_err();
+        assert_eq!(e.kind(), clap::error::ErrorKind::ValueValidation);
+    }
 
     /// Every subcommand's arguments come from the table, under the variant's
     /// summary (the one the top-level help lists).
