@@ -335,6 +335,54 @@ fn cli_parse_normalize_map() {
     assert!(e.contains("no such device here"), "{e}");
 }
 
+/// The global options count wherever they are given: before the
+/// subcommand, after it, after a nested one; given on both sides, the one
+/// after the subcommand wins (as with clap's `global`), and `--json-int`
+/// holds wherever it stands.
+#[test]
+fn global_options_before_and_after_the_subcommand() {
+    let (a, b) = ("h:/e=/mnt/a", "h:/e=/mnt/b");
+    let uri = "nfs://u:g@h/e/f.img";
+    for (args, want) in [
+        (vec!["--nfs-mount", a, "uri", "map", uri], "/mnt/a/f.img"),
+        (vec!["uri", "map", uri, "--nfs-mount", b], "/mnt/b/f.img"),
+        (
+            vec!["--nfs-mount", a, "uri", "map", uri, "--nfs-mount", b],
+            "/mnt/b/f.img",
+        ),
+        (
+            vec!["--nfs-mount", a, "--iscsi-portal", "p", "uri", "map", uri],
+            "/mnt/a/f.img",
+        ),
+    ] {
+        let (code, out, err) = common::kzrescue(&args);
+        assert_eq!((code, out.trim()), (0, want), "{args:?}: {err}");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let img = common::unpack_fixture("gpt-x86-efi-512.img", dir.path());
+    let img = img.to_str().unwrap();
+    let size = |args: &[&str]| {
+        let (code, out, err) = common::kzrescue(args);
+        assert_eq!(code, 0, "{args:?}: {err}");
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+        v["disk_size"].clone()
+    };
+    let plain = size(&["partitions", "--json", img]);
+    assert!(plain.is_string(), "{plain}");
+    for args in [
+        ["--json-int", "partitions", "--json", img],
+        ["partitions", "--json", img, "--json-int"],
+    ] {
+        let n = size(&args);
+        assert!(n.is_u64(), "{args:?}: {n}");
+        assert_eq!(n.to_string(), plain.as_str().unwrap());
+    }
+    // a bad value after the subcommand is refused by the parser (exit 2)
+    let (code, _, err) = common::kzrescue(&["partitions", img, "--iscsi-digest", "bogus"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("--iscsi-digest"), "{err}");
+}
+
 fn hex_id(n: usize) -> impl Strategy<Value = String> {
     proptest::collection::vec(
         proptest::sample::select(b"0123456789abcdefABCDEF".to_vec()),

@@ -266,56 +266,6 @@ fn dispatch(cli: Cli) -> Result<u8, kzrescue::Error> {
 mod tests {
     use clap::CommandFactory;
 
-    fn globals(argv: &[&str]) -> super::context::GlobalArgs {
-        let m = super::command().try_get_matches_from(argv).unwrap();
-        super::parse(&m).unwrap().global
-    }
-
-    /// The global options count wherever they are given: before the
-    /// subcommand, after it, after a nested one; given on both sides, the
-    /// later one wins (as with clap's `global`).
-    #[test]
-    fn global_options_before_and_after_the_subcommand_merge() {
-        let g = globals(&["kzrescue", "label", "d.img"]);
-        assert!(g.chap_user.is_none() && g.nfs_mount.is_empty() && !g.json_int);
-        let g = globals(&[
-            "kzrescue",
-            "--chap-user",
-            "a",
-            "--nfs-mount",
-            "h:/x=/m1",
-            "label",
-            "repair",
-            "d.img",
-            "--json-int",
-            "--nfs-mount",
-            "h:/y=/m2",
-        ]);
-        assert_eq!(g.chap_user.as_deref(), Some("a"));
-        assert_eq!(g.nfs_mount, ["h:/y=/m2"]);
-        assert!(g.json_int);
-        let g = globals(&[
-            "kzrescue",
-            "--iscsi-portal",
-            "p1",
-            "--nfs-mount",
-            "h:/x=/m1",
-            "datasets",
-            "d.img",
-            "--iscsi-portal",
-            "p2",
-            "--initiator-name",
-            "iqn.x",
-        ]);
-        assert_eq!(g.iscsi_portal.as_deref(), Some("p2"));
-        assert_eq!(g.initiator_name.as_deref(), Some("iqn.x"));
-        assert_eq!(g.nfs_mount, ["h:/x=/m1"]);
-        let e = super::command()
-            .try_get_matches_from(["kzrescue", "label", "d.img", "--iscsi-digest", "bogus"])
-            .unwrap_err();
-        assert_eq!(e.kind(), clap::error::ErrorKind::ValueValidation);
-    }
-
     /// Every subcommand's arguments come from the table, under the variant's
     /// summary (the one the top-level help lists).
     #[test]
