@@ -5,7 +5,7 @@ use super::diagnose::{ZoneArgs, print_diagnosis};
 use super::write::WriteArgs;
 use kzrescue::Result;
 use kzrescue::diagnose::{self, DiagnoseOptions};
-use kzrescue::repair::zone::{self as zone_repair, Event, RepairOptions};
+use kzrescue::zone_repair::{self, Event, RepairOptions};
 
 /// The JSON schema of `repair --json`.
 pub const SCHEMA: &str = "kzrescue.repair/3";

@@ -1,5 +1,7 @@
 //! The repair of a diagnosed kernel zone: phys_path on every boot device
-//! (mirror-aware), and host data only when explicitly asked.
+//! (mirror-aware), and host data only when explicitly asked. A workflow
+//! over whole zones beside [`crate::diagnose`] (diagnose, repair, diagnose
+//! again), above the [`crate::repair`] machinery it writes through.
 //!
 //! Every byte goes through one [`Transaction`]: the preflight opens every
 //! device for writing and checks the journal directory and the key
@@ -336,7 +338,7 @@ impl<'s> Builder<'s> {
                 continue;
             };
             let access = &self.r.tx.access;
-            let annotate = |e| super::annotate(e, &format!("{}: ", d.spec), "");
+            let annotate = |e| crate::repair::annotate(e, &format!("{}: ", d.spec), "");
             let scan = recovery::scan_device(&d.spec, d.sector_size, access).map_err(annotate)?;
             let p = recovery::plan_restore(&d.spec, scan, from, d.sector_size, None, access)
                 .map_err(annotate)?;
@@ -380,7 +382,7 @@ impl<'s> Builder<'s> {
                 })
             };
             let p = crate::zfs::relabel::plan(&raw, size, Default::default())
-                .map_err(|e| super::annotate(e, &format!("{}: ", o.spec), ""))?;
+                .map_err(|e| crate::repair::annotate(e, &format!("{}: ", o.spec), ""))?;
             let mut changes: Vec<String> = p
                 .repaired
                 .iter()
@@ -616,7 +618,7 @@ impl<'s> Builder<'s> {
         let plan = TargetPlan {
             path: o.spec.clone(),
             source: o.vdev.disk.clone(),
-            phases: super::hostdata::phases(writes),
+            phases: crate::repair::hostdata::phases(writes),
         };
         self.add(
             step,
