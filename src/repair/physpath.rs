@@ -147,6 +147,22 @@ pub struct SetReport {
 }
 
 impl SetReport {
+    /// The `kzrescue.physpath-set/1` document (without its `schema`).
+    pub fn json(&self) -> Result<serde_json::Value> {
+        super::report::sorted_json(self)
+    }
+
+    /// What `physpath set` prints after its plan: the liveness check and
+    /// [`SetReport::message`].
+    pub fn text(&self) -> String {
+        let mut s = self.liveness_text.clone().unwrap_or_default();
+        if let Some(m) = self.message() {
+            s.push_str(&m);
+            s.push('\n');
+        }
+        s
+    }
+
     /// The last line of the text report (none for a dry run).
     pub fn message(&self) -> Option<String> {
         match (self.result, &self.journal) {

@@ -167,6 +167,11 @@ impl PhysPaths {
             .all(|d| d.labels.iter().all(|l| l.status == LabelStatus::Valid))
     }
 
+    /// `physpath`'s exit code: 0 when every label is valid, else 1.
+    pub fn exit_code(&self) -> u8 {
+        u8::from(!self.all_valid())
+    }
+
     /// The JSON document, with `exit` as given.
     pub fn doc(&self, exit: u8) -> PhysPathDoc<'_> {
         PhysPathDoc {
