@@ -10,8 +10,8 @@
 use crate::diagnose::DiagnoseOptions;
 use crate::error::{Error, Result};
 use crate::repair::transaction::TxOptions;
-use crate::repair::zone::RepairOptions;
 use crate::zone::ZoneConfig;
+use crate::zone_repair::RepairOptions;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::time::Duration;

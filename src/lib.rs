@@ -44,5 +44,6 @@ pub mod repair; // plan, journal, apply, verify
 // Workflows over whole zones.
 pub mod demo; // the bundled demonstration disk, unpacked for diagnose and repair
 pub mod diagnose; // a kernel zone's boot devices, findings with stable codes
+pub mod zone_repair; // diagnose, repair what the findings allow, diagnose again
 
 pub use error::{Error, ErrorKind, Result};

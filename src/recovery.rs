@@ -226,7 +226,7 @@ use crate::repair::apply::{TargetPlan, Write};
 use crate::repair::transaction::{Transaction, TxOptions};
 use crate::scan::{FoundVdev, ScanReport};
 use crate::source::SharedSource;
-use crate::target::{TargetOptions, Vdev, open_source, open_vdev};
+use crate::target::{self, DiskSlice, TargetOptions, open_source, open_vdev};
 use crate::zfs::label::{self, LABEL_SIZE};
 use crate::zfs::relabel::{self, RelabelOptions, RelabelPlan};
 use crate::{Error, Result};
@@ -382,12 +382,6 @@ fn extents(scan: &ScanReport) -> Vec<restore::VdevExtent> {
     scan.vdevs.iter().map(FoundVdev::extent).collect()
 }
 
-fn canonical(t: &str) -> String {
-    std::fs::canonicalize(t)
-        .map(|p| p.display().to_string())
-        .unwrap_or_else(|_| t.to_string())
-}
-
 impl PlannedRestore {
     /// The writes of the plan as one target of a repair transaction (`None`
     /// when no byte changes): one phase per write, each flushed and read
@@ -399,7 +393,7 @@ impl PlannedRestore {
             return None;
         }
         Some(TargetPlan {
-            path: canonical(&self.target),
+            path: target::canonical(&self.target),
             source: self.disk.clone(),
             phases: writes
                 .iter()
@@ -419,7 +413,12 @@ impl PlannedRestore {
     pub fn watch(&self, tx: &mut Transaction<'_>) {
         for v in &self.scan.vdevs {
             if let Some(ps) = v.psize {
-                tx.watch(&canonical(&self.target), v.start, ps, v.facts.ashift);
+                tx.watch(
+                    &target::canonical(&self.target),
+                    v.start,
+                    ps,
+                    v.facts.ashift,
+                );
             }
         }
     }
@@ -476,7 +475,7 @@ pub struct PlannedRelabel {
     /// The target specs as given.
     pub targets: Vec<String>,
     /// Their vdevs, opened read-only.
-    pub vdevs: Vec<Vdev>,
+    pub vdevs: Vec<DiskSlice>,
     /// One plan per target.
     pub plans: Vec<RelabelPlan>,
 }
@@ -524,7 +523,7 @@ pub fn table_now(
 }
 
 /// Reads the four labels of a vdev raw (empty when unreadable).
-fn raw_labels(v: &Vdev) -> [Vec<u8>; 4] {
+fn raw_labels(v: &DiskSlice) -> [Vec<u8>; 4] {
     let offs = label::label_offsets(v.source.size());
     std::array::from_fn(|i| {
         read_vec(v.source.as_ref(), offs[i], LABEL_SIZE as usize).unwrap_or_default()
@@ -552,7 +551,7 @@ pub fn plan_label_repair(
         write: false,
         ..topts.clone()
     };
-    let vdevs: Vec<Vdev> = targets
+    let vdevs: Vec<DiskSlice> = targets
         .iter()
         .map(|t| open_vdev(t, &ro))
         .collect::<Result<_>>()?;
@@ -610,7 +609,7 @@ pub fn label_repair_transaction(
             };
             let k = relabel::second_phase_start(&pl.edits);
             TargetPlan {
-                path: canonical(t),
+                path: target::canonical(t),
                 source: v.disk.clone(),
                 phases: vec![
                     pl.edits[..k].iter().map(w).collect(),
@@ -632,7 +631,7 @@ pub fn label_repair_transaction(
             .partition
             .as_ref()
             .map_or((0, v.disk.size()), |x| (x.start, x.len));
-        tx.watch(&canonical(t), start, len, ashift);
+        tx.watch(&target::canonical(t), start, len, ashift);
     }
     Some(tx)
 }

@@ -2,9 +2,10 @@
 //!
 //! A target names a disk (an image file, a block device or a storage URI,
 //! opened by [`open_source`]) and optionally a slice. [`open_vdev`] opens
-//! the disk, reads its partition table and returns a [`Vdev`] whose
-//! [`Vdev::source`] is a window on the pool's slice, or the whole device when
-//! the disk has no partition table (file vdevs, whole-LUN pools).
+//! the disk, reads its partition table and returns a [`DiskSlice`] whose
+//! [`DiskSlice::source`] is a window on the pool's slice, or the whole
+//! device when the disk has no partition table (file vdevs, whole-LUN
+//! pools).
 
 use crate::error::{Error, Result};
 use crate::partition::{self, Partition, PartitionTable, TableKind};
@@ -26,8 +27,10 @@ pub struct TargetOptions {
     pub access: AccessOptions,
 }
 
-/// A resolved vdev: the disk, its table, and the bytes ZFS sees.
-pub struct Vdev {
+/// A disk and the slice of it that is the vdev: the disk, its table, the
+/// slice, and the bytes ZFS sees (not [`crate::zfs::pool::Vdev`], a node of
+/// the pool's vdev tree).
+pub struct DiskSlice {
     /// The whole disk.
     pub disk: SharedSource,
     /// The disk's partition table ([`TableKind::None`] for a bare vdev).
@@ -38,7 +41,7 @@ pub struct Vdev {
     pub source: SharedSource,
 }
 
-impl Vdev {
+impl DiskSlice {
     /// A short description: "disk.img s1 (minor b, bytes 0x10000000+0x3fe00000)"
     /// or "pool.img (whole device)".
     pub fn describe(&self) -> String {
@@ -107,15 +110,24 @@ pub fn open_source(spec: &str, write: bool, access: &AccessOptions) -> Result<Sh
     Ok(Arc::new(FileSource::open(Path::new(spec), mode)?))
 }
 
+/// `spec` as a transaction records it (how a journal reopens the disk):
+/// a path made absolute with its symbolic links resolved; a URI, or a path
+/// that does not resolve, as given.
+pub fn canonical(spec: &str) -> String {
+    std::fs::canonicalize(spec)
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|_| spec.to_string())
+}
+
 /// Resolves `spec` to a vdev: opens it, reads the partition table and picks
 /// the slice (`opts.slice`, else the one ZFS slice; no table → whole device).
-pub fn open_vdev(spec: &str, opts: &TargetOptions) -> Result<Vdev> {
+pub fn open_vdev(spec: &str, opts: &TargetOptions) -> Result<DiskSlice> {
     vdev_of(open_source(spec, opts.write, &opts.access)?, opts)
 }
 
 /// Resolves an opened disk to a vdev as [`open_vdev`] does (`opts.access`
 /// is not used: the disk is open already).
-pub fn vdev_of(disk: SharedSource, opts: &TargetOptions) -> Result<Vdev> {
+pub fn vdev_of(disk: SharedSource, opts: &TargetOptions) -> Result<DiskSlice> {
     let table = partition::read(disk.as_ref(), opts.sector_size)?;
     let partition = match (table.kind, opts.slice) {
         (TableKind::None, Some(n)) => {
@@ -149,7 +161,7 @@ pub fn vdev_of(disk: SharedSource, opts: &TargetOptions) -> Result<Vdev> {
         }
         None => disk.clone(),
     };
-    Ok(Vdev {
+    Ok(DiskSlice {
         disk,
         table,
         partition,

@@ -4,8 +4,8 @@
 use super::target::parse_sector_size;
 use super::write::WriteArgs;
 use kzrescue::Result;
-use kzrescue::hostdata::inspect::{self, HostDataDisk, host_data_text};
-use kzrescue::hostdata::{self, HostData, InitOptions, Verdict, keyfile};
+use kzrescue::hostdata::inspect;
+use kzrescue::hostdata::{HostData, InitOptions};
 use kzrescue::repair::hostdata::{self as writer, DiskRequest, HostDataWrite};
 use std::path::PathBuf;
 
@@ -165,11 +165,6 @@ impl DiskArgs {
             access: super::context::get().access()?,
         })
     }
-
-    /// The disk, opened read-only.
-    fn open(&self) -> Result<HostDataDisk> {
-        HostDataDisk::open(&self.request()?)
-    }
 }
 
 /// `schema` of `hostdata show --json` and `hostdata check --json`
@@ -177,49 +172,26 @@ impl DiskArgs {
 pub const SCHEMA: &str = "kzrescue.hostdata/2";
 
 fn show(args: &ShowArgs) -> Result<u8> {
-    let key = keyfile::read_keyfile(&args.key, args.key_opts.insecure_key_perms)?.key;
-    let mut r = inspect::inspect(&args.disk.open()?, Some(&key), None)?;
+    let insecure = args.key_opts.insecure_key_perms;
+    let r = inspect::show(&args.disk.request()?, &args.key, insecure)?;
     if args.json {
-        // `show` exits 0 whenever a valid copy serves (§7), and says so in `exit`.
-        if r.host_data().is_some() {
-            r.exit = 0;
-        }
         super::out::print_json(SCHEMA, &r)?;
-        return Ok(r.exit);
+    } else {
+        print!("{}", r.show_text());
+        if let Some(n) = r.show_note() {
+            eprintln!("{n}");
+        }
     }
-    println!(
-        "host data on {} (kzrescue format v1, not Oracle's), key id {}",
-        r.target,
-        key.id()
-    );
-    print!("{}", r.copies_text());
-    let Some((copy, generation, d)) = r.best() else {
-        eprintln!("kzrescue: {}: {}", r.verdict.name(), r.explanation);
-        return Ok(r.exit);
-    };
-    println!("serving: {} copy, generation {generation}", copy.name());
-    print!("{}", host_data_text(d));
-    if let Verdict::Degraded { .. } = r.verdict {
-        eprintln!("warning: {}", r.explanation);
-    }
-    Ok(0)
+    Ok(r.exit)
 }
 
 fn check(args: &CheckArgs) -> Result<u8> {
-    let key = match &args.key {
-        Some(p) => Some(keyfile::read_keyfile(p, args.key_opts.insecure_key_perms)?.key),
-        None => None,
-    };
-    let r = inspect::inspect(&args.disk.open()?, key.as_ref(), args.hostid)?;
+    let (key, insecure) = (args.key.as_deref(), args.key_opts.insecure_key_perms);
+    let r = inspect::check(&args.disk.request()?, key, insecure, args.hostid)?;
     if args.json {
         super::out::print_json(SCHEMA, &r)?;
-        return Ok(r.exit);
-    }
-    println!("{}: {}", r.verdict.name(), r.explanation);
-    print!("{}", r.copies_text());
-    if let (Verdict::OwnedByAnotherHost, Some(d)) = (&r.verdict, r.host_data()) {
-        let msg = hostdata::owner_message(&d.zonename, d, &args.disk.target);
-        println!("{msg}");
+    } else {
+        print!("{}", r.check_text(&args.disk.target));
     }
     Ok(r.exit)
 }
@@ -258,23 +230,14 @@ fn takeover(args: &TakeoverArgs) -> Result<u8> {
 /// Shows the plan, then runs its transaction (or its dry run).
 fn write(plan: HostDataWrite, w: &HdWrite) -> Result<u8> {
     print!("{}", plan.text());
-    for x in &plan.warnings {
-        eprintln!("warning: {x}");
-    }
-    if let Some(n) = &plan.watch_note {
-        eprintln!("note: {n}");
+    for n in plan.notes() {
+        eprintln!("{n}");
     }
     let journal = (w.journal.clone()).unwrap_or_else(|| w.w.journal_path("hostdata", plan.zone()));
-    let key_file = plan.key_file().map(|k| k.display().to_string());
-    let tx = plan.transaction(journal, w.w.tx_options()?);
-    if w.w.writing() {
-        print!("{}", writer::outcome_text(&tx.commit()?));
-        return Ok(0);
+    let done = plan.carry_out(journal, w.w.tx_options()?, w.w.writing())?;
+    print!("{done}");
+    if !w.w.writing() {
+        eprintln!("{}", w.w.dry_run_note());
     }
-    tx.dry_run()?;
-    if let Some(k) = key_file {
-        println!("the new key would go to {k} (mode 0600); no key file made");
-    }
-    eprintln!("{}", w.w.dry_run_note());
     Ok(0)
 }

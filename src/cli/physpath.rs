@@ -4,11 +4,10 @@
 
 use super::target::parse_sector_size;
 use super::write::WriteArgs;
-use super::{EXIT_OK, EXIT_PROBLEMS};
+use kzrescue::Result;
 use kzrescue::repair::physpath::{self, SetRequest, SetWrite};
 use kzrescue::target::TargetOptions;
 use kzrescue::zone::zvblk::UnitRadix;
-use kzrescue::{Error, Result};
 use std::path::PathBuf;
 
 /// `schema` of `physpath --json`.
@@ -117,23 +116,12 @@ pub fn run(args: PhysPathArgs) -> Result<u8> {
 
 fn show(specs: &[String], common: &CommonTarget, as_json: bool) -> Result<u8> {
     let shown = kzrescue::zone::physpath::read(specs, &common.options()?)?;
-    let code = if shown.all_valid() {
-        EXIT_OK
-    } else {
-        EXIT_PROBLEMS
-    };
     if as_json {
-        super::out::print_json(SCHEMA_SHOW, &shown.doc(code))?;
+        super::out::print_json(SCHEMA_SHOW, &shown.doc(shown.exit_code()))?;
     } else {
         print!("{}", shown.text());
     }
-    Ok(code)
-}
-
-/// A JSON document with its keys in alphabetical order, as the writers'
-/// `serde_json::json!` documents have always printed them.
-pub(crate) fn sorted(doc: &impl serde::Serialize) -> Result<serde_json::Value> {
-    serde_json::to_value(doc).map_err(|e| Error::Usage(format!("JSON output: {e}")))
+    Ok(shown.exit_code())
 }
 
 fn set(a: SetArgs) -> Result<u8> {
@@ -170,12 +158,9 @@ fn set(a: SetArgs) -> Result<u8> {
     };
     let r = planned.carry_out(&how)?;
     if a.json {
-        super::out::print_json(SCHEMA_SET, &sorted(&r)?)?;
+        super::out::print_json(SCHEMA_SET, &r.json()?)?;
     } else {
-        print!("{}", r.liveness_text.as_deref().unwrap_or(""));
-        if let Some(m) = r.message() {
-            println!("{m}");
-        }
+        print!("{}", r.text());
     }
     if r.result == physpath::SetResult::DryRun {
         eprintln!("{}", a.w.dry_run_note());

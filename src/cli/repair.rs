@@ -4,8 +4,8 @@
 use super::diagnose::{ZoneArgs, print_diagnosis};
 use super::write::WriteArgs;
 use kzrescue::Result;
-use kzrescue::diagnose::{self, DiagnoseOptions};
-use kzrescue::repair::zone::{self as zone_repair, Event, RepairOptions};
+use kzrescue::diagnose::DiagnoseOptions;
+use kzrescue::zone_repair::{self, Event, RepairOptions};
 
 /// The JSON schema of `repair --json`.
 pub const SCHEMA: &str = "kzrescue.repair/3";
@@ -73,63 +73,8 @@ pub fn run_repair(a: &RepairArgs) -> Result<u8> {
     Ok(code)
 }
 
-fn print_json(
-    before: &diagnose::Diagnosis,
-    report: &zone_repair::Report,
-    after: Option<&diagnose::Diagnosis>,
-) -> Result<()> {
-    let mut doc = serde_json::json!({ "before": before, "report": report });
-    if let Some(a) = after {
-        doc["after"] = serde_json::to_value(a)
-            .map_err(|e| kzrescue::Error::Usage(format!("JSON output: {e}")))?;
-    }
-    super::out::print_json(SCHEMA, &doc)
-}
-
-fn print_report(report: &zone_repair::Report, opts: &DiagnoseOptions, write: bool) {
-    println!(
-        "\n== {}",
-        if write {
-            "repair"
-        } else {
-            "plan (dry run: nothing written)"
-        }
-    );
-    for s in &report.steps {
-        let who = s.device.map_or("zone".into(), |d| format!("device {d}"));
-        let state = if s.applied {
-            "done".to_string()
-        } else {
-            s.skipped.clone().unwrap_or_else(|| "not done".into())
-        };
-        println!("{who}: {} — {state}", s.kind);
-        for c in &s.changes {
-            println!("    {c}");
-        }
-        if let Some(j) = &s.journal {
-            println!(
-                "    undo journal: {} (kzrescue undo {} --write)",
-                j.display(),
-                j.display()
-            );
-        }
-    }
-    for w in &report.warnings {
-        println!("warning: {w}");
-    }
-    if !report.liveness.is_empty() {
-        println!("liveness: the uberblock rings did not change while watched");
-        for d in &report.liveness {
-            println!("  {} read by {}", d.name, d.read_detail);
-            for e in d.evidence(opts.hostid) {
-                println!("  note: {e}");
-            }
-        }
-    }
-}
-
 /// Diagnoses, repairs (or, without `ropts.write`, plans and preflights)
-/// and diagnoses again ([`zone_repair::repair_zone`]), printing each step.
+/// and diagnoses again ([`zone_repair::run`]), printing each step.
 /// Exit: the diagnosis after the repair; 0 for a sound dry run. When
 /// tables or labels were rebuilt, the rest of the repair runs again on them.
 /// With `--json` one document: the first diagnosis, every round's steps in
@@ -140,58 +85,16 @@ pub fn repair_and_report(
     ropts: &RepairOptions,
     as_json: bool,
 ) -> Result<u8> {
-    let mut first: Option<diagnose::Diagnosis> = None;
-    let mut latest: Option<diagnose::Diagnosis> = None;
-    let mut report = zone_repair::Report::default();
-    let mut after: Option<diagnose::Diagnosis> = None;
-    let code = zone_repair::repair_zone(cfg, opts, ropts, &mut |e| match e {
-        Event::Diagnosed(d) => {
-            if !as_json {
-                println!("== diagnosis");
+    let out = zone_repair::run(cfg, opts, ropts, &mut |e: &Event<'_>| {
+        if !as_json {
+            print!("{}", e.text(ropts));
+            if let Some(d) = e.diagnosis() {
                 print_diagnosis(d);
             }
-            first.get_or_insert_with(|| d.clone());
-            latest = Some(d.clone());
         }
-        Event::Healthy if as_json => after = latest.clone(),
-        Event::Healthy => println!("\nnothing to repair."),
-        Event::Repairing => {
-            if !as_json && (ropts.reinit_hostdata || ropts.takeover) {
-                in_use_note(ropts);
-            }
-        }
-        Event::Repaired(r) if as_json => report.absorb(r),
-        Event::Repaired(r) => print_report(r, opts, ropts.write),
-        Event::After(a) if as_json => after = Some(a.clone()),
-        Event::After(a) => {
-            println!("\n== diagnosis after the repair");
-            print_diagnosis(a);
-        }
-        Event::Again(_) if as_json => {}
-        Event::Again(tables) => println!(
-            "\n== the {} rebuilt: repairing the rest on them",
-            if tables {
-                "partition table is"
-            } else {
-                "labels are"
-            }
-        ),
     })?;
-    if let (true, Some(b)) = (as_json, &first) {
-        print_json(b, &report, after.as_ref())?;
+    if let (true, Some(doc)) = (as_json, out.json()?) {
+        super::out::print_json(SCHEMA, &doc)?;
     }
-    Ok(code)
-}
-
-/// The warning before a repair that defeats the in-use protection.
-fn in_use_note(ropts: &RepairOptions) {
-    println!(
-        "\nnote: --{} defeats Solaris's in-use protection of the zone's storage: \
-         two hosts running the same zone corrupt it beyond repair.",
-        if ropts.reinit_hostdata {
-            "reinit-hostdata"
-        } else {
-            "takeover"
-        }
-    );
+    Ok(out.code)
 }

@@ -1,7 +1,7 @@
 //! The target arguments every disk-reading subcommand shares.
 
 use kzrescue::Result;
-use kzrescue::target::{TargetOptions, Vdev, open_vdev};
+use kzrescue::target::{DiskSlice, TargetOptions, open_vdev};
 
 /// A disk or vdev to work on, and how to find the pool slice on it.
 #[derive(clap::Args, Debug, Clone)]
@@ -33,7 +33,7 @@ impl TargetArgs {
     }
 
     /// Opens the target and resolves its vdev.
-    pub fn open(&self, write: bool) -> Result<Vdev> {
+    pub fn open(&self, write: bool) -> Result<DiskSlice> {
         let v = open_vdev(&self.target, &self.options(write)?)?;
         if let Some(w) = v.shortfall() {
             eprintln!("kzrescue: warning: {w}");

@@ -52,11 +52,11 @@ pub fn run(a: UndoArgs) -> Result<u8> {
         tx: a.w.tx_options()?,
     })?;
     if a.json {
-        super::out::print_json(SCHEMA, &super::physpath::sorted(&r)?)?;
+        super::out::print_json(SCHEMA, &r.json()?)?;
     } else {
         print!("{}", r.text());
     }
-    if !r.written && r.to_restore > 0 {
+    if r.dry_run() {
         eprintln!("{}", a.w.dry_run_note());
     }
     Ok(r.exit)

@@ -50,11 +50,7 @@ impl WriteArgs {
 
     /// The path of a journal `command` names itself for `name`.
     pub fn journal_path(&self, command: &str, name: &str) -> PathBuf {
-        let secs = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
-        self.journal_dir()
-            .join(journal::default_file_name(command, name, secs))
+        journal::default_path(&self.journal_dir(), command, name)
     }
 
     /// The transaction options these flags and the global options give.

@@ -9,7 +9,7 @@ use super::{
 use crate::error::Error;
 use crate::recovery::{self, Advice, AdviceKind};
 use crate::repair::plan;
-use crate::target::{self, TargetOptions, Vdev};
+use crate::target::{self, DiskSlice, TargetOptions};
 use crate::zfs::label::{self, LabelRead, LabelStatus};
 use crate::zone::Device;
 use crate::zone::zvblk;
@@ -105,7 +105,7 @@ fn open(
     storage: &str,
     id: u32,
     opts: &DiagnoseOptions,
-) -> Result<Vdev, (Vec<Finding>, Option<DeviceAdvice>)> {
+) -> Result<DiskSlice, (Vec<Finding>, Option<DeviceAdvice>)> {
     let topts = TargetOptions {
         slice: None,
         sector_size: opts.sector_size,
@@ -176,7 +176,7 @@ fn recovery_code(a: &Advice) -> Code {
 
 /// The partition finding; fills in the slice, letter and expected phys_path.
 fn check_partition(
-    vdev: &Vdev,
+    vdev: &DiskSlice,
     id: u32,
     spec: &str,
     opts: &DiagnoseOptions,
@@ -214,7 +214,7 @@ fn check_partition(
 /// The label findings; `false` when no label is valid (nothing more to
 /// check on this device).
 fn check_labels(
-    vdev: &Vdev,
+    vdev: &DiskSlice,
     labels: &[LabelRead],
     spec: &str,
     rep: &mut DeviceReport,

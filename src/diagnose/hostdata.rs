@@ -5,11 +5,11 @@ use super::{Code, DeviceReport, DiagnoseOptions, Finding, OpenedDevice, Severity
 use crate::error::Result;
 use crate::hostdata::{self, HostKey, Verdict, keyfile, store};
 use crate::partition::Partition;
-use crate::target::Vdev;
+use crate::target::DiskSlice;
 use std::path::PathBuf;
 
 /// The reserved partition of a disk, if it has exactly one.
-pub fn reserved_partition(vdev: &Vdev) -> Option<&Partition> {
+pub fn reserved_partition(vdev: &DiskSlice) -> Option<&Partition> {
     store::reserved_partition(&vdev.table, &vdev.disk.name())
         .ok()
         .flatten()
@@ -18,7 +18,7 @@ pub fn reserved_partition(vdev: &Vdev) -> Option<&Partition> {
 type HostdataView = (Verdict, Option<store::Assessment>);
 
 fn hostdata_verdict(
-    vdev: &Vdev,
+    vdev: &DiskSlice,
     key: Option<&HostKey>,
     hostid: Option<u32>,
 ) -> Result<HostdataView> {

@@ -26,7 +26,7 @@ pub use procedure::{ProcedureStep, post_rollback_procedure};
 use crate::error::{Error, Result};
 use crate::hostdata::HostKey;
 use crate::repair::liveness;
-use crate::target::Vdev;
+use crate::target::DiskSlice;
 use crate::zfs::label::{LabelRead, LabelStatus};
 use crate::zone::ZoneConfig;
 use crate::zone::zvblk::UnitRadix;
@@ -272,7 +272,7 @@ pub struct OpenedDevice {
     /// What was opened (path or URI).
     pub spec: String,
     /// The resolved vdev.
-    pub vdev: Vdev,
+    pub vdev: DiskSlice,
     /// Its labels.
     pub labels: Vec<LabelRead>,
 }

@@ -13,6 +13,7 @@ use crate::zfs::nvlist::json::NvJson;
 use crate::zfs::nvlist::{NvList, NvPair};
 use serde::Serialize;
 use std::fmt::Write as _;
+use std::path::Path;
 
 /// The boot disk a host-data command names.
 #[derive(Debug, Clone, Default)]
@@ -275,6 +276,33 @@ pub fn inspect(d: &HostDataDisk, key: Option<&HostKey>, hostid: Option<u32>) -> 
     })
 }
 
+/// `hostdata show`: the disk judged with the zone's key (read from
+/// `key_file`; `insecure_perms` accepts one that group or others can
+/// read); `exit` is 0 whenever a valid copy serves (formats/hostdata.md §7).
+pub fn show(d: &DiskRequest, key_file: &Path, insecure_perms: bool) -> Result<Report> {
+    let key = super::keyfile::read_keyfile(key_file, insecure_perms)?.key;
+    let mut r = inspect(&HostDataDisk::open(d)?, Some(&key), None)?;
+    if r.host_data().is_some() {
+        r.exit = 0;
+    }
+    Ok(r)
+}
+
+/// `hostdata check`: the disk judged with the zone's key, when a key file
+/// is given, for the host `hostid` (an owner that differs is reported).
+pub fn check(
+    d: &DiskRequest,
+    key_file: Option<&Path>,
+    insecure_perms: bool,
+    hostid: Option<u32>,
+) -> Result<Report> {
+    let key = match key_file {
+        Some(p) => Some(super::keyfile::read_keyfile(p, insecure_perms)?.key),
+        None => None,
+    };
+    inspect(&HostDataDisk::open(d)?, key.as_ref(), hostid)
+}
+
 fn copies(a: &Assessment) -> Vec<CopyDoc> {
     a.copies
         .iter()
@@ -339,6 +367,49 @@ impl Report {
     /// The decoded host data of the serving copy.
     pub fn host_data(&self) -> Option<&HostData> {
         self.best().map(|b| b.2)
+    }
+
+    /// The report as `hostdata show` prints it: the disk and the key's id,
+    /// both copies, and the serving copy with its host data.
+    pub fn show_text(&self) -> String {
+        let mut s = format!(
+            "host data on {} (kzrescue format v1, not Oracle's), key id {}\n",
+            self.target,
+            self.key_id.as_deref().unwrap_or_default()
+        );
+        s.push_str(&self.copies_text());
+        if let Some((copy, generation, d)) = self.best() {
+            let _ = writeln!(s, "serving: {} copy, generation {generation}", copy.name());
+            s.push_str(&host_data_text(d));
+        }
+        s
+    }
+
+    /// The line `hostdata show` adds on stderr: the verdict when no copy
+    /// serves, a warning when only one does.
+    pub fn show_note(&self) -> Option<String> {
+        if self.best().is_none() {
+            return Some(format!(
+                "kzrescue: {}: {}",
+                self.verdict.name(),
+                self.explanation
+            ));
+        }
+        matches!(self.verdict, Verdict::Degraded { .. })
+            .then(|| format!("warning: {}", self.explanation))
+    }
+
+    /// The report as `hostdata check` prints it: the verdict, both
+    /// copies, and, when another host owns the zone, what to do about it
+    /// (`target`: the disk as the user named it).
+    pub fn check_text(&self, target: &str) -> String {
+        let mut s = format!("{}: {}\n", self.verdict.name(), self.explanation);
+        s.push_str(&self.copies_text());
+        if let (Verdict::OwnedByAnotherHost, Some(d)) = (&self.verdict, self.host_data()) {
+            s.push_str(&super::owner_message(&d.zonename, d, target));
+            s.push('\n');
+        }
+        s
     }
 
     /// The reserved partition and one line per copy.

@@ -270,6 +270,32 @@ impl HostDataWrite {
     }
 }
 
+impl HostDataWrite {
+    /// What the plan says on stderr before it runs: slot bytes written
+    /// over (`warning: …`) and a disk with no slice to watch (`note: …`).
+    pub fn notes(&self) -> Vec<String> {
+        let warnings = self.warnings.iter().map(|w| format!("warning: {w}"));
+        warnings
+            .chain(self.watch_note.iter().map(|n| format!("note: {n}")))
+            .collect()
+    }
+
+    /// Runs the transaction with the undo journal `journal` (or, without
+    /// `write`, its dry-run preflight) and returns what it did as text:
+    /// [`outcome_text`], or where a dry run's new key would go.
+    pub fn carry_out(self, journal: PathBuf, tx: TxOptions, write: bool) -> Result<String> {
+        let key_file = self.key_file().map(|k| k.display().to_string());
+        let t = self.transaction(journal, tx);
+        if write {
+            return Ok(outcome_text(&t.commit()?));
+        }
+        t.dry_run()?;
+        Ok(key_file
+            .map(|k| format!("the new key would go to {k} (mode 0600); no key file made\n"))
+            .unwrap_or_default())
+    }
+}
+
 /// What a committed host-data transaction did, as text: the liveness
 /// check, the key file, the slots.
 pub fn outcome_text(done: &Committed) -> String {

@@ -16,7 +16,7 @@ use sha2::{Digest, Sha256};
 use std::fs::{File, OpenOptions};
 use std::io::Write as _;
 use std::os::unix::fs::OpenOptionsExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// The extension of every undo journal.
 pub const EXTENSION: &str = "kzj";
@@ -43,6 +43,15 @@ pub fn default_file_name(command: &str, name: &str, unix_secs: u64) -> String {
         clean(command),
         clean(name)
     )
+}
+
+/// `dir` joined with the [`default_file_name`] of `command` and `name`,
+/// stamped with the current time.
+pub fn default_path(dir: &Path, command: &str, name: &str) -> PathBuf {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    dir.join(default_file_name(command, name, secs))
 }
 
 /// The first 8 bytes of every journal.

@@ -15,7 +15,6 @@ pub mod plan;
 pub mod report;
 pub mod transaction;
 pub mod undo;
-pub mod zone;
 
 use crate::error::Error;
 

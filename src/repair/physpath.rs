@@ -9,7 +9,7 @@ use super::plan::{self, DevidChange, DiskInput, FieldChange, LeafFields, Plan, P
 use super::report::LivenessReport;
 use super::transaction::{Committed, Transaction, TxOptions};
 use crate::error::{Error, Result};
-use crate::target::{TargetOptions, Vdev, open_vdev};
+use crate::target::{self, DiskSlice, TargetOptions, open_vdev};
 use crate::zfs::label;
 use crate::zfs::vdev_tree;
 use crate::zone::physpath::{first_valid_tree, quoted};
@@ -58,7 +58,7 @@ pub struct SetWrite<'a> {
 /// The planned rewrite: the disks as opened, their plan inputs and the plan.
 pub struct PlannedSet {
     /// Per target, opened read-only.
-    pub vdevs: Vec<Vdev>,
+    pub vdevs: Vec<DiskSlice>,
     /// Per target, what its leaf should say.
     pub inputs: Vec<DiskInput>,
     /// The label edits.
@@ -147,6 +147,22 @@ pub struct SetReport {
 }
 
 impl SetReport {
+    /// The `kzrescue.physpath-set/1` document (without its `schema`).
+    pub fn json(&self) -> Result<serde_json::Value> {
+        super::report::sorted_json(self)
+    }
+
+    /// What `physpath set` prints after its plan: the liveness check and
+    /// [`SetReport::message`].
+    pub fn text(&self) -> String {
+        let mut s = self.liveness_text.clone().unwrap_or_default();
+        if let Some(m) = self.message() {
+            s.push_str(&m);
+            s.push('\n');
+        }
+        s
+    }
+
     /// The last line of the text report (none for a dry run).
     pub fn message(&self) -> Option<String> {
         match (self.result, &self.journal) {
@@ -178,7 +194,7 @@ fn per_target<'a>(what: &str, v: &'a [String], i: usize, n: usize) -> Result<Opt
 
 /// The phys_path of target `i`: verbatim, or from its device id and the
 /// minor letter of its slice.
-fn phys_path_of(r: &SetRequest, i: usize, v: &Vdev) -> Result<String> {
+fn phys_path_of(r: &SetRequest, i: usize, v: &DiskSlice) -> Result<String> {
     let t = &r.targets[i];
     if let Some(p) = per_target("phys-path", &r.phys_path, i, r.targets.len())? {
         return Ok(p.to_string());
@@ -200,7 +216,7 @@ fn phys_path_of(r: &SetRequest, i: usize, v: &Vdev) -> Result<String> {
 
 /// The plan input of each target: the fields asked for, on the vdev
 /// opened read-only.
-fn inputs(r: &SetRequest, vdevs: &[Vdev]) -> Result<Vec<DiskInput>> {
+fn inputs(r: &SetRequest, vdevs: &[DiskSlice]) -> Result<Vec<DiskInput>> {
     let n = r.targets.len();
     if r.device_id.is_empty() && r.phys_path.is_empty() {
         return Err(Error::Usage(
@@ -222,14 +238,14 @@ fn inputs(r: &SetRequest, vdevs: &[Vdev]) -> Result<Vec<DiskInput>> {
             (false, None) => DevidChange::Keep,
         };
         let path = per_target("path", &r.path, i, n)?.map(str::to_string);
-        inputs.push(input(canonical(t), v, phys_path, path, devid));
+        inputs.push(input(target::canonical(t), v, phys_path, path, devid));
     }
     Ok(inputs)
 }
 
 fn input(
     name: String,
-    v: &Vdev,
+    v: &DiskSlice,
     phys_path: String,
     path: Option<String>,
     devid: DevidChange,
@@ -247,16 +263,10 @@ fn input(
     }
 }
 
-fn canonical(t: &str) -> String {
-    std::fs::canonicalize(t)
-        .map(|p| p.display().to_string())
-        .unwrap_or_else(|_| t.to_string())
-}
-
 /// Warnings for the other sides of a mirror that are not being set: their
 /// own labels keep this disk's old child entry (from the vdev tree in the
 /// labels of the disks being set).
-fn mirror_warnings(targets: &[String], vdevs: &[Vdev], p: &Plan) -> Vec<String> {
+fn mirror_warnings(targets: &[String], vdevs: &[DiskSlice], p: &Plan) -> Vec<String> {
     let setting: Vec<u64> = p.disks.iter().map(|d| d.guid).collect();
     let mut out = Vec::new();
     for (t, v) in targets.iter().zip(vdevs) {
@@ -316,7 +326,7 @@ pub fn plan_set(r: &SetRequest) -> Result<PlannedSet> {
         write: false,
         ..r.open.clone()
     };
-    let vdevs: Vec<Vdev> = r
+    let vdevs: Vec<DiskSlice> = r
         .targets
         .iter()
         .map(|t| open_vdev(t, &open))

@@ -51,6 +51,12 @@ pub fn liveness_text(q: &Quiet) -> String {
     s
 }
 
+/// A writer's JSON document as `serde_json::Value`, keys in alphabetical
+/// order (as the writers' documents have always printed them).
+pub fn sorted_json(doc: &impl serde::Serialize) -> crate::error::Result<serde_json::Value> {
+    serde_json::to_value(doc).map_err(|e| crate::error::Error::Usage(format!("JSON output: {e}")))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -171,6 +171,17 @@ fn watch(tx: &mut Transaction<'_>, paths: &[String], o: &TxOptions) {
 }
 
 impl UndoReport {
+    /// The `kzrescue.undo/1` document (without its `schema`).
+    pub fn json(&self) -> Result<serde_json::Value> {
+        super::report::sorted_json(self)
+    }
+
+    /// Whether this was a dry run with something to restore (it ends
+    /// with the dry-run note).
+    pub fn dry_run(&self) -> bool {
+        !self.written && self.to_restore > 0
+    }
+
     /// The report as text.
     pub fn text(&self) -> String {
         let mut s = format!(

@@ -4,7 +4,7 @@
 //! side) and rendered as its text and JSON.
 
 use crate::error::Result;
-use crate::target::{TargetOptions, Vdev, open_vdev};
+use crate::target::{DiskSlice, TargetOptions, open_vdev};
 use crate::zfs::label::{self, LabelRead, LabelStatus};
 use crate::zfs::nvlist::NvList;
 use crate::zfs::vdev_tree::{self, VdevNode};
@@ -30,7 +30,7 @@ pub struct ShownDisk {
     /// The target as the user named it.
     pub spec: String,
     /// The vdev.
-    pub vdev: Vdev,
+    pub vdev: DiskSlice,
     /// Its four labels.
     pub labels: Vec<LabelRead>,
 }
@@ -165,6 +165,11 @@ impl PhysPaths {
         self.disks
             .iter()
             .all(|d| d.labels.iter().all(|l| l.status == LabelStatus::Valid))
+    }
+
+    /// `physpath`'s exit code: 0 when every label is valid, else 1.
+    pub fn exit_code(&self) -> u8 {
+        u8::from(!self.all_valid())
     }
 
     /// The JSON document, with `exit` as given.

@@ -1,5 +1,7 @@
 //! The repair of a diagnosed kernel zone: phys_path on every boot device
-//! (mirror-aware), and host data only when explicitly asked.
+//! (mirror-aware), and host data only when explicitly asked. A workflow
+//! over whole zones beside [`crate::diagnose`] (diagnose, repair, diagnose
+//! again), above the [`crate::repair`] machinery it writes through.
 //!
 //! Every byte goes through one [`Transaction`]: the preflight opens every
 //! device for writing and checks the journal directory and the key
@@ -20,6 +22,7 @@ use crate::repair::plan;
 use crate::repair::transaction::{Existing, NewFile, Transaction, TxOptions};
 use crate::zone::zvblk::UnitRadix;
 use serde::Serialize;
+use std::fmt::Write as _;
 use std::path::PathBuf;
 
 /// What the admin allowed.
@@ -100,6 +103,50 @@ impl Report {
         self.liveness.extend(later.liveness.iter().cloned());
         self.again = later.again;
     }
+
+    /// The report as `kzrescue repair` prints it: a heading (the repair,
+    /// or the plan of a dry run), each step with what it changes and its
+    /// undo journal, the warnings, and how the liveness check read each
+    /// device (`hostid`: this host's, for the evidence notes).
+    pub fn text(&self, hostid: Option<u32>, write: bool) -> String {
+        let mut s = String::new();
+        let heading = if write {
+            "repair"
+        } else {
+            "plan (dry run: nothing written)"
+        };
+        // writing into a String cannot fail
+        let _ = writeln!(s, "\n== {heading}");
+        for step in &self.steps {
+            let who = step.device.map_or("zone".into(), |d| format!("device {d}"));
+            let state = if step.applied {
+                "done".to_string()
+            } else {
+                step.skipped.clone().unwrap_or_else(|| "not done".into())
+            };
+            let _ = writeln!(s, "{who}: {} — {state}", step.kind);
+            for c in &step.changes {
+                let _ = writeln!(s, "    {c}");
+            }
+            if let Some(j) = &step.journal {
+                let j = j.display();
+                let _ = writeln!(s, "    undo journal: {j} (kzrescue undo {j} --write)");
+            }
+        }
+        for w in &self.warnings {
+            let _ = writeln!(s, "warning: {w}");
+        }
+        if !self.liveness.is_empty() {
+            s.push_str("liveness: the uberblock rings did not change while watched\n");
+            for d in &self.liveness {
+                let _ = writeln!(s, "  {} read by {}", d.name, d.read_detail);
+                for e in d.evidence(hostid) {
+                    let _ = writeln!(s, "  note: {e}");
+                }
+            }
+        }
+        s
+    }
 }
 
 /// Whether `session` holds a boot device whose partition table
@@ -178,6 +225,110 @@ pub enum Event<'a> {
     /// Another round follows on what was just rebuilt: the partition
     /// tables (`true`) or the labels (`false`).
     Again(bool),
+}
+
+impl Event<'_> {
+    /// What `kzrescue repair` prints for this step, before the diagnosis
+    /// itself for [`Event::Diagnosed`] and [`Event::After`] (its heading
+    /// only): `r` is the run's options (the in-use warning, the report's
+    /// heading and the liveness notes follow them).
+    pub fn text(&self, r: &RepairOptions) -> String {
+        match self {
+            Event::Diagnosed(_) => "== diagnosis\n".into(),
+            Event::Healthy => "\nnothing to repair.\n".into(),
+            Event::Repairing if r.reinit_hostdata || r.takeover => format!(
+                "\nnote: --{} defeats Solaris's in-use protection of the zone's storage: \
+                 two hosts running the same zone corrupt it beyond repair.\n",
+                if r.reinit_hostdata {
+                    "reinit-hostdata"
+                } else {
+                    "takeover"
+                }
+            ),
+            Event::Repairing => String::new(),
+            Event::Repaired(report) => report.text(r.hostid, r.write),
+            Event::After(_) => "\n== diagnosis after the repair\n".into(),
+            Event::Again(tables) => format!(
+                "\n== the {} rebuilt: repairing the rest on them\n",
+                if *tables {
+                    "partition table is"
+                } else {
+                    "labels are"
+                }
+            ),
+        }
+    }
+
+    /// The diagnosis this step carries ([`Event::Diagnosed`], [`Event::After`]).
+    pub fn diagnosis(&self) -> Option<&diagnose::Diagnosis> {
+        match self {
+            Event::Diagnosed(d) | Event::After(d) => Some(d),
+            _ => None,
+        }
+    }
+}
+
+/// A whole [`run`]: its exit code and, for `repair --json`, the first
+/// diagnosis, every round's steps in one report, and the last diagnosis.
+#[derive(Debug, Clone, Default)]
+pub struct Outcome {
+    /// The exit code of the last diagnosis (0 for a sound dry run or a
+    /// healthy zone).
+    pub code: u8,
+    /// The first diagnosis.
+    pub before: Option<diagnose::Diagnosis>,
+    /// Every round's steps, warnings and liveness readings.
+    pub report: Report,
+    /// The diagnosis after the repair (the first one for a healthy zone;
+    /// none after a dry run).
+    pub after: Option<diagnose::Diagnosis>,
+}
+
+impl Outcome {
+    /// The `kzrescue.repair/3` document (without its `schema`): `before`,
+    /// `report` and, when there is one, `after`, keys in alphabetical order
+    /// as they have always been printed. `None` when nothing was diagnosed.
+    pub fn json(&self) -> Result<Option<serde_json::Value>> {
+        let Some(before) = &self.before else {
+            return Ok(None);
+        };
+        let mut doc = serde_json::Map::new();
+        doc.insert("before".into(), crate::repair::report::sorted_json(before)?);
+        doc.insert(
+            "report".into(),
+            crate::repair::report::sorted_json(&self.report)?,
+        );
+        if let Some(a) = &self.after {
+            doc.insert("after".into(), crate::repair::report::sorted_json(a)?);
+        }
+        Ok(Some(serde_json::Value::Object(doc)))
+    }
+}
+
+/// [`repair_zone`], telling `on` each step, with what `repair --json`
+/// prints gathered into one [`Outcome`].
+pub fn run(
+    cfg: &crate::zone::ZoneConfig,
+    opts: &diagnose::DiagnoseOptions,
+    r: &RepairOptions,
+    on: &mut dyn FnMut(&Event<'_>),
+) -> Result<Outcome> {
+    let mut out = Outcome::default();
+    let mut latest: Option<diagnose::Diagnosis> = None;
+    out.code = repair_zone(cfg, opts, r, &mut |e| {
+        match &e {
+            Event::Diagnosed(d) => {
+                out.before.get_or_insert_with(|| (*d).clone());
+                latest = Some((*d).clone());
+            }
+            Event::Healthy => out.after = latest.clone(),
+            Event::Repaired(report) => out.report.absorb(report),
+            Event::After(a) => out.after = Some((*a).clone()),
+            Event::Repairing | Event::Again(_) => {}
+        }
+        on(&e);
+    })?;
+    Ok(out)
 }
 
 /// Diagnoses the zone, repairs (or, without `r.write`, plans and
@@ -336,7 +487,7 @@ impl<'s> Builder<'s> {
                 continue;
             };
             let access = &self.r.tx.access;
-            let annotate = |e| super::annotate(e, &format!("{}: ", d.spec), "");
+            let annotate = |e| crate::repair::annotate(e, &format!("{}: ", d.spec), "");
             let scan = recovery::scan_device(&d.spec, d.sector_size, access).map_err(annotate)?;
             let p = recovery::plan_restore(&d.spec, scan, from, d.sector_size, None, access)
                 .map_err(annotate)?;
@@ -380,7 +531,7 @@ impl<'s> Builder<'s> {
                 })
             };
             let p = crate::zfs::relabel::plan(&raw, size, Default::default())
-                .map_err(|e| super::annotate(e, &format!("{}: ", o.spec), ""))?;
+                .map_err(|e| crate::repair::annotate(e, &format!("{}: ", o.spec), ""))?;
             let mut changes: Vec<String> = p
                 .repaired
                 .iter()
@@ -616,7 +767,7 @@ impl<'s> Builder<'s> {
         let plan = TargetPlan {
             path: o.spec.clone(),
             source: o.vdev.disk.clone(),
-            phases: super::hostdata::phases(writes),
+            phases: crate::repair::hostdata::phases(writes),
         };
         self.add(
             step,
