@@ -11,7 +11,7 @@ use super::diff::{Diff, diff, merge};
 use super::{BlockCounts, Entry, Manifest, SCHEMA, descendants, path_order, relative_dataset};
 use crate::error::{Error, Result};
 use crate::read::{Notice, open_fs};
-use crate::zfs::spa::Opened;
+use crate::zfs::spa::OpenPool;
 use serde::ser::{Error as _, SerializeSeq, SerializeStruct};
 use serde::{Serialize, Serializer};
 use std::cell::RefCell;
@@ -23,7 +23,7 @@ pub type Progress<'a> = &'a (dyn Fn(u64) + Sync);
 #[derive(Clone, Copy)]
 pub struct Scope<'a> {
     /// The pool.
-    pub opened: &'a Opened,
+    pub opened: &'a OpenPool,
     /// The dataset and every file system below it (with @SNAP: each one's
     /// snapshot of that name).
     pub recursive: bool,
@@ -36,7 +36,7 @@ pub struct Scope<'a> {
 /// The datasets a manifest of `spec` covers; descendants that do not read
 /// are [`Notice::Problem`]s. A dataset that does not exist is an error.
 pub fn covered(
-    o: &Opened,
+    o: &OpenPool,
     spec: &str,
     recursive: bool,
     notice: &mut dyn FnMut(Notice),
