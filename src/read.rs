@@ -232,6 +232,45 @@ pub fn follow(fs: &Zpl, path: &str, notice: &mut dyn FnMut(Notice)) -> Result<(u
     )))
 }
 
+/// Writes the contents of the file at `path` of `fs` to `out`. A symlink
+/// is refused (kind `Usage`) unless `follow_links`, which resolves it
+/// inside the file system as [`follow`] does; a file claiming more than
+/// `max_file_size` bytes is refused (kind `Refused`): a hostile size on a
+/// one-block file would stream zeros for hours.
+pub fn cat(
+    fs: &Zpl,
+    path: &str,
+    follow_links: bool,
+    max_file_size: u64,
+    notice: &mut dyn FnMut(Notice),
+    out: &mut dyn std::io::Write,
+) -> Result<()> {
+    use crate::zfs::zpl::FileType;
+    let (obj, path) = if follow_links {
+        follow(fs, path, notice)?
+    } else {
+        (fs.lookup(path)?, path.to_string())
+    };
+    let (dn, z) = fs.znode(obj)?;
+    match z.file_type() {
+        FileType::File if z.size > max_file_size => Err(Error::Refused(format!(
+            "{path} claims {} bytes, more than --max-file-size {max_file_size} (its default is 64G): \
+             pass a larger --max-file-size to stream it",
+            z.size
+        ))),
+        FileType::File => fs.read_file(&dn, z.size, |b| out.write_all(b)),
+        FileType::Symlink => {
+            let t = fs.readlink(&dn, &z)?;
+            Err(Error::Usage(format!(
+                "{path} is a symbolic link to {}; pass --follow to read what it points to \
+                 (resolved inside the dataset)",
+                String::from_utf8_lossy(&t)
+            )))
+        }
+        t => Err(Error::Usage(format!("{path} is a {t:?}, not a file"))),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

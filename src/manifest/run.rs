@@ -99,6 +99,43 @@ pub struct Compared {
     pub now: Side,
 }
 
+/// Says that some of `dataset`'s blocks could not be checksum-verified:
+/// their hashes in the manifest vouch for what is on disk, not for what
+/// was written.
+fn unverified(dataset: &str, b: BlockCounts) -> Option<Notice> {
+    (b.unverified > 0).then(|| {
+        Notice::Warning(format!(
+            "{}: {} of {} blocks use a checksum kzrescue does not compute (or none) and were read unverified",
+            dataset,
+            b.unverified,
+            b.verified + b.unverified
+        ))
+    })
+}
+
+impl Summary {
+    /// What to say once the manifest of `dataset` is written: each read
+    /// error, then the blocks read unverified.
+    pub fn notices(&self, dataset: &str) -> Vec<Notice> {
+        let errors = self.errors.iter().map(|e| Notice::Problem(e.clone()));
+        errors.chain(unverified(dataset, self.blocks)).collect()
+    }
+}
+
+impl Compared {
+    /// What to say with the difference: both sides' read errors, then
+    /// each side's blocks read unverified.
+    pub fn notices(&self) -> Vec<Notice> {
+        let (b, n) = (&self.base, &self.now);
+        let errors = b.summary.errors.iter().chain(&n.summary.errors);
+        errors
+            .map(|e| Notice::Problem(e.clone()))
+            .chain(unverified(&b.dataset, b.summary.blocks))
+            .chain(unverified(&n.dataset, n.summary.blocks))
+            .collect()
+    }
+}
+
 /// The baseline of `--against @SNAP` for `dataset`: `DATASET@SNAP` of its
 /// head (a leading `@` of `snap` optional).
 pub fn baseline(dataset: &str, snap: &str) -> String {
@@ -314,6 +351,30 @@ impl Serialize for Entries<'_, '_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn errors_then_unverified_blocks_are_said() {
+        let s = Summary {
+            errors: vec!["/a: bad".into()],
+            blocks: BlockCounts {
+                verified: 3,
+                unverified: 1,
+                repaired: 0,
+            },
+            entries: 2,
+        };
+        assert_eq!(
+            s.notices("p/fs"),
+            [
+                Notice::Problem("/a: bad".into()),
+                Notice::Warning(
+                    "p/fs: 1 of 4 blocks use a checksum kzrescue does not compute (or none) and were read unverified"
+                        .into()
+                )
+            ]
+        );
+        assert!(Summary::default().notices("p/fs").is_empty());
+    }
 
     #[test]
     fn baseline_of_against() {
