@@ -692,6 +692,32 @@ pub struct Outcome {
     pub unverified: u64,
 }
 
+impl Outcome {
+    /// The closing line: paths exported, problems, and the blocks read
+    /// without a verified checksum when there were any.
+    pub fn summary(&self) -> String {
+        let unverified = if self.unverified > 0 {
+            format!(
+                ", {} blocks read unverified (a checksum kzrescue does not compute, or none)",
+                self.unverified
+            )
+        } else {
+            String::new()
+        };
+        format!(
+            "exported {} paths, {} problems{unverified}",
+            self.report.written,
+            self.report.problems.len()
+        )
+    }
+}
+
+/// Creates the tar archive `path` for a [`Destination::Tar`].
+pub fn create_tar(path: &Path) -> Result<Box<dyn Write>> {
+    let f = File::create(path).map_err(|e| Error::io(format!("create {}", path.display()), e))?;
+    Ok(Box::new(std::io::BufWriter::new(f)))
+}
+
 /// The name a walk's root is written under when it is not a directory:
 /// `object-N` for `--object N`, else the path's last component (or `file`
 /// when it cannot be a file name).

@@ -15,10 +15,15 @@ use crate::target::{self, AccessOptions, TargetOptions};
 use crate::zfs::dsl::DatasetInfo;
 use crate::zfs::objset::ObjSet;
 use crate::zfs::pool::Pool;
-use crate::zfs::spa::{self, Opened};
+use crate::zfs::spa::{self, OpenPool};
 use crate::zfs::zpl::Zpl;
 use std::path::Path;
 use std::sync::Arc;
+
+mod catalog;
+mod listing;
+pub use catalog::{Catalog, CatalogDoc, catalog};
+pub use listing::{Listed, Listing, Ls, LsDoc, list, ls};
 
 /// Something the user should know, said while opening.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -93,7 +98,7 @@ pub fn open_pool(
     targets: &[String],
     opts: &PoolOptions,
     notice: &mut dyn FnMut(Notice),
-) -> Result<Opened> {
+) -> Result<OpenPool> {
     let sources = open_sources(targets, opts, notice)?;
     let opened = spa::open(&sources, opts.txg)?;
     for n in &opened.notes {
@@ -160,7 +165,7 @@ pub fn dataset_fs(pool: &Arc<Pool>, ds: &DatasetInfo) -> Result<Zpl> {
 
 /// Opens the ZPL file system of dataset `name` (`pool/fs` or
 /// `pool/fs@snap`) of an opened pool.
-pub fn open_fs(o: &Opened, name: &str) -> Result<Zpl> {
+pub fn open_fs(o: &OpenPool, name: &str) -> Result<Zpl> {
     dataset_fs(&o.pool, &o.mos.find(&o.pool, name)?)
 }
 
@@ -168,14 +173,16 @@ pub fn open_fs(o: &Opened, name: &str) -> Result<Zpl> {
 /// in it the spec points.
 pub struct Place {
     /// The pool as read.
-    pub opened: Opened,
+    pub opened: OpenPool,
     /// The dataset's file system.
     pub fs: Zpl,
     /// The spec.
     pub spec: PathSpec,
 }
 
-/// Opens the pool on `targets` and the file system `spec` names.
+/// Opens the pool on `targets` and the file system `spec` names; the file
+/// system's warnings (an impossible version, a root that is not a
+/// directory) are [`Notice::Warning`]s.
 pub fn open_place(
     targets: &[String],
     spec: &str,
@@ -185,6 +192,9 @@ pub fn open_place(
     let spec = PathSpec::parse(spec);
     let opened = open_pool(targets, opts, notice)?;
     let fs = open_fs(&opened, &spec.dataset)?;
+    for w in &fs.warnings {
+        notice(Notice::Warning(w.to_string()));
+    }
     Ok(Place { opened, fs, spec })
 }
 
@@ -222,105 +232,43 @@ pub fn follow(fs: &Zpl, path: &str, notice: &mut dyn FnMut(Notice)) -> Result<(u
     )))
 }
 
-/// Every dataset and snapshot of an opened pool, as `zdb -d` lists them.
-pub struct Catalog {
-    /// The MOS's own line: its used bytes and objects.
-    pub mos: crate::zfs::dsl::MosInfo,
-    /// The datasets and snapshots that read.
-    pub datasets: Vec<DatasetInfo>,
-    /// DSL objects that did not read, then datasets with a problem
-    /// (`dataset NAME: problem`).
-    pub errors: Vec<String>,
-}
-
-/// Lists every dataset and snapshot of `o`.
-pub fn catalog(o: &Opened) -> Catalog {
-    let mut datasets = Vec::new();
-    let mut errors = Vec::new();
-    for d in o.mos.datasets(&o.pool) {
-        match d {
-            Ok(d) => datasets.push(d),
-            Err(e) => errors.push(e.to_string()),
-        }
-    }
-    for d in &datasets {
-        if let Some(p) = &d.problem {
-            errors.push(format!("dataset {}: {p}", d.name));
-        }
-    }
-    Catalog {
-        mos: o.mos.info(&o.pool),
-        datasets,
-        errors,
-    }
-}
-
-/// One entry of a listing: the name it has in its directory and what its
-/// object holds.
-pub struct Listed {
-    /// The name's bytes as the directory holds them.
-    pub name: Vec<u8>,
-    /// The object number.
-    pub object: u64,
-    /// The object's znode, or why it does not read.
-    pub znode: Result<crate::zfs::zpl::Znode>,
-    /// A symlink's target, or why it does not read.
-    pub target: Option<Result<Vec<u8>>>,
-    /// Why the name cannot be a file name (shown escaped), if it cannot.
-    pub name_problem: Option<&'static str>,
-    /// A second entry of this name in one directory.
-    pub duplicate: bool,
-}
-
-/// What `ls` sees at a path: a directory's entries, or the one object.
-pub struct Listing {
-    /// Whether the path is a directory (its entries are listed).
-    pub dir: bool,
-    /// The entries, in directory order (or the path's own object).
-    pub entries: Vec<Listed>,
-}
-
-impl Listed {
-    /// Reads object `object`, named `name`.
-    fn read(fs: &Zpl, object: u64, name: &[u8]) -> Listed {
-        let node = fs.znode(object);
-        let target = match &node {
-            Ok((dn, z)) if z.file_type() == crate::zfs::zpl::FileType::Symlink => {
-                Some(fs.readlink(dn, z))
-            }
-            _ => None,
-        };
-        Listed {
-            name: name.to_vec(),
-            object,
-            znode: node.map(|(_, z)| z),
-            target,
-            name_problem: None,
-            duplicate: false,
-        }
-    }
-}
-
-/// Lists `path` of `fs`: a directory's entries with the name problems
-/// and duplicates flagged, or the object itself under the path's name.
-pub fn list(fs: &Zpl, path: &str) -> Result<Listing> {
-    let obj = fs.lookup(path)?;
+/// Writes the contents of the file at `path` of `fs` to `out`. A symlink
+/// is refused (kind `Usage`) unless `follow_links`, which resolves it
+/// inside the file system as [`follow`] does; a file claiming more than
+/// `max_file_size` bytes is refused (kind `Refused`): a hostile size on a
+/// one-block file would stream zeros for hours.
+pub fn cat(
+    fs: &Zpl,
+    path: &str,
+    follow_links: bool,
+    max_file_size: u64,
+    notice: &mut dyn FnMut(Notice),
+    out: &mut dyn std::io::Write,
+) -> Result<()> {
+    use crate::zfs::zpl::FileType;
+    let (obj, path) = if follow_links {
+        follow(fs, path, notice)?
+    } else {
+        (fs.lookup(path)?, path.to_string())
+    };
     let (dn, z) = fs.znode(obj)?;
-    if z.file_type() != crate::zfs::zpl::FileType::Dir {
-        return Ok(Listing {
-            dir: false,
-            entries: vec![Listed::read(fs, obj, path.as_bytes())],
-        });
+    match z.file_type() {
+        FileType::File if z.size > max_file_size => Err(Error::Refused(format!(
+            "{path} claims {} bytes, more than --max-file-size {max_file_size} (its default is 64G): \
+             pass a larger --max-file-size to stream it",
+            z.size
+        ))),
+        FileType::File => fs.read_file(&dn, z.size, |b| out.write_all(b)),
+        FileType::Symlink => {
+            let t = fs.readlink(&dn, &z)?;
+            Err(Error::Usage(format!(
+                "{path} is a symbolic link to {}; pass --follow to read what it points to \
+                 (resolved inside the dataset)",
+                String::from_utf8_lossy(&t)
+            )))
+        }
+        t => Err(Error::Usage(format!("{path} is a {t:?}, not a file"))),
     }
-    let mut seen = std::collections::HashSet::new();
-    let mut entries = Vec::new();
-    for e in fs.readdir(&dn)? {
-        let mut l = Listed::read(fs, e.object, &e.name);
-        l.name_problem = crate::zfs::walk::name_problem(&e.name);
-        l.duplicate = !seen.insert(e.name);
-        entries.push(l);
-    }
-    Ok(Listing { dir: true, entries })
 }
 
 #[cfg(test)]

@@ -119,6 +119,7 @@ mod tests {
         assert_eq!(utc(0), "1970-01-01 00:00:00 UTC");
         assert_eq!(utc(1_000_000_000), "2001-09-09 01:46:40 UTC");
         assert_eq!(utc(-1), "1969-12-31 23:59:59 UTC");
+        assert_eq!(utc_unsigned(1_000_000_000), "2001-09-09 01:46:40 UTC");
         assert_eq!(utc(951_782_400), "2000-02-29 00:00:00 UTC");
         assert_eq!(
             full_iso(1_714_566_896, 123_456_789),

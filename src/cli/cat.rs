@@ -3,8 +3,6 @@
 //! `--follow`, which resolves it inside the dataset only.
 
 use super::datasets::{PoolArgs, notice};
-use kzrescue::read::follow;
-use kzrescue::zfs::zpl::FileType;
 use kzrescue::{Error, Result};
 use std::io::Write;
 
@@ -32,34 +30,10 @@ pub struct CatArgs {
 /// Runs the subcommand.
 pub fn run(args: &CatArgs) -> Result<u8> {
     let (p, warned) = args.pool.place(&args.args)?;
-    let (fs, path) = (&p.fs, &p.spec.path);
-    let (obj, path) = if args.follow {
-        follow(fs, path, &mut notice)?
-    } else {
-        (fs.lookup(path)?, path.clone())
-    };
-    let (dn, z) = fs.znode(obj)?;
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::with_capacity(1 << 20, stdout.lock());
-    match z.file_type() {
-        FileType::File if z.size > args.max_file_size => {
-            return Err(Error::Refused(format!(
-                "{path} claims {} bytes, more than --max-file-size {} (its default is 64G): \
-                 pass a larger --max-file-size to stream it",
-                z.size, args.max_file_size
-            )));
-        }
-        FileType::File => fs.read_file(&dn, z.size, |b| out.write_all(b))?,
-        FileType::Symlink => {
-            let t = fs.readlink(&dn, &z)?;
-            return Err(Error::Usage(format!(
-                "{path} is a symbolic link to {}; pass --follow to read what it points to \
-                 (resolved inside the dataset)",
-                String::from_utf8_lossy(&t)
-            )));
-        }
-        t => return Err(Error::Usage(format!("{path} is a {t:?}, not a file"))),
-    }
+    let (path, max) = (&p.spec.path, args.max_file_size);
+    kzrescue::read::cat(&p.fs, path, args.follow, max, &mut notice, &mut out)?;
     out.flush().map_err(|e| Error::io("write stdout", e))?;
     Ok(if warned {
         super::EXIT_PROBLEMS

@@ -11,7 +11,6 @@ use indicatif::{ProgressBar, ProgressStyle};
 use kzrescue::export::{self, Destination, Names, Options, Request};
 
 use kzrescue::{Error, Result};
-use std::fs::File;
 use std::io::Write;
 use std::path::PathBuf;
 
@@ -97,15 +96,10 @@ pub fn run(args: &ExportArgs) -> Result<u8> {
     let pb = bar();
     let dest = match (&args.to, &args.tar) {
         (Some(dir), _) => Destination::Dir(dir),
-        (None, Some(tarpath)) => Destination::Tar(Box::new(move || {
-            Ok(if tarpath.as_os_str() == "-" {
-                Box::new(std::io::BufWriter::new(std::io::stdout())) as Box<dyn Write>
-            } else {
-                Box::new(std::io::BufWriter::new(File::create(tarpath).map_err(
-                    |e| Error::io(format!("create {}", tarpath.display()), e),
-                )?))
-            })
+        (None, Some(t)) if t.as_os_str() == "-" => Destination::Tar(Box::new(|| {
+            Ok(Box::new(std::io::BufWriter::new(std::io::stdout())) as Box<dyn Write>)
         })),
+        (None, Some(t)) => Destination::Tar(Box::new(move || export::create_tar(t))),
         (None, None) => return Err(Error::Usage("export needs --to DIR or --tar FILE".into())),
     };
     let o = export::export(&p.fs, &req, dest, &pb)?;
@@ -114,19 +108,7 @@ pub fn run(args: &ExportArgs) -> Result<u8> {
     for e in errors {
         eprintln!("kzrescue: {e}");
     }
-    eprintln!(
-        "kzrescue: exported {} paths, {} problems{}",
-        o.report.written,
-        errors.len(),
-        if o.unverified > 0 {
-            format!(
-                ", {} blocks read unverified (a checksum kzrescue does not compute, or none)",
-                o.unverified
-            )
-        } else {
-            String::new()
-        }
-    );
+    eprintln!("kzrescue: {}", o.summary());
     Ok(if errors.is_empty() && !warned {
         super::EXIT_OK
     } else {

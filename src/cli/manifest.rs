@@ -5,7 +5,6 @@
 
 use super::datasets::{PoolArgs, notice};
 use indicatif::{ProgressBar, ProgressStyle};
-use kzrescue::manifest::BlockCounts;
 use kzrescue::manifest::build::Options;
 use kzrescue::manifest::diff::{Diff, stream_files};
 use kzrescue::manifest::run::{Scope, Streamed, baseline, compare};
@@ -56,20 +55,6 @@ fn print_json<T: Serialize>(v: &T) -> Result<()> {
     super::out::stream_json(v)
 }
 
-/// Says on stderr when some blocks could not be checksum-verified: their
-/// hashes in the manifest vouch for what is on disk, not for what was
-/// written.
-fn warn_unverified(dataset: &str, b: BlockCounts) {
-    if b.unverified > 0 {
-        eprintln!(
-            "kzrescue: warning: {}: {} of {} blocks use a checksum kzrescue does not compute (or none) and were read unverified",
-            dataset,
-            b.unverified,
-            b.verified + b.unverified
-        );
-    }
-}
-
 fn diff_exit(d: &Diff) -> u8 {
     if d.is_empty() {
         super::EXIT_OK
@@ -114,11 +99,7 @@ pub fn run(args: &ManifestArgs) -> Result<u8> {
         let c = compare(&scope, &baseline(ds, snap), ds, &mut notice);
         bar.finish_and_clear();
         let c = c?;
-        for e in c.base.summary.errors.iter().chain(&c.now.summary.errors) {
-            eprintln!("kzrescue: {e}");
-        }
-        warn_unverified(&c.base.dataset, c.base.summary.blocks);
-        warn_unverified(&c.now.dataset, c.now.summary.blocks);
+        c.notices().into_iter().for_each(notice);
         print_json(&c.diff)?;
         return Ok(diff_exit(&c.diff));
     }
@@ -126,10 +107,7 @@ pub fn run(args: &ManifestArgs) -> Result<u8> {
     let printed = print_json(&doc);
     bar.finish_and_clear();
     let summary = doc.finish(printed)?;
-    for e in &summary.errors {
-        eprintln!("kzrescue: {e}");
-    }
-    warn_unverified(ds, summary.blocks);
+    summary.notices(ds).into_iter().for_each(notice);
     Ok(if summary.errors.is_empty() {
         super::EXIT_OK
     } else {

@@ -35,6 +35,16 @@ pub fn escape(s: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
+/// Writes text whose every line ends in a newline to stdout, escaped; a
+/// closed pipe (`| head`) is an I/O error, not a panic.
+pub fn print_text(text: &str) -> kzrescue::Result<()> {
+    use std::io::Write;
+    std::io::stdout()
+        .lock()
+        .write_all(escape(text).as_bytes())
+        .map_err(|e| kzrescue::Error::io("write stdout", e))
+}
+
 /// Prints a `--json` document as every command prints it: the value with its
 /// `schema` key (`kzrescue.<command>/<version>`) first, integers as decimal
 /// strings unless `--json-int` (as OpenZFS 2.3's `-j` does: a guid, txg,

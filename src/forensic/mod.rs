@@ -16,6 +16,7 @@ pub mod changes;
 pub mod deleted;
 pub mod history;
 pub mod objects;
+mod text;
 pub mod timeline;
 
 pub use changes::{ChangesQuery, ChangesReport, Since, changes};

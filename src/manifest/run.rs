@@ -11,7 +11,7 @@ use super::diff::{Diff, diff, merge};
 use super::{BlockCounts, Entry, Manifest, SCHEMA, descendants, path_order, relative_dataset};
 use crate::error::{Error, Result};
 use crate::read::{Notice, open_fs};
-use crate::zfs::spa::Opened;
+use crate::zfs::spa::OpenPool;
 use serde::ser::{Error as _, SerializeSeq, SerializeStruct};
 use serde::{Serialize, Serializer};
 use std::cell::RefCell;
@@ -23,7 +23,7 @@ pub type Progress<'a> = &'a (dyn Fn(u64) + Sync);
 #[derive(Clone, Copy)]
 pub struct Scope<'a> {
     /// The pool.
-    pub opened: &'a Opened,
+    pub opened: &'a OpenPool,
     /// The dataset and every file system below it (with @SNAP: each one's
     /// snapshot of that name).
     pub recursive: bool,
@@ -36,7 +36,7 @@ pub struct Scope<'a> {
 /// The datasets a manifest of `spec` covers; descendants that do not read
 /// are [`Notice::Problem`]s. A dataset that does not exist is an error.
 pub fn covered(
-    o: &Opened,
+    o: &OpenPool,
     spec: &str,
     recursive: bool,
     notice: &mut dyn FnMut(Notice),
@@ -97,6 +97,43 @@ pub struct Compared {
     pub base: Side,
     /// The dataset now.
     pub now: Side,
+}
+
+/// Says that some of `dataset`'s blocks could not be checksum-verified:
+/// their hashes in the manifest vouch for what is on disk, not for what
+/// was written.
+fn unverified(dataset: &str, b: BlockCounts) -> Option<Notice> {
+    (b.unverified > 0).then(|| {
+        Notice::Warning(format!(
+            "{}: {} of {} blocks use a checksum kzrescue does not compute (or none) and were read unverified",
+            dataset,
+            b.unverified,
+            b.verified + b.unverified
+        ))
+    })
+}
+
+impl Summary {
+    /// What to say once the manifest of `dataset` is written: each read
+    /// error, then the blocks read unverified.
+    pub fn notices(&self, dataset: &str) -> Vec<Notice> {
+        let errors = self.errors.iter().map(|e| Notice::Problem(e.clone()));
+        errors.chain(unverified(dataset, self.blocks)).collect()
+    }
+}
+
+impl Compared {
+    /// What to say with the difference: both sides' read errors, then
+    /// each side's blocks read unverified.
+    pub fn notices(&self) -> Vec<Notice> {
+        let (b, n) = (&self.base, &self.now);
+        let errors = b.summary.errors.iter().chain(&n.summary.errors);
+        errors
+            .map(|e| Notice::Problem(e.clone()))
+            .chain(unverified(&b.dataset, b.summary.blocks))
+            .chain(unverified(&n.dataset, n.summary.blocks))
+            .collect()
+    }
 }
 
 /// The baseline of `--against @SNAP` for `dataset`: `DATASET@SNAP` of its
@@ -314,6 +351,30 @@ impl Serialize for Entries<'_, '_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn errors_then_unverified_blocks_are_said() {
+        let s = Summary {
+            errors: vec!["/a: bad".into()],
+            blocks: BlockCounts {
+                verified: 3,
+                unverified: 1,
+                repaired: 0,
+            },
+            entries: 2,
+        };
+        assert_eq!(
+            s.notices("p/fs"),
+            [
+                Notice::Problem("/a: bad".into()),
+                Notice::Warning(
+                    "p/fs: 1 of 4 blocks use a checksum kzrescue does not compute (or none) and were read unverified"
+                        .into()
+                )
+            ]
+        );
+        assert!(Summary::default().notices("p/fs").is_empty());
+    }
 
     #[test]
     fn baseline_of_against() {

@@ -57,11 +57,6 @@ pub const READ_FEATURES: &[&str] = &[
     "com.datto:encryption",
 ];
 
-/// The former name of [`OpenPool`], kept until its last users (the
-/// `datasets` and `manifest` commands) say `OpenPool`.
-#[doc(hidden)]
-pub type Opened = OpenPool;
-
 /// A pool opened for reading.
 pub struct OpenPool {
     /// The block reader.

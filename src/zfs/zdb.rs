@@ -15,6 +15,7 @@
 //! `active`, so a reader (or a test) can tell them apart.
 
 use crate::source::Source;
+use crate::zfs::dsl::DatasetInfo;
 use crate::zfs::label::{self, LabelComparison, LabelRead, LabelStatus};
 use crate::zfs::nvlist::{NvList, NvValue};
 use crate::zfs::uberblock::{self, MMP_MAGIC, SlotRead, SlotStatus, Uberblock};
@@ -24,6 +25,54 @@ use std::fmt::Write;
 pub const L2ARC_HEADER_OFFSET: u64 = 4 << 20;
 /// `L2ARC_DEV_HDR_MAGIC`, ASCII "ZFSCACHE".
 const L2ARC_DEV_HDR_MAGIC: u64 = 0x5a46_5343_4143_4845;
+
+/// zdb's compact size format (`zfs_nicenum`): 1024-based, at most 5 characters.
+pub fn nicenum(num: u64) -> String {
+    const UNITS: [char; 7] = [' ', 'K', 'M', 'G', 'T', 'P', 'E'];
+    let mut n = num;
+    let mut index = 0;
+    while n >= 1024 && index < 6 {
+        n /= 1024;
+        index += 1;
+    }
+    if index == 0 {
+        return format!("{n}");
+    }
+    let unit = UNITS[index];
+    if num.is_multiple_of(1u64 << (10 * index)) {
+        return format!("{n}{unit}");
+    }
+    let v = num as f64 / (1u64 << (10 * index)) as f64;
+    let mut out = String::new();
+    for prec in (0..=2).rev() {
+        out = format!("{v:.prec$}{unit}");
+        if out.len() <= 5 {
+            break;
+        }
+    }
+    out
+}
+
+/// A dataset's type as `zdb -d` names it (`UNREADABLE` when its object
+/// set does not read).
+pub fn dataset_type(d: &DatasetInfo) -> String {
+    d.os_type
+        .map(|t| t.name())
+        .unwrap_or_else(|| "UNREADABLE".into())
+}
+
+/// `zdb -d`'s line for one dataset.
+pub fn dataset_line(d: &DatasetInfo) -> String {
+    format!(
+        "Dataset {} [{}], ID {}, cr_txg {}, {}, {} objects",
+        d.name,
+        dataset_type(d),
+        d.id,
+        d.ds.creation_txg,
+        nicenum(d.ds.referenced_bytes),
+        d.objects()
+    )
+}
 
 const BANNER: &str = "------------------------------------\n";
 
@@ -461,6 +510,16 @@ impl RingText<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn nicenum_like_zdb() {
+        assert_eq!(nicenum(0), "0");
+        assert_eq!(nicenum(1023), "1023");
+        assert_eq!(nicenum(21504), "21K");
+        assert_eq!(nicenum(50688), "49.5K");
+        assert_eq!(nicenum(2430976), "2.32M");
+        assert_eq!(nicenum(1044480), "1020K");
+    }
 
     #[test]
     fn asctime_matches_c() {
