@@ -55,6 +55,11 @@ impl Vdev {
         }
     }
 
+    /// The vdev's first byte on the disk (0 for a whole-device vdev).
+    pub fn start(&self) -> u64 {
+        self.partition.as_ref().map_or(0, |p| p.start)
+    }
+
     /// When the disk is shorter than its partition table says (an image
     /// copied incompletely, a LUN shrunk), the warning to give: the
     /// expected and actual sizes and what is missing. The vdev is then read
