@@ -468,6 +468,21 @@ mod tests {
     }
 
     #[test]
+    fn discovery_lists_every_address_of_every_target() {
+        let t = |name: &str, addresses: &[&str]| DiscoveredTarget {
+            name: name.into(),
+            addresses: addresses.iter().map(|a| a.to_string()).collect(),
+        };
+        let d = Discovery {
+            portal: "h:3260".into(),
+            targets: vec![t("iqn.a", &["10.0.0.1:3260,1"]), t("iqn.b", &[])],
+        };
+        assert_eq!(d.text(), "10.0.0.1:3260,1 iqn.a\n- iqn.b\n");
+        assert_eq!(d.json()["portal"], "h:3260");
+        assert_eq!(d.json()["targets"][1]["name"], "iqn.b");
+    }
+
+    #[test]
     fn portals_get_the_iscsi_port() {
         assert_eq!(portal_with_port("h"), "h:3260");
         assert_eq!(portal_with_port("h:1"), "h:1");

@@ -112,6 +112,18 @@ pub fn open_source(spec: &str, write: bool, access: &AccessOptions) -> Result<Sh
     Ok(Arc::new(FileSource::open(Path::new(spec), mode)?))
 }
 
+/// The partition table of the disk `spec` names, with the pool slice
+/// chosen ([`partition::report::TableReport::read`]).
+pub fn table_report(
+    spec: &str,
+    sector_size: Option<u32>,
+    slice: Option<u32>,
+    access: &AccessOptions,
+) -> Result<partition::report::TableReport> {
+    let disk = open_source(spec, false, access)?;
+    partition::report::TableReport::read(disk.as_ref(), sector_size, slice)
+}
+
 /// Resolves `spec` to a vdev: opens it, reads the partition table and picks
 /// the slice (`opts.slice`, else the one ZFS slice; no table → whole device).
 pub fn open_vdev(spec: &str, opts: &TargetOptions) -> Result<Vdev> {

@@ -21,8 +21,7 @@
 
 use super::{EXIT_OK, EXIT_PROBLEMS};
 use kzrescue::Result;
-use kzrescue::partition::report::TableReport;
-use kzrescue::target::open_source;
+use kzrescue::target::table_report;
 
 /// Arguments of `kzrescue partitions`: list the table of TARGET, or, with
 /// the `restore` subcommand, rebuild it. A target file literally named
@@ -73,8 +72,8 @@ pub fn run(args: &PartitionsArgs) -> Result<u8> {
             ));
         }
     };
-    let disk = open_source(target, false, &super::context::get().access()?)?;
-    let report = TableReport::read(disk.as_ref(), args.sector_size, args.slice)?;
+    let access = super::context::get().access()?;
+    let report = table_report(target, args.sector_size, args.slice, &access)?;
     if args.json {
         super::out::print_json("kzrescue.partitions/1", &report.json())?;
     } else {

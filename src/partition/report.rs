@@ -222,5 +222,11 @@ mod tests {
         assert_eq!(v["kind"], "none");
         assert_eq!(v["pool_slice"], serde_json::Value::Null);
         assert_eq!(v["partitions"], json!([]));
+        let text = r.text();
+        assert!(
+            text.contains(", 512-byte sectors, 4194304 bytes (4.0 MiB)\n"),
+            "{text}"
+        );
+        assert!(text.ends_with("  no partition table: the whole device is the vdev\n"));
     }
 }
