@@ -179,6 +179,25 @@ impl Demo {
         }
     }
 
+    /// What `kzrescue demo` says first: the story, and where the files are.
+    pub fn intro(&self) -> String {
+        let (dir, disk, key) = (self.dir.display(), self.disk.display(), self.key.display());
+        let config = self.config.display();
+        format!(
+            "kzrescue demo: a kernel zone `kz1` whose boot disk (a real ZFS pool on a
+Solaris-style GPT disk) went through the two field failures:
+  1. its root pool was imported in the global zone, which rewrote the
+     leaf's phys_path/path/devid in all four labels, and
+  2. its LUN was rolled back, so the host data on it is sealed under a
+     key the host's keystore no longer has.
+Everything is in {dir}
+  {disk}   the boot disk ({STORAGE} = this file)
+  {config}   `zonecfg -z kz1 export`
+  {key}   the zone's key as the host has it now
+"
+        )
+    }
+
     /// The command-line options that say the same as [`Demo::diagnose_options`].
     pub fn common_args(&self) -> String {
         let (uri, disk) = self.map();

@@ -10,6 +10,9 @@ use crate::partition::{gpt, restore::RawHeader};
 use crate::scan::{self, ScanOptions, TableMatch};
 use crate::source::{Source, read_vec};
 
+mod report;
+pub use report::RecoveryReport;
+
 /// What a piece of [`Advice`] proposes: the kind of fix its command is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AdviceKind {
@@ -293,8 +296,7 @@ pub fn scan_device(
     sector_size: Option<u32>,
     access: &crate::target::AccessOptions,
 ) -> Result<ScanReport> {
-    let src = scan::open_for_scan(spec, access)?;
-    scan::scan(src.as_ref(), ScanOptions { sector_size }, &mut |_, _| {})
+    scan::scan_spec(spec, ScanOptions { sector_size }, access, &mut |_, _| {})
 }
 
 /// The vdev a fresh table is laid around: the one named vdev, or the one
@@ -634,4 +636,121 @@ pub fn label_repair_transaction(
         tx.watch(&target::canonical(t), start, len, ashift);
     }
     Some(tx)
+}
+
+/// How a writer writes: the transaction's options, whether to write (else
+/// a dry run), and the undo journal's path for a name (the pool's, or the
+/// disk's file name), asked for only when something is to be written.
+pub struct WriteOptions<'a> {
+    /// The transaction's options.
+    pub tx: TxOptions,
+    /// Write (else only the transaction's preflight: a dry run).
+    pub write: bool,
+    /// The undo journal's path for a name.
+    pub journal: &'a dyn Fn(&str) -> PathBuf,
+}
+
+/// How a writer ran.
+#[derive(Debug, Clone)]
+pub struct WriterRun {
+    /// What it planned and did.
+    pub report: RecoveryReport,
+    /// A dry run: the plan passed the preflight, nothing was written.
+    pub dry_run: bool,
+    /// Something is left to fix: a label left alone (nothing written) or
+    /// not valid after the repair, or notes on the table after a restore.
+    pub problems: bool,
+}
+
+impl WriterRun {
+    fn dry_run(mut report: RecoveryReport, tx: &Transaction<'_>) -> Result<WriterRun> {
+        tx.dry_run()?;
+        report.dry_run();
+        Ok(WriterRun {
+            report,
+            dry_run: true,
+            problems: false,
+        })
+    }
+}
+
+/// `label repair` of `targets`: plans ([`plan_label_repair`]), then
+/// commits the transaction ([`label_repair_transaction`]) or only checks
+/// it (a dry run), then reads the labels back ([`labels_not_valid`]).
+pub fn label_repair(
+    targets: &[String],
+    topts: &TargetOptions,
+    ropts: RelabelOptions,
+    w: WriteOptions<'_>,
+) -> Result<WriterRun> {
+    let planned = plan_label_repair(targets, topts, ropts)?;
+    let mut report = RecoveryReport::relabel(&planned, ropts.reseal_only);
+    let journal = (w.journal)(planned.pool().unwrap_or("pool"));
+    let tx = match label_repair_transaction(&planned, journal, w.tx) {
+        Some(tx) if planned.edits() > 0 => tx,
+        _ => {
+            report.unchanged("every label is valid");
+            let problems = planned.plans.iter().any(|p| !p.left.is_empty());
+            return Ok(WriterRun {
+                report,
+                dry_run: false,
+                problems,
+            });
+        }
+    };
+    if !w.write {
+        return WriterRun::dry_run(report, &tx);
+    }
+    drop(planned);
+    report.committed(&tx.commit()?);
+    let still_bad = labels_not_valid(targets, topts)?;
+    report.labels_after(&still_bad);
+    Ok(WriterRun {
+        report,
+        dry_run: false,
+        problems: !still_bad.is_empty(),
+    })
+}
+
+/// `partitions restore` of `spec`: scans it (`progress(done, total)` after
+/// each chunk), plans ([`plan_restore`]), then commits the transaction
+/// ([`restore_transaction`]) or only checks it (a dry run), then reads the
+/// table back ([`table_now`]).
+pub fn restore(
+    spec: &str,
+    from: RestoreFrom,
+    sector_size: Option<u32>,
+    vdev_start: Option<u64>,
+    access: &crate::target::AccessOptions,
+    w: WriteOptions<'_>,
+    progress: &mut dyn FnMut(u64, u64),
+) -> Result<WriterRun> {
+    let r = scan::scan_spec(spec, ScanOptions { sector_size }, access, progress)?;
+    let planned = plan_restore(spec, r, from, sector_size, vdev_start, access)?;
+    let mut report = RecoveryReport::restore(&planned);
+    let disk = std::path::Path::new(spec)
+        .file_name()
+        .map_or_else(|| spec.to_string(), |n| n.to_string_lossy().into_owned());
+    // no transaction when no byte changes: say so, in text and JSON alike
+    let Some(tx) = restore_transaction(&planned, (w.journal)(&disk), w.tx) else {
+        report.unchanged("the table is already there");
+        return Ok(WriterRun {
+            report,
+            dry_run: false,
+            problems: false,
+        });
+    };
+    if !w.write {
+        return WriterRun::dry_run(report, &tx);
+    }
+    let ss = planned.sector_size as u32;
+    drop(planned);
+    report.committed(&tx.commit()?);
+    let t = table_now(spec, ss, access)?;
+    report.table_after(&t);
+    Ok(WriterRun {
+        report,
+        dry_run: false,
+        problems: !t.notes.is_empty(),
+    })
 }

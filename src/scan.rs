@@ -38,6 +38,8 @@ use crate::zfs::vdev_tree;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
+mod text;
+
 /// Granularity of the search: every vdev starts on a 512-byte boundary.
 pub const STEP: u64 = 512;
 /// Bytes read per chunk: small enough that the kernel's copy into the
@@ -435,6 +437,18 @@ pub fn open_for_scan(
         }
         _ => crate::target::open_source(spec, false, access),
     }
+}
+
+/// Opens `spec` ([`open_for_scan`]) and scans it; `progress(done, total)`
+/// is called after each chunk.
+pub fn scan_spec(
+    spec: &str,
+    opts: ScanOptions,
+    access: &crate::target::AccessOptions,
+    progress: &mut dyn FnMut(u64, u64),
+) -> Result<ScanReport> {
+    let src = open_for_scan(spec, access)?;
+    scan(src.as_ref(), opts, progress)
 }
 
 /// Scans `src` for vdev labels and Sun labels. `progress(done, total)` is

@@ -11,6 +11,8 @@ use crate::source::iscsi::{self, LuSelector};
 pub use crate::source::iscsi::{IscsiOptions, LunInfo, parse_digest, parse_timeout};
 use crate::source::uri::{self, AccessOptions};
 pub use crate::source::uri::{IscsiLu, Mapped, NfsMount, StorageUri, map};
+use crate::zone::comstar;
+use std::fmt::Write as _;
 use std::time::{Duration, Instant};
 
 /// `host[:port]` with the iSCSI port (3260) added when none is given.
@@ -98,6 +100,16 @@ pub fn parse_fields(u: &StorageUri) -> Vec<(&'static str, String)> {
     r
 }
 
+/// The parts of a URI as `kzrescue uri parse` prints them: one
+/// `field: value` line each, the names right-aligned.
+pub fn parse_text(u: &StorageUri) -> String {
+    let mut s = String::new();
+    for (k, v) in parse_fields(u) {
+        let _ = writeln!(s, "{k:>12}: {v}");
+    }
+    s
+}
+
 /// What a URI maps to, in one line: the local path, or
 /// `iscsi PORTAL luname NAME` / `iscsi PORTAL target IQN lun N`.
 pub fn mapped_line(m: &Mapped) -> String {
@@ -122,19 +134,140 @@ pub fn initiator_name(access: &AccessOptions) -> String {
         .unwrap_or_else(iscsi::session::default_initiator_name)
 }
 
+/// What a portal offers (`kzrescue iscsi discover`).
+#[derive(Debug, Clone)]
+pub struct Discovery {
+    /// The portal, with its port.
+    pub portal: String,
+    /// The targets it offers.
+    pub targets: Vec<DiscoveredTarget>,
+}
+
+impl Discovery {
+    /// The `iscsi discover --json` document (without its `schema`).
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::json!({ "portal": self.portal, "targets": self.targets })
+    }
+
+    /// One `ADDRESS TARGET` line per address of each target (`- TARGET`
+    /// for a target without one).
+    pub fn text(&self) -> String {
+        let mut s = String::new();
+        for t in &self.targets {
+            for addr in &t.addresses {
+                let _ = writeln!(s, "{addr} {}", t.name);
+            }
+            if t.addresses.is_empty() {
+                let _ = writeln!(s, "- {}", t.name);
+            }
+        }
+        s
+    }
+}
+
+/// The zvol route (`uri map --via-iscsi`) for the zvols `storage` names:
+/// [`comstar::plan`] with `rescue_host` (required) and `initiator` (default:
+/// the one `access()` configures, else this machine's).
+pub fn zvol_route(
+    storage: &[String],
+    rescue_host: Option<&str>,
+    initiator: Option<&str>,
+    zone: Option<&str>,
+    access: &dyn Fn() -> Result<AccessOptions>,
+) -> Result<comstar::Route> {
+    let host = rescue_host.ok_or_else(|| {
+        Error::Usage(
+            "--via-iscsi needs --rescue-host ADDR: the Solaris host's address as this \
+             machine reaches it"
+                .into(),
+        )
+    })?;
+    comstar::plan(&comstar::RouteRequest {
+        storage: storage.to_vec(),
+        rescue_host: host.to_string(),
+        initiator: match initiator {
+            Some(i) => i.to_string(),
+            None => initiator_name(&access()?),
+        },
+        zone: zone.map(str::to_string),
+    })
+}
+
 /// The targets a portal (`host[:port]`) offers: SendTargets discovery.
-/// Returns the portal with its port, and the targets.
-pub fn discover(portal: &str, access: &AccessOptions) -> Result<(String, Vec<DiscoveredTarget>)> {
+pub fn discover(portal: &str, access: &AccessOptions) -> Result<Discovery> {
     let portal = portal_with_port(portal);
     let targets = iscsi::discover(&access.iscsi.session(&portal, None))?;
-    Ok((portal, targets))
+    Ok(Discovery { portal, targets })
+}
+
+/// What the LUs a URI or a portal names answer (`kzrescue iscsi inquiry`).
+#[derive(Debug, Clone)]
+pub struct LuReport {
+    /// The URI or portal as asked.
+    pub query: String,
+    /// Each LU with the name of its target.
+    pub lus: Vec<(String, LunInfo)>,
+}
+
+impl LuReport {
+    /// The `iscsi inquiry --json` document (without its `schema`).
+    pub fn json(&self) -> serde_json::Value {
+        inquiry_doc(&self.query, &self.lus)
+    }
+
+    /// Each LU for a person: type, identity, capacity, write protection,
+    /// designators and LU names.
+    pub fn text(&self) -> String {
+        let mut s = String::new();
+        for (target, i) in &self.lus {
+            let _ = writeln!(s, "{target} LUN {}:", i.lun);
+            let _ = writeln!(
+                s,
+                "  type      {} ({:#04x}), qualifier {}",
+                device_type_name(i.inquiry.device_type),
+                i.inquiry.device_type,
+                i.inquiry.qualifier
+            );
+            let _ = writeln!(
+                s,
+                "  vendor    {:?}  product {:?}  revision {:?}",
+                i.inquiry.vendor, i.inquiry.product, i.inquiry.revision
+            );
+            if let Some(c) = i.capacity {
+                let _ = writeln!(
+                    s,
+                    "  capacity  {} blocks of {} bytes ({} bytes)",
+                    c.last_lba + 1,
+                    c.block_len,
+                    c.bytes().unwrap_or(0)
+                );
+            }
+            match i.write_protected {
+                Some(true) => s.push_str("  write-protected yes (MODE SENSE WP bit)\n"),
+                Some(false) => s.push_str("  write-protected no\n"),
+                None => {}
+            }
+            for d in &i.designators {
+                let (kind, assoc, val) = designator_text(d);
+                let n = d.value.len();
+                let _ = writeln!(s, "  id        {kind} ({assoc}, {n} bytes): {val}");
+            }
+            for n in &i.lu_names {
+                let _ = writeln!(s, "  luname    {n}");
+            }
+        }
+        s
+    }
 }
 
 /// INQUIRY, VPD 0x83, capacity and write protection of the LU an
 /// `iscsi:` URI names, or (`what` = `host[:port]`) of every LU of every
 /// target behind that portal: (target name, LU).
-pub fn inquire(what: &str, access: &AccessOptions) -> Result<Vec<(String, LunInfo)>> {
-    let mut found = Vec::new();
+pub fn inquire(what: &str, access: &AccessOptions) -> Result<LuReport> {
+    let mut found = LuReport {
+        query: what.to_string(),
+        lus: Vec::new(),
+    };
     if uri::is_uri(what) {
         let u = StorageUri::parse(what)?;
         let Mapped::Iscsi { portal, lu } = uri::map(&u, access)? else {
@@ -149,7 +282,7 @@ pub fn inquire(what: &str, access: &AccessOptions) -> Result<Vec<(String, LunInf
         info.write_protected = iscsi::write_protected(&mut s, lun)?;
         let target = s.config().target.clone().unwrap_or_default();
         let _ = s.logout();
-        found.push((target, info));
+        found.lus.push((target, info));
         return Ok(found);
     }
     let cfg = access.iscsi.session(&portal_with_port(what), None);
@@ -162,7 +295,7 @@ pub fn inquire(what: &str, access: &AccessOptions) -> Result<Vec<(String, LunInf
             if info.inquiry.device_type == 0 && info.inquiry.qualifier == 0 {
                 info.write_protected = iscsi::write_protected(&mut s, lun)?;
             }
-            found.push((t.name.clone(), info));
+            found.lus.push((t.name.clone(), info));
         }
         let _ = s.logout();
     }
@@ -219,6 +352,52 @@ impl Copied {
     pub fn mib_per_s(&self) -> f64 {
         self.bytes as f64 / (1 << 20) as f64 / self.elapsed.as_secs_f64().max(1e-9)
     }
+
+    /// `read N bytes in S s (T MiB/s)`.
+    pub fn summary(&self) -> String {
+        let secs = self.elapsed.as_secs_f64();
+        let (n, rate) = (self.bytes, self.mib_per_s());
+        format!("read {n} bytes in {secs:.3} s ({rate:.1} MiB/s)")
+    }
+}
+
+/// Where [`copy_out`] copies to.
+pub enum CopyTo<'a> {
+    /// Nowhere: read and throw away (to measure the throughput).
+    Nowhere,
+    /// A writer (standard output).
+    Writer(&'a mut dyn std::io::Write),
+    /// A new file (refused when it exists).
+    NewFile(&'a std::path::Path),
+}
+
+/// Opens the disk `spec` names read-only (an `iscsi:` URI, any target) and
+/// copies a range of it as [`copy`] does, to `to` (a new file is created
+/// once the disk has opened).
+pub fn copy_out(
+    spec: &str,
+    access: &AccessOptions,
+    offset: u64,
+    length: Option<u64>,
+    chunk: usize,
+    to: CopyTo<'_>,
+) -> Result<Copied> {
+    let src = crate::target::open_source(spec, false, access)?;
+    let mut file;
+    let out: Option<&mut dyn std::io::Write> = match to {
+        CopyTo::Nowhere => None,
+        CopyTo::Writer(w) => Some(w),
+        CopyTo::NewFile(p) => {
+            let f = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(p)
+                .map_err(|e| Error::io(format!("create {}", p.display()), e))?;
+            file = std::io::BufWriter::new(f);
+            Some(&mut file)
+        }
+    };
+    copy(src.as_ref(), offset, length, chunk, out)
 }
 
 /// Copies `length` bytes (default: to the end) of `src` from `offset` to
@@ -286,6 +465,21 @@ mod tests {
         let e = copy(&src, 4000, Some(1001), 512, None).unwrap_err();
         assert_eq!(e.kind(), crate::ErrorKind::Usage);
         assert!(copy(&src, 5001, None, 512, None).is_err());
+    }
+
+    #[test]
+    fn discovery_lists_every_address_of_every_target() {
+        let t = |name: &str, addresses: &[&str]| DiscoveredTarget {
+            name: name.into(),
+            addresses: addresses.iter().map(|a| a.to_string()).collect(),
+        };
+        let d = Discovery {
+            portal: "h:3260".into(),
+            targets: vec![t("iqn.a", &["10.0.0.1:3260,1"]), t("iqn.b", &[])],
+        };
+        assert_eq!(d.text(), "10.0.0.1:3260,1 iqn.a\n- iqn.b\n");
+        assert_eq!(d.json()["portal"], "h:3260");
+        assert_eq!(d.json()["targets"][1]["name"], "iqn.b");
     }
 
     #[test]

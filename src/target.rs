@@ -58,6 +58,11 @@ impl DiskSlice {
         }
     }
 
+    /// The vdev's first byte on the disk (0 for a whole-device vdev).
+    pub fn start(&self) -> u64 {
+        self.partition.as_ref().map_or(0, |p| p.start)
+    }
+
     /// When the disk is shorter than its partition table says (an image
     /// copied incompletely, a LUN shrunk), the warning to give: the
     /// expected and actual sizes and what is missing. The vdev is then read
@@ -117,6 +122,18 @@ pub fn canonical(spec: &str) -> String {
     std::fs::canonicalize(spec)
         .map(|p| p.display().to_string())
         .unwrap_or_else(|_| spec.to_string())
+}
+
+/// The partition table of the disk `spec` names, with the pool slice
+/// chosen ([`partition::report::TableReport::read`]).
+pub fn table_report(
+    spec: &str,
+    sector_size: Option<u32>,
+    slice: Option<u32>,
+    access: &AccessOptions,
+) -> Result<partition::report::TableReport> {
+    let disk = open_source(spec, false, access)?;
+    partition::report::TableReport::read(disk.as_ref(), sector_size, slice)
 }
 
 /// Resolves `spec` to a vdev: opens it, reads the partition table and picks

@@ -123,7 +123,7 @@ impl Context {
 }
 
 fn build(a: &GlobalArgs) -> Result<AccessOptions> {
-    let mut o = AccessOptions::from_env()?;
+    let mut o = AccessOptions::from_vars(&|k| std::env::var_os(k))?;
     let chap = match (&a.chap_user, &a.chap_secret_file) {
         (user, Some(file)) => {
             let user = user

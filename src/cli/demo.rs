@@ -4,7 +4,7 @@
 
 use super::diagnose::print_diagnosis;
 use super::repair::repair_and_report;
-use kzrescue::demo::{Demo, STORAGE};
+use kzrescue::demo::Demo;
 use kzrescue::diagnose;
 use kzrescue::{Error, Result};
 use std::io::Write;
@@ -34,17 +34,8 @@ fn step(title: &str, cmd: &str) {
 /// Runs the demo.
 pub fn run(a: &DemoArgs) -> Result<u8> {
     let demo = Demo::unpack(a.dir.clone())?;
-    let (dir, disk, key) = (demo.dir.display(), demo.disk.display(), demo.key.display());
-    println!("kzrescue demo: a kernel zone `kz1` whose boot disk (a real ZFS pool on a");
-    println!("Solaris-style GPT disk) went through the two field failures:");
-    println!("  1. its root pool was imported in the global zone, which rewrote the");
-    println!("     leaf's phys_path/path/devid in all four labels, and");
-    println!("  2. its LUN was rolled back, so the host data on it is sealed under a");
-    println!("     key the host's keystore no longer has.");
-    println!("Everything is in {dir}");
-    println!("  {disk}   the boot disk ({STORAGE} = this file)");
-    println!("  {}   `zonecfg -z kz1 export`", demo.config.display());
-    println!("  {key}   the zone's key as the host has it now");
+    let dir = demo.dir.display();
+    print!("{}", demo.intro());
 
     let opts = demo.diagnose_options(a.liveness_interval);
     let cfg = demo.zone_config()?;

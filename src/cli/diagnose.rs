@@ -2,7 +2,7 @@
 //! its configuration, as findings with stable codes.
 
 use kzrescue::Result;
-use kzrescue::diagnose::{self, DiagnoseOptions, Diagnosis, Severity};
+use kzrescue::diagnose::{self, DiagnoseOptions, Diagnosis};
 use kzrescue::zone::zvblk::UnitRadix;
 use std::path::PathBuf;
 
@@ -20,7 +20,7 @@ pub struct ZoneArgs {
     keys: Option<PathBuf>,
     /// hostid (hex) of the host that will run the zone: host data owned by
     /// another hostid is reported.
-    #[arg(long, value_name = "H", value_parser = parse_hostid)]
+    #[arg(long, value_name = "H", value_parser = super::bounds::parse_hostid)]
     hostid: Option<u32>,
     /// Open PATH where the configuration names URI (a copied image, or the
     /// device the URI is reachable as on this machine). Repeatable.
@@ -44,10 +44,6 @@ pub struct ZoneArgs {
     /// which kzrescue cannot read).
     #[arg(long, value_name = "WHOSE", default_value = "auto", value_parser = ["auto", "kzrescue"])]
     hostdata: String,
-}
-
-fn parse_hostid(s: &str) -> std::result::Result<u32, String> {
-    kzrescue::hostdata::parse_hostid(s).map_err(|e| e.to_string())
 }
 
 fn parse_map(s: &str) -> std::result::Result<(String, String), String> {
@@ -89,13 +85,7 @@ impl ZoneArgs {
 
     /// The zone configuration, parsed.
     pub fn config(&self) -> Result<kzrescue::zone::ZoneConfig> {
-        let text = kzrescue::input::read_text(
-            &self.zone_config,
-            "zone configuration",
-            kzrescue::input::MAX_CONFIG,
-            true,
-        )?;
-        kzrescue::zone::parse_config(&text, self.zone.as_deref())
+        kzrescue::zone::read_config(&self.zone_config, self.zone.as_deref())
     }
 }
 
@@ -113,96 +103,9 @@ pub struct DiagnoseArgs {
     json: bool,
 }
 
-fn tag(s: Severity) -> &'static str {
-    match s {
-        Severity::Ok => " ok ",
-        Severity::Info => "info",
-        Severity::Warning => "warn",
-        Severity::Repairable => "FIX ",
-        Severity::Unrepairable => "FAIL",
-    }
-}
-
 /// Prints a diagnosis for a person.
 pub fn print_diagnosis(d: &Diagnosis) {
-    println!(
-        "zone {} (brand {}), {} boot device(s)",
-        d.zone.as_deref().unwrap_or("?"),
-        d.brand.as_deref().unwrap_or("?"),
-        d.devices.len()
-    );
-    let print_findings = |dev: Option<u32>| {
-        for f in d.findings.iter().filter(|f| f.device == dev) {
-            println!(
-                "  [{}] {:<10} {} {}",
-                tag(f.severity),
-                f.check,
-                f.code,
-                f.message
-            );
-            if let Some(fix) = &f.fix {
-                println!("         {:<10} {:<12} fix: {fix}", "", "");
-            }
-        }
-    };
-    for r in &d.devices {
-        println!();
-        let id = r.id.map_or("?".into(), |i| i.to_string());
-        println!(
-            "device {id} (bootpri {}): {}",
-            r.bootpri.map_or("-".into(), |b| b.to_string()),
-            r.storage
-        );
-        if let Some(o) = &r.opened
-            && *o != r.storage
-        {
-            println!("  opened as {o}");
-        }
-        if let Some(e) = &r.expected_phys_path {
-            println!("  the zone expects phys_path {e}");
-        }
-        print_findings(r.id);
-    }
-    if d.findings.iter().any(|f| f.device.is_none()) {
-        println!();
-        println!("zone-wide");
-        print_findings(None);
-    }
-    if !d.post_rollback.is_empty() {
-        println!();
-        println!(
-            "after a rollback (host data {}): what makes the zone boot again",
-            d.hostdata_format
-        );
-        for s in &d.post_rollback {
-            println!(
-                "  {}. [{}{}] {}",
-                s.step,
-                s.on,
-                if s.kzrescue_does_it {
-                    ", kzrescue does this"
-                } else {
-                    ""
-                },
-                s.command
-            );
-            println!("       {}", s.why);
-        }
-    }
-    println!();
-    let n_fix = d.repairable().count();
-    let n_fail = d
-        .findings
-        .iter()
-        .filter(|f| f.severity == Severity::Unrepairable)
-        .count();
-    let verdict = match d.exit_code {
-        diagnose::EXIT_HEALTHY => "healthy: nothing to repair".to_string(),
-        diagnose::EXIT_REPAIRABLE => format!("{n_fix} problem(s) that `kzrescue repair` can fix"),
-        diagnose::EXIT_LIVE => "the pool is live: nothing may be repaired now".to_string(),
-        _ => format!("{n_fail} problem(s) kzrescue cannot fix, {n_fix} it can"),
-    };
-    println!("verdict: {verdict} (exit {})", d.exit_code);
+    print!("{}", d.text());
 }
 
 /// Runs `kzrescue diagnose`.
@@ -213,7 +116,7 @@ pub fn run_diagnose(a: &DiagnoseArgs) -> Result<u8> {
     if a.json {
         super::out::stream_json(&s.diagnosis)?;
     } else {
-        print_diagnosis(&s.diagnosis);
+        print!("{}", s.diagnosis.text());
     }
     Ok(s.diagnosis.exit_code)
 }

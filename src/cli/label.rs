@@ -60,8 +60,7 @@ pub fn run(args: &LabelArgs) -> Result<u8> {
         (None, None) => return Err(kzrescue::Error::Usage("label: a TARGET is required".into())),
     };
     let v = target.open(false)?;
-    let start = v.partition.as_ref().map_or(0, |p| p.start);
-    let report = LabelReport::read(v.source.as_ref(), v.describe(), start, false);
+    let report = LabelReport::read(v.source.as_ref(), v.describe(), v.start(), false);
     if args.json {
         super::out::print_json(SCHEMA, &report.json())?;
     } else {

@@ -5,35 +5,9 @@
 //! sequences in them (clear the screen, rewrite earlier lines, set the
 //! window title). Every `print!`/`println!`/`eprintln!` below `src/cli/`
 //! goes through [`escape`] (the macros in `cli/mod.rs` shadow the standard
-//! ones): C0 control characters other than newline and tab are shown as
-//! `\xNN`, the way `ls -b` shows them, and DEL and C1 controls as `\u00NN`
-//! (the JSON spelling: serde_json escapes C0 itself but not these, so JSON
-//! printed this way stays valid). `cat` and `export --tar -` write file
-//! bytes unchanged, as asked. A newline inside a disk string is not
-//! escaped (text output is line-oriented; use `--json` to tell them apart).
+//! ones); `cat` and `export --tar -` write file bytes unchanged, as asked.
 
-use std::borrow::Cow;
-
-/// `s` with control characters other than `\n` and `\t` made visible.
-pub fn escape(s: &str) -> Cow<'_, str> {
-    let bad = |c: char| (c.is_control() && c != '\n' && c != '\t') || c == '\u{7f}';
-    if !s.chars().any(bad) {
-        return Cow::Borrowed(s);
-    }
-    let mut out = String::with_capacity(s.len() + 8);
-    for c in s.chars() {
-        if !bad(c) {
-            out.push(c);
-        } else if (c as u32) < 0x20 {
-            out.push_str(&format!("\\x{:02x}", c as u32));
-        } else {
-            // DEL and C1: the JSON spelling, so JSON output stays valid
-            // (serde_json leaves these unescaped) and means the same
-            out.push_str(&format!("\\u{:04x}", c as u32));
-        }
-    }
-    Cow::Owned(out)
-}
+pub use kzrescue::json::escape;
 
 /// Writes text whose every line ends in a newline to stdout, escaped; a
 /// closed pipe (`| head`) is an I/O error, not a panic.
@@ -69,17 +43,10 @@ pub fn stream_json(doc: &impl serde::Serialize) -> kzrescue::Result<()> {
         .map_err(|e| kzrescue::Error::io("write stdout", e))
 }
 
-/// Serializes `doc` to `w` with [`JsonFormatter`] under the global `--json-int`.
+/// Serializes `doc` to `w` as [`kzrescue::json::to_writer`] does, under the
+/// global `--json-int`.
 pub fn write_json<W: std::io::Write>(w: W, doc: &impl serde::Serialize) -> kzrescue::Result<()> {
-    let f = JsonFormatter::new(!super::context::get().json_int());
-    let mut ser = serde_json::Serializer::with_formatter(w, f);
-    doc.serialize(&mut ser).map_err(|e| {
-        if e.is_io() {
-            kzrescue::Error::io("write stdout", std::io::Error::other(e.to_string()))
-        } else {
-            kzrescue::Error::Usage(format!("JSON output: {e}"))
-        }
-    })
+    kzrescue::json::to_writer(w, doc, !super::context::get().json_int())
 }
 
 /// A document with a `schema` key put first.
@@ -90,123 +57,15 @@ struct WithSchema<'a, T: serde::Serialize> {
     doc: &'a T,
 }
 
-/// serde_json's pretty printer that writes integers as decimal strings
-/// (unless told to keep numbers) and DEL and the C1 controls as `\u00NN`
-/// (serde_json escapes only C0), as the rest of the CLI's output does: a
-/// document about a hostile disk holds names an intruder chose.
-pub struct JsonFormatter {
-    pretty: serde_json::ser::PrettyFormatter<'static>,
-    ints_as_strings: bool,
-    /// Inside a string (an integer map key is written between
-    /// `begin_string` and `end_string`: already quoted).
-    in_string: bool,
-}
-
-impl JsonFormatter {
-    /// A formatter; `ints_as_strings` quotes every integer.
-    pub fn new(ints_as_strings: bool) -> Self {
-        JsonFormatter {
-            pretty: serde_json::ser::PrettyFormatter::new(),
-            ints_as_strings,
-            in_string: false,
-        }
-    }
-
-    fn int<W: ?Sized + std::io::Write>(&mut self, w: &mut W, digits: &str) -> std::io::Result<()> {
-        if self.ints_as_strings && !self.in_string {
-            w.write_all(b"\"")?;
-            w.write_all(digits.as_bytes())?;
-            w.write_all(b"\"")
-        } else {
-            w.write_all(digits.as_bytes())
-        }
-    }
-}
-
-macro_rules! int_writers {
-    ($($name:ident: $t:ty),*) => {$(
-        fn $name<W: ?Sized + std::io::Write>(&mut self, w: &mut W, v: $t) -> std::io::Result<()> {
-            self.int(w, &v.to_string())
-        }
-    )*};
-}
-
-macro_rules! delegate {
-    ($($name:ident($($a:ident: $t:ty),*)),*) => {$(
-        fn $name<W: ?Sized + std::io::Write>(&mut self, w: &mut W $(, $a: $t)*) -> std::io::Result<()> {
-            self.pretty.$name(w $(, $a)*)
-        }
-    )*};
-}
-
-impl serde_json::ser::Formatter for JsonFormatter {
-    int_writers!(write_i8: i8, write_i16: i16, write_i32: i32, write_i64: i64, write_i128: i128,
-        write_u8: u8, write_u16: u16, write_u32: u32, write_u64: u64, write_u128: u128);
-    delegate!(begin_array(), end_array(), begin_array_value(first: bool), end_array_value(),
-        begin_object(), end_object(), begin_object_key(first: bool), begin_object_value(),
-        end_object_value());
-    fn begin_string<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
-        self.in_string = true;
-        w.write_all(b"\"")
-    }
-    fn end_string<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
-        self.in_string = false;
-        w.write_all(b"\"")
-    }
-    fn write_string_fragment<W: ?Sized + std::io::Write>(
-        &mut self,
-        w: &mut W,
-        fragment: &str,
-    ) -> std::io::Result<()> {
-        w.write_all(escape(fragment).as_bytes())
-    }
-}
-
 #[cfg(test)]
 mod tests {
-    use super::escape;
-
     #[test]
-    fn control_characters_are_shown_not_sent() {
-        assert_eq!(escape("rpool\n\tok"), "rpool\n\tok");
-        assert_eq!(escape("evil\u{1b}[2Jpool"), "evil\\x1b[2Jpool");
-        assert_eq!(escape("a\u{7f}b\u{9b}c\u{0}"), "a\\u007fb\\u009bc\\x00");
-        assert_eq!(escape("naïve ✓"), "naïve ✓");
-    }
-
-    #[test]
-    fn streamed_documents_quote_integers_but_not_keys() {
+    fn the_schema_comes_first() {
         #[derive(serde::Serialize)]
         struct D {
             guid: u64,
-            t: i64,
-            f: f64,
-            m: std::collections::BTreeMap<u32, u8>,
-            s: &'static str,
         }
-        let d = D {
-            guid: 6622861629752014398,
-            t: -5,
-            f: 0.5,
-            m: [(7, 9)].into_iter().collect(),
-            s: "a\u{9b}",
-        };
-        let text = |ints| {
-            let mut out = Vec::new();
-            let mut ser =
-                serde_json::Serializer::with_formatter(&mut out, super::JsonFormatter::new(ints));
-            serde::Serialize::serialize(&d, &mut ser).unwrap();
-            String::from_utf8(out).unwrap()
-        };
-        let v: serde_json::Value = serde_json::from_str(&text(true)).unwrap();
-        assert_eq!(v["guid"], "6622861629752014398");
-        assert_eq!(v["t"], "-5");
-        assert_eq!(v["f"], 0.5);
-        assert_eq!(v["m"]["7"], "9");
-        assert_eq!(v["s"], "a\u{9b}");
-        let v: serde_json::Value = serde_json::from_str(&text(false)).unwrap();
-        assert_eq!(v["guid"], 6622861629752014398u64);
-        assert_eq!(v["m"]["7"], 9);
+        let d = D { guid: 1 };
         let mut out = Vec::new();
         super::write_json(
             &mut out,

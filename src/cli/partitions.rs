@@ -21,8 +21,7 @@
 
 use super::{EXIT_OK, EXIT_PROBLEMS};
 use kzrescue::Result;
-use kzrescue::partition::report::TableReport;
-use kzrescue::target::open_source;
+use kzrescue::target::table_report;
 
 /// Arguments of `kzrescue partitions`: list the table of TARGET, or, with
 /// the `restore` subcommand, rebuild it. A target file literally named
@@ -73,109 +72,16 @@ pub fn run(args: &PartitionsArgs) -> Result<u8> {
             ));
         }
     };
-    let disk = open_source(target, false, &super::context::get().access()?)?;
-    let report = TableReport::read(disk.as_ref(), args.sector_size, args.slice)?;
+    let access = super::context::get().access()?;
+    let report = table_report(target, args.sector_size, args.slice, &access)?;
     if args.json {
         super::out::print_json("kzrescue.partitions/1", &report.json())?;
     } else {
-        print_text(&report);
+        print!("{}", report.text());
     }
     Ok(if report.has_notes() {
         EXIT_PROBLEMS
     } else {
         EXIT_OK
     })
-}
-
-fn print_text(r: &TableReport) {
-    let (name, t, pool) = (&r.target, &r.table, &r.pool_slice);
-    let ss = t.sector_size;
-    println!(
-        "{name}: {}, {ss}-byte sectors, {} bytes ({})",
-        t.kind,
-        t.disk_size,
-        human(t.disk_size)
-    );
-    if let Some(g) = &t.gpt {
-        println!(
-            "  disk GUID {}, {} entries of {} bytes at LBA {}, usable LBAs {}..{}",
-            g.disk_guid,
-            g.num_entries,
-            g.entry_size,
-            g.entries_lba,
-            g.first_usable_lba,
-            g.last_usable_lba
-        );
-        println!(
-            "  header at LBA {} ({}), alternate at LBA {}",
-            g.header_lba,
-            if g.used_backup { "backup" } else { "primary" },
-            g.alternate_lba
-        );
-    }
-    if let Some(v) = &t.vtoc {
-        if let Some(f) = &v.fdisk {
-            println!(
-                "  fdisk partition p{} type {:#04x}{}: sectors {}..{}",
-                f.number,
-                f.kind,
-                if f.active { " (active)" } else { "" },
-                f.start_lba,
-                u64::from(f.start_lba) + u64::from(f.sectors) - 1
-            );
-        }
-        println!(
-            "  label at byte {:#x}: {:?}, volume {:?}, {} cylinders ({} alternate), {} heads, {} sectors/track",
-            v.label_offset, v.ascii_label, v.volume, v.ncyl, v.acyl, v.nhead, v.nsect
-        );
-    }
-    for n in &t.notes {
-        println!("  note: {n}");
-    }
-    match pool {
-        Ok(Some(s)) => println!("  pool slice: s{s} (marked *)"),
-        Ok(None) => println!("  no partition table: the whole device is the vdev"),
-        Err(e) => println!("  pool slice: not chosen: {e}"),
-    }
-    if t.partitions.is_empty() {
-        return;
-    }
-    println!(
-        "  {:<6} {:<5} {:>12} {:>12} {:>10}  {:<12} {:<36}  name",
-        "slice", "minor", "start LBA", "end LBA", "size", "type", "type GUID / tag"
-    );
-    for p in &t.partitions {
-        let mark = if r.is_pool_slice(p.slice) { "*" } else { " " };
-        let ty = match &p.type_guid {
-            Some(g) => g.clone(),
-            None => format!("tag {:#04x} flags {:#04x}", p.tag, p.flags),
-        };
-        println!(
-            "{mark} {:<6} {:<5} {:>12} {:>12} {:>10}  {:<12} {:<36}  {}",
-            p.label(),
-            p.letter,
-            p.first_lba(ss),
-            p.last_lba(ss),
-            human(p.len),
-            p.type_name,
-            ty,
-            p.name
-        );
-    }
-}
-
-/// Bytes in binary units, one decimal.
-fn human(n: u64) -> String {
-    const UNITS: [&str; 6] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
-    let mut v = n as f64;
-    let mut u = 0;
-    while v >= 1024.0 && u + 1 < UNITS.len() {
-        v /= 1024.0;
-        u += 1;
-    }
-    if u == 0 {
-        format!("{n} B")
-    } else {
-        format!("{v:.1} {}", UNITS[u])
-    }
 }

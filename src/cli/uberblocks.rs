@@ -21,8 +21,7 @@ pub struct UberblocksArgs {
 /// Runs the subcommand.
 pub fn run(args: &UberblocksArgs) -> Result<u8> {
     let v = args.target.open(false)?;
-    let start = v.partition.as_ref().map_or(0, |p| p.start);
-    let report = UberblockReport::read(v.source.as_ref(), v.describe(), start);
+    let report = UberblockReport::read(v.source.as_ref(), v.describe(), v.start());
     if args.json {
         super::out::print_json("kzrescue.uberblocks/2", &report.json())?;
     } else {

@@ -7,7 +7,7 @@
 //! `KZRESCUE_CHAP_USER`, `KZRESCUE_CHAP_SECRET_FILE` / `KZRESCUE_CHAP_SECRET`),
 //! never a secret on the command line.
 
-use kzrescue::storage::{self, StorageUri};
+use kzrescue::storage::{self, CopyTo, StorageUri};
 use kzrescue::zone::comstar;
 use kzrescue::{Error, Result};
 use std::path::PathBuf;
@@ -138,26 +138,18 @@ fn run_read(a: &IscsiCmd) -> Result<u8> {
     else {
         return Ok(super::EXIT_OK);
     };
-    let src = kzrescue::target::open_source(uri, false, &super::context::get().access()?)?;
-    let mut out: Option<Box<dyn std::io::Write>> = match output {
-        None => None,
-        Some(p) if p.as_os_str() == "-" => Some(Box::new(std::io::stdout().lock())),
-        Some(p) => Some(Box::new(std::io::BufWriter::new(
-            std::fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .open(p)
-                .map_err(|e| Error::io(format!("create {}", p.display()), e))?,
-        ))),
+    let mut stdout;
+    let to = match output {
+        None => CopyTo::Nowhere,
+        Some(p) if p.as_os_str() == "-" => {
+            stdout = std::io::stdout().lock();
+            CopyTo::Writer(&mut stdout)
+        }
+        Some(p) => CopyTo::NewFile(p),
     };
-    let out = out.as_mut().map(|w| w as &mut dyn std::io::Write);
-    let c = storage::copy(src.as_ref(), *offset, *length, *chunk, out)?;
-    let secs = c.elapsed.as_secs_f64();
-    eprintln!(
-        "read {} bytes in {secs:.3} s ({:.1} MiB/s)",
-        c.bytes,
-        c.mib_per_s()
-    );
+    let access = super::context::get().access()?;
+    let c = storage::copy_out(uri, &access, *offset, *length, *chunk, to)?;
+    eprintln!("{}", c.summary());
     Ok(super::EXIT_OK)
 }
 
@@ -170,9 +162,7 @@ pub fn run_uri(a: &UriArgs) -> Result<u8> {
             if *json {
                 super::out::print_json(SCHEMA_PARSE, &storage::parse_doc(&u)?)?;
             } else {
-                for (k, v) in storage::parse_fields(&u) {
-                    println!("{k:>12}: {v}");
-                }
+                print!("{}", storage::parse_text(&u));
             }
         }
         UriCmd::Normalize { uri: s } => println!("{}", StorageUri::parse(s)?.normalize()),
@@ -184,23 +174,8 @@ pub fn run_uri(a: &UriArgs) -> Result<u8> {
             zone,
             json,
         } => {
-            let host = rescue_host.clone().ok_or_else(|| {
-                Error::Usage(
-                    "--via-iscsi needs --rescue-host ADDR: the Solaris host's address as this \
-                     machine reaches it"
-                        .into(),
-                )
-            })?;
-            let req = comstar::RouteRequest {
-                storage: uris.clone(),
-                rescue_host: host,
-                initiator: match initiator {
-                    Some(i) => i.clone(),
-                    None => storage::initiator_name(&access()?),
-                },
-                zone: zone.clone(),
-            };
-            let route = comstar::plan(&req)?;
+            let (host, init) = (rescue_host.as_deref(), initiator.as_deref());
+            let route = storage::zvol_route(uris, host, init, zone.as_deref(), &access)?;
             if *json {
                 super::out::stream_json(&route)?;
             } else {
@@ -232,68 +207,21 @@ pub fn run_iscsi(a: &IscsiArgs) -> Result<u8> {
     match &a.cmd {
         IscsiCmd::Read { .. } => return run_read(&a.cmd),
         IscsiCmd::Discover { portal, json } => {
-            let (with_port, targets) = storage::discover(portal, &access)?;
+            let found = storage::discover(portal, &access)?;
             if *json {
-                let doc = serde_json::json!({ "portal": with_port, "targets": targets });
-                super::out::print_json(SCHEMA_DISCOVER, &doc)?;
+                super::out::print_json(SCHEMA_DISCOVER, &found.json())?;
             } else {
-                for t in &targets {
-                    for addr in &t.addresses {
-                        println!("{addr} {}", t.name);
-                    }
-                    if t.addresses.is_empty() {
-                        println!("- {}", t.name);
-                    }
-                }
+                print!("{}", found.text());
             }
         }
         IscsiCmd::Inquiry { what, json } => {
             let found = storage::inquire(what, &access)?;
             if *json {
-                super::out::print_json(SCHEMA_INQUIRY, &storage::inquiry_doc(what, &found))?;
+                super::out::print_json(SCHEMA_INQUIRY, &found.json())?;
             } else {
-                for (t, i) in &found {
-                    print_lun(t, i);
-                }
+                print!("{}", found.text());
             }
         }
     }
     Ok(super::EXIT_OK)
-}
-
-fn print_lun(target: &str, i: &storage::LunInfo) {
-    println!("{target} LUN {}:", i.lun);
-    println!(
-        "  type      {} ({:#04x}), qualifier {}",
-        storage::device_type_name(i.inquiry.device_type),
-        i.inquiry.device_type,
-        i.inquiry.qualifier
-    );
-    println!(
-        "  vendor    {:?}  product {:?}  revision {:?}",
-        i.inquiry.vendor, i.inquiry.product, i.inquiry.revision
-    );
-    if let Some(c) = i.capacity {
-        println!(
-            "  capacity  {} blocks of {} bytes ({} bytes)",
-            c.last_lba + 1,
-            c.block_len,
-            c.bytes().unwrap_or(0)
-        );
-    }
-    match i.write_protected {
-        Some(true) => println!("  write-protected yes (MODE SENSE WP bit)"),
-        Some(false) => println!("  write-protected no"),
-        None => {}
-    }
-    for d in &i.designators {
-        let (kind, assoc, val) = storage::designator_text(d);
-        println!(
-            "  id        {kind} ({assoc}, {} bytes): {val}",
-            d.value.len()
-        );
-    }
-    for n in &i.lu_names {
-        println!("  luname    {n}");
-    }
 }

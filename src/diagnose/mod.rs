@@ -17,6 +17,7 @@ mod device;
 mod hostdata;
 mod physpath;
 mod procedure;
+mod text;
 
 pub use code::Code;
 pub use hostdata::reserved_partition;

@@ -5,6 +5,7 @@ use super::{PartitionTable, TableKind};
 use crate::error::Result;
 use crate::source::Source;
 use serde_json::json;
+use std::fmt::Write;
 
 /// A disk's partition table with the pool slice chosen.
 #[derive(Debug)]
@@ -91,6 +92,119 @@ impl TableReport {
     }
 }
 
+impl TableReport {
+    /// The report as `kzrescue partitions` prints it: one header line (table
+    /// kind, sector size, device size), the GPT header or Sun label
+    /// details, the notes and the pool slice, then one line per partition
+    /// (the pool slice marked `*`).
+    pub fn text(&self) -> String {
+        let (name, t, pool) = (&self.target, &self.table, &self.pool_slice);
+        let ss = t.sector_size;
+        let mut s = String::new();
+        // writing into a String cannot fail
+        let _ = writeln!(
+            s,
+            "{name}: {}, {ss}-byte sectors, {} bytes ({})",
+            t.kind,
+            t.disk_size,
+            human(t.disk_size)
+        );
+        if let Some(g) = &t.gpt {
+            let _ = writeln!(
+                s,
+                "  disk GUID {}, {} entries of {} bytes at LBA {}, usable LBAs {}..{}",
+                g.disk_guid,
+                g.num_entries,
+                g.entry_size,
+                g.entries_lba,
+                g.first_usable_lba,
+                g.last_usable_lba
+            );
+            let _ = writeln!(
+                s,
+                "  header at LBA {} ({}), alternate at LBA {}",
+                g.header_lba,
+                if g.used_backup { "backup" } else { "primary" },
+                g.alternate_lba
+            );
+        }
+        if let Some(v) = &t.vtoc {
+            if let Some(f) = &v.fdisk {
+                let _ = writeln!(
+                    s,
+                    "  fdisk partition p{} type {:#04x}{}: sectors {}..{}",
+                    f.number,
+                    f.kind,
+                    if f.active { " (active)" } else { "" },
+                    f.start_lba,
+                    u64::from(f.start_lba) + u64::from(f.sectors) - 1
+                );
+            }
+            let _ = writeln!(
+                s,
+                "  label at byte {:#x}: {:?}, volume {:?}, {} cylinders ({} alternate), {} heads, {} sectors/track",
+                v.label_offset, v.ascii_label, v.volume, v.ncyl, v.acyl, v.nhead, v.nsect
+            );
+        }
+        for n in &t.notes {
+            let _ = writeln!(s, "  note: {n}");
+        }
+        let _ = match pool {
+            Ok(Some(n)) => writeln!(s, "  pool slice: s{n} (marked *)"),
+            Ok(None) => writeln!(s, "  no partition table: the whole device is the vdev"),
+            Err(e) => writeln!(s, "  pool slice: not chosen: {e}"),
+        };
+        if t.partitions.is_empty() {
+            return s;
+        }
+        let _ = writeln!(
+            s,
+            "  {:<6} {:<5} {:>12} {:>12} {:>10}  {:<12} {:<36}  name",
+            "slice", "minor", "start LBA", "end LBA", "size", "type", "type GUID / tag"
+        );
+        for p in &t.partitions {
+            let mark = if self.is_pool_slice(p.slice) {
+                "*"
+            } else {
+                " "
+            };
+            let ty = match &p.type_guid {
+                Some(g) => g.clone(),
+                None => format!("tag {:#04x} flags {:#04x}", p.tag, p.flags),
+            };
+            let _ = writeln!(
+                s,
+                "{mark} {:<6} {:<5} {:>12} {:>12} {:>10}  {:<12} {:<36}  {}",
+                p.label(),
+                p.letter,
+                p.first_lba(ss),
+                p.last_lba(ss),
+                human(p.len),
+                p.type_name,
+                ty,
+                p.name
+            );
+        }
+        s
+    }
+}
+
+/// Bytes in binary units, one decimal.
+fn human(n: u64) -> String {
+    const UNITS: [&str; 6] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
+    let mut v = n as f64;
+    let mut u = 0;
+    while v >= 1024.0 && u + 1 < UNITS.len() {
+        v /= 1024.0;
+        u += 1;
+    }
+    if u == 0 {
+        format!("{n} B")
+    } else {
+        format!("{v:.1} {}", UNITS[u])
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -108,5 +222,11 @@ mod tests {
         assert_eq!(v["kind"], "none");
         assert_eq!(v["pool_slice"], serde_json::Value::Null);
         assert_eq!(v["partitions"], json!([]));
+        let text = r.text();
+        assert!(
+            text.contains(", 512-byte sectors, 4194304 bytes (4.0 MiB)\n"),
+            "{text}"
+        );
+        assert!(text.ends_with("  no partition table: the whole device is the vdev\n"));
     }
 }

@@ -595,6 +595,11 @@ impl NfsMount {
     }
 }
 
+/// A view of the environment: the value of a variable, if set. The caller
+/// passes one (the CLI: the process environment); the library reads none
+/// itself.
+pub type Vars<'a> = &'a dyn Fn(&str) -> Option<std::ffi::OsString>;
+
 /// How to reach storage a URI or path names: what the URI cannot say by
 /// itself (local NFS mounts, a default portal) and the iSCSI initiator's
 /// settings. Built once by the caller and passed down.
@@ -609,20 +614,21 @@ pub struct AccessOptions {
 }
 
 impl AccessOptions {
-    /// The documented environment fallbacks: `KZRESCUE_NFS_MOUNT` (mounts
-    /// separated by `;`), `KZRESCUE_ISCSI_PORTAL` and the initiator's
-    /// variables ([`iscsi::IscsiOptions::from_env`]).
-    pub fn from_env() -> Result<AccessOptions> {
+    /// The documented environment fallbacks, looked up through `var` (the
+    /// caller's view of the environment: the library reads none itself):
+    /// `KZRESCUE_NFS_MOUNT` (mounts separated by `;`),
+    /// `KZRESCUE_ISCSI_PORTAL` and the initiator's variables
+    /// ([`iscsi::IscsiOptions::from_vars`]).
+    pub fn from_vars(var: Vars<'_>) -> Result<AccessOptions> {
+        let text = |k: &str| var(k).and_then(|v| v.into_string().ok());
         let mut o = AccessOptions::default();
-        if let Ok(m) = std::env::var("KZRESCUE_NFS_MOUNT") {
+        if let Some(m) = text("KZRESCUE_NFS_MOUNT") {
             for part in m.split(';').filter(|p| !p.is_empty()) {
                 o.nfs_mounts.push(NfsMount::parse(part)?);
             }
         }
-        o.iscsi_portal = std::env::var("KZRESCUE_ISCSI_PORTAL")
-            .ok()
-            .filter(|s| !s.is_empty());
-        o.iscsi = iscsi::IscsiOptions::from_env()?;
+        o.iscsi_portal = text("KZRESCUE_ISCSI_PORTAL").filter(|s| !s.is_empty());
+        o.iscsi = iscsi::IscsiOptions::from_vars(var)?;
         Ok(o)
     }
 }

@@ -27,3 +27,10 @@ pub fn parse_config(text: &str, name: Option<&str>) -> Result<ZoneConfig> {
         zonecfg::parse_export(text, name)
     }
 }
+
+/// Reads the zone configuration in `path` (export text or XML, at most
+/// [`crate::input::MAX_CONFIG`] bytes) and parses it ([`parse_config`]).
+pub fn read_config(path: &std::path::Path, name: Option<&str>) -> Result<ZoneConfig> {
+    let text = crate::input::read_text(path, "zone configuration", crate::input::MAX_CONFIG, true)?;
+    parse_config(&text, name)
+}

@@ -146,22 +146,24 @@ impl ChapCredentials {
         })
     }
 
-    /// From the environment: `KZRESCUE_CHAP_USER` plus either
+    /// From the environment as `var` shows it (the caller's view; the
+    /// library reads none itself): `KZRESCUE_CHAP_USER` plus either
     /// `KZRESCUE_CHAP_SECRET_FILE` (a file holding the secret) or
     /// `KZRESCUE_CHAP_SECRET`. `None` when no user is set.
-    pub fn from_env() -> Result<Option<Self>> {
-        let Ok(user) = std::env::var("KZRESCUE_CHAP_USER") else {
+    pub fn from_vars(var: crate::source::uri::Vars<'_>) -> Result<Option<Self>> {
+        let text = |k: &str| var(k).and_then(|v| v.into_string().ok());
+        let Some(user) = text("KZRESCUE_CHAP_USER") else {
             return Ok(None);
         };
-        if let Some(path) = std::env::var_os("KZRESCUE_CHAP_SECRET_FILE") {
+        if let Some(path) = var("KZRESCUE_CHAP_SECRET_FILE") {
             return Self::from_file(&user, std::path::Path::new(&path)).map(Some);
         }
-        match std::env::var("KZRESCUE_CHAP_SECRET") {
-            Ok(s) => {
+        match text("KZRESCUE_CHAP_SECRET") {
+            Some(s) => {
                 let s = Zeroizing::new(s);
                 Self::new(&user, s.as_bytes()).map(Some)
             }
-            Err(_) => Err(Error::Usage(
+            None => Err(Error::Usage(
                 "KZRESCUE_CHAP_USER is set but neither KZRESCUE_CHAP_SECRET_FILE nor KZRESCUE_CHAP_SECRET"
                     .into(),
             )),

@@ -43,7 +43,7 @@ pub enum LuSelector {
 }
 
 /// Initiator settings every command shares, built once by the caller (the
-/// CLI from its global options, falling back to [`IscsiOptions::from_env`])
+/// CLI from its global options, falling back to [`IscsiOptions::from_vars`])
 /// and passed down; nothing below reads the environment.
 #[derive(Clone, Debug, Default)]
 pub struct IscsiOptions {
@@ -68,11 +68,17 @@ impl IscsiOptions {
     /// (`none`, `crc32c` or `prefer`), `KZRESCUE_INITIATOR_NAME`,
     /// `KZRESCUE_ISCSI_READ_KIB` (KiB per READ(16), default 128) and
     /// `KZRESCUE_ISCSI_QUEUE_DEPTH` (READs in flight, default 32).
-    pub fn from_env() -> Result<IscsiOptions> {
-        let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+    ///
+    /// Looked up through `vars`, the caller's view of the environment.
+    pub fn from_vars(vars: super::uri::Vars<'_>) -> Result<IscsiOptions> {
+        let var = |k: &str| {
+            vars(k)
+                .and_then(|v| v.into_string().ok())
+                .filter(|v| !v.is_empty())
+        };
         let mut o = IscsiOptions {
             initiator_name: var("KZRESCUE_INITIATOR_NAME"),
-            chap: ChapCredentials::from_env()?,
+            chap: ChapCredentials::from_vars(vars)?,
             ..IscsiOptions::default()
         };
         if let Some(t) = var("KZRESCUE_ISCSI_TIMEOUT") {
