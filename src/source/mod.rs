@@ -141,6 +141,11 @@ impl ReadPath {
     }
 }
 
+/// A view of the environment: the value of a variable, if set. The caller
+/// passes one (the CLI: the process environment); the library reads none
+/// itself.
+pub type Vars<'a> = &'a dyn Fn(&str) -> Option<std::ffi::OsString>;
+
 /// A shared, dynamically typed source.
 pub type SharedSource = Arc<dyn Source>;
 

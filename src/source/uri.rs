@@ -595,10 +595,7 @@ impl NfsMount {
     }
 }
 
-/// A view of the environment: the value of a variable, if set. The caller
-/// passes one (the CLI: the process environment); the library reads none
-/// itself.
-pub type Vars<'a> = &'a dyn Fn(&str) -> Option<std::ffi::OsString>;
+pub use super::Vars;
 
 /// How to reach storage a URI or path names: what the URI cannot say by
 /// itself (local NFS mounts, a default portal) and the iSCSI initiator's

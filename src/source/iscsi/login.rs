@@ -150,7 +150,7 @@ impl ChapCredentials {
     /// library reads none itself): `KZRESCUE_CHAP_USER` plus either
     /// `KZRESCUE_CHAP_SECRET_FILE` (a file holding the secret) or
     /// `KZRESCUE_CHAP_SECRET`. `None` when no user is set.
-    pub fn from_vars(var: crate::source::uri::Vars<'_>) -> Result<Option<Self>> {
+    pub fn from_vars(var: crate::source::Vars<'_>) -> Result<Option<Self>> {
         let text = |k: &str| var(k).and_then(|v| v.into_string().ok());
         let Some(user) = text("KZRESCUE_CHAP_USER") else {
             return Ok(None);

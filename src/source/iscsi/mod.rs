@@ -70,7 +70,7 @@ impl IscsiOptions {
     /// `KZRESCUE_ISCSI_QUEUE_DEPTH` (READs in flight, default 32).
     ///
     /// Looked up through `vars`, the caller's view of the environment.
-    pub fn from_vars(vars: super::uri::Vars<'_>) -> Result<IscsiOptions> {
+    pub fn from_vars(vars: crate::source::Vars<'_>) -> Result<IscsiOptions> {
         let var = |k: &str| {
             vars(k)
                 .and_then(|v| v.into_string().ok())
