@@ -69,6 +69,27 @@ impl Default for Options {
     }
 }
 
+impl Options {
+    /// The options of an export run by this process: hostile names escaped
+    /// when `escape` (refused otherwise), owners set when the process may
+    /// give files away ([`may_chown`]), and the contents of files claiming
+    /// more than `max_file_size` left out of a tar archive.
+    pub fn for_this_process(escape: bool, max_file_size: u64) -> Options {
+        Options {
+            names: if escape { Names::Escape } else { Names::Refuse },
+            owners: may_chown(),
+            max_file_size,
+        }
+    }
+}
+
+/// Whether this process may give files away (chown): it runs as root.
+pub fn may_chown() -> bool {
+    std::fs::metadata("/proc/self")
+        .map(|m| std::os::unix::fs::MetadataExt::uid(&m) == 0)
+        .unwrap_or(false)
+}
+
 /// What an export did.
 #[derive(Debug, Default)]
 pub struct Report {
@@ -662,6 +683,14 @@ pub enum Destination<'a> {
     Tar(Box<dyn FnOnce() -> Result<Box<dyn Write>> + 'a>),
 }
 
+impl<'a> Destination<'a> {
+    /// A tar archive created at `path` ([`create_tar`]) once the start of
+    /// the export is found.
+    pub fn tar_file(path: &'a Path) -> Destination<'a> {
+        Destination::Tar(Box::new(move || create_tar(path)))
+    }
+}
+
 /// What to export from a file system.
 pub struct Request<'a> {
     /// The path the export starts at (its last component names a single
@@ -693,6 +722,11 @@ pub struct Outcome {
 }
 
 impl Outcome {
+    /// Whether the export reported no problem.
+    pub fn is_clean(&self) -> bool {
+        self.report.problems.is_empty()
+    }
+
     /// The closing line: paths exported, problems, and the blocks read
     /// without a verified checksum when there were any.
     pub fn summary(&self) -> String {

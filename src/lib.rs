@@ -15,6 +15,7 @@
 pub mod error; // the one error type: structure, real offset, kind
 pub mod input; // the small files a user hands kzrescue (journals, keys)
 pub mod json; // the JSON spelling of every document; text safe on a terminal
+pub mod shell; // quoting the words of the shell commands kzrescue suggests
 pub mod time; // calendar arithmetic for on-disk times
 pub mod tz; // local time from TZ / TZif files, for `ls --local`
 

@@ -8,6 +8,7 @@
 
 use crate::partition::{gpt, restore::RawHeader};
 use crate::scan::{self, ScanOptions, TableMatch};
+use crate::shell::quote;
 use crate::source::{Source, read_vec};
 
 mod report;
@@ -54,7 +55,7 @@ impl Advice {
             message,
             fix: argv.as_ref().map(|a| {
                 std::iter::once("kzrescue".to_string())
-                    .chain(a.iter().map(|x| sh(x)))
+                    .chain(a.iter().map(|x| quote(x)))
                     .collect::<Vec<_>>()
                     .join(" ")
             }),
@@ -67,19 +68,9 @@ fn argv(words: &[&str]) -> Option<Vec<String>> {
     Some(words.iter().map(|w| w.to_string()).collect())
 }
 
-fn sh(s: &str) -> String {
-    if s.chars()
-        .all(|c| c.is_ascii_alphanumeric() || "/._-:=@,+".contains(c))
-    {
-        s.to_string()
-    } else {
-        format!("'{}'", s.replace('\'', "'\\''"))
-    }
-}
-
 /// The command that rebuilds the bad labels of `spec`.
 pub fn label_repair_command(spec: &str) -> String {
-    format!("kzrescue label repair {} --write", sh(spec))
+    format!("kzrescue label repair {} --write", quote(spec))
 }
 
 /// [`label_repair_command`] as arguments after `kzrescue`.
@@ -190,8 +181,8 @@ pub fn advise_device(src: &dyn Source, spec: &str, sector_size: Option<u32>) -> 
             AdviceKind::Scan,
             format!(
                 "{found}; the partition table disagrees with it and neither GPT copy is missing: compare `kzrescue scan {}` with `kzrescue partitions {}` before changing anything",
-                sh(spec),
-                sh(spec)
+                quote(spec),
+                quote(spec)
             ),
             argv(&["scan", spec]),
         )),
@@ -213,7 +204,7 @@ pub fn advise_device(src: &dyn Source, spec: &str, sector_size: Option<u32>) -> 
             format!(
                 "{} vdevs were found on the device; the advice above is for the first (see `kzrescue scan {}`)",
                 pools.len(),
-                sh(spec)
+                quote(spec)
             ),
             None,
         ));

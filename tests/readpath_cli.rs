@@ -238,3 +238,28 @@ fn ls_local_time_follows_tz() {
     assert_eq!(code, Some(2), "{err}");
     assert!(err.contains("daylight-saving"), "{err}");
 }
+
+/// Every read command flattens the same device options: a `--slice` out of
+/// range is clap's usage error (exit 2) before any disk is opened, in
+/// `timeline`, `changes` and `deleted` as in `ls`, `cat` and `datasets`.
+#[test]
+fn every_read_command_refuses_a_slice_out_of_range() {
+    let cmds: [&[&str]; 7] = [
+        &["timeline", "disk.img"],
+        &["changes", "disk.img", "pool/fs", "--since", "1"],
+        &["deleted", "disk.img", "pool/fs"],
+        &["datasets", "disk.img"],
+        &["ls", "disk.img", "pool/fs"],
+        &["cat", "disk.img", "pool/fs:/a"],
+        &["manifest", "disk.img", "pool/fs"],
+    ];
+    for cmd in cmds {
+        let args = [cmd, &["--slice", "200"]].concat();
+        let (code, _, err) = common::kzrescue(&args);
+        assert_eq!(code, 2, "{args:?}: {err}");
+        assert!(
+            err.contains("invalid value '200' for '--slice <N>'"),
+            "{args:?}: {err}"
+        );
+    }
+}

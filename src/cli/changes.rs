@@ -1,7 +1,7 @@
 //! `kzrescue changes <targets…> DATASET --since TXG|@SNAP [--until TXG]`:
 //! the files of a dataset changed in a txg window, found from birth txgs.
 
-use super::timeline::DeviceArgs;
+use super::datasets::DeviceArgs;
 use kzrescue::Result;
 use kzrescue::forensic::changes::{ChangesQuery, ChangesReport, Since, changes};
 

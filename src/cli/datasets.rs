@@ -3,18 +3,46 @@
 //! forensic subcommands share.
 
 use kzrescue::Result;
+use kzrescue::forensic::History;
 use kzrescue::read::{Notice, PoolOptions, open_pool};
 use kzrescue::zfs::spa::OpenPool;
 
-/// How to find and open the pool: its devices and the state to read.
+/// The pool's devices: which slice of each disk, and its sector size.
+/// Every read command flattens it (through [`PoolArgs`] when it reads one
+/// state of the pool).
 #[derive(clap::Args, Debug, Clone)]
-pub struct PoolArgs {
+pub struct DeviceArgs {
     /// Use this Solaris slice on every disk instead of the one ZFS slice.
     #[arg(long, value_name = "N", value_parser = super::bounds::parse_slice)]
     pub slice: Option<u32>,
     /// Logical sector size of the disks (512 or 4096); detected by default.
     #[arg(long, value_name = "BYTES", value_parser = super::target::parse_sector_size)]
     pub sector_size: Option<u32>,
+}
+
+impl DeviceArgs {
+    /// The library's options for these devices, reading the pool as of
+    /// `txg` (the newest state when `None`).
+    pub fn options(&self, txg: Option<u64>) -> Result<PoolOptions> {
+        Ok(PoolOptions {
+            slice: self.slice,
+            sector_size: self.sector_size,
+            txg,
+            access: super::context::get().access()?,
+        })
+    }
+
+    /// Opens every state of the pool on `targets`; notes go to stderr.
+    pub fn history(&self, targets: &[String]) -> Result<History> {
+        History::open_targets(targets, &self.options(None)?, &mut notice)
+    }
+}
+
+/// How to find and open the pool: its devices and the state to read.
+#[derive(clap::Args, Debug, Clone)]
+pub struct PoolArgs {
+    #[command(flatten)]
+    pub dev: DeviceArgs,
     /// Read the pool as of this txg (the newest uberblock at or before it).
     #[arg(long, value_name = "N")]
     pub txg: Option<u64>,
@@ -23,12 +51,7 @@ pub struct PoolArgs {
 impl PoolArgs {
     /// The library's options for these arguments.
     pub fn options(&self) -> Result<PoolOptions> {
-        Ok(PoolOptions {
-            slice: self.slice,
-            sector_size: self.sector_size,
-            txg: self.txg,
-            access: super::context::get().access()?,
-        })
+        self.dev.options(self.txg)
     }
 
     /// Opens the pool on the devices of `args` ("TARGET… SPEC") and the

@@ -2,7 +2,7 @@
 //! older state of the dataset holds and its head does not, and objects no
 //! directory reaches; with the command that recovers each.
 
-use super::timeline::DeviceArgs;
+use super::datasets::DeviceArgs;
 use kzrescue::Result;
 use kzrescue::forensic::deleted::{DeletedQuery, deleted};
 

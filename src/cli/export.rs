@@ -8,7 +8,7 @@
 
 use super::datasets::PoolArgs;
 use indicatif::{ProgressBar, ProgressStyle};
-use kzrescue::export::{self, Destination, Names, Options, Request};
+use kzrescue::export::{self, Destination, Options, Request};
 
 use kzrescue::{Error, Result};
 use std::io::Write;
@@ -70,28 +70,13 @@ fn bar() -> Bar {
     Bar(b)
 }
 
-/// Whether this process may give files away (chown).
-fn am_root() -> bool {
-    std::fs::metadata("/proc/self")
-        .map(|m| std::os::unix::fs::MetadataExt::uid(&m) == 0)
-        .unwrap_or(false)
-}
-
 /// Runs the subcommand.
 pub fn run(args: &ExportArgs) -> Result<u8> {
     let (p, warned) = args.pool.place(&args.args)?;
     let req = Request {
         path: &p.spec.path,
         object: args.object,
-        opts: Options {
-            names: if args.escape_names {
-                Names::Escape
-            } else {
-                Names::Refuse
-            },
-            owners: am_root(),
-            max_file_size: args.max_file_size,
-        },
+        opts: Options::for_this_process(args.escape_names, args.max_file_size),
     };
     let pb = bar();
     let dest = match (&args.to, &args.tar) {
@@ -99,17 +84,16 @@ pub fn run(args: &ExportArgs) -> Result<u8> {
         (None, Some(t)) if t.as_os_str() == "-" => Destination::Tar(Box::new(|| {
             Ok(Box::new(std::io::BufWriter::new(std::io::stdout())) as Box<dyn Write>)
         })),
-        (None, Some(t)) => Destination::Tar(Box::new(move || export::create_tar(t))),
+        (None, Some(t)) => Destination::tar_file(t),
         (None, None) => return Err(Error::Usage("export needs --to DIR or --tar FILE".into())),
     };
     let o = export::export(&p.fs, &req, dest, &pb)?;
     pb.0.finish_and_clear();
-    let errors = &o.report.problems;
-    for e in errors {
+    for e in &o.report.problems {
         eprintln!("kzrescue: {e}");
     }
     eprintln!("kzrescue: {}", o.summary());
-    Ok(if errors.is_empty() && !warned {
+    Ok(if o.is_clean() && !warned {
         super::EXIT_OK
     } else {
         super::EXIT_PROBLEMS

@@ -77,17 +77,14 @@ pub fn run(args: &ManifestArgs) -> Result<u8> {
     }
     let (targets, ds) = split_targets(&args.args);
     let o = args.pool.open(targets)?;
-    let mut opts = Options {
-        max_file_size: args.max_file_size,
-        ..Options::default()
-    };
-    if let Some(j) = args.jobs {
+    let jobs = args.jobs.map(|j| {
         let (n, lowered) = super::bounds::clamp_jobs(j);
         if lowered {
             eprintln!("kzrescue: note: --jobs {j} lowered to {n}");
         }
-        opts.jobs = n;
-    }
+        n
+    });
+    let opts = Options::new(args.max_file_size, jobs);
     let bar = progress_bar();
     let scope = Scope {
         opened: &o,

@@ -2,33 +2,9 @@
 //! first, with what changed in each; plus the helpers the `changes` and
 //! `deleted` summaries share.
 
-use super::datasets::notice;
+use super::datasets::DeviceArgs;
 use kzrescue::Result;
-use kzrescue::forensic::{History, timeline};
-
-/// The devices of a pool (every state of which is read).
-#[derive(clap::Args, Debug, Clone)]
-pub struct DeviceArgs {
-    /// Use this Solaris slice on every disk instead of the one ZFS slice.
-    #[arg(long, value_name = "N")]
-    pub slice: Option<u32>,
-    /// Logical sector size of the disks (512 or 4096); detected by default.
-    #[arg(long, value_name = "BYTES", value_parser = super::target::parse_sector_size)]
-    pub sector_size: Option<u32>,
-}
-
-impl DeviceArgs {
-    /// Opens every state of the pool on `targets`; notes go to stderr.
-    pub fn history(&self, targets: &[String]) -> Result<History> {
-        let opts = kzrescue::read::PoolOptions {
-            slice: self.slice,
-            sector_size: self.sector_size,
-            txg: None,
-            access: super::context::get().access()?,
-        };
-        History::open_targets(targets, &opts, &mut notice)
-    }
-}
+use kzrescue::forensic::timeline;
 
 /// Arguments of `kzrescue timeline`.
 #[derive(clap::Args, Debug)]

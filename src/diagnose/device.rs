@@ -3,12 +3,12 @@
 //! labels, the pool's state.
 
 use super::{
-    Code, DeviceAdvice, DeviceReport, DiagnoseOptions, Finding, OpenedDevice, Severity,
-    first_valid, sh,
+    Code, DeviceAdvice, DeviceReport, DiagnoseOptions, Finding, OpenedDevice, Severity, first_valid,
 };
 use crate::error::Error;
 use crate::recovery::{self, Advice, AdviceKind};
 use crate::repair::plan;
+use crate::shell::quote;
 use crate::target::{self, DiskSlice, TargetOptions};
 use crate::zfs::label::{self, LabelRead, LabelStatus};
 use crate::zone::Device;
@@ -114,7 +114,7 @@ fn open(
     };
     target::open_vdev(spec, &topts).map_err(|e| {
         let map_hint = if spec == storage {
-            format!(" (to use a copy, add --map {}=PATH)", sh(storage))
+            format!(" (to use a copy, add --map {}=PATH)", quote(storage))
         } else {
             String::new()
         };
@@ -250,7 +250,7 @@ fn check_labels(
             format!(
                 "only label {} of 4 is valid; ZFS can still import, but kzrescue will not rewrite a pool with a single good label unless forced (kzrescue label {} shows why)",
                 valid[0],
-                sh(spec)
+                quote(spec)
             ),
         )
         .fix(repair),
@@ -267,7 +267,7 @@ fn check_labels(
                 "only {n} of 4 labels are valid ({}); ZFS can still import, but kzrescue rewrites labels only with --force when fewer than {} are valid (kzrescue label {} shows why)",
                 bad.join(", "),
                 plan::MIN_VALID_LABELS,
-                sh(spec)
+                quote(spec)
             ),
         )
         .fix(repair),

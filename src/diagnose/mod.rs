@@ -27,6 +27,7 @@ pub use procedure::{ProcedureStep, post_rollback_procedure};
 use crate::error::{Error, Result};
 use crate::hostdata::HostKey;
 use crate::repair::liveness;
+use crate::shell::quote;
 use crate::target::DiskSlice;
 use crate::zfs::label::{LabelRead, LabelStatus};
 use crate::zone::ZoneConfig;
@@ -319,33 +320,21 @@ fn normalize_uri(u: &str) -> String {
     }
 }
 
-/// The shell-quoted form of an argument, for fix commands.
-fn sh(s: &str) -> String {
-    if !s.is_empty()
-        && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"/._-:@,=%+".contains(&b))
-    {
-        s.to_string()
-    } else {
-        format!("'{}'", s.replace('\'', r"'\''"))
-    }
-}
-
 impl DiagnoseOptions {
     /// The `--zone-config … --map …` arguments that reproduce this run.
     pub fn repair_args(&self) -> String {
-        let mut s = format!("--zone-config {}", sh(&self.config_file));
+        let mut s = format!("--zone-config {}", quote(&self.config_file));
         if let Some(z) = &self.zone {
-            s.push_str(&format!(" --zone {}", sh(z)));
+            s.push_str(&format!(" --zone {}", quote(z)));
         }
         if let Some(k) = &self.keys_dir {
-            s.push_str(&format!(" --keys {}", sh(&k.display().to_string())));
+            s.push_str(&format!(" --keys {}", quote(&k.display().to_string())));
         }
         if let Some(h) = self.hostid {
             s.push_str(&format!(" --hostid {h:08x}"));
         }
         for (u, p) in &self.maps {
-            s.push_str(&format!(" --map {}", sh(&format!("{u}={p}"))));
+            s.push_str(&format!(" --map {}", quote(&format!("{u}={p}"))));
         }
         if self.hostdata_kzrescue {
             s.push_str(" --hostdata kzrescue");

@@ -3,10 +3,11 @@
 //! expects, through the very planner the repair uses — so "diagnose says it
 //! is wrong" and "repair would change it" cannot disagree.
 
-use super::{Code, DeviceReport, Finding, OpenedDevice, Severity, sh};
+use super::{Code, DeviceReport, Finding, OpenedDevice, Severity};
 use crate::error::{Error, Result};
 use crate::partition::Partition;
 use crate::repair::plan;
+use crate::shell::quote;
 use crate::zone::zvblk::{self, UnitRadix};
 use std::collections::BTreeSet;
 
@@ -50,7 +51,7 @@ fn physpath_command(disks: &[&OpenedDevice], radix: UnitRadix) -> String {
     let mut s = String::from("kzrescue physpath set");
     for o in disks {
         s.push(' ');
-        s.push_str(&sh(&o.spec));
+        s.push_str(&quote(&o.spec));
     }
     for o in disks {
         s.push_str(&format!(" --device-id {}", o.id));

@@ -2,7 +2,7 @@
 //! the documented steps around `zfs rollback`, filled in from the zone's
 //! configuration. kzrescue runs none of them except its own (the labels).
 
-use super::sh;
+use crate::shell::quote;
 use crate::source::uri::{IscsiLu, StorageUri};
 use serde::Serialize;
 
@@ -64,7 +64,7 @@ pub fn post_rollback_procedure(
     let mut s = Steps::default();
     s.add(
         "host",
-        format!("zoneadm -z {} halt", sh(zone)),
+        format!("zoneadm -z {} halt", quote(zone)),
         "the zone must not run while its storage is rolled back",
         DOC_ZONEADM,
     );
@@ -79,19 +79,19 @@ pub fn post_rollback_procedure(
     );
     s.add(
         "host",
-        format!("zoneadm -z {} detach", sh(zone)),
+        format!("zoneadm -z {} detach", quote(zone)),
         "attach works on a detached (configured) zone; skip this if zoneadm list -cv already shows the zone as configured",
         DOC_ZONEADM,
     );
     s.add(
         "host",
-        format!("zoneadm -z {} attach -x initialize-hostdata", sh(zone)),
+        format!("zoneadm -z {} attach -x initialize-hostdata", quote(zone)),
         "the rolled-back disk carries the host data of the snapshot's time, sealed under a key the host may no longer have: new host data (use -x force-takeover instead when the key is intact and only the owner changed); both defeat the in-use check, so be sure the zone runs nowhere else",
         DOC_HOSTDATA,
     );
     s.add(
         "host",
-        format!("zoneadm -z {} boot", sh(zone)),
+        format!("zoneadm -z {} boot", quote(zone)),
         "boot the zone",
         DOC_ZONEADM,
     );

@@ -7,6 +7,7 @@ use super::deleted::{DeletedFile, DeletedReport, StateRef};
 use super::history::When;
 use super::objects::{BlockCheck, Integrity};
 use super::timeline::{Timeline, TimelineState};
+use crate::shell::quote;
 use crate::time::{utc, utc_unsigned};
 use crate::zfs::zpl::FileType;
 use std::fmt::Write;
@@ -282,23 +283,12 @@ fn verdict(i: Integrity, b: &BlockCheck) -> String {
     }
 }
 
-/// `s` as one word of a POSIX shell command line (quoted when it must be).
-fn shell_word(s: &str) -> String {
-    if s.chars()
-        .all(|c| c.is_ascii_alphanumeric() || "/._-@:+=,".contains(c))
-    {
-        s.to_string()
-    } else {
-        format!("'{}'", s.replace('\'', "'\\''"))
-    }
-}
-
 impl DeletedReport {
     /// The text `kzrescue deleted` prints: the states examined and the
     /// counts, then each deleted file and orphan with the `kzrescue export`
     /// command that recovers it from the devices `targets`.
     pub fn text(&self, targets: &[String]) -> String {
-        let devs: Vec<String> = targets.iter().map(|t| shell_word(t)).collect();
+        let devs: Vec<String> = targets.iter().map(|t| quote(t)).collect();
         let devs = devs.join(" ");
         let mut s = self.summary();
         for d in &self.deleted {
@@ -330,7 +320,7 @@ impl DeletedReport {
             let _ = writeln!(
                 s,
                 "    recover: kzrescue export {devs} {} --object {} --to DIR",
-                shell_word(&self.dataset),
+                quote(&self.dataset),
                 o.object
             );
         }
@@ -395,8 +385,8 @@ impl DeletedReport {
         );
         let _ = writeln!(s, "  {}", verdict(d.integrity, &d.blocks));
         let spec = match &d.last_seen.snapshot {
-            Some(n) => shell_word(n),
-            None => format!("{} --txg {}", shell_word(&self.dataset), d.last_seen.txg),
+            Some(n) => quote(n),
+            None => format!("{} --txg {}", quote(&self.dataset), d.last_seen.txg),
         };
         let _ = writeln!(
             s,
@@ -424,7 +414,7 @@ mod tests {
             "between 1970-01-01 00:00:00 UTC and 2001-09-09 01:46:40 UTC"
         );
         assert_eq!(w(None, None, None).text(), "time unknown");
-        assert_eq!(shell_word("a b"), "'a b'");
-        assert_eq!(shell_word("pool/fs@s"), "pool/fs@s");
+        assert_eq!(quote("a b"), "'a b'");
+        assert_eq!(quote("pool/fs@s"), "pool/fs@s");
     }
 }

@@ -50,6 +50,19 @@ impl Default for Options {
     }
 }
 
+impl Options {
+    /// The default options with `max_file_size`, and `jobs` threads when
+    /// given (at least 1; the default is one per core).
+    pub fn new(max_file_size: u64, jobs: Option<usize>) -> Options {
+        let d = Options::default();
+        Options {
+            jobs: jobs.map_or(d.jobs, |j| j.max(1)),
+            max_file_size,
+            ..d
+        }
+    }
+}
+
 /// What a finished stream reports besides its entries.
 #[derive(Debug, Default)]
 pub struct Summary {
