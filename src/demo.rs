@@ -172,6 +172,7 @@ impl Demo {
             tx: TxOptions {
                 liveness_interval: d.liveness_interval,
                 access: d.access.clone(),
+                pause: None,
             },
             radix: d.radix,
             hostid: d.hostid,

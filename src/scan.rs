@@ -40,6 +40,9 @@ use sha2::{Digest, Sha256};
 
 mod text;
 
+/// The `schema` of a scan's JSON document ([`ScanReport::json`]).
+pub const SCHEMA: &str = "kzrescue.scan/2";
+
 /// Granularity of the search: every vdev starts on a 512-byte boundary.
 pub const STEP: u64 = 512;
 /// Bytes read per chunk: small enough that the kernel's copy into the

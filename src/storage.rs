@@ -15,6 +15,15 @@ use crate::zone::comstar;
 use std::fmt::Write as _;
 use std::time::{Duration, Instant};
 
+/// `schema` of `uri parse --json` ([`parse_doc`]).
+pub const SCHEMA_PARSE: &str = "kzrescue.uri/1";
+/// `schema` of `uri map --json` (a [`Mapped`]; without --via-iscsi).
+pub const SCHEMA_MAP: &str = "kzrescue.uri-map/1";
+/// `schema` of `iscsi discover --json` ([`Discovery::json`]).
+pub const SCHEMA_DISCOVER: &str = "kzrescue.iscsi-discover/1";
+/// `schema` of `iscsi inquiry --json` ([`LuReport::json`]).
+pub const SCHEMA_INQUIRY: &str = "kzrescue.iscsi-inquiry/1";
+
 /// `host[:port]` with the iSCSI port (3260) added when none is given.
 pub fn portal_with_port(p: &str) -> String {
     let has_port = if p.starts_with('[') {

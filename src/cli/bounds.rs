@@ -6,9 +6,6 @@
 /// Most hashing threads `--jobs` gets: more only cost memory and switches.
 pub const MAX_JOBS: usize = 256;
 
-/// Longest `--liveness-interval`, in seconds.
-pub const MAX_INTERVAL_S: f64 = 3600.0;
-
 /// Largest Solaris slice / GPT entry number `--slice` may name (GPT holds
 /// at most 128 entries by default; a VTOC 8 or 16 slices).
 pub const MAX_SLICE: u32 = 127;
@@ -55,17 +52,9 @@ pub fn clamp_jobs(jobs: usize) -> (usize, bool) {
     (jobs.clamp(1, MAX_JOBS), jobs > MAX_JOBS)
 }
 
-/// `--liveness-interval SECS`: a finite number of seconds, 0 to
-/// [`MAX_INTERVAL_S`].
-pub fn parse_interval(s: &str) -> Result<f64, String> {
-    match s.trim().parse::<f64>() {
-        Ok(v) if v.is_finite() && (0.0..=MAX_INTERVAL_S).contains(&v) => Ok(v),
-        Ok(_) => Err(format!(
-            "{s}: the interval must be between 0 and {MAX_INTERVAL_S} seconds"
-        )),
-        Err(_) => Err(format!("{s} is not a number of seconds")),
-    }
-}
+/// `--liveness-interval SECS`: a finite number of seconds in the range
+/// every writer and `diagnose` accept.
+pub use kzrescue::repair::liveness::parse_interval;
 
 /// `--slice N`: 0 to [`MAX_SLICE`].
 pub fn parse_slice(s: &str) -> Result<u32, String> {
@@ -102,7 +91,7 @@ mod tests {
     }
 
     #[test]
-    fn jobs_clamp_and_intervals_stay_finite() {
+    fn jobs_clamp_and_slices_stay_in_range() {
         assert!(parse_jobs("0").is_err());
         assert_eq!(parse_jobs("2000"), Ok(2000));
         assert_eq!(clamp_jobs(2000), (MAX_JOBS, true));
@@ -111,10 +100,6 @@ mod tests {
             parse_jobs("340282366920938463463374607431768211455"),
             Ok(usize::MAX)
         );
-        for bad in ["NaN", "inf", "-1", "1e300", "3600.5", "x"] {
-            assert!(parse_interval(bad).is_err(), "{bad}");
-        }
-        assert_eq!(parse_interval("0"), Ok(0.0));
         assert_eq!(parse_slice("127"), Ok(127));
         assert!(parse_slice("4294967296").is_err());
     }

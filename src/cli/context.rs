@@ -6,6 +6,7 @@
 //! `KZRESCUE_*` environment fallbacks; the library never reads the
 //! environment itself and gets [`AccessOptions`] passed down.
 
+use kzrescue::repair::apply::{self, PausePoint};
 use kzrescue::storage::{self, ChapCredentials, IscsiOptions, NfsMount};
 use kzrescue::target::AccessOptions;
 use kzrescue::{Error, Result};
@@ -119,6 +120,13 @@ impl Context {
             .get_or_init(|| build(&self.args).map_err(|e| e.to_string()))
             .clone()
             .map_err(Error::Usage)
+    }
+
+    /// The crash tests' pause point for writers, from
+    /// `KZRESCUE_TEST_PAUSE_AFTER_WRITE` (`K:MARKER`); none when unset or
+    /// not that form.
+    pub fn pause(&self) -> Option<PausePoint> {
+        PausePoint::parse(&std::env::var(apply::PAUSE_ENV).ok()?)
     }
 }
 

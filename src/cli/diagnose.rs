@@ -24,7 +24,7 @@ pub struct ZoneArgs {
     hostid: Option<u32>,
     /// Open PATH where the configuration names URI (a copied image, or the
     /// device the URI is reachable as on this machine). Repeatable.
-    #[arg(long = "map", value_name = "URI=PATH", value_parser = parse_map)]
+    #[arg(long = "map", value_name = "URI=PATH", value_parser = diagnose::parse_map)]
     maps: Vec<(String, String)>,
     /// Value of %{global-rootzpool} in storage templates.
     #[arg(long, value_name = "POOL", default_value = "rpool")]
@@ -44,18 +44,6 @@ pub struct ZoneArgs {
     /// which kzrescue cannot read).
     #[arg(long, value_name = "WHOSE", default_value = "auto", value_parser = ["auto", "kzrescue"])]
     hostdata: String,
-}
-
-fn parse_map(s: &str) -> std::result::Result<(String, String), String> {
-    // The URI itself may contain '=' only in nfs user/group parts, never
-    // before its scheme's ':'; split at the last '='.
-    let (u, p) = s
-        .rsplit_once('=')
-        .ok_or_else(|| format!("{s:?} is not URI=PATH"))?;
-    if u.is_empty() || p.is_empty() {
-        return Err(format!("{s:?} is not URI=PATH"));
-    }
-    Ok((u.to_string(), p.to_string()))
 }
 
 impl ZoneArgs {
@@ -113,10 +101,6 @@ pub fn run_diagnose(a: &DiagnoseArgs) -> Result<u8> {
     let opts = a.zone.options(a.liveness_interval)?;
     let cfg = a.zone.config()?;
     let s = diagnose::diagnose(&cfg, &opts)?;
-    if a.json {
-        super::out::stream_json(&s.diagnosis)?;
-    } else {
-        print!("{}", s.diagnosis.text());
-    }
+    super::out::print_own(a.json, &s.diagnosis, || s.diagnosis.text())?;
     Ok(s.diagnosis.exit_code)
 }

@@ -6,10 +6,6 @@ use super::target::TargetArgs;
 use kzrescue::Result;
 use kzrescue::zfs::report::LabelReport;
 
-/// The `schema` of `kzrescue label --json` (2: integers are strings
-/// unless `--json-int`).
-pub const SCHEMA: &str = "kzrescue.label/2";
-
 /// Arguments of `kzrescue label`: show the labels of TARGET, or, with the
 /// `repair` subcommand, rebuild them. A target file literally named `repair`
 /// is reached as `./repair`.
@@ -61,11 +57,9 @@ pub fn run(args: &LabelArgs) -> Result<u8> {
     };
     let v = target.open(false)?;
     let report = LabelReport::read(v.source.as_ref(), v.describe(), v.start(), false);
-    if args.json {
-        super::out::print_json(SCHEMA, &report.json())?;
-    } else {
-        print!("{}", report.text());
-    }
+    super::out::print(args.json, LabelReport::SCHEMA, &report.json(), || {
+        report.text()
+    })?;
     for p in report.problems() {
         eprintln!("kzrescue: {p}");
     }

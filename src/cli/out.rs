@@ -30,6 +30,31 @@ pub fn print_json(schema: &str, doc: &impl serde::Serialize) -> kzrescue::Result
     stream_json(&WithSchema { schema, doc })
 }
 
+/// Prints a command's result: with `--json` (`json`) the document `doc`
+/// under `schema` as [`print_json`] does, else the text `text()` as it is.
+pub fn print(
+    json: bool,
+    schema: &str,
+    doc: &impl serde::Serialize,
+    text: impl FnOnce() -> String,
+) -> kzrescue::Result<()> {
+    print_own(json, &WithSchema { schema, doc }, text)
+}
+
+/// [`print`] for a document that carries its own `schema` key.
+pub fn print_own(
+    json: bool,
+    doc: &impl serde::Serialize,
+    text: impl FnOnce() -> String,
+) -> kzrescue::Result<()> {
+    if json {
+        stream_json(doc)
+    } else {
+        print!("{}", text());
+        Ok(())
+    }
+}
+
 /// Streams a document that carries its own `schema` key to stdout as
 /// [`print_json`] prints (integers as strings unless `--json-int`, control
 /// characters escaped), without building it in memory first: a manifest of

@@ -21,6 +21,7 @@
 
 use super::{EXIT_OK, EXIT_PROBLEMS};
 use kzrescue::Result;
+use kzrescue::partition::report::TableReport;
 use kzrescue::target::table_report;
 
 /// Arguments of `kzrescue partitions`: list the table of TARGET, or, with
@@ -74,11 +75,9 @@ pub fn run(args: &PartitionsArgs) -> Result<u8> {
     };
     let access = super::context::get().access()?;
     let report = table_report(target, args.sector_size, args.slice, &access)?;
-    if args.json {
-        super::out::print_json("kzrescue.partitions/1", &report.json())?;
-    } else {
-        print!("{}", report.text());
-    }
+    super::out::print(args.json, TableReport::SCHEMA, &report.json(), || {
+        report.text()
+    })?;
     Ok(if report.has_notes() {
         EXIT_PROBLEMS
     } else {

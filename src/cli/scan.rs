@@ -75,11 +75,9 @@ pub fn run(a: &ScanArgs) -> Result<u8> {
         sector_size: a.sector_size,
     };
     let r = scan::scan_spec(&a.target, opts, &access, &mut |d, t| bar.tick(d, t))?;
-    if a.json {
-        super::out::print_json("kzrescue.scan/2", &r.json(&a.target))?;
-    } else {
-        print!("{}", r.text(&a.target));
-    }
+    super::out::print(a.json, scan::SCHEMA, &r.json(&a.target), || {
+        r.text(&a.target)
+    })?;
     Ok(if r.needs_work() {
         EXIT_PROBLEMS
     } else {

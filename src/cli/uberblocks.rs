@@ -22,11 +22,8 @@ pub struct UberblocksArgs {
 pub fn run(args: &UberblocksArgs) -> Result<u8> {
     let v = args.target.open(false)?;
     let report = UberblockReport::read(v.source.as_ref(), v.describe(), v.start());
-    if args.json {
-        super::out::print_json("kzrescue.uberblocks/2", &report.json())?;
-    } else {
-        print!("{}", report.text());
-    }
+    let schema = UberblockReport::SCHEMA;
+    super::out::print(args.json, schema, &report.json(), || report.text())?;
     for p in report.problems() {
         eprintln!("kzrescue: {p}");
     }

@@ -7,19 +7,11 @@
 //! `KZRESCUE_CHAP_USER`, `KZRESCUE_CHAP_SECRET_FILE` / `KZRESCUE_CHAP_SECRET`),
 //! never a secret on the command line.
 
+use super::out;
 use kzrescue::storage::{self, CopyTo, StorageUri};
 use kzrescue::zone::comstar;
 use kzrescue::{Error, Result};
 use std::path::PathBuf;
-
-/// `schema` of `uri parse --json`.
-pub const SCHEMA_PARSE: &str = "kzrescue.uri/1";
-/// `schema` of `uri map --json` (without --via-iscsi).
-pub const SCHEMA_MAP: &str = "kzrescue.uri-map/1";
-/// `schema` of `iscsi discover --json`.
-pub const SCHEMA_DISCOVER: &str = "kzrescue.iscsi-discover/1";
-/// `schema` of `iscsi inquiry --json`.
-pub const SCHEMA_INQUIRY: &str = "kzrescue.iscsi-inquiry/1";
 
 /// Arguments of `kzrescue uri`.
 #[derive(clap::Args, Debug)]
@@ -159,11 +151,10 @@ pub fn run_uri(a: &UriArgs) -> Result<u8> {
     match &a.cmd {
         UriCmd::Parse { uri: s, json } => {
             let u = StorageUri::parse(s)?;
-            if *json {
-                super::out::print_json(SCHEMA_PARSE, &storage::parse_doc(&u)?)?;
-            } else {
-                print!("{}", storage::parse_text(&u));
-            }
+            let doc = storage::parse_doc(&u)?;
+            out::print(*json, storage::SCHEMA_PARSE, &doc, || {
+                storage::parse_text(&u)
+            })?;
         }
         UriCmd::Normalize { uri: s } => println!("{}", StorageUri::parse(s)?.normalize()),
         UriCmd::Map {
@@ -176,11 +167,7 @@ pub fn run_uri(a: &UriArgs) -> Result<u8> {
         } => {
             let (host, init) = (rescue_host.as_deref(), initiator.as_deref());
             let route = storage::zvol_route(uris, host, init, zone.as_deref(), &access)?;
-            if *json {
-                super::out::stream_json(&route)?;
-            } else {
-                print!("{}", comstar::render_text(&route));
-            }
+            out::print_own(*json, &route, || comstar::render_text(&route))?;
         }
         UriCmd::Map {
             uri: uris, json, ..
@@ -191,11 +178,8 @@ pub fn run_uri(a: &UriArgs) -> Result<u8> {
                 ));
             };
             let m = storage::map(&StorageUri::parse(s)?, &access()?)?;
-            if *json {
-                super::out::print_json(SCHEMA_MAP, &m)?;
-            } else {
-                println!("{}", storage::mapped_line(&m));
-            }
+            let line = || format!("{}\n", storage::mapped_line(&m));
+            out::print(*json, storage::SCHEMA_MAP, &m, line)?;
         }
     }
     Ok(super::EXIT_OK)
@@ -208,19 +192,15 @@ pub fn run_iscsi(a: &IscsiArgs) -> Result<u8> {
         IscsiCmd::Read { .. } => return run_read(&a.cmd),
         IscsiCmd::Discover { portal, json } => {
             let found = storage::discover(portal, &access)?;
-            if *json {
-                super::out::print_json(SCHEMA_DISCOVER, &found.json())?;
-            } else {
-                print!("{}", found.text());
-            }
+            out::print(*json, storage::SCHEMA_DISCOVER, &found.json(), || {
+                found.text()
+            })?;
         }
         IscsiCmd::Inquiry { what, json } => {
             let found = storage::inquire(what, &access)?;
-            if *json {
-                super::out::print_json(SCHEMA_INQUIRY, &found.json())?;
-            } else {
-                print!("{}", found.text());
-            }
+            out::print(*json, storage::SCHEMA_INQUIRY, &found.json(), || {
+                found.text()
+            })?;
         }
     }
     Ok(super::EXIT_OK)

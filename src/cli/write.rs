@@ -56,7 +56,8 @@ impl WriteArgs {
     /// The transaction options these flags and the global options give.
     pub fn tx_options(&self) -> Result<TxOptions> {
         Ok(TxOptions::from_interval_secs(self.liveness_interval)?
-            .with_access(&super::context::get().access()?))
+            .with_access(&super::context::get().access()?)
+            .with_pause(super::context::get().pause()))
     }
 
     /// The line a dry run ends with on stderr.

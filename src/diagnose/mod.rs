@@ -246,6 +246,18 @@ pub struct DiagnoseOptions {
     pub access: crate::target::AccessOptions,
 }
 
+/// One `--map URI=PATH` override of [`DiagnoseOptions::maps`]: (URI, PATH),
+/// both non-empty. The URI itself may contain `=` only in nfs user/group
+/// parts, never before its scheme's `:`; the split is at the last `=`.
+pub fn parse_map(s: &str) -> Result<(String, String)> {
+    let bad = || Error::Usage(format!("{s:?} is not URI=PATH"));
+    let (u, p) = s.rsplit_once('=').ok_or_else(bad)?;
+    if u.is_empty() || p.is_empty() {
+        return Err(bad());
+    }
+    Ok((u.to_string(), p.to_string()))
+}
+
 impl Default for DiagnoseOptions {
     fn default() -> Self {
         DiagnoseOptions {
@@ -565,4 +577,21 @@ pub fn diagnose(cfg: &ZoneConfig, opts: &DiagnoseOptions) -> Result<Session> {
         key: key.key,
         key_path: key.path,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_map;
+    use crate::error::ErrorKind;
+
+    #[test]
+    fn a_map_splits_at_the_last_equals_sign() {
+        let m = parse_map("nfs://u=1:g@h/a=/tmp/x.img").unwrap();
+        assert_eq!(m, ("nfs://u=1:g@h/a".into(), "/tmp/x.img".into()));
+        for bad in ["dev:x", "=p", "dev:x="] {
+            let e = parse_map(bad).unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::Usage, "{bad}");
+            assert_eq!(e.to_string(), format!("{bad:?} is not URI=PATH"));
+        }
+    }
 }

@@ -21,6 +21,9 @@ pub struct TableReport {
 }
 
 impl TableReport {
+    /// The `schema` of its JSON document ([`TableReport::json`]).
+    pub const SCHEMA: &str = "kzrescue.partitions/1";
+
     /// Reads the table of `disk` (`sector_size` assumed instead of
     /// detected when given) and picks the pool slice.
     pub fn read(disk: &dyn Source, sector_size: Option<u32>, slice: Option<u32>) -> Result<Self> {

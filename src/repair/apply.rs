@@ -54,14 +54,45 @@ pub enum Outcome {
     },
 }
 
-/// Environment variable of the crash tests' pause point: `K:MARKER` makes the
-/// writer create the file MARKER right after its K-th write (before the
-/// flush) and then sleep, so that a test can SIGKILL a real process there.
+/// Environment variable the CLI reads the crash tests' pause point from
+/// (`K:MARKER`, see [`PausePoint::parse`]); the library never reads it.
 pub const PAUSE_ENV: &str = "KZRESCUE_TEST_PAUSE_AFTER_WRITE";
+
+/// The crash tests' pause point: the writer creates the file `marker` right
+/// after its `after_write`-th write (before the flush) and then sleeps, so
+/// that a test can SIGKILL a real process there.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PausePoint {
+    /// The write (counted from 1) after which to pause.
+    pub after_write: usize,
+    /// The file created when the pause begins.
+    pub marker: PathBuf,
+}
+
+impl PausePoint {
+    /// The pause point `K:MARKER` names; `None` when it is not that form.
+    pub fn parse(v: &str) -> Option<PausePoint> {
+        let (k, marker) = v.split_once(':')?;
+        Some(PausePoint {
+            after_write: k.parse().ok()?,
+            marker: PathBuf::from(marker),
+        })
+    }
+}
 
 /// Carries out `plans`, saving the undo journal to `journal_path` (which must
 /// not exist) first. `purpose` is recorded in the journal.
 pub fn apply(plans: &[TargetPlan], journal_path: &Path, purpose: &str) -> Result<Outcome> {
+    apply_paused(plans, journal_path, purpose, None)
+}
+
+/// [`apply`], pausing at `pause` (the crash tests').
+pub fn apply_paused(
+    plans: &[TargetPlan],
+    journal_path: &Path,
+    purpose: &str,
+    pause: Option<&PausePoint>,
+) -> Result<Outcome> {
     let plans = prepare(plans)?;
     if plans
         .iter()
@@ -105,7 +136,7 @@ pub fn apply(plans: &[TargetPlan], journal_path: &Path, purpose: &str) -> Result
         "; the target may be partly written: `kzrescue undo {} --write` restores it",
         journal_path.display()
     );
-    let (writes, bytes) = write_phases(&plans, &hint)?;
+    let (writes, bytes) = write_phases(&plans, &hint, pause)?;
     Ok(Outcome::Applied {
         journal: journal_path.to_path_buf(),
         writes,
@@ -116,16 +147,24 @@ pub fn apply(plans: &[TargetPlan], journal_path: &Path, purpose: &str) -> Result
 /// Carries out `plans` without an undo journal: for `undo` itself, whose
 /// journal already holds every byte it writes. Checks the plans like
 /// [`apply`]; `on_failure` is appended to an error after the first write.
-/// Returns (writes, bytes); (0, 0) when nothing needed writing.
-pub fn apply_unjournalled(plans: &[TargetPlan], on_failure: &str) -> Result<(usize, u64)> {
+/// Returns (writes, bytes); (0, 0) when nothing needed writing. Pauses at
+/// `pause` (the crash tests').
+pub fn apply_unjournalled(
+    plans: &[TargetPlan],
+    on_failure: &str,
+    pause: Option<&PausePoint>,
+) -> Result<(usize, u64)> {
     let plans = prepare(plans)?;
-    write_phases(&plans, on_failure)
+    write_phases(&plans, on_failure, pause)
 }
 
 /// The write step shared by [`apply`] and [`apply_unjournalled`]: per
 /// phase, every write, one flush, every read-back (from the device).
-fn write_phases(plans: &[TargetPlan], on_failure: &str) -> Result<(usize, u64)> {
-    let pause = pause_point();
+fn write_phases(
+    plans: &[TargetPlan],
+    on_failure: &str,
+    pause: Option<&PausePoint>,
+) -> Result<(usize, u64)> {
     // Every write in the order it is made, for the progress report of a failure.
     let order: Vec<(&str, &Write)> = plans
         .iter()
@@ -146,10 +185,10 @@ fn write_phases(plans: &[TargetPlan], on_failure: &str) -> Result<(usize, u64)> 
                     .map_err(|e| fail(progress.note(e, Stage::Write)))?;
                 progress.acked += 1;
                 bytes += w.new.len() as u64;
-                if let Some((k, marker)) = &pause
-                    && *k == progress.acked
+                if let Some(p) = pause
+                    && p.after_write == progress.acked
                 {
-                    let _ = std::fs::write(marker, b"paused\n");
+                    let _ = std::fs::write(&p.marker, b"paused\n");
                     std::thread::sleep(std::time::Duration::from_secs(30));
                 }
             }
@@ -383,12 +422,6 @@ pub(crate) fn append(e: Error, note: &str) -> Error {
     super::annotate(e, "", note)
 }
 
-fn pause_point() -> Option<(usize, PathBuf)> {
-    let v = std::env::var(PAUSE_ENV).ok()?;
-    let (k, marker) = v.split_once(':')?;
-    Some((k.parse().ok()?, PathBuf::from(marker)))
-}
-
 /// The state of every range of one journal target on its source now.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UndoCheck {
@@ -505,4 +538,18 @@ pub fn undo(journal: &Journal, sources: &[SharedSource], ignore_identity: bool) 
         }
     }
     Ok(n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::PausePoint;
+
+    #[test]
+    fn a_pause_point_is_count_colon_marker() {
+        let p = PausePoint::parse("3:/tmp/a:b").unwrap();
+        assert_eq!(p.after_write, 3);
+        assert_eq!(p.marker, std::path::PathBuf::from("/tmp/a:b"));
+        assert_eq!(PausePoint::parse("x:/m"), None);
+        assert_eq!(PausePoint::parse("3"), None);
+    }
 }

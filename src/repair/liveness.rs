@@ -34,6 +34,19 @@ pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(3);
 /// command (one place, so that every writer and `diagnose` agree).
 pub const INTERVAL_RANGE: std::ops::RangeInclusive<f64> = 0.0..=3600.0;
 
+/// Parses `--liveness-interval SECS` as a command line gives it: a finite
+/// number of seconds within [`INTERVAL_RANGE`].
+pub fn parse_interval(s: &str) -> Result<f64> {
+    let (lo, hi) = (INTERVAL_RANGE.start(), INTERVAL_RANGE.end());
+    match s.trim().parse::<f64>() {
+        Ok(v) if v.is_finite() && INTERVAL_RANGE.contains(&v) => Ok(v),
+        Ok(_) => Err(Error::Usage(format!(
+            "{s}: the interval must be between {lo} and {hi} seconds"
+        ))),
+        Err(_) => Err(Error::Usage(format!("{s} is not a number of seconds"))),
+    }
+}
+
 /// Checks a `--liveness-interval` value (seconds) and turns it into a
 /// duration: finite, within [`INTERVAL_RANGE`].
 pub fn interval_from_secs(secs: f64) -> Result<Duration> {
@@ -284,6 +297,16 @@ pub fn check(devices: &[Watched<'_>], interval: Duration) -> Result<Quiet> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn intervals_stay_finite_and_in_range() {
+        for bad in ["NaN", "inf", "-1", "1e300", "3600.5", "x"] {
+            let e = parse_interval(bad).unwrap_err();
+            assert_eq!(e.kind(), crate::error::ErrorKind::Usage, "{bad}");
+        }
+        assert_eq!(parse_interval("0").ok(), Some(0.0));
+        assert_eq!(parse_interval(" 3600 ").ok(), Some(3600.0));
+    }
 
     #[test]
     fn one_interval_range() {

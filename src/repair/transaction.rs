@@ -77,7 +77,7 @@
 //! (plans re-validated, journal and file paths checked) so that a dry run
 //! refuses what the real run would refuse.
 
-use super::apply::{self, Outcome, TargetPlan, append};
+use super::apply::{self, Outcome, PausePoint, TargetPlan, append};
 use super::journal::{Journal, RangeState, TargetRecord};
 use super::liveness::{self, Quiet, Watched};
 use crate::error::{Error, Result};
@@ -93,6 +93,8 @@ pub struct TxOptions {
     pub liveness_interval: Duration,
     /// How to reach targets named by URI.
     pub access: AccessOptions,
+    /// The crash tests' pause point (none in normal use).
+    pub pause: Option<PausePoint>,
 }
 
 impl TxOptions {
@@ -102,12 +104,19 @@ impl TxOptions {
         Ok(TxOptions {
             liveness_interval: liveness::interval_from_secs(secs)?,
             access: AccessOptions::default(),
+            pause: None,
         })
     }
 
     /// These options, reaching URIs as `access` says.
     pub fn with_access(mut self, access: &AccessOptions) -> TxOptions {
         self.access = access.clone();
+        self
+    }
+
+    /// These options, pausing at `pause` (the crash tests').
+    pub fn with_pause(mut self, pause: Option<PausePoint>) -> TxOptions {
+        self.pause = pause;
         self
     }
 }
@@ -117,6 +126,7 @@ impl Default for TxOptions {
         TxOptions {
             liveness_interval: liveness::DEFAULT_INTERVAL,
             access: AccessOptions::default(),
+            pause: None,
         }
     }
 }
@@ -431,7 +441,7 @@ impl<'a> Transaction<'a> {
         }
         // 4. Files; 5. journals and writes.
         let done_files = write_files(files)?;
-        let done = write_groups(&groups, &purpose, &done_files)?;
+        let done = write_groups(&groups, &purpose, &done_files, opts.pause.as_ref())?;
         drop(handles);
         Ok(Committed {
             liveness,
@@ -568,18 +578,19 @@ fn write_groups(
     groups: &[Group],
     purpose: &str,
     done_files: &[FileOutcome],
+    pause: Option<&PausePoint>,
 ) -> Result<Vec<GroupOutcome>> {
     let mut done: Vec<GroupOutcome> = Vec::new();
     for g in groups {
         let before = written_note(done_files, &done);
         let outcome = match (&g.journal, &g.rerun) {
-            (Some(j), _) => apply::apply(&g.plans, j, purpose).map_err(|e| {
+            (Some(j), _) => apply::apply_paused(&g.plans, j, purpose, pause).map_err(|e| {
                 let step = if j.exists() { "write" } else { "journal" };
                 append(at_step(e, step), &before)
             })?,
             (None, rerun) => {
                 let (writes, bytes) =
-                    apply::apply_unjournalled(&g.plans, rerun.as_deref().unwrap_or(""))
+                    apply::apply_unjournalled(&g.plans, rerun.as_deref().unwrap_or(""), pause)
                         .map_err(|e| append(at_step(e, "write"), &before))?;
                 if writes == 0 {
                     Outcome::Unchanged

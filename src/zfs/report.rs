@@ -185,6 +185,10 @@ pub struct LabelReport {
 }
 
 impl LabelReport {
+    /// The `schema` of its JSON document (2: integers are strings unless
+    /// `--json-int`).
+    pub const SCHEMA: &str = "kzrescue.label/2";
+
     /// Reads the labels of the vdev `src` (which lies at `vdev_start` on
     /// the disk `target` names); with `rings`, zdb's view of the rings too.
     pub fn read(src: &dyn Source, target: String, vdev_start: u64, rings: bool) -> Self {
@@ -271,6 +275,9 @@ pub struct UberblockReport {
 }
 
 impl UberblockReport {
+    /// The `schema` of its JSON document.
+    pub const SCHEMA: &str = "kzrescue.uberblocks/2";
+
     /// Reads the labels and rings of the vdev `src` (see [`LabelReport::read`]).
     pub fn read(src: &dyn Source, target: String, vdev_start: u64) -> Self {
         let labels = LabelReport::read(src, target, vdev_start, true);
