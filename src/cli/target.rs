@@ -43,9 +43,4 @@ impl TargetArgs {
 }
 
 /// Accepts 512 and 4096.
-pub fn parse_sector_size(s: &str) -> std::result::Result<u32, String> {
-    match s.parse::<u32>() {
-        Ok(n @ (512 | 4096)) => Ok(n),
-        _ => Err(format!("{s} is not a supported sector size (512 or 4096)")),
-    }
-}
+pub use kzrescue::partition::parse_sector_size;

@@ -209,6 +209,20 @@ impl PartitionTable {
     }
 }
 
+/// The logical sector sizes kzrescue reads and writes tables at.
+pub const SECTOR_SIZES: [u32; 2] = [512, 4096];
+
+/// Parses a `--sector-size` as a command line gives it: one of
+/// [`SECTOR_SIZES`].
+pub fn parse_sector_size(s: &str) -> Result<u32> {
+    match s.parse::<u32>() {
+        Ok(n) if SECTOR_SIZES.contains(&n) => Ok(n),
+        _ => Err(Error::Usage(format!(
+            "{s} is not a supported sector size (512 or 4096)"
+        ))),
+    }
+}
+
 /// Reads the partition table of `src`. `sector_size` forces the logical
 /// sector size (512 or 4096); otherwise it comes from the device, or from where
 /// the GPT header is found.
@@ -371,4 +385,17 @@ fn solaris_partition<'a>(
         notes.push(format!("{n} Solaris fdisk partitions; used p{}", e.number));
     }
     Ok(chosen)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn only_512_and_4096_are_sector_sizes() {
+        assert_eq!(super::parse_sector_size("512").ok(), Some(512));
+        assert_eq!(super::parse_sector_size("4096").ok(), Some(4096));
+        for bad in ["1024", "0", "abc", " 512"] {
+            let e = super::parse_sector_size(bad).unwrap_err();
+            assert_eq!(e.kind(), crate::error::ErrorKind::Usage, "{bad}");
+        }
+    }
 }
