@@ -15,9 +15,9 @@ use std::sync::OnceLock;
 
 /// The global options, accepted before and after the subcommand's name:
 /// `kzrescue label iscsi://… --chap-user u …`. Each subcommand declares its
-/// own copy when it is parsed (see `cli::command`) and the values are
-/// merged with [`GlobalArgs::merge`]; `global = true` carries them on to
-/// nested subcommands (`label repair`, `manifest diff`, …).
+/// own copy when it is parsed (see `cli::command`); `global = true` carries
+/// them on to nested subcommands (`label repair`, `manifest diff`, …) and
+/// their values back up to the top level.
 #[derive(clap::Args, Debug, Clone, Default)]
 #[command(next_help_heading = "Storage access (every command that opens a target)")]
 pub struct GlobalArgs {
@@ -54,30 +54,6 @@ pub struct GlobalArgs {
     /// strings (numbers above 2^53 lose precision in many JSON readers).
     #[arg(long, global = true)]
     pub json_int: bool,
-}
-
-impl GlobalArgs {
-    /// Adds the options given after the subcommand's name: as with clap's
-    /// `global`, an option given there replaces the same option given
-    /// before it (all of `--nfs-mount`'s values together), and `--json-int`
-    /// holds if given anywhere.
-    pub fn merge(&mut self, later: GlobalArgs) {
-        fn over<T>(earlier: &mut Option<T>, later: Option<T>) {
-            if later.is_some() {
-                *earlier = later;
-            }
-        }
-        over(&mut self.chap_user, later.chap_user);
-        over(&mut self.chap_secret_file, later.chap_secret_file);
-        over(&mut self.initiator_name, later.initiator_name);
-        over(&mut self.iscsi_timeout, later.iscsi_timeout);
-        over(&mut self.iscsi_digest, later.iscsi_digest);
-        over(&mut self.iscsi_portal, later.iscsi_portal);
-        if !later.nfs_mount.is_empty() {
-            self.nfs_mount = later.nfs_mount;
-        }
-        self.json_int |= later.json_int;
-    }
 }
 
 /// What the CLI was told once, for every command.

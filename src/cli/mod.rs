@@ -193,8 +193,8 @@ pub fn command() -> clap::Command {
     use clap::{Args, CommandFactory};
     // At the top level the global options are plain options: each
     // subcommand declares its own copy in [`deferred`] (clap's `global`
-    // would clone them into all twenty-two subcommands at start-up), and
-    // [`run`] merges the two.
+    // would clone them into all twenty-two subcommands at start-up); clap
+    // still carries the values between the levels (see [`parse`]).
     let ids: Vec<_> = context::GlobalArgs::augment_args(clap::Command::new(""))
         .get_arguments()
         .map(|a| a.get_id().clone())
@@ -222,16 +222,13 @@ pub fn run() -> u8 {
     }
 }
 
-/// The parsed command line, with the global options given before and after
-/// the subcommand's name merged.
+/// The parsed command line. The global options given after the
+/// subcommand's name reach the top level too: clap carries the values of an
+/// argument that is `global` anywhere to every level of the matches (the one
+/// given last, deepest, wins).
 fn parse(matches: &clap::ArgMatches) -> Result<Cli, clap::Error> {
     use clap::FromArgMatches;
-    let mut cli = Cli::from_arg_matches(matches)?;
-    if let Some((_, sub)) = matches.subcommand() {
-        cli.global
-            .merge(context::GlobalArgs::from_arg_matches(sub)?);
-    }
-    Ok(cli)
+    Cli::from_arg_matches(matches)
 }
 
 fn dispatch(cli: Cli) -> Result<u8, kzrescue::Error> {
