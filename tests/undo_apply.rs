@@ -4,6 +4,7 @@
 
 mod common;
 
+use kzrescue::ErrorKind;
 use kzrescue::repair::apply::{self, Outcome, TargetPlan, Write};
 use kzrescue::repair::journal::{Journal, RangeState};
 use kzrescue::source::{Fault, FaultSource, FileSource, OpenMode, SharedSource};
@@ -108,6 +109,7 @@ fn refusals_write_nothing() {
     let ro: SharedSource = Arc::new(FileSource::open(&img, OpenMode::ReadOnly).unwrap());
     let j = dir.path().join("j-ro");
     let e = apply::apply(&[plan_for(&img, ro)], &j, "t").unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Refused, "{e}");
     assert!(e.to_string().contains("read-only"), "{e}");
     assert!(!j.exists());
 
@@ -116,6 +118,7 @@ fn refusals_write_nothing() {
     let mut p = plan_for(&img, src.clone());
     p.phases[1][0].old[0] ^= 1;
     let e = apply::apply(&[p], &j, "t").unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Refused, "{e}");
     assert!(e.to_string().contains("changed at 0x44000"), "{e}");
     assert!(!j.exists());
 
@@ -132,6 +135,7 @@ fn refusals_write_nothing() {
         "t",
     )
     .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Usage, "{e}");
     assert!(e.to_string().contains("given twice"), "{e}");
     assert_eq!(sha(&img), before);
 }
@@ -147,6 +151,7 @@ fn journal_from_another_image_is_refused() {
     let journal = Journal::read(&j).unwrap();
     let bsrc = open_rw(&b);
     let e = apply::undo(&journal, std::slice::from_ref(&bsrc), false).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Refused, "{e}");
     assert!(e.to_string().contains("not the journal's target"), "{e}");
     // Even with the identity check off, the bytes give it away.
     let e = apply::undo(&journal, &[bsrc], true).unwrap_err();
@@ -177,6 +182,7 @@ fn changed_after_repair_is_refused() {
     src.write_at(0x44000 + 1024, &[0x55; 512]).unwrap();
     let journal = Journal::read(&j).unwrap();
     let e = apply::undo(&journal, &[src], false).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Refused, "{e}");
     assert!(e.to_string().contains("0x44400"), "{e}");
 }
 
@@ -243,6 +249,7 @@ fn journal_disk_full_writes_nothing() {
     let exists = j.exists();
     let _ = std::process::Command::new("umount").arg(&mnt).status();
     let e = r.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Io, "{e}");
     assert!(e.to_string().contains("No space left"), "{e}");
     assert!(!exists, "partial journal left behind");
     assert_eq!(sha(&img), before);
