@@ -190,18 +190,19 @@ fn deferred(cmd: clap::Command) -> clap::Command {
 /// The command-line definition: the top level and every subcommand's name
 /// and summary; a subcommand's arguments are declared when it is parsed.
 pub fn command() -> clap::Command {
-    use clap::{Args, CommandFactory};
+    use clap::CommandFactory;
     // At the top level the global options are plain options: each
     // subcommand declares its own copy in [`deferred`] (clap's `global`
     // would clone them into all twenty-two subcommands at start-up); clap
     // still carries the values between the levels (see [`parse`]).
-    let ids: Vec<_> = context::GlobalArgs::augment_args(clap::Command::new(""))
+    let top = deferred(Cli::command());
+    let ids: Vec<_> = top
         .get_arguments()
+        .filter(|a| a.is_global_set())
         .map(|a| a.get_id().clone())
         .collect();
-    ids.into_iter().fold(deferred(Cli::command()), |c, id| {
-        c.mut_arg(id, |a| a.global(false))
-    })
+    ids.into_iter()
+        .fold(top, |c, id| c.mut_arg(id, |a| a.global(false)))
 }
 
 /// Parses arguments, runs the subcommand, maps errors to exit codes.
