@@ -410,8 +410,10 @@ pub fn copy_out(
 }
 
 /// Copies `length` bytes (default: to the end) of `src` from `offset` to
-/// `out` (or nowhere, to measure), `chunk` bytes (clamped to 512 B–256 MiB)
-/// per read. A range past the end is refused before anything is read.
+/// `out` (or nowhere, to measure) through [`Source::stream`]: `chunk` bytes
+/// (clamped to 512 B–256 MiB) per read where the source has no stream of
+/// its own; an iSCSI LU keeps its READs in flight across the whole range.
+/// A range past the end is refused before anything is read.
 pub fn copy(
     src: &dyn Source,
     offset: u64,
@@ -437,18 +439,17 @@ pub fn copy(
         )));
     }
     let chunk = chunk.clamp(512, 256 << 20);
-    let mut buf = vec![0u8; chunk];
     let t = Instant::now();
-    let mut pos = offset;
     let werr = |e| Error::io("writing the output", e);
-    while pos < end {
-        let n = ((end - pos) as usize).min(chunk);
-        src.read_at(pos, &mut buf[..n])?;
-        if let Some(w) = out.as_mut() {
-            w.write_all(&buf[..n]).map_err(werr)?;
-        }
-        pos += n as u64;
-    }
+    src.stream(
+        offset,
+        end - offset,
+        chunk,
+        &mut |piece| match out.as_mut() {
+            Some(w) => w.write_all(piece).map_err(werr),
+            None => Ok(()),
+        },
+    )?;
     if let Some(w) = out.as_mut() {
         w.flush().map_err(werr)?;
     }

@@ -33,6 +33,9 @@ enum Misbehave {
     Hang,
     /// Closes the connection on the first READ only.
     DropFirstRead,
+    /// Answers four READs, closes the connection on the fifth (first
+    /// connection only).
+    DropFifthRead,
     /// Acknowledges the first WRITE, closes the connection on the second.
     DropSecondWrite,
     /// Answers the first WRITE with CHECK CONDITION, UNIT ATTENTION (power
@@ -44,6 +47,23 @@ enum Misbehave {
     EndlessLogin,
     /// Data-In carries more data than the command asked for in total.
     TooMuchData,
+    /// Answers a READ after the one behind it whenever that one has
+    /// already arrived (counted in `REORDERED`).
+    Reorder,
+}
+
+/// READ answers [`Misbehave::Reorder`] sent out of order, over all fakes.
+static REORDERED: AtomicUsize = AtomicUsize::new(0);
+
+/// Whether the next PDU's header has already arrived.
+fn next_pdu_waiting(s: &TcpStream) -> bool {
+    let mut b = [0u8; 48];
+    if s.set_nonblocking(true).is_err() {
+        return false;
+    }
+    let r = s.peek(&mut b);
+    let _ = s.set_nonblocking(false);
+    matches!(r, Ok(n) if n == b.len())
 }
 
 struct Fake {
@@ -113,6 +133,8 @@ fn data_in(itt: u32, offset: u32, data: &[u8], status: bool, stat_sn: u32) -> Ve
 fn serve(mut s: TcpStream, how: Misbehave, image: Arc<Mutex<Vec<u8>>>, conn_no: usize) {
     let mut stat_sn = 1u32;
     let mut writes = 0;
+    let mut reads = 0;
+    let mut held: Option<Vec<u8>> = None;
     // Login: security stage, then operational stage.
     loop {
         let Ok((bhs, _data)) = read_pdu(&mut s) else {
@@ -216,6 +238,7 @@ fn serve(mut s: TcpStream, how: Misbehave, image: Arc<Mutex<Vec<u8>>>, conn_no: 
                     0x88 => {
                         let lba = u64::from_be_bytes(cdb[2..10].try_into().unwrap()) as usize;
                         let n = u32::from_be_bytes(cdb[10..14].try_into().unwrap()) as usize * 512;
+                        reads += 1;
                         match how {
                             Misbehave::OversizeSegment => {
                                 let mut p = pdu(0x25, 0x81, itt, &[]);
@@ -270,6 +293,7 @@ fn serve(mut s: TcpStream, how: Misbehave, image: Arc<Mutex<Vec<u8>>>, conn_no: 
                                 return;
                             }
                             Misbehave::DropFirstRead if conn_no == 0 => return,
+                            Misbehave::DropFifthRead if conn_no == 0 && reads == 5 => return,
                             _ => {
                                 let img = image.lock().unwrap();
                                 let d = &img[lba * 512..lba * 512 + n];
@@ -363,8 +387,22 @@ fn serve(mut s: TcpStream, how: Misbehave, image: Arc<Mutex<Vec<u8>>>, conn_no: 
                     }
                 };
                 stat_sn += 1;
+                if how == Misbehave::Reorder
+                    && cdb[0] == 0x88
+                    && held.is_none()
+                    && next_pdu_waiting(&s)
+                {
+                    held = Some(reply);
+                    continue;
+                }
                 if s.write_all(&reply).is_err() {
                     return;
+                }
+                if let Some(h) = held.take() {
+                    REORDERED.fetch_add(1, Ordering::SeqCst);
+                    if s.write_all(&h).is_err() {
+                        return;
+                    }
                 }
             }
             _ => return,
@@ -401,8 +439,14 @@ impl Fake {
     }
 
     fn open(&self, write: bool) -> IscsiSource {
+        self.open_with(write, |_| {})
+    }
+
+    /// Opens with the configuration `tune` adjusts (read size, depth).
+    fn open_with(&self, write: bool, tune: impl FnOnce(&mut SessionConfig)) -> IscsiSource {
         let mut c = self.cfg();
         c.offer.initial_r2t = false; // follow whatever the fake agrees to
+        tune(&mut c);
         IscsiSource::open(
             "fake",
             &c,
@@ -543,6 +587,177 @@ fn misbehaving_targets_give_errors() {
             "{how:?} took {:?}",
             t.elapsed()
         );
+    }
+}
+
+/// Everything `Source::stream` handed out, in order, and how many pieces.
+fn streamed(src: &IscsiSource, off: u64, len: u64) -> kzrescue::Result<(Vec<u8>, usize)> {
+    let (mut got, mut pieces) = (Vec::new(), 0);
+    src.stream(off, len, 1 << 20, &mut |p| {
+        assert!(!p.is_empty(), "empty piece");
+        pieces += 1;
+        got.extend_from_slice(p);
+        Ok(())
+    })?;
+    Ok((got, pieces))
+}
+
+/// A sequential read keeps its READs in flight across the whole range and
+/// hands out exactly the bytes asked for, in order, whatever the alignment,
+/// command size and depth.
+#[test]
+fn stream_hands_out_the_range_in_order() {
+    let f = Fake::start(Misbehave::None);
+    let img = f.image.lock().unwrap().clone();
+    let size = img.len() as u64;
+    for (depth, kib) in [(1, 1), (4, 16), (32, 128), (128, 4096)] {
+        let src = f.open_with(false, |c| {
+            c.read_depth = depth;
+            c.read_io_bytes = kib << 10;
+        });
+        for (off, len) in [
+            (0, size),
+            (1000, 300_000),
+            (511, 2),
+            (512, 512),
+            (size - 100, 100),
+            (3, size - 3),
+            (77, 0),
+        ] {
+            let (got, pieces) = streamed(&src, off, len).unwrap();
+            assert!(
+                got == img[off as usize..(off + len) as usize],
+                "depth {depth}, {kib} KiB: {len} bytes at {off}"
+            );
+            // one piece per command: the pipeline, not one big buffer
+            let blocks = if len == 0 {
+                0
+            } else {
+                (off + len).div_ceil(512) - off / 512
+            };
+            assert_eq!(
+                pieces as u64,
+                blocks.div_ceil(kib as u64 * 2),
+                "{depth} {kib} {off} {len}"
+            );
+        }
+        // Past the end: refused before a byte is handed out.
+        let mut called = false;
+        let e = src
+            .stream(size - 10, 11, 4096, &mut |_| {
+                called = true;
+                Ok(())
+            })
+            .unwrap_err();
+        assert!(
+            matches!(e, kzrescue::Error::OutOfBounds { offset, len: 11, size: s, .. } if offset == size - 10 && s == size),
+            "{e:?}"
+        );
+        assert!(!called);
+    }
+    assert_eq!(f.conns.load(Ordering::SeqCst), 4, "one login per source");
+}
+
+/// The connection drops after four of the stream's READs were answered:
+/// the stream logs in again once and goes on from the first byte it had
+/// not handed out, so every byte arrives exactly once.
+#[test]
+fn dropped_stream_resumes_after_relogin() {
+    let f = Fake::start(Misbehave::DropFifthRead);
+    let src = f.open_with(false, |c| {
+        c.read_depth = 2;
+        c.read_io_bytes = 16 << 10;
+    });
+    let img = f.image.lock().unwrap().clone();
+    let (got, _) = streamed(&src, 3, 1 << 20).unwrap();
+    assert!(got == img[3..3 + (1 << 20)]);
+    assert_eq!(f.conns.load(Ordering::SeqCst), 2, "one re-login");
+}
+
+/// Answers out of order: each command's bytes still reach their place, and
+/// a stream still hands them out in LBA order.
+#[test]
+fn reads_and_streams_take_answers_out_of_order() {
+    let f = Fake::start(Misbehave::Reorder);
+    let src = f.open_with(false, |c| {
+        c.read_depth = 8;
+        c.read_io_bytes = 16 << 10;
+    });
+    let img = f.image.lock().unwrap().clone();
+    let before = REORDERED.load(Ordering::SeqCst);
+    let (got, pieces) = streamed(&src, 5, img.len() as u64 - 5).unwrap();
+    assert!(got == img[5..]);
+    assert_eq!(pieces, img.len() / (16 << 10));
+    let streamed_reordered = REORDERED.load(Ordering::SeqCst) - before;
+    assert!(
+        streamed_reordered >= 10,
+        "only {streamed_reordered} answers out of order"
+    );
+    let mut buf = vec![0u8; 3 << 20];
+    src.read_at(777, &mut buf).unwrap();
+    assert!(buf[..] == img[777..777 + (3 << 20)]);
+    assert_eq!(f.conns.load(Ordering::SeqCst), 1);
+}
+
+/// A sink that fails stops the stream with its own error, never retried;
+/// the READs still in flight are received first, so the session stays
+/// usable.
+#[test]
+fn failing_sink_stops_the_stream_and_keeps_the_session() {
+    let f = Fake::start(Misbehave::None);
+    let src = f.open_with(false, |c| {
+        c.read_depth = 8;
+        c.read_io_bytes = 16 << 10;
+    });
+    let mut pieces = 0;
+    let e = src
+        .stream(0, 1 << 20, 0, &mut |_| {
+            pieces += 1;
+            if pieces == 3 {
+                Err(kzrescue::Error::Usage("the output is full".into()))
+            } else {
+                Ok(())
+            }
+        })
+        .unwrap_err();
+    assert!(
+        matches!(&e, kzrescue::Error::Usage(m) if m == "the output is full"),
+        "{e:?}"
+    );
+    assert_eq!(pieces, 3);
+    let mut buf = vec![0u8; 70_000];
+    src.read_at(12_345, &mut buf).unwrap();
+    assert!(buf[..] == f.image.lock().unwrap()[12_345..12_345 + 70_000]);
+    assert_eq!(f.conns.load(Ordering::SeqCst), 1, "no re-login");
+}
+
+/// Every misbehaviour ends a stream in the same one-line error as a read,
+/// and no byte of a failed command is handed out.
+#[test]
+fn misbehaving_targets_fail_a_stream() {
+    for (how, want) in [
+        (Misbehave::OffsetPastTransfer, "exceeds the"),
+        (Misbehave::UnexpectedOpcode, "unexpected Login Response"),
+        (Misbehave::Garbage, "iSCSI"),
+        (
+            Misbehave::MediumError,
+            "MEDIUM ERROR: unrecovered read error",
+        ),
+        (Misbehave::UnknownTag, "unknown task tag"),
+    ] {
+        let f = Fake::start(how);
+        let src = f.open(false);
+        let mut handed = 0;
+        let e = src
+            .stream(0, 1 << 20, 0, &mut |p| {
+                handed += p.len();
+                Ok(())
+            })
+            .expect_err(&format!("{how:?} must fail"));
+        let msg = e.to_string();
+        assert!(msg.contains(want), "{how:?}: {msg}");
+        assert!(!msg.contains('\n'), "one line: {msg}");
+        assert_eq!(handed, 0, "{how:?}");
     }
 }
 

@@ -54,6 +54,19 @@ fn check_random_reads(src: &dyn Source, want: &[u8], rounds: usize) {
     let mut all = vec![0u8; want.len()];
     src.read_at(0, &mut all).unwrap();
     assert!(all == want, "whole-LUN read differs");
+    // Streams (the READs stay in flight across the range), in order.
+    for (off, len) in [(0, size), (size / 3 + 7, size / 2), (size - 1, 1)] {
+        let mut got = Vec::with_capacity(len as usize);
+        src.stream(off, len, 1 << 20, &mut |p| {
+            got.extend_from_slice(p);
+            Ok(())
+        })
+        .unwrap_or_else(|e| panic!("stream {len} at {off:#x}: {e}"));
+        assert!(
+            got == want[off as usize..(off + len) as usize],
+            "stream of {len} at {off:#x} differs"
+        );
+    }
     // Across the end: an error, not a short read.
     let mut buf = vec![0u8; 1024];
     match src.read_at(size - 512, &mut buf) {

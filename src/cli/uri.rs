@@ -112,7 +112,8 @@ enum IscsiCmd {
         /// Bytes to copy (default: to the end).
         #[arg(long)]
         length: Option<u64>,
-        /// Bytes per read call.
+        /// Bytes per read call from an image or block device (an iSCSI LU
+        /// keeps its READs in flight across the whole range instead).
         #[arg(long, default_value_t = 16 << 20)]
         chunk: usize,
     },

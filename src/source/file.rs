@@ -459,7 +459,25 @@ mod tests {
                 s.read_into_vec(off, len, &mut reused).unwrap();
                 assert_eq!(reused, want);
                 assert_eq!(&*s.read_bytes(off, len).unwrap(), &want[..]);
+                // a stream in pieces of at most `chunk` bytes, in order
+                let mut got = Vec::new();
+                s.stream(off, len as u64, 700, &mut |p| {
+                    assert!(!p.is_empty() && p.len() <= 700);
+                    got.extend_from_slice(p);
+                    Ok(())
+                })
+                .unwrap();
+                assert_eq!(got, want);
             }
+            let mut called = false;
+            let e = s
+                .stream(299_000, 1001, 4096, &mut |_| {
+                    called = true;
+                    Ok(())
+                })
+                .unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::OutOfBounds, "{}", s.name());
+            assert!(!called, "nothing handed out before the bounds check");
             let e = s.read_vec_at(299_000, 1001).unwrap_err();
             assert_eq!(e.kind(), ErrorKind::OutOfBounds, "{}", s.name());
             let e = s.read_bytes(299_000, 1001).unwrap_err();
@@ -469,6 +487,16 @@ mod tests {
         let w = crate::source::Window::new(Arc::new(mapped), 97, 1000, "w");
         assert_eq!(&*w.read_bytes(3, 997).unwrap(), &bytes[100..1097]);
         let e = w.read_bytes(3, 998).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::OutOfBounds);
+        // and streams them, from its own offset 0
+        let mut got = Vec::new();
+        w.stream(3, 997, 64, &mut |p| {
+            got.extend_from_slice(p);
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(got, &bytes[100..1097]);
+        let e = w.stream(3, 998, 64, &mut |_| Ok(())).unwrap_err();
         assert_eq!(e.kind(), ErrorKind::OutOfBounds);
     }
 }

@@ -95,6 +95,45 @@ pub trait Source: Send + Sync {
         self.read_at(offset, buf)?;
         Ok(ReadPath::Plain)
     }
+    /// Hands the `len` bytes at `offset` to `sink`, in order, in pieces of
+    /// the source's choosing; a range past the end is refused before
+    /// anything is read. The default reads `chunk` bytes at a time with
+    /// [`Source::read_at`] into one reused buffer. The iSCSI initiator
+    /// overrides it to keep its READs in flight across the whole range
+    /// (no pause at the end of each piece) and hands out each command's
+    /// data as it arrives.
+    fn stream(
+        &self,
+        offset: u64,
+        len: u64,
+        chunk: usize,
+        sink: &mut dyn FnMut(&[u8]) -> Result<()>,
+    ) -> Result<()> {
+        let end = stream_end(&|| self.name(), offset, len, self.size())?;
+        let mut buf = vec![0u8; (chunk.max(1) as u64).min(len) as usize];
+        let mut pos = offset;
+        while pos < end {
+            let n = ((end - pos) as usize).min(buf.len());
+            self.read_at(pos, &mut buf[..n])?;
+            sink(&buf[..n])?;
+            pos += n as u64;
+        }
+        Ok(())
+    }
+}
+
+/// The end of `len` bytes at `offset` of a source of `size` bytes, or the
+/// out-of-bounds error [`Source::stream`] gives for a range past the end.
+pub fn stream_end(name: &dyn Fn() -> String, offset: u64, len: u64, size: u64) -> Result<u64> {
+    match offset.checked_add(len) {
+        Some(end) if end <= size => Ok(end),
+        _ => Err(Error::OutOfBounds {
+            what: name(),
+            offset,
+            len,
+            size,
+        }),
+    }
 }
 
 /// How [`Source::read_uncached`] reached the bytes.

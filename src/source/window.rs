@@ -1,6 +1,6 @@
 //! A window on another source: a partition or slice.
 
-use super::{Bytes, ReadPath, SharedSource, Source, check_bounds};
+use super::{Bytes, ReadPath, SharedSource, Source, check_bounds, stream_end};
 use crate::error::Result;
 
 /// Bytes `[start, start + len)` of a parent source, addressed from 0.
@@ -69,6 +69,16 @@ impl Source for Window {
     }
     fn identity(&self) -> String {
         format!("{}+{}:{}", self.parent.identity(), self.start, self.len)
+    }
+    fn stream(
+        &self,
+        offset: u64,
+        len: u64,
+        chunk: usize,
+        sink: &mut dyn FnMut(&[u8]) -> Result<()>,
+    ) -> Result<()> {
+        stream_end(&|| self.name(), offset, len, self.len)?;
+        self.parent.stream(self.start + offset, len, chunk, sink)
     }
     fn read_uncached(&self, offset: u64, buf: &mut [u8]) -> Result<ReadPath> {
         check_bounds(&|| self.name(), offset, buf.len(), self.len)?;

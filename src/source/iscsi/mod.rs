@@ -24,7 +24,7 @@ use crate::error::{Error, Result};
 use crate::source::{ReadPath, Source, check_bounds};
 use login::{ChapCredentials, DigestPref, DiscoveredTarget};
 use scsi::{Capacity, Designator, Inquiry};
-pub use session::{Session, SessionConfig};
+pub use session::{ScsiStatus, Session, SessionConfig};
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -422,26 +422,7 @@ impl IscsiSource {
             let st = s.run_reads(lun, &cmds, buf)?;
             for (i, st) in st.iter().enumerate() {
                 let (_, start, len) = cmds[i];
-                let at = lba * bl as u64 + start as u64;
-                if st.status != 0 {
-                    return Err(Error::io(
-                        format!(
-                            "iSCSI {}: READ(16) of {len} bytes at {at:#x}: {}",
-                            self.name,
-                            st.describe()
-                        ),
-                        std::io::Error::other("SCSI command failed"),
-                    ));
-                }
-                if st.received != len {
-                    return Err(Error::io(
-                        format!(
-                            "iSCSI {}: READ(16) at {at:#x} returned {} of {len} bytes",
-                            self.name, st.received
-                        ),
-                        std::io::Error::from(std::io::ErrorKind::UnexpectedEof),
-                    ));
-                }
+                self.check_read(lba * bl as u64 + start as u64, len, st)?;
             }
             Ok(())
         };
@@ -460,6 +441,69 @@ impl IscsiSource {
             }
             r => r,
         }
+    }
+
+    /// Fails unless the READ(16) of `len` bytes at byte `at` ended GOOD
+    /// with all its bytes.
+    fn check_read(&self, at: u64, len: usize, st: &ScsiStatus) -> Result<()> {
+        if st.status != 0 {
+            return Err(Error::io(
+                format!(
+                    "iSCSI {}: READ(16) of {len} bytes at {at:#x}: {}",
+                    self.name,
+                    st.describe()
+                ),
+                std::io::Error::other("SCSI command failed"),
+            ));
+        }
+        if st.received != len {
+            return Err(Error::io(
+                format!(
+                    "iSCSI {}: READ(16) at {at:#x} returned {} of {len} bytes",
+                    self.name, st.received
+                ),
+                std::io::Error::from(std::io::ErrorKind::UnexpectedEof),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Streams `[*pos, end)` through `s` (see [`Source::stream`]),
+    /// advancing `*pos` past each byte `sink` has taken. `sink_failed` says
+    /// whether an error came from `sink` (never retried) rather than from
+    /// the target or the session.
+    fn stream_with(
+        &self,
+        s: &mut Session,
+        pos: &mut u64,
+        end: u64,
+        sink: &mut dyn FnMut(&[u8]) -> Result<()>,
+        sink_failed: &mut bool,
+    ) -> Result<()> {
+        let bl = u64::from(self.capacity.block_len);
+        let per = (self.cfg.read_io_bytes.clamp(512, 16 << 20) as u64 / bl).max(1) as u32;
+        let lba = *pos / bl;
+        let blocks = end.div_ceil(bl) - lba;
+        s.stream_reads(
+            self.lun_field,
+            lba,
+            blocks,
+            bl as usize,
+            per,
+            &mut |first, data, st| {
+                let at = first * bl;
+                self.check_read(at, data.len(), st)?;
+                // The first and last commands may reach past the range.
+                let lo = (*pos - at) as usize;
+                let hi = data.len().min((end - at) as usize);
+                if let Err(e) = sink(&data[lo..hi]) {
+                    *sink_failed = true;
+                    return Err(e);
+                }
+                *pos = at + hi as u64;
+                Ok(())
+            },
+        )
     }
 
     /// The whole logical blocks under `len` bytes at `offset`, after the
@@ -641,6 +685,39 @@ impl Source for IscsiSource {
         self.read_blocks(span.lba, &mut tmp)?;
         buf.copy_from_slice(&tmp[span.skip..span.skip + buf.len()]);
         Ok(())
+    }
+    fn stream(
+        &self,
+        offset: u64,
+        len: u64,
+        _chunk: usize,
+        sink: &mut dyn FnMut(&[u8]) -> Result<()>,
+    ) -> Result<()> {
+        let end = super::stream_end(&|| self.name.clone(), offset, len, self.size)?;
+        if len == 0 {
+            return Ok(());
+        }
+        let mut pos = offset;
+        let mut sink_failed = false;
+        let r = self.with_session(|s| self.stream_with(s, &mut pos, end, sink, &mut sink_failed));
+        match r {
+            Err(e) if !sink_failed && pos < end && self.session_lost() => {
+                // One retry on a fresh login, from the first byte not yet
+                // handed out; a second loss is final.
+                let at = pos;
+                self.with_session(|s| self.stream_with(s, &mut pos, end, sink, &mut sink_failed))
+                    .map_err(|e2| {
+                        Error::io(
+                            format!(
+                                "iSCSI {}: read failed at {at:#x} ({e}); retry after re-login failed too",
+                                self.name
+                            ),
+                            std::io::Error::other(e2.to_string()),
+                        )
+                    })
+            }
+            r => r,
+        }
     }
     fn write_at(&self, offset: u64, buf: &[u8]) -> Result<()> {
         if !self.write {

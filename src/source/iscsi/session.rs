@@ -11,7 +11,7 @@ use super::login::{self, ChapCredentials, DiscoveredTarget, OpOffer, OpParams};
 use super::pdu::{self, BhsLengths, Digests, Pdu, op};
 use super::scsi::{self, Cdb, Sense};
 use crate::error::{Error, Result};
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::io::{BufReader, Write};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::time::Duration;
@@ -41,6 +41,17 @@ pub const MAX_WRITE_BYTES: usize = 1 << 20;
 const RECV_BUFFER: usize = 4 << 10;
 /// Reserved tag meaning "no task".
 const RESERVED_TAG: u32 = 0xffff_ffff;
+
+/// Where [`Session::stream_reads`] hands each command's data: its first
+/// LBA, its buffer and its status.
+pub type ReadSink<'a> = dyn FnMut(u64, &[u8], &ScsiStatus) -> Result<()> + 'a;
+
+/// A command that moves data to us, in flight: the caller's index for it
+/// and the Data-In bytes it has brought so far.
+struct InFlight {
+    idx: usize,
+    received: usize,
+}
 
 /// How to reach and log in to a target.
 #[derive(Clone, Debug)]
@@ -628,10 +639,6 @@ impl Session {
         cmds: &[(Cdb, usize, usize)],
         buf: &mut [u8],
     ) -> Result<Vec<ScsiStatus>> {
-        struct Task {
-            idx: usize,
-            received: usize,
-        }
         for &(_, start, len) in cmds {
             if start.checked_add(len).is_none_or(|e| e > buf.len()) {
                 return Err(Error::Usage(
@@ -641,117 +648,26 @@ impl Session {
         }
         let mut results: Vec<Option<ScsiStatus>> = vec![None; cmds.len()];
         let mut retries = vec![0u8; cmds.len()];
-        let mut queue: std::collections::VecDeque<usize> = (0..cmds.len()).collect();
-        let mut outstanding: HashMap<u32, Task> = HashMap::new();
+        let mut queue: VecDeque<usize> = (0..cmds.len()).collect();
+        let mut outstanding = HashMap::new();
         let mut done = 0;
         let depth = self.cfg.read_depth.max(1);
-        // Commands leave in batches: the window is refilled once a quarter
-        // of it is free (or when what is left fits), several commands in
-        // one write, which the target then also reads in one go.
-        let batch = (depth / 4).max(1);
+        let mut place = |idx: usize| (cmds[idx].1, cmds[idx].2);
         while done < cmds.len() {
-            let free = depth.saturating_sub(outstanding.len());
-            if !queue.is_empty() && (outstanding.is_empty() || free >= batch.min(queue.len())) {
-                self.out.clear();
-                while let Some(&idx) = queue.front() {
-                    let window_open = !sn_lt(self.max_cmd_sn, self.cmd_sn);
-                    if outstanding.len() >= depth || (!window_open && !outstanding.is_empty()) {
-                        break;
-                    }
-                    queue.pop_front();
-                    let (cdb, _, len) = cmds[idx];
-                    let itt = self.itt();
-                    let p = self.scsi_cmd_pdu(lun, &cdb, itt, len > 0, false, len as u32);
-                    p.encode_into(&mut self.out, self.digests)?;
-                    outstanding.insert(itt, Task { idx, received: 0 });
-                }
-                if !self.out.is_empty() {
-                    self.send_out(op::SCSI_CMD)?;
-                }
+            if self.refill_due(outstanding.len(), depth, queue.len()) {
+                let mut next = || queue.pop_front().map(|i| (i, cmds[i].0, cmds[i].2));
+                self.send_reads(lun, &mut outstanding, depth, &mut next)?;
             }
-            let (mut p, l) = self.next_pdu()?;
-            let itt = p.itt();
-            let Some(task) = outstanding.get_mut(&itt) else {
-                return Err(self.protocol(format!(
-                    "{} for unknown task tag {itt:#x}",
-                    pdu::opcode_name(p.opcode())
-                )));
+            let Some((idx, st)) = self.receive_read(&mut outstanding, buf, &mut place)? else {
+                continue;
             };
-            let (_, start, len) = cmds[task.idx];
-            let status = match p.opcode() {
-                op::DATA_IN => {
-                    let off = p.u32_at(40) as usize;
-                    let n = l.data;
-                    if off.checked_add(n).is_none_or(|e| e > len) {
-                        return Err(self.protocol(format!(
-                            "Data-In of {n} bytes at buffer offset {off:#x} exceeds the {len}-byte transfer"
-                        )));
-                    }
-                    let digests = self.digests;
-                    self.recv_data(
-                        &mut p,
-                        l,
-                        digests,
-                        Some(&mut buf[start + off..start + off + n]),
-                    )?;
-                    task.received += n;
-                    let has_status = p.flags() & 0x01 != 0;
-                    self.track(&p, has_status);
-                    if has_status {
-                        Some(ScsiStatus {
-                            status: p.bhs[3],
-                            sense: None,
-                            received: 0,
-                        })
-                    } else {
-                        None
-                    }
-                }
-                op::SCSI_RSP => {
-                    let digests = self.digests;
-                    self.recv_data(&mut p, l, digests, None)?;
-                    self.track(&p, true);
-                    if p.bhs[2] != 0 {
-                        return Err(self.protocol(format!(
-                            "SCSI Response code {:#04x} (command not completed at the target)",
-                            p.bhs[2]
-                        )));
-                    }
-                    let sense = if p.data.len() >= 2 {
-                        let sl = u16::from_be_bytes([p.data[0], p.data[1]]) as usize;
-                        match p.data.get(2..2 + sl) {
-                            Some(s) if sl > 0 => scsi::parse_sense(s).ok(),
-                            _ => None,
-                        }
-                    } else {
-                        None
-                    };
-                    Some(ScsiStatus {
-                        status: p.bhs[3],
-                        sense,
-                        received: 0,
-                    })
-                }
-                other => {
-                    return Err(self.protocol(format!(
-                        "unexpected {} (opcode {other:#04x}) during a read",
-                        pdu::opcode_name(other)
-                    )));
-                }
-            };
-            if let Some(mut st) = status {
-                let Some(task) = outstanding.remove(&itt) else {
-                    continue;
-                };
-                st.received = task.received;
-                if st.unit_attention() && retries[task.idx] < 3 {
-                    retries[task.idx] += 1;
-                    queue.push_back(task.idx);
-                    continue;
-                }
-                results[task.idx] = Some(st);
-                done += 1;
+            if st.unit_attention() && retries[idx] < 3 {
+                retries[idx] += 1;
+                queue.push_back(idx);
+                continue;
             }
+            results[idx] = Some(st);
+            done += 1;
         }
         Ok(results
             .into_iter()
@@ -763,6 +679,246 @@ impl Session {
                 })
             })
             .collect())
+    }
+
+    /// Reads `blocks` blocks of `block_len` bytes from `lba` on, in READ(16)
+    /// commands of `per` blocks, keeping up to the read depth outstanding,
+    /// and hands each command's data to `sink` in LBA order with its first
+    /// LBA and status (`data` is the whole command's buffer; the status says
+    /// how much of it arrived). Memory stays at depth × command size
+    /// whatever the length: a command takes one of `depth` buffers when its
+    /// first Data-In arrives and gives it back once handed on, and the
+    /// buffers are taken last-freed first, so while the target answers in
+    /// order the same one or two are used over and over and the data is
+    /// received into memory still in the CPU's cache (the others are never
+    /// touched). A command answered with UNIT ATTENTION is reissued (up to
+    /// three times). When `sink` fails, the commands still outstanding are
+    /// received and dropped before its error is returned.
+    pub fn stream_reads(
+        &mut self,
+        lun: [u8; 8],
+        lba: u64,
+        blocks: u64,
+        block_len: usize,
+        per: u32,
+        sink: &mut ReadSink<'_>,
+    ) -> Result<()> {
+        let per = u64::from(per.max(1));
+        let total = usize::try_from(blocks.div_ceil(per))
+            .map_err(|_| Error::Usage("iSCSI read: too many commands".into()))?;
+        let depth = self.cfg.read_depth.max(1).min(total.max(1));
+        let slot = per as usize * block_len;
+        // Zeroed lazily by the kernel: a buffer never used is never touched.
+        let mut ring = vec![0u8; depth * slot];
+        // The buffer each undelivered command uses (by index modulo depth:
+        // at most `depth` commands are issued and not yet delivered), and
+        // the free ones, last freed on top.
+        let mut buffer: Vec<Option<usize>> = vec![None; depth];
+        let mut free: Vec<usize> = (0..depth).rev().collect();
+        let mut status: Vec<Option<ScsiStatus>> = vec![None; depth];
+        let mut retries = vec![0u8; depth];
+        let mut reissue: VecDeque<usize> = VecDeque::new();
+        let mut outstanding = HashMap::new();
+        let (mut issued, mut delivered) = (0usize, 0usize);
+        // Command `i`: its first LBA and length in bytes.
+        let cmd = |i: usize| {
+            let first = i as u64 * per;
+            (lba + first, (per.min(blocks - first) as usize) * block_len)
+        };
+        // The buffer of command `i`, taken from the free ones on first use.
+        let take = |buffer: &mut [Option<usize>], free: &mut Vec<usize>, i: usize| {
+            *buffer[i % depth].get_or_insert_with(|| free.pop().unwrap_or(i % depth))
+        };
+        let mut failed: Option<Error> = None;
+        while delivered < total || !outstanding.is_empty() {
+            // New commands may use the slots of those delivered already.
+            let limit = if failed.is_some() {
+                0
+            } else {
+                total.min(delivered + depth)
+            };
+            let waiting = reissue.len() + limit.saturating_sub(issued);
+            if self.refill_due(outstanding.len(), depth, waiting) {
+                let mut next = || {
+                    let i = reissue.pop_front().or_else(|| {
+                        (issued < limit).then(|| {
+                            issued += 1;
+                            issued - 1
+                        })
+                    })?;
+                    let (l, len) = cmd(i);
+                    Some((i, scsi::read16(l, (len / block_len) as u32), len))
+                };
+                self.send_reads(lun, &mut outstanding, depth, &mut next)?;
+            }
+            if outstanding.is_empty() {
+                // Nothing in flight and nothing to send: only a failure ends here.
+                break;
+            }
+            let mut place = |i: usize| (take(&mut buffer, &mut free, i) * slot, cmd(i).1);
+            let Some((i, st)) = self.receive_read(&mut outstanding, &mut ring, &mut place)? else {
+                continue;
+            };
+            if failed.is_some() {
+                continue;
+            }
+            let s = i % depth;
+            if st.unit_attention() && retries[s] < 3 {
+                retries[s] += 1;
+                reissue.push_back(i);
+                continue;
+            }
+            status[s] = Some(st);
+            while delivered < total {
+                let s = delivered % depth;
+                let Some(st) = status[s].take() else { break };
+                retries[s] = 0;
+                let b = take(&mut buffer, &mut free, delivered);
+                let (first, len) = cmd(delivered);
+                let r = sink(first, &ring[b * slot..b * slot + len], &st);
+                buffer[s] = None;
+                free.push(b);
+                if let Err(e) = r {
+                    failed = Some(e);
+                    reissue.clear();
+                    break;
+                }
+                delivered += 1;
+            }
+        }
+        match failed {
+            Some(e) => Err(e),
+            None if delivered < total => Err(self.protocol(format!(
+                "sequential read stopped after {delivered} of {total} commands"
+            ))),
+            None => Ok(()),
+        }
+    }
+
+    /// Whether to send more READs now: when nothing is in flight, or once a
+    /// quarter of the window is free (or what is left to send fits), so
+    /// commands leave several to a write, which the target then also
+    /// reads in one go.
+    fn refill_due(&self, outstanding: usize, depth: usize, waiting: usize) -> bool {
+        let batch = (depth / 4).max(1);
+        waiting > 0 && (outstanding == 0 || depth.saturating_sub(outstanding) >= batch.min(waiting))
+    }
+
+    /// Sends the READs `next` hands out (index, CDB, bytes) while the
+    /// depth and the target's command window allow, in one write.
+    fn send_reads(
+        &mut self,
+        lun: [u8; 8],
+        outstanding: &mut HashMap<u32, InFlight>,
+        depth: usize,
+        next: &mut dyn FnMut() -> Option<(usize, Cdb, usize)>,
+    ) -> Result<()> {
+        self.out.clear();
+        loop {
+            let window_open = !sn_lt(self.max_cmd_sn, self.cmd_sn);
+            if outstanding.len() >= depth || (!window_open && !outstanding.is_empty()) {
+                break;
+            }
+            let Some((idx, cdb, len)) = next() else { break };
+            let itt = self.itt();
+            let p = self.scsi_cmd_pdu(lun, &cdb, itt, len > 0, false, len as u32);
+            p.encode_into(&mut self.out, self.digests)?;
+            outstanding.insert(itt, InFlight { idx, received: 0 });
+        }
+        if self.out.is_empty() {
+            Ok(())
+        } else {
+            self.send_out(op::SCSI_CMD)
+        }
+    }
+
+    /// Receives one PDU of the READs in `outstanding`; Data-In lands in
+    /// `buf` at the range `place(index)` gives (asked at each Data-In). Returns the command's index
+    /// and status once it is complete (it then leaves `outstanding`).
+    fn receive_read(
+        &mut self,
+        outstanding: &mut HashMap<u32, InFlight>,
+        buf: &mut [u8],
+        place: &mut dyn FnMut(usize) -> (usize, usize),
+    ) -> Result<Option<(usize, ScsiStatus)>> {
+        let (mut p, l) = self.next_pdu()?;
+        let itt = p.itt();
+        let Some(task) = outstanding.get_mut(&itt) else {
+            return Err(self.protocol(format!(
+                "{} for unknown task tag {itt:#x}",
+                pdu::opcode_name(p.opcode())
+            )));
+        };
+        let digests = self.digests;
+        let status = match p.opcode() {
+            op::DATA_IN => {
+                let (start, len) = place(task.idx);
+                let off = p.u32_at(40) as usize;
+                let n = l.data;
+                if off.checked_add(n).is_none_or(|e| e > len) {
+                    return Err(self.protocol(format!(
+                        "Data-In of {n} bytes at buffer offset {off:#x} exceeds the {len}-byte transfer"
+                    )));
+                }
+                self.recv_data(
+                    &mut p,
+                    l,
+                    digests,
+                    Some(&mut buf[start + off..start + off + n]),
+                )?;
+                task.received += n;
+                let has_status = p.flags() & 0x01 != 0;
+                self.track(&p, has_status);
+                if !has_status {
+                    return Ok(None);
+                }
+                ScsiStatus {
+                    status: p.bhs[3],
+                    sense: None,
+                    received: 0,
+                }
+            }
+            op::SCSI_RSP => {
+                self.recv_data(&mut p, l, digests, None)?;
+                self.track(&p, true);
+                if p.bhs[2] != 0 {
+                    return Err(self.protocol(format!(
+                        "SCSI Response code {:#04x} (command not completed at the target)",
+                        p.bhs[2]
+                    )));
+                }
+                let sense = if p.data.len() >= 2 {
+                    let sl = u16::from_be_bytes([p.data[0], p.data[1]]) as usize;
+                    match p.data.get(2..2 + sl) {
+                        Some(s) if sl > 0 => scsi::parse_sense(s).ok(),
+                        _ => None,
+                    }
+                } else {
+                    None
+                };
+                ScsiStatus {
+                    status: p.bhs[3],
+                    sense,
+                    received: 0,
+                }
+            }
+            other => {
+                return Err(self.protocol(format!(
+                    "unexpected {} (opcode {other:#04x}) during a read",
+                    pdu::opcode_name(other)
+                )));
+            }
+        };
+        let Some(task) = outstanding.remove(&itt) else {
+            return Ok(None);
+        };
+        Ok(Some((
+            task.idx,
+            ScsiStatus {
+                received: task.received,
+                ..status
+            },
+        )))
     }
 
     /// One command that moves at most `alloc` bytes to us; returns the
