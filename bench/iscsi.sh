@@ -71,6 +71,16 @@ theirs() {
   cpu=$(tail -1 "$W/cpu" | awk '{print $1 + $2}')  # GNU time may add an "exited with" line first
   python3 -c "g = $rate * $SECS / 1024; print('$rate', '%.3f' % ($cpu / g), '%.3f' % (($t1 - $t0) / $TCK / g))" 2>/dev/null || echo "nan nan nan"
 }
+# Warm tgtd first: a freshly started tgtd serves its first few GiB at
+# about half its later rate, whichever client asks (its main thread spent
+# 1.6-1.7 s of CPU per GiB on the first three runs of round 1 against
+# 0.75-1.0 in rounds 2-5, for kzrescue and iscsi-perf alike), which made
+# round 1 a measure of who came first. One untimed pass of each client at
+# each size, then the rounds.
+ours >/dev/null
+[ -z "${KZ_BEFORE:-}" ] || ours "$KZ_BEFORE" >/dev/null
+theirs 256 >/dev/null
+theirs 512 >/dev/null
 # The machine is shared: alternate the two, five rounds, report the median ratio.
 echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
 ratios=(); cpu_ours=(); cpu_theirs=(); tg_ours=(); tg_theirs=(); ratios_b=(); cpu_b=(); tg_b=()
