@@ -9,6 +9,7 @@ mod common;
 
 use common::{kzrescue, require_tool};
 use kzrescue::source::{FileSource, OpenMode, SharedSource};
+use kzrescue::zfs::checksum;
 use kzrescue::zfs::objset::ObjSet;
 use kzrescue::zfs::spa;
 use sha2::{Digest, Sha256};
@@ -145,6 +146,39 @@ fn digest_all(files: &[PathBuf]) -> BTreeMap<String, SetRead> {
     out
 }
 
+/// The datasets whose object set block carries a checksum kzrescue does not
+/// compute, with its number: ztest picks Skein or Edon-R at random, and a
+/// dataset's metadata takes its checksum. With a member's data area
+/// overwritten, nothing tells a bad column of such a block from a good one
+/// (zdb computes both), so the `datasets` line of that dataset may change.
+fn unverifiable_objsets(files: &[PathBuf]) -> BTreeMap<String, u8> {
+    let sources: Vec<SharedSource> = files
+        .iter()
+        .map(|f| Arc::new(FileSource::open(f, OpenMode::ReadOnly).unwrap()) as SharedSource)
+        .collect();
+    let o = spa::open(&sources, None).unwrap();
+    o.mos
+        .datasets(&o.pool)
+        .into_iter()
+        .flatten()
+        .filter(|d| !d.ds.bp.is_hole() && !checksum::computable(o.pool.version, d.ds.bp.checksum))
+        .map(|d| (d.name.clone(), d.ds.bp.checksum))
+        .collect()
+}
+
+/// `lines` without those of the datasets in `skip`.
+fn without(lines: &BTreeSet<String>, skip: &BTreeMap<String, u8>) -> BTreeSet<String> {
+    lines
+        .iter()
+        .filter(|l| {
+            !skip
+                .keys()
+                .any(|n| l.starts_with(&format!("Dataset {n} [")))
+        })
+        .cloned()
+        .collect()
+}
+
 /// Asserts that `damaged` read back as `good`, set by set; sets holding
 /// blocks we cannot verify are compared only when `all` (a missing member is
 /// rebuilt from parity whatever the checksum; a garbage member is noticed
@@ -199,6 +233,7 @@ fn check(disks: u32, parity: u32) {
         good.len()
     );
     assert!(blocks > 100, "only {blocks} blocks compared");
+    let skip = unverifiable_objsets(&files);
     // 1. a member zeroed entirely (labels too): it is skipped, parity rebuilds
     let victim = &files[1];
     let saved = std::fs::read(victim).unwrap();
@@ -218,11 +253,15 @@ fn check(disks: u32, parity: u32) {
         *b = x as u8;
     }
     std::fs::write(victim, &bad).unwrap();
-    assert_eq!(our_lines(&files), want, "raidz{parity}: member garbage");
+    assert_eq!(
+        without(&our_lines(&files), &skip),
+        without(&want, &skip),
+        "raidz{parity}: member garbage (not compared: {skip:?}, object sets under checksums we do not compute)"
+    );
     let m = same_reads(&good, &digest_all(&files), false, "member garbage");
     assert!(m >= 1, "no object set with verifiable checksums to compare");
     println!(
-        "raidz{parity} of {disks}: identical reads with member zeroed ({n} object sets) and with member garbage ({m} object sets whose every block has a checksum we verify)"
+        "raidz{parity} of {disks}: identical reads with member zeroed ({n} object sets) and with member garbage ({m} object sets whose every block has a checksum we verify; datasets listed identically but {skip:?}, whose object set checksum we do not compute)"
     );
 }
 
