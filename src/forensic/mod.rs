@@ -3,11 +3,11 @@
 //! dataset between two of them (from the birth txgs in block pointers), and
 //! the files an older state holds that the head has lost.
 //!
-//! * [`history`] opens every state; [`timeline`] lays them out newest first
+//! * [`history`] opens every state; [`timeline`](fn@timeline) lays them out newest first
 //!   with the datasets and snapshots each changed.
-//! * [`changes`] lists the objects of a dataset changed in a txg window,
+//! * [`changes`](fn@changes) lists the objects of a dataset changed in a txg window,
 //!   reading only the blocks born in it.
-//! * [`deleted`] lists deleted files (and orphans) with their last path and
+//! * [`deleted`](fn@deleted) lists deleted files (and orphans) with their last path and
 //!   whether every block still verifies.
 //!
 //! What this rests on is described in `formats/history.md`.

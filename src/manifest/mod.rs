@@ -7,7 +7,7 @@
 //! ([`path_order`]), so a directory's subtree follows the directory
 //! directly. A manifest can then be written, and two compared, while only a
 //! bounded window of entries is held in memory ([`build::stream`],
-//! [`diff::stream`]).
+//! [`diff::stream_files`]).
 //!
 //! A recursive manifest (`kzrescue manifest … DATASET -r`) holds a dataset
 //! and its descendants, in dataset-name order (component by component as

@@ -4,7 +4,7 @@
 //!
 //! Progress (bytes hashed) goes to a callback that may be called from the
 //! reading threads; what the user should know goes to a
-//! [`Notice`](crate::read::Notice) callback.
+//! [`Notice`] callback.
 
 use super::build::{Options, Summary, stream};
 use super::diff::{Diff, diff, merge};

@@ -1,5 +1,5 @@
 //! `physpath set` as one workflow: open every disk of the mirror read-only,
-//! turn the request into each disk's leaf fields, [`plan`](super::plan) the
+//! turn the request into each disk's leaf fields, [`plan`] the
 //! label edits, warn about siblings left out, run the one repair
 //! [`Transaction`] (or its dry run), and verify through a fresh read-only
 //! open that every label says what was asked.

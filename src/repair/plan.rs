@@ -45,9 +45,9 @@ const ALWAYS_AGREE: [&str; 8] = [
 const SHAPE: [&str; 3] = ["type", "guid", "id"];
 
 /// The first field in which two valid labels' configs disagree, ignoring
-/// `txg` and the leaf fields the rewrite sets ([`REWRITTEN`]). Labels of
+/// `txg` and the leaf fields the rewrite sets (`REWRITTEN`). Labels of
 /// different txgs (`same_txg` false, only accepted with `--force`) are held
-/// only to [`ALWAYS_AGREE`] and the vdev_tree's shape.
+/// only to `ALWAYS_AGREE` and the vdev_tree's shape.
 pub fn first_disagreement(a: &NvList, b: &NvList, same_txg: bool) -> Option<String> {
     if same_txg {
         return nv_diff(a, b, "", true);

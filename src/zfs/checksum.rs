@@ -70,7 +70,7 @@ pub fn fletcher2(data: &[u8], bo: ByteOrder) -> [u64; 4] {
 
 /// fletcher4 over 32-bit words in byte order `bo`: four running sums, each
 /// adding the one before it after every word (a += w, b += a, c += b,
-/// d += c), modulo 2^64. On CPUs with AVX2 the bulk is summed in [`LANES`]
+/// d += c), modulo 2^64. On CPUs with AVX2 the bulk is summed in `LANES`
 /// interleaved lanes of vector adds and the lanes' sums are then combined
 /// into those of the one sequential stream (about five times the word-by-word
 /// speed); elsewhere it is [`fletcher4_scalar`], the definition itself (the
