@@ -74,6 +74,14 @@ fn our_lines(files: &[PathBuf]) -> BTreeSet<String> {
         .collect()
 }
 
+/// The pool's member files, open read-only.
+fn sources(files: &[PathBuf]) -> Vec<SharedSource> {
+    files
+        .iter()
+        .map(|f| Arc::new(FileSource::open(f, OpenMode::ReadOnly).unwrap()) as SharedSource)
+        .collect()
+}
+
 /// What one object set read back as.
 #[derive(Debug, PartialEq)]
 struct SetRead {
@@ -90,11 +98,7 @@ struct SetRead {
 /// Reads every block of every object of every readable dataset (MOS
 /// included), per object set.
 fn digest_all(files: &[PathBuf]) -> BTreeMap<String, SetRead> {
-    let sources: Vec<SharedSource> = files
-        .iter()
-        .map(|f| Arc::new(FileSource::open(f, OpenMode::ReadOnly).unwrap()) as SharedSource)
-        .collect();
-    let o = spa::open(&sources, None).unwrap();
+    let o = spa::open(&sources(files), None).unwrap();
     let mut sets = vec![("MOS".to_string(), o.rootbp.clone())];
     for d in o.mos.datasets(&o.pool).into_iter().flatten() {
         // encrypted datasets hold ciphertext: nothing inside is read
@@ -152,11 +156,7 @@ fn digest_all(files: &[PathBuf]) -> BTreeMap<String, SetRead> {
 /// overwritten, nothing tells a bad column of such a block from a good one
 /// (zdb computes both), so the `datasets` line of that dataset may change.
 fn unverifiable_objsets(files: &[PathBuf]) -> BTreeMap<String, u8> {
-    let sources: Vec<SharedSource> = files
-        .iter()
-        .map(|f| Arc::new(FileSource::open(f, OpenMode::ReadOnly).unwrap()) as SharedSource)
-        .collect();
-    let o = spa::open(&sources, None).unwrap();
+    let o = spa::open(&sources(files), None).unwrap();
     o.mos
         .datasets(&o.pool)
         .into_iter()

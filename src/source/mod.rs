@@ -109,7 +109,7 @@ pub trait Source: Send + Sync {
         chunk: usize,
         sink: &mut dyn FnMut(&[u8]) -> Result<()>,
     ) -> Result<()> {
-        let end = stream_end(&|| self.name(), offset, len, self.size())?;
+        let end = range_end(&|| self.name(), offset, len, self.size())?;
         let mut buf = vec![0u8; (chunk.max(1) as u64).min(len) as usize];
         let mut pos = offset;
         while pos < end {
@@ -119,20 +119,6 @@ pub trait Source: Send + Sync {
             pos += n as u64;
         }
         Ok(())
-    }
-}
-
-/// The end of `len` bytes at `offset` of a source of `size` bytes, or the
-/// out-of-bounds error [`Source::stream`] gives for a range past the end.
-pub fn stream_end(name: &dyn Fn() -> String, offset: u64, len: u64, size: u64) -> Result<u64> {
-    match offset.checked_add(len) {
-        Some(end) if end <= size => Ok(end),
-        _ => Err(Error::OutOfBounds {
-            what: name(),
-            offset,
-            len,
-            size,
-        }),
     }
 }
 
@@ -190,9 +176,14 @@ pub type SharedSource = Arc<dyn Source>;
 
 /// Checks that `len` bytes at `offset` lie within `size`.
 pub fn check_bounds(name: &dyn Fn() -> String, offset: u64, len: usize, size: u64) -> Result<()> {
-    let len = len as u64;
+    range_end(name, offset, len as u64, size).map(|_| ())
+}
+
+/// The end of `len` bytes at `offset` of a source of `size` bytes, or the
+/// [`Error::OutOfBounds`] of [`check_bounds`] when they reach past it.
+pub fn range_end(name: &dyn Fn() -> String, offset: u64, len: u64, size: u64) -> Result<u64> {
     match offset.checked_add(len) {
-        Some(end) if end <= size => Ok(()),
+        Some(end) if end <= size => Ok(end),
         _ => Err(Error::OutOfBounds {
             what: name(),
             offset,

@@ -1,6 +1,6 @@
 //! A window on another source: a partition or slice.
 
-use super::{Bytes, ReadPath, SharedSource, Source, check_bounds, stream_end};
+use super::{Bytes, ReadPath, SharedSource, Source, check_bounds, range_end};
 use crate::error::Result;
 
 /// Bytes `[start, start + len)` of a parent source, addressed from 0.
@@ -77,7 +77,7 @@ impl Source for Window {
         chunk: usize,
         sink: &mut dyn FnMut(&[u8]) -> Result<()>,
     ) -> Result<()> {
-        stream_end(&|| self.name(), offset, len, self.len)?;
+        range_end(&|| self.name(), offset, len, self.len)?;
         self.parent.stream(self.start + offset, len, chunk, sink)
     }
     fn read_uncached(&self, offset: u64, buf: &mut [u8]) -> Result<ReadPath> {

@@ -25,6 +25,7 @@ use crate::source::{ReadPath, Source, check_bounds};
 use login::{ChapCredentials, DigestPref, DiscoveredTarget};
 use scsi::{Capacity, Designator, Inquiry};
 pub use session::{ScsiStatus, Session, SessionConfig};
+use std::cell::Cell;
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -426,13 +427,26 @@ impl IscsiSource {
             }
             Ok(())
         };
-        match self.with_session(|s| run(s, buf)) {
-            Err(e) if self.session_lost() => {
-                // One retry on a fresh login; a second loss is final.
-                self.with_session(|s| run(s, buf)).map_err(|e2| {
+        self.with_relogin(&mut |s| run(s, buf), &|| true, &|| "read failed".into())
+    }
+
+    /// Runs the read `f` on the session. When it fails because the session
+    /// was lost and `may_retry` agrees, logs in again and runs it once more;
+    /// a second loss is final, and its error names the read (`what`, asked
+    /// before the retry) and both failures.
+    fn with_relogin(
+        &self,
+        f: &mut dyn FnMut(&mut Session) -> Result<()>,
+        may_retry: &dyn Fn() -> bool,
+        what: &dyn Fn() -> String,
+    ) -> Result<()> {
+        match self.with_session(|s| f(s)) {
+            Err(e) if may_retry() && self.session_lost() => {
+                let failed = what();
+                self.with_session(|s| f(s)).map_err(|e2| {
                     Error::io(
                         format!(
-                            "iSCSI {}: read failed ({e}); retry after re-login failed too",
+                            "iSCSI {}: {failed} ({e}); retry after re-login failed too",
                             self.name
                         ),
                         std::io::Error::other(e2.to_string()),
@@ -468,21 +482,21 @@ impl IscsiSource {
         Ok(())
     }
 
-    /// Streams `[*pos, end)` through `s` (see [`Source::stream`]),
-    /// advancing `*pos` past each byte `sink` has taken. `sink_failed` says
-    /// whether an error came from `sink` (never retried) rather than from
-    /// the target or the session.
+    /// Streams `[pos, end)` through `s` (see [`Source::stream`]), moving
+    /// `pos` past each byte `sink` has taken. `sink_failed` says whether an
+    /// error came from `sink` (never retried) rather than from the target
+    /// or the session.
     fn stream_with(
         &self,
         s: &mut Session,
-        pos: &mut u64,
+        pos: &Cell<u64>,
         end: u64,
         sink: &mut dyn FnMut(&[u8]) -> Result<()>,
-        sink_failed: &mut bool,
+        sink_failed: &Cell<bool>,
     ) -> Result<()> {
         let bl = u64::from(self.capacity.block_len);
         let per = (self.cfg.read_io_bytes.clamp(512, 16 << 20) as u64 / bl).max(1) as u32;
-        let lba = *pos / bl;
+        let lba = pos.get() / bl;
         let blocks = end.div_ceil(bl) - lba;
         s.stream_reads(
             self.lun_field,
@@ -494,13 +508,13 @@ impl IscsiSource {
                 let at = first * bl;
                 self.check_read(at, data.len(), st)?;
                 // The first and last commands may reach past the range.
-                let lo = (*pos - at) as usize;
+                let lo = (pos.get() - at) as usize;
                 let hi = data.len().min((end - at) as usize);
                 if let Err(e) = sink(&data[lo..hi]) {
-                    *sink_failed = true;
+                    sink_failed.set(true);
                     return Err(e);
                 }
-                *pos = at + hi as u64;
+                pos.set(at + hi as u64);
                 Ok(())
             },
         )
@@ -693,31 +707,19 @@ impl Source for IscsiSource {
         _chunk: usize,
         sink: &mut dyn FnMut(&[u8]) -> Result<()>,
     ) -> Result<()> {
-        let end = super::stream_end(&|| self.name.clone(), offset, len, self.size)?;
+        let end = super::range_end(&|| self.name.clone(), offset, len, self.size)?;
         if len == 0 {
             return Ok(());
         }
-        let mut pos = offset;
-        let mut sink_failed = false;
-        let r = self.with_session(|s| self.stream_with(s, &mut pos, end, sink, &mut sink_failed));
-        match r {
-            Err(e) if !sink_failed && pos < end && self.session_lost() => {
-                // One retry on a fresh login, from the first byte not yet
-                // handed out; a second loss is final.
-                let at = pos;
-                self.with_session(|s| self.stream_with(s, &mut pos, end, sink, &mut sink_failed))
-                    .map_err(|e2| {
-                        Error::io(
-                            format!(
-                                "iSCSI {}: read failed at {at:#x} ({e}); retry after re-login failed too",
-                                self.name
-                            ),
-                            std::io::Error::other(e2.to_string()),
-                        )
-                    })
-            }
-            r => r,
-        }
+        let pos = Cell::new(offset);
+        let sink_failed = Cell::new(false);
+        // A retry goes on from the first byte not yet handed out; an error
+        // of the sink is never retried.
+        self.with_relogin(
+            &mut |s| self.stream_with(s, &pos, end, sink, &sink_failed),
+            &|| !sink_failed.get() && pos.get() < end,
+            &|| format!("read failed at {:#x}", pos.get()),
+        )
     }
     fn write_at(&self, offset: u64, buf: &[u8]) -> Result<()> {
         if !self.write {
